@@ -1,0 +1,298 @@
+"""Domain types at the boundaries: orders, fills, positions, snapshots, signals, advice, decisions.
+
+These are pydantic models that refuse to exist in a bad state (a LIMIT order without a price, a
+negative quantity, a client order id without the `cx-` prefix). Money values are `Decimal`.
+Per-bar market events on the hot path are slotted dataclasses in `core.events` instead, because
+building a validated model per bar costs more than the whole decision it feeds.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,20}$")]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+CLIENT_ID_PREFIX = "cx-"
+# Binance accepts newClientOrderId matching ^[\.A-Z\:/a-z0-9_-]{1,36}$ (36 characters at most).
+_CLIENT_ID = re.compile(r"^cx-[.A-Za-z0-9:/_-]{1,33}$")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    LIMIT_MAKER = "LIMIT_MAKER"
+    STOP_LOSS_LIMIT = "STOP_LOSS_LIMIT"
+
+
+class TimeInForce(StrEnum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+class OrderStatus(StrEnum):
+    """Binance's order states, plus PENDING_SEND for an order journaled but not yet acknowledged."""
+
+    PENDING_SEND = "PENDING_SEND"
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    EXPIRED_IN_MATCH = "EXPIRED_IN_MATCH"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_STATUSES
+
+
+_FINAL_STATUSES = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED,
+     OrderStatus.EXPIRED_IN_MATCH}
+)
+
+
+ClientId = Annotated[str, Field(pattern=_CLIENT_ID.pattern)]
+
+
+class OrderRequest(Frozen):
+    """One order as it will leave the process. Shape rules follow Binance's required parameters."""
+
+    client_order_id: ClientId
+    symbol: Symbol
+    side: Side
+    type: OrderType
+    quantity: PositiveDecimal | None = None
+    quote_order_qty: PositiveDecimal | None = None
+    price: PositiveDecimal | None = None
+    stop_price: PositiveDecimal | None = None
+    time_in_force: TimeInForce | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> OrderRequest:
+        t = self.type
+        if t is OrderType.MARKET:
+            if (self.quantity is None) == (self.quote_order_qty is None):
+                raise ValueError("MARKET needs exactly one of quantity or quote_order_qty")
+            if self.price is not None or self.stop_price is not None:
+                raise ValueError("MARKET takes no price or stop_price")
+            return self
+        if self.quantity is None or self.price is None:
+            raise ValueError(f"{t} needs quantity and price")
+        if self.quote_order_qty is not None:
+            raise ValueError(f"{t} takes no quote_order_qty")
+        if t is OrderType.LIMIT_MAKER and self.time_in_force is not None:
+            raise ValueError("LIMIT_MAKER takes no time_in_force")
+        if t in (OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT) and self.time_in_force is None:
+            raise ValueError(f"{t} needs time_in_force")
+        if t is OrderType.STOP_LOSS_LIMIT:
+            if self.stop_price is None:
+                raise ValueError("STOP_LOSS_LIMIT needs stop_price")
+        elif self.stop_price is not None:
+            raise ValueError(f"{t} takes no stop_price")
+        return self
+
+
+class OcoRequest(Frozen):
+    """A protective OCO for a long position: SELL take-profit LIMIT_MAKER above, STOP_LOSS_LIMIT below.
+
+    Binance (POST /api/v3/orderList/oco) requires, for a SELL, take-profit price > last price > stop
+    price, else -2010; the last-price half is checked against the market by the risk engine, the
+    ordering of the legs here. An OCO counts as two orders toward MAX_NUM_ORDERS.
+    """
+
+    list_client_id: ClientId
+    symbol: Symbol
+    side: Literal[Side.SELL] = Side.SELL
+    quantity: PositiveDecimal
+    take_profit_price: PositiveDecimal
+    stop_price: PositiveDecimal
+    stop_limit_price: PositiveDecimal
+
+    @model_validator(mode="after")
+    def _legs(self) -> OcoRequest:
+        if not self.take_profit_price > self.stop_price:
+            raise ValueError("take_profit_price must be above stop_price for a SELL OCO")
+        if self.stop_limit_price > self.stop_price:
+            raise ValueError("stop_limit_price must not be above stop_price for a SELL stop")
+        return self
+
+    @property
+    def take_profit_client_id(self) -> str:
+        return f"{self.list_client_id}-tp"[:36]
+
+    @property
+    def stop_client_id(self) -> str:
+        return f"{self.list_client_id}-sl"[:36]
+
+
+class Fill(Frozen):
+    """One execution. A buy's commission may be charged in the base asset (Binance does so unless BNB pays)."""
+
+    client_order_id: ClientId
+    symbol: Symbol
+    side: Side
+    price: PositiveDecimal
+    quantity: PositiveDecimal
+    commission: NonNegativeDecimal
+    commission_asset: str
+    trade_id: int
+    time_ms: int
+    is_maker: bool = False
+
+    @property
+    def notional(self) -> Decimal:
+        return self.price * self.quantity
+
+
+class BookLevel(Frozen):
+    price: PositiveDecimal
+    quantity: PositiveDecimal
+
+
+class TradeTick(Frozen):
+    price: PositiveDecimal
+    quantity: PositiveDecimal
+    time_ms: int
+    buyer_is_maker: bool
+
+
+class Stats24h(Frozen):
+    open: PositiveDecimal
+    high: PositiveDecimal
+    low: PositiveDecimal
+    last: PositiveDecimal
+    volume: NonNegativeDecimal
+    quote_volume: NonNegativeDecimal
+    weighted_avg_price: PositiveDecimal | None = None
+
+
+class MarketSnapshot(Frozen):
+    """What a strategy may see of one symbol at one moment, and how old it is.
+
+    `imbalance` is order-book imbalance by quantity over the top levels when a book exists. Recorded
+    candles carry no book: then `imbalance_source` says which documented proxy stands in (aggressor
+    trade flow from Binance's taker-buy volume, or the candle's close location), never a made-up value.
+    """
+
+    symbol: Symbol
+    time_ms: int
+    age_ms: int = Field(ge=0)
+    last_price: PositiveDecimal
+    bids: tuple[BookLevel, ...] = ()
+    asks: tuple[BookLevel, ...] = ()
+    trades: tuple[TradeTick, ...] = ()
+    stats_24h: Stats24h | None = None
+    imbalance: float | None = Field(default=None, ge=-1.0, le=1.0)
+    imbalance_source: Literal["book", "trade_flow", "candle_close_location"] | None = None
+    spread_bps: float | None = Field(default=None, ge=0.0)
+
+
+class StrategyName(StrEnum):
+    SCALPING = "scalping"
+    MOMENTUM = "momentum"
+    STAT_ARB = "stat_arb"
+
+
+class Signal(Frozen):
+    """A strategy's wish to enter a long. Only `core.risk` turns it into an order (or refuses it)."""
+
+    symbol: Symbol
+    strategy: StrategyName
+    confidence: Fraction
+    reference_price: PositiveDecimal
+    take_profit_pct: Annotated[Decimal, Field(gt=0, lt=100)]
+    stop_loss_pct: Annotated[Decimal, Field(gt=0, lt=100)]
+    time_ms: int
+    reason: str
+
+
+class AdviceAction(StrEnum):
+    APPROVE = "approve"
+    SKIP = "skip"
+    SHRINK = "shrink"
+    PAUSE = "pause"
+    VETO = "veto"
+
+
+class Advice(Frozen):
+    """What an LLM (scout or analyzer) says about a symbol or a proposed trade.
+
+    Deliberately permissive: a model may ask for anything here (a multiplier of 3, a wider stop), and the
+    risk engine's clamp is what guarantees that advice can only tighten. Validation here is of shape.
+    """
+
+    source: str
+    symbol: Symbol | None = None
+    action: AdviceAction
+    size_multiplier: float = Field(default=1.0, allow_inf_nan=False)
+    stop_loss_pct: Decimal | None = None
+    take_profit_pct: Decimal | None = None
+    pause_minutes: int | None = Field(default=None, ge=0)
+    reason: str = ""
+
+
+class ClampEvent(Frozen):
+    """A rule that tightened (or refused to loosen) a decision. Every clamp is journaled."""
+
+    rule: str
+    field: str
+    requested: str
+    applied: str
+    source: str
+    symbol: str | None = None
+
+
+class DecisionAction(StrEnum):
+    ENTER = "enter"
+    SKIP = "skip"
+    EXIT = "exit"
+
+
+class Decision(Frozen):
+    """The risk engine's answer to a signal or a trade request, with every reason and clamp."""
+
+    symbol: Symbol
+    strategy: StrategyName | None
+    action: DecisionAction
+    quote_amount: NonNegativeDecimal = Decimal(0)
+    quantity: NonNegativeDecimal = Decimal(0)
+    reference_price: PositiveDecimal | None = None
+    take_profit_price: PositiveDecimal | None = None
+    stop_price: PositiveDecimal | None = None
+    reasons: tuple[str, ...] = ()
+    clamps: tuple[ClampEvent, ...] = ()
+    time_ms: int
+
+
+class Position(Frozen):
+    """An open long. `avg_entry` includes buy fees, so break-even is avg_entry grossed up by the sell fee."""
+
+    position_id: str
+    symbol: Symbol
+    strategy: StrategyName | None
+    quantity: PositiveDecimal
+    avg_entry: PositiveDecimal
+    opened_ms: int
+    stop_price: PositiveDecimal | None = None
+    take_profit_price: PositiveDecimal | None = None
+    protection_list_id: str | None = None
