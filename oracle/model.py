@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 SCHEMA_VERSION = "1.0"
 
 ErrorCode = Literal["INVALID_SYMBOL", "DATA_OUTAGE", "INVALID_REQUEST", "DEADLINE"]
-AsOfSource = Literal["ticker_close_time", "last_trade", "http_date", "file_mtime", "request", "unknown"]
+AsOfSource = Literal["ticker_close_time", "last_trade", "file_mtime", "request", "unknown"]
 DataSource = Literal["rest", "file", "inline"]
 
 VOLATILITY_DEFINITION = (

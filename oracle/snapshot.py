@@ -137,14 +137,15 @@ def parse_agg_trades(payload: Any) -> tuple[Trade, ...]:
         maker = row.get("m")
         if not isinstance(maker, bool):
             raise ParseError(f"aggTrades[{i}].m: expected true/false")
-        trades.append(
-            Trade(
-                time_ms=integer(row.get("T"), f"aggTrades[{i}].T"),
-                price=number(row.get("p"), f"aggTrades[{i}].p"),
-                qty=number(row.get("q"), f"aggTrades[{i}].q"),
-                buyer_is_maker=maker,
-            )
+        trade = Trade(
+            time_ms=integer(row.get("T"), f"aggTrades[{i}].T"),
+            price=number(row.get("p"), f"aggTrades[{i}].p"),
+            qty=number(row.get("q"), f"aggTrades[{i}].q"),
+            buyer_is_maker=maker,
         )
+        if trade.price <= 0 or trade.qty <= 0:
+            raise ParseError(f"aggTrades[{i}]: price and quantity must be positive")
+        trades.append(trade)
     return tuple(sorted(trades, key=lambda t: t.time_ms))
 
 
