@@ -61,8 +61,10 @@ def spread_bps(bid: float, ask: float) -> float:
 
 
 def microprice(bid: float, bid_qty: float, ask: float, ask_qty: float) -> float:
-    """Size-weighted mid: leans toward the side with LESS resting size (the likely next move)."""
-    return (bid * ask_qty + ask * bid_qty) / (bid_qty + ask_qty)
+    """Size-weighted mid (bid*ask_qty + ask*bid_qty)/(bid_qty + ask_qty): leans toward the side with
+    LESS resting size, the likely next move. Written as bid + spread*weight (and clamped) so float
+    rounding cannot push it outside [bid, ask]."""
+    return min(ask, max(bid, bid + (ask - bid) * (bid_qty / (bid_qty + ask_qty))))
 
 
 def imbalance(bid_total: float, ask_total: float) -> float:
