@@ -1,0 +1,43 @@
+"""Scalping: enter a long when the book leans to the bid and the spread is tight.
+
+Fires when imbalance > `min_imbalance` (0.10) and spread < `max_spread_bps` (8 bps); exits are the
+config's take-profit (+0.3%) and stop (−0.5%).
+
+It needs a spread, and a spread exists only with a book or bookTicker. Recorded candles carry no book,
+so on candle-only data `spread_bps` is None and scalping never fires. That is correct, not a bug: a
+candle cannot tell whether the spread was tight enough to scalp.
+
+Confidence = 0.5 · ramp(imbalance, min_imbalance → min_imbalance + 0.30)
+           + 0.5 · (1 − spread_bps / max_spread_bps),
+increasing with imbalance, decreasing with spread, in [0, 1].
+"""
+
+from __future__ import annotations
+
+from core.config import ScalpingConfig
+from core.features import SymbolFeatures
+from core.strategies.scoring import long_signal, ramp
+from core.types import Signal, StrategyName
+
+IMBALANCE_FULL_CONFIDENCE_SPAN = 0.30
+
+
+def scalping_signal(features: SymbolFeatures, cfg: ScalpingConfig, now_ms: int) -> Signal | None:
+    imbalance = features.imbalance
+    if imbalance is None or not imbalance > cfg.min_imbalance:
+        return None
+    spread = features.spread_bps
+    if spread is None or not spread < cfg.max_spread_bps:
+        return None
+    price = features.last_price
+    if price is None:
+        return None
+    confidence = 0.5 * ramp(imbalance, cfg.min_imbalance, cfg.min_imbalance + IMBALANCE_FULL_CONFIDENCE_SPAN) + (
+        0.5 * (1.0 - spread / cfg.max_spread_bps)
+    )
+    reason = (
+        f"imbalance {imbalance:.3f} > {cfg.min_imbalance:g} ({features.imbalance_source}), "
+        f"spread {spread:.2f} bps < {cfg.max_spread_bps:g}"
+    )
+    return long_signal(features.symbol, StrategyName.SCALPING, confidence, price, cfg.take_profit_pct,
+                       cfg.stop_loss_pct, now_ms, reason)

@@ -1,0 +1,59 @@
+"""BTC/ETH statistical arbitrage, long-only: buy the laggard when log(A/B) strays, exit when it reverts.
+
+z is the rolling z-score of log(price_A / price_B) from `core.features.PairSpread`. z > +z_entry means
+A is rich against B: buy B. z < −z_entry means A is cheap: buy A. Spot cannot short the rich leg, so
+only the laggard is bought. Exits: take-profit (+1%) and stop (−1%) from the config, and reversion,
+|z| < z_exit (`pair_reverted`).
+
+Confidence = ramp(|z|, z_entry → 2 · z_entry): 0 at the entry threshold, 1 at twice it.
+"""
+
+from __future__ import annotations
+
+from core.config import StatArbConfig
+from core.features import FeatureError, PairSpread, SymbolFeatures
+from core.strategies.scoring import long_signal, ramp
+from core.types import Signal, StrategyName
+
+
+def _check_wiring(pair: PairSpread, config: StatArbConfig) -> None:
+    if (pair.symbol_a, pair.symbol_b) != tuple(config.pair):
+        raise FeatureError(pair.pair_name, "pair", config.pair, "the spread tracks a different pair than stat_arb.pair")
+    if pair.window != config.window_bars:
+        raise FeatureError(pair.pair_name, "window", pair.window,
+                           f"the spread's window differs from stat_arb.window_bars={config.window_bars}")
+
+
+def pair_signal(pair: PairSpread, a: SymbolFeatures, b: SymbolFeatures, config: StatArbConfig,
+                now_ms: int) -> Signal | None:
+    """A long on the laggard when |z| > z_entry, else None (also None while z is unknown)."""
+    _check_wiring(pair, config)
+    if a.symbol != pair.symbol_a or b.symbol != pair.symbol_b:
+        raise FeatureError(pair.pair_name, "features", f"{a.symbol}/{b.symbol}", "features of the wrong symbols")
+    z = pair.z
+    if z is None:
+        return None
+    if z > config.z_entry:
+        laggard, rich, side = b, a, f"z {z:+.2f} > +{config.z_entry:g}"
+    elif z < -config.z_entry:
+        laggard, rich, side = a, b, f"z {z:+.2f} < -{config.z_entry:g}"
+    else:
+        return None
+    price = laggard.last_price
+    if price is None:
+        return None
+    reason = (f"{side} on log({pair.symbol_a}/{pair.symbol_b}) over {pair.window} bars: "
+              f"{rich.symbol} rich, buy the laggard {laggard.symbol}")
+    return long_signal(laggard.symbol, StrategyName.STAT_ARB, ramp(abs(z), config.z_entry, 2.0 * config.z_entry),
+                       price, config.take_profit_pct, config.stop_loss_pct, now_ms, reason)
+
+
+def pair_reverted(pair: PairSpread, config: StatArbConfig) -> bool:
+    """Exit rule: the spread is back near its mean, |z| < z_exit.
+
+    False while z is unknown (window not full, no variance): an unknown state is not a reversion, and
+    the position's take-profit and stop keep protecting it meanwhile.
+    """
+    _check_wiring(pair, config)
+    z = pair.z
+    return z is not None and abs(z) < config.z_exit
