@@ -160,15 +160,16 @@ def parse_ticker_24h(payload: Any) -> Ticker24h:
     )
 
 
-def parse_book_ticker(payload: Any) -> BookTicker:
-    """GET /api/v3/ticker/bookTicker (single symbol)."""
+def parse_book_ticker(payload: Any) -> BookTicker | None:
+    """GET /api/v3/ticker/bookTicker (single symbol). None when a side is empty (Binance sends 0s)."""
     body = _mapping(payload, "bookTicker")
-    return BookTicker(
+    ticker = BookTicker(
         bid=number(body.get("bidPrice"), "bookTicker.bidPrice"),
         bid_qty=number(body.get("bidQty"), "bookTicker.bidQty"),
         ask=number(body.get("askPrice"), "bookTicker.askPrice"),
         ask_qty=number(body.get("askQty"), "bookTicker.askQty"),
     )
+    return ticker if min(ticker.bid, ticker.bid_qty, ticker.ask, ticker.ask_qty) > 0 else None
 
 
 def from_document(

@@ -56,8 +56,9 @@ class Hit:
 
 
 def derived_book_ticker(symbol: str, depth: Mapping[str, Any]) -> dict[str, Any]:
-    """The bookTicker a depth snapshot implies (its best levels)."""
-    bid, ask = depth["bids"][0], depth["asks"][0]
+    """The bookTicker a depth snapshot implies (its best levels; zeros for an empty side, as Binance)."""
+    bid = depth["bids"][0] if depth["bids"] else ["0.00000000", "0.00000000"]
+    ask = depth["asks"][0] if depth["asks"] else ["0.00000000", "0.00000000"]
     return {"symbol": symbol, "bidPrice": bid[0], "bidQty": bid[1], "askPrice": ask[0], "askQty": ask[1]}
 
 
@@ -167,21 +168,29 @@ class BinancePublicServer:
     def stop(self) -> None:
         if self._loop is None or self._thread is None:
             return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
         self._loop = None
+
+    async def _shutdown(self) -> None:
+        """Close the site, then cancel handlers still sleeping out an injected latency."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_get("/api/v3/time", self._time)
         for path in ("/api/v3/depth", "/api/v3/ticker/bookTicker", "/api/v3/ticker/24hr", "/api/v3/aggTrades"):
             app.router.add_get(path, self._market)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, shutdown_timeout=0.5, backlog=512)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=512)
         await site.start()
         self.port = self._runner.addresses[0][1]
 
