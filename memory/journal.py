@@ -1,0 +1,536 @@
+"""The write-ahead journal (invariant 5): every order is recorded here before it is sent.
+
+Orders are keyed by their deterministic client order id, so a replay that re-decides an order after a
+restart finds it already journaled instead of sending it twice; fills are keyed by the exchange's
+(symbol, trade id). `open_orders` is what start-up reconciliation walks: every order not in a final
+state, including intents that may or may not have reached the exchange (PENDING_SEND).
+
+The command queue is how other processes (agent tools, the CLI) ask the running engine to act exactly
+once: an idempotency key makes a retried request the same command, and a claim is one atomic UPDATE
+under the write lock, so two claimers never get the same command.
+
+Times are supplied by the caller (the runtime's clock): nothing here reads the wall clock. Error texts
+and LLM summaries are redacted before they are stored (invariant 9).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from core.types import Decision, Fill, OcoRequest, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from memory.database import Database
+from memory.journal_errors import (
+    ClientIdConflict,
+    CommandStateError,
+    JournalError,
+    JournalTooNew,
+    JournalUnreadable,
+    JournalWriteError,
+    OrderNotJournaled,
+)
+from memory.redact import redact, redact_text
+from memory.rows import CommandRow, CommandStatus, FillRow, OrderRow, command_row, fill_row, order_row
+
+__all__ = [
+    "ClientIdConflict",
+    "CommandRow",
+    "CommandStateError",
+    "CommandStatus",
+    "FillRow",
+    "Journal",
+    "JournalError",
+    "JournalTooNew",
+    "JournalUnreadable",
+    "JournalWriteError",
+    "OrderNotJournaled",
+    "OrderRow",
+]
+
+_TABLES = (
+    "orders",
+    "order_lists",
+    "order_updates",
+    "fills",
+    "decisions",
+    "clamps",
+    "breaker_events",
+    "equity",
+    "llm_calls",
+    "errors",
+    "commands",
+)
+
+
+class Journal:
+    """The SQLite journal of one data directory. One process trades and writes orders; others may read
+    it and enqueue commands.
+
+    `durable=False` trades power-cut safety for speed (replays, backtests); `max_size_bytes` caps the
+    file, beyond which writes fail with JournalWriteError like a full disk.
+    """
+
+    def __init__(self, path: Path, *, durable: bool = True, max_size_bytes: int | None = None) -> None:
+        self.path = Path(path)
+        self._db = Database(self.path, durable=durable, max_size_bytes=max_size_bytes)
+
+    # -- orders and fills ---------------------------------------------------------------------------
+
+    def record_order_intent(
+        self,
+        order: OrderRequest | OcoRequest,
+        *,
+        time_ms: int,
+        strategy: str | None,
+        position_id: str | None,
+        reason: str,
+    ) -> bool:
+        """Journal an order as PENDING_SEND and make it durable before returning (even inside `batch`).
+
+        Returns False when this client id (an OCO's list id) is already journaled for the same order:
+        the caller must not send it again. The same id for a different order raises ClientIdConflict.
+        An OCO is journaled as its list plus its two legs (`take_profit_client_id`, `stop_client_id`).
+        """
+        key = order.list_client_id if isinstance(order, OcoRequest) else order.client_order_id
+        with self._db.write(f"journal the intent of order {key}", commit_now=True) as conn:
+            if isinstance(order, OcoRequest):
+                return self._insert_oco(conn, order, time_ms, strategy, position_id, reason)
+            return self._insert_order(conn, order, None, time_ms, strategy, position_id, reason)
+
+    def _insert_oco(
+        self, conn: Any, oco: OcoRequest, time_ms: int, strategy: str | None, position_id: str | None, reason: str
+    ) -> bool:
+        existing = conn.execute(
+            "SELECT request_json FROM order_lists WHERE list_client_id = ?", (oco.list_client_id,)
+        ).fetchone()
+        if existing is not None:
+            journaled = OcoRequest.model_validate_json(existing["request_json"])
+            if journaled != oco:
+                raise ClientIdConflict(oco.list_client_id, oco.symbol, _describe(journaled), _describe(oco))
+            return False
+        conn.execute(
+            "INSERT INTO order_lists (list_client_id, symbol, request_json, strategy, position_id, reason, created_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (oco.list_client_id, oco.symbol, oco.model_dump_json(), strategy, position_id, reason, time_ms),
+        )
+        for leg in _oco_legs(oco):
+            if not self._insert_order(conn, leg, oco.list_client_id, time_ms, strategy, position_id, reason):
+                raise ClientIdConflict(leg.client_order_id, oco.symbol, "an order of its own", _describe(oco))
+        return True
+
+    @staticmethod
+    def _insert_order(
+        conn: Any,
+        order: OrderRequest,
+        list_client_id: str | None,
+        time_ms: int,
+        strategy: str | None,
+        position_id: str | None,
+        reason: str,
+    ) -> bool:
+        existing = conn.execute("SELECT * FROM orders WHERE client_order_id = ?", (order.client_order_id,)).fetchone()
+        if existing is not None:
+            journaled = order_row(existing)
+            if journaled.list_client_id is not None or journaled.to_request() != order:
+                raise ClientIdConflict(
+                    order.client_order_id, order.symbol, _describe(journaled.to_request()), _describe(order)
+                )
+            return False
+        conn.execute(
+            "INSERT INTO orders (client_order_id, list_client_id, symbol, side, type, quantity, quote_order_qty,"
+            " price, stop_price, time_in_force, status, executed_qty, cum_quote, strategy, position_id, reason,"
+            " last_reason, is_final, created_ms, updated_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '0', '0', ?, ?, ?, NULL, 0, ?, ?)",
+            (
+                order.client_order_id,
+                list_client_id,
+                order.symbol,
+                order.side.value,
+                order.type.value,
+                _money_or_none(order.quantity),
+                _money_or_none(order.quote_order_qty),
+                _money_or_none(order.price),
+                _money_or_none(order.stop_price),
+                order.time_in_force.value if order.time_in_force else None,
+                OrderStatus.PENDING_SEND.value,
+                strategy,
+                position_id,
+                reason,
+                time_ms,
+                time_ms,
+            ),
+        )
+        conn.execute(
+            "INSERT INTO order_updates (client_order_id, time_ms, status, executed_qty, cum_quote, reason, applied)"
+            " VALUES (?, ?, ?, '0', '0', ?, 1)",
+            (order.client_order_id, time_ms, OrderStatus.PENDING_SEND.value, reason),
+        )
+        return True
+
+    def update_order(
+        self,
+        client_order_id: str,
+        *,
+        status: OrderStatus,
+        executed_qty: Decimal,
+        cum_quote: Decimal,
+        time_ms: int,
+        reason: str | None = None,
+    ) -> None:
+        """Record what the exchange said about an order. Every update is kept in `order_updates`.
+
+        A stale update (reports arrive out of order: a REST answer after the WebSocket's) does not move
+        the order backwards: executed quantity never shrinks, and a final state with the same executed
+        quantity is not replaced by a non-final one. A later fill does move a final order on, since the
+        exchange's executed quantity is the fact that matters.
+        """
+        safe_reason = redact_text(reason) if reason is not None else None
+        with self._db.write(f"update order {client_order_id}") as conn:
+            row = conn.execute("SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,)).fetchone()
+            if row is None:
+                raise OrderNotJournaled(client_order_id)
+            current = order_row(row)
+            applied = not _is_stale(current, status, executed_qty)
+            conn.execute(
+                "INSERT INTO order_updates (client_order_id, time_ms, status, executed_qty, cum_quote, reason, applied)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (client_order_id, time_ms, status.value, _money(executed_qty), _money(cum_quote), safe_reason, applied),
+            )
+            if applied:
+                conn.execute(
+                    "UPDATE orders SET status = ?, executed_qty = ?, cum_quote = ?, is_final = ?, updated_ms = ?,"
+                    " last_reason = COALESCE(?, last_reason) WHERE client_order_id = ?",
+                    (
+                        status.value,
+                        _money(executed_qty),
+                        _money(cum_quote),
+                        int(status.is_final),
+                        time_ms,
+                        safe_reason,
+                        client_order_id,
+                    ),
+                )
+
+    def record_fill(self, fill: Fill, *, position_id: str | None) -> bool:
+        """Journal one execution; False if this (symbol, trade id) was already journaled."""
+        with self._db.write(f"journal fill {fill.symbol}#{fill.trade_id}") as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO fills (symbol, trade_id, client_order_id, side, price, quantity, commission,"
+                " commission_asset, is_maker, time_ms, position_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    fill.symbol,
+                    fill.trade_id,
+                    fill.client_order_id,
+                    fill.side.value,
+                    _money(fill.price),
+                    _money(fill.quantity),
+                    _money(fill.commission),
+                    fill.commission_asset,
+                    int(fill.is_maker),
+                    fill.time_ms,
+                    position_id,
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def open_orders(self) -> list[OrderRow]:
+        """Orders not in a final state, PENDING_SEND included, oldest first: what reconciliation walks."""
+        rows = self._db.fetch_all("SELECT * FROM orders WHERE is_final = 0 ORDER BY created_ms, rowid")
+        return [order_row(row) for row in rows]
+
+    def order(self, client_order_id: str) -> OrderRow | None:
+        row = self._db.fetch_one("SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,))
+        return None if row is None else order_row(row)
+
+    def orders(self, since_ms: int | None = None) -> list[OrderRow]:
+        """Orders created at or after `since_ms` (all when None), oldest first."""
+        rows = self._db.fetch_all(
+            "SELECT * FROM orders WHERE created_ms >= ? ORDER BY created_ms, rowid", (_floor(since_ms),)
+        )
+        return [order_row(row) for row in rows]
+
+    def oco_request(self, list_client_id: str) -> OcoRequest | None:
+        row = self._db.fetch_one("SELECT request_json FROM order_lists WHERE list_client_id = ?", (list_client_id,))
+        return None if row is None else OcoRequest.model_validate_json(row["request_json"])
+
+    def oco_legs(self, list_client_id: str) -> list[OrderRow]:
+        """The two legs of a journaled OCO (take-profit first), or [] for an unknown list id."""
+        rows = self._db.fetch_all("SELECT * FROM orders WHERE list_client_id = ? ORDER BY rowid", (list_client_id,))
+        return [order_row(row) for row in rows]
+
+    def order_updates(self, client_order_id: str) -> list[dict[str, Any]]:
+        """Everything reported about one order, in order, with whether it was applied or stale."""
+        rows = self._db.fetch_all(
+            "SELECT time_ms, status, executed_qty, cum_quote, reason, applied FROM order_updates"
+            " WHERE client_order_id = ? ORDER BY id",
+            (client_order_id,),
+        )
+        return [{**dict(row), "applied": bool(row["applied"])} for row in rows]
+
+    def fills(self, since_ms: int | None = None) -> list[FillRow]:
+        rows = self._db.fetch_all("SELECT * FROM fills WHERE time_ms >= ? ORDER BY time_ms, rowid", (_floor(since_ms),))
+        return [fill_row(row) for row in rows]
+
+    # -- decisions, breakers, equity, LLM calls, errors ---------------------------------------------
+
+    def record_decision(self, decision: Decision) -> None:
+        """Journal a risk decision with its reasons; each clamp also gets a row of its own."""
+        with self._db.write(f"journal a decision on {decision.symbol}") as conn:
+            cursor = conn.execute(
+                "INSERT INTO decisions (time_ms, symbol, strategy, action, decision_json) VALUES (?, ?, ?, ?, ?)",
+                (
+                    decision.time_ms,
+                    decision.symbol,
+                    decision.strategy.value if decision.strategy else None,
+                    decision.action.value,
+                    decision.model_dump_json(),
+                ),
+            )
+            if decision.clamps:
+                conn.executemany(
+                    "INSERT INTO clamps (decision_id, time_ms, symbol, rule, field, requested, applied, source)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            cursor.lastrowid,
+                            decision.time_ms,
+                            clamp.symbol or decision.symbol,
+                            clamp.rule,
+                            clamp.field,
+                            clamp.requested,
+                            clamp.applied,
+                            clamp.source,
+                        )
+                        for clamp in decision.clamps
+                    ],
+                )
+
+    def decisions(self, since_ms: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest `limit` decisions at or after `since_ms`, oldest first, as JSON-ready dicts
+        (the Decision's fields, money as strings, plus the row `id`)."""
+        rows = self._db.fetch_all(
+            "SELECT id, decision_json FROM decisions WHERE time_ms >= ? ORDER BY time_ms DESC, id DESC LIMIT ?",
+            (_floor(since_ms), limit),
+        )
+        return [{"id": row["id"], **json.loads(row["decision_json"])} for row in reversed(rows)]
+
+    def clamps(self, since_ms: int | None = None) -> list[dict[str, Any]]:
+        return self._events("clamps", since_ms)
+
+    def record_breaker_event(
+        self, time_ms: int, breaker: str, transition: str, level: str, value_pct: float, limit_pct: float, message: str
+    ) -> None:
+        with self._db.write(f"journal breaker event {breaker}") as conn:
+            conn.execute(
+                "INSERT INTO breaker_events (time_ms, breaker, transition, level, value_pct, limit_pct, message)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (time_ms, breaker, transition, level, float(value_pct), float(limit_pct), message),
+            )
+
+    def breaker_events(self, since_ms: int | None = None) -> list[dict[str, Any]]:
+        return self._events("breaker_events", since_ms)
+
+    def record_equity(self, time_ms: int, equity: Decimal, cash: Decimal, exposure: Decimal) -> None:
+        """One point of the equity curve; a second point at the same time replaces the first (a replay
+        re-run after a restart rewrites the curve instead of doubling it)."""
+        with self._db.write("journal equity") as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO equity (time_ms, equity, cash, exposure) VALUES (?, ?, ?, ?)",
+                (time_ms, _money(equity), _money(cash), _money(exposure)),
+            )
+
+    def equity_curve(self, from_ms: int | None = None, to_ms: int | None = None) -> list[tuple[int, Decimal]]:
+        """(time_ms, equity) between `from_ms` and `to_ms` inclusive, in time order."""
+        rows = self._db.fetch_all(
+            "SELECT time_ms, equity FROM equity WHERE time_ms >= ? AND time_ms <= ? ORDER BY time_ms",
+            (_floor(from_ms), _ceiling(to_ms)),
+        )
+        return [(row["time_ms"], Decimal(row["equity"])) for row in rows]
+
+    def record_llm_call(
+        self,
+        time_ms: int,
+        role: str,
+        model: str,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+        latency_ms: int,
+        ok: bool,
+        summary: str,
+    ) -> None:
+        with self._db.write(f"journal an LLM call ({role})") as conn:
+            conn.execute(
+                "INSERT INTO llm_calls (time_ms, role, model, prompt_tokens, completion_tokens, latency_ms, ok,"
+                " summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    time_ms,
+                    redact_text(role),
+                    redact_text(model),
+                    prompt_tokens,
+                    completion_tokens,
+                    latency_ms,
+                    int(ok),
+                    redact_text(summary),
+                ),
+            )
+
+    def llm_calls(self, since_ms: int | None = None) -> list[dict[str, Any]]:
+        return [{**row, "ok": bool(row["ok"])} for row in self._events("llm_calls", since_ms)]
+
+    def record_error(self, time_ms: int, code: str, message: str, details: dict[str, Any]) -> None:
+        """Journal an error; secrets in the message or anywhere in `details` are masked first."""
+        with self._db.write(f"journal error {code}") as conn:
+            conn.execute(
+                "INSERT INTO errors (time_ms, code, message, details_json) VALUES (?, ?, ?, ?)",
+                (time_ms, redact_text(code), redact_text(message), _json(redact(details))),
+            )
+
+    def errors(self, since_ms: int | None = None) -> list[dict[str, Any]]:
+        rows = self._events("errors", since_ms)
+        for row in rows:
+            row["details"] = json.loads(row.pop("details_json"))
+        return rows
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table, for summaries."""
+        return {table: self._db.fetch_one(f"SELECT COUNT(*) FROM {table}")[0] for table in _TABLES}  # type: ignore[index]
+
+    def _events(self, table: str, since_ms: int | None) -> list[dict[str, Any]]:
+        rows = self._db.fetch_all(f"SELECT * FROM {table} WHERE time_ms >= ? ORDER BY time_ms, id", (_floor(since_ms),))
+        return [dict(row) for row in rows]
+
+    # -- command queue ------------------------------------------------------------------------------
+
+    def enqueue_command(self, kind: str, payload: dict[str, Any], idempotency_key: str, time_ms: int) -> int:
+        """Queue a command for the engine; a key seen before returns that command's id and queues nothing."""
+        with self._db.write(f"queue command {kind}") as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO commands (kind, payload_json, idempotency_key, status, created_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (kind, _json(payload), idempotency_key, CommandStatus.QUEUED.value, time_ms),
+            )
+            if cursor.rowcount == 1:
+                return int(cursor.lastrowid)  # type: ignore[arg-type]
+            row = conn.execute("SELECT id FROM commands WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+            return int(row["id"])
+
+    def claim_commands(self, limit: int = 10) -> list[CommandRow]:
+        """Take up to `limit` queued commands, oldest first. Atomic across processes: one UPDATE under
+        the write lock, so no two claimers ever get the same command."""
+        with self._db.write("claim commands") as conn:
+            rows = conn.execute(
+                "UPDATE commands SET status = ? WHERE id IN"
+                " (SELECT id FROM commands WHERE status = ? ORDER BY id LIMIT ?) RETURNING *",
+                (CommandStatus.CLAIMED.value, CommandStatus.QUEUED.value, limit),
+            ).fetchall()
+        return sorted((command_row(row) for row in rows), key=lambda command: command.id)
+
+    def complete_command(self, command_id: int, result: dict[str, Any], time_ms: int) -> None:
+        """Record a claimed command's result. Completing a command not claimed (or twice) raises."""
+        with self._db.write(f"complete command {command_id}") as conn:
+            cursor = conn.execute(
+                "UPDATE commands SET status = ?, result_json = ?, completed_ms = ? WHERE id = ? AND status = ?",
+                (CommandStatus.DONE.value, _json(result), time_ms, command_id, CommandStatus.CLAIMED.value),
+            )
+            if cursor.rowcount == 0:
+                row = conn.execute("SELECT status FROM commands WHERE id = ?", (command_id,)).fetchone()
+                raise CommandStateError(command_id, None if row is None else row["status"], "completed")
+
+    def command(self, command_id: int) -> CommandRow | None:
+        row = self._db.fetch_one("SELECT * FROM commands WHERE id = ?", (command_id,))
+        return None if row is None else command_row(row)
+
+    def claimed_commands(self) -> list[CommandRow]:
+        """Commands claimed but never completed: the engine stopped between the two. At start-up the
+        runtime decides (complete them as interrupted, or check whether they took effect); they are
+        never handed out again by `claim_commands`."""
+        rows = self._db.fetch_all("SELECT * FROM commands WHERE status = ? ORDER BY id", (CommandStatus.CLAIMED.value,))
+        return [command_row(row) for row in rows]
+
+    # -- transactions and life cycle ----------------------------------------------------------------
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group writes in one transaction (one commit, one fsync): all of them are saved, or none.
+
+        Order intents inside a batch still commit before they return, taking the batch's earlier rows
+        with them. An SQLite error (disk full) undoes the whole batch and raises JournalWriteError.
+        """
+        return self._db.batch()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _oco_legs(oco: OcoRequest) -> tuple[OrderRequest, OrderRequest]:
+    """The two orders Binance creates for a SELL OCO: a LIMIT_MAKER above and a STOP_LOSS_LIMIT below."""
+    take_profit = OrderRequest(
+        client_order_id=oco.take_profit_client_id,
+        symbol=oco.symbol,
+        side=Side.SELL,
+        type=OrderType.LIMIT_MAKER,
+        quantity=oco.quantity,
+        price=oco.take_profit_price,
+    )
+    stop = OrderRequest(
+        client_order_id=oco.stop_client_id,
+        symbol=oco.symbol,
+        side=Side.SELL,
+        type=OrderType.STOP_LOSS_LIMIT,
+        quantity=oco.quantity,
+        price=oco.stop_limit_price,
+        stop_price=oco.stop_price,
+        time_in_force=TimeInForce.GTC,
+    )
+    return take_profit, stop
+
+
+def _is_stale(current: OrderRow, status: OrderStatus, executed_qty: Decimal) -> bool:
+    if executed_qty < current.executed_qty:
+        return True
+    return current.is_final and not status.is_final and executed_qty == current.executed_qty
+
+
+def _describe(request: OrderRequest | OcoRequest) -> str:
+    return json.dumps(request.model_dump(mode="json", exclude_none=True), sort_keys=True)
+
+
+def _money(value: Decimal) -> str:
+    """Exact digits without exponent: Decimal('1E-8') is stored as '0.00000001'."""
+    return format(value, "f")
+
+
+def _money_or_none(value: Decimal | None) -> str | None:
+    return None if value is None else _money(value)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return _money(value)
+    if isinstance(value, Enum):
+        return value.value
+    return str(value)
+
+
+def _floor(since_ms: int | None) -> int:
+    return -(2**63) if since_ms is None else since_ms
+
+
+def _ceiling(to_ms: int | None) -> int:
+    return 2**63 - 1 if to_ms is None else to_ms

@@ -1,0 +1,211 @@
+"""The journal's schema as an ordered list of migrations, tracked in `PRAGMA user_version`.
+
+Migration N (1-based) takes a database at version N-1 to version N. Each runs in its own transaction
+together with the version bump, so a failure leaves the previous version intact, and a second process
+opening the same file at the same moment waits on the write lock and then finds nothing left to do.
+Never edit a released migration: append a new one.
+
+Money (prices, quantities, amounts) is TEXT holding the exact `Decimal` digits; payloads are JSON TEXT;
+times are integer milliseconds since the epoch, supplied by the caller.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _execute_all(conn: sqlite3.Connection, statements: Sequence[str]) -> None:
+    # Connection.executescript would COMMIT first; statements one by one stay inside our transaction.
+    for statement in statements:
+        conn.execute(statement)
+
+
+def _v1_orders_and_fills(conn: sqlite3.Connection) -> None:
+    _execute_all(
+        conn,
+        (
+            """CREATE TABLE order_lists (
+                list_client_id TEXT PRIMARY KEY,
+                symbol TEXT NOT NULL,
+                request_json TEXT NOT NULL,
+                strategy TEXT,
+                position_id TEXT,
+                reason TEXT NOT NULL,
+                created_ms INTEGER NOT NULL
+            )""",
+            """CREATE TABLE orders (
+                client_order_id TEXT PRIMARY KEY,
+                list_client_id TEXT REFERENCES order_lists(list_client_id),
+                symbol TEXT NOT NULL,
+                side TEXT NOT NULL,
+                type TEXT NOT NULL,
+                quantity TEXT,
+                quote_order_qty TEXT,
+                price TEXT,
+                stop_price TEXT,
+                time_in_force TEXT,
+                status TEXT NOT NULL,
+                executed_qty TEXT NOT NULL,
+                cum_quote TEXT NOT NULL,
+                strategy TEXT,
+                position_id TEXT,
+                reason TEXT NOT NULL,
+                last_reason TEXT,
+                is_final INTEGER NOT NULL,
+                created_ms INTEGER NOT NULL,
+                updated_ms INTEGER NOT NULL
+            )""",
+            "CREATE INDEX orders_open ON orders(is_final) WHERE is_final = 0",
+            "CREATE INDEX orders_created ON orders(created_ms)",
+            "CREATE INDEX orders_list ON orders(list_client_id) WHERE list_client_id IS NOT NULL",
+            """CREATE TABLE order_updates (
+                id INTEGER PRIMARY KEY,
+                client_order_id TEXT NOT NULL REFERENCES orders(client_order_id),
+                time_ms INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                executed_qty TEXT NOT NULL,
+                cum_quote TEXT NOT NULL,
+                reason TEXT,
+                applied INTEGER NOT NULL
+            )""",
+            "CREATE INDEX order_updates_order ON order_updates(client_order_id)",
+            """CREATE TABLE fills (
+                symbol TEXT NOT NULL,
+                trade_id INTEGER NOT NULL,
+                client_order_id TEXT NOT NULL,
+                side TEXT NOT NULL,
+                price TEXT NOT NULL,
+                quantity TEXT NOT NULL,
+                commission TEXT NOT NULL,
+                commission_asset TEXT NOT NULL,
+                is_maker INTEGER NOT NULL,
+                time_ms INTEGER NOT NULL,
+                position_id TEXT,
+                PRIMARY KEY (symbol, trade_id)
+            )""",
+            "CREATE INDEX fills_time ON fills(time_ms)",
+            "CREATE INDEX fills_order ON fills(client_order_id)",
+        ),
+    )
+
+
+def _v2_decisions_and_events(conn: sqlite3.Connection) -> None:
+    _execute_all(
+        conn,
+        (
+            """CREATE TABLE decisions (
+                id INTEGER PRIMARY KEY,
+                time_ms INTEGER NOT NULL,
+                symbol TEXT NOT NULL,
+                strategy TEXT,
+                action TEXT NOT NULL,
+                decision_json TEXT NOT NULL
+            )""",
+            "CREATE INDEX decisions_time ON decisions(time_ms)",
+            """CREATE TABLE clamps (
+                id INTEGER PRIMARY KEY,
+                decision_id INTEGER NOT NULL REFERENCES decisions(id),
+                time_ms INTEGER NOT NULL,
+                symbol TEXT,
+                rule TEXT NOT NULL,
+                field TEXT NOT NULL,
+                requested TEXT NOT NULL,
+                applied TEXT NOT NULL,
+                source TEXT NOT NULL
+            )""",
+            "CREATE INDEX clamps_time ON clamps(time_ms)",
+            """CREATE TABLE breaker_events (
+                id INTEGER PRIMARY KEY,
+                time_ms INTEGER NOT NULL,
+                breaker TEXT NOT NULL,
+                transition TEXT NOT NULL,
+                level TEXT NOT NULL,
+                value_pct REAL NOT NULL,
+                limit_pct REAL NOT NULL,
+                message TEXT NOT NULL
+            )""",
+            "CREATE INDEX breaker_events_time ON breaker_events(time_ms)",
+            """CREATE TABLE equity (
+                time_ms INTEGER PRIMARY KEY,
+                equity TEXT NOT NULL,
+                cash TEXT NOT NULL,
+                exposure TEXT NOT NULL
+            )""",
+            """CREATE TABLE llm_calls (
+                id INTEGER PRIMARY KEY,
+                time_ms INTEGER NOT NULL,
+                role TEXT NOT NULL,
+                model TEXT NOT NULL,
+                prompt_tokens INTEGER,
+                completion_tokens INTEGER,
+                latency_ms INTEGER NOT NULL,
+                ok INTEGER NOT NULL,
+                summary TEXT NOT NULL
+            )""",
+            "CREATE INDEX llm_calls_time ON llm_calls(time_ms)",
+            """CREATE TABLE errors (
+                id INTEGER PRIMARY KEY,
+                time_ms INTEGER NOT NULL,
+                code TEXT NOT NULL,
+                message TEXT NOT NULL,
+                details_json TEXT NOT NULL
+            )""",
+            "CREATE INDEX errors_time ON errors(time_ms)",
+        ),
+    )
+
+
+def _v3_command_queue(conn: sqlite3.Connection) -> None:
+    _execute_all(
+        conn,
+        (
+            """CREATE TABLE commands (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                kind TEXT NOT NULL,
+                payload_json TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL UNIQUE,
+                status TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                completed_ms INTEGER,
+                result_json TEXT
+            )""",
+            "CREATE INDEX commands_queued ON commands(id) WHERE status = 'queued'",
+        ),
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_orders_and_fills, _v2_decisions_and_events, _v3_command_queue)
+LATEST_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def apply_migrations(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Bring the database to `len(migrations)`; returns the versions applied (empty when already current).
+
+    `conn` must be in autocommit mode (isolation_level=None): each migration gets its own
+    BEGIN IMMEDIATE … COMMIT, and the version is re-read under the write lock so that two processes
+    migrating one file at once never apply a step twice. A database newer than `migrations` is left
+    untouched; the caller decides (see `schema_version`).
+    """
+    applied: list[int] = []
+    for version, migration in enumerate(migrations, start=1):
+        if schema_version(conn) >= version:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(conn) < version:
+                migration(conn)
+                conn.execute(f"PRAGMA user_version = {version:d}")
+                applied.append(version)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return applied
