@@ -38,6 +38,12 @@ class FilterRejected(ExecutorError):
         self.filter_name = filter_name
 
 
+class InvalidArgument(ExecutorError):
+    """Bad input from a person or an agent: a flag, a tool argument, a value out of range."""
+
+    code = "INVALID_ARGUMENT"
+
+
 class UnknownSymbol(ExecutorError):
     code = "INVALID_SYMBOL"
 

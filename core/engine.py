@@ -1,0 +1,644 @@
+"""The engine's decision logic, one code path for replay, backtest, paper, testnet and live.
+
+Market events, execution reports and requests go in; commands (place, protect, cancel, exit) and
+records (decisions, breaker events, closed trades, notices, equity points) come out, accumulated in
+`commands` and `records` for the runtime to drain. Time is the event's time: the engine never reads a
+clock. Client order ids are deterministic (`cx-` + kind + event time + sequence), so a replay that is
+restarted from a checkpoint re-decides the same orders under the same ids and the journal sees them once.
+
+Protection (Invariant 6): as soon as an entry is done filling, a SELL OCO (take-profit LIMIT_MAKER above,
+STOP_LOSS_LIMIT below) is placed; if the exchange refuses the OCO a lone stop is placed; if no protection
+can be placed, the position is closed at market. Stops only move up (trailing ladder).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from decimal import Decimal
+from typing import Any
+
+from core.analytics import trade_stats
+from core.clock import MS_PER_HOUR
+from core.config import ExecutorConfig
+from core.errors import ExecutorError, FilterRejected
+from core.events import Bar, Book, BookTop, DataGap, DataOutage, DataRestored, Tick, TradePrint
+from core.features import PairSpread, SymbolFeatures
+from core.filters import SymbolRules, conform_oco, conform_order, conform_quantity
+from core.portfolio import ClosedTrade, Portfolio
+from core.risk.breakers import BreakerEvent, BreakerState, reset_kill, update_breakers
+from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
+from core.risk.trailing import trailing_stop
+from core.strategies import pair_reverted, pair_signal, symbol_signals
+from core.types import (
+    Advice,
+    Decision,
+    DecisionAction,
+    Fill,
+    OcoRequest,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    Signal,
+    StrategyName,
+    TimeInForce,
+)
+
+STATE_VERSION = 1
+# A protective stop's limit price sits this far below its trigger so that it fills in a fast market.
+STOP_LIMIT_BUFFER = Decimal("0.002")
+HUNDRED = Decimal(100)
+# Fills already applied, by (symbol, trade id): a fill delivered twice (stream and query) is applied once.
+SEEN_FILLS_KEPT = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    order: OrderRequest
+    position_id: str | None
+    strategy: StrategyName | None
+    purpose: str  # "entry" | "exit" | "stop"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOco:
+    oco: OcoRequest
+    position_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrderList:
+    symbol: str
+    list_client_id: str
+    reason: str
+
+
+Command = PlaceOrder | PlaceOco | CancelOrderList
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something a person should see that is not a decision: a data gap, an outage, a protection failure."""
+
+    time_ms: int
+    kind: str
+    symbol: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class EquityPoint:
+    time_ms: int
+    equity: Decimal
+    cash: Decimal
+    exposure: Decimal
+
+
+Record = Decision | BreakerEvent | ClosedTrade | Notice | EquityPoint
+
+
+@dataclass(slots=True)
+class Holding:
+    """What the engine knows about an open position beyond the portfolio's quantity and cost."""
+
+    position_id: str
+    symbol: str
+    strategy: StrategyName | None
+    take_profit_pct: Decimal
+    stop_loss_pct: Decimal
+    entry_price: Decimal = Decimal(0)
+    stop_price: Decimal = Decimal(0)
+    take_profit_price: Decimal = Decimal(0)
+    high: float = 0.0
+    next_rung: float = float("inf")
+    protection_id: str | None = None
+    protection_kind: str | None = None  # "oco" | "stop"
+    exiting: bool = False
+
+
+@dataclass(slots=True)
+class PendingEntry:
+    client_order_id: str
+    position_id: str
+    strategy: StrategyName | None
+    reserved_quote: Decimal
+    take_profit_pct: Decimal
+    stop_loss_pct: Decimal
+
+
+@dataclass(slots=True)
+class Controls:
+    """Pauses and the manual kill switch, set by control tools or LLM advice (which can only tighten)."""
+
+    paused_symbols: dict[str, int] = field(default_factory=dict)
+    all_paused_until: int = 0
+    killed: bool = False
+
+
+class Engine:
+    def __init__(self, config: ExecutorConfig, rules: dict[str, SymbolRules], portfolio: Portfolio,
+                 symbols: list[str], now_ms: int) -> None:
+        missing = [s for s in symbols if s not in rules]
+        if missing:
+            raise ExecutorError(f"no exchange rules for {', '.join(missing)}", symbols=missing)
+        self.config = config
+        self.rules = rules
+        self.portfolio = portfolio
+        self.symbols = list(symbols)
+        self.features = {s: SymbolFeatures(s, config.strategies.momentum.window_bars) for s in symbols}
+        pair_a, pair_b = config.strategies.stat_arb.pair
+        self.pair = (PairSpread(pair_a, pair_b, config.strategies.stat_arb.window_bars)
+                     if pair_a in rules and pair_b in rules and pair_a in symbols and pair_b in symbols else None)
+        self._pair_bar_ms: dict[str, int] = {}
+        self.breakers = BreakerState.initial(portfolio.equity_float(), now_ms)
+        self.holdings: dict[str, Holding] = {}
+        self.pending: dict[str, PendingEntry] = {}
+        self.controls = Controls()
+        self.outages: dict[str, str] = {}
+        self.pnls: dict[StrategyName, list[float]] = {s: [] for s in StrategyName}
+        self._stats: dict[StrategyName, tuple[int, float | None]] = {s: (0, None) for s in StrategyName}
+        self.seq = 0
+        self.now_ms = now_ms
+        self.max_drawdown_pct = 0.0
+        self._high_water = portfolio.equity_float()
+        self._equity_hour = now_ms // MS_PER_HOUR
+        self._seen_fills: dict[tuple[str, int], None] = {}
+        self.commands: list[Command] = []
+        self.records: list[Record] = []
+
+    # ----- market events -------------------------------------------------------------------------
+    def on_market(self, event: object) -> None:
+        if type(event) is Bar:  # the hot path in a replay: checked first, by identity
+            self._on_bar(event)
+        elif isinstance(event, Book):
+            self._on_book(event)
+        elif isinstance(event, TradePrint):
+            self._on_trade(event)
+        elif isinstance(event, BookTop):
+            self.features[event.symbol].on_book_top(event)
+            self._after_price(event.symbol, event.time_ms, event.bid)
+        elif isinstance(event, Tick):
+            self._advance(event.time_ms)
+        elif isinstance(event, DataOutage):
+            self._on_outage(event)
+        elif isinstance(event, DataRestored):
+            if self.outages.pop(event.symbol, None) is not None:
+                self._notice("data_restored", event.symbol, "market data is back")
+        elif isinstance(event, DataGap):
+            minutes = (event.to_ms - event.from_ms) // 60_000
+            self._notice("data_gap", event.symbol, f"no data from {event.from_ms} to {event.to_ms} ({minutes} min)")
+
+    def _on_bar(self, bar: Bar) -> None:
+        symbol = bar.symbol
+        features = self.features.get(symbol)
+        if features is None:
+            return
+        features.on_bar(bar)
+        self._advance(bar.close_time_ms)
+        self._after_price(symbol, bar.close_time_ms, bar.close, bar.high)
+        if self.pair is not None and symbol in (self.pair.symbol_a, self.pair.symbol_b):
+            self._on_pair_bar(symbol, bar.close_time_ms)
+        if symbol in self.outages:
+            return
+        signals = symbol_signals(features, self.config.strategies, bar.close_time_ms)
+        for signal in signals:
+            self._consider(signal)
+
+    def _on_book(self, book: Book) -> None:
+        features = self.features.get(book.symbol)
+        if features is None or not book.bids or not book.asks:
+            return
+        features.on_book(book)
+        self._advance(book.time_ms)
+        self._after_price(book.symbol, book.time_ms, book.bids[0][0])
+        if book.symbol in self.outages:
+            return
+        for signal in symbol_signals(features, self.config.strategies, book.time_ms):
+            self._consider(signal)
+
+    def _on_trade(self, trade: TradePrint) -> None:
+        features = self.features.get(trade.symbol)
+        if features is None:
+            return
+        features.on_trade(trade)
+        self._advance(trade.time_ms)
+        self._after_price(trade.symbol, trade.time_ms, trade.price)
+
+    def _on_outage(self, event: DataOutage) -> None:
+        if self.outages.get(event.symbol) != event.reason:
+            self.outages[event.symbol] = event.reason
+            self._notice("data_outage", event.symbol, f"DATA_OUTAGE: {event.reason}; entries blocked")
+
+    def _advance(self, now_ms: int) -> None:
+        if now_ms > self.now_ms:
+            self.now_ms = now_ms
+
+    def _after_price(self, symbol: str, time_ms: int, price: float, high: float | None = None) -> None:
+        """Mark to market, move trailing stops, run the breakers. The common path is a few comparisons."""
+        portfolio = self.portfolio
+        holding = self.holdings.get(symbol)
+        if holding is not None:
+            portfolio.mark(symbol, price)
+            top = price if high is None else high
+            if top > holding.high:
+                holding.high = top
+                if top >= holding.next_rung:
+                    self._trail(holding, time_ms)
+        equity = portfolio.equity_float()
+        self.breakers, events = update_breakers(self.breakers, equity, time_ms, self.config.risk)
+        if events:
+            self.records.extend(events)
+        if equity > self._high_water:
+            self._high_water = equity
+        elif self._high_water > 0.0:
+            drawdown = (1.0 - equity / self._high_water) * 100.0
+            if drawdown > self.max_drawdown_pct:
+                self.max_drawdown_pct = drawdown
+        hour = time_ms // MS_PER_HOUR
+        if hour != self._equity_hour:
+            self._equity_hour = hour
+            self.records.append(EquityPoint(time_ms, portfolio.equity(), portfolio.cash, portfolio.exposure()))
+
+    # ----- stat-arb pair ---------------------------------------------------------------------------
+    def _on_pair_bar(self, symbol: str, close_ms: int) -> None:
+        pair = self.pair
+        assert pair is not None
+        self._pair_bar_ms[symbol] = close_ms
+        if self._pair_bar_ms.get(pair.symbol_a) != self._pair_bar_ms.get(pair.symbol_b):
+            return
+        a, b = self.features[pair.symbol_a], self.features[pair.symbol_b]
+        if a.last_price is None or b.last_price is None:
+            return
+        pair.update(a.last_price, b.last_price, close_ms)
+        cfg = self.config.strategies.stat_arb
+        if pair_reverted(pair, cfg):
+            for holding in list(self.holdings.values()):
+                if holding.strategy is StrategyName.STAT_ARB and not holding.exiting:
+                    self._exit(holding, f"stat-arb spread reverted (z={pair.z:.2f})")
+        signal = pair_signal(pair, a, b, cfg, close_ms)
+        if signal is not None and signal.symbol not in self.outages:
+            self._consider(signal)
+
+    # ----- entries ---------------------------------------------------------------------------------
+    def risk_context(self) -> RiskContext:
+        portfolio = self.portfolio
+        reserved = sum((p.reserved_quote for p in self.pending.values()), Decimal(0))
+        return RiskContext(
+            equity=portfolio.equity(),
+            free_quote=max(portfolio.cash - reserved, Decimal(0)),
+            exposure=portfolio.exposure() + reserved,
+            open_symbols=frozenset(self.holdings),
+            pending_symbols=frozenset(self.pending),
+            breakers=self.breakers,
+            strategy_stats=self._stats,
+            paused_symbols=self.controls.paused_symbols,
+            data_outages=self.outages,
+            all_paused_until=self.controls.all_paused_until,
+        )
+
+    def _consider(self, signal: Signal, advice: tuple[Advice, ...] = ()) -> Decision:
+        symbol = signal.symbol
+        if self.controls.killed:
+            decision = Decision(symbol=symbol, strategy=signal.strategy, action=DecisionAction.SKIP,
+                                reasons=("kill switch is on (manual)",), time_ms=signal.time_ms)
+        elif symbol in self.holdings or symbol in self.pending:
+            # One position per symbol: a lasting signal must not stack entries. Skipped without a journal row
+            # per bar; the risk gate enforces the same rule for every other caller.
+            return Decision(symbol=symbol, strategy=signal.strategy, action=DecisionAction.SKIP,
+                            reasons=(f"{symbol} already has a position or an entry in flight",),
+                            time_ms=signal.time_ms)
+        else:
+            decision = evaluate_entry(signal, self.risk_context(), self.rules[symbol], self.config,
+                                      signal.time_ms, advice)
+        self.records.append(decision)
+        if decision.action is DecisionAction.ENTER:
+            self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason)
+        return decision
+
+    def request_entry(self, symbol: str, quote_amount: Decimal, take_profit_pct: Decimal, stop_loss_pct: Decimal,
+                      now_ms: int, advice: tuple[Advice, ...] = ()) -> Decision:
+        """A trade asked for by a person or an agent: same gate, same caps, no way around them."""
+        self._advance(now_ms)
+        features = self.features.get(symbol)
+        price = features.last_price if features is not None else None
+        if self.controls.killed:
+            reasons: tuple[str, ...] = ("kill switch is on (manual)",)
+        elif price is None:
+            reasons = (f"DATA_OUTAGE: no market price for {symbol} yet",)
+        else:
+            reasons = ()
+        if reasons:
+            decision = Decision(symbol=symbol, strategy=None, action=DecisionAction.SKIP, reasons=reasons,
+                                time_ms=self.now_ms)
+        else:
+            decision = evaluate_manual_entry(symbol, quote_amount, take_profit_pct, stop_loss_pct,
+                                             Decimal(repr(price)), self.risk_context(), self.rules[symbol],
+                                             self.config, self.now_ms, advice)
+        self.records.append(decision)
+        if decision.action is DecisionAction.ENTER:
+            self._enter(decision, take_profit_pct, stop_loss_pct, "requested by the operator")
+        return decision
+
+    def _enter(self, decision: Decision, take_profit_pct: Decimal, stop_loss_pct: Decimal, reason: str) -> None:
+        symbol = decision.symbol
+        client_id = self._next_id("e", decision.time_ms)
+        position_id = self.portfolio.next_position_id(symbol, decision.time_ms)
+        order = OrderRequest(client_order_id=client_id, symbol=symbol, side=Side.BUY, type=OrderType.MARKET,
+                             quantity=decision.quantity)
+        self.pending[symbol] = PendingEntry(client_id, position_id, decision.strategy, decision.quote_amount,
+                                            take_profit_pct, stop_loss_pct)
+        self.commands.append(PlaceOrder(order, position_id, decision.strategy, "entry", reason))
+
+    def entry_blockers(self, symbol: str) -> list[str]:
+        blockers = entry_blockers(symbol, self.risk_context(), self.config, self.now_ms)
+        if self.controls.killed:
+            blockers.insert(0, "kill switch is on (manual)")
+        return blockers
+
+    # ----- execution reports -----------------------------------------------------------------------
+    def on_report(self, report: Any) -> None:
+        """An ExecutionReport from the exchange adapter (duck-typed: core imports no adapter)."""
+        self._advance(report.time_ms)
+        fill: Fill | None = report.fill
+        if fill is not None:
+            key = (fill.symbol, fill.trade_id)
+            if key in self._seen_fills:
+                fill = None
+            else:
+                self._seen_fills[key] = None
+                if len(self._seen_fills) > SEEN_FILLS_KEPT:
+                    del self._seen_fills[next(iter(self._seen_fills))]
+        symbol = report.symbol
+        pending = self.pending.get(symbol)
+        if pending is not None and report.client_order_id == pending.client_order_id:
+            if fill is not None:
+                self.portfolio.apply_fill(fill, base_asset=self.rules[symbol].base_asset, strategy=pending.strategy,
+                                          position_id=pending.position_id)
+            if report.status.is_final:
+                del self.pending[symbol]
+                if self.portfolio.position(symbol) is not None:
+                    self._protect_new(symbol, pending)
+                elif report.status is not OrderStatus.FILLED:
+                    self._notice("entry_not_filled", symbol,
+                                 f"entry {report.client_order_id} ended {report.status}: {report.reject_reason or ''}")
+            return
+        if fill is not None and fill.side is Side.SELL:
+            holding = self.holdings.get(symbol)
+            closed = self.portfolio.apply_fill(fill, base_asset=self.rules[symbol].base_asset,
+                                               strategy=holding.strategy if holding else None)
+            if closed is not None:
+                self._closed(closed)
+        elif fill is not None:
+            self.portfolio.apply_fill(fill, base_asset=self.rules[symbol].base_asset, strategy=None)
+
+    def _closed(self, closed: ClosedTrade) -> None:
+        self.holdings.pop(closed.symbol, None)
+        self.records.append(closed)
+        if closed.strategy is not None:
+            pnls = self.pnls[closed.strategy]
+            pnls.append(float(closed.pnl))
+            stats = trade_stats(pnls)
+            self._stats[closed.strategy] = (stats.count, stats.kelly if stats.count else None)
+
+    def on_rejected(self, command: Command, error: ExecutorError) -> None:
+        """The exchange refused a command. Entries are dropped; protection falls back to a stop, then an exit."""
+        if isinstance(command, PlaceOrder):
+            symbol = command.order.symbol
+            if command.purpose == "entry":
+                self.pending.pop(symbol, None)
+                self._notice("entry_rejected", symbol, error.message)
+            elif command.purpose == "stop":
+                holding = self.holdings.get(symbol)
+                if holding is not None:
+                    self._notice("protection_failed", symbol, f"stop refused ({error.message}); closing")
+                    holding.protection_id = None
+                    self._exit(holding, "no protection could be placed")
+            else:
+                holding = self.holdings.get(symbol)
+                if holding is not None:
+                    holding.exiting = False
+                self._notice("exit_rejected", symbol, error.message)
+        elif isinstance(command, PlaceOco):
+            holding = self.holdings.get(command.oco.symbol)
+            if holding is not None and holding.protection_id == command.oco.list_client_id:
+                holding.protection_id = None
+                self._notice("oco_refused", holding.symbol, f"OCO refused ({error.message}); placing a stop")
+                self._place_stop(holding)
+
+    # ----- protection and exits --------------------------------------------------------------------
+    def _protect_new(self, symbol: str, pending: PendingEntry) -> None:
+        position = self.portfolio.position(symbol)
+        assert position is not None
+        entry = position.avg_entry
+        holding = Holding(position_id=pending.position_id, symbol=symbol, strategy=pending.strategy,
+                          take_profit_pct=pending.take_profit_pct, stop_loss_pct=pending.stop_loss_pct,
+                          entry_price=entry,
+                          stop_price=entry * (1 - pending.stop_loss_pct / HUNDRED),
+                          take_profit_price=entry * (1 + pending.take_profit_pct / HUNDRED),
+                          high=float(entry))
+        holding.next_rung = float(entry) * (1 + self.config.risk.trailing_start_pct / 100.0)
+        self.holdings[symbol] = holding
+        self._place_oco(holding, "protect a new position")
+
+    def _place_oco(self, holding: Holding, reason: str) -> None:
+        symbol = holding.symbol
+        rules = self.rules[symbol]
+        position = self.portfolio.position(symbol)
+        last = self._last_price(symbol)
+        if position is None or last is None:
+            return
+        try:
+            quantity = conform_quantity(rules, position.quantity, market=False)
+            oco = conform_oco(rules, OcoRequest(
+                list_client_id=self._next_id("p", self.now_ms), symbol=symbol, quantity=quantity,
+                take_profit_price=holding.take_profit_price, stop_price=holding.stop_price,
+                stop_limit_price=holding.stop_price * (1 - STOP_LIMIT_BUFFER)), last_price=last)
+        except (FilterRejected, ValueError) as exc:
+            self._notice("protection_failed", symbol, f"cannot place OCO ({exc}); closing the position")
+            self._exit(holding, "no valid protection at the current price")
+            return
+        holding.stop_price = oco.stop_price
+        holding.take_profit_price = oco.take_profit_price
+        holding.protection_id = oco.list_client_id
+        holding.protection_kind = "oco"
+        self.portfolio.set_protection(symbol, oco.stop_price, oco.take_profit_price, oco.list_client_id)
+        self.commands.append(PlaceOco(oco, holding.position_id, reason))
+
+    def _place_stop(self, holding: Holding) -> None:
+        symbol = holding.symbol
+        rules = self.rules[symbol]
+        position = self.portfolio.position(symbol)
+        last = self._last_price(symbol)
+        if position is None or last is None:
+            return
+        try:
+            order = conform_order(rules, OrderRequest(
+                client_order_id=self._next_id("s", self.now_ms), symbol=symbol, side=Side.SELL,
+                type=OrderType.STOP_LOSS_LIMIT, quantity=position.quantity, stop_price=holding.stop_price,
+                price=holding.stop_price * (1 - STOP_LIMIT_BUFFER), time_in_force=TimeInForce.GTC),
+                reference_price=last)
+            if order.stop_price is None or order.stop_price >= last:
+                raise FilterRejected(symbol, "STOP", "stop_price", order.stop_price, last, "stop not below last price")
+        except (FilterRejected, ValueError) as exc:
+            self._notice("protection_failed", symbol, f"cannot place a stop ({exc}); closing the position")
+            self._exit(holding, "no valid protection at the current price")
+            return
+        holding.protection_id = order.client_order_id
+        holding.protection_kind = "stop"
+        self.portfolio.set_protection(symbol, order.stop_price, None, order.client_order_id)
+        self.commands.append(PlaceOrder(order, holding.position_id, holding.strategy, "stop", "protect (OCO refused)"))
+
+    def _trail(self, holding: Holding, time_ms: int) -> None:
+        risk = self.config.risk
+        new_stop = trailing_stop(holding.entry_price, holding.stop_price, Decimal(repr(holding.high)),
+                                 risk.trailing_start_pct, risk.trailing_step_pct)
+        rungs_done = int(((holding.high / float(holding.entry_price)) - 1.0) * 100.0 / risk.trailing_step_pct + 1e-9)
+        holding.next_rung = float(holding.entry_price) * (1 + (rungs_done + 1) * risk.trailing_step_pct / 100.0)
+        if new_stop <= holding.stop_price or holding.exiting or holding.protection_id is None:
+            return
+        holding.stop_price = new_stop
+        if holding.take_profit_price <= new_stop:
+            holding.take_profit_price = new_stop * (1 + holding.take_profit_pct / HUNDRED)
+        self.commands.append(CancelOrderList(holding.symbol, holding.protection_id, "trailing stop moves up"))
+        holding.protection_id = None
+        self._place_oco(holding, f"trailing stop to {new_stop}")
+
+    def reprotect(self, symbol: str) -> None:
+        """Place protection again for a position whose exit orders are not working (found at start-up)."""
+        holding = self.holdings.get(symbol)
+        if holding is not None and not holding.exiting:
+            holding.protection_id = None
+            self._place_oco(holding, "re-protect: no working exit order found")
+
+    def request_exit(self, symbol: str, now_ms: int, reason: str) -> bool:
+        """Close a position at market. Always allowed, whatever the breakers say."""
+        self._advance(now_ms)
+        holding = self.holdings.get(symbol)
+        if holding is None or holding.exiting:
+            return False
+        self._exit(holding, reason)
+        return True
+
+    def _exit(self, holding: Holding, reason: str) -> None:
+        symbol = holding.symbol
+        position = self.portfolio.position(symbol)
+        if position is None:
+            self.holdings.pop(symbol, None)
+            return
+        if holding.protection_id is not None:
+            if holding.protection_kind == "oco":
+                self.commands.append(CancelOrderList(symbol, holding.protection_id, f"exit: {reason}"))
+            holding.protection_id = None
+        try:
+            quantity = conform_quantity(self.rules[symbol], position.quantity, market=True)
+        except FilterRejected as exc:
+            self._notice("dust", symbol, f"position too small to sell ({exc.message})")
+            return
+        holding.exiting = True
+        order = OrderRequest(client_order_id=self._next_id("x", self.now_ms), symbol=symbol, side=Side.SELL,
+                             type=OrderType.MARKET, quantity=quantity)
+        self.commands.append(PlaceOrder(order, holding.position_id, holding.strategy, "exit", reason))
+
+    # ----- controls --------------------------------------------------------------------------------
+    def pause(self, symbol: str | None, until_ms: int) -> None:
+        if symbol is None:
+            self.controls.all_paused_until = max(self.controls.all_paused_until, until_ms)
+        else:
+            self.controls.paused_symbols[symbol] = max(self.controls.paused_symbols.get(symbol, 0), until_ms)
+
+    def resume(self, symbol: str | None) -> None:
+        if symbol is None:
+            self.controls.all_paused_until = 0
+            self.controls.paused_symbols.clear()
+        else:
+            self.controls.paused_symbols.pop(symbol, None)
+
+    def kill(self) -> None:
+        self.controls.killed = True
+        self._notice("kill", None, "kill switch engaged: no new entries until a manual reset")
+
+    def reset_kill(self) -> None:
+        """Only the command line's explicit reset flag calls this; no agent-facing tool does."""
+        self.controls.killed = False
+        self.breakers, events = reset_kill(self.breakers, self.portfolio.equity_float(), self.now_ms)
+        self.records.extend(events)
+
+    # ----- persistence -----------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """Everything the engine knows, JSON-able (Decimals as strings), for a checkpoint."""
+        return {
+            "version": STATE_VERSION,
+            "symbols": self.symbols,
+            "now_ms": self.now_ms,
+            "seq": self.seq,
+            "max_drawdown_pct": self.max_drawdown_pct,
+            "high_water": self._high_water,
+            "equity_hour": self._equity_hour,
+            "portfolio": self.portfolio.to_dict(),
+            "breakers": self.breakers.to_dict(),
+            "features": {s: f.to_dict() for s, f in self.features.items()},
+            "pair": self.pair.to_dict() if self.pair is not None else None,
+            "pair_bar_ms": self._pair_bar_ms,
+            "holdings": {s: _plain(asdict(h)) for s, h in self.holdings.items()},
+            "pending": {s: _plain(asdict(p)) for s, p in self.pending.items()},
+            "controls": asdict(self.controls),
+            "outages": self.outages,
+            "pnls": {k.value: v for k, v in self.pnls.items()},
+            "seen_fills": [list(k) for k in self._seen_fills],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], config: ExecutorConfig, rules: dict[str, SymbolRules]) -> Engine:
+        if state.get("version") != STATE_VERSION:
+            raise ExecutorError(f"checkpoint version {state.get('version')} is not {STATE_VERSION}",
+                                version=state.get("version"))
+        engine = cls(config, rules, Portfolio.from_dict(state["portfolio"]), state["symbols"], state["now_ms"])
+        engine.seq = state["seq"]
+        engine.max_drawdown_pct = state["max_drawdown_pct"]
+        engine._high_water = state["high_water"]
+        engine._equity_hour = state["equity_hour"]
+        engine.breakers = BreakerState.from_dict(state["breakers"])
+        engine.features = {s: SymbolFeatures.from_dict(d) for s, d in state["features"].items()}
+        if state["pair"] is not None:
+            engine.pair = PairSpread.from_dict(state["pair"])
+        engine._pair_bar_ms = dict(state["pair_bar_ms"])
+        engine.holdings = {s: _restore(Holding, d) for s, d in state["holdings"].items()}
+        engine.pending = {s: _restore(PendingEntry, d) for s, d in state["pending"].items()}
+        engine.controls = Controls(**state["controls"])
+        engine.outages = dict(state["outages"])
+        engine.pnls = {StrategyName(k): list(v) for k, v in state["pnls"].items()}
+        engine._seen_fills = {(s, int(t)): None for s, t in state["seen_fills"]}
+        for name, pnls in engine.pnls.items():
+            if pnls:
+                stats = trade_stats(pnls)
+                engine._stats[name] = (stats.count, stats.kelly)
+        return engine
+
+    # ----- helpers ---------------------------------------------------------------------------------
+    def _last_price(self, symbol: str) -> Decimal | None:
+        price = self.features[symbol].last_price
+        return None if price is None else Decimal(repr(price))
+
+    def _next_id(self, kind: str, time_ms: int) -> str:
+        self.seq += 1
+        return f"cx-{kind}-{time_ms:x}-{self.seq:x}"
+
+    def _notice(self, kind: str, symbol: str | None, message: str) -> None:
+        self.records.append(Notice(self.now_ms, kind, symbol, message))
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()}
+
+
+def _restore(kind: type, values: dict[str, Any]) -> Any:
+    """Rebuild a Holding or PendingEntry: Decimal fields come back from their exact strings."""
+    converted = {}
+    for f in fields(kind):
+        value = values[f.name]
+        converted[f.name] = Decimal(value) if f.type == "Decimal" and value is not None else value
+    if converted.get("strategy") is not None:
+        converted["strategy"] = StrategyName(converted["strategy"])
+    return kind(**converted)

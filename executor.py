@@ -1,0 +1,174 @@
+"""crypto-executor command line: the composition root. Parses arguments, builds objects, calls them.
+
+Tool commands print one JSON envelope on stdout (or short text with --format text); logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from core.config import ExecutorConfig, load_config
+from core.errors import ExecutorError, InvalidArgument
+from tools.envelope import dumps, exit_code, failure, from_error, ok
+
+DEFAULT_BALANCE = Decimal("10000")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so errors keep the JSON contract."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InvalidArgument(message, usage=self.format_usage().strip())
+
+
+def _date_ms(text: str) -> int:
+    try:
+        return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _symbols(text: str) -> list[str]:
+    names = [s.strip().upper() for s in text.split(",") if s.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of symbols, e.g. BTCUSDT,ETHUSDT")
+    return names
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--home", help="data directory (default $EXECUTOR_HOME or ~/.crypto-executor)")
+    p.add_argument("--format", choices=("json", "text"), default=None,
+                   help="json envelope (default for tools) or short text")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="executor.py", description="crypto-executor: Binance Spot executor, paper by default")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    bt = sub.add_parser("backtest", help="replay recorded or synthetic data through the full engine, fast")
+    _common(bt)
+    src = bt.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", type=Path, help="candle file/folder (freqtrade JSON, Binance kline CSV) or recording")
+    src.add_argument("--synthetic", action="store_true", help="the seeded synthetic market")
+    bt.add_argument("--seed", type=int, default=7)
+    bt.add_argument("--from", dest="from_ms", type=_date_ms, help="first day (UTC), YYYY-MM-DD")
+    bt.add_argument("--to", dest="to_ms", type=_date_ms, help="day after the last (UTC), YYYY-MM-DD")
+    bt.add_argument("--symbols", type=_symbols)
+    bt.add_argument("--exchange-info", type=Path, help="a real exchangeInfo JSON for the symbols' filters")
+    bt.add_argument("--balance", type=_decimal, default=DEFAULT_BALANCE, help="starting USDT (default 10000)")
+    bt.add_argument("--steps", type=int, help="synthetic market length in seconds of market time")
+
+    run = sub.add_parser("run", help="the long-lived executor (paper trading by default)")
+    _common(run)
+    run.add_argument("--mode", choices=("replay", "paper", "testnet", "live"), default="replay")
+    rsrc = run.add_mutually_exclusive_group()
+    rsrc.add_argument("--data", type=Path)
+    rsrc.add_argument("--synthetic", action="store_true")
+    run.add_argument("--seed", type=int, default=7)
+    run.add_argument("--speed", default="max", help="replay speed: a multiple of real time, or max")
+    run.add_argument("--symbols", type=_symbols)
+    run.add_argument("--exchange-info", type=Path)
+    run.add_argument("--balance", type=_decimal, default=DEFAULT_BALANCE)
+    run.add_argument("--steps", type=int)
+    run.add_argument("--no-view", action="store_true", help="no live terminal view (logs only)")
+    run.add_argument("--checkpoint-every", type=int, default=5_000, help="events between checkpoints in replay")
+
+    rec = sub.add_parser("record", help="record live public Binance data for replay")
+    _common(rec)
+    rec.add_argument("--symbols", type=_symbols, required=True)
+    rec.add_argument("--minutes", type=float, required=True)
+    rec.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def _config() -> ExecutorConfig:
+    return load_config(env=os.environ)
+
+
+def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
+    from runtime.backtest import run_backtest, run_id
+    from runtime.home import Home
+    from runtime.sources import recorded_source, synthetic_source
+    from runtime.view import progress_reporter
+
+    config = _config()
+    if args.synthetic:
+        source = synthetic_source(args.seed, args.symbols, args.steps)
+    else:
+        source = recorded_source(args.data.resolve(), args.symbols, args.from_ms, args.to_ms, args.exchange_info)
+    home = Home.resolve(args.home).ensure()
+    rid = run_id({"data": args.data.resolve() if args.data else "synthetic", "seed": args.seed,
+                  "symbols": args.symbols, "from": args.from_ms, "to": args.to_ms, "balance": args.balance,
+                  "steps": args.steps, "exchange_info": args.exchange_info, "config": config.model_dump_json()})
+    with progress_reporter(source.total_events, source.description, enabled=args.format == "text") as progress:
+        summary = run_backtest(source, config, home.root / "backtests" / rid, quote_balance=args.balance,
+                               progress=progress)
+    return summary
+
+
+def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
+    from runtime.runner import run_executor
+
+    return run_executor(args, _config())
+
+
+def cmd_record(args: argparse.Namespace) -> dict[str, Any]:
+    from runtime.recording import record_command
+
+    return record_command(args)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "backtest": cmd_backtest,
+    "run": cmd_run,
+    "record": cmd_record,
+}
+TEXT_BY_DEFAULT = frozenset({"backtest", "run", "record"})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    tool = argv[0] if argv and not argv[0].startswith("-") else "executor"
+    try:
+        args = build_parser().parse_args(argv)
+    except InvalidArgument as exc:
+        document = from_error(tool, exc)
+        print(dumps(document))
+        return exit_code(document)
+    if args.format is None:
+        args.format = "text" if args.command in TEXT_BY_DEFAULT and sys.stdout.isatty() else "json"
+    try:
+        data = COMMANDS[args.command](args)
+        document = ok(args.command, data)
+    except ExecutorError as exc:
+        document = from_error(args.command, exc)
+    except KeyboardInterrupt:
+        document = failure(args.command, "INTERRUPTED", "interrupted by the user")
+    if args.format == "text":
+        from runtime.view import render_text
+
+        render_text(args.command, document)
+    else:
+        print(dumps(document))
+    return exit_code(document)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

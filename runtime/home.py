@@ -1,0 +1,48 @@
+"""The data directory (EXECUTOR_HOME): journal, memory files, reports, lock and kill flag live here.
+
+It is never inside the code folders, so reinstalling or upgrading the skill never touches what it learned.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = Path.home() / ".crypto-executor"
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def resolve(cls, explicit: str | Path | None = None) -> Home:
+        """--home wins, then $EXECUTOR_HOME, then ~/.crypto-executor."""
+        raw = explicit or os.environ.get("EXECUTOR_HOME") or DEFAULT_HOME
+        return cls(Path(raw).expanduser().resolve())
+
+    def ensure(self) -> Home:
+        for folder in (self.root, self.reports, self.root / "history"):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "journal.db"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "executor.lock"
+
+    @property
+    def kill_flag(self) -> Path:
+        return self.root / "KILL"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def paper_state(self) -> Path:
+        return self.root / "paper_exchange.json"

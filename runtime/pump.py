@@ -1,0 +1,160 @@
+"""The event pump: feed → exchange simulator → engine → journal (write-ahead) → exchange → engine.
+
+For each market event the paper exchange sees it first (fills of resting orders happen at the market's
+pace), then the engine decides, then every command is journaled *before* it is sent, and the reports
+it produces go back to the engine until nothing is left to do. With candles, a bar is two phases: queued
+market orders fill at the bar's open, protection is placed, and only then are resting orders matched
+against the bar's high and low.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from core.engine import CancelOrderList, Command, Engine, EquityPoint, Notice, PlaceOco, PlaceOrder, Record
+from core.events import Bar, Book, TradePrint
+from core.portfolio import ClosedTrade
+from core.risk.breakers import BreakerEvent
+from core.types import Decision, OrderStatus
+from exchange.port import Exchange, ExchangeRejected, ExecutionReport
+from memory.journal import Journal
+
+RecordSink = Callable[[Record], None]
+
+
+class Pump:
+    def __init__(self, engine: Engine, exchange: Exchange, journal: Journal,
+                 on_record: RecordSink | None = None) -> None:
+        self.engine = engine
+        self.exchange = exchange
+        self.journal = journal
+        self.on_record = on_record
+        self.orders_sent = 0
+        self.trades_closed = 0
+        self.rejections = 0
+        simulator = exchange
+        self._open_bar = getattr(simulator, "open_bar", None)
+        self._close_bar = getattr(simulator, "close_bar", None)
+        self._on_book = getattr(simulator, "on_book", None)
+        self._on_trade = getattr(simulator, "on_trade", None)
+
+    def handle(self, event: object) -> None:
+        engine = self.engine
+        kind = type(event)
+        if kind is Bar and self._open_bar is not None:
+            reports = self._open_bar(event)
+            if reports:
+                self._deliver(reports)
+            reports = self._close_bar(event)  # type: ignore[misc]
+            if reports:
+                self._deliver(reports)
+        elif kind is Book and self._on_book is not None:
+            reports = self._on_book(event)
+            if reports:
+                self._deliver(reports)
+        elif kind is TradePrint and self._on_trade is not None:
+            reports = self._on_trade(event)
+            if reports:
+                self._deliver(reports)
+        engine.on_market(event)
+        if engine.commands or engine.records:
+            self.flush()
+
+    def deliver(self, reports: list[ExecutionReport]) -> None:
+        """Reports that arrive on their own (a live user-data stream, reconciliation)."""
+        self._deliver(reports)
+
+    def _deliver(self, reports: list[ExecutionReport]) -> None:
+        journal = self.journal
+        for report in reports:
+            journal.update_order(report.client_order_id, status=report.status, executed_qty=report.executed_qty,
+                                 cum_quote=report.cum_quote, time_ms=report.time_ms, reason=report.reject_reason)
+            if report.fill is not None:
+                journal.record_fill(report.fill, position_id=self._position_of(report))
+            self.engine.on_report(report)
+        self.flush()
+
+    def _position_of(self, report: ExecutionReport) -> str | None:
+        pending = self.engine.pending.get(report.symbol)
+        if pending is not None and pending.client_order_id == report.client_order_id:
+            return pending.position_id
+        holding = self.engine.holdings.get(report.symbol)
+        return holding.position_id if holding is not None else None
+
+    def flush(self) -> None:
+        """Journal the engine's records, then journal-and-send its commands, until both are empty."""
+        engine = self.engine
+        while engine.records or engine.commands:
+            if engine.records:
+                records, engine.records = engine.records, []
+                for record in records:
+                    self._journal_record(record)
+            if engine.commands:
+                commands, engine.commands = engine.commands, []
+                for command in commands:
+                    self._send(command)
+
+    def _send(self, command: Command) -> None:
+        journal, exchange, now = self.journal, self.exchange, self.engine.now_ms
+        try:
+            if isinstance(command, PlaceOrder):
+                order = command.order
+                fresh = journal.record_order_intent(order, time_ms=now, strategy=command.strategy,
+                                                    position_id=command.position_id, reason=command.reason)
+                if not fresh and exchange.get_order(order.symbol, order.client_order_id) is not None:
+                    return  # the exchange already has it: never send the same order twice
+                reports = exchange.place_order(order, now)
+                self.orders_sent += 1
+            elif isinstance(command, PlaceOco):
+                oco = command.oco
+                fresh = journal.record_order_intent(oco, time_ms=now, strategy=None,
+                                                    position_id=command.position_id, reason=command.reason)
+                if not fresh and exchange.get_order(oco.symbol, oco.stop_client_id) is not None:
+                    return
+                reports = exchange.place_oco(oco, now)
+                self.orders_sent += 2
+            else:
+                reports = self._cancel(command)
+        except ExchangeRejected as exc:
+            self.rejections += 1
+            self._mark_rejected(command, exc)
+            if not isinstance(command, CancelOrderList):
+                self.engine.on_rejected(command, exc)
+            self.flush()
+            return
+        if reports:
+            self._deliver(reports)
+
+    def _cancel(self, command: CancelOrderList) -> list[ExecutionReport]:
+        return self.exchange.cancel_order_list(command.symbol, command.list_client_id, self.engine.now_ms)
+
+    def _mark_rejected(self, command: Command, exc: ExchangeRejected) -> None:
+        now = self.engine.now_ms
+        if isinstance(command, PlaceOrder):
+            ids = [command.order.client_order_id]
+        elif isinstance(command, PlaceOco):
+            ids = [command.oco.take_profit_client_id, command.oco.stop_client_id]
+        else:
+            ids = []
+        for client_id in ids:
+            self.journal.update_order(client_id, status=OrderStatus.REJECTED, executed_qty=Decimal(0),
+                                      cum_quote=Decimal(0), time_ms=now, reason=exc.message)
+
+    def _journal_record(self, record: Record) -> None:
+        journal = self.journal
+        if isinstance(record, Decision):
+            journal.record_decision(record)
+        elif isinstance(record, BreakerEvent):
+            journal.record_breaker_event(record.time_ms, record.breaker, record.transition, str(record.level),
+                                         record.value_pct, record.limit_pct, record.message)
+        elif isinstance(record, EquityPoint):
+            journal.record_equity(record.time_ms, record.equity, record.cash, record.exposure)
+        elif isinstance(record, ClosedTrade):
+            self.trades_closed += 1
+        elif isinstance(record, Notice):
+            journal.record_error(record.time_ms, record.kind.upper(), record.message,
+                                 {"symbol": record.symbol} if record.symbol else {})
+        if self.on_record is not None:
+            self.on_record(record)
+

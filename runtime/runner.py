@@ -1,0 +1,233 @@
+"""`run`: the long-lived executor on one data directory.
+
+Start-up: take the single-writer lock, open the journal, restore the last checkpoint (engine, paper
+exchange, feed position), reconcile the journal with the exchange and make sure every open position is
+protected — only then trade. While running: checkpoint regularly, watch the kill flag file, answer
+SIGINT/SIGTERM by stopping cleanly (positions stay protected by their exchange-side orders, state saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import time
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from memory.files import MemoryStore
+
+from core.config import ExecutorConfig
+from core.engine import Engine
+from core.errors import ExecutorError, InvalidArgument
+from core.events import Bar
+from core.portfolio import Portfolio
+from exchange.paper import PaperExchange
+from memory.journal import Journal
+from runtime.backtest import Tally
+from runtime.home import Home
+from runtime.lock import SingleWriterLock
+from runtime.pump import Pump
+from runtime.reconcile import ensure_protected, reconcile_orders
+from runtime.sources import MarketSource, recorded_source, synthetic_source
+from runtime.view import LiveView
+
+QUOTE_ASSET = "USDT"
+
+
+class ModeUnavailable(ExecutorError):
+    code = "MODE_UNAVAILABLE"
+
+
+class ReplayFinished(ExecutorError):
+    code = "REPLAY_FINISHED"
+
+
+class Runner:
+    """One executor process on one home: the pump plus lifecycle (checkpoints, kill flag, signals)."""
+
+    def __init__(self, home: Home, config: ExecutorConfig, source: MarketSource, source_id: str,
+                 balance: Decimal, checkpoint_every: int, speed: float | None, view: LiveView | None) -> None:
+        self.home = home
+        self.config = config
+        self.source = source
+        self.source_id = source_id
+        self.checkpoint_every = checkpoint_every
+        self.speed = speed
+        self.view = view
+        self.store = MemoryStore(home.root)
+        self.journal = Journal(home.journal)
+        self.stop_reason: str | None = None
+        self.cursor = 0
+        self.warnings: list[str] = []
+        self.resumed_from: int | None = None
+        self.tally = Tally()
+        checkpoint, warning = self.store.read_checkpoint()
+        if warning:
+            self.warnings.append(warning)
+        if checkpoint is not None and checkpoint.get("source_id") == source_id:
+            if checkpoint.get("finished"):
+                raise ReplayFinished(f"this replay already finished on {home.root}; use another --home to run it "
+                                     "again", home=str(home.root))
+            self.engine = Engine.from_state(checkpoint["engine"], config, source.rules)
+            self.exchange = PaperExchange.from_state(checkpoint["paper"], source.rules)
+            self.cursor = self.resumed_from = int(checkpoint["cursor"])
+        elif checkpoint is not None:
+            raise ExecutorError(
+                f"{home.root} holds the state of a different run ({checkpoint.get('source_id')}); "
+                "use another --home for this one", home=str(home.root))
+        else:
+            balances = {QUOTE_ASSET: balance}
+            self.engine = Engine(config, source.rules, Portfolio(QUOTE_ASSET, balances), source.symbols,
+                                 source.start_ms)
+            self.exchange = PaperExchange(source.rules, balances, fee_rate=config.risk.fee_rate)
+        self.pump = Pump(self.engine, self.exchange, self.journal, on_record=self._on_record)
+        self.checkpoint_ms = self.engine.now_ms
+
+    def _on_record(self, record: object) -> None:
+        self.tally(record)  # type: ignore[arg-type]
+        if self.view is not None:
+            self.view.record(record)
+
+    def start(self) -> None:
+        """Reconcile before trading: journal ↔ exchange, then protection for every open position."""
+        notes = reconcile_orders(self.journal, self.exchange, self.engine, replay_after_ms=self.checkpoint_ms)
+        self.warnings.extend(notes)
+        self.warnings.extend(ensure_protected(self.engine, self.exchange))
+        self.pump.flush()
+        if self.home.kill_flag.exists() and not self.engine.controls.killed:
+            self.engine.kill()
+            self.pump.flush()
+
+    def checkpoint(self, finished: bool = False) -> None:
+        self.store.write_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
+                                     "engine": self.engine.to_state(), "paper": self.exchange.to_state()})
+        portfolio = self.engine.portfolio
+        self.store.write_portfolio_state(portfolio.to_dict())
+        self.store.write_performance_metrics(self.performance())
+
+    def performance(self) -> dict[str, Any]:
+        return {"time_ms": self.engine.now_ms, "equity": str(self.engine.portfolio.equity()),
+                "realized_pnl": str(self.engine.portfolio.realized_pnl), "fees": str(self.engine.portfolio.fees_paid),
+                "max_drawdown_pct": round(self.engine.max_drawdown_pct, 4),
+                "per_strategy": {k: v.as_dict() for k, v in sorted(self.tally.per_strategy.items())}}
+
+    def run(self, events: Iterable[object]) -> None:
+        pump, journal = self.pump, self.journal
+        index = 0
+        last_view = 0.0
+        wall_start = time.monotonic()
+        first_event_ms: int | None = None
+        for event in events:
+            index += 1
+            if index <= self.cursor:
+                continue  # already lived before the restart: the checkpoint holds its effects
+            if self.speed is not None:
+                first_event_ms = self._pace(event, first_event_ms, wall_start)
+            with journal.batch():
+                pump.handle(event)
+            self.cursor = index
+            if index % self.checkpoint_every == 0:
+                self.checkpoint()
+            if index % 500 == 0:
+                if self.home.kill_flag.exists() and not self.engine.controls.killed:
+                    self.engine.kill()
+                    pump.flush()
+                now = time.monotonic()
+                if self.view is not None and now - last_view > 0.25:
+                    last_view = now
+                    self.view.update(self.engine, index, self.source.total_events)
+            if self.stop_reason is not None:
+                break
+
+    def _pace(self, event: object, first_ms: int | None, wall_start: float) -> int | None:
+        event_ms = event.close_time_ms if isinstance(event, Bar) else getattr(event, "time_ms", None)
+        if event_ms is None:
+            return first_ms
+        if first_ms is None:
+            return event_ms
+        assert self.speed is not None
+        due = wall_start + (event_ms - first_ms) / 1000.0 / self.speed
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(min(delay, 5.0))
+        return first_ms
+
+    def close(self, finished: bool) -> dict[str, Any]:
+        self.pump.flush()
+        self.checkpoint(finished=finished)
+        self.journal.close()
+        engine = self.engine
+        portfolio = engine.portfolio
+        return {
+            "mode": "replay",
+            "source": self.source.description,
+            "events": self.cursor,
+            "resumed_from": self.resumed_from,
+            "finished": finished,
+            "stopped_because": self.stop_reason or ("data exhausted" if finished else None),
+            "equity_end": str(portfolio.equity()),
+            "realized_pnl": str(portfolio.realized_pnl),
+            "fees": str(portfolio.fees_paid),
+            "max_drawdown_pct": round(engine.max_drawdown_pct, 4),
+            "open_positions": {s: {"quantity": str(p.quantity), "stop": str(p.stop_price) if p.stop_price else None,
+                                   "protected_by": p.protection_list_id}
+                               for s, p in sorted(portfolio.positions().items())},
+            "per_strategy": {k: v.as_dict() for k, v in sorted(self.tally.per_strategy.items())},
+            "breaker_level": engine.breakers.level(engine.now_ms).value,
+            "kill_switch": engine.controls.killed,
+            "warnings": self.warnings,
+            "journal": str(self.home.journal),
+            "report": str(self.home.root / "performance_metrics.json"),
+        }
+
+
+def _speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidArgument(f"--speed {text!r} is not a number or 'max'", value=text) from None
+    if value <= 0:
+        raise InvalidArgument(f"--speed {text!r} must be positive", value=text)
+    return value
+
+
+def run_executor(args: argparse.Namespace, config: ExecutorConfig) -> dict[str, Any]:
+    if args.mode in ("testnet", "live"):
+        raise ModeUnavailable(f"--mode {args.mode} needs the Binance adapter, which this version does not ship yet; "
+                              "use --mode replay or --mode paper", mode=args.mode)
+    home = Home.resolve(args.home).ensure()
+    with SingleWriterLock(home.lock):
+        if args.mode == "paper":
+            from runtime.paper_live import run_paper_live
+
+            return asyncio.run(run_paper_live(home, config, args))
+        if args.data is not None:
+            source = recorded_source(args.data.resolve(), args.symbols, exchange_info=args.exchange_info)
+            source_id = f"data:{args.data.resolve()}:{','.join(args.symbols or [])}"
+        else:
+            source = synthetic_source(args.seed, args.symbols, args.steps)
+            source_id = f"synthetic:{args.seed}:{','.join(args.symbols or [])}:{args.steps}"
+        view = None if args.no_view or args.format == "json" else LiveView()
+        runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, _speed(args.speed), view)
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def stop(signum: int, _frame: object) -> None:
+            runner.stop_reason = f"signal {signal.Signals(signum).name}"
+
+        for sig in previous:
+            signal.signal(sig, stop)
+        try:
+            runner.start()
+            if view is not None:
+                with view:
+                    runner.run(source.events)
+            else:
+                runner.run(source.events)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return runner.close(finished=runner.stop_reason is None)

@@ -1,0 +1,51 @@
+"""The tool contract: one JSON envelope on stdout per call, logs on stderr, exit 0 / 2 / 1.
+
+`{"ok": true, "tool": ..., "data": {...}}` or `{"ok": false, "tool": ..., "error": {"code", "message", "details"}}`.
+Exit code 0 on ok, 2 on invalid input, 1 on any other failure.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from core.errors import ExecutorError
+
+INVALID_INPUT_CODES = frozenset({"INVALID_ARGUMENT", "INVALID_CONFIG", "INVALID_SYMBOL", "INVALID_DATA"})
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def dumps(document: Any) -> str:
+    return json.dumps(document, default=_default, sort_keys=True, separators=(",", ":"))
+
+
+def ok(tool: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": True, "tool": tool, "data": data}
+
+
+def failure(tool: str, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"ok": False, "tool": tool, "error": {"code": code, "message": message, "details": details or {}}}
+
+
+def from_error(tool: str, exc: ExecutorError) -> dict[str, Any]:
+    return failure(tool, exc.code, exc.message, exc.details)
+
+
+def exit_code(document: dict[str, Any]) -> int:
+    if document.get("ok"):
+        return 0
+    return 2 if document["error"]["code"] in INVALID_INPUT_CODES else 1
