@@ -15,7 +15,7 @@ with `FilterRejected`, naming the filter and the numbers.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field
@@ -29,11 +29,35 @@ ALGO_TYPES = frozenset({OrderType.STOP_LOSS_LIMIT})
 
 
 def round_to_step(value: Decimal, step: Decimal, direction: Direction) -> Decimal:
-    """Round `value` to a multiple of `step` (exactly), down or up. A step of 0 means no step."""
+    """Round `value` to a multiple of `step` (exactly), down or up. A step of 0 means no step.
+
+    Integer arithmetic on the digits, not `value / step`: a Decimal division rounds to the context's
+    precision (28 digits), so a value just below a multiple (0.999…9 with 30 nines, step 1) came back as
+    the multiple above it, a "down" that raised the size. The result keeps the step's exponent.
+    """
     if step == ZERO:
         return value
-    units = (value / step).to_integral_value(rounding=ROUND_FLOOR if direction == "down" else ROUND_CEILING)
-    return units * step
+    if step < ZERO or not step.is_finite() or not value.is_finite():
+        raise ValueError(f"cannot round {value} to step {step}")
+    exponent = min(_exponent(value), _exponent(step))
+    scaled_value, scaled_step = _scaled(value, exponent), _scaled(step, exponent)
+    units = scaled_value // scaled_step if direction == "down" else -(-scaled_value // scaled_step)
+    step_digits = _scaled(step, _exponent(step))
+    return Decimal(f"{units * step_digits}E{_exponent(step)}")
+
+
+def _exponent(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite values only, checked by the caller
+    return exponent
+
+
+def _scaled(value: Decimal, exponent: int) -> int:
+    """`value` as an exact integer count of 10**exponent units (`exponent` at most the value's own)."""
+    sign, digits, own = value.as_tuple()
+    assert isinstance(own, int)
+    magnitude = int("".join(map(str, digits))) * 10 ** (own - exponent)
+    return -magnitude if sign else magnitude
 
 
 class SymbolRules(Frozen):
@@ -168,15 +192,21 @@ def conform_quantity(rules: SymbolRules, quantity: Decimal, *, market: bool) -> 
     Capping at maxQty only ever lowers the quantity, so the result never exceeds what was asked. A
     quantity that falls below minQty is refused: rounding up to reach a minimum would trade more than asked.
     """
-    qty = round_to_step(quantity, rules.step_size, "down")
-    if market:
-        qty = round_to_step(qty, rules.market_step_size, "down")
-    for name, lo, hi in _lot_bounds(rules, market):
+    bounds = _lot_bounds(rules, market)
+    qty = _round_lot(rules, quantity, market)
+    for _name, _lo, hi in bounds:
         if hi > ZERO and qty > hi:
-            qty = round_to_step(hi, rules.step_size, "down")
+            qty = _round_lot(rules, hi, market)
+    for name, lo, _hi in bounds:
         if qty < lo or qty <= ZERO:
             raise FilterRejected(rules.symbol, name, "quantity", qty, lo, "below minQty after rounding down")
     return qty
+
+
+def _round_lot(rules: SymbolRules, quantity: Decimal, market: bool) -> Decimal:
+    """Round down to LOT_SIZE's step and, for a market order, to MARKET_LOT_SIZE's step as well."""
+    qty = round_to_step(quantity, rules.step_size, "down")
+    return round_to_step(qty, rules.market_step_size, "down") if market else qty
 
 
 def _lot_bounds(rules: SymbolRules, market: bool) -> list[tuple[str, Decimal, Decimal]]:
@@ -264,6 +294,8 @@ def conform_order(rules: SymbolRules, order: OrderRequest, *, reference_price: D
 def conform_oco(rules: SymbolRules, oco: OcoRequest, *, last_price: Decimal, open_orders: int = 0,
                 open_algo_orders: int = 0) -> OcoRequest:
     """Round a protective SELL OCO to the filters and check Binance's leg rule tp > last > stop (-2010)."""
+    if oco.symbol != rules.symbol:
+        raise ValueError(f"OCO for {oco.symbol} checked against rules of {rules.symbol}")
     if not rules.trading:
         raise SymbolNotTrading(rules.symbol, rules.status)
     check_order_count(rules, open_orders=open_orders, open_algo_orders=open_algo_orders, new_orders=2,
