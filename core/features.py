@@ -73,8 +73,8 @@ class MissingMarketData(ExecutorError):
 def bar_imbalance(bar: Bar) -> tuple[float, ImbalanceSource] | tuple[None, None]:
     """The documented candle proxy for book imbalance, or (None, None) when the bar cannot give one.
 
-    Both formulas stay within [−1, 1] in floating point: the numerator is a difference of two values
-    each between 0 and the (identically rounded) denominator.
+    Both formulas stay within [−1, 1] in floating point, without overflow: the numerator is a
+    difference of two values, each between 0 and the denominator.
     """
     volume = bar.volume
     if not volume > 0.0:
@@ -82,10 +82,10 @@ def bar_imbalance(bar: Bar) -> tuple[float, ImbalanceSource] | tuple[None, None]
     taker_buy = bar.taker_buy_volume
     if taker_buy is not None:
         if 0.0 <= taker_buy <= volume:
-            return (2.0 * taker_buy - volume) / volume, "trade_flow"
+            return (taker_buy - (volume - taker_buy)) / volume, "trade_flow"
         return None, None
     high, low, close = bar.high, bar.low, bar.close
-    if high > low and low <= close <= high:
+    if high > low > 0.0 and low <= close <= high:
         return ((close - low) - (high - close)) / (high - low), "candle_close_location"
     return None, None
 
@@ -93,7 +93,7 @@ def bar_imbalance(bar: Bar) -> tuple[float, ImbalanceSource] | tuple[None, None]
 def quantity_imbalance(bid_qty: float, ask_qty: float) -> float | None:
     """(bid − ask) / (bid + ask) by quantity; None for an empty or nonsensical book."""
     total = bid_qty + ask_qty
-    if not total > 0.0 or bid_qty < 0.0 or ask_qty < 0.0:
+    if not 0.0 < total < math.inf or bid_qty < 0.0 or ask_qty < 0.0:
         return None
     return (bid_qty - ask_qty) / total
 
@@ -102,7 +102,7 @@ def spread_bps(bid: float, ask: float) -> float | None:
     """(ask − bid) / mid in basis points; None for a crossed book or a non-positive price."""
     if not (bid > 0.0 and ask >= bid):
         return None
-    return (ask - bid) / ((ask + bid) * 0.5) * 10_000.0
+    return (ask - bid) / (ask * 0.5 + bid * 0.5) * 10_000.0
 
 
 class SymbolFeatures:
