@@ -1,0 +1,269 @@
+"""The risk gate: the only way a signal or a trade request becomes an entry.
+
+An entry is refused while anything blocks it (`entry_blockers`), then sized and capped:
+
+    fraction = kelly_fraction × (Kelly estimate, or the prior) × confidence × allocation × breaker multiplier
+    quote    = fraction × equity                        (a manual request: the requested amount × breaker multiplier)
+    capped by  max_position_size_pct × equity          (and the code ceiling, whatever the config says)
+               max_total_exposure_pct × equity − exposure
+               free quote balance / (1 + fee rate)      (the free balance, never the total equity)
+               the symbol's maxNotional
+    quantity = quote / reference price, rounded DOWN to the lot step; below minQty or minNotional → SKIP
+
+Every cap that binds is a `ClampEvent` (source "risk") with a reason. Arithmetic runs with rounding toward
+minus infinity, so no rounding can lift a size above a cap. Advice is applied last, through the clamp, so it
+can only tighten. Nothing here blocks an exit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_FLOOR, Decimal, localcontext
+
+from core.config import CEILINGS, ExecutorConfig
+from core.errors import FilterRejected
+from core.filters import SymbolRules, check_notional, conform_price, conform_quantity
+from core.risk.breakers import BreakerState
+from core.risk.clamp import ALL_SYMBOLS, clamp_advice
+from core.risk.decision import ZERO, ClampLog, skipped
+from core.risk.errors import InvalidRiskInput
+from core.risk.sizing import kelly_for_strategy
+from core.types import Advice, Decision, DecisionAction, Signal, StrategyName
+
+HUNDRED = Decimal(100)
+# Sizing precision: ample for prices × quantities; with ROUND_FLOOR every rounding lowers a size.
+_SIZING_DIGITS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class RiskContext:
+    """What the gate needs to know about the account at the moment of a decision."""
+
+    equity: Decimal
+    free_quote: Decimal  # free (unlocked) quote balance, NOT total equity
+    exposure: Decimal  # open positions at mark, in quote
+    open_symbols: frozenset[str]  # symbols with an open position
+    pending_symbols: frozenset[str]  # symbols with an entry order in flight
+    breakers: BreakerState
+    strategy_stats: Mapping[StrategyName, tuple[int, float | None]]  # (closed trades, full-Kelly estimate)
+    paused_symbols: Mapping[str, int]  # symbol -> paused until ms (advice or control); "*" pauses every symbol
+    data_outages: Mapping[str, str]  # symbol -> reason
+    all_paused_until: int = 0  # pause of everything (control)
+
+    def __post_init__(self) -> None:
+        for name in ("equity", "free_quote", "exposure"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite() or value < ZERO:
+                raise InvalidRiskInput(name, value, ">= 0", "account values must be finite, non-negative Decimals")
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def max_open_positions(config: ExecutorConfig) -> int:
+    return min(config.risk.max_open_positions, int(CEILINGS["max_open_positions"]))
+
+
+def entry_blockers(symbol: str, ctx: RiskContext, config: ExecutorConfig, now_ms: int) -> list[str]:
+    """Every reason an entry on `symbol` is not allowed now, most severe first; [] means an entry would be allowed."""
+    blockers: list[str] = []
+    allowed, reason = ctx.breakers.entries_allowed(now_ms)
+    if not allowed and reason is not None:
+        blockers.append(reason)
+    if ctx.all_paused_until > now_ms:
+        blockers.append(f"paused: all entries paused until {_iso(ctx.all_paused_until)}")
+    until = ctx.paused_symbols.get(ALL_SYMBOLS, 0)
+    if until > now_ms:
+        blockers.append(f"paused: every symbol paused until {_iso(until)}")
+    until = ctx.paused_symbols.get(symbol, 0)
+    if until > now_ms:
+        blockers.append(f"paused: {symbol} paused until {_iso(until)}")
+    outage = ctx.data_outages.get(symbol)
+    if outage is not None:
+        blockers.append(f"DATA_OUTAGE: {symbol}: {outage}")
+    if symbol in ctx.open_symbols:
+        blockers.append(f"one position per symbol: {symbol} already has an open position")
+    elif symbol in ctx.pending_symbols:
+        blockers.append(f"one position per symbol: an entry on {symbol} is already in flight")
+    count, limit = len(ctx.open_symbols | ctx.pending_symbols), max_open_positions(config)
+    if count >= limit:
+        blockers.append(f"max_open_positions: {count} open or pending >= limit {limit}")
+    return blockers
+
+
+def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config: ExecutorConfig, now_ms: int,
+                   advice: Sequence[Advice] = ()) -> Decision:
+    """A strategy's signal → ENTER (sized, capped, conformed, clamped by advice) or SKIP with every reason."""
+    symbol = signal.symbol
+    _check_rules(symbol, rules)
+    base = Decision(symbol=symbol, strategy=signal.strategy, action=DecisionAction.SKIP,
+                    reference_price=signal.reference_price, time_ms=now_ms)
+    log = ClampLog(symbol)
+    blockers = entry_blockers(symbol, ctx, config, now_ms)
+    if blockers:
+        for blocker in blockers:
+            log.note(blocker)
+        return skipped(base, log)
+    trades, estimate = ctx.strategy_stats.get(signal.strategy, (0, None))
+    kelly = kelly_for_strategy(trades, estimate, config.risk)
+    allocation = min(max(config.strategies.allocation.get(signal.strategy, 0.0), 0.0), 1.0)
+    multiplier = min(ctx.breakers.size_multiplier(now_ms), 1.0)
+    fraction = kelly * signal.confidence * allocation * multiplier
+    if not 0.0 <= fraction <= 1.0:  # also refuses NaN
+        raise InvalidRiskInput("size_fraction", fraction, "[0, 1]", "sizing inputs are not numbers", symbol)
+    basis = "estimate" if trades >= config.risk.min_trades_for_kelly and estimate is not None else "prior"
+    log.note(f"size: fractional Kelly {kelly:.4f} ({basis}, {trades} closed trades) × confidence "
+             f"{signal.confidence:.2f} × allocation {allocation:.2f} × breaker {multiplier:.2f} = "
+             f"{fraction * 100:.4f}% of equity {ctx.equity}")
+    with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
+        requested = ctx.equity * Decimal(repr(fraction))
+    return _sized_entry(base, requested, signal.take_profit_pct, signal.stop_loss_pct, ctx, rules, config, now_ms,
+                        advice, log)
+
+
+def evaluate_manual_entry(symbol: str, quote_amount: Decimal, take_profit_pct: Decimal, stop_loss_pct: Decimal,
+                          reference_price: Decimal, ctx: RiskContext, rules: SymbolRules, config: ExecutorConfig,
+                          now_ms: int, advice: Sequence[Advice] = ()) -> Decision:
+    """A trade asked for by a person or an agent: the requested amount is an upper bound, every cap still applies.
+
+    No Kelly; the weekly breaker's size multiplier does apply (as a cap, with a ClampEvent).
+    """
+    _check_rules(symbol, rules)
+    valid_price = reference_price.is_finite() and reference_price > ZERO
+    base = Decision(symbol=symbol, strategy=None, action=DecisionAction.SKIP,
+                    reference_price=reference_price if valid_price else None, time_ms=now_ms)
+    log = ClampLog(symbol)
+    for blocker in entry_blockers(symbol, ctx, config, now_ms):
+        log.note(blocker)
+    if not valid_price:
+        log.note(f"invalid request: reference price {reference_price} must be positive")
+    if not quote_amount.is_finite() or quote_amount <= ZERO:
+        log.note(f"invalid request: quote amount {quote_amount} must be positive")
+    for name, pct in (("take_profit_pct", take_profit_pct), ("stop_loss_pct", stop_loss_pct)):
+        if not pct.is_finite() or not ZERO < pct < HUNDRED:
+            log.note(f"invalid request: {name} {pct} must be above 0 and below 100")
+    if log.reasons:
+        return skipped(base, log)
+    log.note(f"size: requested {quote_amount} (manual; upper bound)")
+    multiplier = min(ctx.breakers.size_multiplier(now_ms), 1.0)
+    amount = quote_amount
+    if multiplier < 1.0:
+        with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
+            reduced = quote_amount * Decimal(repr(multiplier))
+        amount = _cap(log, amount, reduced, "risk.weekly_size_multiplier",
+                      f"weekly loss breaker: sizes ×{multiplier} for the rest of the UTC week")
+    return _sized_entry(base, amount, take_profit_pct, stop_loss_pct, ctx, rules, config, now_ms, advice, log)
+
+
+def _check_rules(symbol: str, rules: SymbolRules) -> None:
+    if rules.symbol != symbol:
+        raise InvalidRiskInput("rules.symbol", rules.symbol, symbol, "symbol rules are for another symbol", symbol)
+
+
+def _cap(log: ClampLog, amount: Decimal, limit: Decimal, rule: str, why: str) -> Decimal:
+    """min(amount, limit), recording a clamp when the limit binds."""
+    if amount > limit:
+        log.record(rule, "quote_amount", amount, limit, "risk", why)
+        return limit
+    return amount
+
+
+def _pct_limit(config_value: float, setting: str) -> tuple[Decimal, str]:
+    """A percentage limit and the rule that names it: the config value, or the code ceiling when config exceeds it."""
+    ceiling = CEILINGS[setting]
+    if config_value > ceiling or math.isnan(config_value):
+        return Decimal(repr(float(ceiling))), f"risk.ceiling.{setting}"
+    return Decimal(repr(float(config_value))), f"risk.{setting}"
+
+
+def _sized_entry(base: Decision, requested: Decimal, take_profit_pct: Decimal, stop_loss_pct: Decimal,
+                 ctx: RiskContext, rules: SymbolRules, config: ExecutorConfig, now_ms: int,
+                 advice: Sequence[Advice], log: ClampLog) -> Decision:
+    price = base.reference_price
+    if price is None:
+        log.note("no reference price")
+        return skipped(base, log)
+    if not rules.trading:
+        log.note(f"{rules.symbol} is not trading (status {rules.status})")
+        return skipped(base, log)
+    with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
+        amount = _capped_quote(requested, ctx, rules, config, log)
+        if amount is None:
+            return skipped(base, log)
+        quantity = _conformed_quantity(amount, price, rules, log)
+        if quantity is None:
+            return skipped(base, log)
+        notional = quantity * price
+    exits = _exit_prices(price, take_profit_pct, stop_loss_pct, rules, log)
+    if exits is None:
+        return skipped(base, log)
+    take_profit, stop = exits
+    decision = log.applied_to(base, action=DecisionAction.ENTER, quote_amount=notional, quantity=quantity,
+                              take_profit_price=take_profit, stop_price=stop)
+    return clamp_advice(decision, advice, now_ms, rules=rules)
+
+
+def _capped_quote(requested: Decimal, ctx: RiskContext, rules: SymbolRules, config: ExecutorConfig,
+                  log: ClampLog) -> Decimal | None:
+    """The quote amount after every account cap, or None (with a reason) when no room is left."""
+    equity = ctx.equity
+    if equity <= ZERO:
+        log.note(f"no equity ({equity})")
+        return None
+    position_pct, position_rule = _pct_limit(config.risk.max_position_size_pct, "max_position_size_pct")
+    amount = _cap(log, requested, equity * position_pct / HUNDRED, position_rule,
+                  f"{position_pct}% of equity {equity}")
+    exposure_pct, exposure_rule = _pct_limit(config.risk.max_total_exposure_pct, "max_total_exposure_pct")
+    room = equity * exposure_pct / HUNDRED - ctx.exposure
+    if room <= ZERO:
+        log.note(f"{exposure_rule}: exposure {ctx.exposure} already at or above {exposure_pct}% of equity {equity}")
+        return None
+    amount = _cap(log, amount, room, exposure_rule,
+                  f"exposure {ctx.exposure} + entry <= {exposure_pct}% of equity {equity}")
+    fee_rate = max(config.risk.fee_rate, ZERO)
+    if ctx.free_quote <= ZERO:
+        log.note(f"risk.free_balance: no free quote balance ({ctx.free_quote})")
+        return None
+    amount = _cap(log, amount, ctx.free_quote / (1 + fee_rate), "risk.free_balance",
+                  f"free quote balance {ctx.free_quote} must pay the amount and the fee at {fee_rate}")
+    if rules.max_notional > ZERO:
+        amount = _cap(log, amount, rules.max_notional, "filters.max_notional",
+                      f"{rules.notional_filter} maxNotional {rules.max_notional}")
+    if amount <= ZERO:
+        log.note(f"size is zero (requested {requested})")
+        return None
+    return amount
+
+
+def _conformed_quantity(amount: Decimal, price: Decimal, rules: SymbolRules, log: ClampLog) -> Decimal | None:
+    """amount / price rounded down to the lot step; None (with the filter's reason) below a minimum."""
+    raw = amount / price
+    try:
+        quantity = conform_quantity(rules, raw, market=True)
+        check_notional(rules, quantity * price, market=False)
+    except FilterRejected as exc:
+        log.note(f"filters: {exc.message} (a size is never raised to reach a minimum)")
+        return None
+    max_qty = min((q for q in (rules.max_qty, rules.market_max_qty) if q > ZERO), default=ZERO)
+    if max_qty > ZERO and raw > max_qty:
+        log.record("filters.max_qty", "quantity", raw, quantity, "risk", f"LOT_SIZE maxQty {max_qty}")
+    return quantity
+
+
+def _exit_prices(price: Decimal, take_profit_pct: Decimal, stop_loss_pct: Decimal, rules: SymbolRules,
+                 log: ClampLog) -> tuple[Decimal, Decimal] | None:
+    """(take-profit, stop) from the percentages, both rounded up to the tick (the stop tighter); None if invalid."""
+    try:
+        take_profit = conform_price(rules, "take_profit_price", price * (HUNDRED + take_profit_pct) / HUNDRED, "up")
+        stop = conform_price(rules, "stop_price", price * (HUNDRED - stop_loss_pct) / HUNDRED, "up")
+    except FilterRejected as exc:
+        log.note(f"filters: {exc.message}")
+        return None
+    if stop >= price:
+        log.note(f"stop {stop} is not below the reference price {price} after rounding to the tick {rules.tick_size}")
+        return None
+    return take_profit, stop
