@@ -134,6 +134,9 @@ class OcoRequest(Frozen):
             raise ValueError("take_profit_price must be above stop_price for a SELL OCO")
         if self.stop_limit_price > self.stop_price:
             raise ValueError("stop_limit_price must not be above stop_price for a SELL stop")
+        if self.take_profit_client_id == self.stop_client_id:
+            raise ValueError("list_client_id is too long: its legs' client ids (-tp/-sl, 36 characters at most) "
+                             "would be the same")
         return self
 
     @property
