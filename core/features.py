@@ -77,7 +77,7 @@ def bar_imbalance(bar: Bar) -> tuple[float, ImbalanceSource] | tuple[None, None]
     difference of two values, each between 0 and the denominator.
     """
     volume = bar.volume
-    if not volume > 0.0:
+    if not 0.0 < volume < math.inf:
         return None, None
     taker_buy = bar.taker_buy_volume
     if taker_buy is not None:
@@ -85,7 +85,7 @@ def bar_imbalance(bar: Bar) -> tuple[float, ImbalanceSource] | tuple[None, None]
             return (taker_buy - (volume - taker_buy)) / volume, "trade_flow"
         return None, None
     high, low, close = bar.high, bar.low, bar.close
-    if high > low > 0.0 and low <= close <= high:
+    if math.inf > high > low > 0.0 and low <= close <= high:
         return ((close - low) - (high - close)) / (high - low), "candle_close_location"
     return None, None
 
