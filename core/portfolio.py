@@ -287,6 +287,15 @@ class Portfolio:
                 total = _EXACT.add(total, _EXACT.multiply(book.quantity, price))
         return total
 
+    def unrealized_pnl(self, marks: Mapping[str, Decimal] | None = None) -> Decimal:
+        """Open positions at mark minus their cost basis (buy fees included), exact; unmarked positions left out."""
+        total = ZERO
+        for symbol, book in self._positions.items():
+            price = self._decimal_mark(symbol, marks)
+            if price is not None:
+                total = _EXACT.add(total, _EXACT.subtract(_EXACT.multiply(book.quantity, price), book.cost))
+        return total
+
     @property
     def drawdown_pct(self) -> float:
         """How far equity (at the last marks) is below its high-water mark, in percent."""
