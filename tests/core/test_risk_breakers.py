@@ -1,0 +1,227 @@
+"""Circuit breakers: the scripted loss path, severity order, once-per-breach pauses, period resets, persistence."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from itertools import pairwise
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.clock import MS_PER_DAY, MS_PER_HOUR, MS_PER_WEEK, utc_day_start
+from core.config import RiskConfig
+from core.risk import BreakerLevel, BreakerState, InvalidRiskInput, reset_kill, update_breakers
+from core.risk.breakers import manual_kill
+from tests.conftest import fixture_path
+from tests.core.test_risk_support import MONDAY_MS
+
+CONFIG = RiskConfig()  # 2% daily / 5% weekly / 7% drawdown pause / 10% kill
+H = MS_PER_HOUR
+D = MS_PER_DAY
+
+
+def run(state: BreakerState, steps: list[tuple[int, float]], config: RiskConfig = CONFIG):
+    events = []
+    for now, equity in steps:
+        state, new = update_breakers(state, equity, now, config)
+        events.extend(new)
+    return state, events
+
+
+def test_scripted_loss_path_trips_weekly_then_daily_then_drawdown_then_kill() -> None:
+    state = BreakerState.initial(10_000.0, MONDAY_MS)
+    script = [  # (time, equity, level after, events expected at this step)
+        (MONDAY_MS + 10 * H, 9_850.0, BreakerLevel.NORMAL, []),
+        (MONDAY_MS + D, 9_850.0, BreakerLevel.NORMAL, []),
+        (MONDAY_MS + D + 10 * H, 9_700.0, BreakerLevel.NORMAL, []),
+        (MONDAY_MS + 2 * D, 9_700.0, BreakerLevel.NORMAL, []),
+        (MONDAY_MS + 2 * D + 10 * H, 9_560.0, BreakerLevel.NORMAL, []),
+        (MONDAY_MS + 3 * D, 9_560.0, BreakerLevel.NORMAL, []),
+        (MONDAY_MS + 3 * D + 10 * H, 9_499.0, BreakerLevel.WEEKLY_REDUCED, [("weekly_loss", "tripped")]),
+        (MONDAY_MS + 4 * D, 9_499.0, BreakerLevel.WEEKLY_REDUCED, []),
+        (MONDAY_MS + 4 * D + 10 * H, 9_308.0, BreakerLevel.DAILY_PAUSE, [("daily_loss", "tripped")]),
+        (MONDAY_MS + 4 * D + 12 * H, 9_308.0, BreakerLevel.WEEKLY_REDUCED, [("daily_loss", "expired")]),
+        (MONDAY_MS + 4 * D + 13 * H, 9_290.0, BreakerLevel.DRAWDOWN_PAUSE, [("drawdown_pause", "tripped")]),
+        (MONDAY_MS + 4 * D + 14 * H, 8_990.0, BreakerLevel.KILLED, [("drawdown_kill", "tripped")]),
+    ]
+    for now, equity, level, expected in script:
+        state, events = update_breakers(state, equity, now, CONFIG)
+        assert [(e.breaker, e.transition) for e in events] == expected, (now, equity)
+        assert state.level(now) is level, (now, equity)
+        assert all(e.level is level for e in events)
+    assert state.size_multiplier(MONDAY_MS + 4 * D + 14 * H) == 0.5
+    allowed, reason = state.entries_allowed(MONDAY_MS + 4 * D + 14 * H)
+    assert not allowed and reason is not None
+    assert "drawdown_kill" in reason and "10.10%" in reason and "10.00%" in reason
+
+
+def test_one_step_past_the_kill_threshold_lands_on_killed() -> None:
+    state = BreakerState.initial(10_000.0, MONDAY_MS)
+    now = MONDAY_MS + H
+    state, events = update_breakers(state, 8_800.0, now, CONFIG)
+    assert state.level(now) is BreakerLevel.KILLED
+    assert events[0].breaker == "drawdown_kill" and events[0].transition == "tripped"
+    assert events[0].value_pct == pytest.approx(12.0) and events[0].limit_pct == 10.0
+    assert "drawdown_pause" not in [e.breaker for e in events]  # the kill subsumes it
+    assert all(e.level is BreakerLevel.KILLED for e in events)
+    # Killed stays killed whatever equity does, until a manual reset; pauses expiring do not lift it.
+    state, _ = run(state, [(now + 3 * D, 12_000.0), (now + 30 * D, 12_000.0)])
+    assert state.level(now + 30 * D) is BreakerLevel.KILLED
+
+
+def test_unchanged_path_returns_the_same_state_object_and_no_events() -> None:
+    state = BreakerState.initial(10_000.0, MONDAY_MS)
+    for i in range(1, 200):
+        new, events = update_breakers(state, 10_000.0 - i, MONDAY_MS + i * 1000, CONFIG)
+        assert new is state and events == ()
+
+
+def test_a_breach_emits_one_event_however_many_updates_follow() -> None:
+    state = BreakerState.initial(10_000.0, MONDAY_MS)
+    steps = [(MONDAY_MS + H + i * 1000, 9_700.0 - (i % 5)) for i in range(500)]
+    state, events = run(state, steps)
+    assert [(e.breaker, e.transition) for e in events] == [("daily_loss", "tripped")]
+
+
+def test_daily_pause_refires_on_a_new_day_but_not_on_the_same_day() -> None:
+    state = BreakerState.initial(10_000.0, MONDAY_MS)
+    state, events = run(state, [
+        (MONDAY_MS + H, 9_790.0),            # -2.1%: trip, pause 2 h
+        (MONDAY_MS + 4 * H, 9_750.0),        # expired; deeper, same day: no re-fire
+        (MONDAY_MS + D + H, 9_750.0),        # Tuesday starts at 9 750
+        (MONDAY_MS + D + 2 * H, 9_550.0),    # -2.05% vs Tuesday's start: a new breach
+    ])
+    assert [(e.breaker, e.transition) for e in events] == [
+        ("daily_loss", "tripped"), ("daily_loss", "expired"), ("daily_loss", "tripped")]
+    assert state.level(MONDAY_MS + D + 2 * H) is BreakerLevel.DAILY_PAUSE
+
+
+def test_drawdown_pause_refires_only_after_a_new_high_water_mark() -> None:
+    config = RiskConfig(daily_loss_limit_pct=10.0, weekly_loss_limit_pct=20.0)  # isolate the drawdown breakers
+    state = BreakerState.initial(10_000.0, MONDAY_MS)
+    state, events = run(state, [
+        (MONDAY_MS + H, 9_250.0),                   # 7.5%: pause 48 h
+        (MONDAY_MS + 50 * H, 9_200.0),              # expired; same episode: no re-fire
+        (MONDAY_MS + 51 * H, 10_100.0),             # new high: the episode ends
+        (MONDAY_MS + 52 * H, 9_350.0),              # 7.4% from the new high: a new breach
+    ], config)
+    assert [(e.breaker, e.transition) for e in events] == [
+        ("drawdown_pause", "tripped"), ("drawdown_pause", "expired"), ("drawdown_pause", "tripped")]
+    assert state.high_water == 10_100.0
+
+
+def test_weekly_reduction_ends_with_the_utc_week() -> None:
+    state = BreakerState.initial(10_000.0, MONDAY_MS)
+    state, _ = run(state, [(MONDAY_MS + H, 9_800.0), (MONDAY_MS + D + H, 9_800.0), (MONDAY_MS + D + 2 * H, 9_600.0),
+                           (MONDAY_MS + 2 * D + H, 9_600.0), (MONDAY_MS + 2 * D + 5 * H, 9_450.0)])
+    assert state.size_multiplier(MONDAY_MS + 2 * D + 5 * H) == 0.5
+    next_monday = MONDAY_MS + MS_PER_WEEK
+    assert state.size_multiplier(next_monday - 1) == 0.5
+    assert state.size_multiplier(next_monday) == 1.0  # even before any update
+    state, events = update_breakers(state, 9_450.0, next_monday + 1, CONFIG)
+    assert [(e.breaker, e.transition) for e in events] == [("weekly_loss", "expired")]
+    assert state.week_start_ms == next_monday and state.week_start_equity == 9_450.0
+    assert state.level(next_monday + 1) is BreakerLevel.NORMAL
+
+
+def test_reset_kill_is_manual_and_starts_a_new_episode() -> None:
+    state = BreakerState.initial(10_000.0, MONDAY_MS)
+    state, _ = update_breakers(state, 8_900.0, MONDAY_MS + H, CONFIG)
+    assert state.killed
+    calm = BreakerState.initial(1.0, MONDAY_MS)
+    assert reset_kill(calm, 1.0, MONDAY_MS) == (calm, ())
+    state, events = reset_kill(state, 8_900.0, MONDAY_MS + 3 * H)
+    assert [(e.breaker, e.transition) for e in events] == [("drawdown_kill", "reset")]
+    assert not state.killed and state.high_water == 8_900.0
+    # The daily breaker already fired today: its pause runs out, and the reset does not make it fire again.
+    state, events = update_breakers(state, 8_890.0, MONDAY_MS + 4 * H, CONFIG)
+    assert [(e.breaker, e.transition) for e in events] == [("daily_loss", "expired")]
+    assert state.level(MONDAY_MS + 4 * H) is BreakerLevel.WEEKLY_REDUCED
+
+
+def test_manual_kill_blocks_entries_until_reset() -> None:
+    state, events = manual_kill(BreakerState.initial(10_000.0, MONDAY_MS), MONDAY_MS + H)
+    assert [(e.breaker, e.transition) for e in events] == [("manual_kill", "tripped")]
+    allowed, reason = state.entries_allowed(MONDAY_MS + H)
+    assert not allowed and reason is not None and "manual_kill" in reason
+    state, events = reset_kill(state, 10_000.0, MONDAY_MS + 2 * H)
+    assert events[0].breaker == "manual_kill" and state.entries_allowed(MONDAY_MS + 2 * H) == (True, None)
+
+
+def test_limits_beyond_their_ceiling_are_capped_even_around_validation() -> None:
+    loose = RiskConfig.model_construct(**{**CONFIG.model_dump(), "drawdown_kill_pct": 80.0,
+                                          "drawdown_pause_pct": 70.0, "daily_loss_limit_pct": 50.0,
+                                          "weekly_loss_limit_pct": 60.0})
+    state = BreakerState.initial(10_000.0, MONDAY_MS)
+    state, _ = update_breakers(state, 6_900.0, MONDAY_MS + H, loose)  # 31%: past the 30% kill ceiling
+    assert state.killed
+
+
+@pytest.mark.parametrize("equity", [float("nan"), float("inf"), -1.0])
+def test_non_finite_or_negative_equity_is_refused(equity: float) -> None:
+    with pytest.raises(InvalidRiskInput):
+        update_breakers(BreakerState.initial(10_000.0, MONDAY_MS), equity, MONDAY_MS + H, CONFIG)
+
+
+def test_state_round_trips_through_json() -> None:
+    state = BreakerState.initial(10_000.0, MONDAY_MS)
+    state, _ = run(state, [(MONDAY_MS + H, 9_700.0), (MONDAY_MS + 2 * H, 9_200.0), (MONDAY_MS + 3 * H, 8_900.0)])
+    restored = BreakerState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert restored == state
+    assert restored.level(MONDAY_MS + 3 * H) is BreakerLevel.KILLED
+
+
+def test_malformed_persisted_state_is_refused() -> None:
+    doc = BreakerState.initial(10_000.0, MONDAY_MS).to_dict()
+    with pytest.raises(InvalidRiskInput):
+        BreakerState.from_dict({k: v for k, v in doc.items() if k != "high_water"})
+    with pytest.raises(InvalidRiskInput):
+        BreakerState.from_dict({**doc, "weekly_multiplier": 3.0})
+    with pytest.raises(InvalidRiskInput):
+        BreakerState.from_dict({**doc, "version": 99})
+
+
+@given(st.lists(st.tuples(st.integers(1, 6 * H), st.floats(-0.04, 0.04)), min_size=1, max_size=80))
+def test_property_killed_exactly_when_drawdown_from_the_running_high_exceeds_the_limit(
+        path: list[tuple[int, float]]) -> None:
+    state = BreakerState.initial(10_000.0, MONDAY_MS)
+    now, equity, high, worst = MONDAY_MS, 10_000.0, 10_000.0, 0.0
+    trips: dict[tuple[str, int], int] = {}
+    for gap, change in path:
+        now, equity = now + gap, equity * (1 + change)
+        state, events = update_breakers(state, equity, now, CONFIG)
+        high = max(high, equity)
+        worst = max(worst, (high - equity) * 100.0 - 10.0 * high)
+        for e in events:
+            if e.transition == "tripped":
+                key = (e.breaker, utc_day_start(now) if e.breaker == "daily_loss" else 0)
+                trips[key] = trips.get(key, 0) + 1
+        assert state.killed == (worst > 0.0)
+    assert trips.get(("drawdown_kill", 0), 0) <= 1
+    assert all(count == 1 for (breaker, _), count in trips.items() if breaker == "daily_loss")
+
+
+def test_real_btc_path_trips_each_breaker_once_per_breach() -> None:
+    """An all-in BTC holder through real 5-minute candles (Dec 2020 – Jul 2021, including the May 2021 crash)."""
+    path = fixture_path("candles", "binance_spot_5m_nfi", "BTC_USDT-5m.json.gz")
+    rows = json.loads(gzip.decompress(path.read_bytes()))
+    first = rows[0][4]
+    state = BreakerState.initial(10_000.0, rows[0][0])
+    events, unchanged, high, kill_at = [], 0, 10_000.0, None
+    for open_ms, _o, _h, _low, close, _v in rows:
+        equity = 10_000.0 * close / first
+        new, new_events = update_breakers(state, equity, open_ms, CONFIG)
+        unchanged += new is state
+        state = new
+        events.extend(new_events)
+        high = max(high, equity)
+        if kill_at is None and (high - equity) * 100.0 > 10.0 * high:
+            kill_at = open_ms
+    kills = [e for e in events if e.breaker == "drawdown_kill"]
+    assert kill_at is not None and [e.time_ms for e in kills] == [kill_at]
+    daily_days = [utc_day_start(e.time_ms) for e in events if e.breaker == "daily_loss" and e.transition == "tripped"]
+    assert len(daily_days) == len(set(daily_days))
+    assert all(b.time_ms >= a.time_ms for a, b in pairwise(events))
+    assert unchanged > len(rows) // 2  # the common path allocates nothing
