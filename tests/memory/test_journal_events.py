@@ -67,7 +67,8 @@ def test_llm_calls_and_errors_are_recorded(journal: Journal) -> None:
     journal.record_error(9, "DATA_OUTAGE", "no bars for 90 s", {"symbol": "ETHUSDT", "age_ms": 90_000,
                                                                 "last": Decimal("3000.5")})
     calls = journal.llm_calls()
-    assert [(c["role"], c["prompt_tokens"], c["ok"]) for c in calls] == [("scout", 812, True), ("analyzer", None, False)]
+    assert [(c["role"], c["prompt_tokens"], c["ok"]) for c in calls] == [
+        ("scout", 812, True), ("analyzer", None, False)]
     assert calls[0]["summary"] == "BTC looks calm; prompt_tokens=812"
     (error,) = journal.errors()
     assert error["details"] == {"symbol": "ETHUSDT", "age_ms": 90_000, "last": "3000.5"}
