@@ -6,8 +6,9 @@ Two ways to drive it, one account behind both:
   A MARKET walks the book level by level; a marketable LIMIT takes as a taker on arrival and rests for
   the remainder; resting limits fill as makers when a later book or trade crosses them.
 * Candle mode (replay/backtest from klines, no book ever seen for the symbol): `open_bar` then
-  `close_bar` for each bar. Orders placed between bars meet the market at the next open; resting orders
-  are then matched against the bar's range, stops before take-profits.
+  `close_bar` for each bar. A MARKET, or a LIMIT marketable against the last price, placed between bars
+  meets the market at the next open (or the next trade print when trades drive the account); resting
+  orders are then matched against the bar's range, stops before take-profits.
 
 Conventions, chosen to be honest rather than flattering:
 
@@ -235,7 +236,8 @@ class PaperExchange(Exchange):
         self._ledger.lock(order.lock_key, asset, amount)
         reports = [order.report(now_ms, ExecutionType.NEW)]
         if depth is None:
-            order.awaiting_open = order.order_type in (OrderType.MARKET, OrderType.LIMIT)
+            order.awaiting_open = order.order_type is OrderType.MARKET or (
+                order.order_type is OrderType.LIMIT and (reference is None or self._marketable_at(order, reference)))
         elif order.order_type is OrderType.LIMIT:
             reports += self._take_on_arrival(order, rules, depth, now_ms)
         return reports
@@ -373,7 +375,7 @@ class PaperExchange(Exchange):
         return reports
 
     def _match_trade(self, symbol: str, price: Decimal, time_ms: int) -> list[ExecutionReport]:
-        reports: list[ExecutionReport] = []
+        reports = self._match_open(symbol, price, time_ms)
         for order in self._snapshot(symbol):
             if not order.is_open or order.awaiting_open:
                 continue
@@ -385,6 +387,7 @@ class PaperExchange(Exchange):
         return reports
 
     def _match_open(self, symbol: str, open_price: Decimal, time_ms: int) -> list[ExecutionReport]:
+        """Orders placed without a book meet the first price after them (a bar's open, or a trade)."""
         rules = self._rules[symbol]
         reports: list[ExecutionReport] = []
         for order in self._snapshot(symbol):
