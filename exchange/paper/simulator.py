@@ -238,6 +238,8 @@ class PaperExchange(Exchange):
         if depth is None:
             order.awaiting_open = order.order_type is OrderType.MARKET or (
                 order.order_type is OrderType.LIMIT and (reference is None or self._marketable_at(order, reference)))
+            if not order.awaiting_open and order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+                reports.append(self._expire(order, now_ms))
         elif order.order_type is OrderType.LIMIT:
             reports += self._take_on_arrival(order, rules, depth, now_ms)
         return reports

@@ -59,10 +59,21 @@ def test_limit_placed_between_bars_fills_at_the_open_when_marketable_there() -> 
     ex = paper()
     ex.close_bar(bar(100, 101, 99, 100, open_time_ms=0))
     ex.place_order(limit("cx-l1", Side.BUY, "1", "105"), now_ms=300_000)
-    ex.place_order(limit("cx-l2", Side.BUY, "1", "90", TimeInForce.IOC), now_ms=300_000)
+    ex.place_order(limit("cx-l2", Side.BUY, "1", "101", TimeInForce.IOC), now_ms=300_000)
+    ioc_below = ex.place_order(limit("cx-l3", Side.BUY, "1", "90", TimeInForce.IOC), now_ms=300_000)
+    assert [r.status for r in ioc_below] == [OrderStatus.NEW, OrderStatus.EXPIRED]  # not marketable vs the last price
     reports = ex.open_bar(bar(102, 103, 95, 100))
     assert [(r.client_order_id, r.status, r.fill.price if r.fill else None) for r in reports] == [
         ("cx-l1", OrderStatus.FILLED, D("102")), ("cx-l2", OrderStatus.EXPIRED, None)]
+
+
+def test_limit_below_the_last_price_rests_and_fills_at_its_level_when_the_bar_opens_through_it() -> None:
+    ex = paper()
+    ex.close_bar(bar(100, 101, 99, 100, open_time_ms=0))
+    ex.place_order(limit("cx-l1", Side.BUY, "1", "95"), now_ms=300_000)
+    assert ex.open_bar(bar(90, 91, 89, 90)) == []
+    reports = ex.close_bar(bar(90, 91, 89, 90))
+    assert [(r.fill.price, r.fill.is_maker) for r in reports if r.fill] == [(D("95"), True)]
 
 
 def test_resting_limit_fills_at_its_own_price_when_the_bar_trades_through_it() -> None:
