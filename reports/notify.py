@@ -1,0 +1,245 @@
+"""Notifiers: Telegram Bot API and Discord webhooks, over httpx (sync), base URLs configurable.
+
+Telegram (https://core.telegram.org/bots/api): `POST /bot<token>/sendMessage` (text up to 4096 characters)
+and `POST /bot<token>/sendPhoto` (multipart, caption up to 1024 characters). Every answer is JSON
+`{"ok": bool, ...}`; an error carries `description`, and a 429 carries `parameters.retry_after` in seconds.
+
+Discord (execute webhook): `POST <webhook url>` with JSON `{"content": ...}` (up to 2000 characters), or
+multipart with `payload_json` and the file as `files[0]`; success is 204 (200 with `?wait=true`). A 429
+carries `retry_after` in seconds in its JSON body (and the Retry-After header).
+
+A retried send after a timeout may deliver a message twice: for a report that is better than none.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from core.errors import ConfigError, InvalidArgument
+from memory.redact import mask_secret
+from reports.delivery import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_WAIT_S,
+    NotifyError,
+    TransientFailure,
+    deliver,
+    register_secret,
+    scrub,
+)
+
+__all__ = ["DiscordNotifier", "Notifier", "NotifyError", "TelegramNotifier", "notifiers_from_env", "notify_all"]
+
+TELEGRAM_API_BASE = "https://api.telegram.org"
+TELEGRAM_TEXT_LIMIT = 4096
+TELEGRAM_CAPTION_LIMIT = 1024
+DISCORD_CONTENT_LIMIT = 2000
+CHART_FILENAME = "report.png"
+_ELLIPSIS = "…"
+# Errors that may clear up on their own; the rest of httpx's (a bad URL scheme, a bad header) never will.
+_TRANSIENT_HTTPX = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+Sleep = Callable[[float], None]
+
+
+class Notifier(Protocol):
+    service: str
+
+    def send(self, text: str, chart: Path | None = None) -> None: ...
+
+
+class TelegramNotifier:
+    """Sends to one chat. With a chart, the text is the photo's caption when it fits, else a message of its own."""
+
+    service = "telegram"
+
+    def __init__(self, token: str, chat_id: str, api_base: str = TELEGRAM_API_BASE, timeout_s: float = 10.0, *,
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_wait_s: float = DEFAULT_MAX_WAIT_S,
+                 sleep: Sleep = time.sleep) -> None:
+        if not token or not chat_id:
+            raise ConfigError("TELEGRAM_BOT_TOKEN" if not token else "TELEGRAM_CHAT_ID", "", "must not be empty")
+        register_secret(token)
+        self._token = token
+        self.chat_id = chat_id
+        self.api_base = _http_base("TELEGRAM_API_BASE", api_base)
+        self._timeout = httpx.Timeout(timeout_s)
+        self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep}
+
+    def __repr__(self) -> str:
+        return (f"TelegramNotifier(token={mask_secret(self._token)!r}, chat_id={self.chat_id!r}, "
+                f"api_base={self.api_base!r})")
+
+    def send(self, text: str, chart: Path | None = None) -> None:
+        text = _require_text(text)
+        if chart is None:
+            self._call("sendMessage", json={"chat_id": self.chat_id, "text": truncate(text, TELEGRAM_TEXT_LIMIT)})
+            return
+        photo = _read_chart(self.service, chart)
+        caption: dict[str, str] = {}
+        if len(text) <= TELEGRAM_CAPTION_LIMIT:
+            caption = {"caption": text}
+        else:
+            self._call("sendMessage", json={"chat_id": self.chat_id, "text": truncate(text, TELEGRAM_TEXT_LIMIT)})
+        self._call("sendPhoto", data={"chat_id": self.chat_id, **caption},
+                   files={"photo": (CHART_FILENAME, photo, "image/png")})
+
+    def _call(self, method: str, **request: Any) -> None:
+        url = f"{self.api_base}/bot{self._token}/{method}"
+
+        def attempt() -> None:
+            response = _post(self.service, url, self._timeout, request)
+            body = _json_object(response)
+            if response.status_code == 200 and body.get("ok") is True:
+                return
+            description = str(body.get("description") or response.reason_phrase or "no description")
+            reason = f"{method} answered HTTP {response.status_code}: {description}"
+            if response.status_code == 429:
+                parameters = body.get("parameters")
+                retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
+                raise TransientFailure(reason, status=429, retry_after=_seconds(retry_after, response))
+            if response.status_code >= 500:
+                raise TransientFailure(reason, status=response.status_code)
+            raise NotifyError(self.service, reason, status=response.status_code)
+
+        deliver(self.service, attempt, **self._retry)
+
+
+class DiscordNotifier:
+    """Posts to one Discord webhook (its URL is the credential: it is masked wherever it is shown)."""
+
+    service = "discord"
+
+    def __init__(self, webhook_url: str, timeout_s: float = 10.0, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+                 max_wait_s: float = DEFAULT_MAX_WAIT_S, sleep: Sleep = time.sleep) -> None:
+        self._url = _http_base("DISCORD_WEBHOOK_EXECUTION", webhook_url)
+        register_secret(self._url)
+        parts = urlsplit(self._url)
+        register_secret(parts.path.rstrip("/").rsplit("/", 1)[-1])
+        if parts.query:
+            register_secret(parts.query)
+        self._timeout = httpx.Timeout(timeout_s)
+        self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep}
+
+    def __repr__(self) -> str:
+        return f"DiscordNotifier(webhook_url={scrub(self._url)!r})"
+
+    def send(self, text: str, chart: Path | None = None) -> None:
+        content = truncate(_require_text(text), DISCORD_CONTENT_LIMIT)
+        if chart is None:
+            request: dict[str, Any] = {"json": {"content": content}}
+        else:
+            payload = {"content": content, "attachments": [{"id": 0, "filename": CHART_FILENAME}]}
+            request = {"data": {"payload_json": json.dumps(payload)},
+                       "files": {"files[0]": (CHART_FILENAME, _read_chart(self.service, chart), "image/png")}}
+
+        def attempt() -> None:
+            response = _post(self.service, self._url, self._timeout, request)
+            if response.status_code in (200, 204):
+                return
+            body = _json_object(response)
+            message = str(body.get("message") or response.reason_phrase or "no message")
+            reason = f"webhook answered HTTP {response.status_code}: {message}"
+            if response.status_code == 429:
+                raise TransientFailure(reason, status=429, retry_after=_seconds(body.get("retry_after"), response))
+            if response.status_code >= 500:
+                raise TransientFailure(reason, status=response.status_code)
+            raise NotifyError(self.service, reason, status=response.status_code)
+
+        deliver(self.service, attempt, **self._retry)
+
+
+def notifiers_from_env(env: Mapping[str, str]) -> list[Notifier]:
+    """Telegram when TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID are set (TELEGRAM_API_BASE optional), Discord when
+    DISCORD_WEBHOOK_EXECUTION is set; [] when none is. Half a Telegram setup is a ConfigError, not silence."""
+    notifiers: list[Notifier] = []
+    token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    chat_id = env.get("TELEGRAM_CHAT_ID", "").strip()
+    if token and chat_id:
+        api_base = env.get("TELEGRAM_API_BASE", "").strip() or TELEGRAM_API_BASE
+        notifiers.append(TelegramNotifier(token, chat_id, api_base))
+    elif token:
+        raise ConfigError("TELEGRAM_CHAT_ID", "", "TELEGRAM_BOT_TOKEN is set, so the chat to send to is needed too")
+    elif chat_id:
+        raise ConfigError("TELEGRAM_BOT_TOKEN", "", "TELEGRAM_CHAT_ID is set but the bot token is missing")
+    webhook = env.get("DISCORD_WEBHOOK_EXECUTION", "").strip()
+    if webhook:
+        notifiers.append(DiscordNotifier(webhook))
+    return notifiers
+
+
+def notify_all(notifiers: Iterable[Notifier], text: str, chart: Path | None = None) -> list[NotifyError]:
+    """Send to every notifier; one service failing does not keep the others from sending. Returns the failures."""
+    failures: list[NotifyError] = []
+    for notifier in notifiers:
+        try:
+            notifier.send(text, chart)
+        except NotifyError as failure:
+            failures.append(failure)
+    return failures
+
+
+def truncate(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, at a line break when one is in the last quarter, marked with '…'."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    cut = head.rfind("\n")
+    if cut >= limit * 3 // 4:
+        head = head[:cut]
+    return head.rstrip() + _ELLIPSIS
+
+
+def _post(service: str, url: str, timeout: httpx.Timeout, request: Mapping[str, Any]) -> httpx.Response:
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            return client.post(url, **request)
+    except _TRANSIENT_HTTPX as exc:
+        raise TransientFailure(f"{type(exc).__name__}: {scrub(str(exc)) or 'no detail'}") from None
+    except httpx.HTTPError as exc:
+        raise NotifyError(service, f"{type(exc).__name__}: {scrub(str(exc)) or 'no detail'}") from None
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _seconds(value: Any, response: httpx.Response) -> float | None:
+    """The wait a 429 asks for: the body's value, else the Retry-After header; None when neither is a number."""
+    for candidate in (value, response.headers.get("Retry-After")):
+        try:
+            seconds = float(candidate)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        if seconds >= 0:
+            return seconds
+    return None
+
+
+def _require_text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidArgument("a notification needs some text", field="text", value="")
+    return text
+
+
+def _read_chart(service: str, chart: Path) -> bytes:
+    try:
+        return Path(chart).read_bytes()
+    except OSError as exc:
+        raise NotifyError(service, f"chart {Path(chart).name} could not be read: {exc.strerror or exc}") from None
+
+
+def _http_base(setting: str, url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(setting, mask_secret(url.strip()), "must be an http(s) URL")
+    return url.strip().rstrip("/")

@@ -1,0 +1,55 @@
+"""When the daily report is sent: 09:00 UTC, for the UTC day that ended nine hours before.
+
+After downtime the missed days are caught up (at most `MAX_CATCH_UP` of them, the most recent), so a
+restart never floods a chat with a month of reports. Times are epoch milliseconds supplied by the
+caller; nothing here reads the clock or depends on the process's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import date as Date
+from datetime import timedelta
+
+from core.clock import MS_PER_DAY, MS_PER_HOUR, utc_day_start
+from core.errors import InvalidArgument
+from reports.periods import parse_date, utc_date
+
+DEFAULT_HOUR_UTC = 9
+MAX_CATCH_UP = 7
+
+
+def next_daily_run_ms(now_ms: int, hour_utc: int = DEFAULT_HOUR_UTC) -> int:
+    """The first `hour_utc`:00 UTC strictly after `now_ms` (at exactly 09:00 the next run is tomorrow's)."""
+    _check_hour(hour_utc)
+    today_run = utc_day_start(now_ms) + hour_utc * MS_PER_HOUR
+    return today_run if today_run > now_ms else today_run + MS_PER_DAY
+
+
+def latest_due_day(now_ms: int, hour_utc: int = DEFAULT_HOUR_UTC) -> Date:
+    """The most recent day whose report is due: yesterday from `hour_utc`:00 UTC on, the day before until then."""
+    _check_hour(hour_utc)
+    today = utc_date(now_ms)
+    sent_time_passed = now_ms >= utc_day_start(now_ms) + hour_utc * MS_PER_HOUR
+    return today - timedelta(days=1 if sent_time_passed else 2)
+
+
+def due_reports(last_sent_date: str | None, now_ms: int, hour_utc: int = DEFAULT_HOUR_UTC) -> list[Date]:
+    """Days whose daily report is due and not yet sent, oldest first, at most MAX_CATCH_UP of them.
+
+    `last_sent_date` is the YYYY-MM-DD of the last day reported; None (nothing sent yet) means only the
+    latest due day, not a backlog of the whole history.
+    """
+    latest = latest_due_day(now_ms, hour_utc)
+    if last_sent_date is None:
+        return [latest]
+    first = parse_date(last_sent_date) + timedelta(days=1)
+    if first > latest:
+        return []
+    first = max(first, latest - timedelta(days=MAX_CATCH_UP - 1))
+    return [first + timedelta(days=n) for n in range((latest - first).days + 1)]
+
+
+def _check_hour(hour_utc: int) -> None:
+    if not 0 <= hour_utc <= 23:
+        raise InvalidArgument(f"report hour {hour_utc} is not an hour of the day (0-23 UTC)", field="hour_utc",
+                              value=hour_utc)
