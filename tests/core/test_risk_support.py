@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core.config import ExecutorConfig
 from core.filters import SymbolRules
 from core.risk.breakers import BreakerState
 from core.risk.gate import RiskContext
@@ -50,10 +49,6 @@ def signal(symbol: str = "BTCUSDT", confidence: float = 1.0, price: str = "40000
            time_ms: int = MONDAY_MS) -> Signal:
     return Signal(symbol=symbol, strategy=strategy, confidence=confidence, reference_price=Decimal(price),
                   take_profit_pct=Decimal(tp), stop_loss_pct=Decimal(sl), time_ms=time_ms, reason="test")
-
-
-def config(**risk: object) -> ExecutorConfig:
-    return ExecutorConfig.model_validate({"risk": risk})
 
 
 def enter_decision(quantity: str = "0.05000", price: str = "40000", stop: str = "39680.00",
