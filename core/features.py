@@ -99,8 +99,8 @@ def quantity_imbalance(bid_qty: float, ask_qty: float) -> float | None:
 
 
 def spread_bps(bid: float, ask: float) -> float | None:
-    """(ask − bid) / mid in basis points; None for a crossed book or a non-positive price."""
-    if not (bid > 0.0 and ask >= bid):
+    """(ask − bid) / mid in basis points; None for a crossed book or a non-positive or infinite price."""
+    if not 0.0 < bid <= ask < math.inf:
         return None
     return (ask - bid) / (ask * 0.5 + bid * 0.5) * 10_000.0
 
@@ -174,8 +174,8 @@ class SymbolFeatures:
         if last_open is not None and open_ms <= last_open:
             return
         close = bar.close
-        if not close > 0.0:
-            raise FeatureError(self.symbol, "close", close, "a bar's close must be positive")
+        if not 0.0 < close < math.inf:
+            raise FeatureError(self.symbol, "close", close, "a bar's close must be positive and finite")
         if last_open is not None and open_ms - last_open > bar.close_time_ms - open_ms + 1:
             self._restart_window()
         self._last_open_ms = open_ms
@@ -239,8 +239,8 @@ class SymbolFeatures:
     def on_trade(self, trade: TradePrint) -> None:
         if trade.symbol != self.symbol:
             self._check_symbol(trade.symbol)
-        if not trade.price > 0.0:
-            raise FeatureError(self.symbol, "price", trade.price, "a trade price must be positive")
+        if not 0.0 < trade.price < math.inf:
+            raise FeatureError(self.symbol, "price", trade.price, "a trade price must be positive and finite")
         self.time_ms = trade.time_ms
         self._trade_ms = trade.time_ms
         self.last_price = trade.price

@@ -225,9 +225,11 @@ def test_an_event_for_another_symbol_is_refused() -> None:
     assert err.value.details["value"] == "ETHUSDT"
     with pytest.raises(FeatureError):
         f.on_trade(TradePrint("ETHUSDT", 1, 1.0, 1.0, buyer_is_maker=False))
+    with pytest.raises(FeatureError, match="price"):
+        f.on_trade(TradePrint("BTCUSDT", 1, math.inf, 1.0, buyer_is_maker=False))
 
 
-@pytest.mark.parametrize("close", [0.0, -1.0, math.nan])
+@pytest.mark.parametrize("close", [0.0, -1.0, math.nan, math.inf])
 def test_a_bar_without_a_positive_close_is_refused(close: float) -> None:
     f = SymbolFeatures("BTCUSDT", 2)
     with pytest.raises(FeatureError, match="close"):
