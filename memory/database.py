@@ -75,13 +75,14 @@ class Database:
 
     @contextmanager
     def write(self, operation: str, *, commit_now: bool = False) -> Iterator[sqlite3.Connection]:
-        """One write: its own transaction, or a savepoint inside the open batch.
+        """One write: its own transaction, or part of the open batch.
 
-        An exception of our own inside the block undoes this write only (the batch goes on); an SQLite
-        error (disk full, I/O) undoes the whole batch, since SQLite may already have rolled it back.
-        `commit_now` makes the write durable before returning even inside a batch (the batch's earlier
-        rows commit with it and the batch goes on in a new transaction): an order intent must be on disk
-        before the order leaves the process.
+        An exception raised inside the block before it changed anything (a conflict found by a check)
+        leaves the batch as it was; any other failure inside a batch (an SQLite error such as a full
+        disk, or an exception after rows were written) rolls the whole batch back, so nothing is ever
+        half-written. `commit_now` makes the write durable before returning even inside a batch (the
+        batch's earlier rows commit with it and the batch goes on in a new transaction): an order intent
+        must be on disk before the order leaves the process.
         """
         with self._lock:
             if self._batch_broken:
@@ -89,21 +90,21 @@ class Database:
                     self.path, operation, "an earlier write in this batch failed and the batch was rolled back", None
                 )
             in_batch = self._batch_depth > 0
-            self._sql(operation, in_batch, "SAVEPOINT journal_write" if in_batch else "BEGIN IMMEDIATE")
+            if not in_batch:
+                self._sql(operation, in_batch, "BEGIN IMMEDIATE")
+            changes_before = self._conn.total_changes
             try:
                 yield self._conn
             except sqlite3.Error as exc:
                 self._rollback_all(in_batch)
                 raise _write_error(self.path, operation, exc) from exc
             except BaseException:
-                self._undo_this_write(in_batch)
+                if not in_batch or self._conn.total_changes != changes_before:
+                    self._rollback_all(in_batch)
                 raise
-            if not in_batch:
+            if not in_batch or commit_now:
                 self._sql(operation, in_batch, "COMMIT")
-                return
-            self._sql(operation, in_batch, "RELEASE journal_write")
-            if commit_now:
-                self._sql(operation, in_batch, "COMMIT")
+            if in_batch and commit_now:
                 self._sql(operation, in_batch, "BEGIN IMMEDIATE")
 
     @contextmanager
@@ -166,13 +167,6 @@ class Database:
         if in_batch:
             self._batch_broken = True
         if self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
-
-    def _undo_this_write(self, in_batch: bool) -> None:
-        if in_batch:
-            self._conn.execute("ROLLBACK TO journal_write")
-            self._conn.execute("RELEASE journal_write")
-        elif self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
 
     def _end_broken_batch(self) -> None:

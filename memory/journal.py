@@ -16,6 +16,7 @@ and LLM summaries are redacted before they are stored (invariant 9).
 from __future__ import annotations
 
 import json
+import sqlite3
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from enum import Enum
@@ -77,6 +78,10 @@ class Journal:
 
     def __init__(self, path: Path, *, durable: bool = True, max_size_bytes: int | None = None) -> None:
         self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JournalWriteError(self.path, "create its folder", exc.strerror or str(exc), None) from exc
         self._db = Database(self.path, durable=durable, max_size_bytes=max_size_bytes)
 
     # -- orders and fills ---------------------------------------------------------------------------
@@ -103,7 +108,13 @@ class Journal:
             return self._insert_order(conn, order, None, time_ms, strategy, position_id, reason)
 
     def _insert_oco(
-        self, conn: Any, oco: OcoRequest, time_ms: int, strategy: str | None, position_id: str | None, reason: str
+        self,
+        conn: sqlite3.Connection,
+        oco: OcoRequest,
+        time_ms: int,
+        strategy: str | None,
+        position_id: str | None,
+        reason: str,
     ) -> bool:
         existing = conn.execute(
             "SELECT request_json FROM order_lists WHERE list_client_id = ?", (oco.list_client_id,)
@@ -113,19 +124,22 @@ class Journal:
             if journaled != oco:
                 raise ClientIdConflict(oco.list_client_id, oco.symbol, _describe(journaled), _describe(oco))
             return False
+        legs = _oco_legs(oco)
+        for leg in legs:
+            if conn.execute("SELECT 1 FROM orders WHERE client_order_id = ?", (leg.client_order_id,)).fetchone():
+                raise ClientIdConflict(leg.client_order_id, oco.symbol, "an order of its own", _describe(oco))
         conn.execute(
             "INSERT INTO order_lists (list_client_id, symbol, request_json, strategy, position_id, reason, created_ms)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (oco.list_client_id, oco.symbol, oco.model_dump_json(), strategy, position_id, reason, time_ms),
         )
-        for leg in _oco_legs(oco):
-            if not self._insert_order(conn, leg, oco.list_client_id, time_ms, strategy, position_id, reason):
-                raise ClientIdConflict(leg.client_order_id, oco.symbol, "an order of its own", _describe(oco))
+        for leg in legs:
+            self._insert_order(conn, leg, oco.list_client_id, time_ms, strategy, position_id, reason)
         return True
 
     @staticmethod
     def _insert_order(
-        conn: Any,
+        conn: sqlite3.Connection,
         order: OrderRequest,
         list_client_id: str | None,
         time_ms: int,

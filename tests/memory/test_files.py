@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memory.files import CorruptMemory, MemoryFileError, MemoryStore, read_json, write_json_atomic
@@ -151,10 +151,15 @@ def _as_written(value: Any) -> Any:
     return value
 
 
+@pytest.fixture(scope="module")
+def round_trip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("round_trip") / "memory.json"
+
+
+@settings(max_examples=100)
 @given(data=json_values)
-def test_round_trip_of_json_data_with_decimals_as_strings(tmp_path_factory: pytest.TempPathFactory,
-                                                          data: Any) -> None:
-    path = tmp_path_factory.mktemp("rt") / "memory.json"
+def test_round_trip_of_json_data_with_decimals_as_strings(round_trip_path: Path, data: Any) -> None:
+    path = round_trip_path
     write_json_atomic(path, data)
     assert read_json(path) == (_as_written(data), None)
     if isinstance(data, Decimal):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -173,17 +174,41 @@ money = st.decimals(min_value=Decimal("1E-8"), max_value=Decimal("1E+9"), allow_
                     places=8)
 
 
+@pytest.fixture(scope="module")
+def shared_journal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journal]:
+    with Journal(tmp_path_factory.mktemp("money") / "journal.db", durable=False) as journal:
+        yield journal
+
+
+_example_ids = itertools.count()
+
+
 @given(quantity=money, price=money, executed=money, quote=money)
-def test_money_round_trips_exactly(tmp_path_factory: pytest.TempPathFactory, quantity: Decimal, price: Decimal,
-                                   executed: Decimal, quote: Decimal) -> None:
-    path = tmp_path_factory.mktemp("money") / "journal.db"
-    order = OrderRequest(client_order_id="cx-prop", symbol="BTCUSDT", side=Side.BUY, type=OrderType.LIMIT,
+def test_money_round_trips_exactly(shared_journal: Journal, quantity: Decimal, price: Decimal, executed: Decimal,
+                                   quote: Decimal) -> None:
+    client_id = f"cx-prop-{next(_example_ids)}"
+    order = OrderRequest(client_order_id=client_id, symbol="BTCUSDT", side=Side.BUY, type=OrderType.LIMIT,
                          quantity=quantity, price=price, time_in_force=TimeInForce.GTC)
-    with Journal(path, durable=False) as journal:
-        journal.record_order_intent(order, time_ms=1, strategy=None, position_id=None, reason="p")
-        journal.update_order("cx-prop", status=OrderStatus.PARTIALLY_FILLED, executed_qty=executed,
-                             cum_quote=quote, time_ms=2)
-        row = journal.order("cx-prop")
+    shared_journal.record_order_intent(order, time_ms=1, strategy=None, position_id=None, reason="p")
+    shared_journal.update_order(client_id, status=OrderStatus.PARTIALLY_FILLED, executed_qty=executed,
+                                cum_quote=quote, time_ms=2)
+    row = shared_journal.order(client_id)
     assert row is not None
     assert (row.quantity, row.price, row.executed_qty, row.cum_quote) == (quantity, price, executed, quote)
     assert row.to_request() == order
+
+
+def test_a_refused_intent_inside_a_batch_leaves_the_batch_intact(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    with Journal(path) as journal:
+        _intent(journal, limit_buy(1, quantity="0.001"))
+        with journal.batch():
+            journal.record_fill(fill(1), position_id=None)
+            with pytest.raises(ClientIdConflict):
+                _intent(journal, limit_buy(1, quantity="0.002"))
+            with pytest.raises(OrderNotJournaled):
+                journal.update_order("cx-ghost", status=OrderStatus.NEW, executed_qty=Decimal(0),
+                                     cum_quote=Decimal(0), time_ms=1)
+            journal.record_fill(fill(2), position_id=None)
+    with Journal(path) as reopened:
+        assert [row.trade_id for row in reopened.fills()] == [1, 2]
