@@ -87,6 +87,7 @@ def build_report(
         end_ms=end_ms,
         quote_asset=quote_asset,
         partial=partial,
+        fills=traded.fills_in_period,
         realized_pnl=traded.realized_pnl,
         fees=traded.fees,
         unpriced_fees=traded.unpriced_fees,
@@ -127,8 +128,8 @@ def _equity_section(journal: Journal, period: ReportPeriod, start_ms: int, end_m
         "ratio_window_days": RATIO_WINDOW_DAYS,
     }
     if section["sharpe"] is None:
-        notes.append(f"Sharpe/Sortino undefined: {len(daily)} daily return(s) in the last {RATIO_WINDOW_DAYS} days"
-                     " (need two or more that vary; Sortino also needs a losing day)")
+        notes.append(f"Sharpe/Sortino n/a: {len(daily)} daily return(s) in the last {RATIO_WINDOW_DAYS} days"
+                     " (need 2+ that vary)")
     if not inside:
         notes.append("no equity snapshots in this period: equity, P&L and drawdown unknown")
         return section

@@ -106,6 +106,7 @@ class Report(_Frozen):
     equity_points: int = Field(ge=0)
     pnl: Decimal | None
     pnl_pct: float | None
+    fills: int = Field(ge=0)
     realized_pnl: Decimal
     fees: Decimal
     unpriced_fees: dict[str, Decimal] = Field(default_factory=dict)

@@ -19,7 +19,7 @@ from matplotlib import pyplot as plt  # after use("Agg"): the backend is chosen 
 from matplotlib.figure import Figure
 
 from reports.atomic import write_bytes_atomic
-from reports.model import Report
+from reports.model import Report, TradeSummary
 
 TEXT_LIMIT = 1500
 _BREAKERS_SHOWN = 3
@@ -50,13 +50,18 @@ def _essential_lines(report: Report) -> list[str]:
                      f"({_signed(report.pnl)}{pct})")
     else:
         lines.append("Equity: no snapshots in this period")
-    lines.append(f"Realized {_signed(report.realized_pnl)} {q} · fees {_money(report.fees)} {q}")
+    if report.fills:
+        lines.append(f"Realized {_signed(report.realized_pnl)} {q} · fees {_money(report.fees)} {q} "
+                     f"({report.fills} fills)")
+    else:
+        lines.append("Fills: none")
     t = report.trades
     if t.count:
-        pf = "∞" if t.profit_factor is None else f"{t.profit_factor:.2f}"
-        lines.append(f"Trades {t.count}: {t.wins}W/{t.losses}L ({_pct(t.win_rate)}) · PF {pf} · "
+        lines.append(f"Trades {t.count}: {t.wins}W/{t.losses}L ({_pct(t.win_rate)}) · PF {_profit_factor(t)} · "
                      f"exp {_signed_float(t.expectancy)}")
-        if t.best is not None and t.worst is not None:
+        if t.count == 1 and t.best is not None:
+            lines.append(f"Trade {_signed(t.best.pnl)} {t.best.symbol}")
+        elif t.best is not None and t.worst is not None:
             lines.append(f"Best {_signed(t.best.pnl)} {t.best.symbol} · worst {_signed(t.worst.pnl)} {t.worst.symbol}")
     else:
         lines.append("Trades: none closed")
@@ -141,17 +146,23 @@ def _chart_figure(report: Report, equity: list[tuple[int, Decimal]]) -> Figure:
 
 
 def _money(value: Decimal) -> str:
-    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4f}"
+    """Two decimals, or four below 1 so that a fee of 0.0012 does not show as 0.00."""
+    return f"{value:,.2f}" if value == 0 or abs(value) >= 1 else f"{value:.4f}"
 
 
 def _signed(value: Decimal) -> str:
-    return ("+" if value >= 0 else "−") + _money(abs(value))
+    return ("+" if value >= 0 else "-") + _money(abs(value))
 
 
 def _signed_float(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return ("+" if value >= 0 else "−") + f"{abs(value):,.2f}"
+    return "n/a" if value is None else f"{value:+,.2f}"
+
+
+def _profit_factor(trades: TradeSummary) -> str:
+    """Gross wins over gross losses; with wins and no loss it is unbounded, with neither undefined."""
+    if trades.profit_factor is not None:
+        return f"{trades.profit_factor:.2f}"
+    return "∞" if trades.wins else "n/a"
 
 
 def _plain(value: Decimal) -> str:
