@@ -124,6 +124,9 @@ class Database:
                 self._batch_depth -= 1
                 if self._batch_depth == 0:
                     self._end_broken_batch()
+                else:
+                    # The outer batch cannot keep half of a failed inner one: it is refused as a whole.
+                    self._batch_broken = True
                 raise
             self._batch_depth -= 1
             if self._batch_depth == 0:

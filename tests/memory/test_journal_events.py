@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from memory.journal import Journal
+from memory.journal import Journal, JournalWriteError
 from tests.memory.factories import decision, limit_buy
 
 
@@ -111,3 +111,13 @@ def test_nested_batches_commit_once_with_the_outer_one(tmp_path: Path) -> None:
         with writer.batch():
             writer.record_decision(decision(1))
         assert reader.counts()["decisions"] == 0
+
+
+def test_a_failed_inner_batch_spoils_the_outer_one(journal: Journal) -> None:
+    with pytest.raises(JournalWriteError), journal.batch():
+        journal.record_decision(decision(1))
+        with pytest.raises(RuntimeError), journal.batch():
+            journal.record_decision(decision(2))
+            raise RuntimeError("inner failure")
+        journal.record_decision(decision(3))
+    assert journal.counts()["decisions"] == 0
