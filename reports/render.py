@@ -137,7 +137,7 @@ def _chart_figure(report: Report, equity: list[tuple[int, Decimal]]) -> Figure:
         drawdown.append(-(peak - value) / peak * 100.0 if peak > 0 else 0.0)
     top.plot(times, values, color="tab:blue", linewidth=1.5)
     top.grid(True, alpha=0.3)
-    bottom.fill_between(times, drawdown, 0.0, color="tab:red", alpha=0.4, step="post")
+    bottom.fill_between(times, drawdown, 0.0, color="tab:red", alpha=0.4)
     bottom.set_ylabel("drawdown %")
     bottom.grid(True, alpha=0.3)
     figure.autofmt_xdate()
