@@ -1,8 +1,9 @@
 """Binance's error codes and messages for the rejections the simulator reproduces.
 
 Codes and messages follow Binance Spot's error documentation (errors.md): -1013 for a filter failure,
--1111 for too much precision, -1121 for an unknown symbol, -2010 for a new order the matching engine
-refused, -2011 for a cancel it refused. The runtime treats a paper rejection exactly like a live one.
+-1106 for a parameter the order type does not take, -1111 for too much precision, -1121 for an unknown
+symbol, -2010 for a new order the matching engine refused, -2011 for a cancel it refused. The runtime
+treats a paper rejection exactly like a live one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from exchange.port import ExchangeRejected
 
 FILTER_FAILURE = -1013
+PARAMETER_NOT_REQUIRED = -1106
 BAD_PRECISION = -1111
 INVALID_SYMBOL = -1121
 NEW_ORDER_REJECTED = -2010
@@ -27,6 +29,7 @@ MSG_TYPE_NOT_SUPPORTED = "Order type not supported for this symbol."
 MSG_MARKET_CLOSED = "Market is closed."
 MSG_INVALID_SYMBOL = "Invalid symbol."
 MSG_PRECISION = "Precision is over the maximum defined for this asset."
+MSG_TIF_NOT_REQUIRED = "Parameter 'timeInForce' sent when not required."
 # Not a Binance message: a paper account that has seen no trade, bar or book for a symbol cannot price
 # a market order or check the OCO price rule, and refuses rather than guessing (fail closed).
 MSG_NO_MARKET_PRICE = "No market price is known yet for this symbol (paper)."

@@ -20,6 +20,9 @@ from exchange.port import ExchangeRejected
 def check_order(rules: SymbolRules, order: OrderRequest, *, reference_price: Decimal, open_orders: int,
                 open_algo_orders: int) -> None:
     cid = order.client_order_id
+    if order.type is OrderType.MARKET and order.time_in_force is not None:
+        raise ExchangeRejected(rejects.PARAMETER_NOT_REQUIRED, rejects.MSG_TIF_NOT_REQUIRED, symbol=rules.symbol,
+                               client_order_id=cid)
     if rules.order_types and order.type.value not in rules.order_types:
         raise rejects.rejected(rejects.MSG_TYPE_NOT_SUPPORTED, rules.symbol, cid)
     try:

@@ -163,3 +163,26 @@ def test_buy_stop_triggers_when_the_last_trade_reaches_it_from_below() -> None:
     assert ex.on_trade(trade(104.99, time_ms=3)) == []
     reports = ex.on_trade(trade(105.2, time_ms=4))
     assert [(r.fill.price, r.fill.quantity) for r in reports if r.fill] == [(D("105.2"), D("1"))]
+
+
+def test_orders_placed_before_any_book_meet_the_first_trade_or_book_after_them() -> None:
+    ex = paper(btc="1")
+    ex.on_trade(trade(100.0, time_ms=1))
+    ex.place_order(market("cx-m1", Side.BUY, quantity="0.5"), now_ms=2)
+    ex.place_order(limit("cx-l1", Side.SELL, "0.5", "99"), now_ms=2)  # marketable against the last price
+    by_trade = ex.on_trade(trade(100.5, time_ms=3))
+    assert [(r.client_order_id, r.fill.price, r.fill.is_maker) for r in by_trade if r.fill] == [
+        ("cx-m1", D("100.5"), False), ("cx-l1", D("100.5"), False)]
+    ex.place_order(market("cx-m2", Side.SELL, quantity="0.5"), now_ms=4)
+    by_book = ex.on_book(book([(100.2, 0.3), (100.1, 1.0)], [(100.3, 1.0)], time_ms=5))
+    assert [(r.fill.price, r.fill.quantity) for r in by_book if r.fill] == [(D("100.2"), D("0.3")),
+                                                                           (D("100.1"), D("0.2"))]
+    assert by_book[-1].status is OrderStatus.FILLED
+
+
+def test_market_sell_by_quote_amount_sells_what_the_quote_requires() -> None:
+    ex = paper(btc="1")
+    ex.on_book(book([(100.0, 0.5), (50.0, 1.0)], [(101.0, 1.0)]))
+    reports = ex.place_order(market("cx-q1", Side.SELL, quote="75"), now_ms=5)
+    assert [(r.fill.price, r.fill.quantity) for r in reports if r.fill] == [(D("100"), D("0.5")), (D("50"), D("0.5"))]
+    assert reports[-1].status is OrderStatus.FILLED and reports[-1].cum_quote == D("75")

@@ -14,6 +14,7 @@ from tests.exchange.test_paper_support import (
     book,
     btc_rules,
     limit,
+    limit_maker,
     market,
     paper,
     stop_limit,
@@ -173,3 +174,18 @@ def test_rejection_consumes_no_order_id() -> None:
     with pytest.raises(ExchangeRejected):
         ex.place_order(limit("cx-b", Side.BUY, "2000", "90"), now_ms=3)
     assert ex.place_order(limit("cx-c", Side.BUY, "1", "90"), now_ms=4)[0].order_id == first + 1
+
+
+def test_market_with_time_in_force_is_minus_1106() -> None:
+    order = OrderRequest(client_order_id="cx-a", symbol=SYMBOL, side=Side.BUY, type=OrderType.MARKET,
+                         quantity=D("1"), time_in_force="GTC")
+    refused = _refusal(_ready(), order)
+    assert (refused.binance_code, refused.binance_msg) == (-1106, "Parameter 'timeInForce' sent when not required.")
+
+
+def test_limit_maker_without_a_book_is_refused_when_it_would_cross_the_last_price() -> None:
+    ex = paper(btc="1")
+    ex.close_bar(bar(100, 101, 99, 100, open_time_ms=0))
+    assert _refusal(ex, limit_maker("cx-a", Side.SELL, "1", "100")).binance_msg == (
+        "Order would immediately match and take.")
+    assert ex.place_order(limit_maker("cx-a", Side.SELL, "1", "100.01"), now_ms=11)[0].status is OrderStatus.NEW
