@@ -23,6 +23,9 @@ from core.errors import ExecutorError
 
 Period = Literal["day", "week", "month"]
 DAYS_PER_YEAR = 365
+# Returns that differ by less than this are flat: their "volatility" is float noise, and dividing by it
+# would report an enormous Sharpe ratio for an account that did nothing.
+FLAT_RETURNS = 1e-12
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -127,11 +130,11 @@ def returns_by_period(points: Sequence[tuple[int, float]], period: Period) -> li
 def sharpe(daily: Sequence[float]) -> float | None:
     """Annualized Sharpe ratio: mean / sample standard deviation × √365.
 
-    None when it is undefined: fewer than two returns, or returns that do not vary (a flat equity curve
-    would otherwise divide by zero).
+    None when it is undefined: fewer than two returns, or returns that do not vary (spread within
+    `FLAT_RETURNS`: a flat equity curve would otherwise divide by zero or by float noise).
     """
     values = [_finite(r, "return") for r in daily]
-    if len(values) < 2 or max(values) == min(values):
+    if len(values) < 2 or max(values) - min(values) <= FLAT_RETURNS:
         return None
     mean = math.fsum(values) / len(values)
     variance = math.fsum((r - mean) ** 2 for r in values) / (len(values) - 1)
