@@ -110,14 +110,14 @@ class TelegramNotifier:
 
 
 class DiscordNotifier:
-    """Posts to one Discord webhook (its URL is the credential: it is masked wherever it is shown)."""
+    """Posts to one Discord webhook. The URL's last path segment (the webhook token) and any query are the
+    credential: they are masked wherever the URL is shown."""
 
     service = "discord"
 
     def __init__(self, webhook_url: str, timeout_s: float = 10.0, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
                  max_wait_s: float = DEFAULT_MAX_WAIT_S, sleep: Sleep = time.sleep) -> None:
         self._url = _http_base("DISCORD_WEBHOOK_EXECUTION", webhook_url)
-        register_secret(self._url)
         parts = urlsplit(self._url)
         register_secret(parts.path.rstrip("/").rsplit("/", 1)[-1])
         if parts.query:
