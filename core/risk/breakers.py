@@ -235,36 +235,50 @@ class _Limits:
     weekly: float
 
 
+# Limits per config object (held, so its id cannot be reused while cached). Configs are frozen, so a cached
+# entry can never go stale; this keeps the per-update cost of reading four pydantic fields off the hot path.
+_LIMITS_CACHE: dict[int, tuple[RiskConfig, _Limits]] = {}
+_LIMITS_CACHE_SIZE = 32
+
+
 def _limits(config: RiskConfig) -> _Limits:
-    return _Limits(_limit(config.drawdown_kill_pct, "drawdown_kill_pct"),
-                   _limit(config.drawdown_pause_pct, "drawdown_pause_pct"),
-                   _limit(config.daily_loss_limit_pct, "daily_loss_limit_pct"),
-                   _limit(config.weekly_loss_limit_pct, "weekly_loss_limit_pct"))
+    hit = _LIMITS_CACHE.get(id(config))
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    limits = _Limits(_limit(config.drawdown_kill_pct, "drawdown_kill_pct"),
+                     _limit(config.drawdown_pause_pct, "drawdown_pause_pct"),
+                     _limit(config.daily_loss_limit_pct, "daily_loss_limit_pct"),
+                     _limit(config.weekly_loss_limit_pct, "weekly_loss_limit_pct"))
+    if len(_LIMITS_CACHE) >= _LIMITS_CACHE_SIZE:
+        _LIMITS_CACHE.clear()
+    _LIMITS_CACHE[id(config)] = (config, limits)
+    return limits
 
 
 def update_breakers(state: BreakerState, equity: float, now_ms: int,
                     config: RiskConfig) -> tuple[BreakerState, tuple[BreakerEvent, ...]]:
     """Advance the breakers to `equity` at `now_ms`. Returns the same state object and () when nothing changes."""
-    _check_equity(equity)
+    if not 0.0 <= equity < math.inf:
+        _check_equity(equity)
     s = state
     if (now_ms - s.day_start_ms < MS_PER_DAY and now_ms - s.week_start_ms < MS_PER_WEEK
             and equity <= s.high_water
             and not (s.drawdown_pause_until_ms and now_ms >= s.drawdown_pause_until_ms)
             and not (s.daily_pause_until_ms and now_ms >= s.daily_pause_until_ms)
-            and not _would_trip(s, equity, config)):
+            and not _would_trip(s, equity, _limits(config))):
         return s, ()
     return _advance(s, equity, now_ms, config)
 
 
-def _would_trip(s: BreakerState, equity: float, config: RiskConfig) -> bool:
-    hwm = s.high_water
-    return ((s.kill is None and _breached(hwm, equity, _limit(config.drawdown_kill_pct, "drawdown_kill_pct")))
-            or (s.kill is None and not s.drawdown_fired
-                and _breached(hwm, equity, _limit(config.drawdown_pause_pct, "drawdown_pause_pct")))
-            or (not s.daily_fired
-                and _breached(s.day_start_equity, equity, _limit(config.daily_loss_limit_pct, "daily_loss_limit_pct")))
-            or (s.weekly_trip is None and _breached(s.week_start_equity, equity,
-                                                    _limit(config.weekly_loss_limit_pct, "weekly_loss_limit_pct"))))
+def _would_trip(s: BreakerState, equity: float, limits: _Limits) -> bool:
+    if s.kill is None:
+        hwm = s.high_water
+        lost = (hwm - equity) * 100.0
+        if lost > limits.kill * hwm or (not s.drawdown_fired and lost > limits.pause * hwm):
+            return True
+    if not s.daily_fired and _breached(s.day_start_equity, equity, limits.daily):
+        return True
+    return s.weekly_trip is None and _breached(s.week_start_equity, equity, limits.weekly)
 
 
 _Pending = tuple[str, str, float, float, str]  # breaker, transition, value_pct, limit_pct, message
