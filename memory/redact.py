@@ -27,11 +27,14 @@ _SECRET_NAME = re.compile(
 # Each pattern's group "secret" is what gets masked; the rest stays readable.
 _TEXT_PATTERNS: tuple[re.Pattern[str], ...] = (
     # name=value, name: value, "name": "value" — query strings, headers, JSON and repr() output.
+    # The name is a whole word (possessive, starting at a word start) containing a secret word; a
+    # backtracking name would make long unbroken text quadratic.
     re.compile(
-        r"(?P<name>[A-Za-z0-9_.-]*(?:key|secret|token|signature|passw\w*|passphrase|authorization|credential)"
-        r"[A-Za-z0-9_-]*)"
-        r"(?P<sep>[\"']?\s*[=:]\s*(?:Bearer\s+|Basic\s+)?[\"']?)"
-        r"(?P<secret>[^\s\"'&,;)}\]]+)",
+        r"(?<![A-Za-z0-9_.-])"
+        r"(?P<name>(?=[A-Za-z0-9_.-]*?(?:key|secret|token|signature|passw|passphrase|authorization|credential))"
+        r"[A-Za-z0-9_.-]++)"
+        r"(?P<sep>[\"']?\s*+[=:]\s*+(?:Bearer\s++|Basic\s++)?[\"']?)"
+        r"(?P<secret>[^\s\"'&,;)}\]]++)",
         re.IGNORECASE,
     ),
     re.compile(r"(?P<sep>\bBearer\s+)(?P<secret>[A-Za-z0-9._~+/=-]++)(?!…)", re.IGNORECASE),
@@ -42,7 +45,7 @@ _TEXT_PATTERNS: tuple[re.Pattern[str], ...] = (
     # OpenAI-style keys (DeepSeek uses `sk-` followed by 32 hex digits).
     re.compile(r"(?P<secret>\bsk-[A-Za-z0-9_-]{16,}+)(?!…)"),
     # Binance API keys and secrets are 64 alphanumerics, HMAC signatures 64 hex digits: any long run.
-    re.compile(r"(?P<secret>(?<![A-Za-z0-9])[A-Za-z0-9]{32,}(?![A-Za-z0-9]))"),
+    re.compile(r"(?P<secret>(?<![A-Za-z0-9])[A-Za-z0-9]{32,}+)"),
 )
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import random
 import string
+import subprocess
+import sys
 from pathlib import Path
 
 from hypothesis import given
@@ -11,6 +14,7 @@ from hypothesis import strategies as st
 
 from memory.journal import Journal
 from memory.redact import ELLIPSIS, is_secret_name, mask_secret, redact, redact_text
+from tests.conftest import REPO_ROOT
 
 _ALNUM = string.ascii_letters + string.digits
 _RANDOM = random.Random(20240601)
@@ -91,3 +95,27 @@ def test_planted_keys_never_reach_any_byte_of_the_journal(tmp_path: Path) -> Non
         assert secret.encode() not in on_disk
         assert secret[5:-4].encode() not in on_disk
     assert errors[0]["details"]["api_key"] == mask_secret(api_key)
+
+
+def test_long_unbroken_text_is_redacted_in_linear_time() -> None:
+    """A backtracking pattern made 20 KB of unbroken text take a minute (quadratic); 200 KB would hang the
+    engine's error path. Run in a child so a regression fails on a generous deadline instead of hanging."""
+    script = (
+        "from memory.redact import redact_text\n"
+        "for unit in ('a', 'ab_', 'key', 'api_key: ', '1', 'sk-', 'Bearer ', '123456789:'):\n"
+        "    redact_text(unit * (200_000 // len(unit)))\n"
+        "print('done')\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=120, check=True)
+    assert finished.stdout.strip() == "done"
+
+
+@given(
+    name=st.sampled_from(["api_key", "apiSecret", "X-MBX-APIKEY", "bot_token", "signature", "password"]),
+    secret=st.text(alphabet=_ALNUM + "_-", min_size=20, max_size=80),
+    separator=st.sampled_from(["=", ": ", '": "', "':'", " = "]),
+)
+def test_a_secret_under_its_name_never_survives_redaction(name: str, secret: str, separator: str) -> None:
+    cleaned = redact({name: secret, "message": f"failed with {name}{separator}{secret} at step 3"})
+    assert secret not in json.dumps(cleaned)
