@@ -104,9 +104,15 @@ class BreakerState:
     weekly_trip: Trip | None = None  # set while sizes are reduced for the week starting at week_start_ms
     weekly_multiplier: float = 1.0
 
+    def __post_init__(self) -> None:
+        for name in ("day_start_equity", "week_start_equity", "high_water"):
+            _check_equity(getattr(self, name), name)
+        if not 0.0 <= self.weekly_multiplier <= 1.0:
+            raise InvalidRiskInput("weekly_multiplier", self.weekly_multiplier, "[0, 1]",
+                                   "a breaker multiplier may only shrink sizes")
+
     @classmethod
     def initial(cls, equity: float, now_ms: int) -> BreakerState:
-        _check_equity(equity)
         return cls(day_start_ms=utc_day_start(now_ms), day_start_equity=equity, week_start_ms=utc_week_start(now_ms),
                    week_start_equity=equity, high_water=equity)
 
@@ -193,10 +199,6 @@ class BreakerState:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidRiskInput("breaker_state", str(exc), "a to_dict document", "malformed breaker state") from None
-        for name in ("day_start_equity", "week_start_equity", "high_water"):
-            _check_equity(getattr(state, name), name)
-        if not 0.0 <= state.weekly_multiplier <= 1.0:
-            raise InvalidRiskInput("weekly_multiplier", state.weekly_multiplier, "[0, 1]", "would enlarge sizes")
         return state
 
 
