@@ -100,9 +100,10 @@ def quantity_imbalance(bid_qty: float, ask_qty: float) -> float | None:
 
 def spread_bps(bid: float, ask: float) -> float | None:
     """(ask − bid) / mid in basis points; None for a crossed book or a non-positive or infinite price."""
-    if not 0.0 < bid <= ask < math.inf:
+    mid = ask * 0.5 + bid * 0.5
+    if not (0.0 < bid <= ask < math.inf and mid > 0.0):
         return None
-    return (ask - bid) / (ask * 0.5 + bid * 0.5) * 10_000.0
+    return (ask - bid) / mid * 10_000.0
 
 
 class SymbolFeatures:
@@ -234,7 +235,7 @@ class SymbolFeatures:
             return
         self.spread_bps = spread_bps(bid, ask)
         if self._trade_ms is None and self.spread_bps is not None:
-            self.last_price = (bid + ask) * 0.5
+            self.last_price = bid * 0.5 + ask * 0.5
 
     def on_trade(self, trade: TradePrint) -> None:
         if trade.symbol != self.symbol:
