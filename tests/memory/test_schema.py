@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,27 @@ def test_a_file_that_is_not_a_journal_is_refused_with_its_path(tmp_path: Path) -
     with pytest.raises(JournalUnreadable) as raised:
         Journal(path)
     assert str(path) in raised.value.message
+
+
+def test_several_connections_opening_a_fresh_journal_at_once_all_succeed(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    start = threading.Barrier(4)
+    failures: list[BaseException] = []
+
+    def open_and_write(n: int) -> None:
+        start.wait()
+        try:
+            with Journal(path) as journal:
+                journal.record_order_intent(limit_buy(n), time_ms=n, strategy=None, position_id=None, reason="r")
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert _pragma(path, "user_version") == LATEST_VERSION
+    with Journal(path) as journal:
+        assert len(journal.orders()) == 4
