@@ -40,6 +40,7 @@ TREND_DRIFT = 0.05  # market drift per step, in units of the step's volatility
 RANGE_PULL = 1 / 300  # fraction of the distance to the regime's anchor closed each step
 MEAN_REGIME_MS = 20 * 60_000
 STUDENT_DF = 4
+BLOCK_STEPS = 256  # steps drawn at once: numpy works on blocks, not on single steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,91 +115,122 @@ class SyntheticMarket:
         """Each step: per symbol a Book (10 levels a side) then its TradePrints; every 60 steps a Bar
         per symbol. Starting again from the seed on every call."""
         rng = np.random.default_rng(self.seed)
-        n = len(self.specs)
-        beta = np.array([s.beta for s in self.specs])
-        idio = np.array([s.idio_vol for s in self.specs])
-        spread_bps = np.array([s.spread_bps for s in self.specs])
+        state = _PathState(self, rng)
         tick = np.array([float(t) for t in self._ticks])
         lot = np.array([float(q) for q in self._lots])
         # Ticks and lots are powers of ten: an integer count of them divided by 10**decimals is the
         # float nearest the decimal value (IEEE division rounds correctly), so prices sit on the grid.
         price_scale = np.array([10.0 ** _decimals(t) for t in self._ticks])
         qty_scale = np.array([10.0 ** _decimals(q) for q in self._lots])
-        log_price = np.log([s.price for s in self.specs])
-        anchor = log_price.copy()
-        imbalance = np.zeros(n)
+        spread_bps = np.array([s.spread_bps for s in self.specs])
         depth_base = np.array([s.depth_quote for s in self.specs])
         trade_base = np.array([s.trade_quote for s in self.specs])
         level_growth = 1.0 + 0.15 * np.arange(LEVELS)
-        regime, trend_sign = "range", 1.0
-        self.regime_log = [(self.start_ms, regime)]
-        leave_p = min(1.0, self.step_ms / MEAN_REGIME_MS)
-        step_vol = MARKET_VOL * math.sqrt(self.step_ms / 1_000)
         first = (np.round(np.array([s.price for s in self.specs]) / tick) / price_scale).tolist()
         bars = _BarWindow(self.symbols, first)
+        self.regime_log = [(self.start_ms, state.regime)]
+        n = len(self.specs)
 
-        for step in range(self.steps):
-            now = self.start_ms + step * self.step_ms
-            if rng.random() < leave_p:
-                regime = REGIMES[(REGIMES.index(regime) + int(rng.integers(1, 3))) % 3]
-                trend_sign = 1.0 if rng.random() < 0.5 else -1.0
-                anchor = log_price.copy()
-                self.regime_log.append((now, regime))
-            vol = step_vol * REGIME_VOL[regime]
-            if regime == "volatile":
-                shocks = rng.standard_t(STUDENT_DF, size=n + 1) / math.sqrt(STUDENT_DF / (STUDENT_DF - 2))
-            else:
-                shocks = rng.standard_normal(n + 1)
-            ret = beta * vol * shocks[0] + idio * vol * shocks[1:]
-            if regime == "trend":
-                ret += beta * trend_sign * TREND_DRIFT * vol
-            elif regime == "range":
-                ret -= RANGE_PULL * (log_price - anchor)
-            log_price += ret
-            imbalance = np.clip(0.97 * imbalance + 0.12 * rng.standard_normal(n), -0.8, 0.8)
-
+        for block_start in range(0, self.steps, BLOCK_STEPS):
+            size = min(BLOCK_STEPS, self.steps - block_start)
+            log_price, imbalance, regimes = state.advance(size, block_start, self.regime_log)
+            spread_factor = np.array([REGIME_SPREAD[r] for r in regimes])[:, None]
+            trade_rate = np.array([REGIME_TRADES[r] for r in regimes])[:, None]
             mid = np.exp(log_price)
-            spread_ticks = np.maximum(1, np.round(mid * spread_bps * REGIME_SPREAD[regime] / 1e4 / tick))
+            spread_ticks = np.maximum(1, np.round(mid * spread_bps * spread_factor / 1e4 / tick))
             best_bid = np.maximum(LEVELS + 1, np.floor(mid / tick - spread_ticks / 2))
             best_ask = best_bid + spread_ticks
-            gaps = 1 + rng.integers(0, 2, size=(n, 2, LEVELS - 1))
-            offsets = np.concatenate([np.zeros((n, 2, 1)), np.cumsum(gaps, axis=2)], axis=2)
-            bid_ticks = best_bid[:, None] - offsets[:, 0, :]
-            ask_ticks = best_ask[:, None] + offsets[:, 1, :]
-            sizes = np.exp(rng.normal(0.0, 0.5, size=(n, 2, LEVELS))) * level_growth
-            bid_qty = (depth_base / mid)[:, None] * sizes[:, 0, :] * (1 + imbalance)[:, None]
-            ask_qty = (depth_base / mid)[:, None] * sizes[:, 1, :] * (1 - imbalance)[:, None]
-            counts = rng.poisson(REGIME_TRADES[regime], size=n)
-            total = int(counts.sum())
-            buys = (rng.random(total) < 0.5 + 0.25 * np.repeat(imbalance, counts)).tolist()
-            trade_lots = np.maximum(1, np.round(np.repeat(trade_base / mid / lot, counts)
-                                                * np.exp(rng.normal(0.0, 0.8, size=total))))
-            trade_qty = (trade_lots / np.repeat(qty_scale, counts)).tolist()
-            bid_px = (bid_ticks / price_scale[:, None]).tolist()
-            ask_px = (ask_ticks / price_scale[:, None]).tolist()
-            bid_sz = _lots(bid_qty, lot, qty_scale)
-            ask_sz = _lots(ask_qty, lot, qty_scale)
+            gaps = 1 + rng.integers(0, 2, size=(size, n, 2, LEVELS - 1))
+            offsets = np.concatenate([np.zeros((size, n, 2, 1)), np.cumsum(gaps, axis=3)], axis=3)
+            sizes = np.exp(rng.normal(0.0, 0.5, size=(size, n, 2, LEVELS))) * level_growth
+            per_level = (depth_base / mid)[:, :, None]
+            bid_px = ((best_bid[:, :, None] - offsets[:, :, 0, :]) / price_scale[:, None]).tolist()
+            ask_px = ((best_ask[:, :, None] + offsets[:, :, 1, :]) / price_scale[:, None]).tolist()
+            bid_sz = _lots(per_level * sizes[:, :, 0, :] * (1 + imbalance)[:, :, None], lot, qty_scale)
+            ask_sz = _lots(per_level * sizes[:, :, 1, :] * (1 - imbalance)[:, :, None], lot, qty_scale)
+            counts = rng.poisson(np.broadcast_to(trade_rate, (size, n)))
+            flat_counts = counts.ravel()
+            buys = (rng.random(int(flat_counts.sum()))
+                    < 0.5 + 0.25 * np.repeat(imbalance.ravel(), flat_counts)).tolist()
+            trade_lots = np.maximum(1, np.round(np.repeat((trade_base / mid / lot).ravel(), flat_counts)
+                                                * np.exp(rng.normal(0.0, 0.8, size=len(buys)))))
+            trade_qty = (trade_lots / np.repeat(np.tile(qty_scale, size), flat_counts)).tolist()
+            count_list = counts.tolist()
 
             k = 0
-            for i, symbol in enumerate(self.symbols):
-                yield Book(symbol, now, tuple(zip(bid_px[i], bid_sz[i], strict=True)),
-                           tuple(zip(ask_px[i], ask_sz[i], strict=True)))
-                best_bid_px, best_ask_px = bid_px[i][0], ask_px[i][0]
-                for _ in range(int(counts[i])):
-                    is_buy = buys[k]
-                    price = best_ask_px if is_buy else best_bid_px
-                    bars.add(i, price, trade_qty[k], is_buy)
-                    yield TradePrint(symbol, now, price, trade_qty[k], not is_buy)
-                    k += 1
-            if (step + 1) % BAR_STEPS == 0:
-                open_ms = now - (BAR_STEPS - 1) * self.step_ms
-                yield from bars.close(open_ms, now + self.step_ms - 1)
+            for j in range(size):
+                step = block_start + j
+                now = self.start_ms + step * self.step_ms
+                for i, symbol in enumerate(self.symbols):
+                    bids_j, asks_j = bid_px[j][i], ask_px[j][i]
+                    yield Book(symbol, now, tuple(zip(bids_j, bid_sz[j][i], strict=True)),
+                               tuple(zip(asks_j, ask_sz[j][i], strict=True)))
+                    for _ in range(count_list[j][i]):
+                        is_buy = buys[k]
+                        price = asks_j[0] if is_buy else bids_j[0]
+                        bars.add(i, price, trade_qty[k], is_buy)
+                        yield TradePrint(symbol, now, price, trade_qty[k], not is_buy)
+                        k += 1
+                if (step + 1) % BAR_STEPS == 0:
+                    yield from bars.close(now - (BAR_STEPS - 1) * self.step_ms, now + self.step_ms - 1)
 
 
-def _lots(quantity: np.ndarray, lot: np.ndarray, scale: np.ndarray) -> list[list[float]]:
-    """Quantities (n × levels) rounded to whole lots, at least one, as floats nearest the decimal lot."""
+class _PathState:
+    """The sequential part of the model: the regime chain, log prices and book imbalance."""
+
+    def __init__(self, market: SyntheticMarket, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.start_ms = market.start_ms
+        self.step_ms = market.step_ms
+        self.beta = np.array([s.beta for s in market.specs])
+        self.idio = np.array([s.idio_vol for s in market.specs])
+        self.log_price = np.log([s.price for s in market.specs])
+        self.anchor = self.log_price.copy()
+        self.imbalance = np.zeros(len(market.specs))
+        self.regime = "range"
+        self.trend_sign = 1.0
+        self.leave_p = min(1.0, market.step_ms / MEAN_REGIME_MS)
+        self.step_vol = MARKET_VOL * math.sqrt(market.step_ms / 1_000)
+
+    def advance(self, size: int, first_step: int, regime_log: list[tuple[int, str]]) -> tuple[
+            np.ndarray, np.ndarray, list[str]]:
+        """Log prices and imbalances (size × symbols) and the regime of each of the next `size` steps."""
+        rng, n = self.rng, len(self.beta)
+        leave = rng.random(size)
+        moves = rng.integers(1, 3, size=size)
+        signs = rng.random(size)
+        normal = rng.standard_normal((size, n + 1))
+        student = rng.standard_t(STUDENT_DF, size=(size, n + 1)) / math.sqrt(STUDENT_DF / (STUDENT_DF - 2))
+        noise = rng.standard_normal((size, n))
+        prices = np.empty((size, n))
+        imbalances = np.empty((size, n))
+        regimes: list[str] = []
+        for j in range(size):
+            if leave[j] < self.leave_p:
+                self.regime = REGIMES[(REGIMES.index(self.regime) + int(moves[j])) % 3]
+                self.trend_sign = 1.0 if signs[j] < 0.5 else -1.0
+                self.anchor = self.log_price.copy()
+                regime_log.append((self.start_ms + (first_step + j) * self.step_ms, self.regime))
+            vol = self.step_vol * REGIME_VOL[self.regime]
+            shocks = student[j] if self.regime == "volatile" else normal[j]
+            ret = self.beta * vol * shocks[0] + self.idio * vol * shocks[1:]
+            if self.regime == "trend":
+                ret += self.beta * self.trend_sign * TREND_DRIFT * vol
+            elif self.regime == "range":
+                ret -= RANGE_PULL * (self.log_price - self.anchor)
+            self.log_price = self.log_price + ret
+            self.imbalance = np.clip(0.97 * self.imbalance + 0.12 * noise[j], -0.8, 0.8)
+            prices[j] = self.log_price
+            imbalances[j] = self.imbalance
+            regimes.append(self.regime)
+        return prices, imbalances, regimes
+
+
+def _lots(quantity: np.ndarray, lot: np.ndarray, scale: np.ndarray) -> list[list[list[float]]]:
+    """Quantities (steps × symbols × levels) rounded to whole lots (at least one), as the floats
+    nearest the decimal quantities."""
     count = np.maximum(1, np.round(quantity / lot[:, None]))
-    result: list[list[float]] = (count / scale[:, None]).tolist()
+    result: list[list[list[float]]] = (count / scale[:, None]).tolist()
     return result
 
 
