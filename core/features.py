@@ -158,9 +158,8 @@ class SymbolFeatures:
         self._asks: tuple[tuple[float, float], ...] = ()
         self._trades: deque[tuple[int, float, float, bool]] = deque(maxlen=RECENT_TRADES)
 
-    def _check_symbol(self, symbol: str) -> None:
-        if symbol != self.symbol:
-            raise FeatureError(self.symbol, "symbol", symbol, "event routed to another symbol's features")
+    def _misrouted(self, symbol: str) -> FeatureError:
+        return FeatureError(self.symbol, "symbol", symbol, "event routed to another symbol's features")
 
     def _restart_window(self) -> None:
         self._closes = [None] * self.momentum_window
@@ -169,7 +168,7 @@ class SymbolFeatures:
 
     def on_bar(self, bar: Bar) -> None:
         if bar.symbol != self.symbol:
-            self._check_symbol(bar.symbol)
+            raise self._misrouted(bar.symbol)
         open_ms = bar.open_time_ms
         last_open = self._last_open_ms
         if last_open is not None and open_ms <= last_open:
@@ -200,7 +199,7 @@ class SymbolFeatures:
     def on_book(self, book: Book, depth: int = BOOK_DEPTH) -> None:
         """Imbalance over the top `depth` levels, spread from the best levels, mid as price until trades."""
         if book.symbol != self.symbol:
-            self._check_symbol(book.symbol)
+            raise self._misrouted(book.symbol)
         bids, asks = book.bids[:depth], book.asks[:depth]
         self._bids, self._asks = bids, asks
         bid_qty = 0.0
@@ -215,7 +214,7 @@ class SymbolFeatures:
     def on_book_top(self, top: BookTop) -> None:
         """Best bid/ask; the top's own book summary is used when present, else the best-level quantities."""
         if top.symbol != self.symbol:
-            self._check_symbol(top.symbol)
+            raise self._misrouted(top.symbol)
         self._bids = ((top.bid, top.bid_qty),)
         self._asks = ((top.ask, top.ask_qty),)
         imbalance = top.imbalance
@@ -239,7 +238,7 @@ class SymbolFeatures:
 
     def on_trade(self, trade: TradePrint) -> None:
         if trade.symbol != self.symbol:
-            self._check_symbol(trade.symbol)
+            raise self._misrouted(trade.symbol)
         if not 0.0 < trade.price < math.inf:
             raise FeatureError(self.symbol, "price", trade.price, "a trade price must be positive and finite")
         self.time_ms = trade.time_ms
