@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from core.clock import MS_PER_DAY, MS_PER_HOUR
 from core.types import Fill, OrderRequest, OrderStatus, OrderType, Position, Side, StrategyName
 from memory.journal import Journal
+from memory.rows import FillRow
 from reports.build import build_report
 from reports.periods import day_start_ms
+from reports.trades import replay_trades
 from tests.reports.scenario import (
     EMPTY_DAY,
     MON_MS,
@@ -215,26 +217,32 @@ def test_sharpe_and_sortino_over_the_trailing_window_match_an_independent_calcul
     assert report.equity_start == closes[-2] and report.equity_end == closes[-1]
 
 
-@given(st.lists(st.decimals(min_value=Decimal("0.01"), max_value=Decimal(1000), places=2), min_size=1, max_size=6),
-       st.lists(st.decimals(min_value=Decimal(1), max_value=Decimal(100_000), places=2), min_size=2, max_size=6))
-def test_round_trip_pnl_is_proceeds_minus_costs_with_fees(quantities: list[Decimal], prices: list[Decimal]) -> None:
-    """Whatever the fill sizes and prices, realized P&L of a closed trade is exactly proceeds − costs."""
-    import tempfile
+def _row(n: int, side: Side, price: Decimal, qty: Decimal, fee: Decimal, asset: str) -> FillRow:
+    return FillRow(symbol="ETHUSDT", trade_id=n, client_order_id=f"cx-{n}", side=side, price=price, quantity=qty,
+                   commission=fee, commission_asset=asset, is_maker=False, time_ms=MON_MS + n, position_id="p")
 
-    buy_prices, sell_price = prices[:-1], prices[-1]
-    with tempfile.TemporaryDirectory() as folder, Journal(Path(folder) / "j.db", durable=False) as journal:
-        total, cost, n = Decimal(0), Decimal(0), 0
-        for n, (qty, price) in enumerate(zip(quantities, buy_prices * len(quantities), strict=False), start=1):
+
+@given(st.lists(st.tuples(st.decimals(min_value=Decimal("0.01"), max_value=Decimal(1000), places=2),
+                          st.decimals(min_value=Decimal(1), max_value=Decimal(100_000), places=2),
+                          st.booleans()), min_size=1, max_size=6),
+       st.decimals(min_value=Decimal(1), max_value=Decimal(100_000), places=2))
+def test_round_trip_pnl_is_proceeds_minus_costs_with_fees(buys: list[tuple[Decimal, Decimal, bool]],
+                                                         sell_price: Decimal) -> None:
+    """Whatever the fill sizes, prices and fee assets, a closed trade's realized P&L is exactly what the
+    quote balance gained: proceeds net of the sell fee minus every quote spent on the buys."""
+    rows, held, spent = [], Decimal(0), Decimal(0)
+    for n, (qty, price, fee_in_base) in enumerate(buys, start=1):
+        if fee_in_base:  # Binance takes a buy's fee from the asset bought unless BNB pays
+            rows.append(_row(n, Side.BUY, price, qty, qty / 1000, "ETH"))
+            held += qty - qty / 1000
+            spent += qty * price
+        else:
             fee = (qty * price / 1000).quantize(Decimal("0.00000001"))
-            journal.record_fill(Fill(client_order_id=f"cx-b{n}", symbol="ETHUSDT", side=Side.BUY, price=price,
-                                     quantity=qty, commission=fee, commission_asset="USDT", trade_id=n,
-                                     time_ms=MON_MS + n), position_id="p")
-            total += qty
-            cost += qty * price + fee
-        sell_fee = (total * sell_price / 1000).quantize(Decimal("0.00000001"))
-        journal.record_fill(Fill(client_order_id="cx-s", symbol="ETHUSDT", side=Side.SELL, price=sell_price,
-                                 quantity=total, commission=sell_fee, commission_asset="USDT", trade_id=n + 1,
-                                 time_ms=MON_MS + 100), position_id="p")
-        report = build_report(journal, "day", MONDAY)
-    assert report.trades.count == 1
-    assert report.realized_pnl == total * sell_price - sell_fee - cost
+            rows.append(_row(n, Side.BUY, price, qty, fee, "USDT"))
+            held += qty
+            spent += qty * price + fee
+    sell_fee = (held * sell_price / 1000).quantize(Decimal("0.00000001"))
+    rows.append(_row(len(buys) + 1, Side.SELL, sell_price, held, sell_fee, "USDT"))
+    traded = replay_trades(rows, [], MON_MS, TUE_MS, quote_asset="USDT")
+    assert len(traded.closed) == 1 and traded.fills_in_period == len(rows)
+    assert traded.realized_pnl == traded.closed[0].pnl == held * sell_price - sell_fee - spent
