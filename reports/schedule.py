@@ -1,8 +1,9 @@
-"""When the daily report is sent: 09:00 UTC, for the UTC day that ended nine hours before.
+"""When reports are sent: the daily one at 09:00 UTC for the UTC day that ended nine hours before, the weekly
+one at 09:00 UTC on Monday for the Monday-to-Sunday week that just ended.
 
-After downtime the missed days are caught up (at most `MAX_CATCH_UP` of them, the most recent), so a
-restart never floods a chat with a month of reports. Times are epoch milliseconds supplied by the
-caller; nothing here reads the clock or depends on the process's time zone.
+After downtime the missed reports are caught up (at most `MAX_CATCH_UP` days or `MAX_WEEKLY_CATCH_UP`
+weeks, the most recent), so a restart never floods a chat with a month of reports. Times are epoch
+milliseconds supplied by the caller; nothing here reads the clock or depends on the process's time zone.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 from datetime import date as Date
 from datetime import timedelta
 
-from core.clock import MS_PER_DAY, MS_PER_HOUR, utc_day_start
+from core.clock import MS_PER_DAY, MS_PER_HOUR, utc_day_start, utc_week_start
 from core.errors import InvalidArgument
 from reports.periods import parse_date, utc_date
 
 DEFAULT_HOUR_UTC = 9
 MAX_CATCH_UP = 7
+MAX_WEEKLY_CATCH_UP = 4
 
 
 def next_daily_run_ms(now_ms: int, hour_utc: int = DEFAULT_HOUR_UTC) -> int:
@@ -39,14 +41,38 @@ def due_reports(last_sent_date: str | None, now_ms: int, hour_utc: int = DEFAULT
     `last_sent_date` is the YYYY-MM-DD of the last day reported; None (nothing sent yet) means only the
     latest due day, not a backlog of the whole history.
     """
-    latest = latest_due_day(now_ms, hour_utc)
-    if last_sent_date is None:
+    return _catch_up(last_sent_date, latest_due_day(now_ms, hour_utc), step_days=1, cap=MAX_CATCH_UP)
+
+
+def latest_due_week(now_ms: int, hour_utc: int = DEFAULT_HOUR_UTC) -> Date:
+    """The Monday of the most recent week whose report is due (it goes out on the next Monday at `hour_utc`)."""
+    _check_hour(hour_utc)
+    this_monday = utc_week_start(now_ms)
+    sent_time_passed = now_ms >= this_monday + hour_utc * MS_PER_HOUR
+    return utc_date(this_monday) - timedelta(days=7 if sent_time_passed else 14)
+
+
+def due_weekly_reports(last_sent_week: str | None, now_ms: int, hour_utc: int = DEFAULT_HOUR_UTC) -> list[Date]:
+    """Mondays of the weeks whose report is due and not yet sent, oldest first, at most MAX_WEEKLY_CATCH_UP.
+
+    `last_sent_week` is the YYYY-MM-DD Monday of the last week reported (any day of it is taken as its week).
+    """
+    last = None
+    if last_sent_week is not None:
+        day = parse_date(last_sent_week)
+        last = (day - timedelta(days=day.weekday())).isoformat()
+    return _catch_up(last, latest_due_week(now_ms, hour_utc), step_days=7, cap=MAX_WEEKLY_CATCH_UP)
+
+
+def _catch_up(last_sent: str | None, latest: Date, *, step_days: int, cap: int) -> list[Date]:
+    if last_sent is None:
         return [latest]
-    first = parse_date(last_sent_date) + timedelta(days=1)
+    step = timedelta(days=step_days)
+    first = parse_date(last_sent) + step
     if first > latest:
         return []
-    first = max(first, latest - timedelta(days=MAX_CATCH_UP - 1))
-    return [first + timedelta(days=n) for n in range((latest - first).days + 1)]
+    first = max(first, latest - step * (cap - 1))
+    return [first + step * n for n in range((latest - first).days // step_days + 1)]
 
 
 def _check_hour(hour_utc: int) -> None:

@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 from core.clock import MS_PER_DAY, MS_PER_HOUR
 from core.errors import InvalidArgument
 from reports.periods import day_start_ms
-from reports.schedule import MAX_CATCH_UP, due_reports, latest_due_day, next_daily_run_ms
+from reports.schedule import (
+    MAX_CATCH_UP,
+    MAX_WEEKLY_CATCH_UP,
+    due_reports,
+    due_weekly_reports,
+    latest_due_day,
+    latest_due_week,
+    next_daily_run_ms,
+)
 from tests.conftest import REPO_ROOT
 
 NOV_20 = day_start_ms(date(2026, 11, 20))
@@ -96,3 +104,14 @@ def test_schedule_does_not_depend_on_the_process_time_zone(zone: str) -> None:
     assert due == ["2026-11-16", "2026-11-17", "2026-11-18"]
     monday = day_start_ms(date(2026, 11, 16))
     assert week == [monday, monday + 7 * MS_PER_DAY]
+
+
+def test_weekly_report_is_due_on_monday_at_nine_for_the_week_before() -> None:
+    monday = day_start_ms(date(2026, 11, 23))
+    assert latest_due_week(monday + NINE - 1) == date(2026, 11, 9)
+    assert latest_due_week(monday + NINE) == date(2026, 11, 16)
+    assert due_weekly_reports(None, monday + NINE) == [date(2026, 11, 16)]
+    assert due_weekly_reports("2026-11-16", monday + NINE) == []
+    # A Wednesday given as the last sent week counts as its week.
+    assert due_weekly_reports("2026-11-04", monday + NINE) == [date(2026, 11, 9), date(2026, 11, 16)]
+    assert len(due_weekly_reports("2026-01-05", monday + NINE)) == MAX_WEEKLY_CATCH_UP

@@ -1,0 +1,79 @@
+"""Sending the reports that are due: schedule → archive → every notifier, remembering what each one got.
+
+What was sent is kept per service and per period in `<home>/reports/sent.json` (written atomically), so a
+Telegram outage does not make Discord receive the same report twice, and a service that failed gets its
+missed reports, oldest first, on the next call. A service stops at its first failure to keep its reports
+in order. The runtime calls `send_due_reports` at start-up and at every `next_daily_run_ms`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date as Date
+from pathlib import Path
+from typing import Any
+
+from core.types import Position
+from memory.files import read_json, write_json_atomic
+from memory.journal import Journal
+from reports.archive import REPORTS_DIR, get_or_build
+from reports.delivery import NotifyError
+from reports.model import Report, ReportPeriod
+from reports.notify import Notifier
+from reports.render import render_text
+from reports.schedule import DEFAULT_HOUR_UTC, due_reports, due_weekly_reports
+
+SENT_FILE = "sent.json"
+_DUE: dict[ReportPeriod, Callable[[str | None, int, int], list[Date]]] = {
+    "day": due_reports,
+    "week": due_weekly_reports,
+}
+
+
+@dataclass(slots=True)
+class DispatchResult:
+    sent: list[tuple[str, ReportPeriod, str]] = field(default_factory=list)  # (service, period, date)
+    failures: list[NotifyError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def send_due_reports(
+    home: Path,
+    journal: Journal,
+    notifiers: Sequence[Notifier],
+    now_ms: int,
+    *,
+    periods: Sequence[ReportPeriod] = ("day", "week"),
+    hour_utc: int = DEFAULT_HOUR_UTC,
+    open_positions: Mapping[str, Position | Mapping[str, Any]] | None = None,
+    quote_asset: str = "USDT",
+) -> DispatchResult:
+    """Build (or reuse) and send every due report to every notifier that has not had it yet."""
+    result = DispatchResult()
+    state_path = Path(home) / REPORTS_DIR / SENT_FILE
+    state, warning = read_json(state_path, expect_object=True)
+    if warning:
+        result.warnings.append(warning)
+    sent: dict[str, dict[str, str]] = {p: dict((state or {}).get(p) or {}) for p in periods}
+    built: dict[tuple[ReportPeriod, Date], tuple[Report, dict[str, Path]]] = {}
+
+    def report_for(period: ReportPeriod, day: Date) -> tuple[Report, dict[str, Path]]:
+        if (period, day) not in built:
+            built[(period, day)] = get_or_build(home, journal, period, day, now_ms=now_ms,
+                                                open_positions=open_positions, quote_asset=quote_asset)
+        return built[(period, day)]
+
+    for period in periods:
+        for notifier in notifiers:
+            for day in _DUE[period](sent[period].get(notifier.service), now_ms, hour_utc):
+                report, paths = report_for(period, day)
+                try:
+                    notifier.send(render_text(report), paths.get("png"))
+                except NotifyError as failure:
+                    result.failures.append(failure)
+                    break
+                sent[period][notifier.service] = day.isoformat()
+                write_json_atomic(state_path, {**(state or {}), **sent})
+                result.sent.append((notifier.service, period, day.isoformat()))
+    return result
