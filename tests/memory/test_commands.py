@@ -69,7 +69,7 @@ def test_claimed_but_never_completed_commands_are_listed_not_reissued(tmp_path: 
 
 def test_two_connections_in_threads_never_claim_the_same_command(tmp_path: Path) -> None:
     path = tmp_path / "journal.db"
-    with Journal(path) as producer:
+    with Journal(path) as producer, producer.batch():
         for n in range(200):
             producer.enqueue_command("noop", {"n": n}, f"key-{n}", time_ms=n)
     results: dict[str, list[int]] = {"a": [], "b": []}
@@ -92,7 +92,7 @@ def test_two_connections_in_threads_never_claim_the_same_command(tmp_path: Path)
 
 def test_two_processes_never_claim_the_same_command(tmp_path: Path) -> None:
     path = tmp_path / "journal.db"
-    with Journal(path) as producer:
+    with Journal(path) as producer, producer.batch():
         for n in range(300):
             producer.enqueue_command("noop", {"n": n}, f"key-{n}", time_ms=n)
     children = [
