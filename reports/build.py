@@ -115,7 +115,6 @@ def _equity_section(journal: Journal, period: ReportPeriod, start_ms: int, end_m
     curve = journal.equity_curve(min(window_start, start_ms - (end_ms - start_ms)), end_ms - 1)
     before = [point for point in curve if start_ms - (end_ms - start_ms) <= point[0] < start_ms]
     inside = [point for point in curve if point[0] >= start_ms]
-    daily = analytics.daily_returns([(ms, float(value)) for ms, value in curve if ms >= window_start])
     section: dict[str, Any] = {
         "equity_points": len(inside),
         "equity_start": None,
@@ -123,13 +122,20 @@ def _equity_section(journal: Journal, period: ReportPeriod, start_ms: int, end_m
         "pnl": None,
         "pnl_pct": None,
         "max_drawdown_pct": None,
-        "sharpe": analytics.sharpe(daily),
-        "sortino": analytics.sortino(daily),
+        "sharpe": None,
+        "sortino": None,
         "ratio_window_days": RATIO_WINDOW_DAYS,
     }
-    if section["sharpe"] is None:
-        notes.append(f"Sharpe/Sortino n/a: {len(daily)} daily return(s) in the last {RATIO_WINDOW_DAYS} days"
-                     " (need 2+ that vary)")
+    try:
+        daily = analytics.daily_returns([(ms, float(value)) for ms, value in curve if ms >= window_start])
+    except analytics.AnalyticsInputError as exc:
+        # An equity of 0 has no return to divide by: say so rather than fail the whole report.
+        notes.append(f"Sharpe/Sortino n/a: {exc.message}")
+    else:
+        section.update(sharpe=analytics.sharpe(daily), sortino=analytics.sortino(daily))
+        if section["sharpe"] is None:
+                notes.append(f"Sharpe/Sortino n/a: {len(daily)} daily return(s) in the last {RATIO_WINDOW_DAYS} days"
+                         " (need 2+ that vary)")
     if not inside:
         notes.append("no equity snapshots in this period: equity, P&L and drawdown unknown")
         return section

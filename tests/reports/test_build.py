@@ -222,6 +222,15 @@ def _row(n: int, side: Side, price: Decimal, qty: Decimal, fee: Decimal, asset: 
                    commission=fee, commission_asset=asset, is_maker=False, time_ms=MON_MS + n, position_id="p")
 
 
+def test_an_equity_of_zero_leaves_the_ratios_undefined_instead_of_failing(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db", durable=False) as journal:
+        for n, value in enumerate(("100", "50", "0", "10")):
+            journal.record_equity(MON_MS + n * MS_PER_DAY, Decimal(value), Decimal(value), Decimal(0))
+        report = build_report(journal, "day", date(2026, 11, 19))
+    assert report.sharpe is None and any("must be above 0" in note for note in report.notes)
+    assert report.equity_start == 0 and report.pnl_pct is None and report.equity_end == 10
+
+
 @given(st.lists(st.tuples(st.decimals(min_value=Decimal("0.01"), max_value=Decimal(1000), places=2),
                           st.decimals(min_value=Decimal(1), max_value=Decimal(100_000), places=2),
                           st.booleans()), min_size=1, max_size=6),
