@@ -50,6 +50,8 @@ STOP_LIMIT_BUFFER = Decimal("0.002")
 HUNDRED = Decimal(100)
 # Fills already applied, by (symbol, trade id): a fill delivered twice (stream and query) is applied once.
 SEEN_FILLS_KEPT = 50_000
+SYMBOL_STRATEGIES = (StrategyName.SCALPING, StrategyName.MOMENTUM)
+PAIR_STRATEGIES = (StrategyName.STAT_ARB,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +148,7 @@ class Engine:
         self.config = config
         self.rules = rules
         self.portfolio = portfolio
+        portfolio.set_rules(rules)  # LOT_SIZE decides which remainder of a sold position is dust
         self.symbols = list(symbols)
         self.features = {s: SymbolFeatures(s, config.strategies.momentum.window_bars) for s in symbols}
         pair_a, pair_b = config.strategies.stat_arb.pair
@@ -165,6 +168,10 @@ class Engine:
         self._high_water = portfolio.equity_float()
         self._equity_hour = now_ms // MS_PER_HOUR
         self._seen_fills: dict[tuple[str, int], None] = {}
+        self._live_signals: set[tuple[str, StrategyName]] = set()
+        self._equity = portfolio.equity_float()
+        self._equity_dirty = False
+        self._breakers_ms = now_ms
         self.commands: list[Command] = []
         self.records: list[Record] = []
 
@@ -202,9 +209,8 @@ class Engine:
             self._on_pair_bar(symbol, bar.close_time_ms)
         if symbol in self.outages:
             return
-        signals = symbol_signals(features, self.config.strategies, bar.close_time_ms)
-        for signal in signals:
-            self._consider(signal)
+        self._on_signals(symbol, SYMBOL_STRATEGIES, symbol_signals(features, self.config.strategies,
+                                                                   bar.close_time_ms))
 
     def _on_book(self, book: Book) -> None:
         features = self.features.get(book.symbol)
@@ -215,8 +221,8 @@ class Engine:
         self._after_price(book.symbol, book.time_ms, book.bids[0][0])
         if book.symbol in self.outages:
             return
-        for signal in symbol_signals(features, self.config.strategies, book.time_ms):
-            self._consider(signal)
+        self._on_signals(book.symbol, SYMBOL_STRATEGIES, symbol_signals(features, self.config.strategies,
+                                                                        book.time_ms))
 
     def _on_trade(self, trade: TradePrint) -> None:
         features = self.features.get(trade.symbol)
@@ -246,7 +252,13 @@ class Engine:
                 holding.high = top
                 if top >= holding.next_rung:
                     self._trail(holding, time_ms)
-        equity = portfolio.equity_float()
+        elif not self._equity_dirty and time_ms == self._breakers_ms:
+            return  # nothing held on this symbol and the breakers already saw this moment's equity
+        if self.holdings or self._equity_dirty:
+            self._equity = portfolio.equity_float()
+            self._equity_dirty = False
+        equity = self._equity
+        self._breakers_ms = time_ms
         self.breakers, events = update_breakers(self.breakers, equity, time_ms, self.config.risk)
         if events:
             self.records.extend(events)
@@ -278,10 +290,33 @@ class Engine:
                 if holding.strategy is StrategyName.STAT_ARB and not holding.exiting:
                     self._exit(holding, f"stat-arb spread reverted (z={pair.z:.2f})")
         signal = pair_signal(pair, a, b, cfg, close_ms)
-        if signal is not None and signal.symbol not in self.outages:
-            self._consider(signal)
+        fired = [] if signal is None or signal.symbol in self.outages else [signal]
+        self._on_signals(pair.symbol_a, PAIR_STRATEGIES, [s for s in fired if s.symbol == pair.symbol_a])
+        self._on_signals(pair.symbol_b, PAIR_STRATEGIES, [s for s in fired if s.symbol == pair.symbol_b])
 
     # ----- entries ---------------------------------------------------------------------------------
+    def _on_signals(self, symbol: str, checked: tuple[StrategyName, ...], signals: list[Signal]) -> None:
+        """Edge-triggered: a signal that lasts over many bars is one episode, considered once, when it starts.
+
+        Re-deciding a lasting signal every bar would stack entries if a rule were ever missed, flood the
+        journal with identical refusals, and enter late into a move that has already run.
+        """
+        live = self._live_signals
+        if not signals:
+            if live:
+                for strategy in checked:
+                    live.discard((symbol, strategy))
+            return
+        fired = {signal.strategy for signal in signals}
+        for strategy in checked:
+            if strategy not in fired:
+                live.discard((symbol, strategy))
+        for signal in signals:
+            key = (symbol, signal.strategy)
+            if key not in live:
+                live.add(key)
+                self._consider(signal)
+
     def risk_context(self) -> RiskContext:
         portfolio = self.portfolio
         reserved = sum((p.reserved_quote for p in self.pending.values()), Decimal(0))
@@ -347,7 +382,8 @@ class Engine:
         position_id = self.portfolio.next_position_id(symbol, decision.time_ms)
         order = OrderRequest(client_order_id=client_id, symbol=symbol, side=Side.BUY, type=OrderType.MARKET,
                              quantity=decision.quantity)
-        self.pending[symbol] = PendingEntry(client_id, position_id, decision.strategy, decision.quote_amount,
+        reserved = decision.quote_amount * (1 + self.config.risk.fee_rate)  # the fee needs cash too
+        self.pending[symbol] = PendingEntry(client_id, position_id, decision.strategy, reserved,
                                             take_profit_pct, stop_loss_pct)
         self.commands.append(PlaceOrder(order, position_id, decision.strategy, "entry", reason))
 
@@ -367,6 +403,7 @@ class Engine:
             if key in self._seen_fills:
                 fill = None
             else:
+                self._equity_dirty = True
                 self._seen_fills[key] = None
                 if len(self._seen_fills) > SEEN_FILLS_KEPT:
                     del self._seen_fills[next(iter(self._seen_fills))]
@@ -587,6 +624,7 @@ class Engine:
             "outages": self.outages,
             "pnls": {k.value: v for k, v in self.pnls.items()},
             "seen_fills": [list(k) for k in self._seen_fills],
+            "live_signals": sorted([s, k.value] for s, k in self._live_signals),
         }
 
     @classmethod
@@ -610,6 +648,8 @@ class Engine:
         engine.outages = dict(state["outages"])
         engine.pnls = {StrategyName(k): list(v) for k, v in state["pnls"].items()}
         engine._seen_fills = {(s, int(t)): None for s, t in state["seen_fills"]}
+        engine._live_signals = {(s, StrategyName(k)) for s, k in state["live_signals"]}
+        engine._breakers_ms = engine.now_ms
         for name, pnls in engine.pnls.items():
             if pnls:
                 stats = trade_stats(pnls)

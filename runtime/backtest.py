@@ -16,14 +16,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from memory.files import write_json_atomic
-
 from core.config import ExecutorConfig
 from core.engine import Engine, Record
 from core.events import Bar
 from core.portfolio import ClosedTrade, Portfolio
 from core.types import StrategyName
 from exchange.paper import PaperExchange
+from memory.files import write_json_atomic
 from memory.journal import Journal
 from runtime.pump import Pump
 from runtime.sources import MarketSource

@@ -16,14 +16,13 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from memory.files import MemoryStore
-
 from core.config import ExecutorConfig
 from core.engine import Engine
 from core.errors import ExecutorError, InvalidArgument
 from core.events import Bar
 from core.portfolio import Portfolio
 from exchange.paper import PaperExchange
+from memory.files import MemoryStore
 from memory.journal import Journal
 from runtime.backtest import Tally
 from runtime.home import Home

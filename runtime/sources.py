@@ -7,14 +7,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from exchange.feeds.candles import iter_bars, load_candles
-from exchange.feeds.recorder import iter_recording
-from exchange.feeds.rules import offline_rules
-from exchange.feeds.synthetic import SyntheticMarket
-
 from core.errors import ExecutorError
 from core.events import Bar
 from core.filters import SymbolRules, rules_from_exchange_info
+from exchange.feeds.candles import iter_bars, load_candles
+from exchange.feeds.recording import iter_recording
+from exchange.feeds.rules import offline_rules
+from exchange.feeds.synthetic import SyntheticMarket
 
 RECORDING_FORMAT = "crypto-executor-recording"
 
