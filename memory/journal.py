@@ -412,7 +412,8 @@ class Journal:
 
     def counts(self) -> dict[str, int]:
         """Rows per table, for summaries."""
-        return {table: self._db.fetch_one(f"SELECT COUNT(*) FROM {table}")[0] for table in _TABLES}  # type: ignore[index]
+        sql = " UNION ALL ".join(f"SELECT '{table}', COUNT(*) FROM {table}" for table in _TABLES)
+        return {name: count for name, count in self._db.fetch_all(sql)}
 
     def _events(self, table: str, since_ms: int | None) -> list[dict[str, Any]]:
         rows = self._db.fetch_all(f"SELECT * FROM {table} WHERE time_ms >= ? ORDER BY time_ms, id", (_floor(since_ms),))
@@ -423,13 +424,11 @@ class Journal:
     def enqueue_command(self, kind: str, payload: dict[str, Any], idempotency_key: str, time_ms: int) -> int:
         """Queue a command for the engine; a key seen before returns that command's id and queues nothing."""
         with self._db.write(f"queue command {kind}") as conn:
-            cursor = conn.execute(
+            conn.execute(
                 "INSERT OR IGNORE INTO commands (kind, payload_json, idempotency_key, status, created_ms)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (kind, _json(payload), idempotency_key, CommandStatus.QUEUED.value, time_ms),
             )
-            if cursor.rowcount == 1:
-                return int(cursor.lastrowid)  # type: ignore[arg-type]
             row = conn.execute("SELECT id FROM commands WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
             return int(row["id"])
 
