@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 from aiohttp import web
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 
 def free_port() -> int:
@@ -59,6 +60,10 @@ class ReplayWsServer:
             await self._server.wait_closed()
 
     async def _handle(self, connection: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the client may leave mid-replay
+            await self._replay(connection)
+
+    async def _replay(self, connection: ServerConnection) -> None:
         self.connections += 1
         first = self.connections == 1
         path = connection.request.path if connection.request is not None else ""
