@@ -338,7 +338,8 @@ class Portfolio:
         """Book one execution. Returns the `ClosedTrade` when a sell closes the position, else None.
 
         `strategy` and `position_id` (one reserved with `next_position_id`; a fresh one when omitted) name
-        the position a buy opens; both are ignored when the buy adds to an open position. Raises a
+        the position a buy opens; both are ignored when the buy adds to an open position. The fill price
+        becomes the symbol's mark (a real trade price), so a new position is never unpriced. Raises a
         `PortfolioError` and changes nothing when the fill does not fit the books (an asset would go below
         zero, a sell exceeds the position, the symbol is not `base_asset` + the quote asset).
         """
