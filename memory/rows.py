@@ -40,6 +40,11 @@ class OrderRow:
     def is_final(self) -> bool:
         return self.status.is_final
 
+    @property
+    def time_ms(self) -> int:
+        """When the order was decided (its intent journaled); runtime.reconcile compares it to a checkpoint."""
+        return self.created_ms
+
     def to_request(self) -> OrderRequest:
         """The order as it was (or will be) sent; for an OCO leg, that leg's shape on its own."""
         return OrderRequest(

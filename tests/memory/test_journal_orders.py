@@ -36,6 +36,7 @@ def test_intent_is_pending_send_and_visible_to_another_connection_before_send(tm
     assert row.status is OrderStatus.PENDING_SEND
     assert row.executed_qty == Decimal(0) and row.cum_quote == Decimal(0)
     assert (row.strategy, row.position_id, row.reason, row.created_ms) == ("momentum", "pos-1", "signal", 1_000)
+    assert row.time_ms == row.created_ms == row.updated_ms
     assert row.to_request() == limit_buy(1)
 
 
