@@ -314,6 +314,7 @@ def conform_oco(rules: SymbolRules, oco: OcoRequest, *, last_price: Decimal, ope
                              "a SELL OCO needs the stop below the last price")
     for field, price in (("take_profit_price", take_profit), ("stop_limit_price", stop_limit)):
         check_percent_price(rules, Side.SELL, field, price, last_price)
-    check_notional(rules, quantity * stop_limit, market=False)
+    for price in (stop_limit, take_profit):  # each leg is an order: minNotional binds the lower, maxNotional the higher
+        check_notional(rules, quantity * price, market=False)
     return oco.model_copy(update={"quantity": quantity, "take_profit_price": take_profit, "stop_price": stop,
                                   "stop_limit_price": stop_limit})

@@ -296,3 +296,13 @@ def test_refusals_carry_symbol_filter_value_and_limit() -> None:
         "details": {"symbol": "BTCUSDT", "filter": "LOT_SIZE", "field": "quantity", "value": "0E-8",
                     "limit": "0.00001000"},
     }
+
+
+def test_oco_take_profit_leg_must_respect_max_notional() -> None:
+    """Bug found in core.filters: conform_oco checked the notional of the stop leg only, so a take-profit leg
+    above maxNotional went out and Binance refused the whole list."""
+    r = rules().model_copy(update={"max_notional": D("1000")})
+    with pytest.raises(FilterRejected) as above:
+        conform_oco(r, oco("61000", "59000", "58990", qty="0.0165"), last_price=D("60000"))  # tp leg 1006.5
+    assert above.value.filter_name == "NOTIONAL"
+    assert conform_oco(r, oco("60500", "59000", "58990", qty="0.0165"), last_price=D("60000")).quantity == D("0.0165")
