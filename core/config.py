@@ -63,6 +63,9 @@ class RiskConfig(Strict):
     trailing_start_pct: float = Field(default=1.0, gt=0, le=50)
     trailing_step_pct: float = Field(default=1.0, gt=0, le=50)
     fee_rate: Decimal = Field(default=Decimal("0.001"), ge=0, le=Decimal("0.01"))
+    stop_limit_buffer_pct: Decimal = Field(default=Decimal("0.2"), gt=0, le=Decimal("5"),
+                                           description="a protective stop's limit price sits this far below its "
+                                           "trigger, so that it fills in a fast market")
 
     @field_validator(*CEILINGS, mode="after")
     @classmethod

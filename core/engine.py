@@ -45,8 +45,6 @@ from core.types import (
 )
 
 STATE_VERSION = 1
-# A protective stop's limit price sits this far below its trigger so that it fills in a fast market.
-STOP_LIMIT_BUFFER = Decimal("0.002")
 HUNDRED = Decimal(100)
 # Fills already applied, by (symbol, trade id): a fill delivered twice (stream and query) is applied once.
 SEEN_FILLS_KEPT = 50_000
@@ -77,7 +75,14 @@ class CancelOrderList:
     reason: str
 
 
-Command = PlaceOrder | PlaceOco | CancelOrderList
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    symbol: str
+    client_order_id: str
+    reason: str
+
+
+Command = PlaceOrder | PlaceOco | CancelOrderList | CancelOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +133,21 @@ class PendingEntry:
     reserved_quote: Decimal
     take_profit_pct: Decimal
     stop_loss_pct: Decimal
+    cost: Decimal = Decimal(0)  # quote paid by this entry's fills, fees included
+    received: Decimal = Decimal(0)  # base received, net of a base-asset fee
+
+    def add_fill(self, fill: Fill, base_asset: str, quote_asset: str) -> None:
+        self.cost += fill.price * fill.quantity
+        self.received += fill.quantity
+        if fill.commission_asset == base_asset:
+            self.received -= fill.commission
+        elif fill.commission_asset == quote_asset:
+            self.cost += fill.commission
+
+    @property
+    def entry_price(self) -> Decimal | None:
+        """Break-even of this entry alone: leftover dust from earlier trades must not move its exits."""
+        return self.cost / self.received if self.received > 0 else None
 
 
 @dataclass(slots=True)
@@ -411,7 +431,9 @@ class Engine:
         pending = self.pending.get(symbol)
         if pending is not None and report.client_order_id == pending.client_order_id:
             if fill is not None:
-                self.portfolio.apply_fill(fill, base_asset=self.rules[symbol].base_asset, strategy=pending.strategy,
+                rules = self.rules[symbol]
+                pending.add_fill(fill, rules.base_asset, rules.quote_asset)
+                self.portfolio.apply_fill(fill, base_asset=rules.base_asset, strategy=pending.strategy,
                                           position_id=pending.position_id)
             if report.status.is_final:
                 del self.pending[symbol]
@@ -468,7 +490,7 @@ class Engine:
     def _protect_new(self, symbol: str, pending: PendingEntry) -> None:
         position = self.portfolio.position(symbol)
         assert position is not None
-        entry = position.avg_entry
+        entry = pending.entry_price or position.avg_entry
         holding = Holding(position_id=pending.position_id, symbol=symbol, strategy=pending.strategy,
                           take_profit_pct=pending.take_profit_pct, stop_loss_pct=pending.stop_loss_pct,
                           entry_price=entry,
@@ -487,11 +509,11 @@ class Engine:
         if position is None or last is None:
             return
         try:
-            quantity = conform_quantity(rules, position.quantity, market=False)
+            quantity = conform_quantity(rules, self.portfolio.sellable_quantity(symbol), market=False)
             oco = conform_oco(rules, OcoRequest(
                 list_client_id=self._next_id("p", self.now_ms), symbol=symbol, quantity=quantity,
                 take_profit_price=holding.take_profit_price, stop_price=holding.stop_price,
-                stop_limit_price=holding.stop_price * (1 - STOP_LIMIT_BUFFER)), last_price=last)
+                stop_limit_price=self._stop_limit(holding.stop_price)), last_price=last)
         except (FilterRejected, ValueError) as exc:
             self._notice("protection_failed", symbol, f"cannot place OCO ({exc}); closing the position")
             self._exit(holding, "no valid protection at the current price")
@@ -513,8 +535,9 @@ class Engine:
         try:
             order = conform_order(rules, OrderRequest(
                 client_order_id=self._next_id("s", self.now_ms), symbol=symbol, side=Side.SELL,
-                type=OrderType.STOP_LOSS_LIMIT, quantity=position.quantity, stop_price=holding.stop_price,
-                price=holding.stop_price * (1 - STOP_LIMIT_BUFFER), time_in_force=TimeInForce.GTC),
+                type=OrderType.STOP_LOSS_LIMIT, quantity=self.portfolio.sellable_quantity(symbol),
+                stop_price=holding.stop_price,
+                price=self._stop_limit(holding.stop_price), time_in_force=TimeInForce.GTC),
                 reference_price=last)
             if order.stop_price is None or order.stop_price >= last:
                 raise FilterRejected(symbol, "STOP", "stop_price", order.stop_price, last, "stop not below last price")
@@ -538,8 +561,7 @@ class Engine:
         holding.stop_price = new_stop
         if holding.take_profit_price <= new_stop:
             holding.take_profit_price = new_stop * (1 + holding.take_profit_pct / HUNDRED)
-        self.commands.append(CancelOrderList(holding.symbol, holding.protection_id, "trailing stop moves up"))
-        holding.protection_id = None
+        self._cancel_protection(holding, "trailing stop moves up")
         self._place_oco(holding, f"trailing stop to {new_stop}")
 
     def reprotect(self, symbol: str) -> None:
@@ -548,6 +570,16 @@ class Engine:
         if holding is not None and not holding.exiting:
             holding.protection_id = None
             self._place_oco(holding, "re-protect: no working exit order found")
+
+    def _cancel_protection(self, holding: Holding, reason: str) -> None:
+        if holding.protection_id is None:
+            return
+        if holding.protection_kind == "oco":
+            self.commands.append(CancelOrderList(holding.symbol, holding.protection_id, reason))
+        else:
+            self.commands.append(CancelOrder(holding.symbol, holding.protection_id, reason))
+        holding.protection_id = None
+        holding.protection_kind = None
 
     def request_exit(self, symbol: str, now_ms: int, reason: str) -> bool:
         """Close a position at market. Always allowed, whatever the breakers say."""
@@ -564,12 +596,9 @@ class Engine:
         if position is None:
             self.holdings.pop(symbol, None)
             return
-        if holding.protection_id is not None:
-            if holding.protection_kind == "oco":
-                self.commands.append(CancelOrderList(symbol, holding.protection_id, f"exit: {reason}"))
-            holding.protection_id = None
+        self._cancel_protection(holding, f"exit: {reason}")
         try:
-            quantity = conform_quantity(self.rules[symbol], position.quantity, market=True)
+            quantity = conform_quantity(self.rules[symbol], self.portfolio.sellable_quantity(symbol), market=True)
         except FilterRejected as exc:
             self._notice("dust", symbol, f"position too small to sell ({exc.message})")
             return
@@ -657,6 +686,9 @@ class Engine:
         return engine
 
     # ----- helpers ---------------------------------------------------------------------------------
+    def _stop_limit(self, stop: Decimal) -> Decimal:
+        return stop * (HUNDRED - self.config.risk.stop_limit_buffer_pct) / HUNDRED
+
     def _last_price(self, symbol: str) -> Decimal | None:
         price = self.features[symbol].last_price
         return None if price is None else Decimal(repr(price))

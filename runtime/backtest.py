@@ -74,7 +74,7 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
     portfolio = Portfolio(quote_asset, balances)
     exchange = PaperExchange(source.rules, balances, fee_rate=config.risk.fee_rate)
     engine = Engine(config, source.rules, portfolio, source.symbols, source.start_ms)
-    journal = Journal(out_dir / "journal.db")
+    journal = Journal(out_dir / "journal.db", durable=False)  # a derived artifact: rebuilt by re-running
     tally = Tally()
     pump = Pump(engine, exchange, journal, on_record=tally)
     equity_start = portfolio.equity()

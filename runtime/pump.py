@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from core.engine import CancelOrderList, Command, Engine, EquityPoint, Notice, PlaceOco, PlaceOrder, Record
+from core.engine import CancelOrder, CancelOrderList, Command, Engine, EquityPoint, Notice, PlaceOco, PlaceOrder, Record
 from core.events import Bar, Book, TradePrint
 from core.portfolio import ClosedTrade
 from core.risk.breakers import BreakerEvent
@@ -119,14 +119,16 @@ class Pump:
         except ExchangeRejected as exc:
             self.rejections += 1
             self._mark_rejected(command, exc)
-            if not isinstance(command, CancelOrderList):
+            if isinstance(command, (PlaceOrder, PlaceOco)):
                 self.engine.on_rejected(command, exc)
             self.flush()
             return
         if reports:
             self._deliver(reports)
 
-    def _cancel(self, command: CancelOrderList) -> list[ExecutionReport]:
+    def _cancel(self, command: CancelOrderList | CancelOrder) -> list[ExecutionReport]:
+        if isinstance(command, CancelOrder):
+            return self.exchange.cancel_order(command.symbol, command.client_order_id, self.engine.now_ms)
         return self.exchange.cancel_order_list(command.symbol, command.list_client_id, self.engine.now_ms)
 
     def _mark_rejected(self, command: Command, exc: ExchangeRejected) -> None:

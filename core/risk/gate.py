@@ -25,7 +25,7 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from core.config import CEILINGS, ExecutorConfig
 from core.errors import FilterRejected
-from core.filters import SymbolRules, check_notional, conform_price, conform_quantity
+from core.filters import SymbolRules, check_notional, conform_price, conform_quantity, round_to_step
 from core.risk.breakers import BreakerState
 from core.risk.clamp import ALL_SYMBOLS, clamp_advice
 from core.risk.decision import ZERO, ClampLog, skipped
@@ -202,6 +202,8 @@ def _sized_entry(base: Decision, requested: Decimal, take_profit_pct: Decimal, s
     if exits is None:
         return skipped(base, log)
     take_profit, stop = exits
+    if not _protectable(quantity, stop, rules, config, log):
+        return skipped(base, log)
     decision = log.applied_to(base, action=DecisionAction.ENTER, quote_amount=notional, quantity=quantity,
                               take_profit_price=take_profit, stop_price=stop)
     return clamp_advice(decision, advice, now_ms, rules=rules)
@@ -252,6 +254,20 @@ def _conformed_quantity(amount: Decimal, price: Decimal, rules: SymbolRules, log
     if max_qty > ZERO and raw > max_qty:
         log.record("filters.max_qty", "quantity", raw, quantity, "risk", f"LOT_SIZE maxQty {max_qty}")
     return quantity
+
+
+def _protectable(quantity: Decimal, stop: Decimal, rules: SymbolRules, config: ExecutorConfig,
+                 log: ClampLog) -> bool:
+    """Never open what cannot be protected: after the base-asset fee, the protective stop must still pass
+    LOT_SIZE and the minimum notional at its limit price (Invariant 6), or the position would be born naked."""
+    fee_rate = max(config.risk.fee_rate, ZERO)
+    kept = round_to_step(quantity * (1 - fee_rate), rules.step_size, "down")
+    stop_limit = stop * (HUNDRED - config.risk.stop_limit_buffer_pct) / HUNDRED
+    if kept < rules.min_qty or kept <= ZERO or kept * stop_limit < rules.min_notional:
+        log.note(f"too small to protect: {kept} after the fee at stop limit {stop_limit} is below "
+                 f"minQty {rules.min_qty} or {rules.notional_filter} {rules.min_notional}")
+        return False
+    return True
 
 
 def _exit_prices(price: Decimal, take_profit_pct: Decimal, stop_loss_pct: Decimal, rules: SymbolRules,
