@@ -12,6 +12,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -111,12 +112,17 @@ def discover(path: Path) -> tuple[list[CandleFile], list[SkippedFile]]:
 
 def _read_bytes(path: Path) -> bytes:
     raw = path.read_bytes()
-    if path.name.endswith(".gz"):
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise MalformedDataFile(path, None, f"not a readable gzip file ({exc})") from exc
-    return raw
+    if not path.name.endswith(".gz"):
+        return raw
+    try:
+        # One zlib call for the usual single-member file; gzip handles the multi-member case.
+        inflater = zlib.decompressobj(wbits=31)
+        data = inflater.decompress(raw)
+        if inflater.eof and not inflater.unused_data:
+            return data
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise MalformedDataFile(path, None, f"not a readable gzip file ({exc})") from exc
 
 
 # -- freqtrade ------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from core.events import Bar, Book, MarketEvent, TradePrint
-from exchange.feeds.rules import offline_exchange_info, step_size_for, tick_size_for
+from exchange.feeds.rules import offline_exchange_info, split_symbol, step_size_for, tick_size_for
 
 REGIMES = ("trend", "range", "volatile")
 BAR_STEPS = 60
@@ -105,6 +105,8 @@ class SyntheticMarket:
             specs.append(SymbolSpec(symbol, price, float(rng.uniform(0.8, 1.5)), 0.6, 2.0, 4_000.0, 250.0))
         if len({s.symbol for s in specs}) != len(specs):
             raise ValueError("symbols must be distinct")
+        for spec in specs:
+            split_symbol(spec.symbol)  # an unknown quote asset fails here, not later in exchange_info()
         return tuple(specs)
 
     def exchange_info(self) -> dict[str, Any]:

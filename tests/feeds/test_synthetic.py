@@ -6,10 +6,12 @@ import itertools
 from collections import Counter
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from core.events import Bar, Book, TradePrint
 from core.filters import rules_from_exchange_info
+from exchange.feeds.errors import UnsupportedSymbol
 from exchange.feeds.synthetic import REGIMES, SyntheticMarket
 
 
@@ -98,8 +100,6 @@ def test_regimes_switch_and_symbols_move_together() -> None:
         if isinstance(event, Bar):
             closes.setdefault(event.symbol, []).append(event.close)
     assert {regime for _, regime in market.regime_log} == set(REGIMES)
-    import numpy as np
-
     returns = {s: np.diff(np.log(c)) for s, c in closes.items()}
     corr = np.corrcoef(returns["BTCUSDT"], returns["ETHUSDT"])[0, 1]
     assert corr > 0.5, "the common market factor should correlate symbols"
@@ -113,3 +113,5 @@ def test_custom_symbols() -> None:
     assert sorted(rules_from_exchange_info(market.exchange_info())) == ["BTCUSDT", "FOOUSDT"]
     with pytest.raises(ValueError):
         SyntheticMarket(5, symbols=["BTCUSDT", "btcusdt"])
+    with pytest.raises(UnsupportedSymbol):
+        SyntheticMarket(5, symbols=["FOOBAR"])
