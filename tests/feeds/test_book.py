@@ -137,3 +137,19 @@ def test_diffs_in_sequence_match_a_plain_dict_model(updates: list) -> None:  # t
     top = book.book(0, depth=50)
     assert dict(top.bids) == model_bids
     assert dict(top.asks) == model_asks
+
+
+@pytest.mark.parametrize("symbol", ["BLZETH", "LRCBTC", "NKNUSDT"])
+def test_removing_any_applied_diff_is_detected(capture, symbol: str) -> None:  # type: ignore[no-untyped-def]
+    diffs = capture.depth_updates(symbol)
+    probe = LocalBook(symbol)
+    probe.load_snapshot(capture.snapshots[symbol])
+    applied = [i for i, d in enumerate(diffs) if probe.apply(d)]
+    assert len(applied) >= 3
+    for removed in applied[1:-1]:
+        book = LocalBook(symbol)
+        book.load_snapshot(capture.snapshots[symbol])
+        with pytest.raises(BookOutOfSync, match="gap in update ids"):
+            for index, diff in enumerate(diffs):
+                if index != removed:
+                    book.apply(diff)
