@@ -23,7 +23,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 import httpx
@@ -132,8 +132,9 @@ class LiveFeed:
                     task.cancel()
                 await asyncio.gather(*tasks, *self._snapshot_tasks.values(), return_exceptions=True)
                 self._snapshot_tasks.clear()
+                self.ws_connected = False
 
-    async def _guard(self, job: Any) -> None:
+    async def _guard(self, job: Coroutine[Any, Any, None]) -> None:
         try:
             await job
         except asyncio.CancelledError:
