@@ -197,26 +197,29 @@ def _append(head: RawCandles, tail: RawCandles) -> RawCandles:
 
 
 def _series(raw: RawCandles, start_ms: int | None, end_ms: int | None) -> CandleSeries:
-    keep = np.ones(len(raw.open_time), dtype=bool)
-    if start_ms is not None:
-        keep &= raw.open_time >= start_ms
-    if end_ms is not None:
-        keep &= raw.open_time < end_ms
-    times = raw.open_time[keep]
-    table = raw.ohlcv[keep]
+    times, table, taker = raw.open_time, raw.ohlcv, raw.taker_buy
+    if start_ms is not None or end_ms is not None:
+        keep = np.ones(len(times), dtype=bool)
+        if start_ms is not None:
+            keep &= times >= start_ms
+        if end_ms is not None:
+            keep &= times < end_ms
+        times, table = times[keep], table[keep]
+        taker = None if taker is None else taker[keep]
     step = interval_ms(raw.interval)
     holes = np.flatnonzero(np.diff(times) != step)
     gaps = [DataGap(raw.symbol, int(times[i]) + step, int(times[i + 1])) for i in holes]
+    opens, highs, lows, closes, volumes = table.T.tolist()
     return CandleSeries(
         symbol=raw.symbol,
         interval_ms=step,
         open_time=times.tolist(),
-        open=table[:, 0].tolist(),
-        high=table[:, 1].tolist(),
-        low=table[:, 2].tolist(),
-        close=table[:, 3].tolist(),
-        volume=table[:, 4].tolist(),
-        taker_buy=None if raw.taker_buy is None else raw.taker_buy[keep].tolist(),
+        open=opens,
+        high=highs,
+        low=lows,
+        close=closes,
+        volume=volumes,
+        taker_buy=None if taker is None else taker.tolist(),
         gaps=gaps,
     )
 
