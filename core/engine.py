@@ -600,7 +600,10 @@ class Engine:
         try:
             quantity = conform_quantity(self.rules[symbol], self.portfolio.sellable_quantity(symbol), market=True)
         except FilterRejected as exc:
-            self._notice("dust", symbol, f"position too small to sell ({exc.message})")
+            # Below what the exchange lets us sell: it stays in the balances and equity as dust, and the engine
+            # stops watching it (re-trying every bar would change nothing). A later buy folds it back in.
+            self.holdings.pop(symbol, None)
+            self._notice("dust", symbol, f"position too small to sell or protect ({exc.message}); left as dust")
             return
         holding.exiting = True
         order = OrderRequest(client_order_id=self._next_id("x", self.now_ms), symbol=symbol, side=Side.SELL,

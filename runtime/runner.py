@@ -141,6 +141,7 @@ class Runner:
                 break
 
     def _pace(self, event: object, first_ms: int | None, wall_start: float) -> int | None:
+        """Wait until `event` is due at the requested speed, in short sleeps so a stop signal is honoured."""
         event_ms = event.close_time_ms if isinstance(event, Bar) else getattr(event, "time_ms", None)
         if event_ms is None:
             return first_ms
@@ -148,9 +149,11 @@ class Runner:
             return event_ms
         assert self.speed is not None
         due = wall_start + (event_ms - first_ms) / 1000.0 / self.speed
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(min(delay, 5.0))
+        while self.stop_reason is None:
+            delay = due - time.monotonic()
+            if delay <= 0:
+                break
+            time.sleep(min(delay, 0.2))
         return first_ms
 
     def close(self, finished: bool) -> dict[str, Any]:

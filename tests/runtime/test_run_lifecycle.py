@@ -1,0 +1,162 @@
+"""`run` as a user meets it: crash and restart, a second run on the same home, corrupt memory, a full disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from core.filters import rules_from_exchange_info
+from exchange.feeds.synthetic import SyntheticMarket
+from exchange.paper import PaperExchange
+from tests.runtime.helpers import query, run_cli, start_cli
+
+pytestmark = pytest.mark.slow
+RUN = ("run", "--mode", "replay", "--synthetic", "--seed", "11", "--steps", "2400", "--no-view",
+       "--checkpoint-every", "700")
+
+
+def _orders(home: Path) -> list[tuple[str, ...]]:
+    return query(home / "journal.db", "SELECT client_order_id, symbol, side, type, quantity, status FROM orders "
+                                      "ORDER BY client_order_id")
+
+
+def _fills(home: Path) -> list[tuple[str, ...]]:
+    return query(home / "journal.db", "SELECT symbol, trade_id, client_order_id, price, quantity FROM fills "
+                                      "ORDER BY symbol, trade_id")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("straight")
+    code, envelope, stderr = run_cli(home, *RUN)
+    assert code == 0, (envelope, stderr[-3000:])
+    assert envelope["data"]["finished"] is True
+    assert _orders(home), "the synthetic replay must trade for this test to mean anything"
+    return home
+
+
+def _wait_for_orders(home: Path, proc: subprocess.Popen[str], count: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    db = home / "journal.db"
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"run ended before it was killed: {proc.communicate()}"
+        if db.exists() and (home / "checkpoint.json").exists():
+            try:
+                if query(db, "SELECT count(*) FROM orders")[0][0] >= count:
+                    return
+            except Exception:  # the journal is being created
+                pass
+        time.sleep(0.05)
+    raise AssertionError("the run placed no orders in time")
+
+
+def test_sigkill_mid_replay_then_restart_loses_and_duplicates_nothing(uninterrupted: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = start_cli(home, *RUN)
+    _wait_for_orders(home, proc, count=6)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    code, envelope, stderr = run_cli(home, *RUN)
+    assert code == 0, (envelope, stderr[-3000:])
+    data = envelope["data"]
+    assert data["resumed_from"] is not None and data["finished"] is True
+
+    orders = _orders(home)
+    ids = Counter(o[0] for o in orders)
+    assert all(n == 1 for n in ids.values()), "an order was journaled twice"
+    assert orders == _orders(uninterrupted), "the restarted run must end exactly where an uninterrupted one does"
+    assert _fills(home) == _fills(uninterrupted)
+    assert not [o for o in orders if o[5] == "PENDING_SEND"], "an order was left neither sent nor reconciled"
+
+    checkpoint = json.loads((home / "checkpoint.json").read_text())
+    exchange_rules = rules_from_exchange_info(SyntheticMarket(seed=11).exchange_info())
+    paper = PaperExchange.from_state(checkpoint["paper"], exchange_rules)
+    working = {o.list_client_id or o.client_order_id for o in paper.open_orders()}
+    for symbol, position in data["open_positions"].items():
+        assert position["protected_by"] in working, f"{symbol} is open but its protection is not on the exchange"
+
+
+def test_second_run_on_the_same_home_refuses_clearly(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = start_cli(home, *RUN[:-2], "--speed", "0.001")  # paced: stays alive while we try a second one
+    try:
+        deadline = time.monotonic() + 60
+        while not (home / "executor.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        code, envelope, _ = run_cli(home, *RUN)
+        assert code == 1
+        assert envelope["error"]["code"] == "HOME_LOCKED"
+        assert "another executor is already running" in envelope["error"]["message"]
+        assert str(first.pid) in envelope["error"]["details"]["holder"]
+    finally:
+        first.send_signal(signal.SIGTERM)
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err[-2000:]
+    stopped = json.loads(out.strip().splitlines()[-1])["data"]
+    assert stopped["stopped_because"] == "signal SIGTERM" and stopped["finished"] is False
+
+
+def test_corrupt_checkpoint_falls_back_to_the_previous_one_with_a_warning(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = start_cli(home, *RUN)
+    _wait_for_orders(home, proc, count=1)
+    deadline = time.monotonic() + 60
+    while not (home / "checkpoint.json.prev").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (home / "checkpoint.json").write_text('{"source_id": "synthetic:11:", "cursor": 12')  # torn write
+
+    code, envelope, stderr = run_cli(home, *RUN)
+    assert code == 0, (envelope, stderr[-2000:])
+    assert any("checkpoint.json" in w for w in envelope["data"]["warnings"]), envelope["data"]["warnings"]
+    assert envelope["data"]["resumed_from"] is not None
+
+
+def test_both_checkpoints_corrupt_is_a_clear_error_not_a_silent_reset(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "checkpoint.json").write_text("{not json")
+    (home / "checkpoint.json.prev").write_text("{also not json")
+    code, envelope, stderr = run_cli(home, *RUN)
+    assert code == 1
+    assert envelope["error"]["code"] == "MEMORY_CORRUPT"
+    assert "checkpoint.json" in envelope["error"]["message"]
+    assert "Traceback" not in stderr
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path) -> Path:
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs for a real full-disk test")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_full_disk_stops_trading_with_a_clear_error(tiny_filesystem: Path) -> None:
+    home = tiny_filesystem / "home"
+    code, envelope, stderr = run_cli(home, *RUN)
+    assert code == 1, envelope
+    error = envelope["error"]
+    assert error["code"] in ("JOURNAL_WRITE_FAILED", "MEMORY_FILE_ERROR"), error
+    assert str(home) in json.dumps(error)
+    assert "Traceback" not in stderr
+    if (home / "journal.db").exists():  # whatever was written before the disk filled is intact and readable
+        assert query(home / "journal.db", "PRAGMA integrity_check") == [("ok",)]
