@@ -1,0 +1,52 @@
+"""What every tool is: a name, pydantic input and output models, hints, and a handler.
+
+The front ends (CLI, MCP server, OpenAI function definitions) are generated from these specs, so a tool
+is defined once. Handlers take the validated input model and a `ToolContext`, and return the output
+model or raise an `ExecutorError` (which becomes the error envelope).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from core.config import ExecutorConfig, load_config
+from runtime.home import Home
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Everything a handler may touch: the data directory, validated config, environment, and the clock."""
+
+    home: Home
+    config: ExecutorConfig
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    now_ms: Callable[[], int] = wall_clock_ms
+
+    @classmethod
+    def from_environment(cls, home: str | None = None) -> ToolContext:
+        return cls(home=Home.resolve(home).ensure(), config=load_config(env=os.environ), env=dict(os.environ))
+
+
+Handler = Callable[[Any, ToolContext], BaseModel]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str  # what an agent reads to decide when to call it: one or two sentences
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    handler: Handler
+    read_only: bool
+    destructive: bool = False
+    agent_facing: bool = True  # False: command line only (e.g. resetting the kill switch)
