@@ -5,6 +5,7 @@ Day and week boundaries are UTC (weeks start Monday 00:00 UTC, as Binance's week
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Protocol
 
 MS_PER_MINUTE = 60_000
@@ -25,3 +26,8 @@ def utc_day_start(ms: int) -> int:
 
 def utc_week_start(ms: int) -> int:
     return ms - (ms - _FIRST_MONDAY_MS) % MS_PER_WEEK
+
+
+def utc_text(ms: int) -> str:
+    """A timestamp as people read it in reasons and alerts, e.g. "2021-05-19 13:05 UTC". Formatting only."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")

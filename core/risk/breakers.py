@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from core.clock import MS_PER_DAY, MS_PER_HOUR, MS_PER_WEEK, utc_day_start, utc_week_start
+from core.clock import MS_PER_DAY, MS_PER_HOUR, MS_PER_WEEK, utc_day_start, utc_text, utc_week_start
 from core.config import CEILINGS, RiskConfig
 from core.risk.errors import InvalidRiskInput
 
@@ -81,9 +80,6 @@ class Trip:
         return cls(str(d["breaker"]), int(d["time_ms"]), float(d["value_pct"]), float(d["limit_pct"]))
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-
 
 @dataclass(frozen=True, slots=True)
 class BreakerState:
@@ -136,17 +132,17 @@ class BreakerState:
         kill = self.kill
         if kill is not None:
             if kill.breaker == MANUAL_KILL:
-                return False, f"{MANUAL_KILL}: entries stopped since {_iso(kill.time_ms)} until a manual reset"
+                return False, f"{MANUAL_KILL}: entries stopped since {utc_text(kill.time_ms)} until a manual reset"
             return False, (f"{kill.breaker}: drawdown {kill.value_pct:.2f}% > limit {kill.limit_pct:.2f}%, "
-                           f"entries stopped since {_iso(kill.time_ms)} until a manual reset")
+                           f"entries stopped since {utc_text(kill.time_ms)} until a manual reset")
         trip = self.drawdown_trip
         if now_ms < self.drawdown_pause_until_ms and trip is not None:
             return False, (f"{DRAWDOWN_PAUSE}: drawdown {trip.value_pct:.2f}% > limit {trip.limit_pct:.2f}%, "
-                           f"entries paused until {_iso(self.drawdown_pause_until_ms)}")
+                           f"entries paused until {utc_text(self.drawdown_pause_until_ms)}")
         trip = self.daily_trip
         if now_ms < self.daily_pause_until_ms and trip is not None:
             return False, (f"{DAILY_LOSS}: daily loss {trip.value_pct:.2f}% > limit {trip.limit_pct:.2f}%, "
-                           f"entries paused until {_iso(self.daily_pause_until_ms)}")
+                           f"entries paused until {utc_text(self.daily_pause_until_ms)}")
         return True, None
 
     def size_multiplier(self, now_ms: int) -> float:
@@ -301,7 +297,8 @@ def _advance(s: BreakerState, equity: float, now_ms: int,
         week_start_ms, week_equity = utc_week_start(now_ms), equity
         if weekly_trip is not None:
             pending.append((WEEKLY_LOSS, EXPIRED, weekly_trip.value_pct, weekly_trip.limit_pct,
-                            f"weekly size reduction ends with the week; sizes back to ×1.0 from {_iso(week_start_ms)}"))
+                            "weekly size reduction ends with the week; sizes back to ×1.0 from "
+                            f"{utc_text(week_start_ms)}"))
         weekly_trip, weekly_multiplier = None, 1.0
 
     high_water, drawdown_fired = s.high_water, s.drawdown_fired
@@ -312,14 +309,14 @@ def _advance(s: BreakerState, equity: float, now_ms: int,
     if drawdown_until and now_ms >= drawdown_until:
         value, limit = (drawdown_trip.value_pct, drawdown_trip.limit_pct) if drawdown_trip else (0.0, 0.0)
         pending.append((DRAWDOWN_PAUSE, EXPIRED, value, limit,
-                        f"drawdown pause over at {_iso(drawdown_until)}; it does not re-fire on the same drawdown"))
+                        f"drawdown pause over at {utc_text(drawdown_until)}; it does not re-fire on the same drawdown"))
         drawdown_until, drawdown_trip = 0, None
 
     daily_until, daily_trip = s.daily_pause_until_ms, s.daily_trip
     if daily_until and now_ms >= daily_until:
         value, limit = (daily_trip.value_pct, daily_trip.limit_pct) if daily_trip else (0.0, 0.0)
         pending.append((DAILY_LOSS, EXPIRED, value, limit,
-                        f"daily-loss pause over at {_iso(daily_until)}; it does not re-fire on the same day"))
+                        f"daily-loss pause over at {utc_text(daily_until)}; it does not re-fire on the same day"))
         daily_until, daily_trip = 0, None
 
     # Most severe first, each evaluated (no early return): a jump past the kill threshold lands on KILLED.
@@ -337,7 +334,7 @@ def _advance(s: BreakerState, equity: float, now_ms: int,
         drawdown_trip = Trip(DRAWDOWN_PAUSE, now_ms, drawdown, limits.pause)
         pending.append((DRAWDOWN_PAUSE, TRIPPED, drawdown, limits.pause,
                         f"drawdown {drawdown:.2f}% from high {high_water:.2f} > {limits.pause:.2f}%: "
-                        f"entries paused until {_iso(drawdown_until)}"))
+                        f"entries paused until {utc_text(drawdown_until)}"))
     if not daily_fired and _breached(day_equity, equity, limits.daily):
         daily_loss = _loss_pct(day_equity, equity)
         daily_fired = True
@@ -345,14 +342,14 @@ def _advance(s: BreakerState, equity: float, now_ms: int,
         daily_trip = Trip(DAILY_LOSS, now_ms, daily_loss, limits.daily)
         pending.append((DAILY_LOSS, TRIPPED, daily_loss, limits.daily,
                         f"loss {daily_loss:.2f}% since the UTC day began > {limits.daily:.2f}%: "
-                        f"entries paused until {_iso(daily_until)}"))
+                        f"entries paused until {utc_text(daily_until)}"))
     if weekly_trip is None and _breached(week_equity, equity, limits.weekly):
         weekly_loss = _loss_pct(week_equity, equity)
         weekly_multiplier = min(max(config.weekly_size_multiplier, 0.0), 1.0)
         weekly_trip = Trip(WEEKLY_LOSS, now_ms, weekly_loss, limits.weekly)
         pending.append((WEEKLY_LOSS, TRIPPED, weekly_loss, limits.weekly,
                         f"loss {weekly_loss:.2f}% since the UTC week began > {limits.weekly:.2f}%: "
-                        f"sizes ×{weekly_multiplier} until {_iso(week_start_ms + MS_PER_WEEK)}"))
+                        f"sizes ×{weekly_multiplier} until {utc_text(week_start_ms + MS_PER_WEEK)}"))
 
     new = BreakerState(day_start_ms=day_start_ms, day_start_equity=day_equity, week_start_ms=week_start_ms,
                        week_start_equity=week_equity, high_water=high_water, kill=kill,

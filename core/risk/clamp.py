@@ -11,10 +11,9 @@ with the advice's source. Exits are never touched: only ENTER decisions are clam
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
-from core.clock import MS_PER_MINUTE
+from core.clock import MS_PER_MINUTE, utc_text
 from core.errors import FilterRejected
 from core.filters import SymbolRules, check_notional, conform_price, conform_quantity
 from core.risk.decision import ZERO, ClampLog, skipped
@@ -80,7 +79,7 @@ def _refusals(relevant: list[Advice], now_ms: int, log: ClampLog) -> bool:
         if rule is not None:
             why = a.reason or "no reason given"
             if a.action is AdviceAction.PAUSE:
-                until = datetime.fromtimestamp(pause_until(a, now_ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+                until = utc_text(pause_until(a, now_ms))
                 why = f"{a.symbol or 'all symbols'} paused until {until}: {why}"
             log.record(rule, "action", "enter", "skip", a.source, why)
             refused = True

@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
+from core.clock import utc_text
 from core.config import CEILINGS, ExecutorConfig
 from core.errors import FilterRejected
 from core.filters import SymbolRules, check_notional, conform_price, conform_quantity, round_to_step
@@ -60,9 +60,6 @@ class RiskContext:
                 raise InvalidRiskInput(name, value, ">= 0", "account values must be finite, non-negative Decimals")
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-
 
 def max_open_positions(config: ExecutorConfig) -> int:
     return min(config.risk.max_open_positions, int(CEILINGS["max_open_positions"]))
@@ -75,13 +72,13 @@ def entry_blockers(symbol: str, ctx: RiskContext, config: ExecutorConfig, now_ms
     if not allowed and reason is not None:
         blockers.append(reason)
     if ctx.all_paused_until > now_ms:
-        blockers.append(f"paused: all entries paused until {_iso(ctx.all_paused_until)}")
+        blockers.append(f"paused: all entries paused until {utc_text(ctx.all_paused_until)}")
     until = ctx.paused_symbols.get(ALL_SYMBOLS, 0)
     if until > now_ms:
-        blockers.append(f"paused: every symbol paused until {_iso(until)}")
+        blockers.append(f"paused: every symbol paused until {utc_text(until)}")
     until = ctx.paused_symbols.get(symbol, 0)
     if until > now_ms:
-        blockers.append(f"paused: {symbol} paused until {_iso(until)}")
+        blockers.append(f"paused: {symbol} paused until {utc_text(until)}")
     outage = ctx.data_outages.get(symbol)
     if outage is not None:
         blockers.append(f"DATA_OUTAGE: {symbol}: {outage}")
