@@ -338,12 +338,17 @@ class Engine:
                 self._consider(signal)
 
     def risk_context(self) -> RiskContext:
+        """The account as the risk gate sees it. Cash is exact; equity and exposure come from the float marks the
+        engine keeps every bar (sizing is analytics; the order itself is conformed to the filters in Decimal).
+        Exposure counts every non-quote holding at mark, dust included, so it can only err on the safe side."""
         portfolio = self.portfolio
         reserved = sum((p.reserved_quote for p in self.pending.values()), Decimal(0))
+        equity = portfolio.equity_float()
+        cash = portfolio.cash
         return RiskContext(
-            equity=portfolio.equity(),
-            free_quote=max(portfolio.cash - reserved, Decimal(0)),
-            exposure=portfolio.exposure() + reserved,
+            equity=Decimal(repr(equity)),
+            free_quote=max(cash - reserved, Decimal(0)),
+            exposure=Decimal(repr(max(equity - float(cash), 0.0))) + reserved,
             open_symbols=frozenset(self.holdings),
             pending_symbols=frozenset(self.pending),
             breakers=self.breakers,

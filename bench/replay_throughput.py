@@ -1,0 +1,110 @@
+"""Replay throughput and decision latency through the full engine (strategies, risk, simulator, journal).
+
+    .venv/bin/python bench/replay_throughput.py [CANDLES] [--repeat N]
+
+CANDLES defaults to ../shared/fixtures/candles/binance_spot_5m_nfi (8 USDT pairs, 525,940 5-minute bars).
+Prints, for the real candle set:
+  1. the whole backtest as a user runs it (`executor.py backtest --data ... --format json`), start to exit:
+     wall time and peak RSS of the process;
+  2. in-process: bars/s and events/s through the pump, and per-event decision latency p50/p99/max
+     (from the feed handing over an event to every resulting command journaled and executed).
+Targets (issue 3): >= 150,000 bars/s, the whole backtest < 3.5 s and < 200 MB, p99 latency < 1 ms.
+This is a benchmark, not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from core.config import ExecutorConfig  # noqa: E402
+from core.engine import Engine  # noqa: E402
+from core.events import Bar  # noqa: E402
+from core.portfolio import Portfolio  # noqa: E402
+from exchange.paper import PaperExchange  # noqa: E402
+from memory.journal import Journal  # noqa: E402
+from runtime.pump import Pump  # noqa: E402
+from runtime.sources import recorded_source  # noqa: E402
+
+DEFAULT_DATA = REPO.parent / "shared" / "fixtures" / "candles" / "binance_spot_5m_nfi"
+
+
+def whole_process(data: Path) -> tuple[float, float, dict[str, object]]:
+    with tempfile.TemporaryDirectory() as home:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, str(REPO / "executor.py"), "backtest", "--data", str(data),
+                               "--home", home, "--format", "json"], capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - started
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    summary = json.loads(proc.stdout)["data"]
+    return wall, max(peak_kb, before) / 1024, summary
+
+
+def in_process(data: Path) -> dict[str, float]:
+    source = recorded_source(data)
+    config = ExecutorConfig()
+    balances = {"USDT": Decimal(10_000)}
+    with tempfile.TemporaryDirectory() as home:
+        engine = Engine(config, source.rules, Portfolio("USDT", balances), source.symbols, source.start_ms)
+        exchange = PaperExchange(source.rules, balances, fee_rate=config.risk.fee_rate)
+        journal = Journal(Path(home) / "journal.db", durable=False)
+        pump = Pump(engine, exchange, journal)
+        latencies: list[int] = []
+        record = latencies.append
+        clock = time.perf_counter_ns
+        handle = pump.handle
+        bars = 0
+        started = time.perf_counter()
+        with journal.batch():
+            for event in source.events:
+                t0 = clock()
+                handle(event)
+                record(clock() - t0)
+                if type(event) is Bar:
+                    bars += 1
+        elapsed = time.perf_counter() - started
+        journal.close()
+    latencies.sort()
+    n = len(latencies)
+    return {"events": n, "bars": bars, "seconds": elapsed, "bars_per_s": bars / elapsed, "events_per_s": n / elapsed,
+            "p50_us": latencies[n // 2] / 1000, "p99_us": latencies[int(n * 0.99)] / 1000,
+            "max_us": latencies[-1] / 1000, "orders": pump.orders_sent}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if not args.data.exists():
+        sys.exit(f"no candle data at {args.data}")
+    print(f"data: {args.data}")
+    runs = [whole_process(args.data) for _ in range(args.repeat)]
+    wall = sorted(r[0] for r in runs)[len(runs) // 2]
+    rss = max(r[1] for r in runs)
+    summary = runs[0][2]
+    print(f"whole backtest, process start to exit (median of {args.repeat}): {wall:.2f} s, peak RSS {rss:.0f} MB "
+          f"[targets: < 3.5 s, < 200 MB]")
+    print(f"  {summary['bars']} bars, {summary['trades']} trades, {summary['orders']} orders, "
+          f"equity {summary['equity_start']} -> {summary['equity_end']}")
+    figures = [in_process(args.data) for _ in range(args.repeat)]
+    best = max(figures, key=lambda f: f["bars_per_s"])
+    print(f"in-process pump (best of {args.repeat}): {best['bars_per_s']:,.0f} bars/s, {best['events_per_s']:,.0f} "
+          f"events/s over {best['seconds']:.2f} s [target: >= 150,000 bars/s]")
+    print(f"per-event decision latency: p50 {best['p50_us']:.1f} µs, p99 {best['p99_us']:.1f} µs, "
+          f"max {best['max_us']:.0f} µs [target: p99 < 1,000 µs]")
+
+
+if __name__ == "__main__":
+    main()
