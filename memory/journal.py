@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -43,6 +44,7 @@ __all__ = [
     "CommandRow",
     "CommandStateError",
     "CommandStatus",
+    "ConfirmationRow",
     "FillRow",
     "Journal",
     "JournalError",
@@ -65,7 +67,19 @@ _TABLES = (
     "llm_calls",
     "errors",
     "commands",
+    "confirmations",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationRow:
+    """A two-phase trade code as stored: hashes only, never the code or the trade's parameters."""
+
+    code_hash: str
+    params_hash: str
+    created_ms: int
+    expires_ms: int
+    used_ms: int | None
 
 
 class Journal:
@@ -277,6 +291,17 @@ class Journal:
         rows = self._db.fetch_all("SELECT * FROM orders WHERE list_client_id = ? ORDER BY rowid", (list_client_id,))
         return [order_row(row) for row in rows]
 
+    def orders_of_position(self, position_id: str) -> list[OrderRow]:
+        """Every order journaled for one position (entry, protection, exit), oldest first."""
+        rows = self._db.fetch_all(
+            "SELECT * FROM orders WHERE position_id = ? ORDER BY created_ms, rowid", (position_id,)
+        )
+        return [order_row(row) for row in rows]
+
+    def fills_of_position(self, position_id: str) -> list[FillRow]:
+        rows = self._db.fetch_all("SELECT * FROM fills WHERE position_id = ? ORDER BY time_ms, rowid", (position_id,))
+        return [fill_row(row) for row in rows]
+
     def order_updates(self, client_order_id: str) -> list[dict[str, Any]]:
         """Everything reported about one order, in order, with whether it was applied or stale."""
         rows = self._db.fetch_all(
@@ -464,6 +489,46 @@ class Journal:
         never handed out again by `claim_commands`."""
         rows = self._db.fetch_all("SELECT * FROM commands WHERE status = ? ORDER BY id", (CommandStatus.CLAIMED.value,))
         return [command_row(row) for row in rows]
+
+    def command_by_key(self, idempotency_key: str) -> CommandRow | None:
+        """The command a request with this idempotency key became, if it was ever queued."""
+        row = self._db.fetch_one("SELECT * FROM commands WHERE idempotency_key = ?", (idempotency_key,))
+        return None if row is None else command_row(row)
+
+    def withdraw_command(self, command_id: int, result: dict[str, Any], time_ms: int) -> bool:
+        """Close a command that no engine has claimed yet, with `result` saying why; False if it was already
+        claimed (or done). Atomic against `claim_commands`: a command is withdrawn or claimed, never both."""
+        with self._db.write(f"withdraw command {command_id}") as conn:
+            cursor = conn.execute(
+                "UPDATE commands SET status = ?, result_json = ?, completed_ms = ? WHERE id = ? AND status = ?",
+                (CommandStatus.DONE.value, _json(result), time_ms, command_id, CommandStatus.QUEUED.value),
+            )
+            return cursor.rowcount == 1
+
+    # -- two-phase trade confirmations --------------------------------------------------------------
+
+    def record_confirmation(self, code_hash: str, params_hash: str, created_ms: int, expires_ms: int) -> None:
+        with self._db.write("record a trade confirmation code") as conn:
+            conn.execute(
+                "INSERT INTO confirmations (code_hash, params_hash, created_ms, expires_ms, used_ms)"
+                " VALUES (?, ?, ?, ?, NULL)",
+                (code_hash, params_hash, created_ms, expires_ms),
+            )
+
+    def confirmation(self, code_hash: str) -> ConfirmationRow | None:
+        row = self._db.fetch_one("SELECT * FROM confirmations WHERE code_hash = ?", (code_hash,))
+        return None if row is None else ConfirmationRow(**dict(row))
+
+    def use_confirmation(self, code_hash: str, params_hash: str, now_ms: int) -> bool:
+        """Spend a code: True only if it exists, is unused, unexpired at `now_ms` and was issued for exactly
+        these parameters. One UPDATE under the write lock, so two processes can never both spend it."""
+        with self._db.write("use a trade confirmation code") as conn:
+            cursor = conn.execute(
+                "UPDATE confirmations SET used_ms = ? WHERE code_hash = ? AND params_hash = ? AND used_ms IS NULL"
+                " AND expires_ms >= ?",
+                (now_ms, code_hash, params_hash, now_ms),
+            )
+            return cursor.rowcount == 1
 
     # -- transactions and life cycle ----------------------------------------------------------------
 

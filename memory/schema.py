@@ -177,7 +177,29 @@ def _v3_command_queue(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_orders_and_fills, _v2_decisions_and_events, _v3_command_queue)
+def _v4_trade_confirmations(conn: sqlite3.Connection) -> None:
+    """Two-phase trade codes, shared by every CLI process of a home. Only hashes are kept: the code itself
+    and the trade's parameters never reach the file (the code confirms a live trade, so it is a credential)."""
+    _execute_all(
+        conn,
+        (
+            """CREATE TABLE confirmations (
+                code_hash TEXT PRIMARY KEY,
+                params_hash TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                expires_ms INTEGER NOT NULL,
+                used_ms INTEGER
+            )""",
+        ),
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_orders_and_fills,
+    _v2_decisions_and_events,
+    _v3_command_queue,
+    _v4_trade_confirmations,
+)
 LATEST_VERSION = len(MIGRATIONS)
 
 
