@@ -9,7 +9,6 @@ SIGINT/SIGTERM by stopping cleanly (positions stay protected by their exchange-s
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import time
 from collections.abc import Iterable
@@ -71,7 +70,7 @@ class Runner:
                                      "again", home=str(home.root))
             self.engine = Engine.from_state(checkpoint["engine"], config, source.rules)
             self.exchange = PaperExchange.from_state(checkpoint["paper"], source.rules)
-            self.cursor = self.resumed_from = int(checkpoint["cursor"])
+            self.cursor = self.resumed_from = 0 if source.live else int(checkpoint["cursor"])
         elif checkpoint is not None:
             raise ExecutorError(
                 f"{home.root} holds the state of a different run ({checkpoint.get('source_id')}); "
@@ -91,7 +90,8 @@ class Runner:
 
     def start(self) -> None:
         """Reconcile before trading: journal ↔ exchange, then protection for every open position."""
-        notes = reconcile_orders(self.journal, self.exchange, self.engine, replay_after_ms=self.checkpoint_ms)
+        notes = reconcile_orders(self.journal, self.exchange, self.engine,
+                                 replay_after_ms=None if self.source.live else self.checkpoint_ms)
         self.warnings.extend(notes)
         self.warnings.extend(ensure_protected(self.engine, self.exchange))
         self.pump.flush()
@@ -118,6 +118,7 @@ class Runner:
         last_view = 0.0
         wall_start = time.monotonic()
         first_event_ms: int | None = None
+        orders_seen = pump.orders_sent
         for event in events:
             index += 1
             if index <= self.cursor:
@@ -127,7 +128,8 @@ class Runner:
             with journal.batch():
                 pump.handle(event)
             self.cursor = index
-            if index % self.checkpoint_every == 0:
+            if index % self.checkpoint_every == 0 or (self.source.live and pump.orders_sent != orders_seen):
+                orders_seen = pump.orders_sent  # live: the world will not re-run, so save after every order
                 self.checkpoint()
             if index % 500 == 0:
                 if self.home.kill_flag.exists() and not self.engine.controls.killed:
@@ -156,6 +158,27 @@ class Runner:
             time.sleep(min(delay, 0.2))
         return first_ms
 
+    def run_to_end(self) -> dict[str, Any]:
+        """Start (reconcile, protect), run until the data ends or SIGINT/SIGTERM, then save and summarise."""
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def stop(signum: int, _frame: object) -> None:
+            self.stop_reason = f"signal {signal.Signals(signum).name}"
+
+        for sig in previous:
+            signal.signal(sig, stop)
+        try:
+            self.start()
+            if self.view is not None:
+                with self.view:
+                    self.run(self.source.events)
+            else:
+                self.run(self.source.events)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self.close(finished=self.stop_reason is None and not self.source.live)
+
     def close(self, finished: bool) -> dict[str, Any]:
         self.pump.flush()
         self.checkpoint(finished=finished)
@@ -163,7 +186,7 @@ class Runner:
         engine = self.engine
         portfolio = engine.portfolio
         return {
-            "mode": "replay",
+            "mode": "paper" if self.source.live else "replay",
             "source": self.source.description,
             "events": self.cursor,
             "resumed_from": self.resumed_from,
@@ -204,9 +227,9 @@ def run_executor(args: argparse.Namespace, config: ExecutorConfig) -> dict[str, 
     home = Home.resolve(args.home).ensure()
     with SingleWriterLock(home.lock):
         if args.mode == "paper":
-            from runtime.paper_live import run_paper_live
+            from runtime.paper_live import run_paper
 
-            return asyncio.run(run_paper_live(home, config, args))
+            return run_paper(home, config, args)
         if args.data is not None:
             source = recorded_source(args.data.resolve(), args.symbols, exchange_info=args.exchange_info)
             source_id = f"data:{args.data.resolve()}:{','.join(args.symbols or [])}"
@@ -215,21 +238,4 @@ def run_executor(args: argparse.Namespace, config: ExecutorConfig) -> dict[str, 
             source_id = f"synthetic:{args.seed}:{','.join(args.symbols or [])}:{args.steps}"
         view = None if args.no_view or args.format == "json" else LiveView()
         runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, _speed(args.speed), view)
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-        def stop(signum: int, _frame: object) -> None:
-            runner.stop_reason = f"signal {signal.Signals(signum).name}"
-
-        for sig in previous:
-            signal.signal(sig, stop)
-        try:
-            runner.start()
-            if view is not None:
-                with view:
-                    runner.run(source.events)
-            else:
-                runner.run(source.events)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        return runner.close(finished=runner.stop_reason is None)
+        return runner.run_to_end()

@@ -31,6 +31,7 @@ class MarketSource:
     total_events: int | None
     description: str
     rules_origin: str
+    live: bool = False  # live data: never skipped on resume, and the world does not re-run after a crash
 
 
 def _is_recording(path: Path) -> bool:
@@ -44,7 +45,7 @@ def _is_recording(path: Path) -> bool:
     return isinstance(header, dict) and header.get("format") == RECORDING_FORMAT
 
 
-def _load_exchange_info(path: Path) -> dict[str, SymbolRules]:
+def load_exchange_info(path: Path) -> dict[str, SymbolRules]:
     try:
         return rules_from_exchange_info(json.loads(path.read_text()))
     except (OSError, json.JSONDecodeError, KeyError) as exc:
@@ -86,7 +87,7 @@ def recorded_source(path: Path, symbols: Sequence[str] | None = None, from_ms: i
         description = f"candles from {path.name}: {len(names)} symbols, {total} bars"
         source_events = iter_bars(series)
     if exchange_info is not None:
-        rules = _load_exchange_info(exchange_info)
+        rules = load_exchange_info(exchange_info)
         missing = [s for s in names if s not in rules]
         if missing:
             raise InvalidData(f"{exchange_info} has no rules for {', '.join(missing)}", missing=missing)
