@@ -1,0 +1,254 @@
+"""Read-only views of a data directory, shared by the read-only tools (`scan`, `status`, `report`).
+
+A tool runs beside the executor, not inside it: it reads what the running process last saved (the
+checkpoint, the journal, the lock file) and never takes the single-writer lock, never writes the
+checkpoint and never writes the journal. The engine it restores is a private copy, used only to ask
+questions (`entry_blockers`, equity, breakers); it never sends anything.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from core.config import ExecutorConfig
+from core.engine import Engine
+from core.errors import ExecutorError
+from core.filters import SymbolRules
+from exchange.feeds.errors import UnsupportedSymbol
+from exchange.feeds.rules import split_symbol
+from memory.files import MemoryStore
+from memory.journal import Journal
+from memory.redact import is_secret_name, mask_secret
+from memory.schema import LATEST_VERSION
+from runtime.home import Home
+
+RUN_HINT = "start the executor first: python executor.py run"
+# Source ids as runtime.runner writes them: "synthetic:<seed>:…" and "data:<path>:…" are replays.
+_REPLAY_SOURCES = ("synthetic", "data")
+_LIVE_MODES = ("paper", "testnet", "live")
+# Environment values shorter than this are not treated as secrets to hunt for in output (too many
+# false hits: "1", "true"); real keys and tokens are far longer.
+_MIN_SECRET_LEN = 8
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+class NoData(ExecutorError):
+    """The data directory holds nothing to answer from yet (no journal, no checkpoint)."""
+
+    code = "NO_DATA"
+
+
+class UnreadableState(ExecutorError):
+    """The checkpoint exists and parses as JSON, but is not an engine state this version can read."""
+
+    code = "STATE_UNREADABLE"
+
+
+class JournalOutdated(ExecutorError):
+    """The journal's schema is older than this version's: opening it would migrate it, which is a write."""
+
+    code = "JOURNAL_OUTDATED"
+
+
+@dataclass(frozen=True)
+class SavedEngine:
+    """The engine as the executor last checkpointed it, restored for reading."""
+
+    engine: Engine
+    source_id: str
+    mode: str
+    finished: bool
+    paper_state: dict[str, Any] | None
+    written_ms: int | None  # when the checkpoint file was written (its mtime), wall clock
+    warning: str | None  # e.g. the checkpoint was corrupt and its previous version was read
+    rules_origin: str
+
+
+@dataclass(frozen=True)
+class EngineProcess:
+    """Whether an executor holds the single-writer lock of the home now, and its pid when known."""
+
+    running: bool
+    pid: int | None
+
+
+def mode_of(source_id: str) -> str:
+    """The trading mode a checkpoint's source id stands for: replay, paper, testnet, live (or unknown)."""
+    kind = source_id.split(":", 1)[0]
+    if kind in _REPLAY_SOURCES:
+        return "replay"
+    return kind if kind in _LIVE_MODES else "unknown"
+
+
+def read_saved_engine(home: Home, config: ExecutorConfig) -> SavedEngine | None:
+    """The last checkpointed engine of `home`, or None when the executor has never saved one."""
+    store = MemoryStore(home.root)
+    checkpoint, warning = store.read_checkpoint()
+    if checkpoint is None:
+        return None
+    try:
+        state = checkpoint["engine"]
+        source_id = str(checkpoint["source_id"])
+        rules, origin = _rules_for_reading(checkpoint)
+        engine = Engine.from_state(state, config, rules)
+        paper = checkpoint.get("paper")
+    except ExecutorError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UnreadableState(f"the checkpoint in {home.root} is not an engine state this version can read "
+                              f"({type(exc).__name__}: {exc})", home=str(home.root)) from None
+    return SavedEngine(engine=engine, source_id=source_id, mode=mode_of(source_id),
+                       finished=bool(checkpoint.get("finished", False)),
+                       paper_state=paper if isinstance(paper, dict) else None,
+                       written_ms=_mtime_ms(home.root / MemoryStore.ENGINE_CHECKPOINT), warning=warning,
+                       rules_origin=origin)
+
+
+def _rules_for_reading(checkpoint: Mapping[str, Any]) -> tuple[dict[str, SymbolRules], str]:
+    """Symbol rules for restoring the engine to read it.
+
+    A checkpoint that carries the exchange's rules (`rules`: symbol → SymbolRules fields) gives them back.
+    Without them, each symbol gets rules with no filters: the engine needs rules to exist, and the only
+    thing they change in a read-only view is which remainder of a position counts as unsellable dust;
+    nothing restored here ever rounds or sends an order.
+    """
+    saved = checkpoint.get("rules")
+    if isinstance(saved, dict) and saved:
+        return {s: SymbolRules.model_validate(r) for s, r in saved.items()}, "checkpoint"
+    engine = checkpoint["engine"]
+    quote = engine["portfolio"].get("quote_asset", "USDT")
+    symbols = set(engine["symbols"]) | set(engine.get("features", {}))
+    return {s: _unfiltered_rules(s, quote) for s in symbols}, "not in the checkpoint: no filters (read-only view)"
+
+
+def _unfiltered_rules(symbol: str, quote_asset: str) -> SymbolRules:
+    try:
+        base, quote = split_symbol(symbol)
+    except UnsupportedSymbol:
+        base, quote = symbol.removesuffix(quote_asset) or symbol, quote_asset
+    return SymbolRules(symbol=symbol, status="TRADING", base_asset=base, quote_asset=quote)
+
+
+def _mtime_ms(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns // 1_000_000
+    except OSError:
+        return None
+
+
+@contextmanager
+def read_journal(home: Home) -> Iterator[Journal | None]:
+    """The home's journal opened for reading, or None when there is none yet (it is never created here).
+
+    `Journal` migrates an old schema when it opens one, which would be a write: the version is read
+    first through a read-only SQLite connection, and an outdated journal is refused instead.
+    """
+    path = home.journal
+    if not path.exists():
+        yield None
+        return
+    version = _schema_version(path)
+    if version < LATEST_VERSION:
+        raise JournalOutdated(f"the journal {path} has schema version {version}, older than {LATEST_VERSION}; "
+                              f"{RUN_HINT} (it migrates the journal), then ask again",
+                              path=str(path), version=version, expected=LATEST_VERSION)
+    journal = Journal(path)
+    try:
+        yield journal
+    finally:
+        journal.close()
+
+
+def _schema_version(path: Path) -> int:
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise NoData(f"the journal {path} cannot be opened: {exc}", path=str(path)) from None
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        raise NoData(f"the journal {path} is not readable: {exc}", path=str(path)) from None
+    finally:
+        conn.close()
+
+
+def engine_process(home: Home) -> EngineProcess:
+    """Whether an executor is running on `home` now, without ever getting in its way.
+
+    The pid written in the lock file is checked first: a dead pid means no executor (the kernel freed
+    its lock). Only for a live pid (or none written) is the lock probed, with a non-blocking SHARED
+    flock that is released at once: it fails exactly while an executor holds its exclusive lock, and a
+    pid reused by an unrelated process does not hold it.
+    """
+    try:
+        fd = os.open(home.lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return EngineProcess(running=False, pid=None)
+    try:
+        pid = _pid_in(os.read(fd, 200))
+        if pid is not None and not _alive(pid):
+            return EngineProcess(running=False, pid=None)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return EngineProcess(running=True, pid=pid)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return EngineProcess(running=False, pid=None)
+    finally:
+        os.close(fd)
+
+
+def _pid_in(content: bytes) -> int | None:
+    """runtime.lock writes `pid <n>`."""
+    words = content.decode(errors="replace").split()
+    if len(words) == 2 and words[0] == "pid" and words[1].isdigit():
+        return int(words[1])
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
+
+
+def hide_secrets(output: OutputT, env: Mapping[str, str]) -> OutputT:
+    """`output` with the value of every secret-named environment variable (BINANCE_API_KEY,
+    TELEGRAM_BOT_TOKEN, …) masked wherever it appears (invariant 9).
+
+    Tool output is built from the journal and files that are redacted when written; this is the last
+    gate before anything reaches a chat, so a secret that slipped in some other way still stops here.
+    """
+    secrets = sorted({v for k, v in env.items() if is_secret_name(k) and len(v) >= _MIN_SECRET_LEN},
+                     key=len, reverse=True)
+    data = output.model_dump(mode="json")
+    cleaned = _mask_values(data, secrets)
+    if cleaned == data:
+        return output
+    return type(output).model_validate(cleaned)
+
+
+def _mask_values(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, mask_secret(secret))
+        return value
+    if isinstance(value, dict):
+        return {k: _mask_values(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_values(v, secrets) for v in value]
+    return value
