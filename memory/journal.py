@@ -490,6 +490,11 @@ class Journal:
         rows = self._db.fetch_all("SELECT * FROM commands WHERE status = ? ORDER BY id", (CommandStatus.CLAIMED.value,))
         return [command_row(row) for row in rows]
 
+    def has_queued_commands(self) -> bool:
+        """A cheap read for a polling engine: is anything waiting to be claimed?"""
+        return self._db.fetch_one("SELECT 1 FROM commands WHERE status = ? LIMIT 1",
+                                  (CommandStatus.QUEUED.value,)) is not None
+
     def command_by_key(self, idempotency_key: str) -> CommandRow | None:
         """The command a request with this idempotency key became, if it was ever queued."""
         row = self._db.fetch_one("SELECT * FROM commands WHERE idempotency_key = ?", (idempotency_key,))

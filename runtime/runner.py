@@ -24,6 +24,7 @@ from exchange.paper import PaperExchange
 from memory.files import MemoryStore
 from memory.journal import Journal
 from runtime.backtest import Tally
+from runtime.commands import complete_interrupted, process_queue
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from runtime.pump import Pump
@@ -32,6 +33,8 @@ from runtime.sources import MarketSource, recorded_source, synthetic_source
 from runtime.view import LiveView
 
 QUOTE_ASSET = "USDT"
+COMMAND_POLL_S = 0.2  # how often (wall time) the queue of requests from other processes is read
+COMMAND_POLL_EVENTS = 256  # at full replay speed, the wall clock is only looked at every this many events
 
 
 class ModeUnavailable(ExecutorError):
@@ -82,6 +85,7 @@ class Runner:
             self.exchange = PaperExchange(source.rules, balances, fee_rate=config.risk.fee_rate)
         self.pump = Pump(self.engine, self.exchange, self.journal, on_record=self._on_record)
         self.checkpoint_ms = self.engine.now_ms
+        self._commands_polled = 0.0
 
     def _on_record(self, record: object) -> None:
         self.tally(record)  # type: ignore[arg-type]
@@ -90,6 +94,7 @@ class Runner:
 
     def start(self) -> None:
         """Reconcile before trading: journal ↔ exchange, then protection for every open position."""
+        complete_interrupted(self.journal, int(time.time() * 1000))
         notes = reconcile_orders(self.journal, self.exchange, self.engine,
                                  replay_after_ms=None if self.source.live else self.checkpoint_ms)
         self.warnings.extend(notes)
@@ -131,6 +136,8 @@ class Runner:
             if index % self.checkpoint_every == 0 or (self.source.live and pump.orders_sent != orders_seen):
                 orders_seen = pump.orders_sent  # live: the world will not re-run, so save after every order
                 self.checkpoint()
+            if index % COMMAND_POLL_EVENTS == 0 or self.speed is not None or self.source.live:
+                self.answer_commands()
             if index % 500 == 0:
                 if self.home.kill_flag.exists() and not self.engine.controls.killed:
                     self.engine.kill()
@@ -155,8 +162,22 @@ class Runner:
             delay = due - time.monotonic()
             if delay <= 0:
                 break
-            time.sleep(min(delay, 0.2))
+            time.sleep(min(delay, COMMAND_POLL_S))
+            self.answer_commands()
         return first_ms
+
+    def answer_commands(self) -> None:
+        """Execute what other processes queued (trade, pause, resume, kill), at most every COMMAND_POLL_S.
+
+        The checkpoint is written inside the journal transaction that completes the commands, so a command
+        recorded as done always has its effect in the checkpoint."""
+        now = time.monotonic()
+        if now - self._commands_polled < COMMAND_POLL_S:
+            return
+        self._commands_polled = now
+        with self.journal.batch():
+            if process_queue(self.journal, self.engine, self.pump, int(time.time() * 1000)):
+                self.checkpoint()
 
     def run_to_end(self) -> dict[str, Any]:
         """Start (reconcile, protect), run until the data ends or SIGINT/SIGTERM, then save and summarise."""
