@@ -1,0 +1,287 @@
+"""The tool registry as command-line subcommands: flags generated from each input model's published schema.
+
+A field becomes a flag of the same name (`max_quote` → `--max-quote`). Values are turned into the JSON
+types the schema allows, and nothing more: a value that does not fit is passed on as the string it was,
+so the published schema rejects it with its path, exactly as it would reject an agent's argument.
+Lists are comma-separated (`--symbols BTCUSDT,ETHUSDT`); booleans are `--flag` / `--no-flag`.
+
+A command-line-only spec named `<tool>_<word>` (e.g. `kill_reset`) is reachable only as `<tool> --<word>`
+on its parent's command, so an agent that can run `kill` cannot reset the kill switch by accident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tools.openai_defs import openai_tools
+from tools.registry import all_specs, get_spec, input_schema, output_schema
+from tools.spec import ToolContext, ToolSpec
+from tools.validation import invoke
+
+TEXT_LIMIT = 1500  # characters: one Discord message with room to spare
+LINE_LIMIT = 60  # characters: readable on a phone without wrapping mid-value
+_ARG_PREFIX = "arg__"
+_VARIANT_PREFIX = "variant__"
+
+
+@dataclass(frozen=True)
+class FieldFlag:
+    """How one schema property is read from the command line."""
+
+    name: str  # the property's name in the published schema
+    types: frozenset[str]  # JSON types the schema allows
+    item_types: frozenset[str]  # for arrays: the items' JSON types
+    help: str
+
+
+def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = {**defs.get(schema["$ref"].rsplit("/", 1)[-1], {}), **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _json_types(schema: dict[str, Any], defs: dict[str, Any]) -> set[str]:
+    schema = _resolve(schema, defs)
+    found: set[str] = set()
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        found.add(declared)
+    elif isinstance(declared, list):
+        found.update(declared)
+    if "enum" in schema or "const" in schema:
+        values = schema.get("enum", [schema.get("const")])
+        found.update(_type_of(v) for v in values)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for branch in schema.get(key, []):
+            found |= _json_types(branch, defs)
+    return found
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if value is None:
+        return "null"
+    return "string"
+
+
+def _items(schema: dict[str, Any], defs: dict[str, Any]) -> set[str]:
+    schema = _resolve(schema, defs)
+    found: set[str] = set()
+    if "items" in schema:
+        found |= _json_types(schema["items"], defs)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for branch in schema.get(key, []):
+            found |= _items(branch, defs)
+    return found
+
+
+def field_flags(spec: ToolSpec) -> list[FieldFlag]:
+    schema = input_schema(spec)
+    defs = schema.get("$defs", {})
+    flags = []
+    for name, prop in schema.get("properties", {}).items():
+        resolved = _resolve(prop, defs)
+        words = [resolved.get("description", "")]
+        if "enum" in resolved:
+            words.append("one of: " + ", ".join(str(v) for v in resolved["enum"]))
+        if "default" in prop and prop["default"] is not None:
+            words.append(f"default {prop['default']}")
+        flags.append(FieldFlag(name, frozenset(_json_types(prop, defs)), frozenset(_items(prop, defs)),
+                               "; ".join(w for w in words if w).replace("%", "%%")))
+    return flags
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_field_flags(parser: argparse.ArgumentParser, flags: list[FieldFlag], *, group: str = "") -> None:
+    for field in flags:
+        dest = _ARG_PREFIX + group + field.name
+        if field.types == {"boolean"} or field.types == {"boolean", "null"}:
+            parser.add_argument(_flag(field.name), dest=dest, action=argparse.BooleanOptionalAction, default=None,
+                                help=field.help)
+        else:
+            metavar = "A,B" if "array" in field.types else field.name.upper()
+            parser.add_argument(_flag(field.name), dest=dest, default=None, metavar=metavar, help=field.help)
+
+
+def _variants(parent: ToolSpec) -> list[tuple[str, ToolSpec]]:
+    """Command-line-only specs reached as `<parent> --<word>`: (word, spec)."""
+    prefix = parent.name + "_"
+    return [(spec.name[len(prefix):], spec) for spec in all_specs()
+            if not spec.agent_facing and spec.name.startswith(prefix)]
+
+
+def command_specs() -> list[ToolSpec]:
+    """The specs that are subcommands of their own (every spec that is not a variant of another)."""
+    names = {spec.name for spec in all_specs()}
+    return [spec for spec in all_specs()
+            if spec.agent_facing or not any(spec.name.startswith(n + "_") for n in names if n != spec.name)]
+
+
+def add_tool_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add one subcommand per tool to an argparse subparsers object; `common` adds --home and --format."""
+    for spec in command_specs():
+        parser = sub.add_parser(spec.name, help=spec.description, description=spec.description)
+        common(parser)
+        own = field_flags(spec)
+        _add_field_flags(parser, own)
+        own_names = {f.name for f in own}
+        for word, variant in _variants(spec):
+            parser.add_argument(_flag(word), dest=_VARIANT_PREFIX + word, action="store_true",
+                                help=f"command line only: {variant.description}")
+            extra = [f for f in field_flags(variant) if f.name not in own_names]
+            _add_field_flags(parser, extra)
+            own_names |= {f.name for f in extra}
+
+
+def is_tool_command(command: str) -> bool:
+    return any(spec.name == command for spec in command_specs())
+
+
+def _coerce(text: str, types: frozenset[str], item_types: frozenset[str]) -> Any:
+    """The JSON value a flag's text stands for, as far as the schema's types allow; else the text itself."""
+    if "array" in types:
+        return [_coerce(part.strip(), item_types, frozenset()) for part in text.split(",") if part.strip()]
+    if "string" in types:
+        return text
+    if "integer" in types:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    if "number" in types:
+        try:
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            pass
+    if "object" in types:
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
+
+
+def selected_spec(args: argparse.Namespace) -> ToolSpec:
+    """The spec a parsed tool command calls: the command's own, or a variant whose flag was given."""
+    spec = get_spec(args.command)
+    for word, variant in _variants(spec):
+        if getattr(args, _VARIANT_PREFIX + word, False):
+            return variant
+    return spec
+
+
+def raw_arguments(spec: ToolSpec, args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments a parsed command line gives `spec`, as JSON values: flags left out are absent.
+
+    A flag that belongs to the command but not to the selected spec is kept too, so that the published
+    schema refuses it (`kill --confirm X` without `--reset` is an error, not silently ignored).
+    """
+    flags = {f.name: f for f in field_flags(spec)}
+    raw: dict[str, Any] = {}
+    for dest, value in vars(args).items():
+        if not dest.startswith(_ARG_PREFIX) or value is None:
+            continue
+        name = dest[len(_ARG_PREFIX):]
+        field = flags.get(name)
+        if isinstance(value, bool) or field is None:
+            raw[name] = value
+        else:
+            raw[name] = _coerce(value, field.types, field.item_types)
+    return raw
+
+
+def run_tool_command(args: argparse.Namespace) -> dict[str, Any]:
+    """Validate and run a parsed tool command; the JSON envelope (never raises for a tool's own errors)."""
+    spec = selected_spec(args)
+    return invoke(spec, raw_arguments(spec, args), lambda: ToolContext.from_environment(args.home))
+
+
+DEFINITION_FORMATS = ("openai", "mcp", "jsonschema")
+
+
+def tool_definitions(fmt: str) -> Any:
+    """What `executor.py tools --format FMT` prints: OpenAI `tools=`, the MCP tool list, or every schema."""
+    if fmt == "openai":
+        return openai_tools()
+    if fmt == "mcp":
+        # Imported here: the MCP SDK takes most of a second to import, which every other command would pay.
+        from tools.mcp_server import mcp_tool_list
+
+        return mcp_tool_list()
+    return {spec.name: {"description": spec.description, "read_only": spec.read_only, "destructive": spec.destructive,
+                        "agent_facing": spec.agent_facing, "input": input_schema(spec), "output": output_schema(spec)}
+            for spec in all_specs()}
+
+
+def render_text(document: dict[str, Any]) -> str:
+    """A short chat-friendly answer (Discord, Telegram): one fact per line, no tables, at most TEXT_LIMIT chars."""
+    tool = document.get("tool", "executor")
+    if document.get("ok"):
+        lines = [f"{tool}: ok", *_lines(document.get("data", {}), "")]
+    else:
+        error = document["error"]
+        lines = [f"{tool} failed: {error['code']}", _clip(error["message"], 3 * LINE_LIMIT)]
+        lines += _lines(error.get("details", {}), "")
+    return _fit(lines)
+
+
+def _clip(text: str, limit: int = LINE_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _lines(value: Any, prefix: str) -> list[str]:
+    """Nested data flattened to `a.b: value` lines; a list of records as one `- k=v k=v` line each."""
+    if isinstance(value, dict):
+        out: list[str] = []
+        for key, item in value.items():
+            out += _lines(item, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    if isinstance(value, list):
+        if not value:
+            return [f"{prefix}: none"]
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return [_clip(f"{prefix}: " + ", ".join(_scalar(v) for v in value), 3 * LINE_LIMIT)]
+        out = [f"{prefix}:"]
+        for item in value:
+            if isinstance(item, dict):
+                flat = _lines(item, "")
+                out.append(_clip("- " + " ".join(line.replace(": ", "=", 1) for line in flat), 3 * LINE_LIMIT))
+            else:
+                out += _lines(item, prefix)
+        return out
+    return [_clip(f"{prefix}: {_scalar(value)}", 2 * LINE_LIMIT)]
+
+
+def _fit(lines: list[str]) -> str:
+    kept: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        more = f"… {len(lines) - index} more lines (--format json has everything)"
+        if used + len(line) + 1 > TEXT_LIMIT - len(more) - 1:
+            kept.append(more)
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join(kept)
