@@ -29,10 +29,10 @@ def run_cli(home: Path, *args: str, timeout: float = 300, **env: str) -> tuple[i
     return proc.returncode, json.loads(lines[0]), proc.stderr
 
 
-def start_cli(home: Path, *args: str) -> subprocess.Popen[str]:
+def start_cli(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, str(REPO_ROOT / "executor.py"), *args, "--format", "json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(home),
-                            cwd=REPO_ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env(home, **(env or {})), cwd=REPO_ROOT)
 
 
 def query(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
