@@ -30,7 +30,7 @@ from core.types import Signal
 from oracle.client import OracleClient
 from oracle.model import OracleDocument, OracleFailure, OracleOk, OracleResult
 from tools.spec import ToolContext, ToolSpec
-from tools.state import SavedEngine, hide_secrets, read_saved_engine
+from tools.state import SavedEngine, hide_secrets, money, read_saved_engine
 
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
 MAX_SYMBOLS = 20
@@ -227,7 +227,7 @@ def _strategies(symbol: str, engine: Engine | None, now_ms: int) -> StrategiesVi
         return StrategiesView(source="checkpoint", as_of_ms=None, age_ms=None, engine_time_ms=engine.now_ms,
                               market=None, signals=[], note="DATA_OUTAGE: the engine has no market data for it yet")
     snapshot = features.snapshot(engine.now_ms)
-    market = MarketView(last_price=str(snapshot.last_price), imbalance=snapshot.imbalance,
+    market = MarketView(last_price=money(snapshot.last_price), imbalance=snapshot.imbalance,
                         imbalance_source=snapshot.imbalance_source, spread_bps=snapshot.spread_bps,
                         momentum_pct=features.momentum_pct)
     signals = [_signal_view(s) for s in _signals_now(symbol, engine, features)]
@@ -253,7 +253,7 @@ def _signals_now(symbol: str, engine: Engine, features: SymbolFeatures) -> list[
 
 def _signal_view(signal: Signal) -> SignalView:
     return SignalView(strategy=signal.strategy.value, confidence=signal.confidence,
-                      reference_price=str(signal.reference_price), take_profit_pct=str(signal.take_profit_pct),
+                      reference_price=money(signal.reference_price), take_profit_pct=str(signal.take_profit_pct),
                       stop_loss_pct=str(signal.stop_loss_pct), reason=signal.reason)
 
 

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,6 +82,11 @@ class EngineProcess:
     pid: int | None
 
 
+def money(value: Decimal) -> str:
+    """An exact amount as plain digits: Decimal('0E-16') shows as 0.0000000000000000, never in exponent form."""
+    return format(value, "f")
+
+
 def mode_of(source_id: str) -> str:
     """The trading mode a checkpoint's source id stands for: replay, paper, testnet, live (or unknown)."""
     kind = source_id.split(":", 1)[0]
@@ -146,18 +152,19 @@ def _mtime_ms(path: Path) -> int | None:
 
 
 @contextmanager
-def read_journal(home: Home) -> Iterator[Journal | None]:
+def read_journal(home: Home, *, may_migrate: bool = False) -> Iterator[Journal | None]:
     """The home's journal opened for reading, or None when there is none yet (it is never created here).
 
-    `Journal` migrates an old schema when it opens one, which would be a write: the version is read
-    first through a read-only SQLite connection, and an outdated journal is refused instead.
+    `Journal` migrates an old schema when it opens one, which is a write. The version is read first
+    through a read-only SQLite connection: an outdated journal raises JournalOutdated unless the caller
+    accepts the migration (`may_migrate`; safe beside a running executor, migrations are atomic).
     """
     path = home.journal
     if not path.exists():
         yield None
         return
     version = _schema_version(path)
-    if version < LATEST_VERSION:
+    if version < LATEST_VERSION and not may_migrate:
         raise JournalOutdated(f"the journal {path} has schema version {version}, older than {LATEST_VERSION}; "
                               f"{RUN_HINT} (it migrates the journal), then ask again",
                               path=str(path), version=version, expected=LATEST_VERSION)

@@ -1,0 +1,326 @@
+"""`status`: what the executor on this home is doing, from what it last saved. Read-only.
+
+Everything comes from the home: the checkpoint (engine state and the paper exchange's orders), the
+journal (equity points, LLM calls, errors), the lock file (is an executor running now) and the kill flag.
+A home with no state yet is "not started", which is an answer, not an error. Times are the engine's
+clock (a replay's is the replayed market's time); `checkpoint_written_ms` says when it was saved.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.analytics import trade_stats
+from core.clock import utc_day_start
+from core.engine import Engine
+from core.types import StrategyName
+from exchange.paper import PaperExchange
+from memory.journal import Journal
+from reports.periods import utc_date
+from tools.spec import ToolContext, ToolSpec
+from tools.state import (
+    EngineProcess,
+    JournalOutdated,
+    SavedEngine,
+    engine_process,
+    hide_secrets,
+    money,
+    read_journal,
+    read_saved_engine,
+)
+
+NOT_STARTED = "not started"
+LAST_ERRORS = 5
+HUNDRED = Decimal(100)
+
+
+class StatusInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class PositionView(BaseModel):
+    symbol: str
+    strategy: str | None
+    quantity: str
+    avg_entry: str = Field(description="average entry price, buy fees included")
+    mark: str | None = Field(description="last price the engine saw")
+    unrealized_pnl: str | None
+    opened_ms: int
+    stop_price: str | None
+    take_profit_price: str | None
+    protection_id: str | None = Field(description="client id of the working OCO list or stop order")
+    protection_kind: str | None = Field(description="oco or stop")
+    protection_open: bool | None = Field(
+        description="whether that id is an open order in the paper exchange; null when there is no paper state")
+    exiting: bool
+
+
+class BreakersView(BaseModel):
+    level: str
+    entries_allowed: bool
+    reason: str | None
+    size_multiplier: float
+
+
+class KillSwitchView(BaseModel):
+    engaged: bool
+    by: str | None = Field(description="manual, or the breaker that killed (drawdown_kill)")
+    flag_file: bool = Field(description="a KILL file is present in the home")
+    note: str | None = None
+
+
+class PausesView(BaseModel):
+    all_paused_until_ms: int | None = Field(description="every entry paused until then (null: not paused)")
+    symbols: dict[str, int] = Field(description="symbol -> paused until (ms), pauses still in force")
+
+
+class PnlToday(BaseModel):
+    day: str | None = Field(description="the UTC day, by the engine's clock")
+    pnl: str | None
+    pnl_pct: float | None
+    from_equity: str | None = Field(description="the journal's first equity point of the day")
+    from_ms: int | None
+    note: str | None = None
+
+
+class StrategyLine(BaseModel):
+    strategy: str
+    allocation: float = Field(description="share of sizing given to the strategy by config")
+    closed_trades: int
+    wins: int
+    losses: int
+    win_rate: float | None
+    profit_factor: float | None
+    pnl: float = Field(description="sum of closed-trade P&Ls in the quote asset (analytics; `report` is exact)")
+
+
+class DataHealthLine(BaseModel):
+    symbol: str
+    last_data_ms: int | None
+    age_ms: int | None = Field(description="engine clock minus the time of the symbol's last data")
+    outage: str | None = Field(description="DATA_OUTAGE reason while entries on the symbol are blocked")
+
+
+class LlmHealth(BaseModel):
+    calls: int
+    failures: int
+    last_call: dict[str, Any] | None
+
+
+class ErrorLine(BaseModel):
+    time_ms: int
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class StatusOutput(BaseModel):
+    mode: str = Field(description="replay, paper, testnet, live, or 'not started'")
+    source_id: str | None
+    finished: bool = Field(description="a replay that ran to the end of its data")
+    running: bool = Field(description="an executor process holds this home's lock now")
+    pid: int | None
+    engine_time_ms: int | None
+    checkpoint_written_ms: int | None
+    quote_asset: str | None
+    equity: str | None
+    cash: str | None
+    positions: list[PositionView]
+    breakers: BreakersView | None
+    kill_switch: KillSwitchView
+    pauses: PausesView
+    pnl_today: PnlToday
+    strategy_mix: list[StrategyLine]
+    data_health: list[DataHealthLine]
+    llm: LlmHealth | None
+    last_errors: list[ErrorLine]
+    notes: list[str]
+
+
+def handle(args: StatusInput, ctx: ToolContext) -> StatusOutput:
+    process = engine_process(ctx.home)
+    saved = read_saved_engine(ctx.home, ctx.config)
+    try:
+        with read_journal(ctx.home) as journal:
+            output = _status(saved, process, journal, ctx, journal_note=None)
+    except JournalOutdated as exc:
+        output = _status(saved, process, None, ctx, journal_note=exc.message)
+    return hide_secrets(output, ctx.env)
+
+
+def _status(saved: SavedEngine | None, process: EngineProcess, journal: Journal | None, ctx: ToolContext,
+            journal_note: str | None) -> StatusOutput:
+    notes: list[str] = []
+    flag = ctx.home.kill_flag.exists()
+    engine = saved.engine if saved is not None else None
+    if saved is None:
+        notes.append("no engine state in this home yet: python executor.py run starts one")
+    elif saved.warning:
+        notes.append(saved.warning)
+    if journal is None:
+        notes.append(journal_note or "no journal in this home yet")
+    llm, errors = _journal_health(journal)
+    common: dict[str, Any] = {
+        "running": process.running, "pid": process.pid, "kill_switch": _kill_switch(engine, flag, process),
+        "strategy_mix": _strategy_mix(engine, ctx), "llm": llm, "last_errors": errors, "notes": notes,
+    }
+    if saved is None or engine is None:
+        return StatusOutput(mode=NOT_STARTED, source_id=None, finished=False, engine_time_ms=None,
+                            checkpoint_written_ms=None, quote_asset=None, equity=None, cash=None, positions=[],
+                            breakers=None, pauses=PausesView(all_paused_until_ms=None, symbols={}),
+                            pnl_today=PnlToday(day=None, pnl=None, pnl_pct=None, from_equity=None, from_ms=None,
+                                               note="the engine has not started"),
+                            data_health=[], **common)
+    portfolio = engine.portfolio
+    return StatusOutput(
+        mode=saved.mode, source_id=saved.source_id, finished=saved.finished, engine_time_ms=engine.now_ms,
+        checkpoint_written_ms=saved.written_ms, quote_asset=portfolio.quote_asset, equity=money(portfolio.equity()),
+        cash=money(portfolio.cash), positions=_positions(saved, notes), breakers=_breakers(engine),
+        pauses=_pauses(engine), pnl_today=_pnl_today(engine, journal), data_health=_data_health(engine), **common)
+
+
+def _positions(saved: SavedEngine, notes: list[str]) -> list[PositionView]:
+    engine = saved.engine
+    open_ids = _open_order_ids(saved, notes)
+    marks = engine.portfolio.last_marks()
+    lines = []
+    for symbol, position in sorted(engine.portfolio.positions().items()):
+        holding = engine.holdings.get(symbol)
+        mark = marks.get(symbol)
+        mark_d = None if mark is None else Decimal(repr(mark))
+        protection_id = holding.protection_id if holding else position.protection_list_id
+        lines.append(PositionView(
+            symbol=symbol, strategy=position.strategy.value if position.strategy else None,
+            quantity=money(position.quantity), avg_entry=money(position.avg_entry),
+            mark=None if mark_d is None else money(mark_d),
+            unrealized_pnl=None if mark_d is None else money(position.quantity * (mark_d - position.avg_entry)),
+            opened_ms=position.opened_ms,
+            stop_price=_text(holding.stop_price if holding else position.stop_price),
+            take_profit_price=_text(holding.take_profit_price if holding else position.take_profit_price),
+            protection_id=protection_id, protection_kind=holding.protection_kind if holding else None,
+            protection_open=None if open_ids is None or protection_id is None else protection_id in open_ids,
+            exiting=holding.exiting if holding else False))
+    unprotected = [p.symbol for p in lines if p.protection_open is False or p.protection_id is None]
+    if unprotected:
+        notes.append(f"positions without a working protective order: {', '.join(unprotected)}")
+    return lines
+
+
+def _open_order_ids(saved: SavedEngine, notes: list[str]) -> set[str] | None:
+    """Client ids of the paper exchange's open orders and of their OCO lists; None without paper state."""
+    if saved.paper_state is None:
+        return None
+    try:
+        paper = PaperExchange.from_state(saved.paper_state, saved.engine.rules)
+    except (KeyError, TypeError, ValueError) as exc:
+        notes.append(f"paper exchange state unreadable ({type(exc).__name__}: {exc}); protection not checked")
+        return None
+    ids: set[str] = set()
+    for order in paper.open_orders():
+        ids.add(order.client_order_id)
+        if order.list_client_id:
+            ids.add(order.list_client_id)
+    return ids
+
+
+def _breakers(engine: Engine) -> BreakersView:
+    now = engine.now_ms
+    allowed, reason = engine.breakers.entries_allowed(now)
+    return BreakersView(level=engine.breakers.level(now).value, entries_allowed=allowed, reason=reason,
+                        size_multiplier=engine.breakers.size_multiplier(now))
+
+
+def _kill_switch(engine: Engine | None, flag: bool, process: EngineProcess) -> KillSwitchView:
+    by: str | None = None
+    if engine is not None and engine.controls.killed:
+        by = "manual"
+    elif engine is not None and engine.breakers.kill is not None:
+        by = engine.breakers.kill.breaker
+    note = None
+    if flag and by is None:
+        note = ("a KILL file is present: the running executor engages the kill switch within moments"
+                if process.running else "a KILL file is present: the kill switch engages when the executor starts")
+    return KillSwitchView(engaged=by is not None, by=by, flag_file=flag, note=note)
+
+
+def _pauses(engine: Engine) -> PausesView:
+    now = engine.now_ms
+    controls = engine.controls
+    return PausesView(all_paused_until_ms=controls.all_paused_until if controls.all_paused_until > now else None,
+                      symbols={s: until for s, until in sorted(controls.paused_symbols.items()) if until > now})
+
+
+def _pnl_today(engine: Engine, journal: Journal | None) -> PnlToday:
+    start = utc_day_start(engine.now_ms)
+    day = _iso_day(start)
+    if journal is None:
+        return PnlToday(day=day, pnl=None, pnl_pct=None, from_equity=None, from_ms=None, note="no journal yet")
+    curve = journal.equity_curve(start, engine.now_ms)
+    if not curve:
+        return PnlToday(day=day, pnl=None, pnl_pct=None, from_equity=None, from_ms=None,
+                        note="no equity point journaled yet this UTC day (one is taken every hour)")
+    first_ms, first = curve[0]
+    pnl = engine.portfolio.equity() - first
+    pct = float(pnl * HUNDRED / first) if first > 0 else None
+    return PnlToday(day=day, pnl=money(pnl), pnl_pct=pct, from_equity=money(first), from_ms=first_ms)
+
+
+def _strategy_mix(engine: Engine | None, ctx: ToolContext) -> list[StrategyLine]:
+    allocation = ctx.config.strategies.allocation
+    lines = []
+    for name in StrategyName:
+        pnls = engine.pnls.get(name, []) if engine is not None else []
+        stats = trade_stats(pnls)
+        lines.append(StrategyLine(strategy=name.value, allocation=allocation.get(name, 0.0),
+                                  closed_trades=stats.count, wins=stats.wins, losses=stats.losses,
+                                  win_rate=stats.win_rate if stats.count else None,
+                                  profit_factor=stats.profit_factor, pnl=math.fsum(pnls)))
+    return lines
+
+
+def _data_health(engine: Engine) -> list[DataHealthLine]:
+    lines = []
+    for symbol in engine.symbols:
+        features = engine.features.get(symbol)
+        seen = features is not None and features.last_price is not None
+        last = features.time_ms if seen and features is not None else None
+        lines.append(DataHealthLine(symbol=symbol, last_data_ms=last,
+                                    age_ms=None if last is None else max(0, engine.now_ms - last),
+                                    outage=engine.outages.get(symbol)))
+    return lines
+
+
+def _journal_health(journal: Journal | None) -> tuple[LlmHealth | None, list[ErrorLine]]:
+    if journal is None:
+        return None, []
+    calls = journal.llm_calls()
+    last = calls[-1] if calls else None
+    llm = LlmHealth(calls=len(calls), failures=sum(1 for c in calls if not c["ok"]),
+                    last_call=None if last is None else {k: last[k] for k in
+                                                         ("time_ms", "role", "model", "ok", "latency_ms", "summary")})
+    errors = [ErrorLine(time_ms=e["time_ms"], code=e["code"], message=e["message"], details=e["details"])
+              for e in journal.errors()[-LAST_ERRORS:]]
+    return llm, errors
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None or value == 0 else money(value)
+
+
+def _iso_day(ms: int) -> str:
+    return utc_date(ms).isoformat()
+
+
+SPEC = ToolSpec(
+    name="status",
+    description="Executor status: mode, whether it is running, equity and cash, positions with their protective "
+                "orders, breakers, kill switch, pauses, today's P&L, strategy mix, data and LLM health, last errors.",
+    input_model=StatusInput,
+    output_model=StatusOutput,
+    handler=handle,
+    read_only=True,
+)
