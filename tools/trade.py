@@ -1,0 +1,347 @@
+"""`trade`: buy with a quote amount or a percent of equity, or sell (close) a position — through the risk engine.
+
+A buy is decided by exactly the gate the engine's own signals pass (`Engine.request_entry`): the requested
+amount is an upper bound, every cap and clamp still applies, and the answer lists them with the orders and
+fills that resulted. The request runs on the home's engine: queued to `run` when it is running, or executed
+by this process under the single-writer lock when it is not (`runtime.commands.submit`).
+
+Two-phase (Invariant 10): in testnet and live — and in any mode the tool cannot identify — the first call
+only previews (the same decision computed on a copy of the engine, nothing placed) and returns a code valid
+for 120 s; only a second call with the SAME parameters and `confirm=CODE` executes. `TRADE_CONFIRMATION=always`
+makes paper and replay two-phase too. Codes are single-use and stored as hashes in the journal, so every CLI
+process of the home sees them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.errors import ConfigError, ExecutorError
+from memory.files import MemoryStore
+from memory.journal import Journal
+from runtime.commands import NotStarted, Outcome, has_state, submit
+from runtime.commands import checkpoint_mode as mode_of_checkpoint
+from tools.spec import ToolContext, ToolSpec
+
+CONFIRMATION_TTL_MS = 120_000
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read and typed by people
+ALWAYS_TWO_PHASE = frozenset({"testnet", "live"})
+SINGLE_PHASE = frozenset({"replay", "paper"})
+CONFIRMATION_SETTINGS = ("auto", "always")
+
+Percent = Annotated[Decimal, Field(gt=0, lt=100, allow_inf_nan=False)]
+
+
+# ----- errors --------------------------------------------------------------------------------------------
+
+
+class ConfirmationUnknown(ExecutorError):
+    code = "CONFIRMATION_UNKNOWN"
+
+
+class ConfirmationUsed(ExecutorError):
+    code = "CONFIRMATION_USED"
+
+
+class ConfirmationExpired(ExecutorError):
+    code = "CONFIRMATION_EXPIRED"
+
+
+class ConfirmationMismatch(ExecutorError):
+    code = "CONFIRMATION_MISMATCH"
+
+
+# ----- models --------------------------------------------------------------------------------------------
+
+
+class TradeInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    symbol: str = Field(pattern=r"^[A-Z0-9]{2,20}$", description="Binance Spot symbol, e.g. BTCUSDT.")
+    side: Literal["buy", "sell"] = Field(description="buy opens a position; sell closes the whole open position.")
+    quote: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None, description="Buy: amount of the quote asset (USDT) to spend at most; risk caps may lower it. "
+        "Give exactly one of quote or pct for a buy; none for a sell.")
+    pct: Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False)] | None = Field(
+        default=None, description="Buy: percent of current equity to spend at most (the position cap still "
+        "applies). Give exactly one of quote or pct for a buy; none for a sell.")
+    tp: Percent | None = Field(default=None, description="Buy: take-profit distance above the entry, in percent "
+                               "(default: the momentum strategy's from config).")
+    sl: Percent | None = Field(default=None, description="Buy: stop-loss distance below the entry, in percent "
+                               "(default: the momentum strategy's from config).")
+    confirm: str | None = Field(default=None, pattern=r"^[A-Z0-9]{4}-[A-Z0-9]{4}$",
+                                description="The confirmation code a preview returned; executes the previewed "
+                                "trade if the other parameters are exactly the same and the code is unused and "
+                                "younger than 120 s.")
+    request_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+                                   description="Idempotency key: a retry with the same request_id returns the first "
+                                   "answer and never trades twice (default: derived from the parameters and the "
+                                   "current minute).")
+    wait_s: float = Field(default=30.0, gt=0, le=300, description="How long to wait for a running engine's "
+                          "answer, in seconds.")
+
+    @model_validator(mode="after")
+    def _amounts(self) -> TradeInput:
+        if self.side == "buy" and (self.quote is None) == (self.pct is None):
+            raise ValueError("a buy needs exactly one of quote or pct")
+        if self.side == "sell" and any(v is not None for v in (self.quote, self.pct, self.tp, self.sl)):
+            raise ValueError("a sell closes the whole position: quote, pct, tp and sl do not apply")
+        return self
+
+
+class ClampView(BaseModel):
+    rule: str = Field(description="The rule that fired, e.g. risk.max_position_size_pct.")
+    field: str = Field(description="What it limited.")
+    requested: str = Field(description="The value before the clamp.")
+    applied: str = Field(description="The value after the clamp.")
+    source: str = Field(description="Who applied it: risk, filters or advice.")
+
+
+class DecisionView(BaseModel):
+    action: Literal["enter", "skip"] = Field(description="enter: the risk engine allows the entry; skip: refused.")
+    quote_amount: Decimal = Field(description="Quote amount of the entry after every cap (0 when skipped).")
+    quantity: Decimal = Field(description="Base quantity, rounded down to the lot step (0 when skipped).")
+    reference_price: Decimal | None = Field(description="The market price the decision used.")
+    take_profit_price: Decimal | None = Field(description="Take-profit price of the protective OCO.")
+    stop_price: Decimal | None = Field(description="Stop price of the protective OCO.")
+    reasons: list[str] = Field(description="Every reason: sizing, each clamp, or why the entry was refused.")
+    clamps: list[ClampView] = Field(description="Every cap that lowered the request.")
+
+
+class OrderView(BaseModel):
+    client_order_id: str = Field(description="Deterministic client order id (cx- prefix).")
+    list_client_id: str | None = Field(description="The OCO list this order is a leg of, if any.")
+    side: str = Field(description="BUY or SELL.")
+    type: str = Field(description="MARKET, LIMIT_MAKER (take-profit leg) or STOP_LOSS_LIMIT (stop leg).")
+    status: str = Field(description="The exchange's order status.")
+    quantity: Decimal | None = Field(description="Ordered quantity.")
+    price: Decimal | None = Field(description="Limit price, if any.")
+    stop_price: Decimal | None = Field(description="Stop trigger price, if any.")
+    executed_qty: Decimal = Field(description="Quantity filled so far.")
+    cum_quote: Decimal = Field(description="Quote amount filled so far.")
+
+
+class FillView(BaseModel):
+    client_order_id: str = Field(description="The order this fill belongs to.")
+    trade_id: int = Field(description="Exchange trade id.")
+    side: str = Field(description="BUY or SELL.")
+    price: Decimal = Field(description="Execution price.")
+    quantity: Decimal = Field(description="Executed quantity.")
+    commission: Decimal = Field(description="Fee charged.")
+    commission_asset: str = Field(description="Asset the fee was charged in.")
+
+
+class ProtectionView(BaseModel):
+    kind: str = Field(description="oco (take-profit and stop) or stop (a lone stop when the OCO was refused).")
+    id: str = Field(description="Client id of the protective order list or order.")
+    stop_price: Decimal = Field(description="Stop trigger price.")
+    take_profit_price: Decimal | None = Field(description="Take-profit price (OCO only).")
+
+
+class ConfirmationView(BaseModel):
+    code: str = Field(description="Pass as confirm=CODE with exactly the same parameters to execute.")
+    expires_ms: int = Field(description="Wall-clock expiry, milliseconds since the epoch.")
+    expires_at: str = Field(description="Expiry in UTC, ISO 8601.")
+
+
+class TradeOutput(BaseModel):
+    status: Literal["executed", "skipped", "preview"] = Field(
+        description="executed: orders were placed; skipped: the risk engine refused, nothing placed; preview: "
+        "nothing placed, confirm to execute.")
+    mode: str = Field(description="The engine's mode: replay, paper, testnet, live (unknown counts as live).")
+    symbol: str = Field(description="The symbol traded.")
+    side: Literal["buy", "sell"] = Field(description="buy or sell.")
+    message: str = Field(description="One-line summary for a person.")
+    requested_quote: Decimal | None = Field(default=None, description="Buy: the upper bound asked for, in quote.")
+    take_profit_pct: Decimal | None = Field(default=None, description="Buy: take-profit percent used.")
+    stop_loss_pct: Decimal | None = Field(default=None, description="Buy: stop-loss percent used.")
+    decision: DecisionView | None = Field(default=None, description="Buy: the risk engine's decision.")
+    sell_quantity: Decimal | None = Field(default=None, description="Sell preview: the quantity that would be sold.")
+    orders: list[OrderView] = Field(default_factory=list, description="Orders this request placed or changed.")
+    fills: list[FillView] = Field(default_factory=list, description="Fills of those orders so far.")
+    protection: ProtectionView | None = Field(default=None, description="Buy: the position's protective order.")
+    confirmation: ConfirmationView | None = Field(default=None, description="Preview: the code to confirm with.")
+    request_id: str | None = Field(default=None, description="The idempotency key this request ran under.")
+    executed_by: str | None = Field(default=None, description="running engine, this process, or stored answer "
+                                    "(a retry of a request already done).")
+    engine_time_ms: int | None = Field(default=None, description="The engine's clock when it acted.")
+
+
+# ----- the handler ---------------------------------------------------------------------------------------
+
+
+def handle(args: TradeInput, ctx: ToolContext) -> TradeOutput:
+    mode = current_mode(ctx)
+    params = resolved_parameters(args, ctx)
+    now = ctx.now_ms()
+    if args.confirm is not None:
+        spend_code(ctx, args.confirm, params, now)
+        key = args.request_id or _digest({"trade": params, "minute": now // 60_000, "code": _digest(args.confirm)})
+        return _execute(args, ctx, mode, params, key)
+    if needs_confirmation(mode, ctx.env):
+        return _preview(args, ctx, mode, params, now)
+    key = args.request_id or _digest({"trade": params, "minute": now // 60_000})
+    return _execute(args, ctx, mode, params, key)
+
+
+def current_mode(ctx: ToolContext) -> str:
+    """The home's engine mode from its checkpoint; "unknown" while a starting engine has not saved one."""
+    checkpoint, _warning = MemoryStore(ctx.home.root).read_checkpoint()
+    if checkpoint is not None:
+        return mode_of_checkpoint(checkpoint)
+    if has_state(ctx.home):
+        return "unknown"
+    raise NotStarted(ctx.home.root)
+
+
+def needs_confirmation(mode: str, env: Any) -> bool:
+    """Live and testnet always; paper and replay only with TRADE_CONFIRMATION=always; an unknown mode always."""
+    setting = (env.get("TRADE_CONFIRMATION") or "auto").strip().lower()
+    if setting not in CONFIRMATION_SETTINGS:
+        raise ConfigError("TRADE_CONFIRMATION", setting, f"must be one of {', '.join(CONFIRMATION_SETTINGS)}")
+    return mode not in SINGLE_PHASE or setting == "always"
+
+
+def resolved_parameters(args: TradeInput, ctx: ToolContext) -> dict[str, str | None]:
+    """The trade as executed (defaults filled in, numbers in canonical form): what a code is bound to."""
+    momentum = ctx.config.strategies.momentum
+    buying = args.side == "buy"
+    return {
+        "symbol": args.symbol,
+        "side": args.side,
+        "quote": _canonical(args.quote),
+        "pct": _canonical(args.pct),
+        "tp": _canonical(args.tp if args.tp is not None else momentum.take_profit_pct) if buying else None,
+        "sl": _canonical(args.sl if args.sl is not None else momentum.stop_loss_pct) if buying else None,
+    }
+
+
+def spend_code(ctx: ToolContext, code: str, params: dict[str, str | None], now_ms: int) -> None:
+    """Use a confirmation code once, for exactly the parameters it was issued for, before it expires."""
+    code_hash, params_hash = _digest(code), _digest(params)
+    with Journal(ctx.home.journal) as journal:
+        if journal.use_confirmation(code_hash, params_hash, now_ms):
+            return
+        row = journal.confirmation(code_hash)
+    if row is None:
+        raise ConfirmationUnknown(f"confirmation code {code} is unknown: ask for a new preview (call trade without "
+                                  "confirm)", symbol=params["symbol"])
+    if row.used_ms is not None:
+        raise ConfirmationUsed(f"confirmation code {code} was already used; a code executes one trade only: ask for "
+                               "a new preview", symbol=params["symbol"], used_ms=row.used_ms)
+    if now_ms > row.expires_ms:
+        raise ConfirmationExpired(f"confirmation code {code} expired at {_iso(row.expires_ms)} (codes last "
+                                  f"{CONFIRMATION_TTL_MS // 1000} s): ask for a new preview",
+                                  symbol=params["symbol"], expires_ms=row.expires_ms)
+    raise ConfirmationMismatch(f"confirmation code {code} was issued for other parameters; it confirms only the "
+                               "exact trade that was previewed: repeat those parameters, or ask for a new preview",
+                               symbol=params["symbol"])
+
+
+def _preview(args: TradeInput, ctx: ToolContext, mode: str, params: dict[str, str | None],
+             now_ms: int) -> TradeOutput:
+    payload = _payload(params)
+    outcome = submit(ctx.home, ctx.config, "preview", payload, f"preview:{secrets.token_hex(16)}",
+                     ctx.now_ms, wait_s=args.wait_s)
+    data = outcome.data
+    output = _output(args, mode, data, outcome, status="preview", request_id=None)
+    if not data.get("would_execute"):
+        output.message = f"preview: the risk engine would refuse this now ({_reasons(output)}); nothing to confirm"
+        return output
+    code = _new_code()
+    expires = now_ms + CONFIRMATION_TTL_MS
+    with Journal(ctx.home.journal) as journal:
+        journal.record_confirmation(_digest(code), _digest(params), now_ms, expires)
+    output.confirmation = ConfirmationView(code=code, expires_ms=expires, expires_at=_iso(expires))
+    output.message = f"preview only, nothing placed: {_summary(output)}. To execute, call trade again with the same " \
+                     f"parameters and confirm={code} before {_iso(expires)}"
+    return output
+
+
+def _execute(args: TradeInput, ctx: ToolContext, mode: str, params: dict[str, str | None], key: str) -> TradeOutput:
+    payload = {**_payload(params), "expires_ms": ctx.now_ms() + int(args.wait_s * 1000)}
+    outcome = submit(ctx.home, ctx.config, "trade", payload, key, ctx.now_ms, wait_s=args.wait_s)
+    placed = bool(outcome.data.get("orders")) or outcome.data.get("action") == "sell"
+    output = _output(args, mode, outcome.data, outcome, status="executed" if placed else "skipped", request_id=key)
+    output.message = _summary(output) if placed else f"not executed: {_reasons(output)}"
+    return output
+
+
+def _payload(params: dict[str, str | None]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _output(args: TradeInput, mode: str, data: dict[str, Any], outcome: Outcome, status: str,
+            request_id: str | None) -> TradeOutput:
+    decision = data.get("decision")
+    return TradeOutput.model_validate({
+        "status": status, "mode": mode, "symbol": args.symbol, "side": args.side, "message": "",
+        "requested_quote": data.get("requested_quote"), "take_profit_pct": data.get("take_profit_pct"),
+        "stop_loss_pct": data.get("stop_loss_pct"),
+        "decision": None if decision is None else {k: decision[k] for k in DecisionView.model_fields},
+        "sell_quantity": data.get("quantity") if args.side == "sell" else None,
+        "orders": [{k: o[k] for k in OrderView.model_fields} for o in data.get("orders", [])],
+        "fills": [{k: f[k] for k in FillView.model_fields} for f in data.get("fills", [])],
+        "protection": data.get("protection"), "request_id": request_id, "executed_by": outcome.executed_by,
+        "engine_time_ms": data.get("engine_time_ms"),
+    })
+
+
+def _summary(output: TradeOutput) -> str:
+    if output.side == "sell":
+        if output.status == "preview":
+            return f"SELL {output.sell_quantity} {output.symbol} at market (closes the position)"
+        filled = sum((f.quantity for f in output.fills), Decimal(0))
+        return f"SELL {output.symbol}: exit order placed, {filled} filled so far"
+    decision = output.decision
+    assert decision is not None
+    text = (f"BUY {decision.quantity} {output.symbol} for ~{decision.quote_amount} (asked {output.requested_quote}); "
+            f"take-profit {decision.take_profit_price}, stop {decision.stop_price}")
+    if decision.clamps:
+        text += f"; capped by {', '.join(c.rule for c in decision.clamps)}"
+    if output.protection is not None:
+        text += f"; protected by {output.protection.kind} {output.protection.id}"
+    return text
+
+
+def _reasons(output: TradeOutput) -> str:
+    return "; ".join(output.decision.reasons) if output.decision is not None else "no decision"
+
+
+def _new_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _canonical(value: Decimal | None) -> str | None:
+    """One spelling per number: 100, 100.0 and 1E+2 are the same parameter."""
+    if value is None:
+        return None
+    return format(value.normalize(), "f")
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+SPEC = ToolSpec(
+    name="trade",
+    description="Buy (quote amount or percent of equity) or sell (close) a Binance Spot position through the risk "
+                "engine; live and testnet trades return a preview and code first and execute only on confirm.",
+    input_model=TradeInput,
+    output_model=TradeOutput,
+    handler=handle,
+    read_only=False,
+    destructive=True,
+)
