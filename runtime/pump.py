@@ -18,7 +18,7 @@ from core.portfolio import ClosedTrade
 from core.risk.breakers import BreakerEvent
 from core.types import Decision, OrderStatus
 from exchange.port import Exchange, ExchangeRejected, ExecutionReport
-from memory.journal import Journal
+from memory.journal import Journal, OrderNotJournaled
 
 RecordSink = Callable[[Record], None]
 
@@ -68,8 +68,16 @@ class Pump:
     def _deliver(self, reports: list[ExecutionReport]) -> None:
         journal = self.journal
         for report in reports:
-            journal.update_order(report.client_order_id, status=report.status, executed_qty=report.executed_qty,
-                                 cum_quote=report.cum_quote, time_ms=report.time_ms, reason=report.reject_reason)
+            try:
+                journal.update_order(report.client_order_id, status=report.status, executed_qty=report.executed_qty,
+                                     cum_quote=report.cum_quote, time_ms=report.time_ms, reason=report.reject_reason)
+            except OrderNotJournaled:
+                # Not ours (placed by hand on the exchange, or by another tool): shown to a person, never
+                # applied to the engine's books. Start-up reconciliation compares balances.
+                journal.record_error(report.time_ms, "FOREIGN_ORDER",
+                                     f"{report.symbol} order {report.client_order_id} is not in the journal: "
+                                     f"{report.side} {report.order_type} {report.status}", {"symbol": report.symbol})
+                continue
             if report.fill is not None:
                 journal.record_fill(report.fill, position_id=self._position_of(report))
             self.engine.on_report(report)
