@@ -6,6 +6,7 @@ Tool commands print one JSON envelope on stdout (or short text with --format tex
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,6 +17,14 @@ from typing import Any
 
 from core.config import ExecutorConfig, load_config
 from core.errors import ExecutorError, InvalidArgument
+from tools.cli import (
+    DEFINITION_FORMATS,
+    add_tool_commands,
+    is_tool_command,
+    render_text,
+    run_tool_command,
+    tool_definitions,
+)
 from tools.envelope import dumps, exit_code, failure, from_error, ok
 
 DEFAULT_BALANCE = Decimal("10000")
@@ -95,6 +104,12 @@ def build_parser() -> Parser:
     rec.add_argument("--symbols", type=_symbols, required=True)
     rec.add_argument("--minutes", type=float, required=True)
     rec.add_argument("--out", type=Path, required=True)
+
+    add_tool_commands(sub, _common)
+    defs = sub.add_parser("tools", help="print the tool definitions: OpenAI tools=, MCP tool list, or JSON schemas")
+    defs.add_argument("--format", choices=DEFINITION_FORMATS, default="jsonschema")
+    mcp = sub.add_parser("mcp", help="serve the agent-facing tools as an MCP server on stdio")
+    mcp.add_argument("--home", help="data directory (default $EXECUTOR_HOME or ~/.crypto-executor)")
     return parser
 
 
@@ -143,6 +158,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
 TEXT_BY_DEFAULT = frozenset({"backtest", "run", "record"})
 
 
+def _answer_tool(args: argparse.Namespace) -> int:
+    """A tool command: one envelope (or its short text) on stdout, exit 0 / 2 / 1."""
+    document = run_tool_command(args)
+    print(render_text(document) if args.format == "text" else dumps(document))
+    return exit_code(document)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     tool = argv[0] if argv and not argv[0].startswith("-") else "executor"
@@ -152,6 +174,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         document = from_error(tool, exc)
         print(dumps(document))
         return exit_code(document)
+    if args.command == "tools":
+        print(json.dumps(tool_definitions(args.format), indent=2))
+        return 0
+    if args.command == "mcp":
+        from tools.mcp_server import serve_stdio
+
+        serve_stdio(args.home)
+        return 0
+    if is_tool_command(args.command):
+        return _answer_tool(args)
     if args.format is None:
         args.format = "text" if args.command in TEXT_BY_DEFAULT and sys.stdout.isatty() else "json"
     try:

@@ -15,6 +15,7 @@ import argparse
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tools.openai_defs import openai_tools
@@ -22,6 +23,7 @@ from tools.registry import all_specs, get_spec, input_schema, output_schema
 from tools.spec import ToolContext, ToolSpec
 from tools.validation import invoke
 
+SIGNIFICANT_DIGITS = 8
 TEXT_LIMIT = 1500  # characters: one Discord message with room to spare
 LINE_LIMIT = 60  # characters: readable on a phone without wrapping mid-value
 _ARG_PREFIX = "arg__"
@@ -90,13 +92,13 @@ def field_flags(spec: ToolSpec) -> list[FieldFlag]:
     flags = []
     for name, prop in schema.get("properties", {}).items():
         resolved = _resolve(prop, defs)
-        words = [resolved.get("description", "")]
+        words = [prop.get("description") or resolved.get("description", "")]
         if "enum" in resolved:
-            words.append("one of: " + ", ".join(str(v) for v in resolved["enum"]))
+            words.append("One of: " + ", ".join(str(v) for v in resolved["enum"]) + ".")
         if "default" in prop and prop["default"] is not None:
-            words.append(f"default {prop['default']}")
+            words.append(f"Default: {prop['default']}.")
         flags.append(FieldFlag(name, frozenset(_json_types(prop, defs)), frozenset(_items(prop, defs)),
-                               "; ".join(w for w in words if w).replace("%", "%%")))
+                               " ".join(w for w in words if w).replace("%", "%%")))
     return flags
 
 
@@ -226,15 +228,35 @@ def tool_definitions(fmt: str) -> Any:
 
 
 def render_text(document: dict[str, Any]) -> str:
-    """A short chat-friendly answer (Discord, Telegram): one fact per line, no tables, at most TEXT_LIMIT chars."""
+    """A short chat-friendly answer (Discord, Telegram): one fact per line, no tables, at most TEXT_LIMIT chars.
+
+    A tool's own chat text (`data.text`) or one-line summary (`data.message`) comes first; empty values are
+    left out and long decimals shortened, so the facts that matter fit one message. JSON has everything.
+    """
     tool = document.get("tool", "executor")
-    if document.get("ok"):
-        lines = [f"{tool}: ok", *_lines(document.get("data", {}), "")]
-    else:
+    if not document.get("ok"):
         error = document["error"]
         lines = [f"{tool} failed: {error['code']}", _clip(error["message"], 3 * LINE_LIMIT)]
-        lines += _lines(error.get("details", {}), "")
-    return _fit(lines)
+        return _fit(lines + _lines(error.get("details", {}), ""))
+    data = dict(document.get("data") or {})
+    lines = [f"{tool}: ok"]
+    for lead in ("text", "message"):
+        if isinstance(data.get(lead), str):
+            lines += data.pop(lead).splitlines()
+    return _fit(lines + _lines(data, ""))
+
+
+def _short_number(text: str) -> str:
+    """'0.4504104104104104104' → '0.45041041': eight significant digits are plenty in a chat line."""
+    if "." not in text:
+        return text  # ids, times and whole amounts stay as they are
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return text
+    if not value.is_finite() or len(value.as_tuple().digits) <= SIGNIFICANT_DIGITS:
+        return text
+    return f"{round(value, max(0, SIGNIFICANT_DIGITS - 1 - value.adjusted())):f}"
 
 
 def _clip(text: str, limit: int = LINE_LIMIT) -> str:
@@ -248,6 +270,8 @@ def _scalar(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, str):
+        return _short_number(value)
     return str(value)
 
 
@@ -256,6 +280,8 @@ def _lines(value: Any, prefix: str) -> list[str]:
     if isinstance(value, dict):
         out: list[str] = []
         for key, item in value.items():
+            if item is None or item == [] or item == {}:
+                continue
             out += _lines(item, f"{prefix}.{key}" if prefix else str(key))
         return out
     if isinstance(value, list):

@@ -19,6 +19,9 @@ from core.errors import InvalidArgument
 from tools.spec import ToolSpec
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+# A Decimal field accepts a number or a string; pydantic publishes the string branch without a pattern, which
+# would let "ten" through the schema. Money given as text must at least look like a number.
+DECIMAL_STRING_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 TOOL_MODULES: tuple[str, ...] = ("tools.scan", "tools.trade", "tools.status", "tools.report", "tools.control")
 
 
@@ -68,7 +71,21 @@ def _with_dialect(schema: dict[str, Any]) -> dict[str, Any]:
 
 @functools.cache
 def _input_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return _with_dialect(model.model_json_schema(mode="validation"))
+    return _with_dialect(_numeric_strings(model.model_json_schema(mode="validation")))
+
+
+def _numeric_strings(schema: Any) -> Any:
+    """Give the bare string branch of every number-or-string union (a Decimal) a numeric pattern."""
+    if isinstance(schema, list):
+        return [_numeric_strings(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = {key: _numeric_strings(value) for key, value in schema.items()}
+    branches = schema.get("anyOf")
+    if isinstance(branches, list) and any(isinstance(b, dict) and b.get("type") == "number" for b in branches):
+        schema["anyOf"] = [{**b, "pattern": DECIMAL_STRING_PATTERN} if b == {"type": "string"} else b
+                           for b in branches]
+    return schema
 
 
 @functools.cache
