@@ -233,13 +233,14 @@ def _alive(pid: int) -> bool:
 
 
 def hide_secrets(output: OutputT, env: Mapping[str, str]) -> OutputT:
-    """`output` with the value of every secret-named environment variable (BINANCE_API_KEY,
-    TELEGRAM_BOT_TOKEN, …) masked wherever it appears (invariant 9).
+    """`output` with the value of every credential in the environment (BINANCE_API_KEY, TELEGRAM_BOT_TOKEN,
+    webhook URLs, …) masked wherever it appears (invariant 9).
 
     Tool output is built from the journal and files that are redacted when written; this is the last
     gate before anything reaches a chat, so a secret that slipped in some other way still stops here.
     """
-    secrets = sorted({v for k, v in env.items() if is_secret_name(k) and len(v) >= _MIN_SECRET_LEN},
+    secrets = sorted({v for k, v in env.items()
+                      if (is_secret_name(k) or "WEBHOOK" in k.upper()) and len(v) >= _MIN_SECRET_LEN},
                      key=len, reverse=True)
     data = output.model_dump(mode="json")
     cleaned = _mask_values(data, secrets)
