@@ -9,20 +9,26 @@ SIGINT/SIGTERM by stopping cleanly (positions stay protected by their exchange-s
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import time
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from core.analytics import trade_stats
 from core.config import ExecutorConfig
 from core.engine import Engine
 from core.errors import ExecutorError, InvalidArgument
 from core.events import Bar
 from core.portfolio import Portfolio
+from core.risk.sizing import kelly_for_strategy
 from exchange.paper import PaperExchange
 from memory.files import MemoryStore
 from memory.journal import Journal
+from reports.dispatch import send_due_reports
+from reports.notify import notifiers_from_env
+from reports.schedule import next_daily_run_ms
 from runtime.backtest import Tally
 from runtime.commands import complete_interrupted, process_queue
 from runtime.home import Home
@@ -86,6 +92,7 @@ class Runner:
         self.pump = Pump(self.engine, self.exchange, self.journal, on_record=self._on_record)
         self.checkpoint_ms = self.engine.now_ms
         self._commands_polled = 0.0
+        self._next_report_ms = 0
 
     def _on_record(self, record: object) -> None:
         self.tally(record)  # type: ignore[arg-type]
@@ -110,6 +117,31 @@ class Runner:
         portfolio = self.engine.portfolio
         self.store.write_portfolio_state(portfolio.to_dict())
         self.store.write_performance_metrics(self.performance())
+        self.store.write_learned_config(self.learned())
+
+    def learned(self) -> dict[str, Any]:
+        """What the executor has learned about its strategy mix: each strategy's record and the Kelly estimate
+        that now sizes it (the prior until enough trades close)."""
+        engine = self.engine
+        strategies = {}
+        for name, pnls in sorted(engine.pnls.items()):
+            stats = trade_stats(pnls)
+            strategies[name.value] = {
+                "allocation": self.config.strategies.allocation.get(name, 0.0),
+                "closed_trades": stats.count, "win_rate": round(stats.win_rate, 4) if stats.count else None,
+                "kelly_estimate": round(stats.kelly, 4) if stats.count else None,
+                "sizing_kelly": round(kelly_for_strategy(stats.count, stats.kelly if stats.count else None,
+                                                         self.config.risk), 4)}
+        return {"time_ms": engine.now_ms, "strategies": strategies}
+
+    def send_due_reports(self) -> None:
+        """Daily (09:00 UTC) and weekly reports to the configured Telegram/Discord, catching up after downtime."""
+        now = int(time.time() * 1000)
+        if now < self._next_report_ms:
+            return
+        result = send_due_reports(self.home.root, self.journal, notifiers_from_env(os.environ), now)
+        self.warnings.extend(result.warnings + [f.message for f in result.failures])
+        self._next_report_ms = next_daily_run_ms(now)
 
     def performance(self) -> dict[str, Any]:
         return {"time_ms": self.engine.now_ms, "equity": str(self.engine.portfolio.equity()),
@@ -138,6 +170,8 @@ class Runner:
                 self.checkpoint()
             if index % COMMAND_POLL_EVENTS == 0 or self.speed is not None or self.source.live:
                 self.answer_commands()
+            if self.source.live and index % 100 == 0:
+                self.send_due_reports()
             if index % 500 == 0:
                 if self.home.kill_flag.exists() and not self.engine.controls.killed:
                     self.engine.kill()
