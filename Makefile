@@ -17,7 +17,7 @@ setup: $(VENV)/.installed-runtime
 setup-dev: $(VENV)/.installed-dev
 
 demo: setup
-	$(PY) executor.py backtest --synthetic --seed 7
+	$(PY) executor.py backtest --synthetic --seed 7 --format text
 
 lint: setup-dev
 	$(PY) -m ruff check .
