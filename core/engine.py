@@ -506,13 +506,23 @@ class Engine:
         self.holdings[symbol] = holding
         self._place_oco(holding, "protect a new position")
 
+    def _protection_market(self, holding: Holding) -> tuple[SymbolRules, Decimal] | None:
+        """The symbol's rules and last price, or None when there is nothing to protect or no price yet."""
+        last = self._last_price(holding.symbol)
+        if self.portfolio.position(holding.symbol) is None or last is None:
+            return None
+        return self.rules[holding.symbol], last
+
+    def _unprotectable(self, holding: Holding, what: str, exc: Exception) -> None:
+        self._notice("protection_failed", holding.symbol, f"cannot place {what} ({exc}); closing the position")
+        self._exit(holding, "no valid protection at the current price")
+
     def _place_oco(self, holding: Holding, reason: str) -> None:
         symbol = holding.symbol
-        rules = self.rules[symbol]
-        position = self.portfolio.position(symbol)
-        last = self._last_price(symbol)
-        if position is None or last is None:
+        market = self._protection_market(holding)
+        if market is None:
             return
+        rules, last = market
         try:
             quantity = conform_quantity(rules, self.portfolio.sellable_quantity(symbol), market=False)
             oco = conform_oco(rules, OcoRequest(
@@ -520,8 +530,7 @@ class Engine:
                 take_profit_price=holding.take_profit_price, stop_price=holding.stop_price,
                 stop_limit_price=self._stop_limit(holding.stop_price)), last_price=last)
         except (FilterRejected, ValueError) as exc:
-            self._notice("protection_failed", symbol, f"cannot place OCO ({exc}); closing the position")
-            self._exit(holding, "no valid protection at the current price")
+            self._unprotectable(holding, "an OCO", exc)
             return
         holding.stop_price = oco.stop_price
         holding.take_profit_price = oco.take_profit_price
@@ -532,11 +541,10 @@ class Engine:
 
     def _place_stop(self, holding: Holding) -> None:
         symbol = holding.symbol
-        rules = self.rules[symbol]
-        position = self.portfolio.position(symbol)
-        last = self._last_price(symbol)
-        if position is None or last is None:
+        market = self._protection_market(holding)
+        if market is None:
             return
+        rules, last = market
         try:
             order = conform_order(rules, OrderRequest(
                 client_order_id=self._next_id("s", self.now_ms), symbol=symbol, side=Side.SELL,
@@ -547,8 +555,7 @@ class Engine:
             if order.stop_price is None or order.stop_price >= last:
                 raise FilterRejected(symbol, "STOP", "stop_price", order.stop_price, last, "stop not below last price")
         except (FilterRejected, ValueError) as exc:
-            self._notice("protection_failed", symbol, f"cannot place a stop ({exc}); closing the position")
-            self._exit(holding, "no valid protection at the current price")
+            self._unprotectable(holding, "a stop", exc)
             return
         holding.protection_id = order.client_order_id
         holding.protection_kind = "stop"
