@@ -38,7 +38,9 @@ DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 SCAN_SYMBOLS_ENV = "SCAN_SYMBOLS"
 ORACLE_DEADLINE_S = 5.0  # for all symbols together, once the workers are up
 ORACLE_STARTUP_S = 20.0  # worker processes importing on a busy machine
-MAX_ORACLE_WORKERS = 4
+# One worker answers its requests concurrently (one asyncio loop), so every symbol is in flight at once;
+# a second worker for a long list keeps one wedged worker from taking every answer with it.
+SYMBOLS_PER_WORKER = 10
 # Older live data than this is stale (invariant 7: stale data is an outage): the oracle reports the age
 # of its data; on a healthy symbol it is a few seconds.
 ORACLE_STALE_MS = 300_000
@@ -174,8 +176,8 @@ def _universe(args: ScanInput, saved: SavedEngine | None, ctx: ToolContext) -> t
 
 
 def _oracle_results(symbols: list[str], ctx: ToolContext) -> dict[str, OracleResult]:
-    """Every symbol's oracle result, in parallel: one worker process per symbol up to a few."""
-    workers = min(len(symbols), MAX_ORACLE_WORKERS)
+    """Every symbol's oracle result, all requests in flight together under one deadline."""
+    workers = -(-len(symbols) // SYMBOLS_PER_WORKER)
     with OracleClient(workers=workers, deadline_s=ORACLE_DEADLINE_S, base_url=ctx.env.get("BINANCE_BASE_URL"),
                       env=ctx.env) as client:
         client.wait_ready(ORACLE_STARTUP_S)
