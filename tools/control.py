@@ -9,8 +9,6 @@ Resetting the kill switch loosens risk, so no agent-facing front end offers it (
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from typing import Annotated, Literal
 
@@ -66,20 +64,20 @@ class ControlOutput(BaseModel):
 
 
 def handle_pause(args: PauseInput, ctx: ToolContext) -> ControlOutput:
-    outcome = _submit(ctx, "pause", {"symbol": args.symbol, "minutes": args.minutes}, args.wait_s, idempotent=True)
+    outcome = _submit(ctx, "pause", {"symbol": args.symbol, "minutes": args.minutes}, args.wait_s)
     target = args.symbol or "every symbol"
     return _output("pause", args.symbol, outcome, ctx, f"entries on {target} paused for {args.minutes} min")
 
 
 def handle_resume(args: ResumeInput, ctx: ToolContext) -> ControlOutput:
     payload = {"symbol": args.symbol, "expires_ms": ctx.now_ms() + int(args.wait_s * 1000)}
-    outcome = _submit(ctx, "resume", payload, args.wait_s, idempotent=True)
+    outcome = _submit(ctx, "resume", payload, args.wait_s)
     return _output("resume", args.symbol, outcome, ctx, f"pause lifted on {args.symbol or 'every symbol'}")
 
 
 def handle_kill(args: KillInput, ctx: ToolContext) -> ControlOutput:
     ctx.home.kill_flag.touch(exist_ok=True)
-    outcome = _submit(ctx, "kill", {}, args.wait_s, idempotent=False)
+    outcome = _submit(ctx, "kill", {}, args.wait_s)
     return _output("kill", None, outcome, ctx, "kill switch engaged: no new entries until a manual reset "
                    "(exits and protective orders keep working)")
 
@@ -87,20 +85,16 @@ def handle_kill(args: KillInput, ctx: ToolContext) -> ControlOutput:
 def handle_kill_reset(args: KillResetInput, ctx: ToolContext) -> ControlOutput:
     ctx.home.kill_flag.unlink(missing_ok=True)
     payload = {"expires_ms": ctx.now_ms() + int(args.wait_s * 1000)}
-    outcome = _submit(ctx, "reset_kill", payload, args.wait_s, idempotent=False)
+    outcome = _submit(ctx, "reset_kill", payload, args.wait_s)
     return _output("kill_reset", None, outcome, ctx, "kill switch reset: entries allowed again where nothing "
                    "else blocks them")
 
 
-def _submit(ctx: ToolContext, kind: str, payload: dict[str, object], wait_s: float, idempotent: bool) -> Outcome:
-    """Pause and resume retried within a minute are one command; every kill or reset is acted on."""
+def _submit(ctx: ToolContext, kind: str, payload: dict[str, object], wait_s: float) -> Outcome:
+    """Every call is its own command: each control is safe to apply twice (a pause keeps the later end, a kill
+    stays on), while folding a repeat into an earlier answer would drop a pause asked again after a resume."""
     payload = {k: v for k, v in payload.items() if v is not None}
-    if idempotent:
-        material = json.dumps({kind: payload, "minute": ctx.now_ms() // 60_000}, sort_keys=True, default=str)
-        key = f"{kind}:{hashlib.sha256(material.encode()).hexdigest()}"
-    else:
-        key = f"{kind}:{secrets.token_hex(16)}"
-    return submit(ctx.home, ctx.config, kind, payload, key, ctx.now_ms, wait_s=wait_s)
+    return submit(ctx.home, ctx.config, kind, payload, f"{kind}:{secrets.token_hex(16)}", ctx.now_ms, wait_s=wait_s)
 
 
 def _output(action: Literal["pause", "resume", "kill", "kill_reset"], symbol: str | None, outcome: Outcome,

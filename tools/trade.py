@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import ConfigError, ExecutorError
 from memory.files import MemoryStore
-from memory.journal import Journal
+from memory.journal import CommandStatus, Journal
 from runtime.commands import NotStarted, Outcome, has_state, submit
 from runtime.commands import checkpoint_mode as mode_of_checkpoint
 from tools.spec import ToolContext, ToolSpec
@@ -82,8 +82,8 @@ class TradeInput(BaseModel):
                                 "younger than 120 s.")
     request_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
                                    description="Idempotency key: a retry with the same request_id returns the first "
-                                   "answer and never trades twice (default: derived from the parameters and the "
-                                   "current minute).")
+                                   "answer and never trades twice (default: the same parameters within the same "
+                                   "minute are one trade, unless the first attempt placed nothing).")
     wait_s: float = Field(default=30.0, gt=0, le=300, description="How long to wait for a running engine's "
                           "answer, in seconds.")
 
@@ -183,12 +183,29 @@ def handle(args: TradeInput, ctx: ToolContext) -> TradeOutput:
     now = ctx.now_ms()
     if args.confirm is not None:
         spend_code(ctx, args.confirm, params, now)
-        key = args.request_id or _digest({"trade": params, "minute": now // 60_000, "code": _digest(args.confirm)})
+        key = args.request_id or default_request_id(ctx, {"trade": params, "minute": now // 60_000,
+                                                           "code": _digest(args.confirm)})
         return _execute(args, ctx, mode, params, key)
     if needs_confirmation(mode, ctx.env):
         return _preview(args, ctx, mode, params, now)
-    key = args.request_id or _digest({"trade": params, "minute": now // 60_000})
+    key = args.request_id or default_request_id(ctx, {"trade": params, "minute": now // 60_000})
     return _execute(args, ctx, mode, params, key)
+
+
+def default_request_id(ctx: ToolContext, material: dict[str, Any]) -> str:
+    """The same trade asked again within the same minute is a retry: it gets the first answer, never a second
+    order. Unless that first answer placed nothing (refused, or failed): then asking again is a new request,
+    so that a trade refused during a pause can be made once the pause is lifted."""
+    key = _digest(material)
+    with Journal(ctx.home.journal) as journal:
+        row = journal.command_by_key(key)
+    if row is None or row.status is not CommandStatus.DONE or _placed_orders(row.result):
+        return key
+    return f"{key}:{secrets.token_hex(8)}"
+
+
+def _placed_orders(result: dict[str, Any] | None) -> bool:
+    return bool(result and result.get("ok") and result.get("data", {}).get("orders"))
 
 
 def current_mode(ctx: ToolContext) -> str:
