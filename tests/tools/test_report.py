@@ -1,0 +1,135 @@
+"""`report` over a replayed home's journal: archived files, reuse, on-demand build, typed refusals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from core.errors import InvalidArgument
+from memory.journal import Journal
+from tests.tools.test_status import (
+    FAKE_SECRETS,
+    REPLAY_DAY,
+    checkpoint,
+    context,
+    copy_of,
+    shared_replayed_home,
+    snapshot_files,
+)
+from tools.report import SPEC, ReportInput, ReportOutput, handle
+from tools.state import NoData
+
+# Wall clock for the tests: the day after the replayed day, so that it is "yesterday".
+NOW_MS = int(datetime(2023, 11, 15, 12, 0, tzinfo=UTC).timestamp() * 1000)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared_replayed_home(tmp_path_factory)
+
+
+@pytest.fixture
+def home(built: Path, tmp_path: Path) -> Iterator[Path]:
+    yield copy_of(built, tmp_path)
+
+
+def report(root: Path, now_ms: int = NOW_MS, env: dict[str, str] | None = None, **args: str) -> ReportOutput:
+    return handle(ReportInput(**args), context(root, env, now_ms=now_ms))
+
+
+def test_the_report_is_archived_and_its_paths_returned(home: Path) -> None:
+    out = report(home, date=REPLAY_DAY)
+    assert (out.period, out.date, out.partial) == ("day", REPLAY_DAY, False)
+    folder = home / "reports" / "day"
+    assert out.files == {kind: str(folder / f"{REPLAY_DAY}.{kind}") for kind in ("json", "txt", "png")}
+    assert all(Path(path).stat().st_size > 0 for path in out.files.values())
+    assert Path(out.files["png"]).read_bytes().startswith(b"\x89PNG")
+    assert out.text == Path(out.files["txt"]).read_text().rstrip("\n")
+    archived = json.loads(Path(out.files["json"]).read_text())
+    assert out.numbers.fills == archived["fills"] > 0
+    assert out.numbers.realized_pnl == archived["realized_pnl"] and out.numbers.fees == archived["fees"]
+    assert out.numbers.trades == archived["trades"]["count"]
+    assert out.notes == archived["notes"]
+
+
+def test_a_second_call_reuses_the_archive(home: Path) -> None:
+    first = report(home, date=REPLAY_DAY)
+    written = snapshot_files(home / "reports")
+    second = report(home, date=REPLAY_DAY)
+    assert second == first
+    assert snapshot_files(home / "reports") == written  # not rebuilt: same bytes, same mtimes
+
+
+def test_the_default_date_is_yesterday_utc(home: Path) -> None:
+    assert report(home).date == REPLAY_DAY
+
+
+def test_a_week_report_is_named_after_its_monday(home: Path) -> None:
+    out = report(home, period="week", date=REPLAY_DAY)
+    assert out.date == "2023-11-13" and out.files["json"].endswith("reports/week/2023-11-13.json")
+    assert out.partial  # the week of 2023-11-13 had not ended at NOW_MS
+    engine = checkpoint(home)["engine"]
+    archived = json.loads(Path(out.files["json"]).read_text())
+    assert {p["symbol"] for p in archived["open_positions"]} == set(engine["holdings"])
+
+
+def test_a_period_without_equity_points_has_no_chart(home: Path) -> None:
+    out = report(home, date="2023-11-13")
+    assert set(out.files) == {"json", "txt"} and out.numbers.fills == 0
+    assert out.numbers.equity_start is None and out.numbers.pnl is None  # missing stays missing
+
+
+@pytest.mark.parametrize("date", ["2023-11-16", "2999-01-01"])
+def test_a_future_date_is_an_invalid_argument_naming_the_field(home: Path, date: str) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        report(home, date=date)
+    assert refused.value.code == "INVALID_ARGUMENT" and refused.value.details["field"] == "date"
+    assert not (home / "reports" / "day").exists() or not any((home / "reports" / "day").iterdir())
+
+
+@pytest.mark.parametrize("date", ["2023-13-01", "2023-02-30", "14/11/2023", "2023-11-14T00:00", ""])
+def test_a_malformed_date_is_refused_by_the_input_model(date: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        ReportInput(date=date)
+    assert refused.value.errors()[0]["loc"] == ("date",)
+
+
+@pytest.mark.parametrize("arguments", [{"period": "month"}, {"period": "day", "extra": 1}, {"date": 20231114}])
+def test_other_bad_input_is_refused(arguments: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        ReportInput.model_validate(arguments)
+
+
+def test_a_home_without_a_journal_says_run_first(tmp_path: Path) -> None:
+    with pytest.raises(NoData) as refused:
+        report(tmp_path, date=REPLAY_DAY)
+    assert refused.value.code == "NO_DATA" and "python executor.py run" in refused.value.message
+    assert refused.value.details["hint"] == "python executor.py run"
+    assert list(tmp_path.iterdir()) == []  # no journal created, no report written
+
+
+def test_the_report_writes_only_report_files(home: Path) -> None:
+    before = snapshot_files(home)
+    report(home, date=REPLAY_DAY)
+    after = snapshot_files(home)
+    assert {k: v for k, v in after.items() if not k.startswith("reports/")} == before
+
+
+def test_planted_secrets_never_appear_in_the_output(home: Path) -> None:
+    with Journal(home / "journal.db") as journal:
+        journal.record_error(1_699_990_000_000, "NOTIFY_FAILED", f"echo {FAKE_SECRETS['TELEGRAM_BOT_TOKEN']}", {})
+    text = report(home, env=FAKE_SECRETS, date=REPLAY_DAY).model_dump_json()
+    for secret in FAKE_SECRETS.values():
+        assert secret not in text
+
+
+def test_spec_is_read_only_with_described_inputs() -> None:
+    assert SPEC.name == "report" and SPEC.read_only and SPEC.handler is handle
+    schema = ReportInput.model_json_schema()
+    assert all(field.get("description") for field in schema["properties"].values())
+    assert schema["properties"]["period"]["enum"] == ["day", "week"]
