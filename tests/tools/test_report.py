@@ -18,6 +18,7 @@ from tests.tools.test_status import (
     checkpoint,
     context,
     copy_of,
+    run_tool,
     shared_replayed_home,
     snapshot_files,
 )
@@ -133,3 +134,18 @@ def test_spec_is_read_only_with_described_inputs() -> None:
     schema = ReportInput.model_json_schema()
     assert all(field.get("description") for field in schema["properties"].values())
     assert schema["properties"]["period"]["enum"] == ["day", "week"]
+
+
+def test_the_command_line_builds_the_report_and_refuses_a_malformed_date(home: Path) -> None:
+    code, envelope = run_tool(home, "report", "--date", REPLAY_DAY)
+    assert (code, envelope["ok"]) == (0, True)
+    assert all(Path(path).exists() for path in envelope["data"]["files"].values())
+    code, malformed = run_tool(home, "report", "--date", "2023-13-01")
+    assert (code, malformed["error"]["code"]) == (2, "INVALID_ARGUMENT")
+    assert malformed["error"]["details"]["path"] == "/date"
+
+
+def test_the_command_line_says_no_data_on_a_fresh_home(tmp_path: Path) -> None:
+    code, envelope = run_tool(tmp_path / "fresh", "report", "--date", REPLAY_DAY)
+    assert (code, envelope["ok"], envelope["error"]["code"]) == (1, False, "NO_DATA")
+    assert "python executor.py run" in envelope["error"]["message"]

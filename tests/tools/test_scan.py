@@ -6,6 +6,7 @@ BINANCE_BASE_URL over sockets.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -19,7 +20,14 @@ from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from tests.conftest import fixture_path
 from tests.oracle.binance_public_server import BinancePublicServer, MarketData, recorded_markets
-from tests.tools.test_status import FAKE_SECRETS, checkpoint, context, shared_replayed_home, snapshot_files
+from tests.tools.test_status import (
+    FAKE_SECRETS,
+    checkpoint,
+    context,
+    run_tool,
+    shared_replayed_home,
+    snapshot_files,
+)
 from tools.scan import SPEC, ScanInput, ScanOutput, SymbolScan, SymbolScanError, handle
 
 DEPTH = "/api/v3/depth"
@@ -171,3 +179,19 @@ def test_spec_is_read_only_with_described_inputs() -> None:
     assert SPEC.name == "scan" and SPEC.read_only and not SPEC.destructive and SPEC.handler is handle
     schema = ScanInput.model_json_schema()
     assert all(field.get("description") for field in schema["properties"].values())
+
+
+def test_the_command_line_scans_with_one_error_per_bad_symbol(built: Path, server: BinancePublicServer) -> None:
+    code, envelope = run_tool(built, "scan", "--symbols", "BTCUSDT,NOPEUSDT",
+                              env={"BINANCE_BASE_URL": server.base_url, **FAKE_SECRETS})
+    assert (code, envelope["ok"], envelope["tool"]) == (0, True, "scan")
+    results = {r["symbol"]: r for r in envelope["data"]["results"]}
+    assert results["BTCUSDT"]["ok"] and results["BTCUSDT"]["oracle"]["ok"]
+    assert not results["NOPEUSDT"]["ok"] and results["NOPEUSDT"]["error"]["code"] == "INVALID_SYMBOL"
+    assert all(secret not in json.dumps(envelope) for secret in FAKE_SECRETS.values())
+
+
+def test_the_command_line_refuses_a_bad_symbol_with_its_path(built: Path) -> None:
+    code, envelope = run_tool(built, "scan", "--symbols", "BTCUSDT,btc-usdt")
+    assert (code, envelope["error"]["code"]) == (2, "INVALID_ARGUMENT")
+    assert envelope["error"]["details"]["path"] == "/symbols/1"

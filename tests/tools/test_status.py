@@ -65,6 +65,17 @@ def context(root: Path, env: Mapping[str, str] | None = None, now_ms: int | None
     return ToolContext(home=Home(root), config=load_config(env={}), env=dict(env or {}), now_ms=clock)
 
 
+def run_tool(home: Path, *args: str, env: Mapping[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    """`python executor.py ARGS --home HOME --format json` as a user runs it: (exit code, the one envelope)."""
+    clean = {k: v for k, v in os.environ.items() if k not in FAKE_SECRETS and not k.startswith("BINANCE_")}
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "executor.py"), *args, "--home", str(home),
+                           "--format", "json"], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
+                          env={**clean, **(env or {})})
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one JSON envelope, got {proc.stdout!r}; stderr {proc.stderr[-2000:]}"
+    return proc.returncode, json.loads(lines[0])
+
+
 def snapshot_files(root: Path) -> dict[str, tuple[int, bytes]]:
     """Every file under `root` with its mtime and content: equal before and after means nothing was written."""
     return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes())
@@ -288,3 +299,11 @@ def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in FAKE_SECRETS:
         monkeypatch.delenv(name, raising=False)
     yield
+
+
+def test_the_command_line_answers_the_same_status_without_leaking_secrets(built: Path) -> None:
+    code, envelope = run_tool(built, "status", env=FAKE_SECRETS)
+    assert (code, envelope["ok"], envelope["tool"]) == (0, True, "status")
+    assert envelope["data"] == json.loads(status(built).model_dump_json())
+    for secret in FAKE_SECRETS.values():
+        assert secret not in json.dumps(envelope)
