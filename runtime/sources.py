@@ -81,9 +81,9 @@ def recorded_source(path: Path, symbols: Sequence[str] | None = None, from_ms: i
         if not series:
             raise InvalidData(f"no candles found in {path} for the requested symbols and dates", path=str(path))
         names = sorted(series)
-        prices = {s: c.close[0] for s, c in series.items() if c.close}
-        start = min(c.open_time[0] for c in series.values() if c.open_time)
-        total = sum(len(c.open_time) for c in series.values())
+        prices = {s: float(c.close[0]) for s, c in series.items() if len(c)}
+        start = min(int(c.open_time[0]) for c in series.values() if len(c))
+        total = sum(len(c) for c in series.values())
         description = f"candles from {path.name}: {len(names)} symbols, {total} bars"
         source_events = iter_bars(series)
     if exchange_info is not None:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -34,17 +32,22 @@ _CHUNK = 8_192
 
 @dataclass
 class CandleSeries:
-    """One symbol's candles as columns (open times in ms since the epoch, UTC) and the gaps found."""
+    """One symbol's candles as numpy columns (open times in ms since the epoch, UTC) and the gaps found.
+
+    Columns stay numpy arrays (8 bytes a value) rather than lists of Python floats (about 32 bytes a value):
+    the 8-pair, 7.5-month 5m set then holds in ~25 MB instead of ~150 MB. `iter_bars` turns one chunk at a
+    time into Python values.
+    """
 
     symbol: str
     interval_ms: int
-    open_time: list[int]
-    open: list[float]
-    high: list[float]
-    low: list[float]
-    close: list[float]
-    volume: list[float]
-    taker_buy: list[float] | None
+    open_time: np.ndarray  # int64
+    open: np.ndarray  # float64, and so are the columns below
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    taker_buy: np.ndarray | None
     gaps: list[DataGap]
 
     def __post_init__(self) -> None:
@@ -209,17 +212,17 @@ def _series(raw: RawCandles, start_ms: int | None, end_ms: int | None) -> Candle
     step = interval_ms(raw.interval)
     holes = np.flatnonzero(np.diff(times) != step)
     gaps = [DataGap(raw.symbol, int(times[i]) + step, int(times[i + 1])) for i in holes]
-    opens, highs, lows, closes, volumes = table.T.tolist()
+    columns = np.ascontiguousarray(table.T, dtype=np.float64)
     return CandleSeries(
         symbol=raw.symbol,
         interval_ms=step,
-        open_time=times.tolist(),
-        open=opens,
-        high=highs,
-        low=lows,
-        close=closes,
-        volume=volumes,
-        taker_buy=None if taker is None else taker.tolist(),
+        open_time=np.asarray(times, dtype=np.int64),
+        open=columns[0],
+        high=columns[1],
+        low=columns[2],
+        close=columns[3],
+        volume=columns[4],
+        taker_buy=None if taker is None else np.asarray(taker, dtype=np.float64),
         gaps=gaps,
     )
 
@@ -242,25 +245,24 @@ def iter_bars(series: Mapping[str, CandleSeries]) -> Iterator[Bar | DataGap]:
                             np.array([r for r, s in enumerate(ordered) for _ in s.gaps], dtype=np.int64)])
     kinds = np.concatenate([np.zeros(n_bars, dtype=np.int8), np.ones(len(gaps), dtype=np.int8)])
     order = np.lexsort((kinds, ranks, keys))
-    columns = [
-        list(chain.from_iterable([s.symbol] * len(s) for s in ordered)),
-        list(chain.from_iterable(s.open_time for s in ordered)),
-        bar_close.tolist(),
-        *(list(chain.from_iterable(getattr(s, name) for s in ordered))
-          for name in ("open", "high", "low", "close", "volume")),
-        list(chain.from_iterable(s.taker_buy if s.taker_buy is not None else [None] * len(s) for s in ordered)),
-    ]
+    names = np.array([s.symbol for s in ordered], dtype=object)[ranks[:n_bars]]
+    open_times = np.concatenate([s.open_time for s in ordered])
+    floats = [np.concatenate([getattr(s, name) for s in ordered])
+              for name in ("open", "high", "low", "close", "volume")]
+    has_taker = any(s.taker_buy is not None for s in ordered)
+    taker = (np.concatenate([s.taker_buy if s.taker_buy is not None else np.full(len(s), np.nan) for s in ordered])
+             if has_taker else None)
+    columns = [names, open_times, bar_close, *floats]
     start = 0
     for position in [*np.flatnonzero(order >= n_bars).tolist(), len(order)]:
         for chunk_start in range(start, position, _CHUNK):
-            picked = order[chunk_start:min(position, chunk_start + _CHUNK)].tolist()
-            yield from map(make_bar, *(_pick(column, picked) for column in columns))
+            picked = order[chunk_start:min(position, chunk_start + _CHUNK)]
+            values = [column[picked].tolist() for column in columns]
+            if taker is None:
+                yield from map(make_bar, *values)
+            else:
+                takers = [None if v != v else v for v in taker[picked].tolist()]  # NaN: this file has no taker
+                yield from map(make_bar, *values, takers)
         if position < len(order):
             yield gaps[int(order[position]) - n_bars]
         start = position + 1
-
-
-def _pick(column: list, indices: list[int]) -> tuple:  # type: ignore[type-arg]
-    if len(indices) == 1:
-        return (column[indices[0]],)
-    return itemgetter(*indices)(column)

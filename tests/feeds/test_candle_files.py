@@ -92,8 +92,8 @@ def test_csv_with_header_and_microsecond_times(tmp_path: Path) -> None:
             for i in range(3)]
     (tmp_path / "BTCUSDT-1m-2025-01-01.csv").write_text("\n".join([header, *rows]))
     series = load_candles(tmp_path)["BTCUSDT"]
-    assert series.open_time == [T0, T0 + MIN, T0 + 2 * MIN]
-    assert series.taker_buy == [4.0, 4.0, 4.0]
+    assert series.open_time.tolist() == [T0, T0 + MIN, T0 + 2 * MIN]
+    assert series.taker_buy is not None and series.taker_buy.tolist() == [4.0, 4.0, 4.0]
 
 
 def test_overlapping_files_must_agree(tmp_path: Path) -> None:
@@ -151,7 +151,7 @@ def test_fast_and_json_paths_agree_and_gaps_cover_every_hole(tmp_path: Path, row
         assert loaded == {}
         return
     series = loaded["BTCUSDT"]
-    assert series.close == [r[4] for r in rows]  # exact floats, nothing rounded or filled
+    assert series.close.tolist() == [r[4] for r in rows]  # exact floats, nothing rounded or filled
     covered = len(series) * MIN + sum(g.to_ms - g.from_ms for g in series.gaps)
     assert covered == series.open_time[-1] + MIN - series.open_time[0]
     for gap in series.gaps:

@@ -82,7 +82,7 @@ def test_symbol_and_time_filters(nfi) -> None:  # type: ignore[no-untyped-def]
 def test_a_single_file_loads(nfi) -> None:  # type: ignore[no-untyped-def]
     one = load_candles(fixture_path(*NFI, "SOL_USDT-5m.json.gz"))
     assert list(one) == ["SOLUSDT"]
-    assert one["SOLUSDT"].close == nfi["SOLUSDT"].close
+    assert one["SOLUSDT"].close.tolist() == nfi["SOLUSDT"].close.tolist()
 
 
 def test_binance_kline_csvs_parse_with_taker_buy() -> None:

@@ -105,11 +105,11 @@ def test_closed_klines_of_a_recording_load_as_candles(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text("\n".join(lines) + "\n")
     series = load_candles(tmp_path)["ABCUSDT"]
-    assert series.open_time == [t0, t0 + 60_000, t0 + 180_000]
-    assert series.taker_buy == [40.0, 40.0, 40.0]
+    assert series.open_time.tolist() == [t0, t0 + 60_000, t0 + 180_000]
+    assert series.taker_buy is not None and series.taker_buy.tolist() == [40.0, 40.0, 40.0]
     assert [(g.from_ms, g.to_ms) for g in series.gaps] == [(t0 + 120_000, t0 + 180_000)]
     bars = [e for e in iter_recording(path) if isinstance(e, Bar)]
-    assert [b.open_time_ms for b in bars] == series.open_time
+    assert [b.open_time_ms for b in bars] == series.open_time.tolist()
 
 
 def test_a_bad_recording_line_is_named(tmp_path: Path) -> None:
