@@ -254,14 +254,17 @@ def _sell(engine: Engine, pump: Pump, request: TradePayload, now_ms: int) -> dic
     if holding.exiting:
         raise NoPosition(symbol, "an exit is already in flight")
     position_id = holding.position_id
-    engine.request_exit(symbol, now_ms, OPERATOR_REASON)
-    since = engine.now_ms
-    pump.flush()
     journal = pump.journal
+    # What this exit changed is told apart by state, not by time: a finished replay's clock no longer moves.
+    statuses_before = {o.client_order_id: o.status for o in journal.orders_of_position(position_id)}
+    fills_before = {f.trade_id for f in journal.fills_of_position(position_id)}
+    engine.request_exit(symbol, now_ms, OPERATOR_REASON)
+    pump.flush()
     return {
         "action": "sell", "symbol": symbol, "position_id": position_id, "engine_time_ms": engine.now_ms,
-        "orders": [_order(o) for o in journal.orders_of_position(position_id) if o.updated_ms >= since],
-        "fills": [_fill(f) for f in journal.fills_of_position(position_id) if f.time_ms >= since],
+        "orders": [_order(o) for o in journal.orders_of_position(position_id)
+                   if statuses_before.get(o.client_order_id) != o.status],
+        "fills": [_fill(f) for f in journal.fills_of_position(position_id) if f.trade_id not in fills_before],
         "position_open": symbol in engine.holdings,
     }
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from core.errors import ConfigError, ExecutorError
 from memory.files import MemoryStore
@@ -37,6 +37,8 @@ SINGLE_PHASE = frozenset({"replay", "paper"})
 CONFIRMATION_SETTINGS = ("auto", "always")
 
 Percent = Annotated[Decimal, Field(gt=0, lt=100, allow_inf_nan=False)]
+# Output money: exact digits without an exponent (0.00000015, never 1.5E-7), as a JSON string.
+Money = Annotated[Decimal, PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json")]
 
 
 # ----- errors --------------------------------------------------------------------------------------------
@@ -106,11 +108,11 @@ class ClampView(BaseModel):
 
 class DecisionView(BaseModel):
     action: Literal["enter", "skip"] = Field(description="enter: the risk engine allows the entry; skip: refused.")
-    quote_amount: Decimal = Field(description="Quote amount of the entry after every cap (0 when skipped).")
-    quantity: Decimal = Field(description="Base quantity, rounded down to the lot step (0 when skipped).")
-    reference_price: Decimal | None = Field(description="The market price the decision used.")
-    take_profit_price: Decimal | None = Field(description="Take-profit price of the protective OCO.")
-    stop_price: Decimal | None = Field(description="Stop price of the protective OCO.")
+    quote_amount: Money = Field(description="Quote amount of the entry after every cap (0 when skipped).")
+    quantity: Money = Field(description="Base quantity, rounded down to the lot step (0 when skipped).")
+    reference_price: Money | None = Field(description="The market price the decision used.")
+    take_profit_price: Money | None = Field(description="Take-profit price of the protective OCO.")
+    stop_price: Money | None = Field(description="Stop price of the protective OCO.")
     reasons: list[str] = Field(description="Every reason: sizing, each clamp, or why the entry was refused.")
     clamps: list[ClampView] = Field(description="Every cap that lowered the request.")
 
@@ -121,28 +123,28 @@ class OrderView(BaseModel):
     side: str = Field(description="BUY or SELL.")
     type: str = Field(description="MARKET, LIMIT_MAKER (take-profit leg) or STOP_LOSS_LIMIT (stop leg).")
     status: str = Field(description="The exchange's order status.")
-    quantity: Decimal | None = Field(description="Ordered quantity.")
-    price: Decimal | None = Field(description="Limit price, if any.")
-    stop_price: Decimal | None = Field(description="Stop trigger price, if any.")
-    executed_qty: Decimal = Field(description="Quantity filled so far.")
-    cum_quote: Decimal = Field(description="Quote amount filled so far.")
+    quantity: Money | None = Field(description="Ordered quantity.")
+    price: Money | None = Field(description="Limit price, if any.")
+    stop_price: Money | None = Field(description="Stop trigger price, if any.")
+    executed_qty: Money = Field(description="Quantity filled so far.")
+    cum_quote: Money = Field(description="Quote amount filled so far.")
 
 
 class FillView(BaseModel):
     client_order_id: str = Field(description="The order this fill belongs to.")
     trade_id: int = Field(description="Exchange trade id.")
     side: str = Field(description="BUY or SELL.")
-    price: Decimal = Field(description="Execution price.")
-    quantity: Decimal = Field(description="Executed quantity.")
-    commission: Decimal = Field(description="Fee charged.")
+    price: Money = Field(description="Execution price.")
+    quantity: Money = Field(description="Executed quantity.")
+    commission: Money = Field(description="Fee charged.")
     commission_asset: str = Field(description="Asset the fee was charged in.")
 
 
 class ProtectionView(BaseModel):
     kind: str = Field(description="oco (take-profit and stop) or stop (a lone stop when the OCO was refused).")
     id: str = Field(description="Client id of the protective order list or order.")
-    stop_price: Decimal = Field(description="Stop trigger price.")
-    take_profit_price: Decimal | None = Field(description="Take-profit price (OCO only).")
+    stop_price: Money = Field(description="Stop trigger price.")
+    take_profit_price: Money | None = Field(description="Take-profit price (OCO only).")
 
 
 class ConfirmationView(BaseModel):
@@ -159,11 +161,11 @@ class TradeOutput(BaseModel):
     symbol: str = Field(description="The symbol traded.")
     side: Literal["buy", "sell"] = Field(description="buy or sell.")
     message: str = Field(description="One-line summary for a person.")
-    requested_quote: Decimal | None = Field(default=None, description="Buy: the upper bound asked for, in quote.")
-    take_profit_pct: Decimal | None = Field(default=None, description="Buy: take-profit percent used.")
-    stop_loss_pct: Decimal | None = Field(default=None, description="Buy: stop-loss percent used.")
+    requested_quote: Money | None = Field(default=None, description="Buy: the upper bound asked for, in quote.")
+    take_profit_pct: Money | None = Field(default=None, description="Buy: take-profit percent used.")
+    stop_loss_pct: Money | None = Field(default=None, description="Buy: stop-loss percent used.")
     decision: DecisionView | None = Field(default=None, description="Buy: the risk engine's decision.")
-    sell_quantity: Decimal | None = Field(default=None, description="Sell preview: the quantity that would be sold.")
+    sell_quantity: Money | None = Field(default=None, description="Sell preview: the quantity that would be sold.")
     orders: list[OrderView] = Field(default_factory=list, description="Orders this request placed or changed.")
     fills: list[FillView] = Field(default_factory=list, description="Fills of those orders so far.")
     protection: ProtectionView | None = Field(default=None, description="Buy: the position's protective order.")

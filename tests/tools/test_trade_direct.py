@@ -120,6 +120,18 @@ def test_a_sell_closes_the_position_and_cancels_its_protection(home: Path) -> No
     assert {o.status for o in sold.orders if o.list_client_id == bought.protection.id} == {"CANCELED"}
     assert "ETHUSDT" not in checkpoint(home)["engine"]["holdings"]
     assert paper_exchange(home).open_orders("ETHUSDT") == []
+    entry_ids = {o.client_order_id for o in bought.orders if o.side == "BUY"}
+    assert not entry_ids & {o.client_order_id for o in sold.orders}, "the answer lists what the sell changed only"
+    assert [f.side for f in sold.fills] == ["SELL"] * len(sold.fills) and sold.fills
+
+
+def test_money_in_the_answer_is_exact_digits_without_exponents(home: Path) -> None:
+    out = handle(TradeInput(symbol="BTCUSDT", side="buy", quote=Decimal("10")), context(home))
+    document = out.model_dump(mode="json")
+    texts = [document["decision"]["quantity"], *(f["commission"] for f in document["fills"]),
+             *(o["quantity"] for o in document["orders"])]
+    assert texts and all(isinstance(t, str) and "E" not in t.upper() for t in texts), texts
+    assert Decimal(document["fills"][0]["commission"]) == out.fills[0].commission
 
 
 def test_a_symbol_the_engine_does_not_know_is_a_typed_error(home: Path) -> None:
