@@ -20,8 +20,9 @@ from tools.spec import ToolSpec
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # A Decimal field accepts a number or a string; pydantic publishes the string branch without a pattern, which
-# would let "ten" through the schema. Money given as text must at least look like a number.
-DECIMAL_STRING_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+# would let "ten" through the schema. Money given as text must at least look like a number (ASCII digits:
+# Python's \d also matches other scripts' digits).
+DECIMAL_STRING_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 TOOL_MODULES: tuple[str, ...] = ("tools.scan", "tools.trade", "tools.status", "tools.report", "tools.control")
 
 
