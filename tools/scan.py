@@ -49,6 +49,7 @@ _SYMBOL_ERRORS = frozenset({"INVALID_SYMBOL", "INVALID_REQUEST"})
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 
 SymbolName = Annotated[str, Field(pattern=SYMBOL_PATTERN)]
+Universe = Literal["argument", "checkpoint", "env", "default"]
 
 
 class ScanInput(BaseModel):
@@ -124,7 +125,7 @@ class SymbolScanError(BaseModel):
 
 
 class ScanOutput(BaseModel):
-    universe: Literal["argument", "checkpoint", "env", "default"] = Field(
+    universe: Universe = Field(
         description="where the list of symbols came from")
     mode: str = Field(description="the home's engine mode (replay, paper, …) or 'not started'")
     engine_note: str | None = None
@@ -158,7 +159,7 @@ def _saved_engine(ctx: ToolContext) -> tuple[SavedEngine | None, str | None]:
     return saved, saved.warning
 
 
-def _universe(args: ScanInput, saved: SavedEngine | None, ctx: ToolContext) -> tuple[list[str], Any]:
+def _universe(args: ScanInput, saved: SavedEngine | None, ctx: ToolContext) -> tuple[list[str], Universe]:
     if args.symbols:
         return list(dict.fromkeys(args.symbols)), "argument"
     if saved is not None and saved.engine.symbols:

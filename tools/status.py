@@ -308,6 +308,7 @@ def _journal_health(journal: Journal | None) -> tuple[LlmHealth | None, list[Err
 
 
 def _text(value: Decimal | None) -> str | None:
+    """A price, or None when unset (a Holding keeps 0 for a price it does not have yet)."""
     return None if value is None or value == 0 else money(value)
 
 

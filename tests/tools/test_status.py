@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.config import load_config
 from core.portfolio import Portfolio
@@ -31,8 +33,8 @@ from runtime.lock import SingleWriterLock
 from runtime.runner import run_executor
 from tests.conftest import REPO_ROOT
 from tools.spec import ToolContext
-from tools.state import engine_process
-from tools.status import SPEC, StatusInput, StatusOutput, handle
+from tools.state import engine_process, hide_secrets, money
+from tools.status import SPEC, ErrorLine, StatusInput, StatusOutput, handle
 
 # Seed 3 over 2900 s of synthetic market: nine open positions, each under a working OCO, and one hourly
 # equity point (2023-11-14 23:00 UTC) in the journal.
@@ -307,3 +309,18 @@ def test_the_command_line_answers_the_same_status_without_leaking_secrets(built:
     assert envelope["data"] == json.loads(status(built).model_dump_json())
     for secret in FAKE_SECRETS.values():
         assert secret not in json.dumps(envelope)
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_money_is_plain_digits_with_the_exact_value(value: Decimal) -> None:
+    text = money(value)
+    assert "E" not in text.upper() and Decimal(text) == value
+
+
+@given(secret=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=8, max_size=80),
+       before=st.text(max_size=20), after=st.text(max_size=20))
+def test_a_credential_from_the_environment_is_masked_wherever_it_appears(secret: str, before: str,
+                                                                         after: str) -> None:
+    output = ErrorLine(time_ms=1, code="X", message=f"{before}{secret}{after}", details={"deep": [secret]})
+    hidden = hide_secrets(output, {"BINANCE_API_SECRET": secret, "PATH": "/usr/bin"})
+    assert secret not in hidden.model_dump_json() and secret not in hidden.message
