@@ -112,7 +112,8 @@ def read_saved_engine(home: Home, config: ExecutorConfig) -> SavedEngine | None:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UnreadableState(f"the checkpoint in {home.root} is not an engine state this version can read "
                               f"({type(exc).__name__}: {exc})", home=str(home.root)) from None
-    return SavedEngine(engine=engine, source_id=source_id, mode=mode_of(source_id),
+    mode = checkpoint.get("mode")
+    return SavedEngine(engine=engine, source_id=source_id, mode=mode if isinstance(mode, str) else mode_of(source_id),
                        finished=bool(checkpoint.get("finished", False)),
                        paper_state=paper if isinstance(paper, dict) else None,
                        written_ms=_mtime_ms(home.root / MemoryStore.ENGINE_CHECKPOINT), warning=warning,
