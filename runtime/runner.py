@@ -112,8 +112,10 @@ class Runner:
             self.pump.flush()
 
     def checkpoint(self, finished: bool = False) -> None:
+        rules = {s: self.source.rules[s].model_dump(mode="json") for s in self.engine.symbols}
         self.store.write_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
-                                     "engine": self.engine.to_state(), "paper": self.exchange.to_state()})
+                                     "rules": rules, "engine": self.engine.to_state(),
+                                     "paper": self.exchange.to_state()})
         portfolio = self.engine.portfolio
         self.store.write_portfolio_state(portfolio.to_dict())
         self.store.write_performance_metrics(self.performance())
