@@ -94,7 +94,7 @@ class LiveView:
         from core.types import Decision, DecisionAction
 
         if isinstance(record, Decision) and record.action is DecisionAction.ENTER:
-            self._recent.append(f"ENTER {record.symbol} {record.strategy} {record.quote_amount} — "
+            self._recent.append(f"ENTER {record.symbol} {record.strategy} {record.quote_amount:.2f} — "
                                 f"{'; '.join(record.reasons)[:80]}")
         elif hasattr(record, "message") and hasattr(record, "kind"):
             self._recent.append(f"{record.kind}: {record.message}"[:110])  # type: ignore[attr-defined]
