@@ -532,7 +532,7 @@ def _await(home: Home, config: ExecutorConfig, journal: Journal, command_id: int
         lock = _try_lock(home)
         if lock is not None:  # the engine stopped: answer it here (or learn that it was interrupted)
             try:
-                session = DirectSession(home, config, journal, wall_ms())
+                session = _session_or_withdraw(home, config, journal, command_id, wall_ms())
                 session.process(wall_ms())
                 session.save()
             finally:
@@ -553,6 +553,17 @@ def _await(home: Home, config: ExecutorConfig, journal: Journal, command_id: int
                         "outcome is unknown. Check `python executor.py status` before retrying (a retry with the same "
                         "request_id returns the answer once it exists and never executes twice)",
                         command_id=command_id, waited_s=wait_s)
+
+
+def _session_or_withdraw(home: Home, config: ExecutorConfig, journal: Journal, command_id: int,
+                         wall_ms: int) -> DirectSession:
+    """Restore the engine to answer a queued command; if it cannot be restored, the command is withdrawn with
+    that error, so it never waits in the queue for an engine that may only start much later."""
+    try:
+        return DirectSession(home, config, journal, wall_ms)
+    except ExecutorError as exc:
+        journal.withdraw_command(command_id, {"ok": False, "error": exc.to_dict()}, wall_ms)
+        raise
 
 
 def _status(journal: Journal, command_id: int) -> CommandStatus | None:

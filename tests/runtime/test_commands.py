@@ -183,3 +183,26 @@ def test_a_refused_command_is_a_typed_error_in_the_caller(home: Home) -> None:
     with pytest.raises(ExecutorError) as raised:
         _submit(home, "trade", {"symbol": "BTCUSDT", "side": "sell"}, "sell-nothing")
     assert raised.value.code == "NO_POSITION" and raised.value.details == {"symbol": "BTCUSDT"}
+
+
+def test_an_engine_that_dies_before_its_first_checkpoint_leaves_no_request_waiting(home: Home) -> None:
+    (home.root / "checkpoint.json").unlink()
+    (home.root / "checkpoint.json.prev").unlink(missing_ok=True)
+    lock = SingleWriterLock(home.lock).acquire()
+
+    def engine_that_dies() -> None:
+        with Journal(home.journal) as journal:
+            while journal.command_by_key("orphan") is None:
+                time.sleep(0.01)
+        lock.release()
+
+    dying = threading.Thread(target=engine_that_dies)
+    dying.start()
+    try:
+        with pytest.raises(ExecutorError) as raised:
+            _submit(home, "trade", BUY, "orphan")
+    finally:
+        dying.join()
+        lock.release()
+    assert raised.value.code == "NOT_STARTED"
+    assert _error_code(home, "orphan") == "NOT_STARTED", "the request must be closed, not left queued"
