@@ -67,7 +67,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="json envelope (default for tools) or short text")
 
 
-def build_parser() -> Parser:
+def build_parser(command: str | None = None) -> Parser:
+    """The whole command line; given the command being run, a tool command adds only its own subparser, and the
+    other commands none, so one call imports only what it uses (the tool modules are slow to import)."""
     parser = Parser(prog="executor.py", description="crypto-executor: Binance Spot executor, paper by default")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -105,11 +107,12 @@ def build_parser() -> Parser:
     rec.add_argument("--minutes", type=float, required=True)
     rec.add_argument("--out", type=Path, required=True)
 
-    add_tool_commands(sub, _common)
     defs = sub.add_parser("tools", help="print the tool definitions: OpenAI tools=, MCP tool list, or JSON schemas")
     defs.add_argument("--format", choices=DEFINITION_FORMATS, default="jsonschema")
     mcp = sub.add_parser("mcp", help="serve the agent-facing tools as an MCP server on stdio")
     mcp.add_argument("--home", help="data directory (default $EXECUTOR_HOME or ~/.crypto-executor)")
+    if command not in sub.choices:
+        add_tool_commands(sub, _common, only=command if command and is_tool_command(command) else None)
     return parser
 
 
@@ -169,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     tool = argv[0] if argv and not argv[0].startswith("-") else "executor"
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0] if argv else None).parse_args(argv)
     except InvalidArgument as exc:
         document = from_error(tool, exc)
         print(dumps(document))

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tools.openai_defs import openai_tools
-from tools.registry import all_specs, get_spec, input_schema, output_schema
+from tools.registry import TOOL_MODULES, all_specs, get_spec, input_schema, output_schema, sibling_specs
 from tools.spec import ToolContext, ToolSpec
 from tools.validation import invoke
 
@@ -118,22 +118,31 @@ def _add_field_flags(parser: argparse.ArgumentParser, flags: list[FieldFlag], *,
 
 
 def _variants(parent: ToolSpec) -> list[tuple[str, ToolSpec]]:
-    """Command-line-only specs reached as `<parent> --<word>`: (word, spec)."""
+    """Command-line-only specs of the parent's module reached as `<parent> --<word>`: (word, spec)."""
     prefix = parent.name + "_"
-    return [(spec.name[len(prefix):], spec) for spec in all_specs()
+    return [(spec.name[len(prefix):], spec) for spec in sibling_specs(parent)
             if not spec.agent_facing and spec.name.startswith(prefix)]
 
 
-def command_specs() -> list[ToolSpec]:
-    """The specs that are subcommands of their own (every spec that is not a variant of another)."""
-    names = {spec.name for spec in all_specs()}
-    return [spec for spec in all_specs()
-            if spec.agent_facing or not any(spec.name.startswith(n + "_") for n in names if n != spec.name)]
+def _is_variant(name: str) -> bool:
+    return any(name.startswith(other + "_") for other in TOOL_MODULES if other != name) and \
+        not get_spec(name).agent_facing
 
 
-def add_tool_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add one subcommand per tool to an argparse subparsers object; `common` adds --home and --format."""
-    for spec in command_specs():
+def command_names() -> list[str]:
+    """The tools that are subcommands of their own (every tool that is not a variant of another)."""
+    return [name for name in TOOL_MODULES if not _is_variant(name)]
+
+
+def is_tool_command(command: str) -> bool:
+    return command in TOOL_MODULES and not _is_variant(command)
+
+
+def add_tool_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], only: str | None = None) -> None:
+    """Add tool subcommands to an argparse subparsers object (`common` adds --home and --format): every one,
+    or only the command `only` (which then imports only that tool's module)."""
+    for name in [only] if only else command_names():
+        spec = get_spec(name)
         parser = sub.add_parser(spec.name, help=spec.description, description=spec.description)
         common(parser)
         own = field_flags(spec)
@@ -145,10 +154,6 @@ def add_tool_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None
             extra = [f for f in field_flags(variant) if f.name not in own_names]
             _add_field_flags(parser, extra)
             own_names |= {f.name for f in extra}
-
-
-def is_tool_command(command: str) -> bool:
-    return any(spec.name == command for spec in command_specs())
 
 
 def _coerce(text: str, types: frozenset[str], item_types: frozenset[str]) -> Any:

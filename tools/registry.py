@@ -1,8 +1,10 @@
 """The tool registry: every `ToolSpec`, found by name, and the JSON schemas every front end publishes.
 
-The specs come from the tool modules. A module may expose one spec as `SPEC`, several as `SPECS`, or
-any number of module-level `ToolSpec` values (the control module has pause, resume, kill and the
-command-line-only kill reset); all of them are collected, in the order the modules define them.
+`TOOL_MODULES` names every tool and the module that defines it, so one command imports only its own
+module (a CLI call stays quick, and `run` imports no tool at all); a module that defines a spec the map
+does not name, or lacks one it does, is refused. A module may expose one spec as `SPEC`, several as
+`SPECS`, or any number of module-level `ToolSpec` values (control has pause, resume, kill and the
+command-line-only kill reset).
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # would let "ten" through the schema. Money given as text must at least look like a number (ASCII digits:
 # Python's \d also matches other scripts' digits).
 DECIMAL_STRING_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-TOOL_MODULES: tuple[str, ...] = ("tools.scan", "tools.trade", "tools.status", "tools.report", "tools.control")
+TOOL_MODULES: dict[str, str] = {
+    "scan": "tools.scan",
+    "trade": "tools.trade",
+    "status": "tools.status",
+    "report": "tools.report",
+    "pause": "tools.control",
+    "resume": "tools.control",
+    "kill": "tools.control",
+    "kill_reset": "tools.control",
+}
 
 
 class UnknownTool(InvalidArgument):
@@ -42,15 +53,21 @@ def _specs_in(module: ModuleType) -> Iterator[ToolSpec]:
 
 
 @functools.cache
-def all_specs() -> tuple[ToolSpec, ...]:
-    """Every spec, agent-facing or not, each once. Two different specs with one name is a programming error."""
+def module_specs(module_name: str) -> tuple[ToolSpec, ...]:
+    """The specs one tool module defines, each once, exactly those `TOOL_MODULES` places there."""
     by_name: dict[str, ToolSpec] = {}
-    for module_name in TOOL_MODULES:
-        for spec in _specs_in(importlib.import_module(module_name)):
-            seen = by_name.setdefault(spec.name, spec)
-            if seen is not spec:
-                raise RuntimeError(f"two tool specs are named {spec.name!r} ({module_name})")
+    for spec in _specs_in(importlib.import_module(module_name)):
+        if by_name.setdefault(spec.name, spec) is not spec:
+            raise RuntimeError(f"two tool specs are named {spec.name!r} in {module_name}")
+    declared = {name for name, module in TOOL_MODULES.items() if module == module_name}
+    if set(by_name) != declared:
+        raise RuntimeError(f"{module_name} defines {sorted(by_name)}, the registry expects {sorted(declared)}")
     return tuple(by_name.values())
+
+
+def all_specs() -> tuple[ToolSpec, ...]:
+    """Every spec, agent-facing or not (imports every tool module)."""
+    return tuple(spec for module in dict.fromkeys(TOOL_MODULES.values()) for spec in module_specs(module))
 
 
 def agent_specs() -> tuple[ToolSpec, ...]:
@@ -59,11 +76,18 @@ def agent_specs() -> tuple[ToolSpec, ...]:
 
 
 def get_spec(name: str, *, agent_facing_only: bool = False) -> ToolSpec:
-    specs = agent_specs() if agent_facing_only else all_specs()
-    for spec in specs:
-        if spec.name == name:
+    """The spec named `name`, importing only its module; `UnknownTool` (INVALID_ARGUMENT) when there is none."""
+    if name in TOOL_MODULES:
+        spec = next(s for s in module_specs(TOOL_MODULES[name]) if s.name == name)
+        if spec.agent_facing or not agent_facing_only:
             return spec
-    raise UnknownTool(name, [spec.name for spec in specs])
+    known = agent_specs() if agent_facing_only else all_specs()
+    raise UnknownTool(name, [spec.name for spec in known])
+
+
+def sibling_specs(spec: ToolSpec) -> tuple[ToolSpec, ...]:
+    """The specs defined in the same module as `spec` (e.g. kill and kill_reset)."""
+    return module_specs(TOOL_MODULES[spec.name])
 
 
 def _with_dialect(schema: dict[str, Any]) -> dict[str, Any]:

@@ -7,11 +7,15 @@ fake credentials in its environment, and `run_executor` fails the test if any of
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +100,26 @@ def envelope(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return document
 
 
-def prepare_home(home: Path) -> Path:
-    """A home with real state: a short seeded replay of the synthetic market through the whole engine."""
+def replay_into(home: Path) -> Path:
+    """A short seeded replay of the synthetic market through the whole engine, as a user would run it."""
     done = run_executor(home, "run", "--mode", "replay", "--synthetic", "--seed", "3", "--steps", "1500",
                         "--no-view", "--format", "json")
     assert done.returncode == 0, done.stderr
+    return home
+
+
+@functools.cache
+def _replayed_template() -> Path:
+    """One replayed home per test process, copied for each test that needs one (the replay is deterministic)."""
+    folder = Path(tempfile.mkdtemp(prefix="executor-home-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return replay_into(folder / "home")
+
+
+def prepare_home(home: Path) -> Path:
+    """A home with real state (open positions with OCO protection, orders and fills in the journal, a
+    checkpoint): a copy of this process's replayed home, so each test may change its own freely."""
+    shutil.copytree(_replayed_template(), home)
     return home
 
 
@@ -112,6 +131,7 @@ def journal_counts(home: Path) -> dict[str, int]:
 
 def test_a_prepared_home_has_orders_fills_and_a_checkpoint(tmp_path):
     home = prepare_home(tmp_path / "home")
+    assert not (home / "KILL").exists()
     counts = journal_counts(home)
     assert counts["orders"] > 0 and counts["fills"] > 0
     assert (home / "checkpoint.json").is_file()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +19,7 @@ from tools.registry import UnknownTool, agent_specs, all_specs, get_spec
 from tools.spec import ToolContext, ToolSpec
 from tools.validation import invoke, scrub_secrets, validate_arguments
 
+REPO = Path(__file__).resolve().parents[2]
 EXPECTED_AGENT_TOOLS = {"scan", "trade", "status", "report", "pause", "resume", "kill"}
 
 
@@ -166,3 +169,20 @@ def test_secrets_from_the_environment_are_masked_anywhere_in_an_answer():
 def test_validate_arguments_is_typed():
     with pytest.raises(InvalidArgument):
         validate_arguments(probe(Calls().handler), {"symbol": 5})
+
+
+def test_one_tool_command_imports_only_its_own_tool_module():
+    """`executor.py status` must not pay for importing the report tool (matplotlib) or the others."""
+    code = ("import sys, executor; executor.build_parser('status'); "
+            "print(sorted(m for m in sys.modules if m in ('tools.scan', 'tools.trade', 'tools.status', "
+            "'tools.report', 'tools.control')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['tools.status']"
+
+
+def test_the_run_command_imports_no_tool_module():
+    code = ("import sys, executor; executor.build_parser('run'); "
+            "print([m for m in sys.modules if m.startswith('tools.') and m not in ('tools.cli', 'tools.envelope', "
+            "'tools.registry', 'tools.spec', 'tools.validation', 'tools.openai_defs')])")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
