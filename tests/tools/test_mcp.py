@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -102,3 +103,44 @@ def test_over_stdio_the_spawned_server_speaks_only_the_protocol_on_stdout(home, 
 
     anyio.run(session)
     assert_no_secret(stderr_path.read_text())
+
+
+def test_raw_stdio_every_stdout_line_is_json_rpc_even_while_a_tool_runs(home):
+    """What a host reads: nothing on stdout but JSON-RPC messages, including during a scan (oracle workers)."""
+    requests = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw-test", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "scan",
+                                                                       "arguments": {"symbols": ["BTCUSDT"]}}},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "trade", "arguments": {
+            "symbol": "BTCUSDT", "side": "buy", "quote": "NaN"}}},
+    ]
+    server = subprocess.Popen([sys.executable, str(EXECUTOR), "mcp", "--home", str(home)], cwd=REPO,
+                              env=executor_env(home), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    answers: dict[int, dict] = {}
+    try:
+        for request in requests:
+            server.stdin.write(json.dumps(request) + "\n")
+            server.stdin.flush()
+            if "id" not in request:
+                continue
+            while request["id"] not in answers:
+                line = server.stdout.readline()
+                assert line, f"server closed stdout; stderr: {server.stderr.read()[-2000:]}"
+                message = json.loads(line)
+                assert message["jsonrpc"] == "2.0"
+                if "id" in message:
+                    answers[message["id"]] = message
+    finally:
+        server.stdin.close()
+        server.wait(timeout=60)
+    stderr = server.stderr.read()
+    server.stdout.close()
+    server.stderr.close()
+    assert_no_secret(stderr, json.dumps(answers))
+    scan = json.loads(answers[2]["result"]["content"][0]["text"])
+    assert scan["ok"] and scan["data"]["results"][0]["symbol"] == "BTCUSDT"
+    trade = json.loads(answers[3]["result"]["content"][0]["text"])
+    assert trade["error"]["details"]["path"] == "/quote" and answers[3]["result"]["isError"] is True
