@@ -106,9 +106,9 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _add_field_flags(parser: argparse.ArgumentParser, flags: list[FieldFlag], *, group: str = "") -> None:
+def _add_field_flags(parser: argparse.ArgumentParser, flags: list[FieldFlag]) -> None:
     for field in flags:
-        dest = _ARG_PREFIX + group + field.name
+        dest = _ARG_PREFIX + field.name
         if field.types == {"boolean"} or field.types == {"boolean", "null"}:
             parser.add_argument(_flag(field.name), dest=dest, action=argparse.BooleanOptionalAction, default=None,
                                 help=field.help)
@@ -247,7 +247,7 @@ def render_text(document: dict[str, Any]) -> str:
     lines = [f"{tool}: ok"]
     for lead in ("text", "message"):
         if isinstance(data.get(lead), str):
-            lines += data.pop(lead).splitlines()
+            lines += [_clip(line, 3 * LINE_LIMIT) for line in data.pop(lead).splitlines()]
     return _fit(lines + _lines(data, ""))
 
 

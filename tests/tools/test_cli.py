@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from tests.tools.test_cli_support import envelope, journal_counts, parsed, prepare_home, run_executor, run_in_process
-from tools.cli import LINE_LIMIT, TEXT_LIMIT
+from tools.cli import LINE_LIMIT, TEXT_LIMIT, render_text
 from tools.registry import agent_specs, get_spec, output_schema
 
 # One call per tool, in an order that exercises the mutating ones on the prepared home.
@@ -153,3 +155,27 @@ def test_tools_as_a_subprocess_prints_openai_definitions(tmp_path):
 def test_an_unknown_flag_is_an_envelope_not_a_usage_dump(home, monkeypatch, capsys):
     document = parsed(*run_in_process(home, monkeypatch, capsys, "status", "--verbose"))
     assert document["error"]["code"] == "INVALID_ARGUMENT"
+
+
+JSON_DATA = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=300),
+                         lambda inner: st.lists(inner, max_size=8) | st.dictionaries(st.text(max_size=20), inner,
+                                                                                      max_size=8), max_leaves=60)
+
+
+@given(data=st.dictionaries(st.text(max_size=20), JSON_DATA, max_size=10), ok=st.booleans())
+def test_any_answer_renders_within_one_chat_message(data, ok):
+    document = ({"ok": True, "tool": "status", "data": data} if ok else
+                {"ok": False, "tool": "trade", "error": {"code": "X", "message": "m" * 500, "details": data}})
+    text = render_text(document)
+    assert len(text) <= TEXT_LIMIT
+    assert all(len(line) <= 3 * LINE_LIMIT for line in text.splitlines())
+    assert text.splitlines()[0] in ("status: ok", "trade failed: X")
+
+
+def test_long_decimals_are_shortened_for_chat_but_ids_and_times_are_not():
+    text = render_text({"ok": True, "tool": "status", "data": {
+        "avg_entry": "0.4504104104104104104104104104104104", "equity": "9997.9126031660000",
+        "time_ms": 1700001499999, "client_order_id": "cx-p-18bcfe573b8-e", "text": "Daily report\nEquity: 1"}})
+    assert text.splitlines()[:3] == ["status: ok", "Daily report", "Equity: 1"]
+    assert "avg_entry: 0.45041041" in text and "equity: 9997.9126" in text
+    assert "time_ms: 1700001499999" in text and "cx-p-18bcfe573b8-e" in text
