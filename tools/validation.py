@@ -34,6 +34,7 @@ from tools.spec import ToolContext, ToolSpec
 log = logging.getLogger("tools")
 
 MAX_ECHOED_CHARS = 200  # an offending value is echoed back, cut to this length so errors stay chat-sized
+MAX_REASON_CHARS = 300
 
 
 class ArgumentRejected(InvalidArgument):
@@ -41,6 +42,8 @@ class ArgumentRejected(InvalidArgument):
 
     def __init__(self, tool: str, path: str, schema_path: str, value: Any, reason: str) -> None:
         where = path or "(arguments)"
+        if len(reason) > MAX_REASON_CHARS:  # jsonschema quotes the whole offending value in its message
+            reason = reason[:MAX_REASON_CHARS] + "…"
         super().__init__(f"{tool}: {where}: {reason}", tool=tool, path=path, schema_path=schema_path,
                          value=_echo(value))
 
@@ -51,9 +54,9 @@ def _pointer(parts: Iterable[Any]) -> str:
 
 
 def _echo(value: Any) -> Any:
-    """The offending value as JSON can carry it, shortened when long."""
+    """The offending value as strict JSON can carry it (NaN cannot), shortened when long."""
     try:
-        text = json.dumps(value)
+        text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
         return repr(value)[:MAX_ECHOED_CHARS]
     if len(text) <= MAX_ECHOED_CHARS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,7 @@ def test_invalid_calls_through_invoke_change_nothing(spec, home, monkeypatch):
         document = invoke(spec, arguments, context)
         assert document["error"]["code"] == "INVALID_ARGUMENT" and exit_code(document) == 2
         assert "path" in document["error"]["details"]
+        assert len(json.dumps(document, allow_nan=False)) < 2000, "strict JSON, chat-sized"
 
     check()
     assert contexts == [], "a rejected call must not even open the home"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from decimal import Decimal
@@ -186,3 +187,13 @@ def test_the_run_command_imports_no_tool_module():
             "'tools.registry', 'tools.spec', 'tools.validation', 'tools.openai_defs')])")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_rejected_value_is_echoed_as_strict_json_and_short(tmp_path):
+    calls = Calls()
+    for arguments in ({"symbol": "BTCUSDT", "side": "buy", "quote": [float("nan")]},
+                      {"symbol": "X" * 5000, "side": "buy", "quote": 1}):
+        document = invoke(probe(calls.handler), arguments, context_for(tmp_path))
+        text = json.dumps(document, allow_nan=False)
+        assert len(text) < 1200
+    assert calls.models == []
