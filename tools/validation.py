@@ -145,7 +145,9 @@ def invoke(spec: ToolSpec, arguments: Any, context: Callable[[], ToolContext]) -
         result = spec.handler(model, context())
         if not isinstance(result, spec.output_model):
             raise TypeError(f"handler returned {type(result).__name__}, not {spec.output_model.__name__}")
-        document = ok(spec.name, result.model_dump(mode="json"))
+        # Through pydantic's JSON, as it goes on the wire: a NaN or infinite float becomes null, never a bare
+        # NaN token that strict JSON parsers (and agents) refuse.
+        document = ok(spec.name, json.loads(result.model_dump_json()))
     except ExecutorError as exc:
         document = from_error(spec.name, exc)
     except Exception as exc:  # a bug in a handler: answer with the contract, keep the trace on stderr

@@ -197,3 +197,17 @@ def test_a_rejected_value_is_echoed_as_strict_json_and_short(tmp_path):
         text = json.dumps(document, allow_nan=False)
         assert len(text) < 1200
     assert calls.models == []
+
+
+class FloatOutput(BaseModel):
+    ratio: float
+    ratios: list[float]
+
+
+def test_a_non_finite_float_in_an_answer_becomes_null_not_a_bare_nan(tmp_path):
+    spec = ToolSpec(name="probe", description="a probe", input_model=ProbeInput, output_model=FloatOutput,
+                    handler=lambda args, ctx: FloatOutput(ratio=float("nan"), ratios=[1.5, float("inf")]),
+                    read_only=True)
+    document = invoke(spec, {"symbol": "BTCUSDT", "side": "buy", "pct": 1}, context_for(tmp_path))
+    assert document["data"] == {"ratio": None, "ratios": [1.5, None]}
+    json.dumps(document, allow_nan=False)
