@@ -114,6 +114,7 @@ class Runner:
     def checkpoint(self, finished: bool = False) -> None:
         rules = {s: self.source.rules[s].model_dump(mode="json") for s in self.engine.symbols}
         self.store.write_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
+                                     "mode": "paper" if self.source.live else "replay",
                                      "rules": rules, "engine": self.engine.to_state(),
                                      "paper": self.exchange.to_state()})
         portfolio = self.engine.portfolio
@@ -238,6 +239,10 @@ class Runner:
 
     def close(self, finished: bool) -> dict[str, Any]:
         self.pump.flush()
+        if finished:
+            # Nothing will be re-lived any more: an order journaled by a crashed run that this run never
+            # re-decided (e.g. a manual trade shifted the sequence) is settled now, never left half-known.
+            self.warnings.extend(reconcile_orders(self.journal, self.exchange, self.engine, replay_after_ms=None))
         self.checkpoint(finished=finished)
         self.journal.close()
         engine = self.engine
