@@ -181,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(tool_definitions(args.format), indent=2))
         return 0
     if args.command == "mcp":
-        from tools.mcp_server import serve_stdio
+        from tools.mcp_server import serve_stdio  # the MCP SDK takes most of a second to import: only here
 
         serve_stdio(args.home)
         return 0
