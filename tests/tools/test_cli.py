@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -158,10 +158,11 @@ def test_an_unknown_flag_is_an_envelope_not_a_usage_dump(home, monkeypatch, caps
 
 
 JSON_DATA = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=300),
-                         lambda inner: st.lists(inner, max_size=8) | st.dictionaries(st.text(max_size=20), inner,
-                                                                                      max_size=8), max_leaves=60)
+                         lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=20), inner,
+                                                                                      max_size=6), max_leaves=25)
 
 
+@settings(max_examples=100)
 @given(data=st.dictionaries(st.text(max_size=20), JSON_DATA, max_size=10), ok=st.booleans())
 def test_any_answer_renders_within_one_chat_message(data, ok):
     document = ({"ok": True, "tool": "status", "data": data} if ok else

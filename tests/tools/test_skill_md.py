@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.test_cli_support import REPO, assert_no_secret, executor_env
+from tests.tools.test_cli_support import REPO, assert_no_secret, executor_env, prepare_home
 from tools.registry import agent_specs
 
 SKILL = REPO / "SKILL.md"
 EXAMPLE_PREFIX = "python {baseDir}/executor.py "
-# Typed errors an example may answer on a fresh replay home: the confirmation example's code is illustrative.
+# Typed errors an example may answer on a replayed home: the confirmation example's code is illustrative.
 EXPECTED_ERRORS = {"CONFIRMATION_UNKNOWN", "NO_POSITION"}
 
 
@@ -77,35 +77,39 @@ def test_every_agent_tool_has_an_example_and_the_reset_is_not_one():
     assert not any("--reset" in line for line in examples())
 
 
-def test_every_example_runs_as_written(tmp_path):
-    """In document order on a fresh home: the `run` example prepares it, then every tool example answers."""
-    home = tmp_path / "home"
-    ran = 0
-    for line in examples():
-        argv = shlex.split(line.replace("{baseDir}", str(REPO)))
-        assert argv[0] == "python"
-        command = argv[2]
-        if command == "mcp":
-            continue  # a server that waits for a host: covered by test_mcp's stdio test
-        done = subprocess.run([sys.executable, *argv[1:], "--home", str(home)] if command != "tools"
-                              else [sys.executable, *argv[1:]], cwd=REPO, env=executor_env(home),
-                              capture_output=True, text=True, timeout=180, check=False)
-        assert_no_secret(done.stdout, done.stderr)
-        ran += 1
-        if command == "tools":
-            assert done.returncode == 0 and json.loads(done.stdout)
-        elif "--format text" in line:
-            first = done.stdout.splitlines()[0]
-            ok = first == f"{command}: ok"
-            code = re.fullmatch(rf"{command} failed: ([A-Z_]+)", first)
-            assert ok or (code and code.group(1) in EXPECTED_ERRORS), (line, done.stdout, done.stderr[-2000:])
-            assert done.returncode == (0 if ok else 1)
-        else:
-            document = json.loads(done.stdout)
-            assert document["tool"] == command, document
-            assert document["ok"] or document["error"]["code"] in EXPECTED_ERRORS, (line, document)
-            assert done.returncode == (0 if document["ok"] else 1)
-    assert ran >= 10
+EXAMPLES = examples()
+
+
+def test_there_are_examples_to_run():
+    assert len(EXAMPLES) >= 10
+
+
+@pytest.mark.parametrize("line", EXAMPLES)
+def test_every_example_runs_as_written(tmp_path, line):
+    """Each example on its own home: `run` on a fresh one, every tool on a copy of a replayed one."""
+    argv = shlex.split(line.replace("{baseDir}", str(REPO)))
+    assert argv[0] == "python"
+    command = argv[2]
+    if command == "mcp":
+        pytest.skip("a server that waits for a host: covered by test_mcp's stdio tests")
+    home = tmp_path / "home" if command == "run" else prepare_home(tmp_path / "home")
+    home_flag = [] if command == "tools" else ["--home", str(home)]
+    done = subprocess.run([sys.executable, *argv[1:], *home_flag], cwd=REPO, env=executor_env(home),
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert_no_secret(done.stdout, done.stderr)
+    if command == "tools":
+        assert done.returncode == 0 and json.loads(done.stdout)
+    elif "--format text" in line:
+        first = done.stdout.splitlines()[0]
+        ok = first == f"{command}: ok"
+        code = re.fullmatch(rf"{command} failed: ([A-Z_]+)", first)
+        assert ok or (code and code.group(1) in EXPECTED_ERRORS), (line, done.stdout, done.stderr[-2000:])
+        assert done.returncode == (0 if ok else 1)
+    else:
+        document = json.loads(done.stdout)
+        assert document["tool"] == command, document
+        assert document["ok"] or document["error"]["code"] in EXPECTED_ERRORS, (line, document)
+        assert done.returncode == (0 if document["ok"] else 1)
 
 
 @pytest.mark.parametrize("path", [SKILL, REPO / "CONFIGURATION.md"])
