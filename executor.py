@@ -205,5 +205,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return exit_code(document)
 
 
+def _main_quiet_on_closed_pipe() -> int:
+    """`executor.py status | head -1` closes our stdout early: that is the reader's choice, not an error."""
+    try:
+        return main()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main_quiet_on_closed_pipe())

@@ -115,11 +115,11 @@ class Holding:
     strategy: StrategyName | None
     take_profit_pct: Decimal
     stop_loss_pct: Decimal
-    entry_price: Decimal = Decimal(0)
-    stop_price: Decimal = Decimal(0)
-    take_profit_price: Decimal = Decimal(0)
-    high: float = 0.0
-    next_rung: float = float("inf")
+    entry_price: Decimal
+    stop_price: Decimal
+    take_profit_price: Decimal
+    high: float  # the highest price seen since entry
+    next_rung: float  # the price at which the trailing ladder next moves the stop
     protection_id: str | None = None
     protection_kind: str | None = None  # "oco" | "stop"
     exiting: bool = False
@@ -501,8 +501,8 @@ class Engine:
                           entry_price=entry,
                           stop_price=entry * (1 - pending.stop_loss_pct / HUNDRED),
                           take_profit_price=entry * (1 + pending.take_profit_pct / HUNDRED),
-                          high=float(entry))
-        holding.next_rung = float(entry) * (1 + self.config.risk.trailing_start_pct / 100.0)
+                          high=float(entry),
+                          next_rung=float(entry) * (1 + self.config.risk.trailing_start_pct / 100.0))
         self.holdings[symbol] = holding
         self._place_oco(holding, "protect a new position")
 

@@ -10,13 +10,7 @@ import io
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")  # no display: reports are rendered by a headless process
-
-from matplotlib import pyplot as plt  # after use("Agg"): the backend is chosen before pyplot loads
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from reports.atomic import write_bytes_atomic
 from reports.model import Report, TradeSummary
@@ -106,12 +100,28 @@ def _optional_lines(report: Report) -> list[str]:
     return lines
 
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def _pyplot() -> Any:
+    """matplotlib with the Agg backend (reports are drawn by a headless process), imported on first use:
+    it costs about half a second, which every `report` call without a chart should not pay."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    return pyplot
+
+
 def render_chart(report: Report, equity: list[tuple[int, Decimal]], out: Path) -> Path:
     """Equity curve (top) and drawdown from its running peak (bottom) as a PNG at `out`, written atomically.
 
     `equity` is (time_ms, equity) in time order; with no points the chart says so instead of drawing a line.
     """
-    figure = _chart_figure(report, equity)
+    plt = _pyplot()
+    figure = _chart_figure(plt, report, equity)
     buffer = io.BytesIO()
     try:
         figure.savefig(buffer, format="png", dpi=100)
@@ -121,7 +131,7 @@ def render_chart(report: Report, equity: list[tuple[int, Decimal]], out: Path) -
     return out
 
 
-def _chart_figure(report: Report, equity: list[tuple[int, Decimal]]) -> Figure:
+def _chart_figure(plt: Any, report: Report, equity: list[tuple[int, Decimal]]) -> Figure:
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5), sharex=True, height_ratios=(3, 1))
     span = report.date if report.period == "day" else f"week of {report.date}"
     top.set_title(f"Equity ({report.quote_asset}) — {span} UTC")

@@ -30,7 +30,8 @@ def _default(value: Any) -> Any:
 
 
 def dumps(document: Any) -> str:
-    return json.dumps(document, default=_default, sort_keys=True, separators=(",", ":"))
+    """Strict JSON: a NaN or infinity is a bug to surface, never a bare `NaN` token an agent's parser rejects."""
+    return json.dumps(document, default=_default, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def ok(tool: str, data: dict[str, Any]) -> dict[str, Any]:
