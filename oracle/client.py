@@ -70,6 +70,20 @@ class _Worker:
         self._outbox.put(json.dumps({**payload, "id": request_id}).encode() + b"\n")
         return future
 
+    def send_batch(self, request_ids: list[int], symbols: list[str],
+                   payload: Mapping[str, Any]) -> list[Future[OracleResult]]:
+        """One batch line; each symbol's answer comes back on its own line under its own id."""
+        futures: list[Future[OracleResult]] = [Future() for _ in request_ids]
+        with self._lock:
+            if not self.alive:
+                for request_id, future in zip(request_ids, futures, strict=True):
+                    future.set_result(self.failure.to_result(request_id))
+                return futures
+            self.pending.update(zip(request_ids, futures, strict=True))
+        items = [{"id": i, "symbol": s} for i, s in zip(request_ids, symbols, strict=True)]
+        self._outbox.put(json.dumps({**payload, "kind": "batch", "requests": items}).encode() + b"\n")
+        return futures
+
     def forget(self, request_id: int) -> None:
         with self._lock:
             self.pending.pop(request_id, None)
@@ -191,10 +205,30 @@ class OracleClient:
     def analyse_many(
         self, symbols: Iterable[str], *, depth: int = DEFAULT_DEPTH, deadline_s: float | None = None
     ) -> dict[str, OracleResult]:
-        """All symbols in parallel under ONE shared deadline; keyed by the symbol as given."""
+        """All symbols in parallel under ONE shared deadline; keyed by the symbol as given.
+
+        The symbols are spread over the ready workers, one batch line per worker, so each worker
+        fetches the 24hr and bookTicker tickers of its share in one call each (a share of one symbol
+        is an ordinary single request)."""
         deadline = time.monotonic() + (deadline_s or self.deadline_s)
-        sent = {s: self._submit({"symbol": s, "depth": depth}, deadline) for s in dict.fromkeys(symbols)}
-        return {s: self._await(pending, deadline) for s, pending in sent.items()}
+        unique = list(dict.fromkeys(symbols))
+        if not unique:
+            return {}
+        workers = self._ready(deadline)
+        if isinstance(workers, OracleError):
+            return {s: workers.to_result() for s in unique}
+        shares = min(len(workers), len(unique))
+        sent: dict[str, _Sent] = {}
+        for worker, start in zip(workers, range(shares), strict=False):
+            share = unique[start::shares]
+            ids = [next(self._ids) for _ in share]
+            remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+            if len(share) == 1:
+                futures = [worker.send(ids[0], {"symbol": share[0], "depth": depth, "deadline_ms": remaining_ms})]
+            else:
+                futures = worker.send_batch(ids, share, {"depth": depth, "deadline_ms": remaining_ms})
+            sent.update({s: (worker, i, f) for s, i, f in zip(share, ids, futures, strict=True)})
+        return {s: self._await(sent[s], deadline) for s in unique}
 
     def analyse_snapshot(
         self,
@@ -237,6 +271,11 @@ class OracleClient:
             self._cond.notify_all()
 
     def _pick(self, deadline: float) -> _Worker | OracleError:
+        ready = self._ready(deadline)
+        return ready if isinstance(ready, OracleError) else ready[0]
+
+    def _ready(self, deadline: float) -> list[_Worker] | OracleError:
+        """The ready workers, least busy first; waits for one until the deadline."""
         with self._cond:
             while True:
                 if self._closed:
@@ -246,7 +285,7 @@ class OracleClient:
                         self._workers[i] = self._spawn()
                 ready = [w for w in self._workers if w.ready.is_set() and w.alive]
                 if ready:
-                    return min(ready, key=lambda w: len(w.pending))
+                    return sorted(ready, key=lambda w: len(w.pending))
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return OracleError("DEADLINE", "no oracle worker became ready before the deadline",

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from oracle.analysis import analyse
 from oracle.errors import OracleError
-from oracle.fetch import Fetcher
+from oracle.fetch import Fetcher, Tickers
 from oracle.model import DataSource, OracleOk, OracleResult
 from oracle.snapshot import ParseError, Snapshot, from_document
 
@@ -40,6 +41,29 @@ class Request(BaseModel):
     deadline_ms: int = Field(DEFAULT_DEADLINE_MS, ge=1, le=120_000)
     snapshot: dict[str, Any] | None = None
     as_of_ms: int | None = Field(None, description="exchange time of an inline snapshot, when known")
+
+
+MAX_BATCH_REQUESTS = 100
+
+
+class BatchItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int | str | None = None
+    symbol: str
+
+
+class BatchRequest(BaseModel):
+    """Several live analyses in one line, under one deadline and depth: each item gets its own answer
+    line (echoing the item's ``id``) as soon as it is ready. Their 24hr and bookTicker data come from
+    shared ``symbols=`` calls (see ``oracle.fetch.Tickers``); depth and aggTrades stay per symbol."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["batch"]
+    requests: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH_REQUESTS)
+    depth: int = Field(DEFAULT_DEPTH, ge=1, le=5000, description="levels per side (Binance max 5000)")
+    deadline_ms: int = Field(DEFAULT_DEADLINE_MS, ge=1, le=120_000)
 
 
 def now_ms() -> int:
@@ -69,10 +93,13 @@ def _document(snapshot: Snapshot, source: DataSource, request_id: int | str | No
     return OracleOk(id=request_id, data=analyse(snapshot, source, now_ms()))
 
 
-async def handle(request: Request, fetcher: Fetcher) -> OracleResult:
-    """Analyse one request within its deadline; every failure becomes a typed error document."""
-    started = time.monotonic()
-    deadline = started + request.deadline_ms / 1000
+async def handle(request: Request, fetcher: Fetcher, tickers: Tickers | None = None,
+                 deadline: float | None = None) -> OracleResult:
+    """Analyse one request within its deadline; every failure becomes a typed error document.
+
+    ``tickers`` and ``deadline`` (``time.monotonic()``) come from a batch sharing its ticker calls."""
+    if deadline is None:
+        deadline = time.monotonic() + request.deadline_ms / 1000
     try:
         symbol = normalise_symbol(request.symbol)
         if request.snapshot is not None:
@@ -81,8 +108,9 @@ async def handle(request: Request, fetcher: Fetcher) -> OracleResult:
             except ParseError as exc:
                 raise OracleError("INVALID_REQUEST", f"snapshot: {exc}", {"reason": "snapshot"}) from None
             return _document(snapshot, "inline", request.id)
-        async with asyncio.timeout_at(asyncio.get_running_loop().time() + request.deadline_ms / 1000):
-            snapshot = await fetcher.snapshot(symbol, request.depth, deadline)
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout_at(loop.time() + (deadline - time.monotonic())):
+            snapshot = await fetcher.snapshot(symbol, request.depth, deadline, tickers)
         return _document(snapshot, "rest", request.id)
     except OracleError as exc:
         return exc.to_result(request.id)
@@ -93,6 +121,30 @@ async def handle(request: Request, fetcher: Fetcher) -> OracleResult:
         log.exception("internal error while handling %s", request.symbol)
         return OracleError("DATA_OUTAGE", f"oracle internal error: {type(exc).__name__}",
                            {"reason": "internal_error"}).to_result(request.id)
+
+
+def _valid_symbol(item: BatchItem) -> str | None:
+    try:
+        return normalise_symbol(item.symbol)
+    except OracleError:
+        return None
+
+
+async def handle_batch(batch: BatchRequest, fetcher: Fetcher,
+                       emit: Callable[[OracleResult], None]) -> None:
+    """Every item of a batch, concurrently; ``emit`` gets each answer as soon as it is ready.
+
+    A symbol that cannot exist is answered at once and never sent; the others share one 24hr and
+    one bookTicker call (a batch of one valid symbol makes the ordinary single-symbol calls)."""
+    deadline = time.monotonic() + batch.deadline_ms / 1000
+    unique = list(dict.fromkeys(s for s in map(_valid_symbol, batch.requests) if s is not None))
+    tickers = fetcher.tickers(unique, deadline) if len(unique) > 1 else None
+
+    async def one(item: BatchItem) -> None:
+        request = Request(id=item.id, symbol=item.symbol, depth=batch.depth, deadline_ms=batch.deadline_ms)
+        emit(await handle(request, fetcher, tickers, deadline))
+
+    await asyncio.gather(*(one(item) for item in batch.requests))
 
 
 def analyse_file(path: Path, symbol: str) -> OracleResult:

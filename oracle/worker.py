@@ -6,6 +6,11 @@ answers each request line (``oracle.service.Request``) with one ``OracleResult``
 is not a JSON object, or does not match the schema, gets an INVALID_REQUEST line (``id`` echoed when
 it could be read). On end of input the worker finishes in-flight requests and exits 0.
 
+A batch line (``oracle.service.BatchRequest``: ``{"kind": "batch", "requests": [{"id": 1, "symbol":
+"BTCUSDT"}, ...], "depth": 100, "deadline_ms": 3000}``) gets one ordinary answer line per item, each
+echoing the item's ``id``. A batch line that does not match the schema gets one INVALID_REQUEST line
+per item id it could read (one line without an id when it could read none).
+
 Test hooks (only when the environment has ``ORACLE_TEST_HOOKS=1``; otherwise these kinds are
 ordinary invalid requests): ``{"kind": "test-hang", "seconds": S}`` blocks the worker's whole
 event loop for S seconds (a wedged worker), ``{"kind": "test-crash", "exit_code": N}`` exits the
@@ -26,7 +31,7 @@ from pydantic import ValidationError
 from oracle.errors import OracleError
 from oracle.fetch import Fetcher
 from oracle.model import SCHEMA_VERSION, OracleResult, dump_line
-from oracle.service import Request, handle, invalid_request
+from oracle.service import BatchRequest, Request, handle, handle_batch, invalid_request
 
 TEST_HOOKS_ENV = "ORACLE_TEST_HOOKS"
 MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -74,12 +79,27 @@ class Worker:
         request_id = raw_id if isinstance(raw_id, int | str) and not isinstance(raw_id, bool) else None
         if self.test_hooks and raw.get("kind") in ("test-hang", "test-crash"):
             self._test_hook(raw)
+        if raw.get("kind") == "batch":
+            await self._batch(raw)
+            return
         try:
             request = Request.model_validate(raw)
         except ValidationError as exc:
             self.emit(invalid_request(exc, request_id))
             return
         self.emit(await handle(request, self.fetcher))
+
+    async def _batch(self, raw: dict[str, Any]) -> None:
+        try:
+            batch = BatchRequest.model_validate(raw)
+        except ValidationError as exc:
+            items = raw.get("requests")
+            ids = [item.get("id") for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+            ids = [i for i in ids if isinstance(i, int | str) and not isinstance(i, bool)]
+            for request_id in ids or [None]:
+                self.emit(invalid_request(exc, request_id))
+            return
+        await handle_batch(batch, self.fetcher, self.emit)
 
     @staticmethod
     def _test_hook(raw: dict[str, Any]) -> None:

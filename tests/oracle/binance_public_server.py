@@ -1,10 +1,12 @@
 """A loopback server speaking Binance Spot's public market-data REST shapes, for contract tests.
 
 Serves ``/api/v3/depth``, ``/api/v3/ticker/bookTicker``, ``/api/v3/ticker/24hr``, ``/api/v3/aggTrades``
-and ``/api/v3/time`` for the symbols it is given, answers an unknown symbol exactly like Binance
-(HTTP 400, ``{"code": -1121, "msg": "Invalid symbol."}``), and lets a test inject latency and faults
-(any status, headers such as ``Retry-After``, raw bodies). It runs an aiohttp app on its own thread
-and event loop, so injected latency never blocks other requests.
+and ``/api/v3/time`` for the symbols it is given (the two tickers also with ``symbols=["A","B"]``, a JSON
+array answered with a list in the order asked, as Binance does; one unknown symbol in it fails the whole
+call with -1121, a malformed array is -1100, ``symbol`` and ``symbols`` together -1101), answers an
+unknown symbol exactly like Binance (HTTP 400, ``{"code": -1121, "msg": "Invalid symbol."}``), and
+lets a test inject latency and faults (any status, headers such as ``Retry-After``, raw bodies). It
+runs an aiohttp app on its own thread and event loop, so injected latency never blocks other requests.
 
     with BinancePublicServer(recorded_markets(fixtures_dir)) as server:
         server.latency_s = 0.05
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -53,6 +56,7 @@ class Hit:
     path: str
     symbol: str | None
     at: float  # time.monotonic()
+    symbols: tuple[str, ...] | None = None  # a symbols= call
 
 
 def derived_book_ticker(symbol: str, depth: Mapping[str, Any]) -> dict[str, Any]:
@@ -197,11 +201,13 @@ class BinancePublicServer:
     async def _time(self, _: web.Request) -> web.Response:
         return web.json_response({"serverTime": int(time.time() * 1000)})
 
-    def _take_fault(self, path: str, symbol: str | None) -> Fault | None:
+    def _take_fault(self, path: str, symbol: str | None, symbols: tuple[str, ...] | None = None) -> Fault | None:
+        """Record the hit; a fault for a symbol also matches a symbols= call that includes it."""
         with self._lock:
-            self.hits.append(Hit(path, symbol, time.monotonic()))
+            self.hits.append(Hit(path, symbol, time.monotonic(), symbols))
             for fault in self._faults:
-                if (fault.path in (None, path)) and (fault.symbol in (None, symbol)):
+                wanted = fault.symbol is None or fault.symbol == symbol or fault.symbol in (symbols or ())
+                if fault.path in (None, path) and wanted:
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
@@ -210,13 +216,25 @@ class BinancePublicServer:
         return None
 
     async def _market(self, request: web.Request) -> web.Response:
-        path, symbol = request.path, request.query.get("symbol")
-        fault = self._take_fault(path, symbol)
+        path, symbol, raw_symbols = request.path, request.query.get("symbol"), request.query.get("symbols")
+        symbols = _symbols(raw_symbols) if path in _MULTI and raw_symbols is not None else None
+        fault = self._take_fault(path, symbol, symbols or None)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         if fault is not None:
             return web.Response(status=fault.status, text=fault.body, headers=fault.headers,
                                 content_type="application/json")
+        if raw_symbols is not None and path in _MULTI:
+            if symbol is not None:
+                return web.json_response({"code": -1101, "msg": "Combination of optional parameters invalid."},
+                                         status=400)
+            if not symbols:
+                return web.json_response({"code": -1100, "msg": "Illegal characters found in parameter "
+                                          "'symbols'; legal range is '^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]"
+                                          "{1,20}\"){0,}){0,1}\\]$'."}, status=400)
+            if any(s not in self.markets for s in symbols):
+                return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+            return web.json_response([self._payload(path, s, 0) for s in symbols])
         if symbol is None:
             return web.json_response({"code": -1102, "msg": "Mandatory parameter 'symbol' was not sent."},
                                      status=400)
@@ -224,6 +242,10 @@ class BinancePublicServer:
         if market is None:
             return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
         limit = int(request.query.get("limit", "100" if path == "/api/v3/depth" else "500"))
+        return web.json_response(self._payload(path, symbol, limit))
+
+    def _payload(self, path: str, symbol: str, limit: int) -> Any:
+        market = self.markets[symbol]
         if path == "/api/v3/depth":
             depth = market.depth
             payload: Any = {"lastUpdateId": depth.get("lastUpdateId"),
@@ -231,9 +253,27 @@ class BinancePublicServer:
         elif path == "/api/v3/aggTrades":
             payload = market.agg_trades[-limit:]
         elif path == "/api/v3/ticker/bookTicker":
-            payload = market.book_ticker or derived_book_ticker(symbol, market.depth)
+            payload = {**(market.book_ticker or derived_book_ticker(symbol, market.depth)), "symbol": symbol}
         else:
             payload = market.ticker_24h or derived_ticker_24h(symbol, market.agg_trades)
             if payload is None:  # Binance's answer for a symbol with no trades in 24h
                 payload = {"symbol": symbol, "weightedAvgPrice": "0.00000000", "closeTime": int(time.time() * 1000)}
-        return web.json_response(payload)
+            payload = {**payload, "symbol": symbol}
+        return payload
+
+
+_MULTI = ("/api/v3/ticker/bookTicker", "/api/v3/ticker/24hr")
+_SYMBOL_RE = re.compile(r"^[A-Z0-9\-_.]{1,20}$")
+
+
+def _symbols(raw: str) -> tuple[str, ...]:
+    """A symbols= value as Binance reads it: a JSON array of symbol strings; () when malformed."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return ()
+    if not isinstance(value, list) or not value:
+        return ()
+    if not all(isinstance(s, str) and _SYMBOL_RE.fullmatch(s) for s in value):
+        return ()
+    return tuple(value)
