@@ -27,6 +27,7 @@ from core.filters import SymbolRules, conform_oco, conform_order, conform_quanti
 from core.portfolio import ClosedTrade, Portfolio
 from core.risk.breakers import BreakerEvent, BreakerState, reset_kill, update_breakers
 from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
+from core.risk.sizing import kelly_for_strategy
 from core.risk.trailing import trailing_stop
 from core.strategies import pair_reverted, pair_signal, symbol_signals
 from core.types import (
@@ -189,6 +190,7 @@ class Engine:
         self._equity_hour = now_ms // MS_PER_HOUR
         self._seen_fills: dict[tuple[str, int], None] = {}
         self._live_signals: set[tuple[str, StrategyName]] = set()
+        self._silenced: set[StrategyName] = set()
         self._equity = portfolio.equity_float()
         self._equity_dirty = False
         self._breakers_ms = now_ms
@@ -369,6 +371,9 @@ class Engine:
             return Decision(symbol=symbol, strategy=signal.strategy, action=DecisionAction.SKIP,
                             reasons=(f"{symbol} already has a position or an entry in flight",),
                             time_ms=signal.time_ms)
+        elif (sized_out := self._sized_out(signal.strategy)) is not None:
+            return Decision(symbol=symbol, strategy=signal.strategy, action=DecisionAction.SKIP,
+                            reasons=(sized_out,), time_ms=signal.time_ms)
         else:
             decision = evaluate_entry(signal, self.risk_context(), self.rules[symbol], self.config,
                                       signal.time_ms, advice)
@@ -376,6 +381,22 @@ class Engine:
         if decision.action is DecisionAction.ENTER:
             self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason)
         return decision
+
+    def _sized_out(self, strategy: StrategyName) -> str | None:
+        """Why a strategy's signals can no longer size above zero (its Kelly estimate or its allocation is zero),
+        or None. Said once, as a notice, when it happens: re-deciding each of its signals would only journal the
+        same zero-size refusal thousands of times. It lifts as soon as the estimate or the allocation does."""
+        count, estimate = self._stats[strategy]
+        allocation = self.config.strategies.allocation.get(strategy, 0.0)
+        if allocation > 0 and kelly_for_strategy(count, estimate, self.config.risk) > 0:
+            self._silenced.discard(strategy)
+            return None
+        reason = (f"{strategy.value} sizes to zero: allocation {allocation}, Kelly estimate "
+                  f"{estimate if estimate is not None else 'prior'} after {count} closed trades")
+        if strategy not in self._silenced:
+            self._silenced.add(strategy)
+            self._notice("strategy_sized_out", None, f"{reason}; its signals are not traded until that changes")
+        return reason
 
     def request_entry(self, symbol: str, quote_amount: Decimal, take_profit_pct: Decimal, stop_loss_pct: Decimal,
                       now_ms: int, advice: tuple[Advice, ...] = ()) -> Decision:
@@ -669,6 +690,7 @@ class Engine:
             "pnls": {k.value: v for k, v in self.pnls.items()},
             "seen_fills": [list(k) for k in self._seen_fills],
             "live_signals": sorted([s, k.value] for s, k in self._live_signals),
+            "silenced": sorted(k.value for k in self._silenced),
         }
 
     @classmethod
@@ -693,6 +715,7 @@ class Engine:
         engine.pnls = {StrategyName(k): list(v) for k, v in state["pnls"].items()}
         engine._seen_fills = {(s, int(t)): None for s, t in state["seen_fills"]}
         engine._live_signals = {(s, StrategyName(k)) for s, k in state["live_signals"]}
+        engine._silenced = {StrategyName(k) for k in state["silenced"]}
         engine._breakers_ms = engine.now_ms
         for name, pnls in engine.pnls.items():
             if pnls:

@@ -25,13 +25,13 @@ START = 1_609_459_200_000  # 2021-01-01 00:00 UTC
 
 
 class Rig:
-    def __init__(self, tmp: Path, *, oco_allowed: bool = True) -> None:
+    def __init__(self, tmp: Path, *, oco_allowed: bool = True, config: ExecutorConfig | None = None) -> None:
         rules = offline_rules({SYMBOL: 100.0})
         if not oco_allowed:
             rules = {s: r.model_copy(update={"oco_allowed": False}) for s, r in rules.items()}
         self.rules = rules
         balances = {"USDT": Decimal(10_000)}
-        self.engine = Engine(ExecutorConfig(), rules, Portfolio("USDT", balances), [SYMBOL], START)
+        self.engine = Engine(config or ExecutorConfig(), rules, Portfolio("USDT", balances), [SYMBOL], START)
         self.exchange = PaperExchange(rules, balances)
         tmp.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(tmp / "journal.db", durable=False)
@@ -179,3 +179,15 @@ def test_a_report_for_an_order_the_journal_never_saw_is_recorded_not_applied(rig
     rig.pump.deliver([foreign])
     assert any(e["code"] == "FOREIGN_ORDER" and "web_12345" in e["message"] for e in rig.journal.errors())
     assert rig.engine.portfolio.position(SYMBOL) is None
+
+
+def test_a_strategy_that_sizes_to_zero_is_said_once_not_journaled_per_signal(tmp_path: Path) -> None:
+    config = ExecutorConfig.model_validate({"strategies": {"allocation": {"scalping": 0.7, "momentum": 0.0,
+                                                                          "stat_arb": 0.05}}})
+    rig = Rig(tmp_path, config=config)
+    for i in range(120):  # several momentum episodes: rises broken by dips
+        rig.bar(-0.6 if i % 20 == 19 else 0.12)
+    assert rig.entries() == []
+    notices = [e for e in rig.journal.errors() if e["code"] == "STRATEGY_SIZED_OUT"]
+    assert len(notices) == 1 and "momentum sizes to zero" in notices[0]["message"]
+    assert not [d for d in rig.journal.decisions(limit=1000) if d["strategy"] == "momentum"]
