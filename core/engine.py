@@ -176,6 +176,8 @@ class Engine:
         self.pair = (PairSpread(pair_a, pair_b, config.strategies.stat_arb.window_bars)
                      if pair_a in rules and pair_b in rules and pair_a in symbols and pair_b in symbols else None)
         self._pair_bar_ms: dict[str, int] = {}
+        self._strategies = config.strategies
+        self._pair_symbols = frozenset((pair_a, pair_b)) if self.pair is not None else frozenset()
         self.breakers = BreakerState.initial(portfolio.equity_float(), now_ms)
         self.holdings: dict[str, Holding] = {}
         self.pending: dict[str, PendingEntry] = {}
@@ -225,14 +227,15 @@ class Engine:
         if features is None:
             return
         features.on_bar(bar)
-        self._advance(bar.close_time_ms)
-        self._after_price(symbol, bar.close_time_ms, bar.close, bar.high)
-        if self.pair is not None and symbol in (self.pair.symbol_a, self.pair.symbol_b):
-            self._on_pair_bar(symbol, bar.close_time_ms)
+        close_ms = bar.close_time_ms
+        if close_ms > self.now_ms:
+            self.now_ms = close_ms
+        self._after_price(symbol, close_ms, bar.close, bar.high)
+        if symbol in self._pair_symbols:
+            self._on_pair_bar(symbol, close_ms)
         if symbol in self.outages:
             return
-        self._on_signals(symbol, SYMBOL_STRATEGIES, symbol_signals(features, self.config.strategies,
-                                                                   bar.close_time_ms))
+        self._on_signals(symbol, SYMBOL_STRATEGIES, symbol_signals(features, self._strategies, close_ms))
 
     def _on_book(self, book: Book) -> None:
         features = self.features.get(book.symbol)
@@ -243,8 +246,7 @@ class Engine:
         self._after_price(book.symbol, book.time_ms, book.bids[0][0])
         if book.symbol in self.outages:
             return
-        self._on_signals(book.symbol, SYMBOL_STRATEGIES, symbol_signals(features, self.config.strategies,
-                                                                        book.time_ms))
+        self._on_signals(book.symbol, SYMBOL_STRATEGIES, symbol_signals(features, self._strategies, book.time_ms))
 
     def _on_trade(self, trade: TradePrint) -> None:
         features = self.features.get(trade.symbol)
