@@ -103,9 +103,37 @@ def _mapping(value: Any, what: str) -> Mapping[str, Any]:
     return value
 
 
+def _plain_levels(value: list[Any]) -> tuple[Level, ...] | None:
+    """The common case, cheaply: every level a list of two or more decimal strings, all finite and
+    non-negative. None as soon as anything else shows up; ``_levels`` then checks level by level
+    (same acceptance, but it can say what is wrong). A deep book is hundreds of levels, so this is
+    most of a snapshot's parsing time."""
+    out: list[Level] = []
+    append = out.append
+    try:
+        for level in value:
+            if type(level) is not list or len(level) < 2:
+                return None
+            price, qty = level[0], level[1]
+            if type(price) is not str or type(qty) is not str:
+                return None
+            p, q = float(price), float(qty)
+            if not (0.0 <= p < math.inf and 0.0 <= q < math.inf):  # NaN fails both comparisons
+                return None
+            append((p, q))
+    except ValueError:
+        return None
+    return tuple(out)
+
+
 def _levels(value: Any, side: str) -> tuple[Level, ...]:
     if not isinstance(value, list):
         raise ParseError(f"{side}: expected a list of [price, qty]")
+    plain = _plain_levels(value)
+    return plain if plain is not None else _checked_levels(value, side)
+
+
+def _checked_levels(value: list[Any], side: str) -> tuple[Level, ...]:
     out: list[Level] = []
     for i, level in enumerate(value):
         if not isinstance(level, list | tuple) or len(level) < 2:
