@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from oracle.errors import OracleError
 from oracle.model import RESULT_ADAPTER, OracleResult
-from oracle.service import DEFAULT_DEPTH
+from oracle.service import DEFAULT_DEPTH, MAX_BATCH_REQUESTS
 
 log = logging.getLogger("oracle.client")
 
@@ -220,15 +220,21 @@ class OracleClient:
         shares = min(len(workers), len(unique))
         sent: dict[str, _Sent] = {}
         for worker, start in zip(workers, range(shares), strict=False):
-            share = unique[start::shares]
-            ids = [next(self._ids) for _ in share]
-            remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
-            if len(share) == 1:
-                futures = [worker.send(ids[0], {"symbol": share[0], "depth": depth, "deadline_ms": remaining_ms})]
-            else:
-                futures = worker.send_batch(ids, share, {"depth": depth, "deadline_ms": remaining_ms})
-            sent.update({s: (worker, i, f) for s, i, f in zip(share, ids, futures, strict=True)})
+            sent.update(self._send_share(worker, unique[start::shares], depth, deadline))
         return {s: self._await(sent[s], deadline) for s in unique}
+
+    def _send_share(self, worker: _Worker, share: list[str], depth: int, deadline: float) -> dict[str, _Sent]:
+        sent: dict[str, _Sent] = {}
+        for start in range(0, len(share), MAX_BATCH_REQUESTS):
+            chunk = share[start:start + MAX_BATCH_REQUESTS]
+            ids = [next(self._ids) for _ in chunk]
+            remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+            if len(chunk) == 1:
+                futures = [worker.send(ids[0], {"symbol": chunk[0], "depth": depth, "deadline_ms": remaining_ms})]
+            else:
+                futures = worker.send_batch(ids, chunk, {"depth": depth, "deadline_ms": remaining_ms})
+            sent.update({s: (worker, i, f) for s, i, f in zip(chunk, ids, futures, strict=True)})
+        return sent
 
     def analyse_snapshot(
         self,

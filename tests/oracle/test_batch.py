@@ -191,3 +191,12 @@ def test_client_scan_sends_one_batch_per_worker(server: BinancePublicServer) -> 
     assert failure(results["NOPEUSDT"]).error.code == failure(results["BAD/SYMBOL"]).error.code == "INVALID_SYMBOL"
     batches = [h.symbols for h in server.hits_for(TICKER) if h.symbols]
     assert len(batches) == 2 and sorted(s for b in batches for s in b) == sorted(symbols[:6])
+
+
+def test_client_splits_a_share_larger_than_one_batch_line(server: BinancePublicServer) -> None:
+    symbols = [f"BAD/{i}" for i in range(230)] + ["BTCUSDT"]  # more than MAX_BATCH_REQUESTS per worker
+    with OracleClient(workers=1, deadline_s=5.0, base_url=server.base_url) as pool:
+        assert pool.wait_ready(20)
+        results = pool.analyse_many(symbols)
+    assert len(results) == 231 and results["BTCUSDT"].ok
+    assert {failure(results[s]).error.code for s in symbols[:-1]} == {"INVALID_SYMBOL"}
