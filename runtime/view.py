@@ -58,7 +58,7 @@ def render_text(command: str, document: dict[str, Any]) -> None:
             for name, row in per_strategy.items():
                 table.add_row(name, str(row["trades"]), str(row["wins"]), str(row["win_rate"]), row["pnl"])
             stdout.print(table)
-        stdout.print(f"journal: {data.get('journal')}\nreport:  {data.get('report')}")
+        stdout.print(f"journal: {data.get('journal')}\nreport:  {data.get('report')}", soft_wrap=True)
         return
     stdout.print(_table(command, sorted(data.items())))
 
