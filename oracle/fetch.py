@@ -18,6 +18,8 @@ import asyncio
 import json
 import logging
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
@@ -94,12 +96,22 @@ def _binance_error(raw: bytes) -> tuple[int | None, str]:
     return None, str(body)[:200]
 
 
+def env_proxy(base_url: str) -> str | None:
+    """The proxy HTTP(S)_PROXY / NO_PROXY ask for ``base_url`` (httpx honoured them), read once:
+    aiohttp's ``trust_env`` would re-read the environment and ~/.netrc on every call (~0.6 ms)."""
+    url = urllib.parse.urlsplit(base_url)
+    if not url.hostname or urllib.request.proxy_bypass(url.hostname):
+        return None
+    return urllib.request.getproxies().get(url.scheme)
+
+
 class Fetcher:
     """One long-lived HTTP session (connection reuse keeps a warm worker fast) plus its RateGate."""
 
     def __init__(self, base_url: str = DEFAULT_BASE_URL) -> None:
         self.base_url = base_url.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
+        self._proxy = env_proxy(self.base_url)
         self.gate = RateGate()
 
     def _client(self) -> aiohttp.ClientSession:
@@ -123,7 +135,9 @@ class Fetcher:
             if remaining <= 0:
                 raise OracleError("DEADLINE", f"deadline expired before GET {path}", {"path": path})
             try:
-                async with self._client().get(self.base_url + path, params=params,
+                # No redirects, as before: a 3xx is not market data (its body fails as unparseable).
+                async with self._client().get(self.base_url + path, params=params, allow_redirects=False,
+                                              proxy=self._proxy,
                                               timeout=aiohttp.ClientTimeout(total=remaining)) as response:
                     status, headers, raw = response.status, response.headers, await response.read()
             except TimeoutError:

@@ -147,3 +147,16 @@ def test_depth_limit_is_passed_through(server: BinancePublicServer) -> None:
     result = run(server.base_url, "NKNUSDT", depth=20)
     assert isinstance(result, OracleOk) and result.data.bid_levels == 20
     assert server.hits_for(DEPTH)
+
+
+def test_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from oracle.fetch import env_proxy
+
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
+                 "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy("https://api.binance.com") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert env_proxy("https://api.binance.com") == "http://proxy.example:3128"
+    monkeypatch.setenv("NO_PROXY", "api.binance.com")
+    assert env_proxy("https://api.binance.com") is None
