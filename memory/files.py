@@ -75,6 +75,24 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise MemoryFileError(path, "write it", f"{exc.strerror or exc}") from exc
 
 
+def write_bytes_atomic(path: Path, payload: bytes) -> None:
+    """Replace `path` with `payload`: a reader sees the old content or the new, never half of either
+    (temporary file beside it, fsync, rename, fsync of the folder). No `.prev` is kept: for derived files
+    such as a report's text and chart, which can be rebuilt."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = _write_temp(folder, path.name, payload)
+        try:
+            os.replace(temp, path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        _fsync_folder(folder)
+    except OSError as exc:
+        raise MemoryFileError(path, "write it", f"{exc.strerror or exc}") from exc
+
+
 def read_json(path: Path, *, expect_object: bool = False) -> tuple[Any | None, str | None]:
     """(data, warning). Missing (and no `.prev`) → (None, None). Corrupt → `.prev`'s data with a warning
     naming the file and the error. Both corrupt → CorruptMemory. `expect_object` counts a top level

@@ -114,3 +114,24 @@ def _masked_match(match: re.Match[str]) -> str:
 def _is_token_count(name: str, value: str) -> bool:
     """`prompt_tokens=812` in an LLM summary is a count, not a credential."""
     return name.lower().endswith("tokens") and value.isdigit() and len(value) < 12
+
+
+def credential_values(env: Mapping[str, str], min_length: int = 8) -> list[str]:
+    """The values of the environment's credentials (keys, secrets, tokens, webhook URLs), longest first."""
+    values = {value for name, value in env.items()
+              if (is_secret_name(name) or "WEBHOOK" in name.upper()) and len(value) >= min_length}
+    return sorted(values, key=len, reverse=True)
+
+
+def mask_values(obj: Any, secrets: list[str]) -> Any:
+    """A copy of `obj` (strings, dict keys and values, lists) with every occurrence of each secret masked."""
+    if isinstance(obj, str):
+        for secret in secrets:
+            if secret in obj:
+                obj = obj.replace(secret, mask_secret(secret))
+        return obj
+    if isinstance(obj, dict):
+        return {mask_values(k, secrets): mask_values(v, secrets) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [mask_values(v, secrets) for v in obj]
+    return obj

@@ -18,9 +18,8 @@ from pydantic import ValidationError
 from core.errors import InvalidArgument
 from core.filters import SymbolRules
 from core.types import Position
-from memory.files import CorruptMemory, read_json, write_json_atomic
+from memory.files import CorruptMemory, read_json, write_bytes_atomic, write_json_atomic
 from memory.journal import Journal
-from reports.atomic import write_bytes_atomic
 from reports.build import build_report
 from reports.model import Report, ReportPeriod
 from reports.periods import parse_date, period_bounds, utc_date

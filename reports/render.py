@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reports.atomic import write_bytes_atomic
+from memory.files import write_bytes_atomic
 from reports.model import Report, TradeSummary
 
 TEXT_LIMIT = 1500

@@ -28,7 +28,7 @@ from exchange.feeds.errors import UnsupportedSymbol
 from exchange.feeds.rules import split_symbol
 from memory.files import MemoryStore
 from memory.journal import Journal
-from memory.redact import is_secret_name, mask_secret
+from memory.redact import credential_values, mask_values
 from memory.schema import LATEST_VERSION
 from runtime.home import Home
 
@@ -38,7 +38,6 @@ _REPLAY_SOURCES = ("synthetic", "data")
 _LIVE_MODES = ("paper", "testnet", "live")
 # Environment values shorter than this are not treated as secrets to hunt for in output (too many
 # false hits: "1", "true"); real keys and tokens are far longer.
-_MIN_SECRET_LEN = 8
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
 
@@ -240,24 +239,8 @@ def hide_secrets(output: OutputT, env: Mapping[str, str]) -> OutputT:
     Tool output is built from the journal and files that are redacted when written; this is the last
     gate before anything reaches a chat, so a secret that slipped in some other way still stops here.
     """
-    secrets = sorted({v for k, v in env.items()
-                      if (is_secret_name(k) or "WEBHOOK" in k.upper()) and len(v) >= _MIN_SECRET_LEN},
-                     key=len, reverse=True)
     data = output.model_dump(mode="json")
-    cleaned = _mask_values(data, secrets)
+    cleaned = mask_values(data, credential_values(env))
     if cleaned == data:
         return output
     return type(output).model_validate(cleaned)
-
-
-def _mask_values(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, mask_secret(secret))
-        return value
-    if isinstance(value, dict):
-        return {k: _mask_values(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask_values(v, secrets) for v in value]
-    return value

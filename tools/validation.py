@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as ModelViolation
 
 from core.errors import ExecutorError, InvalidArgument
-from memory.redact import is_secret_name, mask_secret
+from memory.redact import credential_values, mask_values
 from tools.envelope import dumps, failure, from_error, ok
 from tools.registry import input_schema
 from tools.spec import ToolContext, ToolSpec
@@ -158,27 +158,9 @@ def invoke(spec: ToolSpec, arguments: Any, context: Callable[[], ToolContext]) -
     return scrub_secrets(document)
 
 
-def _secret_values(env: Mapping[str, str]) -> list[str]:
-    """Values of the environment's credentials (keys, tokens, webhook URLs), longest first."""
-    values = {value for name, value in env.items()
-              if (is_secret_name(name) or "WEBHOOK" in name.upper()) and len(value) >= 8}
-    return sorted(values, key=len, reverse=True)
-
-
 def scrub_secrets(value: Any, env: Mapping[str, str] | None = None) -> Any:
     """A copy of `value` in which every credential from the environment is masked (`abcde…wxyz`)."""
-    secrets = _secret_values(os.environ if env is None else env)
-    return _scrub(value, secrets) if secrets else value
+    secrets = credential_values(os.environ if env is None else env)
+    return mask_values(value, secrets) if secrets else value
 
 
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, mask_secret(secret))
-        return value
-    if isinstance(value, dict):
-        return {_scrub(k, secrets): _scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, secrets) for v in value]
-    return value

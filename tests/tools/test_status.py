@@ -243,8 +243,9 @@ def test_llm_health_and_the_last_five_errors(home: Path) -> None:
     with Journal(home / "journal.db") as journal:
         journal.record_llm_call(1, "scout", "gemma-2-2b", 100, 20, 900, True, "BTCUSDT looks calm")
         journal.record_llm_call(2, "analyzer", "deepseek-chat", 300, 50, 12_000, False, "timeout after 12 s")
+        later = 2_000_000_000_000  # after every row the replay wrote (e.g. a strategy sized out)
         for i in range(7):
-            journal.record_error(10 + i, "DATA_OUTAGE", f"error number {i}", {"symbol": "BTCUSDT"})
+            journal.record_error(later + i, "DATA_OUTAGE", f"error number {i}", {"symbol": "BTCUSDT"})
     out = status(home)
     assert out.llm is not None and (out.llm.calls, out.llm.failures) == (2, 1)
     assert out.llm.last_call is not None and out.llm.last_call["model"] == "deepseek-chat"
