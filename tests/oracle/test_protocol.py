@@ -60,7 +60,7 @@ def test_malformed_lines_get_typed_errors_and_the_worker_survives() -> None:
 
 
 def test_worker_answers_concurrently(server: BinancePublicServer) -> None:
-    server.latency_s = 0.4
+    server.latency_s = 1.0
     proc = subprocess.Popen([sys.executable, "-m", "oracle", "--serve", "--base-url", server.base_url],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None
@@ -73,7 +73,7 @@ def test_worker_answers_concurrently(server: BinancePublicServer) -> None:
     elapsed = time.monotonic() - started
     proc.stdin.close()
     assert proc.wait(10) == 0
-    assert elapsed < 1.2  # four requests of >= 0.4 s each: serial would take >= 1.6 s
+    assert elapsed < 3.0  # four requests of >= 1 s each: serial would take >= 4 s (margin for a loaded CI)
     by_id = {a["id"]: a for a in answers}
     assert [by_id[i]["ok"] for i in range(3)] == [True, True, True]
     assert by_id[3]["error"]["code"] == "INVALID_SYMBOL"
@@ -106,7 +106,7 @@ def test_scan_of_twenty_symbols_in_parallel(client: OracleClient, server: Binanc
     started = time.monotonic()
     results = client.analyse_many([*symbols, "BAD/SYMBOL"])
     elapsed = time.monotonic() - started
-    assert elapsed < 0.9  # 21 requests of >= 0.3 s each; serial would be >= 6 s
+    assert elapsed < 3.0  # 21 requests of >= 0.3 s each; serial would be >= 6 s (margin for a loaded CI)
     assert len(results) == 21
     assert all(results[s].ok for s in symbols[:5])
     assert {failure(results[s]).error.code for s in symbols[5:]} == {"INVALID_SYMBOL"}
@@ -114,18 +114,18 @@ def test_scan_of_twenty_symbols_in_parallel(client: OracleClient, server: Binanc
 
 
 def test_deadline_expires_inside_a_healthy_worker(client: OracleClient, server: BinancePublicServer) -> None:
-    server.latency_s = 2.0
+    server.latency_s = 10.0
     started = time.monotonic()
     error = failure(client.analyse("BTCUSDT", deadline_s=0.4)).error
     assert error.code == "DEADLINE" and error.details.get("reason") != "worker_hung"
-    assert time.monotonic() - started < 0.4 + 0.3
+    assert time.monotonic() - started < 3.0  # the exchange would have answered after 10 s
 
 
 def test_hung_worker_is_killed_and_replaced(client: OracleClient, server: BinancePublicServer) -> None:
     started = time.monotonic()
     error = failure(client.request({"kind": "test-hang", "seconds": 60}, deadline_s=0.3)).error
     assert (error.code, error.details["reason"]) == ("DEADLINE", "worker_hung")
-    assert time.monotonic() - started < 0.3 + 0.3 + 0.5
+    assert time.monotonic() - started < 5.0  # the worker would have hung for 60 s
     hung_pid = error.details["pid"]
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -149,15 +149,15 @@ def test_crashed_worker_is_replaced(client: OracleClient, server: BinancePublicS
 def test_requests_sharing_a_hung_worker_all_get_typed_errors(server: BinancePublicServer) -> None:
     with OracleClient(workers=1, grace_s=0.2, base_url=server.base_url, env={"ORACLE_TEST_HOOKS": "1"}) as one:
         assert one.wait_ready(20)
-        server.latency_s = 1.0
+        server.latency_s = 8.0
         with ThreadPoolExecutor(1) as pool:
-            in_flight = pool.submit(one.analyse, "BTCUSDT", deadline_s=5)
+            in_flight = pool.submit(one.analyse, "BTCUSDT", deadline_s=10)
             time.sleep(0.2)  # the analysis is now waiting on the exchange inside the worker
             hang = one.request({"kind": "test-hang", "seconds": 60}, deadline_s=0.2)
             started = time.monotonic()
-            bystander = in_flight.result(timeout=5)
+            bystander = in_flight.result(timeout=15)
         assert failure(hang).error.details["reason"] == "worker_hung"
-        assert time.monotonic() - started < 0.5  # failed at once when the worker was killed
+        assert time.monotonic() - started < 4.0  # failed when the worker was killed, not after the 8 s answer
         assert (failure(bystander).error.code, failure(bystander).error.details["reason"]) == (
             "DEADLINE", "worker_hung")
         server.latency_s = 0.0
