@@ -227,10 +227,6 @@ class MemoryStore:
     def write_engine_checkpoint(self, data: dict[str, Any]) -> None:
         self._write(self.ENGINE_CHECKPOINT, data)
 
-    # runtime.runner calls the checkpoint by its file's name; both spellings are the same file.
-    read_checkpoint = read_engine_checkpoint
-    write_checkpoint = write_engine_checkpoint
-
     def append_history(self, record: dict[str, Any]) -> None:
         """Append one JSON line to `history/YYYY-MM.jsonl`, the month (UTC) of `record["time_ms"]`.
 

@@ -423,7 +423,7 @@ class DirectSession:
         self.journal = journal
         self.store = MemoryStore(home.root)
         complete_interrupted(journal, wall_ms)
-        checkpoint, _warning = self.store.read_checkpoint()
+        checkpoint, _warning = self.store.read_engine_checkpoint()
         if checkpoint is None:
             raise NotStarted(home.root)
         self.mode = checkpoint_mode(checkpoint)
@@ -455,7 +455,7 @@ class DirectSession:
 
     def save(self) -> None:
         self.pump.flush()
-        self.store.write_checkpoint({**self.checkpoint, "engine": self.engine.to_state(),
+        self.store.write_engine_checkpoint({**self.checkpoint, "engine": self.engine.to_state(),
                                      "paper": self.exchange.to_state()})
         self.store.write_portfolio_state(self.engine.portfolio.to_dict())
 

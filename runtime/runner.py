@@ -70,7 +70,7 @@ class Runner:
         self.warnings: list[str] = []
         self.resumed_from: int | None = None
         self.tally = Tally()
-        checkpoint, warning = self.store.read_checkpoint()
+        checkpoint, warning = self.store.read_engine_checkpoint()
         if warning:
             self.warnings.append(warning)
         if checkpoint is not None and checkpoint.get("source_id") == source_id:
@@ -113,7 +113,7 @@ class Runner:
 
     def checkpoint(self, finished: bool = False) -> None:
         rules = {s: self.source.rules[s].model_dump(mode="json") for s in self.engine.symbols}
-        self.store.write_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
+        self.store.write_engine_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
                                      "mode": "paper" if self.source.live else "replay",
                                      "rules": rules, "engine": self.engine.to_state(),
                                      "paper": self.exchange.to_state()})

@@ -97,7 +97,7 @@ def mode_of(source_id: str) -> str:
 def read_saved_engine(home: Home, config: ExecutorConfig) -> SavedEngine | None:
     """The last checkpointed engine of `home`, or None when the executor has never saved one."""
     store = MemoryStore(home.root)
-    checkpoint, warning = store.read_checkpoint()
+    checkpoint, warning = store.read_engine_checkpoint()
     if checkpoint is None:
         return None
     try:

@@ -212,7 +212,7 @@ def _placed_orders(result: dict[str, Any] | None) -> bool:
 
 def current_mode(ctx: ToolContext) -> str:
     """The home's engine mode from its checkpoint; "unknown" while a starting engine has not saved one."""
-    checkpoint, _warning = MemoryStore(ctx.home.root).read_checkpoint()
+    checkpoint, _warning = MemoryStore(ctx.home.root).read_engine_checkpoint()
     if checkpoint is not None:
         return mode_of_checkpoint(checkpoint)
     if has_state(ctx.home):

