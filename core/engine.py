@@ -29,7 +29,7 @@ from core.risk.breakers import BreakerEvent, BreakerState, reset_kill, update_br
 from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
 from core.risk.sizing import kelly_for_strategy
 from core.risk.trailing import trailing_stop
-from core.strategies import pair_reverted, pair_signal, symbol_signals
+from core.strategies import SYMBOL_STRATEGIES, pair_laggard, pair_reverted, pair_signal
 from core.types import (
     Advice,
     Decision,
@@ -49,8 +49,9 @@ STATE_VERSION = 1
 HUNDRED = Decimal(100)
 # Fills already applied, by (symbol, trade id): a fill delivered twice (stream and query) is applied once.
 SEEN_FILLS_KEPT = 50_000
-SYMBOL_STRATEGIES = (StrategyName.SCALPING, StrategyName.MOMENTUM)
-PAIR_STRATEGIES = (StrategyName.STAT_ARB,)
+# Which strategy a slot of `Engine._episodes[symbol]` stands for.
+EPISODE_SLOT = {name: slot for slot, name in enumerate(StrategyName)}
+STAT_ARB_SLOT = EPISODE_SLOT[StrategyName.STAT_ARB]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +177,6 @@ class Engine:
         self.pair = (PairSpread(pair_a, pair_b, config.strategies.stat_arb.window_bars)
                      if pair_a in rules and pair_b in rules and pair_a in symbols and pair_b in symbols else None)
         self._pair_bar_ms: dict[str, int] = {}
-        self._strategies = config.strategies
         self._pair_symbols = frozenset((pair_a, pair_b)) if self.pair is not None else frozenset()
         self.breakers = BreakerState.initial(portfolio.equity_float(), now_ms)
         self.holdings: dict[str, Holding] = {}
@@ -191,7 +191,11 @@ class Engine:
         self._high_water = portfolio.equity_float()
         self._equity_hour = now_ms // MS_PER_HOUR
         self._seen_fills: dict[tuple[str, int], None] = {}
-        self._live_signals: set[tuple[str, StrategyName]] = set()
+        # Per symbol, per strategy (by EPISODE_SLOT): is one of its signals lasting right now. A flag list, not a
+        # set of (symbol, strategy), because it is read on every bar and hashing an enum runs Python code.
+        self._episodes: dict[str, list[bool]] = {s: [False] * len(EPISODE_SLOT) for s in symbols}
+        self._symbol_rules = tuple((EPISODE_SLOT[s.name], s.fires, s.config_of(config.strategies), s.signal)
+                                   for s in SYMBOL_STRATEGIES)
         self._silenced: set[StrategyName] = set()
         self._equity = portfolio.equity_float()
         self._equity_dirty = False
@@ -235,7 +239,7 @@ class Engine:
             self._on_pair_bar(symbol, close_ms)
         if symbol in self.outages:
             return
-        self._on_signals(symbol, SYMBOL_STRATEGIES, symbol_signals(features, self._strategies, close_ms))
+        self._symbol_episodes(features, close_ms)
 
     def _on_book(self, book: Book) -> None:
         features = self.features.get(book.symbol)
@@ -246,7 +250,7 @@ class Engine:
         self._after_price(book.symbol, book.time_ms, book.bids[0][0])
         if book.symbol in self.outages:
             return
-        self._on_signals(book.symbol, SYMBOL_STRATEGIES, symbol_signals(features, self._strategies, book.time_ms))
+        self._symbol_episodes(features, book.time_ms)
 
     def _on_trade(self, trade: TradePrint) -> None:
         features = self.features.get(trade.symbol)
@@ -313,32 +317,32 @@ class Engine:
             for holding in list(self.holdings.values()):
                 if holding.strategy is StrategyName.STAT_ARB and not holding.exiting:
                     self._exit(holding, f"stat-arb spread reverted (z={pair.z:.2f})")
-        signal = pair_signal(pair, a, b, cfg, close_ms)
-        fired = [] if signal is None or signal.symbol in self.outages else [signal]
-        self._on_signals(pair.symbol_a, PAIR_STRATEGIES, [s for s in fired if s.symbol == pair.symbol_a])
-        self._on_signals(pair.symbol_b, PAIR_STRATEGIES, [s for s in fired if s.symbol == pair.symbol_b])
+        laggard = pair_laggard(pair, a, b, cfg)
+        for leg in (a, b):
+            episodes = self._episodes[leg.symbol]
+            if leg is not laggard or leg.symbol in self.outages:
+                episodes[STAT_ARB_SLOT] = False
+            elif not episodes[STAT_ARB_SLOT]:
+                episodes[STAT_ARB_SLOT] = True
+                signal = pair_signal(pair, a, b, cfg, close_ms)
+                assert signal is not None
+                self._consider(signal)
 
     # ----- entries ---------------------------------------------------------------------------------
-    def _on_signals(self, symbol: str, checked: tuple[StrategyName, ...], signals: list[Signal]) -> None:
+    def _symbol_episodes(self, features: SymbolFeatures, now_ms: int) -> None:
         """Edge-triggered: a signal that lasts over many bars is one episode, considered once, when it starts.
 
         Re-deciding a lasting signal every bar would stack entries if a rule were ever missed, flood the
         journal with identical refusals, and enter late into a move that has already run.
         """
-        live = self._live_signals
-        if not signals:
-            if live:
-                for strategy in checked:
-                    live.discard((symbol, strategy))
-            return
-        fired = {signal.strategy for signal in signals}
-        for strategy in checked:
-            if strategy not in fired:
-                live.discard((symbol, strategy))
-        for signal in signals:
-            key = (symbol, signal.strategy)
-            if key not in live:
-                live.add(key)
+        episodes = self._episodes[features.symbol]
+        for slot, fires, cfg, build in self._symbol_rules:
+            if not fires(features, cfg):
+                episodes[slot] = False
+            elif not episodes[slot]:
+                episodes[slot] = True
+                signal = build(features, cfg, now_ms)
+                assert signal is not None
                 self._consider(signal)
 
     def risk_context(self) -> RiskContext:
@@ -691,7 +695,8 @@ class Engine:
             "outages": self.outages,
             "pnls": {k.value: v for k, v in self.pnls.items()},
             "seen_fills": [list(k) for k in self._seen_fills],
-            "live_signals": sorted([s, k.value] for s, k in self._live_signals),
+            "live_signals": sorted([s, k.value] for s, flags in self._episodes.items()
+                                   for k, slot in EPISODE_SLOT.items() if flags[slot]),
             "silenced": sorted(k.value for k in self._silenced),
         }
 
@@ -716,7 +721,8 @@ class Engine:
         engine.outages = dict(state["outages"])
         engine.pnls = {StrategyName(k): list(v) for k, v in state["pnls"].items()}
         engine._seen_fills = {(s, int(t)): None for s, t in state["seen_fills"]}
-        engine._live_signals = {(s, StrategyName(k)) for s, k in state["live_signals"]}
+        for symbol, name in state["live_signals"]:
+            engine._episodes[symbol][EPISODE_SLOT[StrategyName(name)]] = True
         engine._silenced = {StrategyName(k) for k in state["silenced"]}
         engine._breakers_ms = engine.now_ms
         for name, pnls in engine.pnls.items():

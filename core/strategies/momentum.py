@@ -20,19 +20,25 @@ from core.types import Signal, StrategyName
 IMBALANCE_FULL_CONFIDENCE_SPAN = 0.30
 
 
-def momentum_signal(features: SymbolFeatures, cfg: MomentumConfig, now_ms: int) -> Signal | None:
+def momentum_fires(features: SymbolFeatures, cfg: MomentumConfig) -> bool:
+    """The entry rule alone, float comparisons only: run on every bar and book, it must cost next to nothing."""
     imbalance = features.imbalance
     if imbalance is None or not imbalance > cfg.min_imbalance:
-        return None
+        return False
     rise = features.momentum_pct
     if rise is None or not rise > cfg.min_rise_pct:
-        return None
+        return False
     if features.momentum_window != cfg.window_bars:
         raise FeatureError(features.symbol, "momentum_window", features.momentum_window,
                            f"features measure a different window than momentum.window_bars={cfg.window_bars}")
-    price = features.last_price
-    if price is None:
+    return features.last_price is not None
+
+
+def momentum_signal(features: SymbolFeatures, cfg: MomentumConfig, now_ms: int) -> Signal | None:
+    if not momentum_fires(features, cfg):
         return None
+    imbalance, rise, price = features.imbalance, features.momentum_pct, features.last_price
+    assert imbalance is not None and rise is not None and price is not None
     confidence = 0.5 * ramp(imbalance, cfg.min_imbalance, cfg.min_imbalance + IMBALANCE_FULL_CONFIDENCE_SPAN) + (
         0.5 * ramp(rise, cfg.min_rise_pct, 2.0 * cfg.min_rise_pct)
     )

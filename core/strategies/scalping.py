@@ -22,16 +22,20 @@ from core.types import Signal, StrategyName
 IMBALANCE_FULL_CONFIDENCE_SPAN = 0.30
 
 
-def scalping_signal(features: SymbolFeatures, cfg: ScalpingConfig, now_ms: int) -> Signal | None:
+def scalping_fires(features: SymbolFeatures, cfg: ScalpingConfig) -> bool:
+    """The entry rule alone, float comparisons only: run on every bar and book, it must cost next to nothing."""
     imbalance = features.imbalance
     if imbalance is None or not imbalance > cfg.min_imbalance:
-        return None
+        return False
     spread = features.spread_bps
-    if spread is None or not spread < cfg.max_spread_bps:
+    return spread is not None and spread < cfg.max_spread_bps and features.last_price is not None
+
+
+def scalping_signal(features: SymbolFeatures, cfg: ScalpingConfig, now_ms: int) -> Signal | None:
+    if not scalping_fires(features, cfg):
         return None
-    price = features.last_price
-    if price is None:
-        return None
+    imbalance, spread, price = features.imbalance, features.spread_bps, features.last_price
+    assert imbalance is not None and spread is not None and price is not None
     confidence = 0.5 * ramp(imbalance, cfg.min_imbalance, cfg.min_imbalance + IMBALANCE_FULL_CONFIDENCE_SPAN) + (
         0.5 * (1.0 - spread / cfg.max_spread_bps)
     )

@@ -24,24 +24,37 @@ def _check_wiring(pair: PairSpread, config: StatArbConfig) -> None:
                            f"the spread's window differs from stat_arb.window_bars={config.window_bars}")
 
 
+def pair_laggard(pair: PairSpread, a: SymbolFeatures, b: SymbolFeatures,
+                 config: StatArbConfig) -> SymbolFeatures | None:
+    """The entry rule alone: the leg to buy when |z| > z_entry and it has a price, else None.
+
+    Float comparisons only, run on every pair bar; `pair_signal` checks the wiring before any Signal exists.
+    """
+    z = pair.z
+    if z is None:
+        return None
+    if z > config.z_entry:
+        laggard = b
+    elif z < -config.z_entry:
+        laggard = a
+    else:
+        return None
+    return laggard if laggard.last_price is not None else None
+
+
 def pair_signal(pair: PairSpread, a: SymbolFeatures, b: SymbolFeatures, config: StatArbConfig,
                 now_ms: int) -> Signal | None:
     """A long on the laggard when |z| > z_entry, else None (also None while z is unknown)."""
     _check_wiring(pair, config)
     if a.symbol != pair.symbol_a or b.symbol != pair.symbol_b:
         raise FeatureError(pair.pair_name, "features", f"{a.symbol}/{b.symbol}", "features of the wrong symbols")
-    z = pair.z
-    if z is None:
+    laggard = pair_laggard(pair, a, b, config)
+    if laggard is None:
         return None
-    if z > config.z_entry:
-        laggard, rich, side = b, a, f"z {z:+.2f} > +{config.z_entry:g}"
-    elif z < -config.z_entry:
-        laggard, rich, side = a, b, f"z {z:+.2f} < -{config.z_entry:g}"
-    else:
-        return None
-    price = laggard.last_price
-    if price is None:
-        return None
+    z, price = pair.z, laggard.last_price
+    assert z is not None and price is not None
+    rich = a if laggard is b else b
+    side = f"z {z:+.2f} > +{config.z_entry:g}" if laggard is b else f"z {z:+.2f} < -{config.z_entry:g}"
     reason = (f"{side} on log({pair.symbol_a}/{pair.symbol_b}) over {pair.window} bars: "
               f"{rich.symbol} rich, buy the laggard {laggard.symbol}")
     return long_signal(laggard.symbol, StrategyName.STAT_ARB, ramp(abs(z), config.z_entry, 2.0 * config.z_entry),

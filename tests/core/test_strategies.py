@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 from core.config import MomentumConfig, ScalpingConfig, StatArbConfig, StrategyConfig
 from core.events import Bar, Book, TradePrint
 from core.features import FeatureError, PairSpread, SymbolFeatures
-from core.strategies import momentum_signal, pair_reverted, pair_signal, scalping_signal, symbol_signals
+from core.strategies import (
+    momentum_fires,
+    momentum_signal,
+    pair_laggard,
+    pair_reverted,
+    pair_signal,
+    scalping_fires,
+    scalping_signal,
+    symbol_signals,
+)
 from core.types import StrategyName
 
 CONFIG = StrategyConfig()
@@ -249,3 +258,32 @@ def test_confidence_reaches_one_at_the_documented_scale() -> None:
     full_pair = pair_signal(*pair_with(-4.0), STAT_ARB, NOW)
     assert full_scalp is not None and full_momentum is not None and full_pair is not None
     assert full_scalp.confidence == full_momentum.confidence == full_pair.confidence == 1.0
+
+
+# --- the engine's cheap rules agree with the Signal builders -------------------------------------------------
+
+# What SymbolFeatures can produce: imbalance in [-1, 1], spread >= 0, a rise above -100 %; None when unknown.
+maybe_imbalance = st.none() | st.just(math.nan) | st.floats(min_value=-1.0, max_value=1.0)
+maybe_spread = st.none() | st.just(math.nan) | st.floats(min_value=0.0, max_value=50.0)
+maybe_rise = st.none() | st.just(math.nan) | st.floats(min_value=-99.0, max_value=50.0)
+maybe_price = st.none() | st.floats(min_value=1e-6, max_value=1e6)
+
+
+@given(maybe_imbalance, maybe_spread, maybe_rise, maybe_price)
+def test_symbol_rules_fire_exactly_when_a_signal_is_built(imbalance: float | None, spread: float | None,
+                                                          rise: float | None, price: float | None) -> None:
+    """The engine decides episodes with `*_fires` and builds the Signal only when one starts: if the two ever
+    disagreed, an episode would start with no Signal (an assertion in the engine) or a Signal would be missed."""
+    f = features(imbalance, spread, rise, price)
+    assert scalping_fires(f, SCALP) is (scalping_signal(f, SCALP, NOW) is not None)
+    assert momentum_fires(f, MOMENTUM) is (momentum_signal(f, MOMENTUM, NOW) is not None)
+
+
+@given(st.none() | st.just(math.nan) | st.floats(min_value=-10.0, max_value=10.0), maybe_price, maybe_price)
+def test_pair_rule_picks_the_leg_the_signal_buys(z: float | None, price_a: float | None,
+                                                 price_b: float | None) -> None:
+    pair, btc, eth = pair_with(z)
+    btc.last_price, eth.last_price = price_a, price_b
+    laggard = pair_laggard(pair, btc, eth, STAT_ARB)
+    signal = pair_signal(pair, btc, eth, STAT_ARB, NOW)
+    assert (None if laggard is None else laggard.symbol) == (None if signal is None else signal.symbol)
