@@ -194,7 +194,7 @@ class Engine:
         # Per symbol, per strategy (by EPISODE_SLOT): is one of its signals lasting right now. A flag list, not a
         # set of (symbol, strategy), because it is read on every bar and hashing an enum runs Python code.
         self._episodes: dict[str, list[bool]] = {s: [False] * len(EPISODE_SLOT) for s in symbols}
-        self._symbol_rules = tuple((EPISODE_SLOT[s.name], s.fires, s.config_of(config.strategies), s.signal)
+        self._symbol_rules = tuple((EPISODE_SLOT[s.name], s.name, s.fires, s.config_of(config.strategies), s.signal)
                                    for s in SYMBOL_STRATEGIES)
         self._silenced: set[StrategyName] = set()
         self._equity = portfolio.equity_float()
@@ -324,9 +324,10 @@ class Engine:
                 episodes[STAT_ARB_SLOT] = False
             elif not episodes[STAT_ARB_SLOT]:
                 episodes[STAT_ARB_SLOT] = True
-                signal = pair_signal(pair, a, b, cfg, close_ms)
-                assert signal is not None
-                self._consider(signal)
+                if self._worth_a_signal(leg.symbol, StrategyName.STAT_ARB):
+                    signal = pair_signal(pair, a, b, cfg, close_ms)
+                    assert signal is not None
+                    self._consider(signal)
 
     # ----- entries ---------------------------------------------------------------------------------
     def _symbol_episodes(self, features: SymbolFeatures, now_ms: int) -> None:
@@ -335,15 +336,25 @@ class Engine:
         Re-deciding a lasting signal every bar would stack entries if a rule were ever missed, flood the
         journal with identical refusals, and enter late into a move that has already run.
         """
-        episodes = self._episodes[features.symbol]
-        for slot, fires, cfg, build in self._symbol_rules:
+        symbol = features.symbol
+        episodes = self._episodes[symbol]
+        for slot, name, fires, cfg, build in self._symbol_rules:
             if not fires(features, cfg):
                 episodes[slot] = False
             elif not episodes[slot]:
                 episodes[slot] = True
-                signal = build(features, cfg, now_ms)
-                assert signal is not None
-                self._consider(signal)
+                if self._worth_a_signal(symbol, name):
+                    signal = build(features, cfg, now_ms)
+                    assert signal is not None
+                    self._consider(signal)
+
+    def _worth_a_signal(self, symbol: str, strategy: StrategyName) -> bool:
+        """False for the refusals that are not journaled, decided before a Signal is built: one position per
+        symbol (a lasting signal must not stack entries; the risk gate enforces the same rule for every other
+        caller) and a strategy that sizes to zero. With the kill switch on, the refusal is journaled."""
+        if self.controls.killed:
+            return True
+        return symbol not in self.holdings and symbol not in self.pending and not self._sized_out(strategy)
 
     def risk_context(self) -> RiskContext:
         """The account as the risk gate sees it. Cash is exact; equity and exposure come from the float marks the
@@ -366,43 +377,34 @@ class Engine:
             all_paused_until=self.controls.all_paused_until,
         )
 
-    def _consider(self, signal: Signal, advice: tuple[Advice, ...] = ()) -> Decision:
-        symbol = signal.symbol
+    def _consider(self, signal: Signal) -> None:
+        """Journal the decision on a signal that is worth one, and enter when the risk gate says so."""
         if self.controls.killed:
-            decision = Decision(symbol=symbol, strategy=signal.strategy, action=DecisionAction.SKIP,
+            decision = Decision(symbol=signal.symbol, strategy=signal.strategy, action=DecisionAction.SKIP,
                                 reasons=("kill switch is on (manual)",), time_ms=signal.time_ms)
-        elif symbol in self.holdings or symbol in self.pending:
-            # One position per symbol: a lasting signal must not stack entries. Skipped without a journal row
-            # per bar; the risk gate enforces the same rule for every other caller.
-            return Decision(symbol=symbol, strategy=signal.strategy, action=DecisionAction.SKIP,
-                            reasons=(f"{symbol} already has a position or an entry in flight",),
-                            time_ms=signal.time_ms)
-        elif (sized_out := self._sized_out(signal.strategy)) is not None:
-            return Decision(symbol=symbol, strategy=signal.strategy, action=DecisionAction.SKIP,
-                            reasons=(sized_out,), time_ms=signal.time_ms)
         else:
-            decision = evaluate_entry(signal, self.risk_context(), self.rules[symbol], self.config,
-                                      signal.time_ms, advice)
+            decision = evaluate_entry(signal, self.risk_context(), self.rules[signal.symbol], self.config,
+                                      signal.time_ms)
         self.records.append(decision)
         if decision.action is DecisionAction.ENTER:
             self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason)
-        return decision
 
-    def _sized_out(self, strategy: StrategyName) -> str | None:
-        """Why a strategy's signals can no longer size above zero (its Kelly estimate or its allocation is zero),
-        or None. Said once, as a notice, when it happens: re-deciding each of its signals would only journal the
+    def _sized_out(self, strategy: StrategyName) -> bool:
+        """Whether a strategy's signals can no longer size above zero (its Kelly estimate or its allocation is
+        zero). Said once, as a notice, when it happens: re-deciding each of its signals would only journal the
         same zero-size refusal thousands of times. It lifts as soon as the estimate or the allocation does."""
         count, estimate = self._stats[strategy]
         allocation = self.config.strategies.allocation.get(strategy, 0.0)
         if allocation > 0 and kelly_for_strategy(count, estimate, self.config.risk) > 0:
             self._silenced.discard(strategy)
-            return None
-        reason = (f"{strategy.value} sizes to zero: allocation {allocation}, Kelly estimate "
-                  f"{estimate if estimate is not None else 'prior'} after {count} closed trades")
+            return False
         if strategy not in self._silenced:
             self._silenced.add(strategy)
-            self._notice("strategy_sized_out", None, f"{reason}; its signals are not traded until that changes")
-        return reason
+            self._notice("strategy_sized_out", None,
+                         f"{strategy.value} sizes to zero: allocation {allocation}, Kelly estimate "
+                         f"{estimate if estimate is not None else 'prior'} after {count} closed trades; "
+                         "its signals are not traded until that changes")
+        return True
 
     def request_entry(self, symbol: str, quote_amount: Decimal, take_profit_pct: Decimal, stop_loss_pct: Decimal,
                       now_ms: int, advice: tuple[Advice, ...] = ()) -> Decision:
