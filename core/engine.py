@@ -206,7 +206,7 @@ class Engine:
     # ----- market events -------------------------------------------------------------------------
     def on_market(self, event: object) -> None:
         if type(event) is Bar:  # the hot path in a replay: checked first, by identity
-            self._on_bar(event)
+            self.on_bar(event)
         elif isinstance(event, Book):
             self._on_book(event)
         elif isinstance(event, TradePrint):
@@ -225,7 +225,7 @@ class Engine:
             minutes = (event.to_ms - event.from_ms) // 60_000
             self._notice("data_gap", event.symbol, f"no data from {event.from_ms} to {event.to_ms} ({minutes} min)")
 
-    def _on_bar(self, bar: Bar) -> None:
+    def on_bar(self, bar: Bar) -> None:
         symbol = bar.symbol
         features = self.features.get(symbol)
         if features is None:

@@ -33,31 +33,28 @@ class Pump:
         self.orders_sent = 0
         self.trades_closed = 0
         self.rejections = 0
-        simulator = exchange
-        self._open_bar = getattr(simulator, "open_bar", None)
-        self._close_bar = getattr(simulator, "close_bar", None)
+        simulator = exchange  # a simulator matches on market data; a real exchange has none of these
+        self._on_bar = getattr(simulator, "on_bar", None)
         self._on_book = getattr(simulator, "on_book", None)
         self._on_trade = getattr(simulator, "on_trade", None)
 
     def handle(self, event: object) -> None:
         engine = self.engine
         kind = type(event)
-        if kind is Bar and self._open_bar is not None:
-            reports = self._open_bar(event)
-            if reports:
-                self._deliver(reports)
-            reports = self._close_bar(event)  # type: ignore[misc]
-            if reports:
-                self._deliver(reports)
-        elif kind is Book and self._on_book is not None:
-            reports = self._on_book(event)
-            if reports:
-                self._deliver(reports)
-        elif kind is TradePrint and self._on_trade is not None:
-            reports = self._on_trade(event)
-            if reports:
-                self._deliver(reports)
-        engine.on_market(event)
+        if kind is Bar:  # the hot path of a replay: the engine's bar handler directly, no dispatch
+            if self._on_bar is not None:
+                self._on_bar(event, self._deliver)
+            engine.on_bar(event)  # type: ignore[arg-type]
+        else:
+            if kind is Book and self._on_book is not None:
+                reports = self._on_book(event)
+                if reports:
+                    self._deliver(reports)
+            elif kind is TradePrint and self._on_trade is not None:
+                reports = self._on_trade(event)
+                if reports:
+                    self._deliver(reports)
+            engine.on_market(event)
         if engine.commands or engine.records:
             self.flush()
 

@@ -6,9 +6,10 @@ Two ways to drive it, one account behind both:
   A MARKET walks the book level by level; a marketable LIMIT takes as a taker on arrival and rests for
   the remainder; resting limits fill as makers when a later book or trade crosses them.
 * Candle mode (replay/backtest from klines, no book ever seen for the symbol): `open_bar` then
-  `close_bar` for each bar. A MARKET, or a LIMIT marketable against the last price, placed between bars
-  meets the market at the next open (or the next trade print when trades drive the account); resting
-  orders are then matched against the bar's range, stops before take-profits.
+  `close_bar` for each bar, or `on_bar` for both with the caller's reaction in between. A MARKET, or a
+  LIMIT marketable against the last price, placed between bars meets the market at the next open (or
+  the next trade print when trades drive the account); resting orders are then matched against the
+  bar's range, stops before take-profits.
 
 Conventions, chosen to be honest rather than flattering:
 
@@ -29,7 +30,7 @@ counters in the state, so the same inputs always give the same reports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_CEILING, Context, Decimal, localcontext
 from typing import Any
 
@@ -147,6 +148,21 @@ class PaperExchange(Exchange):
             return []
         with localcontext(_EXACT):
             return self._match_open(bar.symbol, to_decimal(bar.open), bar.open_time_ms)
+
+    def on_bar(self, bar: Bar, deliver: Callable[[list[ExecutionReport]], None]) -> None:
+        """Candle mode, both phases, as a replay drives it: `deliver` gets the open's reports before the bar's
+        range is matched, so the protection placed for an entry filled at the open already works in this bar.
+        A symbol without orders costs one lookup: this runs for every bar of every symbol."""
+        symbol = bar.symbol
+        if symbol not in self._active:
+            self._last[symbol] = bar.close
+            return
+        reports = self.open_bar(bar)
+        if reports:
+            deliver(reports)
+        reports = self.close_bar(bar)
+        if reports:
+            deliver(reports)
 
     def close_bar(self, bar: Bar) -> list[ExecutionReport]:
         """Candle mode, phase 2: resting orders against the bar's open gap, then its low/high."""

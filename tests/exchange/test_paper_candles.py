@@ -144,3 +144,21 @@ def test_bars_for_symbols_without_orders_change_nothing_but_the_last_price() -> 
     assert after["last_prices"] == {SYMBOL: 100.5}
     assert {k: v for k, v in after.items() if k != "last_prices"} == {
         k: v for k, v in before.items() if k != "last_prices"}
+
+
+def test_on_bar_lets_protection_placed_after_the_open_fill_work_against_the_same_bar() -> None:
+    """An entry fills at the open; the stop placed in reaction (between the phases) meets this bar's low."""
+    ex = paper(slippage_bps="0")
+    ex.close_bar(bar(100, 101, 99, 100, open_time_ms=0))
+    ex.place_order(market("cx-m1", Side.BUY, quantity="1"), now_ms=300_000)
+    phases: list[list[OrderStatus]] = []
+
+    def react(reports: list) -> None:
+        phases.append([r.status for r in reports])
+        if reports[-1].client_order_id == "cx-m1" and reports[-1].status is OrderStatus.FILLED:
+            ex.place_order(stop_limit("cx-s1", Side.SELL, "0.99", "95", "94"), now_ms=300_001)
+
+    ex.on_bar(bar(100, 102, 90, 96), react)
+    assert phases[0][-1] is OrderStatus.FILLED  # the entry, at the open
+    assert ex.get_order(SYMBOL, "cx-s1").status is OrderStatus.FILLED  # its stop, by this bar's low
+    assert ex.to_state()["last_prices"] == {SYMBOL: 96.0}

@@ -51,3 +51,12 @@ def test_orders_on_another_symbol_do_not_slow_this_one() -> None:
 def _names(calls: list[str]) -> list[str]:
     """Function names called, so a pydantic validator or a Decimal conversion would show up here."""
     return [c.rsplit(":", 1)[1] for c in calls]
+
+
+def test_a_bar_for_a_symbol_without_orders_only_notes_its_close() -> None:
+    ex = paper()
+    delivered: list[object] = []
+    candle = bar(100, 101, 99, 100.5)
+    assert _names(_python_calls_during(lambda: ex.on_bar(candle, delivered.append))) == ["on_bar"]
+    assert delivered == []
+    assert ex.to_state()["last_prices"] == {SYMBOL: 100.5}
