@@ -42,7 +42,7 @@ ENV_SETTINGS: dict[str, str] = {
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class RiskConfig(Strict):

@@ -469,7 +469,7 @@ def _levels(levels: tuple[tuple[float, float], ...]) -> tuple[BookLevel, ...]:
 
 
 class _State(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, defer_build=True)
 
 
 class _SymbolState(_State):

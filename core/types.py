@@ -26,7 +26,7 @@ _CLIENT_ID = re.compile(r"^cx-[.A-Za-z0-9:/_-]{1,33}$")
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Side(StrEnum):

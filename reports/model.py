@@ -16,7 +16,7 @@ ReportPeriod = Literal["day", "week"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class TradeLine(_Frozen):

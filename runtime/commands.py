@@ -113,7 +113,7 @@ Percent = Annotated[Decimal, Field(gt=0, lt=100, allow_inf_nan=False)]
 
 
 class Payload(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class TradePayload(Payload):

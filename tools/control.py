@@ -22,7 +22,7 @@ WAIT_DESCRIPTION = "How long to wait for a running engine's answer, in seconds."
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class PauseInput(Strict):

@@ -26,7 +26,7 @@ DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 
 class ReportInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     period: Literal["day", "week"] = Field(
         default="day", description="day: one UTC day; week: the Monday-based UTC week containing `date`")

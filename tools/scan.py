@@ -53,7 +53,7 @@ Universe = Literal["argument", "checkpoint", "env", "default"]
 
 
 class ScanInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     symbols: list[SymbolName] | None = Field(
         default=None, min_length=1, max_length=MAX_SYMBOLS,

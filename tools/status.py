@@ -39,7 +39,7 @@ HUNDRED = Decimal(100)
 
 
 class StatusInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class PositionView(BaseModel):

@@ -64,7 +64,7 @@ class ConfirmationMismatch(ExecutorError):
 
 
 class TradeInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     symbol: str = Field(pattern=r"^[A-Z0-9]{2,20}$", description="Binance Spot symbol, e.g. BTCUSDT.")
     side: Literal["buy", "sell"] = Field(description="buy opens a position; sell closes the whole open position.")

@@ -17,11 +17,8 @@ import math
 import os
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError as SchemaViolation
-from jsonschema.exceptions import best_match
 from pydantic import BaseModel
 from pydantic import ValidationError as ModelViolation
 
@@ -30,6 +27,9 @@ from memory.redact import credential_values, mask_values
 from tools.envelope import dumps, failure, from_error, ok
 from tools.registry import input_schema
 from tools.spec import ToolContext, ToolSpec
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 log = logging.getLogger("tools")
 
@@ -66,6 +66,9 @@ def _echo(value: Any) -> Any:
 
 @functools.cache
 def _validator(spec: ToolSpec) -> Draft202012Validator:
+    # Imported on first use: jsonschema costs ~60 ms at start-up, which `run` and `backtest` never need.
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(input_schema(spec))
 
 
@@ -75,7 +78,9 @@ def schema_violation(spec: ToolSpec, arguments: Any) -> ArgumentRejected | None:
     A missing or unexpected property is reported at the property's own path (`/symbol`), not at the
     object that lacks or carries it, so the caller learns which field to fix.
     """
-    error: SchemaViolation | None = best_match(_validator(spec).iter_errors(arguments))
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator(spec).iter_errors(arguments))
     if error is None:
         return _non_finite(spec, arguments, [])
     path, value = list(error.absolute_path), error.instance
