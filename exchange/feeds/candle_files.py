@@ -150,12 +150,14 @@ def _freqtrade_fast(data: bytes) -> np.ndarray | None:
         return np.empty((0, 6))
     if not (body.startswith(b"[[") and body.endswith(b"]]")):
         return None
-    body = body[2:-2]
-    if any(ch in body for ch in (b" ", b"\n", b"\r", b"\t", b'"', b"[[", b"]]")):
+    rows = body[2:-2].replace(b"],[", b"\n")
+    # Anything but numbers and commas between the row brackets (whitespace between rows, strings, nesting)
+    # leaves a bracket or a quote behind: json then reads the file and names the bad row. Single-byte
+    # searches are memchr, so this costs next to nothing on a 4 MB file.
+    if b"[" in rows or b"]" in rows or b'"' in rows:
         return None
     try:
-        table = np.loadtxt(io.BytesIO(body.replace(b"],[", b"\n")), delimiter=",", dtype=np.float64,
-                           comments=None, ndmin=2)
+        table = np.loadtxt(io.BytesIO(rows), delimiter=",", dtype=np.float64, comments=None, ndmin=2)
     except ValueError:
         return None
     return table if table.shape[1] == 6 else None

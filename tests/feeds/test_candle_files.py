@@ -186,3 +186,18 @@ def test_iter_bars_orders_any_mix_of_series(series: dict[str, CandleSeries]) -> 
             seen[event.symbol] = event.close_time_ms
         else:
             assert seen[event.symbol] == event.from_ms - 1
+
+
+@settings(max_examples=60)
+@given(rows=_candle_rows(), indent=st.sampled_from([None, 0, 1]), separators=st.sampled_from([
+    (",", ":"), (", ", ": "), (",", ": ")]), noise=st.sampled_from(["", '"x"', "null", "[1]", "true", "1.5"]))
+def test_the_fast_path_never_reads_what_json_reads_differently(rows: list, indent: int | None,  # type: ignore[type-arg]
+                                                               separators: tuple[str, str], noise: str) -> None:
+    """Any layout (spaces, newlines) and any junk value in a row: the fast reader either gives exactly json's
+    numbers or steps aside, so json reads the file and names the row."""
+    text = json.dumps(rows, indent=indent, separators=separators)
+    if noise and rows:
+        text = text.replace("]", f",{noise}]", 1)
+    fast = _freqtrade_fast(text.encode())
+    if fast is not None:
+        assert fast.tolist() == [[float(v) for v in row] for row in json.loads(text)]
