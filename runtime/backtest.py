@@ -18,7 +18,6 @@ from typing import Any
 
 from core.config import ExecutorConfig
 from core.engine import Engine, Record
-from core.events import Bar
 from core.portfolio import ClosedTrade, Portfolio
 from core.types import StrategyName
 from exchange.paper import PaperExchange
@@ -78,15 +77,12 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
     tally = Tally()
     pump = Pump(engine, exchange, journal, on_record=tally)
     equity_start = portfolio.equity()
-    bars = events = 0
+    events = 0
     handle = pump.handle
     try:
         with journal.batch():
-            for event in source.events:
+            for events, event in enumerate(source.events, 1):
                 handle(event)
-                events += 1
-                if type(event) is Bar:
-                    bars += 1
                 if progress is not None and events % progress_every == 0:
                     progress(events)
     finally:
@@ -97,7 +93,7 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
         "source": source.description,
         "rules": source.rules_origin,
         "symbols": source.symbols,
-        "bars": bars,
+        "bars": pump.bars,
         "events": events,
         "orders": pump.orders_sent,
         "rejections": pump.rejections,

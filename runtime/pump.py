@@ -30,6 +30,7 @@ class Pump:
         self.exchange = exchange
         self.journal = journal
         self.on_record = on_record
+        self.bars = 0
         self.orders_sent = 0
         self.trades_closed = 0
         self.rejections = 0
@@ -37,14 +38,18 @@ class Pump:
         self._on_bar = getattr(simulator, "on_bar", None)
         self._on_book = getattr(simulator, "on_book", None)
         self._on_trade = getattr(simulator, "on_trade", None)
+        # Bound once: handle() passes and calls these for every bar of a replay.
+        self._deliver_bound = self._deliver
+        self._engine_bar = engine.on_bar
 
     def handle(self, event: object) -> None:
         engine = self.engine
         kind = type(event)
         if kind is Bar:  # the hot path of a replay: the engine's bar handler directly, no dispatch
+            self.bars += 1
             if self._on_bar is not None:
-                self._on_bar(event, self._deliver)
-            engine.on_bar(event)  # type: ignore[arg-type]
+                self._on_bar(event, self._deliver_bound)
+            self._engine_bar(event)  # type: ignore[arg-type]
         else:
             if kind is Book and self._on_book is not None:
                 reports = self._on_book(event)
