@@ -2,7 +2,10 @@
 
 Slotted frozen dataclasses rather than pydantic models: a replay pushes hundreds of thousands of bars a
 second through the engine, and these are built by our own feeds from data they have already parsed and
-checked, so per-instance validation would buy nothing. Prices here are floats (analytics); anything that
+checked, so per-instance validation would buy nothing. `Bar` alone is not frozen: a frozen dataclass sets
+each field through `object.__setattr__`, which makes a Bar three times dearer to build (0.85 µs against
+0.29 µs, about 0.3 s of a 526k-bar backtest). Nothing assigns to an event after it is built; treat a Bar
+as read-only like the others. Prices here are floats (analytics); anything that
 reaches the exchange is converted to `Decimal` and rounded by `core.filters` first.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Bar:
     """One closed candle. `taker_buy_volume` is present in Binance's 12-column klines, absent in OHLCV files."""
 

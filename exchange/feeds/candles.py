@@ -23,7 +23,6 @@ import numpy as np
 from core.events import Bar, DataGap
 from exchange.feeds.candle_files import CandleFile, RawCandles, SkippedFile, classify, discover, read_candle_file
 from exchange.feeds.errors import MalformedDataFile
-from exchange.feeds.fast_bar import make_bar
 from exchange.feeds.intervals import interval_ms
 
 log = logging.getLogger("exchange.feeds.candles")
@@ -263,10 +262,10 @@ def iter_bars(series: Mapping[str, CandleSeries]) -> Iterator[Bar | DataGap]:
             picked = order[chunk_start:min(position, chunk_start + _CHUNK)]
             values = [column[picked].tolist() for column in columns]
             if taker is None:
-                yield from map(make_bar, *values)
+                yield from map(Bar, *values)
             else:
                 takers = [None if v != v else v for v in taker[picked].tolist()]  # NaN: this file has no taker
-                yield from map(make_bar, *values, takers)
+                yield from map(Bar, *values, takers)
         if position < len(order):
             yield gaps[int(order[position]) - n_bars]
         start = position + 1

@@ -1,4 +1,4 @@
-"""Small pieces: stream names, message decoding, backoff, the fast Bar constructor, depth limits."""
+"""Small pieces: stream names, message decoding, backoff, depth limits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from core.events import Bar, BookTop, TradePrint
 from exchange.feeds.backoff import Backoff
-from exchange.feeds.fast_bar import make_bar
 from exchange.feeds.live import depth_limit_for
 from exchange.feeds.streams import DepthDiff, combined_url, decode_message, stream_names
 from tests.feeds.captures import load_capture
@@ -62,12 +61,3 @@ def test_depth_limit_is_one_binance_accepts(levels: int) -> None:
     limit = depth_limit_for(levels)
     assert limit in (5, 10, 20, 50, 100, 500, 1000, 5000)
     assert limit >= min(levels, 5000)
-
-
-@given(st.text(min_size=1, max_size=8), st.integers(0, 2**40), st.floats(allow_nan=False),
-       st.one_of(st.none(), st.floats(allow_nan=False)))
-def test_fast_bar_is_an_ordinary_bar(symbol: str, t: int, x: float, taker: float | None) -> None:
-    fast = make_bar(symbol, t, t + 59_999, x, x, x, x, x, taker)
-    plain = Bar(symbol, t, t + 59_999, x, x, x, x, x, taker)
-    assert type(fast) is Bar
-    assert fast == plain and hash(fast) == hash(plain) and repr(fast) == repr(plain)
