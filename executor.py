@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -124,7 +125,6 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.backtest import run_backtest, run_id
     from runtime.home import Home
     from runtime.sources import recorded_source, synthetic_source
-    from runtime.view import progress_reporter
 
     config = _config()
     if args.synthetic:
@@ -135,7 +135,12 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
     rid = run_id({"data": args.data.resolve() if args.data else "synthetic", "seed": args.seed,
                   "symbols": args.symbols, "from": args.from_ms, "to": args.to_ms, "balance": args.balance,
                   "steps": args.steps, "exchange_info": args.exchange_info, "config": config.model_dump_json()})
-    with progress_reporter(source.total_events, source.description, enabled=args.format == "text") as progress:
+    reporter: AbstractContextManager[Callable[[int], None] | None] = nullcontext(None)
+    if args.format == "text":  # rich takes ~70 ms to import: only when a progress bar is drawn
+        from runtime.view import progress_reporter
+
+        reporter = progress_reporter(source.total_events, source.description, enabled=True)
+    with reporter as progress:
         summary = run_backtest(source, config, home.root / "backtests" / rid, quote_balance=args.balance,
                                progress=progress)
     return summary
