@@ -127,11 +127,12 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.sources import recorded_source, synthetic_source
 
     config = _config()
+    home = Home.resolve(args.home).ensure()
     if args.synthetic:
         source = synthetic_source(args.seed, args.symbols, args.steps)
     else:
-        source = recorded_source(args.data.resolve(), args.symbols, args.from_ms, args.to_ms, args.exchange_info)
-    home = Home.resolve(args.home).ensure()
+        source = recorded_source(args.data.resolve(), args.symbols, args.from_ms, args.to_ms, args.exchange_info,
+                                 cache_dir=home.candle_cache)
     rid = run_id({"data": args.data.resolve() if args.data else "synthetic", "seed": args.seed,
                   "symbols": args.symbols, "from": args.from_ms, "to": args.to_ms, "balance": args.balance,
                   "steps": args.steps, "exchange_info": args.exchange_info, "config": config.model_dump_json()})

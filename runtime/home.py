@@ -40,6 +40,11 @@ class Home:
         return self.root / "KILL"
 
     @property
+    def candle_cache(self) -> Path:
+        """Parsed copies of candle files (derived, safe to delete at any time)."""
+        return self.root / "cache" / "candles"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports"
 

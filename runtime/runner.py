@@ -293,7 +293,8 @@ def run_executor(args: argparse.Namespace, config: ExecutorConfig) -> dict[str, 
 
             return run_paper(home, config, args)
         if args.data is not None:
-            source = recorded_source(args.data.resolve(), args.symbols, exchange_info=args.exchange_info)
+            source = recorded_source(args.data.resolve(), args.symbols, exchange_info=args.exchange_info,
+                                     cache_dir=home.candle_cache)
             source_id = f"data:{args.data.resolve()}:{','.join(args.symbols or [])}"
         else:
             source = synthetic_source(args.seed, args.symbols, args.steps)

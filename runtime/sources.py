@@ -62,7 +62,9 @@ def synthetic_source(seed: int, symbols: Sequence[str] | None = None, steps: int
 
 
 def recorded_source(path: Path, symbols: Sequence[str] | None = None, from_ms: int | None = None,
-                    to_ms: int | None = None, exchange_info: Path | None = None) -> MarketSource:
+                    to_ms: int | None = None, exchange_info: Path | None = None,
+                    cache_dir: Path | None = None) -> MarketSource:
+    """Recorded events or candles from a file or folder; `cache_dir` keeps parsed candle files for the next run."""
     if not path.exists():
         raise InvalidData(f"no such data file or folder: {path}", path=str(path))
     if _is_recording(path):
@@ -77,7 +79,7 @@ def recorded_source(path: Path, symbols: Sequence[str] | None = None, from_ms: i
         description = f"recording {path.name}, {len(names)} symbols"
         source_events: Iterable[object] = events
     else:
-        series = load_candles(path, symbols=symbols, start_ms=from_ms, end_ms=to_ms)
+        series = load_candles(path, symbols=symbols, start_ms=from_ms, end_ms=to_ms, cache_dir=cache_dir)
         if not series:
             raise InvalidData(f"no candles found in {path} for the requested symbols and dates", path=str(path))
         names = sorted(series)

@@ -28,16 +28,19 @@ def candles() -> Path:
 
 @pytest.fixture(scope="module")
 def runs(candles: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The same backtest twice in the same home: the second replaces the first's output."""
+    """The same backtest twice in the same home: the second replaces the first's output, and reads the candles
+    from the parsed copies the first one kept, so "the same result twice" also covers the candle cache."""
     home = tmp_path_factory.mktemp("home")
     results = []
-    for _ in range(2):
+    for run in range(2):
         code, envelope, stderr = run_cli(home, "backtest", "--data", str(candles))
         assert code == 0, (envelope, stderr[-3000:])
         assert envelope["ok"] is True
         data = envelope["data"]
         data["report_bytes"] = Path(data["report"]).read_bytes()
         results.append(data)
+        if run == 0:
+            assert len(list((home / "cache" / "candles").glob("*.npz"))) == 8
     return results[0], results[1]
 
 
