@@ -184,7 +184,10 @@ class Engine:
         self.controls = Controls()
         self.outages: dict[str, str] = {}
         self.pnls: dict[StrategyName, list[float]] = {s: [] for s in StrategyName}
-        self._stats: dict[StrategyName, tuple[int, float | None]] = {s: (0, None) for s in StrategyName}
+        self._stats: dict[StrategyName, tuple[int, float | None]] = {}
+        self._can_size: dict[StrategyName, bool] = {}
+        for strategy in StrategyName:
+            self._update_stats(strategy)
         self.seq = 0
         self.now_ms = now_ms
         self.max_drawdown_pct = 0.0
@@ -393,12 +396,12 @@ class Engine:
         """Whether a strategy's signals can no longer size above zero (its Kelly estimate or its allocation is
         zero). Said once, as a notice, when it happens: re-deciding each of its signals would only journal the
         same zero-size refusal thousands of times. It lifts as soon as the estimate or the allocation does."""
-        count, estimate = self._stats[strategy]
-        allocation = self.config.strategies.allocation.get(strategy, 0.0)
-        if allocation > 0 and kelly_for_strategy(count, estimate, self.config.risk) > 0:
+        if self._can_size[strategy]:
             self._silenced.discard(strategy)
             return False
         if strategy not in self._silenced:
+            count, estimate = self._stats[strategy]
+            allocation = self.config.strategies.allocation.get(strategy, 0.0)
             self._silenced.add(strategy)
             self._notice("strategy_sized_out", None,
                          f"{strategy.value} sizes to zero: allocation {allocation}, Kelly estimate "
@@ -490,10 +493,18 @@ class Engine:
         self.holdings.pop(closed.symbol, None)
         self.records.append(closed)
         if closed.strategy is not None:
-            pnls = self.pnls[closed.strategy]
-            pnls.append(float(closed.pnl))
-            stats = trade_stats(pnls)
-            self._stats[closed.strategy] = (stats.count, stats.kelly if stats.count else None)
+            self.pnls[closed.strategy].append(float(closed.pnl))
+            self._update_stats(closed.strategy)
+
+    def _update_stats(self, strategy: StrategyName) -> None:
+        """A strategy's closed-trade count and Kelly estimate, and whether it can size above zero at all: worked
+        out when a trade closes, not on each of the thousands of signals that ask."""
+        pnls = self.pnls.setdefault(strategy, [])
+        stats = trade_stats(pnls) if pnls else None
+        count, estimate = (stats.count, stats.kelly) if stats is not None else (0, None)
+        self._stats[strategy] = (count, estimate)
+        allocation = self.config.strategies.allocation.get(strategy, 0.0)
+        self._can_size[strategy] = allocation > 0 and kelly_for_strategy(count, estimate, self.config.risk) > 0
 
     def on_rejected(self, command: Command, error: ExecutorError) -> None:
         """The exchange refused a command. Entries are dropped; protection falls back to a stop, then an exit."""
@@ -727,10 +738,8 @@ class Engine:
             engine._episodes[symbol][EPISODE_SLOT[StrategyName(name)]] = True
         engine._silenced = {StrategyName(k) for k in state["silenced"]}
         engine._breakers_ms = engine.now_ms
-        for name, pnls in engine.pnls.items():
-            if pnls:
-                stats = trade_stats(pnls)
-                engine._stats[name] = (stats.count, stats.kelly)
+        for name in StrategyName:
+            engine._update_stats(name)
         return engine
 
     # ----- helpers ---------------------------------------------------------------------------------
