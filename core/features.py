@@ -40,6 +40,7 @@ from core.events import Bar, Book, BookTop, TradePrint
 from core.types import BookLevel, MarketSnapshot, TradeTick
 
 BOOK_DEPTH = 10
+_INF = math.inf  # a module constant: read on every bar
 RECENT_TRADES = 20
 # A log-ratio spread whose standard deviation is below this has no usable variance: its z-score would
 # be rounding noise (one price tick moves log(a/b) by far more than 1e-12).
@@ -174,9 +175,10 @@ class SymbolFeatures:
         if last_open is not None and open_ms <= last_open:
             return
         close = bar.close
-        if not 0.0 < close < math.inf:
+        if not 0.0 < close < _INF:
             raise FeatureError(self.symbol, "close", close, "a bar's close must be positive and finite")
-        if last_open is not None and open_ms - last_open > bar.close_time_ms - open_ms + 1:
+        close_ms = bar.close_time_ms
+        if last_open is not None and open_ms - last_open > close_ms - open_ms + 1:
             self._restart_window()
         self._last_open_ms = open_ms
         closes = self._closes
@@ -187,9 +189,9 @@ class SymbolFeatures:
         self._head = 0 if head == self.momentum_window else head
         self.momentum_pct = None if previous is None else (close / previous - 1.0) * 100.0
 
-        self.time_ms = bar.close_time_ms
+        self.time_ms = close_ms
         trade_ms = self._trade_ms
-        if trade_ms is None or trade_ms <= bar.close_time_ms:
+        if trade_ms is None or trade_ms <= close_ms:
             self.last_price = close
         book_ms = self._book_ms
         if book_ms is None or book_ms < open_ms:
