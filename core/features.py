@@ -126,11 +126,12 @@ class SymbolFeatures:
         "_book_ms",
         "_closes",
         "_head",
+        "_imbalance",
+        "_imbalance_bar",
+        "_imbalance_source",
         "_last_open_ms",
         "_trade_ms",
         "_trades",
-        "imbalance",
-        "imbalance_source",
         "last_price",
         "momentum_pct",
         "momentum_window",
@@ -146,8 +147,9 @@ class SymbolFeatures:
         self.momentum_window = momentum_window
         self.time_ms = 0
         self.last_price: float | None = None
-        self.imbalance: float | None = None
-        self.imbalance_source: str | None = None
+        self._imbalance: float | None = None
+        self._imbalance_source: str | None = None
+        self._imbalance_bar: Bar | None = None
         self.spread_bps: float | None = None
         self.momentum_pct: float | None = None
         self._closes: list[float | None] = [None] * momentum_window
@@ -158,6 +160,36 @@ class SymbolFeatures:
         self._bids: tuple[tuple[float, float], ...] = ()
         self._asks: tuple[tuple[float, float], ...] = ()
         self._trades: deque[tuple[int, float, float, bool]] = deque(maxlen=RECENT_TRADES)
+
+    @property
+    def imbalance(self) -> float | None:
+        if self._imbalance_bar is not None:
+            self._take_bar_imbalance()
+        return self._imbalance
+
+    @imbalance.setter
+    def imbalance(self, value: float | None) -> None:
+        if self._imbalance_bar is not None:
+            self._take_bar_imbalance()
+        self._imbalance = value
+
+    @property
+    def imbalance_source(self) -> str | None:
+        if self._imbalance_bar is not None:
+            self._take_bar_imbalance()
+        return self._imbalance_source
+
+    @imbalance_source.setter
+    def imbalance_source(self, value: str | None) -> None:
+        if self._imbalance_bar is not None:
+            self._take_bar_imbalance()
+        self._imbalance_source = value
+
+    def _take_bar_imbalance(self) -> None:
+        bar = self._imbalance_bar
+        assert bar is not None
+        self._imbalance_bar = None
+        self._imbalance, self._imbalance_source = bar_imbalance(bar)
 
     def _misrouted(self, symbol: str) -> FeatureError:
         return FeatureError(self.symbol, "symbol", symbol, "event routed to another symbol's features")
@@ -195,7 +227,9 @@ class SymbolFeatures:
             self.last_price = close
         book_ms = self._book_ms
         if book_ms is None or book_ms < open_ms:
-            self.imbalance, self.imbalance_source = bar_imbalance(bar)
+            # The candle proxy is worked out when first read: on most bars the strategies' rules fail on the
+            # rise or the spread before they look at it.
+            self._imbalance_bar = bar
             self.spread_bps = None
 
     def on_book(self, book: Book, depth: int = BOOK_DEPTH) -> None:
@@ -229,8 +263,9 @@ class SymbolFeatures:
     def _set_book(self, time_ms: int, imbalance: float | None, bid: float | None, ask: float | None) -> None:
         self.time_ms = time_ms
         self._book_ms = time_ms
-        self.imbalance = imbalance
-        self.imbalance_source = None if imbalance is None else "book"
+        self._imbalance_bar = None
+        self._imbalance = imbalance
+        self._imbalance_source = None if imbalance is None else "book"
         if bid is None or ask is None:
             self.spread_bps = None
             return

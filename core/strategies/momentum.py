@@ -22,11 +22,11 @@ IMBALANCE_FULL_CONFIDENCE_SPAN = 0.30
 
 def momentum_fires(features: SymbolFeatures, cfg: MomentumConfig) -> bool:
     """The entry rule alone, float comparisons only: run on every bar and book, it must cost next to nothing."""
+    rise = features.momentum_pct  # first: it rarely holds, and the imbalance may cost a computation
+    if rise is None or not rise > cfg.min_rise_pct:
+        return False
     imbalance = features.imbalance
     if imbalance is None or not imbalance > cfg.min_imbalance:
-        return False
-    rise = features.momentum_pct
-    if rise is None or not rise > cfg.min_rise_pct:
         return False
     if features.momentum_window != cfg.window_bars:
         raise FeatureError(features.symbol, "momentum_window", features.momentum_window,

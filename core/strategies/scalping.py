@@ -24,11 +24,11 @@ IMBALANCE_FULL_CONFIDENCE_SPAN = 0.30
 
 def scalping_fires(features: SymbolFeatures, cfg: ScalpingConfig) -> bool:
     """The entry rule alone, float comparisons only: run on every bar and book, it must cost next to nothing."""
-    imbalance = features.imbalance
-    if imbalance is None or not imbalance > cfg.min_imbalance:
+    spread = features.spread_bps  # first: candles have none, and the imbalance may cost a computation
+    if spread is None or not spread < cfg.max_spread_bps:
         return False
-    spread = features.spread_bps
-    return spread is not None and spread < cfg.max_spread_bps and features.last_price is not None
+    imbalance = features.imbalance
+    return imbalance is not None and imbalance > cfg.min_imbalance and features.last_price is not None
 
 
 def scalping_signal(features: SymbolFeatures, cfg: ScalpingConfig, now_ms: int) -> Signal | None:

@@ -159,3 +159,19 @@ def test_restored_pair_spread_continues_bit_for_bit(steps: list[tuple[float, flo
             eth.on_trade(TradePrint("ETHUSDT", t, b, 1.0, False))
             assert pair_signal(restored, btc, eth, config, t) == pair_signal(original, btc, eth, config, t)
             assert pair_reverted(restored, config) == pair_reverted(original, config)
+
+
+@given(events=market_events(), data=st.data())
+def test_when_the_candle_imbalance_is_read_changes_nothing(events: list[Any], data: st.DataObject) -> None:
+    """A bar's imbalance proxy is worked out when first read. Reading it after every event (as eager code would
+    have computed it) and reading it only now and then must give the same features and signals throughout."""
+    eager, lazy = SymbolFeatures("BTCUSDT", 3), SymbolFeatures("BTCUSDT", 3)
+    for event in events:
+        apply(eager, event)
+        apply(lazy, event)
+        _ = eager.imbalance
+        if data.draw(st.booleans()):
+            now = event.close_time_ms if isinstance(event, Bar) else event.time_ms
+            assert observe(lazy, LOOSE, now) == observe(eager, LOOSE, now)
+    assert lazy.to_dict() == eager.to_dict()
+    assert (lazy.imbalance, lazy.imbalance_source) == (eager.imbalance, eager.imbalance_source)
