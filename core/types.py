@@ -147,6 +147,15 @@ class OcoRequest(Frozen):
     def stop_client_id(self) -> str:
         return f"{self.list_client_id}-sl"[:36]
 
+    def legs(self) -> tuple[OrderRequest, OrderRequest]:
+        """The two orders Binance creates for this SELL OCO: (take-profit LIMIT_MAKER, STOP_LOSS_LIMIT)."""
+        take_profit = OrderRequest(client_order_id=self.take_profit_client_id, symbol=self.symbol, side=Side.SELL,
+                                   type=OrderType.LIMIT_MAKER, quantity=self.quantity, price=self.take_profit_price)
+        stop = OrderRequest(client_order_id=self.stop_client_id, symbol=self.symbol, side=Side.SELL,
+                            type=OrderType.STOP_LOSS_LIMIT, quantity=self.quantity, price=self.stop_limit_price,
+                            stop_price=self.stop_price, time_in_force=TimeInForce.GTC)
+        return take_profit, stop
+
 
 class Fill(Frozen):
     """One execution. A buy's commission may be charged in the base asset (Binance does so unless BNB pays)."""

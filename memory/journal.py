@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from core.types import Decision, Fill, OcoRequest, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from core.types import Decision, Fill, OcoRequest, OrderRequest, OrderStatus
 from memory.database import Database
 from memory.journal_errors import (
     ClientIdConflict,
@@ -138,7 +138,7 @@ class Journal:
             if journaled != oco:
                 raise ClientIdConflict(oco.list_client_id, oco.symbol, _describe(journaled), _describe(oco))
             return False
-        legs = _oco_legs(oco)
+        legs = oco.legs()
         for leg in legs:
             if conn.execute("SELECT 1 FROM orders WHERE client_order_id = ?", (leg.client_order_id,)).fetchone():
                 raise ClientIdConflict(leg.client_order_id, oco.symbol, "an order of its own", _describe(oco))
@@ -556,28 +556,6 @@ class Journal:
     ) -> None:
         self.close()
 
-
-def _oco_legs(oco: OcoRequest) -> tuple[OrderRequest, OrderRequest]:
-    """The two orders Binance creates for a SELL OCO: a LIMIT_MAKER above and a STOP_LOSS_LIMIT below."""
-    take_profit = OrderRequest(
-        client_order_id=oco.take_profit_client_id,
-        symbol=oco.symbol,
-        side=Side.SELL,
-        type=OrderType.LIMIT_MAKER,
-        quantity=oco.quantity,
-        price=oco.take_profit_price,
-    )
-    stop = OrderRequest(
-        client_order_id=oco.stop_client_id,
-        symbol=oco.symbol,
-        side=Side.SELL,
-        type=OrderType.STOP_LOSS_LIMIT,
-        quantity=oco.quantity,
-        price=oco.stop_limit_price,
-        stop_price=oco.stop_price,
-        time_in_force=TimeInForce.GTC,
-    )
-    return take_profit, stop
 
 
 def _is_stale(current: OrderRow, status: OrderStatus, executed_qty: Decimal) -> bool:

@@ -299,16 +299,14 @@ class PaperExchange(Exchange):
         self._next_list_id += 1
         lock_key = f"L{list_id}"
         self._ledger.lock(lock_key, rules.base_asset, oco.quantity)
-        legs = (
-            (sl_id, OrderType.STOP_LOSS_LIMIT, TimeInForce.GTC, oco.stop_limit_price, oco.stop_price),
-            (tp_id, OrderType.LIMIT_MAKER, None, oco.take_profit_price, None),
-        )
+        take_profit, stop = oco.legs()
         orders = []
-        for cid, order_type, tif, price, stop in legs:
+        for leg in (stop, take_profit):  # the stop leg takes the first order id
             order = PaperOrder(
-                order_id=self._next_order_id, client_order_id=cid, symbol=symbol, side=Side.SELL,
-                order_type=order_type, time_in_force=tif, price=price, stop_price=stop, orig_qty=oco.quantity,
-                quote_order_qty=None, time_ms=now_ms, list_id=list_id, list_client_id=lid, lock_key=lock_key,
+                order_id=self._next_order_id, client_order_id=leg.client_order_id, symbol=symbol, side=leg.side,
+                order_type=leg.type, time_in_force=leg.time_in_force, price=leg.price, stop_price=leg.stop_price,
+                orig_qty=oco.quantity, quote_order_qty=None, time_ms=now_ms, list_id=list_id, list_client_id=lid,
+                lock_key=lock_key,
             )
             self._register(order)
             orders.append(order)
