@@ -195,7 +195,7 @@ class Engine:
         self._equity_hour = now_ms // MS_PER_HOUR
         self._seen_fills: dict[tuple[str, int], None] = {}
         # Per symbol, per strategy (by EPISODE_SLOT): is one of its signals lasting right now. A flag list, not a
-        # set of (symbol, strategy), because it is read on every bar and hashing an enum runs Python code.
+        # set of (symbol, strategy) tuples: it is read on every bar, and a flag needs no tuple built and hashed.
         self._episodes: dict[str, list[bool]] = {s: [False] * len(EPISODE_SLOT) for s in symbols}
         self._symbol_rules = tuple((EPISODE_SLOT[s.name], s.name, s.fires, s.config_of(config.strategies), s.signal)
                                    for s in SYMBOL_STRATEGIES)

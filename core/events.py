@@ -5,8 +5,8 @@ second through the engine, and these are built by our own feeds from data they h
 checked, so per-instance validation would buy nothing. `Bar` alone is not frozen: a frozen dataclass sets
 each field through `object.__setattr__`, which makes a Bar three times dearer to build (0.85 µs against
 0.29 µs, about 0.3 s of a 526k-bar backtest). Nothing assigns to an event after it is built; treat a Bar
-as read-only like the others. Prices here are floats (analytics); anything that
-reaches the exchange is converted to `Decimal` and rounded by `core.filters` first.
+as read-only like the others. Prices here are floats (analytics); anything that reaches the exchange is
+converted to `Decimal` and rounded by `core.filters` first.
 """
 
 from __future__ import annotations

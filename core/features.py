@@ -40,7 +40,6 @@ from core.events import Bar, Book, BookTop, TradePrint
 from core.types import BookLevel, MarketSnapshot, TradeTick
 
 BOOK_DEPTH = 10
-_INF = math.inf  # a module constant: read on every bar
 RECENT_TRADES = 20
 # A log-ratio spread whose standard deviation is below this has no usable variance: its z-score would
 # be rounding noise (one price tick moves log(a/b) by far more than 1e-12).
@@ -207,7 +206,7 @@ class SymbolFeatures:
         if last_open is not None and open_ms <= last_open:
             return
         close = bar.close
-        if not 0.0 < close < _INF:
+        if not 0.0 < close < math.inf:
             raise FeatureError(self.symbol, "close", close, "a bar's close must be positive and finite")
         close_ms = bar.close_time_ms
         if last_open is not None and open_ms - last_open > close_ms - open_ms + 1:
