@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from core.errors import ExecutorError
 from tests.runtime.helpers import query
-from tests.tools.test_trade_support import checkpoint, context, copy_home, make_replayed_home
+from tests.tools.test_trade_support import checkpoint, context
 from tools.control import (
     KILL_SPEC,
     PAUSE_SPEC,
@@ -29,16 +29,6 @@ from tools.control import (
 from tools.trade import TradeInput, handle
 
 T0 = 1_800_000_000_000
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_replayed_home(tmp_path_factory.mktemp("replayed") / "home")
-
-
-@pytest.fixture
-def home(template: Path, tmp_path: Path) -> Path:
-    return copy_home(template, tmp_path / "home")
 
 
 def _buy(symbol: str) -> TradeInput:

@@ -11,8 +11,6 @@ import pytest
 from core.errors import ExecutorError
 from tests.tools.test_trade_support import (
     context,
-    copy_home,
-    make_replayed_home,
     operator_orders,
     order_count,
 )
@@ -31,16 +29,6 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_replayed_home(tmp_path_factory.mktemp("replayed") / "home")
-
-
-@pytest.fixture
-def home(template: Path, tmp_path: Path) -> Path:
-    return copy_home(template, tmp_path / "home")
 
 
 def _buy(**extra: object) -> TradeInput:

@@ -13,24 +13,12 @@ from runtime.commands import NotStarted
 from tests.tools.test_trade_support import (
     checkpoint,
     context,
-    copy_home,
-    make_replayed_home,
     operator_orders,
     order_count,
     paper_exchange,
 )
 from tools.control import KillInput, handle_kill
 from tools.trade import SPEC, TradeInput, handle
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_replayed_home(tmp_path_factory.mktemp("replayed") / "home")
-
-
-@pytest.fixture
-def home(template: Path, tmp_path: Path) -> Path:
-    return copy_home(template, tmp_path / "home")
 
 
 def test_a_buy_executes_is_journaled_checkpointed_and_protected_by_an_oco(home: Path) -> None:
