@@ -17,9 +17,10 @@ import pytest
 
 from oracle.client import OracleClient
 from oracle.fetch import Fetcher
-from oracle.model import RESULT_ADAPTER, OracleFailure, OracleOk, OracleResult
-from oracle.service import BatchRequest, Request, handle, handle_batch
+from oracle.model import RESULT_ADAPTER, OracleOk, OracleResult
+from oracle.service import DEFAULT_DEPTH, BatchRequest, handle_batch
 from tests.oracle.binance_public_server import BinancePublicServer
+from tests.oracle.test_live import failure, run
 
 TICKER = "/api/v3/ticker/24hr"
 BOOK = "/api/v3/ticker/bookTicker"
@@ -41,22 +42,6 @@ def run_batch(base_url: str, symbols: list[str], deadline_ms: int = 3000) -> dic
         return out
 
     return asyncio.run(once())
-
-
-def single(base_url: str, symbol: str) -> OracleResult:
-    async def once() -> OracleResult:
-        fetcher = Fetcher(base_url)
-        try:
-            return await handle(Request(id=0, symbol=symbol, deadline_ms=3000), fetcher)
-        finally:
-            await fetcher.aclose()
-
-    return asyncio.run(once())
-
-
-def failure(result: OracleResult) -> OracleFailure:
-    assert isinstance(result, OracleFailure), result
-    return result
 
 
 def comparable(result: OracleResult) -> dict[str, Any]:
@@ -92,7 +77,7 @@ def test_batch_shares_one_call_per_ticker_and_matches_single_requests(server: Bi
         assert len(hits) == 1 and hits[0].symbol is None and hits[0].symbols == tuple(KNOWN)
     assert len(server.hits_for("/api/v3/depth")) == len(server.hits_for("/api/v3/aggTrades")) == 3
     for i, symbol in enumerate(KNOWN):
-        assert comparable(results[i]) == comparable(single(server.base_url, symbol))
+        assert comparable(results[i]) == comparable(run(server.base_url, symbol, depth=DEFAULT_DEPTH))
 
 
 def test_batch_of_one_symbol_makes_single_symbol_calls(server: BinancePublicServer) -> None:
