@@ -101,12 +101,20 @@ def build_parser(command: str | None = None) -> Parser:
     run.add_argument("--steps", type=int)
     run.add_argument("--no-view", action="store_true", help="no live terminal view (logs only)")
     run.add_argument("--checkpoint-every", type=int, default=5_000, help="events between checkpoints in replay")
+    run.add_argument("--accept-journal-rollback", action="store_true",
+                     help="go on from what journal.db holds although it is older than the home's last checkpoint "
+                          "(a restored backup, a lost -wal); journaled")
 
     rec = sub.add_parser("record", help="record live public Binance data for replay")
     _common(rec)
     rec.add_argument("--symbols", type=_symbols, required=True)
     rec.add_argument("--minutes", type=float, required=True)
     rec.add_argument("--out", type=Path, required=True)
+
+    bk = sub.add_parser("backup", help="an online copy of the home's journal (orders, fills, checkpoint), safe "
+                                       "during run")
+    _common(bk)
+    bk.add_argument("--out", type=Path, required=True, help="the file to write (refused if it exists)")
 
     defs = sub.add_parser("tools", help="print the tool definitions: OpenAI tools=, MCP tool list, or JSON schemas")
     defs.add_argument("--format", choices=DEFINITION_FORMATS, default="jsonschema")
@@ -153,6 +161,13 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     return run_executor(args, _config())
 
 
+def cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
+    from runtime.backup import backup_home
+    from runtime.home import Home
+
+    return backup_home(Home.resolve(args.home), args.out)
+
+
 def cmd_record(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.recording import record_command
 
@@ -163,6 +178,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "backtest": cmd_backtest,
     "run": cmd_run,
     "record": cmd_record,
+    "backup": cmd_backup,
 }
 TEXT_BY_DEFAULT = frozenset({"backtest", "run", "record"})
 

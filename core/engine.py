@@ -685,6 +685,7 @@ class Engine:
         self.controls.killed = False
         self.breakers, events = reset_kill(self.breakers, self.portfolio.equity_float(), self.now_ms)
         self.records.extend(events)
+        self._notice("kill_reset", None, "kill switch reset by hand: entries allowed again where nothing else blocks")
 
     # ----- persistence -----------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:

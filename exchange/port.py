@@ -119,7 +119,14 @@ class Exchange(Protocol):
     """What the runtime needs of an exchange. Every method either does all it says or raises.
 
     Rejections raise `ExchangeRejected`; an outcome that cannot be known raises `ExecutionStatusUnknown`.
+
+    `remote` says whether an order leaves this process. True (Binance): the order's intent must be on disk
+    before it is sent (write-ahead). False (the paper simulator): the venue's whole state is saved in the
+    checkpoint, in the journal, so an intent commits with the transaction that holds its effects and the
+    checkpoint, and a crash undoes all of them together.
     """
+
+    remote: bool
 
     def exchange_rules(self) -> dict[str, SymbolRules]:
         """The trading rules of every listed symbol, keyed by symbol."""

@@ -152,6 +152,21 @@ class Database:
     def fetch_one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
         return self.read(sql.split()[0].lower(), lambda conn: conn.execute(sql, params).fetchone())
 
+    def backup_to(self, target: Path) -> None:
+        """An online copy of the database into `target` (SQLite's backup API: one consistent snapshot)."""
+        with self._lock:
+            try:
+                destination = sqlite3.connect(target)
+            except sqlite3.Error as exc:
+                raise _write_error(target, "open the backup file", exc) from exc
+            try:
+                self._conn.backup(destination)
+                destination.execute("PRAGMA journal_mode = DELETE")
+            except sqlite3.Error as exc:
+                raise _write_error(target, "write the backup", exc) from exc
+            finally:
+                destination.close()
+
     def close(self) -> None:
         with self._lock:
             if self._batch_depth:

@@ -48,11 +48,13 @@ __all__ = [
     "FillRow",
     "Journal",
     "JournalError",
+    "JournalIdentity",
     "JournalTooNew",
     "JournalUnreadable",
     "JournalWriteError",
     "OrderNotJournaled",
     "OrderRow",
+    "StoredCheckpoint",
 ]
 
 _TABLES = (
@@ -68,7 +70,24 @@ _TABLES = (
     "errors",
     "commands",
     "confirmations",
+    "engine_checkpoint",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """The engine's checkpoint as the journal holds it: the document, its generation and when it was written."""
+
+    document: dict[str, Any]
+    generation: int  # 0: read from an older version's checkpoint.json, not yet moved into the journal
+    written_ms: int
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalIdentity:
+    journal_id: str
+    generation: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +127,18 @@ class Journal:
         strategy: str | None,
         position_id: str | None,
         reason: str,
+        durable: bool = True,
     ) -> bool:
-        """Journal an order as PENDING_SEND and make it durable before returning (even inside `batch`).
+        """Journal an order as PENDING_SEND and, with `durable`, make it durable before returning (even inside
+        `batch`, whose earlier rows commit with it): an order for a remote exchange. Without `durable` it commits
+        with the batch (an order for the paper simulator, whose state commits in the same transaction).
 
         Returns False when this client id (an OCO's list id) is already journaled for the same order:
         the caller must not send it again. The same id for a different order raises ClientIdConflict.
         An OCO is journaled as its list plus its two legs (`take_profit_client_id`, `stop_client_id`).
         """
         key = order.list_client_id if isinstance(order, OcoRequest) else order.client_order_id
-        with self._db.write(f"journal the intent of order {key}", commit_now=True) as conn:
+        with self._db.write(f"journal the intent of order {key}", commit_now=durable) as conn:
             if isinstance(order, OcoRequest):
                 return self._insert_oco(conn, order, time_ms, strategy, position_id, reason)
             return self._insert_order(conn, order, None, time_ms, strategy, position_id, reason)
@@ -534,6 +556,80 @@ class Journal:
                 (now_ms, code_hash, params_hash, now_ms),
             )
             return cursor.rowcount == 1
+
+    # -- the engine's checkpoint ---------------------------------------------------------------------
+
+    def save_checkpoint(self, document: dict[str, Any], *, written_ms: int) -> int:
+        """Store the engine's checkpoint and return its generation (1, 2, …).
+
+        Inside a `batch` it commits with the batch, together with the orders, fills and commands it accounts
+        for: a crash leaves both, or neither. The document is serialised before anything is written, so one
+        that cannot be stored (a non-finite number) changes nothing.
+        """
+        try:
+            text = json.dumps(document, default=_json_default, ensure_ascii=False, allow_nan=False)
+        except ValueError as exc:
+            raise JournalWriteError(self.path, "save the checkpoint", f"it cannot be serialised: {exc}", None) from exc
+        with self._db.write("save the checkpoint") as conn:
+            row = conn.execute("SELECT generation FROM engine_checkpoint WHERE id = 1").fetchone()
+            generation = 1 if row is None else int(row["generation"]) + 1
+            conn.execute(
+                "INSERT INTO engine_checkpoint (id, generation, written_ms, document) VALUES (1, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET generation = excluded.generation, written_ms = excluded.written_ms,"
+                " document = excluded.document",
+                (generation, written_ms, text),
+            )
+            return generation
+
+    def checkpoint(self) -> StoredCheckpoint | None:
+        """The last saved checkpoint, or None when the engine never saved one in this journal."""
+        row = self._db.fetch_one("SELECT generation, written_ms, document FROM engine_checkpoint WHERE id = 1")
+        if row is None:
+            return None
+        try:
+            document = json.loads(row["document"])
+        except json.JSONDecodeError as exc:
+            raise JournalUnreadable(self.path, f"the stored checkpoint is not JSON: {exc.msg}") from None
+        if not isinstance(document, dict):
+            raise JournalUnreadable(self.path, "the stored checkpoint is not a JSON object")
+        return StoredCheckpoint(document, int(row["generation"]), int(row["written_ms"]))
+
+    def identity(self) -> JournalIdentity:
+        """Which database this is and how many checkpoints it holds: what start-up compares with the home's
+        marker to notice a journal that was replaced, lost its last commits or went back to an older copy."""
+        ident = self._db.fetch_one("SELECT journal_id FROM journal_identity WHERE id = 1")
+        if ident is None:
+            raise JournalUnreadable(self.path, "it has no identity row (journal_identity)")
+        row = self._db.fetch_one("SELECT generation FROM engine_checkpoint WHERE id = 1")
+        return JournalIdentity(str(ident["journal_id"]), 0 if row is None else int(row["generation"]))
+
+    def kill_engaged(self) -> bool:
+        """Whether the journal's own record says the kill switch is on: the last manual kill notice is not
+        followed by a reset, or the last kill breaker event is a trip. A witness that survives a checkpoint
+        that is older than the journal."""
+        manual = self._db.fetch_one(
+            "SELECT code FROM errors WHERE code IN ('KILL', 'KILL_RESET') ORDER BY id DESC LIMIT 1")
+        breaker = self._db.fetch_one(
+            "SELECT transition FROM breaker_events WHERE breaker IN ('drawdown_kill', 'manual_kill')"
+            " ORDER BY id DESC LIMIT 1")
+        return (manual is not None and manual["code"] == "KILL") or (
+            breaker is not None and breaker["transition"] == "tripped")
+
+    def has_history(self) -> bool:
+        """Whether anything was ever journaled here (an order, a decision, an equity point or a checkpoint)."""
+        row = self._db.fetch_one(
+            "SELECT EXISTS(SELECT 1 FROM orders) OR EXISTS(SELECT 1 FROM decisions) OR EXISTS(SELECT 1 FROM equity)"
+            " OR EXISTS(SELECT 1 FROM engine_checkpoint)"
+        )
+        return bool(row is not None and row[0])
+
+    def backup_to(self, target: Path) -> None:
+        """Copy the whole journal (its `-wal` included) into `target` with SQLite's online backup API.
+
+        Safe while `run` writes: the copy is one consistent snapshot. Copying `journal.db` by hand during a
+        run is not: most of the data sits in `journal.db-wal` until SQLite checkpoints it.
+        """
+        self._db.backup_to(target)
 
     # -- transactions and life cycle ----------------------------------------------------------------
 

@@ -50,8 +50,9 @@ class JournalUnreadable(JournalError):
 
     def __init__(self, path: Path, sqlite_message: str) -> None:
         super().__init__(
-            f"journal {path} cannot be read: {sqlite_message}", path=str(path), sqlite_message=sqlite_message
-        )
+            f"journal {path} cannot be read: {sqlite_message}; nothing trades on it: restore it from a backup "
+            "(`python executor.py backup --out FILE` makes one) or move it aside", path=str(path),
+            sqlite_message=sqlite_message)
         self.path = path
 
 

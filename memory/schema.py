@@ -194,11 +194,35 @@ def _v4_trade_confirmations(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v5_engine_checkpoint(conn: sqlite3.Connection) -> None:
+    """The engine's checkpoint lives in the journal, written in the same transaction as the rows it accounts
+    for: no crash point and no single damaged file can make the checkpoint and the journal disagree.
+    `generation` counts checkpoints; `journal_identity` names this database, so that a journal replaced by
+    another one (deleted and recreated, restored from elsewhere) is told apart from the one a home was using."""
+    _execute_all(
+        conn,
+        (
+            """CREATE TABLE engine_checkpoint (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                generation INTEGER NOT NULL,
+                written_ms INTEGER NOT NULL,
+                document TEXT NOT NULL
+            )""",
+            """CREATE TABLE journal_identity (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                journal_id TEXT NOT NULL
+            )""",
+            "INSERT INTO journal_identity (id, journal_id) VALUES (1, lower(hex(randomblob(16))))",
+        ),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_orders_and_fills,
     _v2_decisions_and_events,
     _v3_command_queue,
     _v4_trade_confirmations,
+    _v5_engine_checkpoint,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -31,12 +31,14 @@ from core.types import DecisionAction
 from exchange.feeds.synthetic import SyntheticMarket
 from exchange.paper import PaperExchange
 from memory.files import MemoryStore
+from memory.home_state import check_journal_present, marker_path
 from memory.journal import CommandRow, CommandStatus, FillRow, Journal, OrderRow
 from runtime.home import Home
 from runtime.lock import HomeLocked, SingleWriterLock
 from runtime.pump import Pump
-from runtime.reconcile import ensure_protected, reconcile_orders
+from runtime.reconcile import compare_with_exchange, ensure_protected, reconcile_orders
 from runtime.sources import recorded_source
+from runtime.state import engage_recorded_kill, leave_kill_flag, prepare_journal, publish_marker
 
 MS_PER_MINUTE = 60_000
 OPERATOR_REASON = "requested by the operator"
@@ -422,10 +424,12 @@ class DirectSession:
         self.home = home
         self.journal = journal
         self.store = MemoryStore(home.root)
+        prepare_journal(home, journal, accept_rollback=False, wall_ms=wall_ms)
         complete_interrupted(journal, wall_ms)
-        checkpoint, _warning = self.store.read_engine_checkpoint()
-        if checkpoint is None:
+        stored = journal.checkpoint()
+        if stored is None:
             raise NotStarted(home.root)
+        checkpoint = stored.document
         self.mode = checkpoint_mode(checkpoint)
         if self.mode not in DIRECT_MODES:
             raise EngineNotRunning(home.root, self.mode)
@@ -437,14 +441,14 @@ class DirectSession:
         except (KeyError, ValueError) as exc:
             raise StateUnreadable(f"the checkpoint in {home.root} cannot be restored: {exc}",
                                   home=str(home.root)) from None
-        self.pump = Pump(self.engine, self.exchange, journal)
+        self.pump = Pump(self.engine, self.exchange, journal, on_record=lambda record: leave_kill_flag(home, record))
         replay = self.mode == "replay"
         reconcile_orders(journal, self.exchange, self.engine, replay_after_ms=self.engine.now_ms if replay else None)
+        compare_with_exchange(journal, self.exchange, self.engine)
         ensure_protected(self.engine, self.exchange)
         self.pump.flush()
-        if home.kill_flag.exists() and not self.engine.controls.killed:
-            self.engine.kill()
-            self.pump.flush()
+        engage_recorded_kill(home, journal, self.engine)
+        self.pump.flush()
 
     def engine_ms(self, wall_ms: int) -> int:
         """A replay acts at its own market time; a live-data engine that was stopped catches up to the wall clock."""
@@ -453,10 +457,15 @@ class DirectSession:
     def process(self, wall_ms: int) -> list[int]:
         return process_queue(self.journal, self.engine, self.pump, wall_ms, self.engine_ms(wall_ms))
 
-    def save(self) -> None:
+    def save(self, wall_ms: int) -> None:
+        """Store the checkpoint in the journal: call it inside the batch that completed the commands."""
         self.pump.flush()
-        self.store.write_engine_checkpoint({**self.checkpoint, "engine": self.engine.to_state(),
-                                     "paper": self.exchange.to_state()})
+        self.journal.save_checkpoint({**self.checkpoint, "engine": self.engine.to_state(),
+                                      "paper": self.exchange.to_state()}, written_ms=wall_ms)
+
+    def publish(self) -> None:
+        """After the checkpoint committed: the marker, then the derived portfolio file."""
+        publish_marker(self.home, self.journal)
         self.store.write_portfolio_state(self.engine.portfolio.to_dict())
 
 
@@ -476,7 +485,10 @@ class Outcome:
 
 
 def has_state(home: Home) -> bool:
-    return home.journal.exists() or (home.root / MemoryStore.ENGINE_CHECKPOINT).exists()
+    """Whether an engine ever saved state here (a journal, an older version's checkpoint file, or the marker of a
+    journal that has since gone missing, which `check_journal_present` then reports)."""
+    return any(path.exists() for path in (home.journal, home.root / MemoryStore.ENGINE_CHECKPOINT,
+                                          marker_path(home.root)))
 
 
 def _try_lock(home: Home) -> SingleWriterLock | None:
@@ -498,6 +510,7 @@ def submit(home: Home, config: ExecutorConfig, kind: str, payload: dict[str, Any
     parse_payload(kind, payload)
     if not has_state(home):
         raise NotStarted(home.root)
+    check_journal_present(home.root, home.journal, accept_rollback=False)
     with Journal(home.journal) as journal:
         existing = journal.command_by_key(idempotency_key)
         if existing is not None and existing.status is CommandStatus.DONE:
@@ -515,11 +528,13 @@ def submit(home: Home, config: ExecutorConfig, kind: str, payload: dict[str, Any
 
 def _run_directly(home: Home, config: ExecutorConfig, journal: Journal, kind: str, payload: dict[str, Any],
                   key: str, wall_ms: Callable[[], int], existing: CommandRow | None) -> Outcome:
-    session = DirectSession(home, config, journal, wall_ms())
-    command_id = existing.id if existing is not None else journal.enqueue_command(kind, payload, key, wall_ms())
-    while _status(journal, command_id) is CommandStatus.QUEUED and session.process(wall_ms()):
-        pass
-    session.save()
+    with journal.batch():  # the command, its effects and the checkpoint that holds them: all saved, or none
+        session = DirectSession(home, config, journal, wall_ms())
+        command_id = existing.id if existing is not None else journal.enqueue_command(kind, payload, key, wall_ms())
+        while _status(journal, command_id) is CommandStatus.QUEUED and session.process(wall_ms()):
+            pass
+        session.save(wall_ms())
+    session.publish()
     return _outcome(journal, command_id, "this process")
 
 
@@ -533,8 +548,10 @@ def _await(home: Home, config: ExecutorConfig, journal: Journal, command_id: int
         if lock is not None:  # the engine stopped: answer it here (or learn that it was interrupted)
             try:
                 session = _session_or_withdraw(home, config, journal, command_id, wall_ms())
-                session.process(wall_ms())
-                session.save()
+                with journal.batch():
+                    session.process(wall_ms())
+                    session.save(wall_ms())
+                session.publish()
             finally:
                 lock.release()
             return _outcome(journal, command_id, "this process")

@@ -118,5 +118,5 @@ def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace) -> d
     source = live_source(symbols, dict(os.environ), args.exchange_info)
     view = None if args.no_view or args.format == "json" else LiveView()
     runner = Runner(home, config, source, f"paper:{','.join(sorted(symbols))}", args.balance,
-                    args.checkpoint_every, None, view)
+                    args.checkpoint_every, None, view, accept_rollback=args.accept_journal_rollback)
     return runner.run_to_end()

@@ -34,6 +34,7 @@ class Pump:
         self.orders_sent = 0
         self.trades_closed = 0
         self.rejections = 0
+        self.reports_seen = 0
         simulator = exchange  # a simulator matches on market data; a real exchange has none of these
         self._on_bar = getattr(simulator, "on_bar", None)
         self._on_book = getattr(simulator, "on_book", None)
@@ -69,6 +70,7 @@ class Pump:
 
     def _deliver(self, reports: list[ExecutionReport]) -> None:
         journal = self.journal
+        self.reports_seen += len(reports)
         for report in reports:
             try:
                 journal.update_order(report.client_order_id, status=report.status, executed_qty=report.executed_qty,
@@ -111,7 +113,8 @@ class Pump:
             if isinstance(command, PlaceOrder):
                 order = command.order
                 fresh = journal.record_order_intent(order, time_ms=now, strategy=command.strategy,
-                                                    position_id=command.position_id, reason=command.reason)
+                                                    position_id=command.position_id, reason=command.reason,
+                                                    durable=exchange.remote)
                 if not fresh and exchange.get_order(order.symbol, order.client_order_id) is not None:
                     return  # the exchange already has it: never send the same order twice
                 reports = exchange.place_order(order, now)
@@ -119,7 +122,8 @@ class Pump:
             elif isinstance(command, PlaceOco):
                 oco = command.oco
                 fresh = journal.record_order_intent(oco, time_ms=now, strategy=None,
-                                                    position_id=command.position_id, reason=command.reason)
+                                                    position_id=command.position_id, reason=command.reason,
+                                                    durable=exchange.remote)
                 if not fresh and exchange.get_order(oco.symbol, oco.stop_client_id) is not None:
                     return
                 reports = exchange.place_oco(oco, now)

@@ -1,9 +1,11 @@
 """`run`: the long-lived executor on one data directory.
 
-Start-up: take the single-writer lock, open the journal, restore the last checkpoint (engine, paper
-exchange, feed position), reconcile the journal with the exchange and make sure every open position is
-protected — only then trade. While running: checkpoint regularly, watch the kill flag file, answer
-SIGINT/SIGTERM by stopping cleanly (positions stay protected by their exchange-side orders, state saved).
+Start-up: take the single-writer lock, open the journal once it is known to be the complete journal of the
+home (`runtime.state`), restore the last checkpoint it holds (engine, paper exchange, feed position),
+reconcile the journal with the exchange and make sure every open position is protected — only then trade.
+While running: checkpoint regularly, in the same journal transaction as the events it accounts for, watch
+the kill flag file, answer SIGINT/SIGTERM by stopping cleanly (positions stay protected by their
+exchange-side orders, state saved).
 """
 
 from __future__ import annotations
@@ -18,14 +20,13 @@ from typing import Any
 
 from core.analytics import trade_stats
 from core.config import ExecutorConfig
-from core.engine import Engine
+from core.engine import Engine, Record
 from core.errors import ExecutorError, InvalidArgument
 from core.events import Bar
 from core.portfolio import Portfolio
 from core.risk.sizing import kelly_for_strategy
 from exchange.paper import PaperExchange
 from memory.files import MemoryStore
-from memory.journal import Journal
 from reports.dispatch import send_due_reports
 from reports.notify import notifiers_from_env
 from reports.schedule import next_daily_run_ms
@@ -34,8 +35,9 @@ from runtime.commands import complete_interrupted, process_queue
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from runtime.pump import Pump
-from runtime.reconcile import ensure_protected, reconcile_orders
+from runtime.reconcile import compare_with_exchange, ensure_protected, reconcile_orders
 from runtime.sources import MarketSource, recorded_source, synthetic_source
+from runtime.state import engage_recorded_kill, leave_kill_flag, open_journal_for_writing, publish_marker
 from runtime.view import LiveView
 
 QUOTE_ASSET = "USDT"
@@ -55,7 +57,8 @@ class Runner:
     """One executor process on one home: the pump plus lifecycle (checkpoints, kill flag, signals)."""
 
     def __init__(self, home: Home, config: ExecutorConfig, source: MarketSource, source_id: str,
-                 balance: Decimal, checkpoint_every: int, speed: float | None, view: LiveView | None) -> None:
+                 balance: Decimal, checkpoint_every: int, speed: float | None, view: LiveView | None,
+                 accept_rollback: bool = False) -> None:
         self.home = home
         self.config = config
         self.source = source
@@ -64,15 +67,27 @@ class Runner:
         self.speed = speed
         self.view = view
         self.store = MemoryStore(home.root)
-        self.journal = Journal(home.journal)
+        self.journal, self.warnings = open_journal_for_writing(home, accept_rollback=accept_rollback,
+                                                               wall_ms=_wall_ms())
+        try:
+            self._restore(source, source_id, balance, config)
+        except BaseException:
+            self.journal.close()
+            raise
         self.stop_reason: str | None = None
-        self.cursor = 0
-        self.warnings: list[str] = []
-        self.resumed_from: int | None = None
         self.tally = Tally()
-        checkpoint, warning = self.store.read_engine_checkpoint()
-        if warning:
-            self.warnings.append(warning)
+        self.pump = Pump(self.engine, self.exchange, self.journal, on_record=self._on_record)
+        self.checkpoint_ms = self.engine.now_ms
+        self._commands_polled = 0.0
+        self._next_report_ms = 0
+
+    def _restore(self, source: MarketSource, source_id: str, balance: Decimal, config: ExecutorConfig) -> None:
+        """The engine and exchange from the journal's checkpoint of this run, or new ones for a new home."""
+        self.cursor = 0
+        self.resumed_from: int | None = None
+        home = self.home
+        stored = self.journal.checkpoint()
+        checkpoint = stored.document if stored is not None else None
         if checkpoint is not None and checkpoint.get("source_id") == source_id:
             if checkpoint.get("finished"):
                 raise ReplayFinished(f"this replay already finished on {home.root}; use another --home to run it "
@@ -89,34 +104,45 @@ class Runner:
             self.engine = Engine(config, source.rules, Portfolio(QUOTE_ASSET, balances), source.symbols,
                                  source.start_ms)
             self.exchange = PaperExchange(source.rules, balances, fee_rate=config.risk.fee_rate)
-        self.pump = Pump(self.engine, self.exchange, self.journal, on_record=self._on_record)
-        self.checkpoint_ms = self.engine.now_ms
-        self._commands_polled = 0.0
-        self._next_report_ms = 0
 
-    def _on_record(self, record: object) -> None:
-        self.tally(record)  # type: ignore[arg-type]
+    def _on_record(self, record: Record) -> None:
+        leave_kill_flag(self.home, record)
+        self.tally(record)
         if self.view is not None:
             self.view.record(record)
 
     def start(self) -> None:
-        """Reconcile before trading: journal ↔ exchange, then protection for every open position."""
-        complete_interrupted(self.journal, int(time.time() * 1000))
-        notes = reconcile_orders(self.journal, self.exchange, self.engine,
-                                 replay_after_ms=None if self.source.live else self.checkpoint_ms)
-        self.warnings.extend(notes)
-        self.warnings.extend(ensure_protected(self.engine, self.exchange))
-        self.pump.flush()
-        if self.home.kill_flag.exists() and not self.engine.controls.killed:
-            self.engine.kill()
+        """Reconcile before trading: journal ↔ exchange, then protection for every open position, then the kill
+        switch as the `KILL` file and the journal record it; all of it saved with a checkpoint."""
+        with self.journal.batch():
+            complete_interrupted(self.journal, _wall_ms())
+            notes = reconcile_orders(self.journal, self.exchange, self.engine,
+                                     replay_after_ms=None if self.source.live else self.checkpoint_ms)
+            self.warnings.extend(notes)
+            self.warnings.extend(compare_with_exchange(self.journal, self.exchange, self.engine))
+            self.warnings.extend(ensure_protected(self.engine, self.exchange))
             self.pump.flush()
+            engage_recorded_kill(self.home, self.journal, self.engine)
+            self.pump.flush()
+            # A new replay saves its first checkpoint at its first interval: one saved now, at the start time,
+            # would make the orders of the replay's first moment look older than it after a crash.
+            restarted = self.resumed_from is not None or self.source.live
+            if restarted:
+                self.checkpoint()
+        if restarted:
+            self.publish()
 
     def checkpoint(self, finished: bool = False) -> None:
+        """Store the checkpoint in the journal: inside a batch, it commits with the rows it accounts for."""
         rules = {s: self.source.rules[s].model_dump(mode="json") for s in self.engine.symbols}
-        self.store.write_engine_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
-                                     "mode": "paper" if self.source.live else "replay",
-                                     "rules": rules, "engine": self.engine.to_state(),
-                                     "paper": self.exchange.to_state()})
+        self.journal.save_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
+                                      "mode": "paper" if self.source.live else "replay",
+                                      "rules": rules, "engine": self.engine.to_state(),
+                                      "paper": self.exchange.to_state()}, written_ms=_wall_ms())
+
+    def publish(self) -> None:
+        """After a checkpoint committed: the marker, then the derived memory files."""
+        publish_marker(self.home, self.journal)
         portfolio = self.engine.portfolio
         self.store.write_portfolio_state(portfolio.to_dict())
         self.store.write_performance_metrics(self.performance())
@@ -139,7 +165,7 @@ class Runner:
 
     def send_due_reports(self) -> None:
         """Daily (09:00 UTC) and weekly reports to the configured Telegram/Discord, catching up after downtime."""
-        now = int(time.time() * 1000)
+        now = _wall_ms()
         if now < self._next_report_ms:
             return
         result = send_due_reports(self.home.root, self.journal, notifiers_from_env(os.environ), now)
@@ -158,7 +184,7 @@ class Runner:
         last_view = 0.0
         wall_start = time.monotonic()
         first_event_ms: int | None = None
-        orders_seen = pump.orders_sent
+        activity_seen = (pump.orders_sent, pump.reports_seen)
         for event in events:
             index += 1
             if index <= self.cursor:
@@ -167,18 +193,26 @@ class Runner:
                 first_event_ms = self._pace(event, first_event_ms, wall_start)
             with journal.batch():
                 pump.handle(event)
-            self.cursor = index
-            if index % self.checkpoint_every == 0 or (self.source.live and pump.orders_sent != orders_seen):
-                orders_seen = pump.orders_sent  # live: the world will not re-run, so save after every order
-                self.checkpoint()
+                self.cursor = index
+                activity = (pump.orders_sent, pump.reports_seen)
+                # Live data will not re-run after a crash: save with every order sent or order update received.
+                save = index % self.checkpoint_every == 0 or (self.source.live and activity != activity_seen)
+                if save:
+                    activity_seen = activity
+                    self.checkpoint()
+            if save:
+                self.publish()
             if index % COMMAND_POLL_EVENTS == 0 or self.speed is not None or self.source.live:
                 self.answer_commands()
             if self.source.live and index % 100 == 0:
                 self.send_due_reports()
             if index % 500 == 0:
                 if self.home.kill_flag.exists() and not self.engine.controls.killed:
-                    self.engine.kill()
-                    pump.flush()
+                    with journal.batch():
+                        self.engine.kill()
+                        pump.flush()
+                        self.checkpoint()
+                    self.publish()
                 now = time.monotonic()
                 if self.view is not None and now - last_view > 0.25:
                     last_view = now
@@ -206,15 +240,19 @@ class Runner:
     def answer_commands(self) -> None:
         """Execute what other processes queued (trade, pause, resume, kill), at most every COMMAND_POLL_S.
 
-        The checkpoint is written inside the journal transaction that completes the commands, so a command
-        recorded as done always has its effect in the checkpoint."""
+        The checkpoint is saved inside the journal transaction that completes the commands, so a command
+        recorded as done always has its effect in the checkpoint, and a checkpoint never holds the effect of
+        a command the journal does not record as done."""
         now = time.monotonic()
         if now - self._commands_polled < COMMAND_POLL_S:
             return
         self._commands_polled = now
         with self.journal.batch():
-            if process_queue(self.journal, self.engine, self.pump, int(time.time() * 1000)):
+            done = process_queue(self.journal, self.engine, self.pump, _wall_ms())
+            if done:
                 self.checkpoint()
+        if done:
+            self.publish()
 
     def run_to_end(self) -> dict[str, Any]:
         """Start (reconcile, protect), run until the data ends or SIGINT/SIGTERM, then save and summarise."""
@@ -238,12 +276,14 @@ class Runner:
         return self.close(finished=self.stop_reason is None and not self.source.live)
 
     def close(self, finished: bool) -> dict[str, Any]:
-        self.pump.flush()
-        if finished:
-            # Nothing will be re-lived any more: an order journaled by a crashed run that this run never
-            # re-decided (e.g. a manual trade shifted the sequence) is settled now, never left half-known.
-            self.warnings.extend(reconcile_orders(self.journal, self.exchange, self.engine, replay_after_ms=None))
-        self.checkpoint(finished=finished)
+        with self.journal.batch():
+            self.pump.flush()
+            if finished:
+                # Nothing will be re-lived any more: an order journaled by a crashed run that this run never
+                # re-decided (e.g. a manual trade shifted the sequence) is settled now, never left half-known.
+                self.warnings.extend(reconcile_orders(self.journal, self.exchange, self.engine, replay_after_ms=None))
+            self.checkpoint(finished=finished)
+        self.publish()
         self.journal.close()
         engine = self.engine
         portfolio = engine.portfolio
@@ -268,6 +308,10 @@ class Runner:
             "journal": str(self.home.journal),
             "report": str(self.home.root / "performance_metrics.json"),
         }
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _speed(text: str) -> float | None:
@@ -300,5 +344,6 @@ def run_executor(args: argparse.Namespace, config: ExecutorConfig) -> dict[str, 
             source = synthetic_source(args.seed, args.symbols, args.steps)
             source_id = f"synthetic:{args.seed}:{','.join(args.symbols or [])}:{args.steps}"
         view = None if args.no_view or args.format == "json" else LiveView()
-        runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, _speed(args.speed), view)
+        runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, _speed(args.speed), view,
+                        accept_rollback=args.accept_journal_rollback)
         return runner.run_to_end()

@@ -26,8 +26,8 @@ from core.errors import ExecutorError
 from core.filters import SymbolRules
 from exchange.feeds.errors import UnsupportedSymbol
 from exchange.feeds.rules import split_symbol
-from memory.files import MemoryStore
-from memory.journal import Journal
+from memory.home_state import check_journal_present, read_checkpoint, refuse_divergence
+from memory.journal import Journal, JournalUnreadable, StoredCheckpoint
 from memory.redact import credential_values, mask_values
 from memory.schema import LATEST_VERSION
 from runtime.home import Home
@@ -68,7 +68,7 @@ class SavedEngine:
     mode: str
     finished: bool
     paper_state: dict[str, Any] | None
-    written_ms: int | None  # when the checkpoint file was written (its mtime), wall clock
+    written_ms: int | None  # when the checkpoint was written, wall clock
     warning: str | None  # e.g. the checkpoint was corrupt and its previous version was read
     rules_origin: str
 
@@ -94,12 +94,25 @@ def mode_of(source_id: str) -> str:
     return kind if kind in _LIVE_MODES else "unknown"
 
 
+def stored_checkpoint(home: Home) -> StoredCheckpoint | None:
+    """The home's last checkpoint, read without writing anything: from the journal, or from an older version's
+    `checkpoint.json` while its journal has not been migrated yet by a `run`."""
+    check_journal_present(home.root, home.journal, accept_rollback=False)
+    try:
+        with read_journal(home) as journal:
+            if journal is not None:
+                refuse_divergence(home.root, journal)
+            return read_checkpoint(home.root, journal)
+    except JournalOutdated:
+        return read_checkpoint(home.root, None)
+
+
 def read_saved_engine(home: Home, config: ExecutorConfig) -> SavedEngine | None:
     """The last checkpointed engine of `home`, or None when the executor has never saved one."""
-    store = MemoryStore(home.root)
-    checkpoint, warning = store.read_engine_checkpoint()
-    if checkpoint is None:
+    stored = stored_checkpoint(home)
+    if stored is None:
         return None
+    checkpoint, warning = stored.document, stored.warning
     try:
         state = checkpoint["engine"]
         source_id = str(checkpoint["source_id"])
@@ -115,7 +128,7 @@ def read_saved_engine(home: Home, config: ExecutorConfig) -> SavedEngine | None:
     return SavedEngine(engine=engine, source_id=source_id, mode=mode if isinstance(mode, str) else mode_of(source_id),
                        finished=bool(checkpoint.get("finished", False)),
                        paper_state=paper if isinstance(paper, dict) else None,
-                       written_ms=_mtime_ms(home.root / MemoryStore.ENGINE_CHECKPOINT), warning=warning,
+                       written_ms=stored.written_ms, warning=warning,
                        rules_origin=origin)
 
 
@@ -142,13 +155,6 @@ def _unfiltered_rules(symbol: str, quote_asset: str) -> SymbolRules:
     except UnsupportedSymbol:
         base, quote = symbol.removesuffix(quote_asset) or symbol, quote_asset
     return SymbolRules(symbol=symbol, status="TRADING", base_asset=base, quote_asset=quote)
-
-
-def _mtime_ms(path: Path) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns // 1_000_000
-    except OSError:
-        return None
 
 
 @contextmanager
@@ -183,7 +189,7 @@ def _schema_version(path: Path) -> int:
     try:
         return int(conn.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.DatabaseError as exc:
-        raise NoData(f"the journal {path} is not readable: {exc}", path=str(path)) from None
+        raise JournalUnreadable(path, str(exc)) from None
     finally:
         conn.close()
 

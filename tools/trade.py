@@ -24,11 +24,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from core.errors import ConfigError, ExecutorError
-from memory.files import MemoryStore
 from memory.journal import CommandStatus, Journal
 from runtime.commands import NotStarted, Outcome, has_state, submit
 from runtime.commands import checkpoint_mode as mode_of_checkpoint
 from tools.spec import ToolContext, ToolSpec
+from tools.state import stored_checkpoint
 
 CONFIRMATION_TTL_MS = 120_000
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read and typed by people
@@ -212,9 +212,9 @@ def _placed_orders(result: dict[str, Any] | None) -> bool:
 
 def current_mode(ctx: ToolContext) -> str:
     """The home's engine mode from its checkpoint; "unknown" while a starting engine has not saved one."""
-    checkpoint, _warning = MemoryStore(ctx.home.root).read_engine_checkpoint()
-    if checkpoint is not None:
-        return mode_of_checkpoint(checkpoint)
+    stored = stored_checkpoint(ctx.home)
+    if stored is not None:
+        return mode_of_checkpoint(stored.document)
     if has_state(ctx.home):
         return "unknown"
     raise NotStarted(ctx.home.root)

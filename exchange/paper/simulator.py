@@ -54,6 +54,7 @@ Fills = list[tuple[Decimal, Decimal]]
 
 
 class PaperExchange(Exchange):
+    remote = False  # its state lives in the checkpoint: see Exchange.remote
     def __init__(self, rules: dict[str, SymbolRules], balances: Mapping[str, Decimal],
                  fee_rate: Decimal = Decimal("0.001"), slippage_bps: Decimal = Decimal("0")) -> None:
         if not ZERO <= fee_rate < 1:

@@ -36,5 +36,31 @@ def start_cli(home: Path, *args: str, env: dict[str, str] | None = None) -> subp
 
 
 def query(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:  # closed at once: a connection left open would keep an old view of a -wal file a test deletes
         return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def saved_checkpoint(home: Path) -> dict[str, Any] | None:
+    """The engine checkpoint a home's journal holds (read-only), or None before the first one."""
+    db = home / "journal.db"
+    if not db.exists():
+        return None
+    try:
+        rows = query(db, "SELECT document FROM engine_checkpoint WHERE id = 1")
+    except sqlite3.Error:  # the journal is being created
+        return None
+    return json.loads(rows[0][0]) if rows else None
+
+
+def replace_checkpoint(home: Path, document: dict[str, Any]) -> None:
+    """Store `document` as the home's checkpoint the way the executor does (a new generation, and the marker
+    after it), for tests that put an engine state in a chosen shape."""
+    from memory.home_state import write_marker
+    from memory.journal import Journal
+
+    with Journal(home / "journal.db") as journal:
+        journal.save_checkpoint(document, written_ms=0)
+        write_marker(home, journal.identity())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from core.config import load_config
 from core.errors import ExecutorError
+from memory.home_state import marker_path
 from memory.journal import CommandRow, CommandStatus, Journal
 from runtime.commands import (
     CommandFailed,
@@ -28,6 +28,7 @@ from runtime.commands import (
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from runtime.sources import synthetic_source
+from tests.runtime.helpers import replace_checkpoint
 from tests.tools.test_trade_support import SEED, SYMBOLS, checkpoint, copy_home, make_replayed_home, operator_orders
 from tools.spec import wall_clock_ms
 
@@ -158,7 +159,7 @@ def test_a_preview_changes_nothing_in_the_engine(home: Home) -> None:
 
 def test_a_live_account_is_only_traded_by_its_running_engine(home: Home) -> None:
     state = checkpoint(home.root)
-    (home.root / "checkpoint.json").write_text(json.dumps({**state, "mode": "live"}))
+    replace_checkpoint(home.root, {**state, "mode": "live"})
     with pytest.raises(EngineNotRunning) as raised:
         _submit(home, "preview", BUY, "live-preview")
     assert raised.value.code == "ENGINE_NOT_RUNNING"
@@ -186,8 +187,9 @@ def test_a_refused_command_is_a_typed_error_in_the_caller(home: Home) -> None:
 
 
 def test_an_engine_that_dies_before_its_first_checkpoint_leaves_no_request_waiting(home: Home) -> None:
-    (home.root / "checkpoint.json").unlink()
-    (home.root / "checkpoint.json.prev").unlink(missing_ok=True)
+    with Journal(home.journal) as journal, journal.batch():
+        journal._db._conn.execute("DELETE FROM engine_checkpoint")
+    marker_path(home.root).unlink()  # an engine that never saved a checkpoint never wrote the marker either
     lock = SingleWriterLock(home.lock).acquire()
 
     def engine_that_dies() -> None:

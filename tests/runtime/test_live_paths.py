@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import fixture_path
 from tests.feeds.captures import load_capture
 from tests.feeds.servers import DepthRestServer, ReplayWsServer
-from tests.runtime.helpers import query, run_cli, start_cli
+from tests.runtime.helpers import query, run_cli, saved_checkpoint, start_cli
 
 SYMBOL = "NKNUSDT"
 
@@ -83,7 +83,7 @@ def test_paper_mode_trades_live_data_on_the_simulator(binance: dict[str, str], e
     proc = start_cli(home, "run", "--mode", "paper", "--symbols", SYMBOL, "--exchange-info", str(exchange_info),
                      "--no-view", env=binance)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (home / "checkpoint.json").exists():
+    while time.monotonic() < deadline and saved_checkpoint(home) is None:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.1)
     time.sleep(2.0)
@@ -95,7 +95,8 @@ def test_paper_mode_trades_live_data_on_the_simulator(binance: dict[str, str], e
     assert data["stopped_because"] == "signal SIGTERM"
     assert (home / "journal.db").exists()
     assert query(home / "journal.db", "PRAGMA integrity_check") == [("ok",)]
-    checkpoint = json.loads((home / "checkpoint.json").read_text())
+    checkpoint = saved_checkpoint(home)
+    assert checkpoint is not None
     assert checkpoint["source_id"] == f"paper:{SYMBOL}"
 
 

@@ -16,7 +16,7 @@ import pytest
 from core.filters import rules_from_exchange_info
 from exchange.feeds.synthetic import SyntheticMarket
 from exchange.paper import PaperExchange
-from tests.runtime.helpers import query, run_cli, start_cli
+from tests.runtime.helpers import query, run_cli, saved_checkpoint, start_cli
 
 pytestmark = pytest.mark.slow
 RUN = ("run", "--mode", "replay", "--synthetic", "--seed", "11", "--steps", "2400", "--no-view",
@@ -48,7 +48,7 @@ def _wait_for_orders(home: Path, proc: subprocess.Popen[str], count: int, timeou
     db = home / "journal.db"
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"run ended before it was killed: {proc.communicate()}"
-        if db.exists() and (home / "checkpoint.json").exists():
+        if saved_checkpoint(home) is not None:
             try:
                 if query(db, "SELECT count(*) FROM orders")[0][0] >= count:
                     return
@@ -78,7 +78,8 @@ def test_sigkill_mid_replay_then_restart_loses_and_duplicates_nothing(uninterrup
     assert _fills(home) == _fills(uninterrupted)
     assert not [o for o in orders if o[5] == "PENDING_SEND"], "an order was left neither sent nor reconciled"
 
-    checkpoint = json.loads((home / "checkpoint.json").read_text())
+    checkpoint = saved_checkpoint(home)
+    assert checkpoint is not None
     exchange_rules = rules_from_exchange_info(SyntheticMarket(seed=11).exchange_info())
     paper = PaperExchange.from_state(checkpoint["paper"], exchange_rules)
     working = {o.list_client_id or o.client_order_id for o in paper.open_orders()}
@@ -107,33 +108,47 @@ def test_second_run_on_the_same_home_refuses_clearly(tmp_path: Path) -> None:
     assert stopped["stopped_because"] == "signal SIGTERM" and stopped["finished"] is False
 
 
-def test_corrupt_checkpoint_falls_back_to_the_previous_one_with_a_warning(tmp_path: Path) -> None:
+def test_item4_a_lost_wal_is_refused_not_resumed_as_if_all_were_well(tmp_path: Path) -> None:
     home = tmp_path / "home"
     proc = start_cli(home, *RUN)
-    _wait_for_orders(home, proc, count=1)
-    deadline = time.monotonic() + 60
-    while not (home / "checkpoint.json.prev").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for_orders(home, proc, count=6)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    (home / "checkpoint.json").write_text('{"source_id": "synthetic:11:", "cursor": 12')  # torn write
+    assert (home / "journal.db-wal").exists(), "a killed run leaves its last commits in the -wal file"
+    (home / "journal.db-wal").unlink()
+    (home / "journal.db-shm").unlink(missing_ok=True)
 
     code, envelope, stderr = run_cli(home, *RUN)
-    assert code == 0, (envelope, stderr[-2000:])
-    assert any("checkpoint.json" in w for w in envelope["data"]["warnings"]), envelope["data"]["warnings"]
-    assert envelope["data"]["resumed_from"] is not None
-
-
-def test_both_checkpoints_corrupt_is_a_clear_error_not_a_silent_reset(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "checkpoint.json").write_text("{not json")
-    (home / "checkpoint.json.prev").write_text("{also not json")
-    code, envelope, stderr = run_cli(home, *RUN)
-    assert code == 1
-    assert envelope["error"]["code"] == "MEMORY_CORRUPT"
-    assert "checkpoint.json" in envelope["error"]["message"]
+    assert code == 1, envelope
+    assert envelope["error"]["code"] == "STATE_DIVERGED", envelope
+    assert envelope["error"]["details"]["file"] == str(home / "journal.db")
+    assert "--accept-journal-rollback" in envelope["error"]["message"]
     assert "Traceback" not in stderr
+
+    code, envelope, stderr = run_cli(home, *RUN, "--accept-journal-rollback")
+    assert code == 0, (envelope, stderr[-2000:])
+    assert any("accept-journal-rollback" in w for w in envelope["data"]["warnings"]), envelope["data"]["warnings"]
+    assert query(home / "journal.db", "SELECT count(*) FROM errors WHERE code = 'JOURNAL_ROLLBACK_ACCEPTED'") == [(1,)]
+
+
+def test_item4_a_deleted_or_truncated_journal_is_a_clear_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    code, envelope, stderr = run_cli(home, *RUN[:-2], "--steps", "600")
+    assert code == 0, (envelope, stderr[-2000:])
+    truncated = tmp_path / "truncated"
+    shutil.copytree(home, truncated)
+    with open(truncated / "journal.db", "r+b") as handle:
+        handle.truncate(8192)
+    (home / "journal.db").unlink()
+
+    for broken, expected in ((home, "STATE_DIVERGED"), (truncated, "JOURNAL_UNREADABLE")):
+        for command in (RUN, ("status",), ("trade", "--symbol", "BTCUSDT", "--side", "buy", "--quote", "20")):
+            code, envelope, stderr = run_cli(broken, *command)
+            assert code == 1, (command, envelope)
+            assert envelope["error"]["code"] == expected, (command, envelope)
+            assert str(broken / "journal.db") in json.dumps(envelope["error"]), envelope
+            assert "Traceback" not in stderr
+    assert not (home / "journal.db").exists(), "refusing must not create an empty journal in its place"
 
 
 @pytest.fixture

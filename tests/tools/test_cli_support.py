@@ -21,6 +21,7 @@ from typing import Any
 
 from memory.journal import Journal
 from runtime.home import Home
+from tests.runtime.helpers import saved_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 EXECUTOR = REPO / "executor.py"
@@ -134,7 +135,7 @@ def test_a_prepared_home_has_orders_fills_and_a_checkpoint(tmp_path):
     assert not (home / "KILL").exists()
     counts = journal_counts(home)
     assert counts["orders"] > 0 and counts["fills"] > 0
-    assert (home / "checkpoint.json").is_file()
+    assert saved_checkpoint(home) is not None
 
 
 def test_a_planted_secret_would_be_caught():

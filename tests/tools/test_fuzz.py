@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from core.errors import ExecutorError
+from tests.runtime.helpers import saved_checkpoint
 from tests.tools.test_cli_support import envelope, executor_env, journal_counts, prepare_home, run_executor
 from tools.envelope import exit_code, from_error
 from tools.registry import agent_specs, input_schema
@@ -81,7 +82,7 @@ def test_invalid_calls_through_invoke_change_nothing(spec, home, monkeypatch):
     for name, value in executor_env(home).items():
         monkeypatch.setenv(name, value)
     before = journal_counts(home)
-    checkpoint = (home / "checkpoint.json").read_bytes()
+    checkpoint = saved_checkpoint(home)
     contexts: list[ToolContext] = []
 
     def context() -> ToolContext:
@@ -105,7 +106,7 @@ def test_invalid_calls_through_invoke_change_nothing(spec, home, monkeypatch):
     check()
     assert contexts == [], "a rejected call must not even open the home"
     assert journal_counts(home) == before
-    assert (home / "checkpoint.json").read_bytes() == checkpoint
+    assert saved_checkpoint(home) == checkpoint
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -32,6 +32,7 @@ from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from runtime.runner import run_executor
 from tests.conftest import REPO_ROOT
+from tests.runtime.helpers import replace_checkpoint, saved_checkpoint
 from tools.spec import ToolContext
 from tools.state import engine_process, hide_secrets, money
 from tools.status import SPEC, ErrorLine, StatusInput, StatusOutput, handle
@@ -55,7 +56,8 @@ def replayed_home(root: Path, *, steps: int = STEPS, kill_flag: bool = False) ->
         home.kill_flag.write_text("kill requested by a test\n")
     args = argparse.Namespace(mode="replay", home=str(root), data=None, synthetic=True, seed=SEED, steps=steps,
                               symbols=None, speed="max", no_view=True, format="json", balance=Decimal(10_000),
-                              checkpoint_every=5_000, exchange_info=None)
+                              checkpoint_every=5_000, exchange_info=None,
+                              accept_journal_rollback=False)
     summary = run_executor(args, load_config(env={}))
     assert summary["finished"], summary
     return root
@@ -124,13 +126,15 @@ def status(root: Path, env: Mapping[str, str] | None = None) -> StatusOutput:
 
 
 def checkpoint(root: Path) -> dict[str, Any]:
-    return json.loads((root / "checkpoint.json").read_text())
+    document = saved_checkpoint(root)
+    assert document is not None
+    return document
 
 
 def edit_checkpoint(root: Path, change: Any) -> None:
     data = checkpoint(root)
     change(data)
-    (root / "checkpoint.json").write_text(json.dumps(data))
+    replace_checkpoint(root, data)
 
 
 def test_a_home_with_no_state_is_not_started_and_stays_empty(tmp_path: Path) -> None:

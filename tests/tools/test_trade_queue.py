@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.helpers import start_cli
+from tests.runtime.helpers import saved_checkpoint, start_cli
 from tests.tools.test_trade_support import SEED, SYMBOLS, context, operator_orders
 from tools.control import KillInput, PauseInput, ResumeInput, handle_kill, handle_pause, handle_resume
 from tools.trade import TradeInput, handle
@@ -30,7 +30,7 @@ def running(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
     proc = start_cli(home, *RUN)
     try:
         deadline = time.monotonic() + 60
-        while not (home / "checkpoint.json").exists():
+        while saved_checkpoint(home) is None:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "run wrote no checkpoint"
             time.sleep(0.05)

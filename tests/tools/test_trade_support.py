@@ -7,7 +7,6 @@ order of a manual trade is unambiguous in the journal.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from core.filters import rules_from_exchange_info
 from exchange.feeds.synthetic import SyntheticMarket
 from exchange.paper import PaperExchange
 from runtime.home import Home
-from tests.runtime.helpers import query, run_cli
+from tests.runtime.helpers import query, run_cli, saved_checkpoint
 from tools.spec import ToolContext, wall_clock_ms
 
 SYMBOLS = "BTCUSDT,ETHUSDT"
@@ -56,7 +55,9 @@ def order_count(home: Path) -> int:
 
 
 def checkpoint(home: Path) -> dict[str, Any]:
-    return json.loads((home / "checkpoint.json").read_text())
+    document = saved_checkpoint(home)
+    assert document is not None, f"{home} holds no checkpoint"
+    return document
 
 
 def paper_exchange(home: Path) -> PaperExchange:
