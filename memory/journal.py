@@ -500,6 +500,13 @@ class Journal:
         row = self._db.fetch_one("SELECT * FROM commands WHERE idempotency_key = ?", (idempotency_key,))
         return None if row is None else command_row(row)
 
+    def latest_command(self, excluding_kinds: tuple[str, ...] = ()) -> CommandRow | None:
+        """The newest command of the home, not counting `excluding_kinds`: where a caller's sequence stands."""
+        marks = ", ".join("?" for _ in excluding_kinds)
+        row = self._db.fetch_one(f"SELECT * FROM commands WHERE kind NOT IN ({marks}) ORDER BY id DESC LIMIT 1",
+                                 tuple(str(kind) for kind in excluding_kinds))
+        return None if row is None else command_row(row)
+
     def withdraw_command(self, command_id: int, result: dict[str, Any], time_ms: int) -> bool:
         """Close a command that no engine has claimed yet, with `result` saying why; False if it was already
         claimed (or done). Atomic against `claim_commands`: a command is withdrawn or claimed, never both."""

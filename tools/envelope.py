@@ -14,7 +14,8 @@ from typing import Any
 
 from core.errors import ExecutorError
 
-INVALID_INPUT_CODES = frozenset({"INVALID_ARGUMENT", "INVALID_CONFIG", "INVALID_SYMBOL", "INVALID_DATA"})
+INVALID_INPUT_CODES = frozenset({"INVALID_ARGUMENT", "INVALID_CONFIG", "INVALID_SYMBOL", "INVALID_DATA",
+                                 "REQUEST_ID_CONFLICT"})
 
 
 def _default(value: Any) -> Any:

@@ -1,0 +1,123 @@
+"""Issue 9, "Requests that mean what they say" and "Clean errors everywhere": items 7, 9, 10, 11 and 12.
+
+CLI cases run `executor.py` as a subprocess from `/` (an agent's exec tool runs it from its own workspace)
+on a fresh copy of a replayed home; the rest call the tools and the command path in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.errors import ExecutorError
+from memory.journal import Journal
+from runtime import commands
+from runtime.commands import CommandKind, EmptyPayload, submit
+from runtime.home import Home
+from tests.tools.test_cli_support import EXECUTOR, executor_env
+from tests.tools.test_trade_support import checkpoint, context, operator_orders
+from tools.control import KillInput, handle_kill
+from tools.trade import TradeInput, automatic_request_id, handle
+
+T0 = 1_800_000_000_000
+
+
+def cli(home: Path, *args: str, **env: str) -> tuple[int, dict[str, Any], str]:
+    """`python executor.py ARGS --home HOME` from `/`: exit code, the one envelope on stdout, stderr."""
+    done = subprocess.run([sys.executable, str(EXECUTOR), *args, "--home", str(home)], cwd="/",
+                          env=executor_env(home, **env), capture_output=True, text=True, timeout=120, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, (done.stdout, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    return done.returncode, json.loads(lines[0]), done.stderr
+
+
+def _buy(symbol: str = "BTCUSDT", **extra: Any) -> TradeInput:
+    return TradeInput(symbol=symbol, side="buy", quote=Decimal("11"), **extra)
+
+
+# ----- item 7: an idempotency key answers exactly one request ----------------------------------------------
+
+
+def test_item7_request_id_bound_to_parameters(home: Path) -> None:
+    code, first, _ = cli(home, "trade", "--symbol", "BTCUSDT", "--side", "buy", "--quote", "11", "--request-id", "ABC")
+    assert code == 0 and first["data"]["status"] == "executed" and first["data"]["replayed"] is False
+    orders = len(operator_orders(home))
+
+    code, other, _ = cli(home, "trade", "--symbol", "ETHUSDT", "--side", "sell", "--request-id", "ABC")
+    assert code == 2, other
+    assert other["error"]["code"] == "REQUEST_ID_CONFLICT"
+    assert other["error"]["details"]["request_id"] == "ABC"
+    assert len(operator_orders(home)) == orders, "a conflicting request executes nothing"
+
+    code, again, _ = cli(home, "trade", "--symbol", "BTCUSDT", "--side", "buy", "--quote", "11.0",
+                         "--request-id", "ABC")
+    assert code == 0 and again["data"]["replayed"] is True and again["data"]["executed_by"] == "stored answer"
+    assert again["data"]["message"].startswith("replay of request ABC")
+    assert again["data"]["orders"] == first["data"]["orders"]
+
+
+def test_item7_automatic_key_never_answers_a_new_request_with_an_old_result(home: Path) -> None:
+    ctx = context(home, now_ms=lambda: T0)  # all within one minute
+    bought = handle(_buy(), ctx)
+    assert bought.status == "executed" and bought.protection is not None and not bought.replayed
+    sold = handle(TradeInput(symbol="BTCUSDT", side="sell"), ctx)
+    assert sold.status == "executed" and not sold.replayed
+
+    again = handle(_buy(), ctx)
+    assert not again.replayed and again.executed_by == "this process"
+    assert again.request_id != bought.request_id
+    buys = [o for o in operator_orders(home) if o[2] == "BUY" and o[3] == "MARKET"]
+    assert len(buys) == 2, "the second buy is a new request, executed as one"
+    assert "BTCUSDT" in checkpoint(home)["engine"]["holdings"], "the answer matches the position it claims"
+
+
+def test_item7_an_immediate_retry_is_a_replay_that_says_so(home: Path) -> None:
+    ctx = context(home, now_ms=lambda: T0)
+    first = handle(_buy(), ctx)
+    again = handle(_buy(), ctx)
+    assert again.request_id == first.request_id and again.replayed and again.executed_by == "stored answer"
+    assert len(operator_orders(home)) == 1, "one entry order: the retry placed nothing"
+
+
+def test_item7_a_retry_of_a_request_still_unanswered_waits_for_it(home: Path) -> None:
+    """A retry after a timeout (the first attempt queued, not answered yet) must become that same command."""
+    ctx = context(home, now_ms=lambda: T0)
+    payload = {"symbol": "BTCUSDT", "side": "buy", "quote": "11", "tp": "1.5", "sl": "0.8"}
+    with Journal(Home.resolve(home).journal) as journal:
+        key = automatic_request_id(ctx, payload, T0)
+        journal.enqueue_command(CommandKind.TRADE, {**payload, "expires_ms": T0 + 1}, key, T0)
+        journal.claim_commands()
+    assert automatic_request_id(ctx, payload, T0 + 10 * 60_000) == key
+    assert automatic_request_id(ctx, {**payload, "quote": "12"}, T0) != key
+
+
+def test_item7_a_confirmed_trade_retried_with_its_code_is_a_replay(home: Path) -> None:
+    always = {"TRADE_CONFIRMATION": "always"}
+    ctx = context(home, always, now_ms=lambda: T0)
+    preview = handle(_buy(), ctx)
+    assert preview.confirmation is not None
+    first = handle(_buy(confirm=preview.confirmation.code), ctx)
+    again = handle(_buy(confirm=preview.confirmation.code), ctx)
+    assert first.status == "executed" and not first.replayed
+    assert again.replayed and again.orders == first.orders
+
+
+# ----- item 9: the command dispatch refuses what it does not know ------------------------------------------
+
+
+def test_item9_unknown_command_kind_is_refused_and_the_kill_switch_stays(home: Path, monkeypatch) -> None:
+    ctx = context(home, now_ms=lambda: T0)
+    assert handle_kill(KillInput(), ctx).kill_switch
+    monkeypatch.setitem(commands.PAYLOADS, "reset_everything", EmptyPayload)
+    with pytest.raises(ExecutorError) as raised:
+        submit(ctx.home, ctx.config, "reset_everything", {}, "unknown-1", ctx.now_ms)
+    assert raised.value.code == "UNKNOWN_COMMAND"
+    assert raised.value.details["kind"] == "reset_everything"
+    assert checkpoint(home)["engine"]["controls"]["killed"] is True
