@@ -90,13 +90,15 @@ class Journal:
     file, beyond which writes fail with JournalWriteError like a full disk.
     """
 
-    def __init__(self, path: Path, *, durable: bool = True, max_size_bytes: int | None = None) -> None:
+    def __init__(self, path: Path, *, durable: bool = True, max_size_bytes: int | None = None,
+                 read_only: bool = False) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise JournalWriteError(self.path, "create its folder", exc.strerror or str(exc), None) from exc
-        self._db = Database(self.path, durable=durable, max_size_bytes=max_size_bytes)
+        if not read_only:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise JournalWriteError(self.path, "create its folder", exc.strerror or str(exc), None) from exc
+        self._db = Database(self.path, durable=durable, max_size_bytes=max_size_bytes, read_only=read_only)
 
     # -- orders and fills ---------------------------------------------------------------------------
 

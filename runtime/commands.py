@@ -467,6 +467,14 @@ def checkpoint_mode(checkpoint: dict[str, Any]) -> str:
     return "unknown"
 
 
+def unrestorable_checkpoint(home: Home, exc: Exception) -> StateUnreadable:
+    """The error for a checkpoint that parses as JSON but lacks a part, or holds one that is not a state."""
+    path = home.root / MemoryStore.ENGINE_CHECKPOINT
+    problem = f"no {exc.args[0]!r} in it" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+    return StateUnreadable(f"the checkpoint {path} cannot be restored ({problem}); put back a backup of the home, or "
+                           "use another --home", file=str(path), problem=problem)
+
+
 def checkpoint_rules(checkpoint: dict[str, Any]) -> dict[str, SymbolRules]:
     """The exchange rules the checkpointed engine traded under: stored in the checkpoint, or rebuilt from its
     source (the seeded synthetic market, or the offline rules of recorded data)."""

@@ -26,11 +26,13 @@ from core.errors import ExecutorError
 from core.filters import SymbolRules
 from exchange.feeds.errors import UnsupportedSymbol
 from exchange.feeds.rules import split_symbol
+from memory.database import read_only_uri
 from memory.files import MemoryStore
 from memory.journal import Journal
 from memory.redact import credential_values, mask_values
 from memory.schema import LATEST_VERSION
 from runtime.home import Home
+from runtime.lock import open_lock_file
 
 RUN_HINT = "start the executor first: python executor.py run"
 # Source ids as runtime.runner writes them: "synthetic:<seed>:…" and "data:<path>:…" are replays.
@@ -168,7 +170,8 @@ def read_journal(home: Home, *, may_migrate: bool = False) -> Iterator[Journal |
         raise JournalOutdated(f"the journal {path} has schema version {version}, older than {LATEST_VERSION}; "
                               f"{RUN_HINT} (it migrates the journal), then ask again",
                               path=str(path), version=version, expected=LATEST_VERSION)
-    journal = Journal(path)
+    # A home this process may not write (another user's service, a read-only mount) is read without writing.
+    journal = Journal(path, read_only=not os.access(home.root, os.W_OK))
     try:
         yield journal
     finally:
@@ -177,7 +180,7 @@ def read_journal(home: Home, *, may_migrate: bool = False) -> Iterator[Journal |
 
 def _schema_version(path: Path) -> int:
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
     except sqlite3.Error as exc:
         raise NoData(f"the journal {path} cannot be opened: {exc}", path=str(path)) from None
     try:
@@ -197,7 +200,7 @@ def engine_process(home: Home) -> EngineProcess:
     pid reused by an unrelated process does not hold it.
     """
     try:
-        fd = os.open(home.lock, os.O_RDONLY)
+        fd = open_lock_file(home.lock, os.O_RDONLY)
     except FileNotFoundError:
         return EngineProcess(running=False, pid=None)
     try:

@@ -7,6 +7,9 @@ on a fresh copy of a replayed home; the rest call the tools and the command path
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
@@ -20,8 +23,9 @@ from memory.journal import Journal
 from runtime import commands
 from runtime.commands import CommandKind, EmptyPayload, submit
 from runtime.home import Home
+from runtime.lock import SingleWriterLock
 from tests.tools.test_cli_support import EXECUTOR, executor_env
-from tests.tools.test_trade_support import checkpoint, context, operator_orders
+from tests.tools.test_trade_support import REPLAY, checkpoint, context, operator_orders
 from tools.control import KillInput, handle_kill
 from tools.trade import TradeInput, automatic_request_id, handle
 
@@ -121,3 +125,108 @@ def test_item9_unknown_command_kind_is_refused_and_the_kill_switch_stays(home: P
     assert raised.value.code == "UNKNOWN_COMMAND"
     assert raised.value.details["kind"] == "reset_everything"
     assert checkpoint(home)["engine"]["controls"]["killed"] is True
+
+
+# ----- item 10: every bad input and broken home file is an envelope that names it --------------------------
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (("backtest", "--synthetic", "--balance", "1e309"), "--balance"),
+    (("backtest", "--synthetic", "--seed", "-1"), "--seed"),
+    (("backtest", "--synthetic", "--steps", "-5"), "--steps"),
+    (("run", "--synthetic", "--balance", "1e309"), "--balance"),
+    (("run", "--synthetic", "--speed", "nan"), "--speed"),
+    (("run", "--synthetic", "--checkpoint-every", "0"), "--checkpoint-every"),
+])
+def test_item10_bad_numbers_are_envelopes_naming_the_option(tmp_path: Path, args: tuple[str, ...],
+                                                              option: str) -> None:
+    code, document, _ = cli(tmp_path / "home", *args, "--format", "json")
+    assert code == 2 and document["error"]["code"] == "INVALID_ARGUMENT", document
+    assert document["error"]["details"]["option"] == option
+
+
+def test_item10_a_checkpoint_without_its_paper_state_is_named(home: Path) -> None:
+    saved = checkpoint(home)
+    del saved["paper"]
+    saved["finished"] = False
+    (home / "checkpoint.json").write_text(json.dumps(saved))
+    code, document, _ = cli(home, *REPLAY, "--format", "json")
+    assert code == 1 and document["error"]["code"] == "STATE_UNREADABLE", document
+    assert document["error"]["details"]["file"] == str(home / "checkpoint.json")
+    assert "paper" in document["error"]["message"]
+
+
+def test_item10_a_lock_file_that_is_a_directory_is_named(home: Path) -> None:
+    (home / "executor.lock").unlink(missing_ok=True)
+    (home / "executor.lock").mkdir()
+    for args in (("status",), ("kill",), ("trade", "--symbol", "BTCUSDT", "--side", "sell"), REPLAY):
+        code, document, _ = cli(home, *args, "--format", "json")
+        assert code == 1 and document["error"]["code"] == "LOCK_UNUSABLE", (args, document)
+        assert document["error"]["details"]["file"] == str(home / "executor.lock")
+
+
+def _read_only(home: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """Run the CLI on `home` mounted read-only (root ignores file modes: a private read-only bind mount)."""
+    command = [sys.executable, str(EXECUTOR), *args, "--home", str(home), "--format", "json"]
+    if os.geteuid() == 0:
+        if shutil.which("unshare") is None:
+            pytest.skip("running as root without unshare: cannot make a read-only home")
+        mount = f"mount --bind -o ro {shlex.quote(str(home))} {shlex.quote(str(home))} && exec {shlex.join(command)}"
+        command = ["unshare", "--mount", "sh", "-c", mount]
+    done = subprocess.run(command, cwd="/", env=executor_env(home), capture_output=True, text=True, timeout=120,
+                          check=False)
+    if "mount" in done.stderr and not done.stdout:
+        pytest.skip(f"no read-only mount here: {done.stderr.strip()}")
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_item10_a_read_only_home_is_read_and_a_write_names_the_file(home: Path) -> None:
+    (home / "executor.lock").unlink(missing_ok=True)
+    if os.geteuid() != 0:
+        for path in (home, *home.rglob("*")):
+            path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        code, status = _read_only(home, "status")
+        assert code == 0 and status["ok"], status
+        code, killed = _read_only(home, "kill")
+        assert code == 1 and killed["error"]["code"] == "HOME_NOT_WRITABLE", killed
+        assert killed["error"]["details"]["file"] == str(home / "KILL")
+    finally:
+        for path in (home, *home.rglob("*")):
+            path.chmod(path.stat().st_mode | 0o200)
+
+
+# ----- item 12: small things that said something false or nothing at all -----------------------------------
+
+
+def test_item12_kill_timeout_says_the_switch_may_still_engage(home: Path) -> None:
+    # The lock held here stands for a running engine that never answers.
+    with SingleWriterLock(Home.resolve(home).lock), pytest.raises(ExecutorError) as raised:
+        handle_kill(KillInput(wait_s=0.3), context(home))
+    assert raised.value.code == "KILL_PENDING"
+    assert "nothing was done" not in raised.value.message
+    assert "status" in raised.value.message and (home / "KILL").exists()
+    assert raised.value.details["kill_flag_file"] == str(home / "KILL")
+
+
+def test_item12_mcp_answers_a_line_that_is_not_json_with_a_parse_error(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(EXECUTOR), "mcp", "--home", str(tmp_path / "home")], cwd="/",
+                          input='not json\n{"jsonrpc": "2.0"}\n', env=executor_env(tmp_path / "home"),
+                          capture_output=True, text=True, timeout=60, check=False)
+    answers = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert [a["error"]["code"] for a in answers] == [-32700, -32600], (done.stdout, done.stderr[-2000:])
+    assert all(a["id"] is None and a["jsonrpc"] == "2.0" for a in answers)
+
+
+def test_item12_a_repeated_option_is_refused(home: Path) -> None:
+    code, document, _ = cli(home, "trade", "--symbol", "BTCUSDT", "--symbol", "ETHUSDT", "--side", "buy",
+                            "--quote", "11")
+    assert code == 2 and document["error"]["details"]["option"] == "--symbol", document
+    assert operator_orders(home) == []
+
+
+@pytest.mark.parametrize("option", [("--data", "/"), ("--synthetic",), ("--steps", "10")])
+def test_item12_run_paper_refuses_replay_options(tmp_path: Path, option: tuple[str, ...]) -> None:
+    code, document, _ = cli(tmp_path / "home", "run", "--mode", "paper", *option, "--format", "json")
+    assert code == 2 and document["error"]["details"]["option"] == option[0], document
