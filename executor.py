@@ -20,6 +20,7 @@ from typing import Any
 
 from core.config import ExecutorConfig, load_config
 from core.errors import ExecutorError, InvalidArgument
+from memory.redact import masked_output
 from tools.cli import (
     DEFINITION_FORMATS,
     add_tool_commands,
@@ -241,6 +242,13 @@ def _answer_tool(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Everything it prints, on stdout or stderr (envelopes, text views, logs, tracebacks),
+    passes one gate that masks every credential of the environment in any letter case (Invariant 9)."""
+    with masked_output(os.environ):
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     tool = argv[0] if argv and not argv[0].startswith("-") else "executor"
     try:

@@ -16,9 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from core.config import ExecutorConfig
 from core.engine import Engine
@@ -29,7 +27,6 @@ from exchange.feeds.rules import split_symbol
 from memory.database import read_only_uri
 from memory.files import MemoryStore
 from memory.journal import Journal
-from memory.redact import credential_values, mask_values
 from memory.schema import LATEST_VERSION
 from runtime.home import Home
 from runtime.lock import open_lock_file
@@ -38,9 +35,6 @@ RUN_HINT = "start the executor first: python executor.py run"
 # Source ids as runtime.runner writes them: "synthetic:<seed>:…" and "data:<path>:…" are replays.
 _REPLAY_SOURCES = ("synthetic", "data")
 _LIVE_MODES = ("paper", "testnet", "live")
-# Environment values shorter than this are not treated as secrets to hunt for in output (too many
-# false hits: "1", "true"); real keys and tokens are far longer.
-OutputT = TypeVar("OutputT", bound=BaseModel)
 
 
 class NoData(ExecutorError):
@@ -233,17 +227,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # it exists, under another user
     return True
-
-
-def hide_secrets(output: OutputT, env: Mapping[str, str]) -> OutputT:
-    """`output` with the value of every credential in the environment (BINANCE_API_KEY, TELEGRAM_BOT_TOKEN,
-    webhook URLs, …) masked wherever it appears (invariant 9).
-
-    Tool output is built from the journal and files that are redacted when written; this is the last
-    gate before anything reaches a chat, so a secret that slipped in some other way still stops here.
-    """
-    data = output.model_dump(mode="json")
-    cleaned = mask_values(data, credential_values(env))
-    if cleaned == data:
-        return output
-    return type(output).model_validate(cleaned)

@@ -6,6 +6,7 @@ on a fresh copy of a replayed home; the rest call the tools and the command path
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shlex
@@ -20,11 +21,12 @@ import pytest
 
 from core.errors import ExecutorError
 from memory.journal import Journal
+from memory.redact import MaskedStream, SecretMask, mask_secret
 from runtime import commands
 from runtime.commands import CommandKind, EmptyPayload, submit
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
-from tests.tools.test_cli_support import EXECUTOR, executor_env
+from tests.tools.test_cli_support import EXECUTOR, closed_loopback_url, executor_env
 from tests.tools.test_trade_support import REPLAY, checkpoint, context, operator_orders
 from tools.control import KillInput, handle_kill
 from tools.trade import TradeInput, automatic_request_id, handle
@@ -230,3 +232,87 @@ def test_item12_a_repeated_option_is_refused(home: Path) -> None:
 def test_item12_run_paper_refuses_replay_options(tmp_path: Path, option: tuple[str, ...]) -> None:
     code, document, _ = cli(tmp_path / "home", "run", "--mode", "paper", *option, "--format", "json")
     assert code == 2 and document["error"]["details"]["option"] == option[0], document
+
+
+# ----- item 11: no output path prints a credential, in any letter case -------------------------------------
+
+PLANTED = {
+    "BINANCE_API_KEY": "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+    "BINANCE_API_SECRET": "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
+    "DEEPSEEK_API_KEY": "sk-0123456789abcdef0123456789abcdef",
+    "TELEGRAM_BOT_TOKEN": "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1",
+    "TELEGRAM_CHAT_ID": "Chat-Id-Planted-Value-0042",
+    "DISCORD_WEBHOOK_EXECUTION": "https://discord.example/api/webhooks/1/Planted-Execution-Hook-Token",
+    "DISCORD_WEBHOOK_RESEARCH": "https://discord.example/api/webhooks/2/Planted-Research-Hook-Token",
+}
+SECRET_NAMES = [name for name in PLANTED if name != "TELEGRAM_CHAT_ID"]
+
+
+def _leaks(text: str) -> list[str]:
+    lowered = text.lower()
+    return [name for name in SECRET_NAMES if PLANTED[name].lower() in lowered]
+
+
+def _run_planted(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(EXECUTOR), *args, "--home", str(home)], cwd="/",
+                          env={**executor_env(home), **PLANTED, **env}, capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+COMMANDS = [
+    ("run", "--synthetic", "--steps", "60", "--no-view", "--format", "json"),
+    ("run", "--synthetic", "--steps", "60", "--format", "text"),
+    ("backtest", "--synthetic", "--steps", "60", "--format", "json"),
+    ("backtest", "--synthetic", "--steps", "60", "--format", "text"),
+    ("status", "--format", "text"),
+]
+
+
+@pytest.mark.parametrize("secret_name", SECRET_NAMES)
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda args: "-".join(args[:1] + args[-1:]))
+def test_item11_a_secret_in_a_setting_is_masked_in_every_command(tmp_path: Path, args: tuple[str, ...],
+                                                                  secret_name: str) -> None:
+    """A credential pasted into a risk setting is echoed by the config error: masked, in every command."""
+    done = _run_planted(tmp_path / "home", *args, MAX_POSITION_SIZE_PCT=PLANTED[secret_name])
+    assert _leaks(done.stdout + done.stderr) == [], (done.stdout[-500:], done.stderr[-500:])
+    assert "MAX_POSITION_SIZE_PCT" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("secret_name", SECRET_NAMES)
+def test_item11_a_secret_echoed_in_another_letter_case_is_masked(home: Path, secret_name: str) -> None:
+    done = _run_planted(home, "trade", "--symbol", "BTCUSDT", "--side", "sell",
+                        TRADE_CONFIRMATION=PLANTED[secret_name])
+    document = json.loads(done.stdout)
+    assert document["error"]["code"] == "INVALID_CONFIG" and document["error"]["details"]["setting"] == \
+        "TRADE_CONFIRMATION"
+    assert _leaks(done.stdout + done.stderr) == [], done.stdout
+    assert "…" in document["error"]["details"]["value"], "shown masked, as abcde…wxyz"
+
+
+def test_item11_a_key_pasted_only_into_a_setting_is_masked_by_its_look(tmp_path: Path) -> None:
+    pasted = "Zq8wUe3rTy6uIo1pAs4dFg7hJk0lZx2cVb5nMq9wEr3tYu6iOp"
+    done = subprocess.run([sys.executable, str(EXECUTOR), "backtest", "--synthetic", "--home", str(tmp_path)],
+                          cwd="/", env={**executor_env(tmp_path), "MAX_POSITION_SIZE_PCT": pasted},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert pasted not in done.stdout + done.stderr
+    assert json.loads(done.stdout)["error"]["details"]["value"] == mask_secret(pasted)
+
+
+@pytest.mark.parametrize("secret_name", SECRET_NAMES)
+def test_item11_record_masks_a_secret_in_what_it_prints(tmp_path: Path, secret_name: str) -> None:
+    """A stream URL carrying a credential (a proxy token) is echoed by record's connection error: masked."""
+    stream_url = closed_loopback_url().replace("http", "ws") + "/" + PLANTED[secret_name]
+    done = _run_planted(tmp_path / "home", "record", "--symbols", "BTCUSDT", "--minutes", "0.02", "--out",
+                        str(tmp_path / "rec.jsonl"), "--format", "json", BINANCE_STREAM_URL=stream_url)
+    assert done.stdout.strip(), done.stderr[-2000:]
+    assert _leaks(done.stdout + done.stderr) == [], (done.stdout[-800:], done.stderr[-800:])
+
+
+def test_item11_a_secret_written_in_two_pieces_is_still_masked() -> None:
+    out = io.StringIO()
+    stream = MaskedStream(out, SecretMask([PLANTED["BINANCE_API_SECRET"]]))
+    secret = PLANTED["BINANCE_API_SECRET"].upper()
+    stream.write("log: " + secret[:30])
+    stream.write(secret[30:] + " end\n")
+    stream.flush()
+    assert secret not in out.getvalue() and out.getvalue() == f"log: {mask_secret(secret)} end\n"
