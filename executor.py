@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -18,6 +20,7 @@ from typing import Any
 
 from core.config import ExecutorConfig, load_config
 from core.errors import ExecutorError, InvalidArgument
+from memory.redact import masked_output
 from tools.cli import (
     DEFINITION_FORMATS,
     add_tool_commands,
@@ -29,13 +32,38 @@ from tools.cli import (
 from tools.envelope import dumps, exit_code, failure, from_error, ok
 
 DEFAULT_BALANCE = Decimal("10000")
+# A starting balance beyond this is a typo, not an account; the analytics' floats would overflow near 1e308.
+MAX_BALANCE = Decimal("1e12")
+_GIVEN = "_options_given"  # namespace attribute: the single-valued options seen so far in this parse
+_ARGUMENT = re.compile(r"argument (?P<option>[^\s:/]+)")
+
+
+class StoreOnce(argparse.Action):
+    """argparse's `store`, except that an option given twice is refused: argparse would silently keep the last
+    value (`trade --symbol BTCUSDT --symbol ETHUSDT` would trade ETH)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        given = namespace.__dict__.setdefault(_GIVEN, set())
+        if self.dest in given:
+            raise argparse.ArgumentError(self, "given more than once: give it once")
+        given.add(self.dest)
+        setattr(namespace, self.dest, values)
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage and exiting, so errors keep the JSON contract."""
+    """argparse that raises instead of printing usage and exiting, so errors keep the JSON contract, and that
+    refuses a repeated option (StoreOnce is every plain option's action, in every subcommand)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, StoreOnce)
+        self.register("action", "store", StoreOnce)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise InvalidArgument(message, usage=self.format_usage().strip())
+        named = _ARGUMENT.match(message)
+        option = {"option": named["option"]} if named else {}
+        raise InvalidArgument(message, **option, usage=self.format_usage().strip())
 
 
 def _date_ms(text: str) -> int:
@@ -52,13 +80,41 @@ def _symbols(text: str) -> list[str]:
     return names
 
 
-def _decimal(text: str) -> Decimal:
+def _balance(text: str) -> Decimal:
     try:
         value = Decimal(text)
     except InvalidOperation:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value.is_finite() or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    if not value.is_finite() or not 0 < value <= MAX_BALANCE:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of at most {MAX_BALANCE:f}")
+    return value
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    """A whole number of at least `minimum` (a seed from 0, a number of steps or events from 1)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def _speed(text: str) -> float | None:
+    """Replay speed: a finite positive multiple of real time, or `max` (None: as fast as possible)."""
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'max'") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number or 'max'")
     return value
 
 
@@ -79,13 +135,13 @@ def build_parser(command: str | None = None) -> Parser:
     src = bt.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", type=Path, help="candle file/folder (freqtrade JSON, Binance kline CSV) or recording")
     src.add_argument("--synthetic", action="store_true", help="the seeded synthetic market")
-    bt.add_argument("--seed", type=int, default=7)
+    bt.add_argument("--seed", type=_count(0), default=7)
     bt.add_argument("--from", dest="from_ms", type=_date_ms, help="first day (UTC), YYYY-MM-DD")
     bt.add_argument("--to", dest="to_ms", type=_date_ms, help="day after the last (UTC), YYYY-MM-DD")
     bt.add_argument("--symbols", type=_symbols)
     bt.add_argument("--exchange-info", type=Path, help="a real exchangeInfo JSON for the symbols' filters")
-    bt.add_argument("--balance", type=_decimal, default=DEFAULT_BALANCE, help="starting USDT (default 10000)")
-    bt.add_argument("--steps", type=int, help="synthetic market length in seconds of market time")
+    bt.add_argument("--balance", type=_balance, default=DEFAULT_BALANCE, help="starting USDT (default 10000)")
+    bt.add_argument("--steps", type=_count(1), help="synthetic market length in seconds of market time")
 
     run = sub.add_parser("run", help="the long-lived executor (paper trading by default)")
     _common(run)
@@ -93,14 +149,14 @@ def build_parser(command: str | None = None) -> Parser:
     rsrc = run.add_mutually_exclusive_group()
     rsrc.add_argument("--data", type=Path)
     rsrc.add_argument("--synthetic", action="store_true")
-    run.add_argument("--seed", type=int, default=7)
-    run.add_argument("--speed", default="max", help="replay speed: a multiple of real time, or max")
+    run.add_argument("--seed", type=_count(0), default=7)
+    run.add_argument("--speed", type=_speed, default="max", help="replay speed: a multiple of real time, or max")
     run.add_argument("--symbols", type=_symbols)
     run.add_argument("--exchange-info", type=Path)
-    run.add_argument("--balance", type=_decimal, default=DEFAULT_BALANCE)
-    run.add_argument("--steps", type=int)
+    run.add_argument("--balance", type=_balance, default=DEFAULT_BALANCE)
+    run.add_argument("--steps", type=_count(1))
     run.add_argument("--no-view", action="store_true", help="no live terminal view (logs only)")
-    run.add_argument("--checkpoint-every", type=int, default=5_000, help="events between checkpoints in replay")
+    run.add_argument("--checkpoint-every", type=_count(1), default=5_000, help="events between checkpoints in replay")
     run.add_argument("--accept-journal-rollback", action="store_true",
                      help="go on from what journal.db holds although it is older than the home's last checkpoint "
                           "(a restored backup, a lost -wal); journaled")
@@ -155,8 +211,19 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
+# Replay-only options that a live-data mode would otherwise ignore without a word.
+REPLAY_ONLY_OPTIONS = {"data": "--data", "synthetic": "--synthetic", "steps": "--steps", "speed": "--speed"}
+
+
 def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.runner import run_executor
+
+    if args.mode != "replay":
+        for dest, option in REPLAY_ONLY_OPTIONS.items():
+            if getattr(args, dest) not in (None, False):
+                raise InvalidArgument(f"{option} does not apply to --mode {args.mode}, which trades on live market "
+                                      f"data; leave it out, or replay that data with --mode replay",
+                                      option=option, mode=args.mode)
 
     return run_executor(args, _config())
 
@@ -191,6 +258,13 @@ def _answer_tool(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Everything it prints, on stdout or stderr (envelopes, text views, logs, tracebacks),
+    passes one gate that masks every credential of the environment in any letter case (Invariant 9)."""
+    with masked_output(os.environ):
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     tool = argv[0] if argv and not argv[0].startswith("-") else "executor"
     try:

@@ -12,6 +12,7 @@ nothing real) uses NORMAL, which still survives a crash of the process, only not
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -26,19 +27,41 @@ BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
 
 
+def read_only_uri(path: Path) -> str:
+    """An SQLite URI that reads `path` without writing anything, even in a folder this process may not write.
+
+    A WAL database read with `mode=ro` needs its `-shm` file, which a reader in a read-only folder cannot
+    create. When the folder is not writable and there is no `-wal` file (every commit is in the main file),
+    `immutable=1` reads the main file as it is; otherwise `mode=ro` reads the WAL a writer keeps there.
+    """
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    wal = path.with_name(path.name + "-wal")
+    if not os.access(path.parent, os.W_OK) and not wal.exists():
+        uri += "&immutable=1"
+    return uri
+
+
 class Database:
-    def __init__(self, path: Path, *, durable: bool = True, max_size_bytes: int | None = None) -> None:
+    def __init__(self, path: Path, *, durable: bool = True, max_size_bytes: int | None = None,
+                 read_only: bool = False) -> None:
+        """`read_only`: open for reading only (`read_only_uri`): no pragma that writes, no migration; every
+        write fails. For views of a home this process may not write."""
         self.path = path
         self._lock = threading.RLock()
         self._batch_depth = 0
         self._batch_broken = False
         try:
             self._conn = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+                read_only_uri(path) if read_only else path, isolation_level=None, check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000, uri=read_only,
             )
         except sqlite3.Error as exc:
             raise JournalUnreadable(path, str(exc)) from exc
         try:
+            if read_only:
+                self._conn.row_factory = sqlite3.Row
+                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+                return
             self._configure(durable, max_size_bytes)
             self._migrate()
         except BaseException:

@@ -109,13 +109,15 @@ class Journal:
     file, beyond which writes fail with JournalWriteError like a full disk.
     """
 
-    def __init__(self, path: Path, *, durable: bool = True, max_size_bytes: int | None = None) -> None:
+    def __init__(self, path: Path, *, durable: bool = True, max_size_bytes: int | None = None,
+                 read_only: bool = False) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise JournalWriteError(self.path, "create its folder", exc.strerror or str(exc), None) from exc
-        self._db = Database(self.path, durable=durable, max_size_bytes=max_size_bytes)
+        if not read_only:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise JournalWriteError(self.path, "create its folder", exc.strerror or str(exc), None) from exc
+        self._db = Database(self.path, durable=durable, max_size_bytes=max_size_bytes, read_only=read_only)
 
     # -- orders and fills ---------------------------------------------------------------------------
 
@@ -520,6 +522,13 @@ class Journal:
     def command_by_key(self, idempotency_key: str) -> CommandRow | None:
         """The command a request with this idempotency key became, if it was ever queued."""
         row = self._db.fetch_one("SELECT * FROM commands WHERE idempotency_key = ?", (idempotency_key,))
+        return None if row is None else command_row(row)
+
+    def latest_command(self, excluding_kinds: tuple[str, ...] = ()) -> CommandRow | None:
+        """The newest command of the home, not counting `excluding_kinds`: where a caller's sequence stands."""
+        marks = ", ".join("?" for _ in excluding_kinds)
+        row = self._db.fetch_one(f"SELECT * FROM commands WHERE kind NOT IN ({marks}) ORDER BY id DESC LIMIT 1",
+                                 tuple(str(kind) for kind in excluding_kinds))
         return None if row is None else command_row(row)
 
     def withdraw_command(self, command_id: int, result: dict[str, Any], time_ms: int) -> bool:

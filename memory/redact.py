@@ -11,8 +11,11 @@ which costs a little readability; a key that slips through costs an account.
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from decimal import Decimal
 from typing import Any
 
@@ -123,15 +126,105 @@ def credential_values(env: Mapping[str, str], min_length: int = 8) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
-def mask_values(obj: Any, secrets: list[str]) -> Any:
-    """A copy of `obj` (strings, dict keys and values, lists) with every occurrence of each secret masked."""
-    if isinstance(obj, str):
-        for secret in secrets:
-            if secret in obj:
-                obj = obj.replace(secret, mask_secret(secret))
+class SecretMask:
+    """Every occurrence of the given secrets masked, in any letter case (an error message may echo a value
+    lowercased or uppercased): `abcde…wxyz` of what was found."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._lowered = [s.lower() for s in self.secrets]
+        alternatives = "|".join(re.escape(s) for s in self.secrets)
+        self._pattern = re.compile(alternatives, re.IGNORECASE) if self.secrets else None
+
+    def text(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda match: mask_secret(match.group(0)), text)
+
+    def value(self, obj: Any) -> Any:
+        """A copy of `obj` (strings, dict keys and values, lists) with every secret masked."""
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, dict):
+            return {self.value(k): self.value(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self.value(v) for v in obj]
         return obj
-    if isinstance(obj, dict):
-        return {mask_values(k, secrets): mask_values(v, secrets) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [mask_values(v, secrets) for v in obj]
-    return obj
+
+    def unfinished_tail(self, text: str) -> int:
+        """How many characters at the end of `text` could be the start of a secret that the next write would
+        complete: a stream holds those back rather than let a secret out in two halves."""
+        folded = text.lower()
+        longest = 0
+        for secret in self._lowered:
+            for size in range(min(len(secret) - 1, len(folded)), longest, -1):
+                if folded.endswith(secret[:size]):
+                    longest = size
+                    break
+        return longest
+
+
+def mask_values(obj: Any, secrets: list[str]) -> Any:
+    """A copy of `obj` (strings, dict keys and values, lists) with every occurrence of each secret masked, in
+    any letter case."""
+    return SecretMask(secrets).value(obj)
+
+
+class MaskedStream(io.TextIOBase):
+    """A text stream that masks every secret before it reaches the stream it wraps: the one gate that every
+    output of a process passes (envelopes, text views, logs, tracebacks) once it replaces sys.stdout/stderr.
+
+    A secret written in two pieces is still caught: a tail that could begin a secret waits for the next write
+    or for `flush`. Everything else (isatty, fileno, encoding) is the wrapped stream's.
+    """
+
+    def __init__(self, stream: Any, mask: SecretMask) -> None:
+        super().__init__()
+        self.wrapped = stream
+        self._mask = mask
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        pending = self._pending + text
+        keep = self._mask.unfinished_tail(pending)
+        ready, self._pending = pending[:len(pending) - keep], pending[len(pending) - keep:]
+        if ready:
+            self.wrapped.write(self._mask.text(ready))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self.wrapped.write(self._mask.text(self._pending))
+            self._pending = ""
+        self.wrapped.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return bool(self.wrapped.isatty())
+
+    def fileno(self) -> int:
+        return int(self.wrapped.fileno())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.wrapped, "encoding", "utf-8"))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+
+@contextmanager
+def masked_output(env: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, sys.stdout and sys.stderr mask every credential of `env` (`credential_values`)."""
+    mask = SecretMask(credential_values(env))
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = MaskedStream(saved[0], mask), MaskedStream(saved[1], mask)
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with suppress(OSError, ValueError):
+                stream.flush()
+        sys.stdout, sys.stderr = saved

@@ -14,10 +14,13 @@ time) is reported as unknown with how to check, never as done.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -100,6 +103,27 @@ class CommandFailed(ExecutorError):
         self.code = code
 
 
+class UnknownCommand(CommandRefused):
+    """A queued kind this engine has no handler for (e.g. queued by a newer version): refused, nothing done."""
+
+    code = "UNKNOWN_COMMAND"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"this engine does not know the command {kind!r}; nothing was done (is the running "
+                         "executor older than the tool that asked?)", kind=kind, known=[k.value for k in CommandKind])
+
+
+class RequestIdConflict(ExecutorError):
+    """A request id already names a request with other parameters: answering it would answer another request."""
+
+    code = "REQUEST_ID_CONFLICT"
+
+    def __init__(self, request_id: str, kind: str, command_id: int) -> None:
+        super().__init__(f"request id {request_id!r} was already used for a different {kind} request (command "
+                         f"{command_id}); a request id names one request with exactly its parameters: use a new "
+                         "request id for a new request", request_id=request_id, command_id=command_id, kind=kind)
+
+
 class QueueTimeout(ExecutorError):
     code = "QUEUE_TIMEOUT"
 
@@ -144,14 +168,27 @@ class EmptyPayload(Payload):
     expires_ms: int | None = None
 
 
+class CommandKind(StrEnum):
+    """What a queued command asks for; stored as its value in the journal's `commands.kind`."""
+
+    TRADE = "trade"
+    PREVIEW = "preview"
+    PAUSE = "pause"
+    RESUME = "resume"
+    KILL = "kill"
+    RESET_KILL = "reset_kill"
+
+
 PAYLOADS: dict[str, type[Payload]] = {
-    "trade": TradePayload,
-    "preview": TradePayload,
-    "pause": PausePayload,
-    "resume": ResumePayload,
-    "kill": EmptyPayload,
-    "reset_kill": EmptyPayload,
+    CommandKind.TRADE: TradePayload,
+    CommandKind.PREVIEW: TradePayload,
+    CommandKind.PAUSE: PausePayload,
+    CommandKind.RESUME: ResumePayload,
+    CommandKind.KILL: EmptyPayload,
+    CommandKind.RESET_KILL: EmptyPayload,
 }
+# Payload fields that say how long somebody waits for the answer, not what is asked: a retry may differ in them.
+DELIVERY_FIELDS = frozenset({"expires_ms"})
 
 
 def parse_payload(kind: str, payload: dict[str, Any]) -> Payload:
@@ -166,6 +203,34 @@ def parse_payload(kind: str, payload: dict[str, Any]) -> Payload:
         raise InvalidArgument(f"{kind}: {where}: {first.get('msg', 'invalid')}", kind=kind, field=where) from None
 
 
+def request_fingerprint(kind: str, payload: dict[str, Any]) -> str:
+    """A hash of what a request asks (its kind and parameters in canonical form, without the delivery fields):
+    equal for a retry of the same request, different for any other request."""
+    parameters = parse_payload(kind, payload).model_dump(exclude=set(DELIVERY_FIELDS))
+    return _digest({"kind": str(kind), "parameters": parameters})
+
+
+def same_request(command: CommandRow, kind: str, payload: dict[str, Any]) -> bool:
+    """Whether a stored command is the request (kind, payload): what an idempotency key is bound to."""
+    try:
+        stored = request_fingerprint(command.kind, command.payload)
+    except InvalidArgument:  # a payload this version cannot read is not ours to answer with
+        return False
+    return stored == request_fingerprint(kind, payload)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":"), default=_canonical).encode()
+                          ).hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    """One spelling per number: 10, 10.0 and 1E+1 are the same parameter."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    raise TypeError(f"not a request parameter: {type(value).__name__}")
+
+
 # ----- executing one command -----------------------------------------------------------------------------
 
 
@@ -174,31 +239,39 @@ def execute(engine: Engine, pump: Pump, kind: str, payload: dict[str, Any], now_
 
     Raises `CommandRefused` (or InvalidArgument / UnknownSymbol) for a clean refusal that changed nothing.
     The answer is plain JSON (money as exact strings): it is stored in the journal as the command's result.
+    Every kind is matched with the payload type it must carry; anything else is refused (`UnknownCommand`)
+    rather than falling through to some other action.
     """
     request = parse_payload(kind, payload)
-    if isinstance(request, TradePayload):
-        if kind == "preview":
+    match kind, request:
+        case CommandKind.PREVIEW, TradePayload():
             return _preview(engine, request, now_ms)
-        return _buy(engine, pump, request, now_ms) if request.side == "buy" else _sell(engine, pump, request, now_ms)
-    if isinstance(request, PausePayload):
-        until = now_ms + request.minutes * MS_PER_MINUTE
-        if request.symbol is not None:
-            _check_watched(engine, request.symbol)
-        engine.pause(request.symbol, until)
-        return _controls(engine, request.symbol, paused_until_ms=until)
-    if isinstance(request, ResumePayload):
-        if request.symbol is not None:
-            _check_watched(engine, request.symbol)
-        engine.resume(request.symbol)
-        return _controls(engine, request.symbol)
-    if kind == "kill":
-        if not engine.controls.killed:
-            engine.kill()
-        pump.flush()
-        return _controls(engine, None)
-    engine.reset_kill()
-    pump.flush()
-    return _controls(engine, None)
+        case CommandKind.TRADE, TradePayload(side="buy"):
+            return _buy(engine, pump, request, now_ms)
+        case CommandKind.TRADE, TradePayload(side="sell"):
+            return _sell(engine, pump, request, now_ms)
+        case CommandKind.PAUSE, PausePayload():
+            until = now_ms + request.minutes * MS_PER_MINUTE
+            if request.symbol is not None:
+                _check_watched(engine, request.symbol)
+            engine.pause(request.symbol, until)
+            return _controls(engine, request.symbol, paused_until_ms=until)
+        case CommandKind.RESUME, ResumePayload():
+            if request.symbol is not None:
+                _check_watched(engine, request.symbol)
+            engine.resume(request.symbol)
+            return _controls(engine, request.symbol)
+        case CommandKind.KILL, EmptyPayload():
+            if not engine.controls.killed:
+                engine.kill()
+            pump.flush()
+            return _controls(engine, None)
+        case CommandKind.RESET_KILL, EmptyPayload():
+            engine.reset_kill()
+            pump.flush()
+            return _controls(engine, None)
+        case _:
+            raise UnknownCommand(kind)
 
 
 def _check_watched(engine: Engine, symbol: str) -> None:
@@ -396,6 +469,15 @@ def checkpoint_mode(checkpoint: dict[str, Any]) -> str:
     return "unknown"
 
 
+def unrestorable_checkpoint(home: Home, exc: Exception) -> StateUnreadable:
+    """The error for a checkpoint that parses as JSON but lacks a part, or holds one that is not a state."""
+    path = home.journal
+    problem = f"no {exc.args[0]!r} in it" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+    return StateUnreadable(f"the engine checkpoint stored in {path} cannot be restored ({problem}); put back a backup "
+                           "of the journal (`python executor.py backup` makes one), or use another --home",
+                           file=str(path), problem=problem)
+
+
 def checkpoint_rules(checkpoint: dict[str, Any]) -> dict[str, SymbolRules]:
     """The exchange rules the checkpointed engine traded under: stored in the checkpoint, or rebuilt from its
     source (the seeded synthetic market, or the offline rules of recorded data)."""
@@ -477,11 +559,15 @@ ExecutedBy = Literal["running engine", "this process", "stored answer"]
 
 @dataclass(frozen=True)
 class Outcome:
-    """A command's successful answer and who gave it ("stored answer": a retry of a request already done)."""
+    """A command's successful answer and who gave it ("stored answer": a retry of a request already done).
+
+    `replayed`: the request id already named this request before the call, so this call executed nothing
+    new: the answer is that of the first attempt (stored, or awaited when it was still running)."""
 
     command_id: int
     data: dict[str, Any]
     executed_by: ExecutedBy
+    replayed: bool
 
 
 def has_state(home: Home) -> bool:
@@ -504,8 +590,10 @@ def submit(home: Home, config: ExecutorConfig, kind: str, payload: dict[str, Any
 
     If `run` holds the home, the command is queued and its answer awaited (up to `wait_s` seconds); if not,
     this process takes the lock and runs the same code path itself. A key already answered returns the
-    stored answer and executes nothing. Raises CommandFailed with the command's own error, QueueTimeout
-    (not executed, withdrawn), ResultUnknown (taken but not answered in time), or NotStarted.
+    stored answer and executes nothing; a key is bound to the request's kind and parameters (`same_request`),
+    so a key that names another request raises RequestIdConflict instead of answering for it. Raises
+    CommandFailed with the command's own error, QueueTimeout (not executed, withdrawn), ResultUnknown (taken
+    but not answered in time), or NotStarted.
     """
     parse_payload(kind, payload)
     if not has_state(home):
@@ -513,37 +601,49 @@ def submit(home: Home, config: ExecutorConfig, kind: str, payload: dict[str, Any
     check_journal_present(home.root, home.journal, accept_rollback=False)
     with Journal(home.journal) as journal:
         existing = journal.command_by_key(idempotency_key)
+        if existing is not None and not same_request(existing, kind, payload):
+            raise RequestIdConflict(idempotency_key, existing.kind, existing.id)
         if existing is not None and existing.status is CommandStatus.DONE:
-            return _outcome(journal, existing.id, "stored answer")
+            return _outcome(journal, existing.id, "stored answer", replayed=True)
+        replayed = existing is not None
         lock = _try_lock(home)
         if lock is not None:
             try:
-                return _run_directly(home, config, journal, kind, payload, idempotency_key, wall_ms, existing)
+                return _run_directly(home, config, journal, kind, payload, idempotency_key, wall_ms, replayed)
             finally:
                 lock.release()
-        command_id = existing.id if existing is not None else journal.enqueue_command(kind, payload, idempotency_key,
-                                                                                      wall_ms())
-        return _await(home, config, journal, command_id, wall_ms, wait_s, poll_s)
+        command_id = _enqueue(journal, kind, payload, idempotency_key, wall_ms())
+        return _await(home, config, journal, command_id, wall_ms, wait_s, poll_s, replayed)
+
+
+def _enqueue(journal: Journal, kind: str, payload: dict[str, Any], key: str, now_ms: int) -> int:
+    """Queue the request under `key` (or find the command it already is), refusing a key that another process
+    bound to other parameters between our look-up and the insert."""
+    command_id = journal.enqueue_command(kind, payload, key, now_ms)
+    command = journal.command(command_id)
+    if command is not None and not same_request(command, kind, payload):
+        raise RequestIdConflict(key, command.kind, command.id)
+    return command_id
 
 
 def _run_directly(home: Home, config: ExecutorConfig, journal: Journal, kind: str, payload: dict[str, Any],
-                  key: str, wall_ms: Callable[[], int], existing: CommandRow | None) -> Outcome:
+                  key: str, wall_ms: Callable[[], int], replayed: bool) -> Outcome:
     with journal.batch():  # the command, its effects and the checkpoint that holds them: all saved, or none
         session = DirectSession(home, config, journal, wall_ms())
-        command_id = existing.id if existing is not None else journal.enqueue_command(kind, payload, key, wall_ms())
+        command_id = _enqueue(journal, kind, payload, key, wall_ms())
         while _status(journal, command_id) is CommandStatus.QUEUED and session.process(wall_ms()):
             pass
         session.save(wall_ms())
     session.publish()
-    return _outcome(journal, command_id, "this process")
+    return _outcome(journal, command_id, "this process", replayed)
 
 
 def _await(home: Home, config: ExecutorConfig, journal: Journal, command_id: int, wall_ms: Callable[[], int],
-           wait_s: float, poll_s: float) -> Outcome:
+           wait_s: float, poll_s: float, replayed: bool) -> Outcome:
     deadline = time.monotonic() + wait_s
     while True:
         if _status(journal, command_id) is CommandStatus.DONE:
-            return _outcome(journal, command_id, "running engine")
+            return _outcome(journal, command_id, "running engine", replayed)
         lock = _try_lock(home)
         if lock is not None:  # the engine stopped: answer it here (or learn that it was interrupted)
             try:
@@ -554,7 +654,7 @@ def _await(home: Home, config: ExecutorConfig, journal: Journal, command_id: int
                 session.publish()
             finally:
                 lock.release()
-            return _outcome(journal, command_id, "this process")
+            return _outcome(journal, command_id, "this process", replayed)
         if time.monotonic() >= deadline:
             break
         time.sleep(poll_s)
@@ -565,7 +665,7 @@ def _await(home: Home, config: ExecutorConfig, journal: Journal, command_id: int
                            "withdrawn and nothing was done. Check `python executor.py status`, then retry with a new "
                            "request_id", command_id=command_id, waited_s=wait_s)
     if _status(journal, command_id) is CommandStatus.DONE:
-        return _outcome(journal, command_id, "running engine")
+        return _outcome(journal, command_id, "running engine", replayed)
     raise ResultUnknown(f"the running engine took request {command_id} but did not answer within {wait_s:g} s: its "
                         "outcome is unknown. Check `python executor.py status` before retrying (a retry with the same "
                         "request_id returns the answer once it exists and never executes twice)",
@@ -588,14 +688,17 @@ def _status(journal: Journal, command_id: int) -> CommandStatus | None:
     return None if row is None else row.status
 
 
-def _outcome(journal: Journal, command_id: int, executed_by: ExecutedBy) -> Outcome:
+def _outcome(journal: Journal, command_id: int, executed_by: ExecutedBy, replayed: bool) -> Outcome:
     row = journal.command(command_id)
     if row is None or row.status is not CommandStatus.DONE:
         raise ResultUnknown(f"request {command_id} has no answer yet; check `python executor.py status`",
                             command_id=command_id)
     result = row.result or {}
     if result.get("ok"):
-        return Outcome(row.id, dict(result.get("data") or {}), executed_by)
+        return Outcome(row.id, dict(result.get("data") or {}), executed_by, replayed)
     error = result.get("error") or {}
+    details = dict(error.get("details") or {})
+    if replayed:
+        details["replayed"] = True
     raise CommandFailed(str(error.get("code", "COMMAND_FAILED")), str(error.get("message", "the command failed")),
-                        dict(error.get("details") or {}))
+                        details)

@@ -9,7 +9,20 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import ExecutorError
+
 DEFAULT_HOME = Path.home() / ".crypto-executor"
+
+
+class HomeNotWritable(ExecutorError):
+    """A file of the home that must be written cannot be (a read-only mount, another user's home)."""
+
+    code = "HOME_NOT_WRITABLE"
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        reason = exc.strerror or type(exc).__name__
+        super().__init__(f"cannot write {path} ({reason}): this process may read the home but not change it; run "
+                         "the command as the user that runs the executor", file=str(path), reason=reason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,10 @@ when the process dies, even by SIGKILL, so a crash never leaves a stale lock beh
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
 from pathlib import Path
 from types import TracebackType
 
@@ -23,13 +25,40 @@ class HomeLocked(ExecutorError):
             home=str(home), holder=holder)
 
 
+class LockUnusable(ExecutorError):
+    """The lock file cannot be opened as a file (it is a directory, or the home is not writable): nobody can tell
+    whether an executor runs on the home, so nothing that needs the answer may go on."""
+
+    code = "LOCK_UNUSABLE"
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        reason = exc.strerror or type(exc).__name__
+        super().__init__(f"the lock file {path} cannot be used ({reason}); it must be a regular file the executor "
+                         "may write: remove or fix it once no executor runs on this home", file=str(path),
+                         reason=reason)
+
+
+def open_lock_file(path: Path, flags: int) -> int:
+    """`os.open` of the lock file (FileNotFoundError passes through), or LockUnusable naming it."""
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise LockUnusable(path, exc) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # O_RDONLY opens a directory without complaint
+        os.close(fd)
+        raise LockUnusable(path, IsADirectoryError(errno.EISDIR, "not a regular file"))
+    return fd
+
+
 class SingleWriterLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
 
     def acquire(self) -> SingleWriterLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_lock_file(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

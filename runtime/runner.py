@@ -21,7 +21,7 @@ from typing import Any
 from core.analytics import trade_stats
 from core.config import ExecutorConfig
 from core.engine import Engine, Record
-from core.errors import ExecutorError, InvalidArgument
+from core.errors import ExecutorError
 from core.events import Bar
 from core.portfolio import Portfolio
 from core.risk.sizing import kelly_for_strategy
@@ -31,7 +31,7 @@ from reports.dispatch import send_due_reports
 from reports.notify import notifiers_from_env
 from reports.schedule import next_daily_run_ms
 from runtime.backtest import Tally
-from runtime.commands import complete_interrupted, process_queue
+from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from runtime.pump import Pump
@@ -92,9 +92,12 @@ class Runner:
             if checkpoint.get("finished"):
                 raise ReplayFinished(f"this replay already finished on {home.root}; use another --home to run it "
                                      "again", home=str(home.root))
-            self.engine = Engine.from_state(checkpoint["engine"], config, source.rules)
-            self.exchange = PaperExchange.from_state(checkpoint["paper"], source.rules)
-            self.cursor = self.resumed_from = 0 if source.live else int(checkpoint["cursor"])
+            try:
+                self.engine = Engine.from_state(checkpoint["engine"], config, source.rules)
+                self.exchange = PaperExchange.from_state(checkpoint["paper"], source.rules)
+                self.cursor = self.resumed_from = 0 if source.live else int(checkpoint["cursor"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise unrestorable_checkpoint(home, exc) from None
         elif checkpoint is not None:
             raise ExecutorError(
                 f"{home.root} holds the state of a different run ({checkpoint.get('source_id')}); "
@@ -314,18 +317,6 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _speed(text: str) -> float | None:
-    if text == "max":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidArgument(f"--speed {text!r} is not a number or 'max'", value=text) from None
-    if value <= 0:
-        raise InvalidArgument(f"--speed {text!r} must be positive", value=text)
-    return value
-
-
 def run_executor(args: argparse.Namespace, config: ExecutorConfig) -> dict[str, Any]:
     if args.mode in ("testnet", "live"):
         raise ModeUnavailable(f"--mode {args.mode} needs the Binance adapter, which this version does not ship yet; "
@@ -344,6 +335,6 @@ def run_executor(args: argparse.Namespace, config: ExecutorConfig) -> dict[str, 
             source = synthetic_source(args.seed, args.symbols, args.steps)
             source_id = f"synthetic:{args.seed}:{','.join(args.symbols or [])}:{args.steps}"
         view = None if args.no_view or args.format == "json" else LiveView()
-        runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, _speed(args.speed), view,
+        runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, args.speed, view,
                         accept_rollback=args.accept_journal_rollback)
         return runner.run_to_end()

@@ -14,11 +14,28 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.commands import Outcome, submit
+from core.errors import ExecutorError
+from runtime.commands import CommandKind, Outcome, QueueTimeout, submit
+from runtime.home import Home, HomeNotWritable
 from tools.spec import ToolContext, ToolSpec
 
 SymbolName = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,20}$")]
 WAIT_DESCRIPTION = "How long to wait for a running engine's answer, in seconds."
+
+
+class KillPending(ExecutorError):
+    """The running engine did not take the kill request in time. The request is withdrawn, but the kill flag
+    file stays: the engine engages the switch when it next looks at the flag, so "nothing was done" is false."""
+
+    code = "KILL_PENDING"
+
+    def __init__(self, home: Home, timeout: QueueTimeout) -> None:
+        waited = timeout.details.get("waited_s")
+        super().__init__(f"the running engine did not answer the kill request within {waited} s. The kill flag file "
+                         f"{home.kill_flag} is in place, so the engine engages the kill switch the next time it checks "
+                         "the flag (every few hundred market events while it runs, and at every start): whether it "
+                         "has yet is unknown. Check `python executor.py status` (kill_switch.engaged)",
+                         kill_flag_file=str(home.kill_flag), **timeout.details)
 
 
 class Strict(BaseModel):
@@ -64,33 +81,42 @@ class ControlOutput(BaseModel):
 
 
 def handle_pause(args: PauseInput, ctx: ToolContext) -> ControlOutput:
-    outcome = _submit(ctx, "pause", {"symbol": args.symbol, "minutes": args.minutes}, args.wait_s)
+    outcome = _submit(ctx, CommandKind.PAUSE, {"symbol": args.symbol, "minutes": args.minutes}, args.wait_s)
     target = args.symbol or "every symbol"
     return _output("pause", args.symbol, outcome, ctx, f"entries on {target} paused for {args.minutes} min")
 
 
 def handle_resume(args: ResumeInput, ctx: ToolContext) -> ControlOutput:
     payload = {"symbol": args.symbol, "expires_ms": ctx.now_ms() + int(args.wait_s * 1000)}
-    outcome = _submit(ctx, "resume", payload, args.wait_s)
+    outcome = _submit(ctx, CommandKind.RESUME, payload, args.wait_s)
     return _output("resume", args.symbol, outcome, ctx, f"pause lifted on {args.symbol or 'every symbol'}")
 
 
 def handle_kill(args: KillInput, ctx: ToolContext) -> ControlOutput:
-    ctx.home.kill_flag.touch(exist_ok=True)
-    outcome = _submit(ctx, "kill", {}, args.wait_s)
+    try:
+        ctx.home.kill_flag.touch(exist_ok=True)
+    except OSError as exc:
+        raise HomeNotWritable(ctx.home.kill_flag, exc) from None
+    try:
+        outcome = _submit(ctx, CommandKind.KILL, {}, args.wait_s)
+    except QueueTimeout as timeout:
+        raise KillPending(ctx.home, timeout) from None
     return _output("kill", None, outcome, ctx, "kill switch engaged: no new entries until a manual reset "
                    "(exits and protective orders keep working)")
 
 
 def handle_kill_reset(args: KillResetInput, ctx: ToolContext) -> ControlOutput:
-    ctx.home.kill_flag.unlink(missing_ok=True)
+    try:
+        ctx.home.kill_flag.unlink(missing_ok=True)
+    except OSError as exc:
+        raise HomeNotWritable(ctx.home.kill_flag, exc) from None
     payload = {"expires_ms": ctx.now_ms() + int(args.wait_s * 1000)}
-    outcome = _submit(ctx, "reset_kill", payload, args.wait_s)
+    outcome = _submit(ctx, CommandKind.RESET_KILL, payload, args.wait_s)
     return _output("kill_reset", None, outcome, ctx, "kill switch reset: entries allowed again where nothing "
                    "else blocks them")
 
 
-def _submit(ctx: ToolContext, kind: str, payload: dict[str, object], wait_s: float) -> Outcome:
+def _submit(ctx: ToolContext, kind: CommandKind, payload: dict[str, object], wait_s: float) -> Outcome:
     """Every call is its own command: each control is safe to apply twice (a pause keeps the later end, a kill
     stays on), while folding a repeat into an earlier answer would drop a pause asked again after a resume."""
     payload = {k: v for k, v in payload.items() if v is not None}

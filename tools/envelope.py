@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ExecutorError
+from memory.redact import redact, redact_text
 
-INVALID_INPUT_CODES = frozenset({"INVALID_ARGUMENT", "INVALID_CONFIG", "INVALID_SYMBOL", "INVALID_DATA"})
+INVALID_INPUT_CODES = frozenset({"INVALID_ARGUMENT", "INVALID_CONFIG", "INVALID_SYMBOL", "INVALID_DATA",
+                                 "REQUEST_ID_CONFLICT"})
 
 
 def _default(value: Any) -> Any:
@@ -39,7 +41,10 @@ def ok(tool: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def failure(tool: str, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"ok": False, "tool": tool, "error": {"code": code, "message": message, "details": details or {}}}
+    """An error envelope. Its text is redacted by pattern (`memory.redact`): an error may echo a value that a
+    person put in the wrong variable (a key pasted into MAX_POSITION_SIZE_PCT), which no name marks as secret."""
+    return {"ok": False, "tool": tool, "error": {"code": code, "message": redact_text(message),
+                                                 "details": redact(details or {})}}
 
 
 def from_error(tool: str, exc: ExecutorError) -> dict[str, Any]:

@@ -17,7 +17,19 @@ from typing import Any
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.context import Context
-from mcp.types import CallToolResult, TextContent, Tool, ToolAnnotations
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from mcp.types import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    CallToolResult,
+    ErrorData,
+    JSONRPCError,
+    TextContent,
+    Tool,
+    ToolAnnotations,
+)
+from pydantic import ValidationError
 
 from core.errors import ExecutorError
 from tools.envelope import dumps, from_error
@@ -71,6 +83,39 @@ class ExecutorMCPServer(MCPServer):
             document = await anyio.to_thread.run_sync(invoke, spec, arguments, self._context)
         return CallToolResult(content=[TextContent(type="text", text=dumps(document))],
                               is_error=not document["ok"])
+
+    async def run_stdio_async(self) -> None:
+        """The SDK's stdio loop, plus an answer to a line that is not a JSON-RPC message.
+
+        The SDK's transport hands such a line on as an exception, which its dispatcher only logs at debug
+        level: the client never hears back and waits. JSON-RPC 2.0 (section 5.1) answers it with id null:
+        -32700 when the line is not JSON, -32600 when it is JSON but not a JSON-RPC message.
+        """
+        async with stdio_server() as (read_stream, write_stream):
+            relay_in, relay_out = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+
+            async def relay() -> None:
+                async with relay_in:
+                    async for item in read_stream:
+                        if isinstance(item, Exception):
+                            await write_stream.send(SessionMessage(unreadable_message_error(item)))
+                        else:
+                            await relay_in.send(item)
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(relay)
+                await self._lowlevel_server.run(relay_out, write_stream,
+                                                self._lowlevel_server.create_initialization_options())
+
+
+def unreadable_message_error(exc: Exception) -> JSONRPCError:
+    """The JSON-RPC error for a line the transport could not read as a message (see `run_stdio_async`)."""
+    not_json = isinstance(exc, ValidationError) and any(e["type"] == "json_invalid" for e in exc.errors())
+    if not_json:
+        error = ErrorData(code=PARSE_ERROR, message="Parse error: the line is not JSON")
+    else:
+        error = ErrorData(code=INVALID_REQUEST, message="Invalid Request: the line is not a JSON-RPC 2.0 message")
+    return JSONRPCError(jsonrpc="2.0", id=None, error=error)
 
 
 def build_server(home: str | None = None) -> ExecutorMCPServer:

@@ -20,7 +20,7 @@ from reports.archive import get_or_build
 from reports.model import Report
 from reports.periods import period_bounds, utc_date
 from tools.spec import ToolContext, ToolSpec
-from tools.state import RUN_HINT, NoData, SavedEngine, hide_secrets, money, read_journal, read_saved_engine
+from tools.state import RUN_HINT, NoData, SavedEngine, money, read_journal, read_saved_engine
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
@@ -95,7 +95,7 @@ def handle(args: ReportInput, ctx: ToolContext) -> ReportOutput:
         period=report.period, date=report.date, partial=report.partial, numbers=_numbers(report),
         text=paths["txt"].read_text(encoding="utf-8").rstrip("\n"), notes=list(report.notes),
         files={kind: str(path) for kind, path in paths.items()})
-    return hide_secrets(output, ctx.env)
+    return output
 
 
 def _day(text: str | None, now_ms: int) -> Date:

@@ -30,7 +30,7 @@ from core.types import Signal
 from oracle.client import OracleClient
 from oracle.model import OracleDocument, OracleFailure, OracleOk, OracleResult
 from tools.spec import ToolContext, ToolSpec
-from tools.state import SavedEngine, hide_secrets, money, read_saved_engine
+from tools.state import SavedEngine, money, read_saved_engine
 
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
 MAX_SYMBOLS = 20
@@ -145,7 +145,7 @@ def handle(args: ScanInput, ctx: ToolContext) -> ScanOutput:
             results.append(SymbolScanError(symbol=symbol, error=ToolErrorBody(**exc.to_dict())))
     output = ScanOutput(universe=universe, mode=saved.mode if saved else "not started", engine_note=engine_note,
                         results=results)
-    return hide_secrets(output, ctx.env)
+    return output
 
 
 def _saved_engine(ctx: ToolContext) -> tuple[SavedEngine | None, str | None]:

@@ -16,9 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from core.config import ExecutorConfig
 from core.engine import Engine
@@ -26,19 +24,17 @@ from core.errors import ExecutorError
 from core.filters import SymbolRules
 from exchange.feeds.errors import UnsupportedSymbol
 from exchange.feeds.rules import split_symbol
+from memory.database import read_only_uri
 from memory.home_state import check_journal_present, read_checkpoint, refuse_divergence
 from memory.journal import Journal, JournalUnreadable, StoredCheckpoint
-from memory.redact import credential_values, mask_values
 from memory.schema import LATEST_VERSION
 from runtime.home import Home
+from runtime.lock import open_lock_file
 
 RUN_HINT = "start the executor first: python executor.py run"
 # Source ids as runtime.runner writes them: "synthetic:<seed>:…" and "data:<path>:…" are replays.
 _REPLAY_SOURCES = ("synthetic", "data")
 _LIVE_MODES = ("paper", "testnet", "live")
-# Environment values shorter than this are not treated as secrets to hunt for in output (too many
-# false hits: "1", "true"); real keys and tokens are far longer.
-OutputT = TypeVar("OutputT", bound=BaseModel)
 
 
 class NoData(ExecutorError):
@@ -174,7 +170,8 @@ def read_journal(home: Home, *, may_migrate: bool = False) -> Iterator[Journal |
         raise JournalOutdated(f"the journal {path} has schema version {version}, older than {LATEST_VERSION}; "
                               f"{RUN_HINT} (it migrates the journal), then ask again",
                               path=str(path), version=version, expected=LATEST_VERSION)
-    journal = Journal(path)
+    # A home this process may not write (another user's service, a read-only mount) is read without writing.
+    journal = Journal(path, read_only=not os.access(home.root, os.W_OK))
     try:
         yield journal
     finally:
@@ -183,7 +180,7 @@ def read_journal(home: Home, *, may_migrate: bool = False) -> Iterator[Journal |
 
 def _schema_version(path: Path) -> int:
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
     except sqlite3.Error as exc:
         raise NoData(f"the journal {path} cannot be opened: {exc}", path=str(path)) from None
     try:
@@ -203,7 +200,7 @@ def engine_process(home: Home) -> EngineProcess:
     pid reused by an unrelated process does not hold it.
     """
     try:
-        fd = os.open(home.lock, os.O_RDONLY)
+        fd = open_lock_file(home.lock, os.O_RDONLY)
     except FileNotFoundError:
         return EngineProcess(running=False, pid=None)
     try:
@@ -236,17 +233,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # it exists, under another user
     return True
-
-
-def hide_secrets(output: OutputT, env: Mapping[str, str]) -> OutputT:
-    """`output` with the value of every credential in the environment (BINANCE_API_KEY, TELEGRAM_BOT_TOKEN,
-    webhook URLs, …) masked wherever it appears (invariant 9).
-
-    Tool output is built from the journal and files that are redacted when written; this is the last
-    gate before anything reaches a chat, so a secret that slipped in some other way still stops here.
-    """
-    data = output.model_dump(mode="json")
-    cleaned = mask_values(data, credential_values(env))
-    if cleaned == data:
-        return output
-    return type(output).model_validate(cleaned)

@@ -27,7 +27,6 @@ from tools.state import (
     JournalOutdated,
     SavedEngine,
     engine_process,
-    hide_secrets,
     money,
     read_journal,
     read_saved_engine,
@@ -149,7 +148,7 @@ def handle(args: StatusInput, ctx: ToolContext) -> StatusOutput:
             output = _status(saved, process, journal, ctx, journal_note=None)
     except JournalOutdated as exc:
         output = _status(saved, process, None, ctx, journal_note=exc.message)
-    return hide_secrets(output, ctx.env)
+    return output
 
 
 def _status(saved: SavedEngine | None, process: EngineProcess, journal: Journal | None, ctx: ToolContext,

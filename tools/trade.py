@@ -24,8 +24,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from core.errors import ConfigError, ExecutorError
-from memory.journal import CommandStatus, Journal
-from runtime.commands import NotStarted, Outcome, has_state, submit
+from memory.journal import CommandRow, CommandStatus, Journal
+from runtime.commands import CommandKind, NotStarted, Outcome, has_state, request_fingerprint, same_request, submit
 from runtime.commands import checkpoint_mode as mode_of_checkpoint
 from tools.spec import ToolContext, ToolSpec
 from tools.state import stored_checkpoint
@@ -35,6 +35,8 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are r
 ALWAYS_TWO_PHASE = frozenset({"testnet", "live"})
 SINGLE_PHASE = frozenset({"replay", "paper"})
 CONFIRMATION_SETTINGS = ("auto", "always")
+RETRY_WINDOW_MS = 60_000  # an automatic key matches the previous request only if it was answered this recently
+AUTOMATIC_KEY_PREFIX = "auto:"
 
 Percent = Annotated[Decimal, Field(gt=0, lt=100, allow_inf_nan=False)]
 # Output money: exact digits without an exponent (0.00000015, never 1.5E-7), as a JSON string.
@@ -83,9 +85,14 @@ class TradeInput(BaseModel):
                                 "trade if the other parameters are exactly the same and the code is unused and "
                                 "younger than 120 s.")
     request_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
-                                   description="Idempotency key: a retry with the same request_id returns the first "
-                                   "answer and never trades twice (default: the same parameters within the same "
-                                   "minute are one trade, unless the first attempt placed nothing).")
+                                   description="Idempotency key, bound to this trade's parameters: a retry with the "
+                                   "same request_id and the same parameters returns the first answer (replayed: true) "
+                                   "and never trades twice; the same request_id with other parameters is refused "
+                                   "(REQUEST_ID_CONFLICT). Without one, a call is a retry of the previous request of "
+                                   "the home only if it has the same parameters, no other trade, pause, resume or kill "
+                                   "came in between, and that request is still running or placed orders and was "
+                                   "answered less than 60 s ago; anything else is a new request. Pass a request_id "
+                                   "to retry safely later than that.")
     wait_s: float = Field(default=30.0, gt=0, le=300, description="How long to wait for a running engine's "
                           "answer, in seconds.")
 
@@ -173,6 +180,8 @@ class TradeOutput(BaseModel):
     request_id: str | None = Field(default=None, description="The idempotency key this request ran under.")
     executed_by: str | None = Field(default=None, description="running engine, this process, or stored answer "
                                     "(a retry of a request already done).")
+    replayed: bool = Field(default=False, description="true: this call was a retry of a request already made under "
+                           "the same request_id; nothing new was executed and this is the first attempt's answer.")
     engine_time_ms: int | None = Field(default=None, description="The engine's clock when it acted.")
 
 
@@ -184,26 +193,43 @@ def handle(args: TradeInput, ctx: ToolContext) -> TradeOutput:
     params = resolved_parameters(args, ctx)
     now = ctx.now_ms()
     if args.confirm is not None:
-        spend_code(ctx, args.confirm, params, now)
-        key = args.request_id or default_request_id(ctx, {"trade": params, "minute": now // 60_000,
-                                                           "code": _digest(args.confirm)})
+        # The code is single-use and unique: with the parameters it is the request's key. A retry of a confirmed
+        # trade (e.g. after a timeout) finds its command and gets the answer without spending the code again.
+        key = args.request_id or f"confirm:{_digest({'trade': params, 'code': _digest(args.confirm)})}"
+        with Journal(ctx.home.journal) as journal:
+            asked_before = journal.command_by_key(key) is not None
+        if not asked_before:
+            spend_code(ctx, args.confirm, params, now)
         return _execute(args, ctx, mode, params, key)
     if needs_confirmation(mode, ctx.env):
         return _preview(args, ctx, mode, params, now)
-    key = args.request_id or default_request_id(ctx, {"trade": params, "minute": now // 60_000})
+    key = args.request_id or automatic_request_id(ctx, _payload(params), now)
     return _execute(args, ctx, mode, params, key)
 
 
-def default_request_id(ctx: ToolContext, material: dict[str, Any]) -> str:
-    """The same trade asked again within the same minute is a retry: it gets the first answer, never a second
-    order. Unless that first answer placed nothing (refused, or failed): then asking again is a new request,
-    so that a trade refused during a pause can be made once the pause is lifted."""
-    key = _digest(material)
+def automatic_request_id(ctx: ToolContext, payload: dict[str, Any], now_ms: int) -> str:
+    """The idempotency key of a trade asked without a request_id.
+
+    A call is a retry of the home's previous request (previews aside: they change nothing) when it asks exactly
+    the same, and that request is either still without an answer (it timed out on the caller's side: the retry
+    must wait for that one execution, never start a second) or placed orders and was answered less than
+    RETRY_WINDOW_MS ago. Then it gets the same key, hence the same answer. Anything else is a new request,
+    keyed by its parameters and the id of the command before it: a buy, a sell, then the same buy is a new
+    buy, and two processes sending the same new request at the same moment still become one command.
+    """
     with Journal(ctx.home.journal) as journal:
-        row = journal.command_by_key(key)
-    if row is None or row.status is not CommandStatus.DONE or _placed_orders(row.result):
-        return key
-    return f"{key}:{secrets.token_hex(8)}"
+        previous = journal.latest_command(excluding_kinds=(CommandKind.PREVIEW,))
+    if previous is not None and same_request(previous, CommandKind.TRADE, payload) and _retry_of(previous, now_ms):
+        return previous.idempotency_key
+    sequence = 0 if previous is None else previous.id
+    return f"{AUTOMATIC_KEY_PREFIX}{request_fingerprint(CommandKind.TRADE, payload)}:{sequence}"
+
+
+def _retry_of(previous: CommandRow, now_ms: int) -> bool:
+    if previous.status is not CommandStatus.DONE:
+        return True
+    recent = previous.completed_ms is not None and now_ms - previous.completed_ms <= RETRY_WINDOW_MS
+    return recent and _placed_orders(previous.result)
 
 
 def _placed_orders(result: dict[str, Any] | None) -> bool:
@@ -267,7 +293,7 @@ def spend_code(ctx: ToolContext, code: str, params: dict[str, str | None], now_m
 def _preview(args: TradeInput, ctx: ToolContext, mode: str, params: dict[str, str | None],
              now_ms: int) -> TradeOutput:
     payload = _payload(params)
-    outcome = submit(ctx.home, ctx.config, "preview", payload, f"preview:{secrets.token_hex(16)}",
+    outcome = submit(ctx.home, ctx.config, CommandKind.PREVIEW, payload, f"preview:{secrets.token_hex(16)}",
                      ctx.now_ms, wait_s=args.wait_s)
     data = outcome.data
     output = _output(args, mode, data, outcome, status="preview", request_id=None)
@@ -286,10 +312,12 @@ def _preview(args: TradeInput, ctx: ToolContext, mode: str, params: dict[str, st
 
 def _execute(args: TradeInput, ctx: ToolContext, mode: str, params: dict[str, str | None], key: str) -> TradeOutput:
     payload = {**_payload(params), "expires_ms": ctx.now_ms() + int(args.wait_s * 1000)}
-    outcome = submit(ctx.home, ctx.config, "trade", payload, key, ctx.now_ms, wait_s=args.wait_s)
+    outcome = submit(ctx.home, ctx.config, CommandKind.TRADE, payload, key, ctx.now_ms, wait_s=args.wait_s)
     placed = bool(outcome.data.get("orders")) or outcome.data.get("action") == "sell"
     output = _output(args, mode, outcome.data, outcome, status="executed" if placed else "skipped", request_id=key)
     output.message = _summary(output) if placed else f"not executed: {_reasons(output)}"
+    if outcome.replayed:
+        output.message = f"replay of request {key}, nothing new executed: {output.message}"
     return output
 
 
@@ -309,6 +337,7 @@ def _output(args: TradeInput, mode: str, data: dict[str, Any], outcome: Outcome,
         "orders": [{k: o[k] for k in OrderView.model_fields} for o in data.get("orders", [])],
         "fills": [{k: f[k] for k in FillView.model_fields} for f in data.get("fills", [])],
         "protection": data.get("protection"), "request_id": request_id, "executed_by": outcome.executed_by,
+        "replayed": outcome.replayed,
         "engine_time_ms": data.get("engine_time_ms"),
     })
 

@@ -129,10 +129,10 @@ def test_item4_an_older_journal_put_back_is_refused_then_accepted_by_a_person(te
 def test_item4_a_backup_taken_during_a_run_holds_everything(tmp_path: Path) -> None:
     home = tmp_path / "home"
     proc = start_cli(home, "run", "--mode", "replay", "--synthetic", "--seed", "11", "--steps", "2400", "--no-view",
-                     "--speed", "40")
+                     "--speed", "40", "--checkpoint-every", "200")
     try:
         deadline = time.monotonic() + 120
-        while not query_count(home):
+        while not query_count(home) or saved_checkpoint(home) is None:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.1)

@@ -55,9 +55,8 @@ def replayed_home(root: Path, *, steps: int = STEPS, kill_flag: bool = False) ->
     if kill_flag:
         home.kill_flag.write_text("kill requested by a test\n")
     args = argparse.Namespace(mode="replay", home=str(root), data=None, synthetic=True, seed=SEED, steps=steps,
-                              symbols=None, speed="max", no_view=True, format="json", balance=Decimal(10_000),
-                              checkpoint_every=5_000, exchange_info=None,
-                              accept_journal_rollback=False)
+                              symbols=None, speed=None, no_view=True, format="json", balance=Decimal(10_000),
+                              checkpoint_every=5_000, exchange_info=None, accept_journal_rollback=False)
     summary = run_executor(args, load_config(env={}))
     assert summary["finished"], summary
     return root
