@@ -12,7 +12,7 @@ import argparse
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -282,12 +282,14 @@ def _speed(text: str) -> float | None:
     return value
 
 
-def run_executor(args: argparse.Namespace, config: ExecutorConfig) -> dict[str, Any]:
+def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorConfig]) -> dict[str, Any]:
+    """`run` on the home of `args`; `configure(home)` gives the configuration once the home's lock is held."""
     if args.mode in ("testnet", "live"):
         raise ModeUnavailable(f"--mode {args.mode} needs the Binance adapter, which this version does not ship yet; "
                               "use --mode replay or --mode paper", mode=args.mode)
     home = Home.resolve(args.home).ensure()
     with SingleWriterLock(home.lock):
+        config = configure(home)
         if args.mode == "paper":
             from runtime.paper_live import run_paper
 
