@@ -33,7 +33,7 @@ from core.config import (
     risk_field,
     setting_name,
 )
-from memory.journal import Journal, SettingChange, StoredSetting, read_risk_settings
+from memory.journal import Journal, JournalError, SettingChange, StoredSetting, read_risk_settings
 from runtime.home import Home
 
 DEFAULT = "default"
@@ -83,8 +83,17 @@ def _stored(settings: Mapping[str, StoredSetting]) -> tuple[dict[str, Any], dict
 
 def limits_for_tool(home: Home, env: Mapping[str, str]) -> HomeLimits:
     """What a tool process trades with: the home's stored limits (the defaults before any are stored), each
-    tightened where this process's environment is stricter. Reads only; never writes the journal."""
-    values, sources = _stored(read_risk_settings(home.journal))
+    tightened where this process's environment is stricter. Reads only; never writes the journal.
+
+    A journal that cannot be read gives the defaults, marked as such, instead of an error: `kill` must still
+    create the kill flag on a damaged home, and nothing can trade with those defaults, since every command
+    that acts on the engine opens the same journal first and fails there.
+    """
+    try:
+        values, sources = _stored(read_risk_settings(home.journal))
+    except JournalError as exc:
+        values, sources = {}, dict.fromkeys(RiskConfig.model_fields, f"default (stored limits unreadable: "
+                                                                         f"{exc.message})")
     risk, overrides = effective_risk(risk_config(values), env)
     for name, override in overrides.items():
         if override.applied:

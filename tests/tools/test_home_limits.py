@@ -150,3 +150,14 @@ def test_item12_drawdown_kill_below_pause_names_DRAWDOWN_KILL_PCT(tmp_path: Path
     assert answer["error"]["code"] == "INVALID_CONFIG"
     assert answer["error"]["details"]["setting"] == "DRAWDOWN_KILL_PCT"
     assert answer["error"]["details"]["limit"] == 7.0, "the pause level it must stay above"
+
+
+def test_item8_reading_the_limits_never_stops_kill_on_a_damaged_home(tmp_path: Path) -> None:
+    """Regression guard (passes on the old code too): the limits are read before any tool runs, and a journal
+    that cannot be read must still let `kill` create the kill flag."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "journal.db").write_text("not a database")
+    code, answer = cli(home, "kill")
+    assert code == 1 and answer["error"]["code"] == "JOURNAL_UNREADABLE"
+    assert (home / "KILL").exists()
