@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from core.config import ExecutorConfig, load_config
+from core.config import ExecutorConfig, env_settings
 from core.errors import ExecutorError, InvalidArgument
 from memory.redact import masked_output
 from tools.cli import (
@@ -172,6 +172,15 @@ def build_parser(command: str | None = None) -> Parser:
     _common(bk)
     bk.add_argument("--out", type=Path, required=True, help="the file to write (refused if it exists)")
 
+    cfg = sub.add_parser("config", help="a home's stored risk limits: show them, or set one (a person's command)")
+    cfg_sub = cfg.add_subparsers(dest="action", required=True, parser_class=Parser)
+    show = cfg_sub.add_parser("show", help="the effective limits, where each came from, and their change history")
+    _common(show)
+    setter = cfg_sub.add_parser("set", help="store one limit in the home, validated and journaled")
+    _common(setter)
+    setter.add_argument("name", help="e.g. MAX_POSITION_SIZE_PCT (or the field name max_position_size_pct)")
+    setter.add_argument("value")
+
     defs = sub.add_parser("tools", help="print the tool definitions: OpenAI tools=, MCP tool list, or JSON schemas")
     defs.add_argument("--format", choices=DEFINITION_FORMATS, default="jsonschema")
     mcp = sub.add_parser("mcp", help="serve the agent-facing tools as an MCP server on stdio")
@@ -181,17 +190,19 @@ def build_parser(command: str | None = None) -> Parser:
     return parser
 
 
-def _config() -> ExecutorConfig:
-    return load_config(env=os.environ)
+def _wall_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
 
 
 def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.backtest import run_backtest, run_id
     from runtime.home import Home
+    from runtime.limits import BACKTEST_START, limits_at_start
     from runtime.sources import recorded_source, synthetic_source
 
-    config = _config()
+    env_values = env_settings(os.environ)  # a bad value is refused before the home is touched
     home = Home.resolve(args.home).ensure()
+    config = ExecutorConfig(risk=limits_at_start(home, env_values, BACKTEST_START, _wall_ms()).risk)
     if args.synthetic:
         source = synthetic_source(args.seed, args.symbols, args.steps)
     else:
@@ -216,6 +227,8 @@ REPLAY_ONLY_OPTIONS = {"data": "--data", "synthetic": "--synthetic", "steps": "-
 
 
 def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
+    from runtime.home import Home
+    from runtime.limits import RUN_START, limits_at_start
     from runtime.runner import run_executor
 
     if args.mode != "replay":
@@ -224,8 +237,38 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
                 raise InvalidArgument(f"{option} does not apply to --mode {args.mode}, which trades on live market "
                                       f"data; leave it out, or replay that data with --mode replay",
                                       option=option, mode=args.mode)
+    env_values = env_settings(os.environ)  # a bad value is refused before the home is touched
 
-    return run_executor(args, _config())
+    def configure(home: Home) -> ExecutorConfig:
+        # Called under the single-writer lock: a `run` refused because another holds the home stores nothing.
+        return ExecutorConfig(risk=limits_at_start(home, env_values, RUN_START, _wall_ms()).risk)
+
+    return run_executor(args, configure)
+
+
+def cmd_config(args: argparse.Namespace) -> dict[str, Any]:
+    """`config show` / `config set NAME VALUE`: a person's commands, never an agent tool (not in the registry)."""
+    from memory.journal import Journal
+    from runtime.home import Home
+    from runtime.limits import change_lines, limits_for_tool, set_limit
+    from tools.state import engine_process
+
+    home = Home.resolve(args.home).ensure()
+    if args.action == "set":
+        limits = set_limit(home, args.name, args.value, _wall_ms())
+        data: dict[str, Any] = {"changes": change_lines(limits.changes), "limits": limits.lines()}
+        if not limits.changes:
+            data["message"] = "unchanged: the home already stores that value"
+        if engine_process(home).running:
+            data["note"] = ("an executor is running on this home with the limits it started with; restart it "
+                            "(stop, then run) for its own decisions to use this change")
+        return data
+    limits = limits_for_tool(home, os.environ)
+    history: list[dict[str, Any]] = []
+    if home.journal.exists():
+        with Journal(home.journal) as journal:
+            history = change_lines(journal.risk_setting_changes())
+    return {"limits": limits.lines(), "history": history}
 
 
 def cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
@@ -246,6 +289,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "run": cmd_run,
     "record": cmd_record,
     "backup": cmd_backup,
+    "config": cmd_config,
 }
 TEXT_BY_DEFAULT = frozenset({"backtest", "run", "record"})
 

@@ -7,11 +7,23 @@ config object built around validation still cannot loosen a limit.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from decimal import Decimal
-from typing import Any
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from core.errors import ConfigError
 from core.types import StrategyName
@@ -72,14 +84,20 @@ class RiskConfig(Strict):
     def _within_ceiling(cls, value: float, info: ValidationInfo) -> float:
         ceiling = CEILINGS[str(info.field_name)]
         if value > ceiling:
-            raise ValueError(f"{value} is above the hard ceiling {ceiling}")
+            raise PydanticCustomError("above_ceiling", "{value} is above the hard ceiling {limit}",
+                                      {"value": value, "limit": ceiling})
         return value
 
     @model_validator(mode="after")
     def _kill_above_pause(self) -> RiskConfig:
         if self.drawdown_kill_pct <= self.drawdown_pause_pct:
-            raise ValueError(f"drawdown_kill_pct={self.drawdown_kill_pct} must be above "
-                             f"drawdown_pause_pct={self.drawdown_pause_pct} (DRAWDOWN_KILL_PCT > DRAWDOWN_PAUSE_PCT)")
+            # A model-level error has no field in its location: ctx["field"] names the setting to fix.
+            raise PydanticCustomError(
+                "kill_above_pause",
+                "drawdown_kill_pct={kill} must be above drawdown_pause_pct={pause} (DRAWDOWN_KILL_PCT > "
+                "DRAWDOWN_PAUSE_PCT)",
+                {"field": "drawdown_kill_pct", "kill": self.drawdown_kill_pct, "pause": self.drawdown_pause_pct,
+                 "limit": self.drawdown_pause_pct})
         return self
 
 
@@ -129,10 +147,125 @@ class ExecutorConfig(Strict):
     strategies: StrategyConfig = StrategyConfig()
 
 
-def _first_error(exc: ValidationError) -> tuple[str, str]:
+def setting_name(field: str) -> str:
+    """The name a person or an error uses for a risk field: its environment variable when it has one."""
+    return next((var for var, f in ENV_SETTINGS.items() if f == field), field)
+
+
+def known_settings() -> list[str]:
+    """Every name `config set` accepts: the environment names, then the risk fields without one."""
+    return [*ENV_SETTINGS, *(f for f in RiskConfig.model_fields if f not in ENV_SETTINGS.values())]
+
+
+def risk_field(name: str) -> str:
+    """The RiskConfig field a setting names, by its environment name or its field name (any case)."""
+    if name.upper() in ENV_SETTINGS:
+        return ENV_SETTINGS[name.upper()]
+    if name.lower() in RiskConfig.model_fields:
+        return name.lower()
+    raise ConfigError(name, None, f"unknown setting; known: {', '.join(known_settings())}",
+                      known=known_settings())
+
+
+@functools.cache
+def _field_adapter(field: str) -> TypeAdapter[Any]:
+    info = RiskConfig.model_fields[field]
+    return TypeAdapter(Annotated[info.annotation, info])
+
+
+def parse_setting(field: str, raw: str, setting: str | None = None) -> Any:
+    """One risk setting from its text (an environment value, `config set`'s argument), checked on its own:
+    a finite number of the field's type, within the field's bounds and its hard ceiling.
+
+    Raises ConfigError naming `setting` (default: the field's environment name) with the text as given,
+    so a NaN or an infinity is named and still serialises to JSON.
+    """
+    setting = setting or setting_name(field)
+    text = raw.strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ConfigError(setting, raw, "not a number") from None
+    if not number.is_finite():
+        raise ConfigError(setting, raw, "not a finite number")
+    kind = RiskConfig.model_fields[field].annotation
+    if kind is int and number != number.to_integral_value():
+        raise ConfigError(setting, raw, "not a whole number")
+    value: Any = int(number) if kind is int else float(number) if kind is float else number
+    try:
+        value = _field_adapter(field).validate_python(value)
+    except ValidationError as exc:
+        raise ConfigError(setting, raw, exc.errors()[0].get("msg", "invalid")) from None
+    ceiling = CEILINGS.get(field)
+    if ceiling is not None and value > ceiling:
+        raise ConfigError(setting, raw, f"{value} is above the hard ceiling {ceiling}", limit=ceiling)
+    return value
+
+
+def env_settings(env: Mapping[str, str] | None) -> dict[str, Any]:
+    """The risk settings an environment sets (blank variables are unset): field → checked value."""
+    values: dict[str, Any] = {}
+    for var, field in ENV_SETTINGS.items():
+        raw = (env or {}).get(var)
+        if raw is not None and raw.strip() != "":
+            values[field] = parse_setting(field, raw, var)
+    return values
+
+
+def risk_config(values: Mapping[str, Any]) -> RiskConfig:
+    """A RiskConfig from field values (defaults for the rest); ConfigError naming the setting at fault."""
+    try:
+        return RiskConfig.model_validate(dict(values))
+    except ValidationError as exc:
+        raise _config_error(exc, {"risk": dict(values)}, root=("risk",)) from None
+
+
+# A stricter value of these is a lower one: each is a ceiling-bounded limit (a size, a loss, a drawdown, a count,
+# a Kelly fraction). Only these can be moved by a tool process's environment, and only downwards.
+LOWER_IS_STRICTER: frozenset[str] = frozenset(CEILINGS)
+
+
+@dataclass(frozen=True)
+class EnvOverride:
+    """A risk setting found in a tool process's environment and what became of it."""
+
+    variable: str
+    requested: Any
+    applied: bool  # False: not stricter than the home's value (or not a limit), so the home's value stands
+
+
+def effective_risk(stored: RiskConfig, env: Mapping[str, str] | None) -> tuple[RiskConfig, dict[str, EnvOverride]]:
+    """The limits a process that is not a person's command (a tool, the MCP server) runs with: the home's
+    stored limits, each tightened by the process's environment where that is stricter, never loosened.
+
+    For every field in LOWER_IS_STRICTER the lower of the two values wins; every other field (fees,
+    trailing, pause durations) is the home's whatever the environment says. An environment value that is
+    invalid on its own (NaN, above its ceiling) is refused with ConfigError rather than ignored; so is a
+    combination the model forbids (a tightened DRAWDOWN_KILL_PCT at or below the home's DRAWDOWN_PAUSE_PCT:
+    tighten the pause too). Returns the limits and, per field the environment set, what it did.
+    """
+    values = stored.model_dump()
+    overrides: dict[str, EnvOverride] = {}
+    for field, requested in env_settings(env).items():
+        stricter = field in LOWER_IS_STRICTER and requested < values[field]
+        if stricter:
+            values[field] = requested
+        overrides[field] = EnvOverride(setting_name(field), requested, stricter)
+    return risk_config(values), overrides
+
+
+def _config_error(exc: ValidationError, data: Mapping[str, Any], root: tuple[str, ...] = ()) -> ConfigError:
+    """The first validation error as a ConfigError naming the setting (its environment name where it has one),
+    the value found there and the bound it broke. A model validator names its field in the error's ctx
+    (`field`), since the error's location is the model itself."""
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ())) or "config"
-    return where, err.get("msg", "invalid")
+    ctx = err.get("ctx") or {}
+    loc = [*root, *(str(p) for p in err.get("loc", ())), *([str(ctx["field"])] if "field" in ctx else [])]
+    where = ".".join(loc) or "config"
+    field = loc[-1] if loc else where
+    setting = setting_name(field) if field in RiskConfig.model_fields else where
+    limit = next((ctx[k] for k in ("limit", "gt", "ge", "lt", "le") if k in ctx), None)
+    return ConfigError(setting, _value_at(data, where), err.get("msg", "invalid"), limit=limit)
 
 
 def load_config(values: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> ExecutorConfig:
@@ -141,24 +274,11 @@ def load_config(values: Mapping[str, Any] | None = None, env: Mapping[str, str] 
     Pure: the caller passes `os.environ`. Raises `ConfigError` naming the setting and the reason.
     """
     data: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in (values or {}).items()}
-    risk = dict(data.get("risk", {}))
-    for var, field in ENV_SETTINGS.items():
-        raw = (env or {}).get(var)
-        if raw is None or raw.strip() == "":
-            continue
-        try:
-            risk[field] = int(raw) if field == "max_open_positions" else float(raw)
-        except ValueError:
-            raise ConfigError(var, raw, "not a number") from None
-    data["risk"] = risk
+    data["risk"] = {**dict(data.get("risk", {})), **env_settings(env)}
     try:
         return ExecutorConfig.model_validate(data)
     except ValidationError as exc:
-        where, msg = _first_error(exc)
-        field = where.split(".")[-1]
-        env_name = next((v for v, f in ENV_SETTINGS.items() if f == field), where)
-        value = _value_at(data, where)
-        raise ConfigError(env_name, value, msg) from None
+        raise _config_error(exc, data) from None
 
 
 def _value_at(data: Mapping[str, Any], dotted: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -63,13 +64,16 @@ class ConfigError(ExecutorError):
 
     code = "INVALID_CONFIG"
 
-    def __init__(self, setting: str, value: Any, reason: str) -> None:
-        super().__init__(f"setting {setting}={value!r} is invalid: {reason}", setting=setting, value=value)
+    def __init__(self, setting: str, value: Any, reason: str, *, limit: Any = None, **details: Any) -> None:
+        extra = {"limit": limit} if limit is not None else {}
+        super().__init__(f"setting {setting}={value!r} is invalid: {reason}", setting=setting, value=value,
+                         reason=reason, **extra, **details)
         self.setting = setting
 
 
 def _plain(value: Any) -> Any:
-    """Details must serialise to JSON as they are shown: Decimals keep their exact digits as strings."""
-    if isinstance(value, Decimal):
+    """Details must serialise to JSON as they are shown: Decimals keep their exact digits as strings, and a NaN
+    or an infinity (which strict JSON cannot carry) is shown as its text."""
+    if isinstance(value, Decimal) or (isinstance(value, float) and not math.isfinite(value)):
         return str(value)
     return value

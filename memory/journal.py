@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,6 +39,7 @@ from memory.journal_errors import (
 )
 from memory.redact import redact, redact_text
 from memory.rows import CommandRow, CommandStatus, FillRow, OrderRow, command_row, fill_row, order_row
+from memory.schema import RISK_SETTINGS_VERSION
 
 __all__ = [
     "ClientIdConflict",
@@ -54,7 +56,10 @@ __all__ = [
     "JournalWriteError",
     "OrderNotJournaled",
     "OrderRow",
+    "SettingChange",
     "StoredCheckpoint",
+    "StoredSetting",
+    "read_risk_settings",
 ]
 
 _TABLES = (
@@ -71,6 +76,7 @@ _TABLES = (
     "commands",
     "confirmations",
     "engine_checkpoint",
+    "risk_setting_changes",
 )
 
 
@@ -99,6 +105,31 @@ class ConfirmationRow:
     created_ms: int
     expires_ms: int
     used_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSetting:
+    """One of the home's risk settings as stored: its JSON value, who set it (`source`) and when."""
+
+    value: Any
+    source: str
+    changed_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettingChange:
+    """One journaled change of a risk setting; `old` is None when the setting was first stored."""
+
+    time_ms: int
+    name: str
+    old: Any
+    new: Any
+    source: str
+    actor: str
+
+
+# Given the settings as stored, the ones to write: name -> (JSON value, source). Runs under the write lock.
+SettingsUpdate = Callable[[dict[str, StoredSetting]], Mapping[str, tuple[Any, str]]]
 
 
 class Journal:
@@ -640,6 +671,37 @@ class Journal:
         """
         self._db.backup_to(target)
 
+    # -- the home's risk settings -------------------------------------------------------------------
+
+    def risk_settings(self) -> dict[str, StoredSetting]:
+        return self._db.read("read the risk settings", _risk_settings)
+
+    def update_risk_settings(self, update: SettingsUpdate, *, actor: str, time_ms: int) -> list[SettingChange]:
+        """Change the stored risk settings in one transaction: `update` is given the settings as they are under
+        the write lock (so a concurrent change cannot slip between reading and writing) and returns those to
+        write; each value that differs from the stored one is written with a row in `risk_setting_changes`.
+        An exception from `update` (a refused value) writes nothing. Returns the changes made."""
+        with self._db.write("store risk settings") as conn:
+            current = _risk_settings(conn)
+            changes = []
+            for name, (value, source) in update(current).items():
+                old = current.get(name)
+                if old is not None and old.value == value:
+                    continue
+                new_json = _json(value)
+                conn.execute("INSERT OR REPLACE INTO risk_settings (name, value_json, source, changed_ms)"
+                             " VALUES (?, ?, ?, ?)", (name, new_json, source, time_ms))
+                conn.execute("INSERT INTO risk_setting_changes (time_ms, name, old_json, new_json, source, actor)"
+                             " VALUES (?, ?, ?, ?, ?, ?)",
+                             (time_ms, name, None if old is None else _json(old.value), new_json, source, actor))
+                changes.append(SettingChange(time_ms, name, None if old is None else old.value, value, source, actor))
+            return changes
+
+    def risk_setting_changes(self) -> list[SettingChange]:
+        rows = self._db.fetch_all("SELECT * FROM risk_setting_changes ORDER BY id")
+        return [SettingChange(row["time_ms"], row["name"], None if row["old_json"] is None else json.loads(
+            row["old_json"]), json.loads(row["new_json"]), row["source"], row["actor"]) for row in rows]
+
     # -- transactions and life cycle ----------------------------------------------------------------
 
     def batch(self) -> AbstractContextManager[None]:
@@ -661,6 +723,32 @@ class Journal:
     ) -> None:
         self.close()
 
+
+
+def read_risk_settings(path: Path) -> dict[str, StoredSetting]:
+    """The risk settings stored in the journal at `path`, read without writing anything: no journal, or one
+    from before settings were stored, has none ({}). A process that only reads (a tool) must not migrate
+    the journal of a home another version may be running."""
+    if not path.exists():
+        return {}
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise JournalUnreadable(path, str(exc)) from exc
+    try:
+        conn.row_factory = sqlite3.Row
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < RISK_SETTINGS_VERSION:
+            return {}
+        return _risk_settings(conn)
+    except sqlite3.DatabaseError as exc:
+        raise JournalUnreadable(path, f"read the risk settings: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def _risk_settings(conn: sqlite3.Connection) -> dict[str, StoredSetting]:
+    rows = conn.execute("SELECT name, value_json, source, changed_ms FROM risk_settings ORDER BY name").fetchall()
+    return {row["name"]: StoredSetting(json.loads(row["value_json"]), row["source"], row["changed_ms"]) for row in rows}
 
 
 def _is_stale(current: OrderRow, status: OrderStatus, executed_qty: Decimal) -> bool:

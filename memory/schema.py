@@ -217,13 +217,41 @@ def _v5_engine_checkpoint(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v6_risk_settings(conn: sqlite3.Connection) -> None:
+    """The home's own risk limits (issue 9, item 8): what every process of the home trades with, and every
+    change to them with who made it, when, and the value before and after. Values are JSON TEXT."""
+    _execute_all(
+        conn,
+        (
+            """CREATE TABLE risk_settings (
+                name TEXT PRIMARY KEY,
+                value_json TEXT NOT NULL,
+                source TEXT NOT NULL,
+                changed_ms INTEGER NOT NULL
+            )""",
+            """CREATE TABLE risk_setting_changes (
+                id INTEGER PRIMARY KEY,
+                time_ms INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                old_json TEXT,
+                new_json TEXT NOT NULL,
+                source TEXT NOT NULL,
+                actor TEXT NOT NULL
+            )""",
+            "CREATE INDEX risk_setting_changes_time ON risk_setting_changes(time_ms)",
+        ),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_orders_and_fills,
     _v2_decisions_and_events,
     _v3_command_queue,
     _v4_trade_confirmations,
     _v5_engine_checkpoint,
+    _v6_risk_settings,
 )
+RISK_SETTINGS_VERSION = MIGRATIONS.index(_v6_risk_settings) + 1
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -14,7 +14,7 @@ import argparse
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +37,13 @@ from runtime.lock import SingleWriterLock
 from runtime.pump import Pump
 from runtime.reconcile import compare_with_exchange, ensure_protected, reconcile_orders
 from runtime.sources import MarketSource, recorded_source, synthetic_source
-from runtime.state import engage_recorded_kill, leave_kill_flag, open_journal_for_writing, publish_marker
+from runtime.state import (
+    engage_recorded_kill,
+    leave_kill_flag,
+    open_journal_for_writing,
+    publish_marker,
+    refuse_diverged_journal,
+)
 from runtime.view import LiveView
 
 QUOTE_ASSET = "USDT"
@@ -317,12 +323,15 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-def run_executor(args: argparse.Namespace, config: ExecutorConfig) -> dict[str, Any]:
+def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorConfig]) -> dict[str, Any]:
+    """`run` on the home of `args`; `configure(home)` gives the configuration once the home's lock is held."""
     if args.mode in ("testnet", "live"):
         raise ModeUnavailable(f"--mode {args.mode} needs the Binance adapter, which this version does not ship yet; "
                               "use --mode replay or --mode paper", mode=args.mode)
     home = Home.resolve(args.home).ensure()
     with SingleWriterLock(home.lock):
+        refuse_diverged_journal(home, accept_rollback=args.accept_journal_rollback)  # before configure() writes
+        config = configure(home)
         if args.mode == "paper":
             from runtime.paper_live import run_paper
 

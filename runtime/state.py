@@ -14,7 +14,13 @@ from __future__ import annotations
 
 from core.engine import Engine, Notice, Record
 from core.risk.breakers import BreakerEvent, BreakerLevel
-from memory.home_state import adopt_legacy_checkpoint, check_journal_present, verify_continuity, write_marker
+from memory.home_state import (
+    adopt_legacy_checkpoint,
+    check_journal_present,
+    refuse_divergence,
+    verify_continuity,
+    write_marker,
+)
 from memory.journal import Journal
 from runtime.home import Home
 
@@ -29,6 +35,14 @@ def open_journal_for_writing(home: Home, *, accept_rollback: bool, wall_ms: int)
     except BaseException:
         journal.close()
         raise
+
+
+def refuse_diverged_journal(home: Home, *, accept_rollback: bool) -> None:
+    """The continuity check alone, before anything else writes to the journal (the home's stored limits)."""
+    check_journal_present(home.root, home.journal, accept_rollback=accept_rollback)
+    if home.journal.exists() and not accept_rollback:
+        with Journal(home.journal) as journal:
+            refuse_divergence(home.root, journal)
 
 
 def prepare_journal(home: Home, journal: Journal, *, accept_rollback: bool, wall_ms: int) -> list[str]:

@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from core.config import ExecutorConfig, load_config
+from core.config import ExecutorConfig
 from runtime.home import Home
+from runtime.limits import HomeLimits, limits_for_tool
 
 
 def wall_clock_ms() -> int:
@@ -25,16 +26,25 @@ def wall_clock_ms() -> int:
 
 @dataclass(frozen=True)
 class ToolContext:
-    """Everything a handler may touch: the data directory, validated config, environment, and the clock."""
+    """Everything a handler may touch: the data directory, validated config, environment, and the clock.
+
+    `limits` says where each risk limit in `config` came from (None: built by hand, every limit as in `config`).
+    """
 
     home: Home
     config: ExecutorConfig
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     now_ms: Callable[[], int] = wall_clock_ms
+    limits: HomeLimits | None = None
 
     @classmethod
     def from_environment(cls, home: str | None = None) -> ToolContext:
-        return cls(home=Home.resolve(home).ensure(), config=load_config(env=os.environ), env=dict(os.environ))
+        """The context of a tool process: the home's stored risk limits, which this process's environment can
+        only tighten (an agent that sets MAX_POSITION_SIZE_PCT=25 gets the home's 5)."""
+        resolved = Home.resolve(home).ensure()
+        limits = limits_for_tool(resolved, os.environ)
+        return cls(home=resolved, config=ExecutorConfig(risk=limits.risk), env=dict(os.environ),
+                   limits=limits)
 
 
 Handler = Callable[[Any, ToolContext], BaseModel]

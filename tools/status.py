@@ -21,6 +21,7 @@ from core.types import StrategyName
 from exchange.paper import PaperExchange
 from memory.journal import Journal
 from reports.periods import utc_date
+from runtime.limits import HomeLimits
 from tools.spec import ToolContext, ToolSpec
 from tools.state import (
     EngineProcess,
@@ -117,6 +118,15 @@ class ErrorLine(BaseModel):
     details: dict[str, Any]
 
 
+class LimitLine(BaseModel):
+    setting: str = Field(description="environment name of the risk setting (field name when it has none)")
+    field: str
+    value: float | int | str = Field(description="the value this process trades with")
+    source: str = Field(description="default, config set, run start, backtest start, or tightened by environment")
+    ceiling: float | int | None = Field(description="the hard ceiling in code (null: none)")
+    ignored: str | None = Field(default=None, description="an environment value that was not applied, and why")
+
+
 class StatusOutput(BaseModel):
     mode: str = Field(description="replay, paper, testnet, live, or 'not started'")
     source_id: str | None
@@ -137,6 +147,8 @@ class StatusOutput(BaseModel):
     data_health: list[DataHealthLine]
     llm: LlmHealth | None
     last_errors: list[ErrorLine]
+    limits: list[LimitLine] = Field(description="the effective risk limits and where each came from: the home's "
+                                    "stored limits, tightened (never loosened) by this process's environment")
     notes: list[str]
 
 
@@ -166,6 +178,7 @@ def _status(saved: SavedEngine | None, process: EngineProcess, journal: Journal 
     common: dict[str, Any] = {
         "running": process.running, "pid": process.pid, "kill_switch": _kill_switch(engine, flag, process),
         "strategy_mix": _strategy_mix(engine, ctx), "llm": llm, "last_errors": errors, "notes": notes,
+        "limits": [LimitLine.model_validate(line) for line in (ctx.limits or HomeLimits(ctx.config.risk, {})).lines()],
     }
     if saved is None or engine is None:
         return StatusOutput(mode=NOT_STARTED, source_id=None, finished=False, engine_time_ms=None,

@@ -57,7 +57,7 @@ def replayed_home(root: Path, *, steps: int = STEPS, kill_flag: bool = False) ->
     args = argparse.Namespace(mode="replay", home=str(root), data=None, synthetic=True, seed=SEED, steps=steps,
                               symbols=None, speed=None, no_view=True, format="json", balance=Decimal(10_000),
                               checkpoint_every=5_000, exchange_info=None, accept_journal_rollback=False)
-    summary = run_executor(args, load_config(env={}))
+    summary = run_executor(args, lambda _home: load_config(env={}))
     assert summary["finished"], summary
     return root
 
