@@ -124,8 +124,10 @@ def test_a_two_phase_trade_previews_first_and_executes_only_with_its_code(tmp_pa
                                        TRADE_CONFIRMATION="always"))
     assert confirmed["data"]["status"] == "executed", confirmed
     assert journal_counts(home)["orders"] > before["orders"]
+    executed = journal_counts(home)["orders"]
     reused = parsed(*run_in_process(home, monkeypatch, capsys, *call, "--confirm", code, TRADE_CONFIRMATION="always"))
-    assert reused["error"]["code"].startswith("CONFIRMATION_")
+    assert reused["data"]["replayed"] is True, "the same call with its code again is a retry: the first answer"
+    assert journal_counts(home)["orders"] == executed
 
 
 @pytest.mark.parametrize("fmt", ["openai", "mcp", "jsonschema"])

@@ -34,8 +34,9 @@ from runtime.runner import run_executor
 from tests.conftest import REPO_ROOT
 from tests.runtime.helpers import replace_checkpoint, saved_checkpoint
 from tools.spec import ToolContext
-from tools.state import engine_process, hide_secrets, money
+from tools.state import engine_process, money
 from tools.status import SPEC, ErrorLine, StatusInput, StatusOutput, handle
+from tools.validation import invoke, scrub_secrets
 
 # Seed 3 over 2900 s of synthetic market: nine open positions, each under a working OCO, and one hourly
 # equity point (2023-11-14 23:00 UTC) in the journal.
@@ -255,11 +256,13 @@ def test_llm_health_and_the_last_five_errors(home: Path) -> None:
     assert [e.message for e in out.last_errors] == [f"error number {i}" for i in range(2, 7)]
 
 
-def test_planted_secrets_never_appear_in_the_output(home: Path) -> None:
+def test_planted_secrets_never_appear_in_the_output(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with Journal(home / "journal.db") as journal:  # a secret in a form the journal's patterns do not catch
         journal.record_error(5, "EXCHANGE_REJECTED", f"upstream echoed {FAKE_SECRETS['BINANCE_API_KEY']}", {})
         journal.record_llm_call(6, "scout", "m", None, None, 1, True, f"saw {FAKE_SECRETS['TELEGRAM_BOT_TOKEN']}")
-    text = status(home, FAKE_SECRETS).model_dump_json()
+    for name, value in FAKE_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    text = json.dumps(invoke(SPEC, {}, lambda: context(home, FAKE_SECRETS)))  # the gate every front end passes
     assert "upstream echoed" in text
     for secret in FAKE_SECRETS.values():
         assert secret not in text
@@ -326,5 +329,6 @@ def test_money_is_plain_digits_with_the_exact_value(value: Decimal) -> None:
 def test_a_credential_from_the_environment_is_masked_wherever_it_appears(secret: str, before: str,
                                                                          after: str) -> None:
     output = ErrorLine(time_ms=1, code="X", message=f"{before}{secret}{after}", details={"deep": [secret]})
-    hidden = hide_secrets(output, {"BINANCE_API_SECRET": secret, "PATH": "/usr/bin"})
+    hidden = ErrorLine.model_validate(scrub_secrets(output.model_dump(mode="json"),
+                                                    {"BINANCE_API_SECRET": secret, "PATH": "/usr/bin"}))
     assert secret not in hidden.model_dump_json() and secret not in hidden.message
