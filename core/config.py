@@ -38,6 +38,7 @@ CEILINGS: dict[str, float] = {
     "max_open_positions": 20,
     "max_total_exposure_pct": 90.0,
     "kelly_fraction": 1.0,
+    "max_stop_loss_pct": 25.0,
 }
 
 # Environment variable → field, for the settings ARCHITECTURE.md names.
@@ -50,6 +51,7 @@ ENV_SETTINGS: dict[str, str] = {
     "MAX_OPEN_POSITIONS": "max_open_positions",
     "MAX_TOTAL_EXPOSURE_PCT": "max_total_exposure_pct",
     "KELLY_FRACTION": "kelly_fraction",
+    "MAX_STOP_LOSS_PCT": "max_stop_loss_pct",
 }
 
 
@@ -69,6 +71,8 @@ class RiskConfig(Strict):
     max_open_positions: int = Field(default=10, ge=1)
     max_total_exposure_pct: float = Field(default=60.0, gt=0)
     kelly_fraction: float = Field(default=0.5, gt=0)
+    max_stop_loss_pct: float = Field(default=10.0, gt=0, description="the farthest a protective stop may sit below "
+                                     "the entry, in percent, for signals and manual trades alike")
     kelly_prior: float = Field(default=0.10, gt=0, le=0.25, description="full-Kelly fraction assumed until "
                                "a strategy has min_trades_for_kelly closed trades")
     min_trades_for_kelly: int = Field(default=30, ge=1)

@@ -8,7 +8,11 @@ restarted from a checkpoint re-decides the same orders under the same ids and th
 
 Protection (Invariant 6): as soon as an entry is done filling, a SELL OCO (take-profit LIMIT_MAKER above,
 STOP_LOSS_LIMIT below) is placed; if the exchange refuses the OCO a lone stop is placed; if no protection
-can be placed, the position is closed at market. Stops only move up (trailing ladder).
+can be placed, the position is closed at market. Stops only move up (trailing ladder), and a replacement is
+built and checked before the working one is cancelled. A stop-limit whose trigger the market crossed without
+filling it (a gap through its limit: Binance leaves it resting, unfilled) is cancelled at the end of that
+cycle and the position is sold at market (`STOP_GAPPED`). An exit never sells before the exchange confirms
+that the protection it replaces is cancelled: a leg that filled meanwhile is never sold twice.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from core.types import (
 
 STATE_VERSION = 1
 HUNDRED = Decimal(100)
+ZERO = Decimal(0)
 # Fills already applied, by (symbol, trade id): a fill delivered twice (stream and query) is applied once.
 SEEN_FILLS_KEPT = 50_000
 # Which strategy a slot of `Engine._episodes[symbol]` stands for.
@@ -125,6 +130,17 @@ class Holding:
     protection_id: str | None = None
     protection_kind: str | None = None  # "oco" | "stop"
     exiting: bool = False
+    # `stop_price` as a float, for the per-event "has the market crossed the stop" comparison.
+    stop_trigger: float = 0.0
+    # An exit waiting for the exchange to confirm that this protection (OCO list or stop id) is cancelled.
+    cancelling: str | None = None
+    # Why the position is to be sold once the cancel is confirmed; kept when the cancel is refused, so that the
+    # exit still happens (one cycle later, after the reports of an order that filled meanwhile have arrived).
+    exit_reason: str | None = None
+
+    def set_stop(self, price: Decimal) -> None:
+        self.stop_price = price
+        self.stop_trigger = float(price)
 
 
 @dataclass(slots=True)
@@ -237,7 +253,7 @@ class Engine:
         close_ms = bar.close_time_ms
         if close_ms > self.now_ms:
             self.now_ms = close_ms
-        self._after_price(symbol, close_ms, bar.close, bar.high)
+        self._after_price(symbol, close_ms, bar.close, bar.high, bar.low)
         if symbol in self._pair_symbols:
             self._on_pair_bar(symbol, close_ms)
         if symbol in self.outages:
@@ -272,17 +288,28 @@ class Engine:
         if now_ms > self.now_ms:
             self.now_ms = now_ms
 
-    def _after_price(self, symbol: str, time_ms: int, price: float, high: float | None = None) -> None:
-        """Mark to market, move trailing stops, run the breakers. The common path is a few comparisons."""
+    def _after_price(self, symbol: str, time_ms: int, price: float, high: float | None = None,
+                     low: float | None = None) -> None:
+        """Mark to market, catch crossed stops, move trailing stops, run the breakers. The common path is a few
+        comparisons.
+
+        This runs at the end of a market cycle: the exchange (or the simulator) has already seen the same price
+        and filled what it could, so a position whose stop trigger this cycle crossed and that is still held
+        here was not sold by its stop. The stop checked is the one that worked during the cycle: trailing moves
+        it only afterwards."""
         portfolio = self.portfolio
         holding = self.holdings.get(symbol)
         if holding is not None:
             portfolio.mark(symbol, price)
-            top = price if high is None else high
-            if top > holding.high:
-                holding.high = top
-                if top >= holding.next_rung:
-                    self._trail(holding, time_ms)
+            bottom = price if low is None else low
+            if bottom <= holding.stop_trigger or holding.exit_reason is not None:
+                self._stop_crossed(holding, bottom)
+            else:
+                top = price if high is None else high
+                if top > holding.high:
+                    holding.high = top
+                    if top >= holding.next_rung:
+                        self._trail(holding, time_ms)
         elif not self._equity_dirty and time_ms == self._breakers_ms:
             return  # nothing held on this symbol and the breakers already saw this moment's equity
         if self.holdings or self._equity_dirty:
@@ -488,6 +515,11 @@ class Engine:
                 self._closed(closed)
         elif fill is not None:
             self.portfolio.apply_fill(fill, base_asset=self.rules[symbol].base_asset, strategy=None)
+        holding = self.holdings.get(symbol)
+        if holding is not None and holding.cancelling is not None and report.status.is_final \
+                and holding.cancelling in (report.list_client_id, report.client_order_id):
+            # The protection an exit waits for is done (cancelled, or filled: then the position may be gone).
+            self._market_exit(holding, holding.exit_reason or "exit")
 
     def _closed(self, closed: ClosedTrade) -> None:
         self.holdings.pop(closed.symbol, None)
@@ -507,7 +539,21 @@ class Engine:
         self._can_size[strategy] = allocation > 0 and kelly_for_strategy(count, estimate, self.config.risk) > 0
 
     def on_rejected(self, command: Command, error: ExecutorError) -> None:
-        """The exchange refused a command. Entries are dropped; protection falls back to a stop, then an exit."""
+        """The exchange refused a command. Entries are dropped; protection falls back to a stop, then an exit.
+
+        A refused cancel (Binance -2011: the order is no longer open) of a protection an exit waits for means the
+        protection filled or ended meanwhile, and its reports may still be on their way: the exit is not sized
+        now (it could sell what the stop already sold) but stays owed, and is placed at the next price."""
+        if isinstance(command, (CancelOrderList, CancelOrder)):
+            holding = self.holdings.get(command.symbol)
+            target = command.list_client_id if isinstance(command, CancelOrderList) else command.client_order_id
+            if holding is not None and holding.cancelling == target:
+                holding.cancelling = None
+                holding.exiting = False
+                self._notice("cancel_rejected", holding.symbol,
+                             f"cancel of {target} refused ({error.message}); the exit waits one price update "
+                             "for that order's fills")
+            return
         if isinstance(command, PlaceOrder):
             symbol = command.order.symbol
             if command.purpose == "entry":
@@ -539,10 +585,11 @@ class Engine:
         holding = Holding(position_id=pending.position_id, symbol=symbol, strategy=pending.strategy,
                           take_profit_pct=pending.take_profit_pct, stop_loss_pct=pending.stop_loss_pct,
                           entry_price=entry,
-                          stop_price=entry * (1 - pending.stop_loss_pct / HUNDRED),
+                          stop_price=ZERO,
                           take_profit_price=entry * (1 + pending.take_profit_pct / HUNDRED),
                           high=float(entry),
                           next_rung=float(entry) * (1 + self.config.risk.trailing_start_pct / 100.0))
+        holding.set_stop(entry * (1 - pending.stop_loss_pct / HUNDRED))
         self.holdings[symbol] = holding
         self._place_oco(holding, "protect a new position")
 
@@ -558,25 +605,33 @@ class Engine:
         self._exit(holding, "no valid protection at the current price")
 
     def _place_oco(self, holding: Holding, reason: str) -> None:
-        symbol = holding.symbol
         market = self._protection_market(holding)
         if market is None:
             return
         rules, last = market
         try:
-            quantity = conform_quantity(rules, self.portfolio.sellable_quantity(symbol), market=False)
-            oco = conform_oco(rules, OcoRequest(
-                list_client_id=self._next_id("p", self.now_ms), symbol=symbol, quantity=quantity,
-                take_profit_price=holding.take_profit_price, stop_price=holding.stop_price,
-                stop_limit_price=self._stop_limit(holding.stop_price)), last_price=last)
+            oco = self._build_oco(holding, rules, last, holding.stop_price, holding.take_profit_price)
         except (FilterRejected, ValueError) as exc:
             self._unprotectable(holding, "an OCO", exc)
             return
-        holding.stop_price = oco.stop_price
+        self._send_oco(holding, oco, reason)
+
+    def _build_oco(self, holding: Holding, rules: SymbolRules, last: Decimal, stop: Decimal,
+                   take_profit: Decimal) -> OcoRequest:
+        """The protective OCO for what is held, conformed to the filters and checked against the last price
+        (tp > last > stop); raises FilterRejected (or ValueError) when it cannot be placed. Sends nothing."""
+        quantity = conform_quantity(rules, self.portfolio.sellable_quantity(holding.symbol), market=False)
+        return conform_oco(rules, OcoRequest(
+            list_client_id=self._next_id("p", self.now_ms), symbol=holding.symbol, quantity=quantity,
+            take_profit_price=take_profit, stop_price=stop, stop_limit_price=self._stop_limit(stop)),
+            last_price=last)
+
+    def _send_oco(self, holding: Holding, oco: OcoRequest, reason: str) -> None:
+        holding.set_stop(oco.stop_price)
         holding.take_profit_price = oco.take_profit_price
         holding.protection_id = oco.list_client_id
         holding.protection_kind = "oco"
-        self.portfolio.set_protection(symbol, oco.stop_price, oco.take_profit_price, oco.list_client_id)
+        self.portfolio.set_protection(holding.symbol, oco.stop_price, oco.take_profit_price, oco.list_client_id)
         self.commands.append(PlaceOco(oco, holding.position_id, reason))
 
     def _place_stop(self, holding: Holding) -> None:
@@ -597,12 +652,16 @@ class Engine:
         except (FilterRejected, ValueError) as exc:
             self._unprotectable(holding, "a stop", exc)
             return
+        holding.set_stop(order.stop_price)
         holding.protection_id = order.client_order_id
         holding.protection_kind = "stop"
         self.portfolio.set_protection(symbol, order.stop_price, None, order.client_order_id)
         self.commands.append(PlaceOrder(order, holding.position_id, holding.strategy, "stop", "protect (OCO refused)"))
 
     def _trail(self, holding: Holding, time_ms: int) -> None:
+        """Move the stop up the ladder. The replacement OCO is built and checked before the working protection is
+        cancelled: a replacement that cannot be placed leaves the old one working (never a window with none),
+        and a new stop already at or above the last price means the market is below it: sell now."""
         risk = self.config.risk
         new_stop = trailing_stop(holding.entry_price, holding.stop_price, Decimal(repr(holding.high)),
                                  risk.trailing_start_pct, risk.trailing_step_pct)
@@ -610,11 +669,26 @@ class Engine:
         holding.next_rung = float(holding.entry_price) * (1 + (rungs_done + 1) * risk.trailing_step_pct / 100.0)
         if new_stop <= holding.stop_price or holding.exiting or holding.protection_id is None:
             return
-        holding.stop_price = new_stop
-        if holding.take_profit_price <= new_stop:
-            holding.take_profit_price = new_stop * (1 + holding.take_profit_pct / HUNDRED)
+        market = self._protection_market(holding)
+        if market is None:
+            return
+        rules, last = market
+        if new_stop >= last:
+            self._notice("stop_through_market", holding.symbol,
+                         f"trailing stop {new_stop} is not below the last price {last}; exiting at market")
+            self._exit(holding, f"trailing stop {new_stop} already through the market ({last})")
+            return
+        take_profit = holding.take_profit_price
+        if take_profit <= new_stop:
+            take_profit = new_stop * (1 + holding.take_profit_pct / HUNDRED)
+        try:
+            oco = self._build_oco(holding, rules, last, new_stop, take_profit)
+        except (FilterRejected, ValueError) as exc:
+            self._notice("trail_skipped", holding.symbol,
+                         f"trailing stop to {new_stop} cannot be placed ({exc}); the working protection stays")
+            return
         self._cancel_protection(holding, "trailing stop moves up")
-        self._place_oco(holding, f"trailing stop to {new_stop}")
+        self._send_oco(holding, oco, f"trailing stop to {new_stop}")
 
     def reprotect(self, symbol: str) -> None:
         """Place protection again for a position whose exit orders are not working (found at start-up)."""
@@ -642,13 +716,50 @@ class Engine:
         self._exit(holding, reason)
         return True
 
+    def _stop_crossed(self, holding: Holding, price: float) -> None:
+        """The market reached the stop this cycle and the position is still held: its stop-limit was gapped (the
+        market went past its limit, so Binance leaves it resting unfilled) or no stop is working. Sell at market
+        now rather than ride the fall; an exit already on its way is left alone."""
+        if holding.exiting:
+            return
+        reason = holding.exit_reason
+        if reason is None:
+            if holding.protection_id is not None:
+                self._notice("stop_gapped", holding.symbol,
+                             f"stop {holding.stop_price} (limit {self._stop_limit(holding.stop_price)}) crossed at "
+                             f"{price!r} and not filled; cancelling it and exiting at market")
+                reason = "stop gapped"
+            else:
+                self._notice("stop_gapped", holding.symbol,
+                             f"stop {holding.stop_price} crossed at {price!r} with no working stop; exiting at market")
+                reason = "stop crossed, no working stop"
+        self._exit(holding, reason)
+
     def _exit(self, holding: Holding, reason: str) -> None:
+        """Close a position at market. A working protection is cancelled first and the sell is placed only when
+        the exchange confirms the cancel (`on_report`): sized then, it counts any fill of the protection that
+        came before, so it can never sell what a stop or take-profit has already sold."""
         symbol = holding.symbol
         position = self.portfolio.position(symbol)
         if position is None:
             self.holdings.pop(symbol, None)
             return
-        self._cancel_protection(holding, f"exit: {reason}")
+        holding.exit_reason = reason
+        if holding.protection_id is not None:
+            holding.exiting = True
+            holding.cancelling = holding.protection_id
+            self._cancel_protection(holding, f"exit: {reason}")
+            return
+        self._market_exit(holding, reason)
+
+    def _market_exit(self, holding: Holding, reason: str) -> None:
+        """The sell itself, for the quantity the books say is held now (no protection is working any more)."""
+        symbol = holding.symbol
+        holding.exit_reason = None
+        holding.cancelling = None
+        if self.portfolio.position(symbol) is None:
+            self.holdings.pop(symbol, None)
+            return
         try:
             quantity = conform_quantity(self.rules[symbol], self.portfolio.sellable_quantity(symbol), market=True)
         except FilterRejected as exc:
@@ -730,6 +841,8 @@ class Engine:
             engine.pair = PairSpread.from_dict(state["pair"])
         engine._pair_bar_ms = dict(state["pair_bar_ms"])
         engine.holdings = {s: _restore(Holding, d) for s, d in state["holdings"].items()}
+        for holding in engine.holdings.values():
+            holding.set_stop(holding.stop_price)  # a checkpoint from before `stop_trigger` existed has none
         engine.pending = {s: _restore(PendingEntry, d) for s, d in state["pending"].items()}
         engine.controls = Controls(**state["controls"])
         engine.outages = dict(state["outages"])
@@ -767,6 +880,8 @@ def _restore(kind: type, values: dict[str, Any]) -> Any:
     """Rebuild a Holding or PendingEntry: Decimal fields come back from their exact strings."""
     converted = {}
     for f in fields(kind):
+        if f.name not in values:  # a field added since the checkpoint was written keeps its default
+            continue
         value = values[f.name]
         converted[f.name] = Decimal(value) if f.type == "Decimal" and value is not None else value
     if converted.get("strategy") is not None:

@@ -45,6 +45,9 @@ from runtime.state import engage_recorded_kill, leave_kill_flag, prepare_journal
 
 MS_PER_MINUTE = 60_000
 OPERATOR_REASON = "requested by the operator"
+# Notices that mean a filled entry could not be protected (Invariant 6) and was, or is being, sold.
+PROTECTION_FAILURES = frozenset({"PROTECTION_FAILED"})
+EXIT_PREFIX = "cx-x-"
 REPLAY_SOURCES = ("synthetic:", "data:")
 DIRECT_MODES = ("replay", "paper")  # modes whose exchange is the paper simulator in the checkpoint
 
@@ -302,6 +305,8 @@ def _buy(engine: Engine, pump: Pump, request: TradePayload, now_ms: int) -> dict
     _check_watched(engine, symbol)
     take_profit_pct, stop_loss_pct = _defaults(engine, request)
     quote = requested_quote(engine, request)
+    since_ms = engine.now_ms  # notices are journaled at engine time, which never goes back
+    seen = {e["id"] for e in pump.journal.errors(since_ms)}
     decision = engine.request_entry(symbol, quote, take_profit_pct, stop_loss_pct, now_ms)
     pending = engine.pending.get(symbol)
     position_id = pending.position_id if decision.action is DecisionAction.ENTER and pending is not None else None
@@ -310,12 +315,19 @@ def _buy(engine: Engine, pump: Pump, request: TradePayload, now_ms: int) -> dict
         "action": "buy", "symbol": symbol, "requested_quote": _text(quote),
         "take_profit_pct": _text(take_profit_pct), "stop_loss_pct": _text(stop_loss_pct),
         "decision": decision.model_dump(mode="json"), "engine_time_ms": engine.now_ms,
-        "orders": [], "fills": [], "protection": None,
+        "orders": [], "fills": [], "protection": None, "protection_failed": None, "exit_order": None,
     }
     if position_id is not None:
-        answer["orders"] = [_order(o) for o in pump.journal.orders_of_position(position_id)]
+        orders = pump.journal.orders_of_position(position_id)
+        answer["orders"] = [_order(o) for o in orders]
         answer["fills"] = [_fill(f) for f in pump.journal.fills_of_position(position_id)]
         answer["protection"] = _protection(engine, symbol)
+        failures = [e["message"] for e in pump.journal.errors(since_ms) if e["id"] not in seen
+                    and e["code"] in PROTECTION_FAILURES and e["details"].get("symbol") == symbol]
+        if failures:
+            answer["protection_failed"] = "; ".join(failures)
+            exits = [o for o in orders if o.client_order_id.startswith(EXIT_PREFIX)]
+            answer["exit_order"] = _order(exits[-1]) if exits else None
     return answer
 
 

@@ -133,8 +133,8 @@ class Pump:
         except ExchangeRejected as exc:
             self.rejections += 1
             self._mark_rejected(command, exc)
-            if isinstance(command, (PlaceOrder, PlaceOco)):
-                self.engine.on_rejected(command, exc)
+            # A refused cancel matters too: an exit waiting for it must not sell what the order may have sold.
+            self.engine.on_rejected(command, exc)
             self.flush()
             return
         if reports:

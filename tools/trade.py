@@ -176,6 +176,11 @@ class TradeOutput(BaseModel):
     orders: list[OrderView] = Field(default_factory=list, description="Orders this request placed or changed.")
     fills: list[FillView] = Field(default_factory=list, description="Fills of those orders so far.")
     protection: ProtectionView | None = Field(default=None, description="Buy: the position's protective order.")
+    protection_failed: str | None = Field(default=None, description="Buy: set when the entry filled but no "
+                                          "protection could be placed: why. The position is then sold at market "
+                                          "(see exit_order); it is never left unprotected.")
+    exit_order: OrderView | None = Field(default=None, description="Buy: the market sell that closed a position "
+                                         "whose protection failed.")
     confirmation: ConfirmationView | None = Field(default=None, description="Preview: the code to confirm with.")
     request_id: str | None = Field(default=None, description="The idempotency key this request ran under.")
     executed_by: str | None = Field(default=None, description="running engine, this process, or stored answer "
@@ -328,6 +333,7 @@ def _payload(params: dict[str, str | None]) -> dict[str, Any]:
 def _output(args: TradeInput, mode: str, data: dict[str, Any], outcome: Outcome, status: str,
             request_id: str | None) -> TradeOutput:
     decision = data.get("decision")
+    exit_order = data.get("exit_order")
     return TradeOutput.model_validate({
         "status": status, "mode": mode, "symbol": args.symbol, "side": args.side, "message": "",
         "requested_quote": data.get("requested_quote"), "take_profit_pct": data.get("take_profit_pct"),
@@ -339,6 +345,8 @@ def _output(args: TradeInput, mode: str, data: dict[str, Any], outcome: Outcome,
         "protection": data.get("protection"), "request_id": request_id, "executed_by": outcome.executed_by,
         "replayed": outcome.replayed,
         "engine_time_ms": data.get("engine_time_ms"),
+        "engine_time_ms": data.get("engine_time_ms"), "protection_failed": data.get("protection_failed"),
+        "exit_order": None if exit_order is None else {k: exit_order[k] for k in OrderView.model_fields},
     })
 
 
@@ -356,6 +364,11 @@ def _summary(output: TradeOutput) -> str:
         text += f"; capped by {', '.join(c.rule for c in decision.clamps)}"
     if output.protection is not None:
         text += f"; protected by {output.protection.kind} {output.protection.id}"
+    if output.protection_failed is not None:
+        text += f"; NOT PROTECTED: {output.protection_failed}"
+        sold = output.exit_order
+        text += (f"; sold at market by {sold.client_order_id} ({sold.status}, {sold.executed_qty} sold)"
+                 if sold is not None else "; the position is being sold at market")
     return text
 
 

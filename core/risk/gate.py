@@ -25,15 +25,17 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 from core.clock import utc_text
 from core.config import CEILINGS, ExecutorConfig
 from core.errors import FilterRejected
-from core.filters import SymbolRules, check_notional, conform_price, conform_quantity, round_to_step
+from core.filters import SymbolRules, check_notional, conform_oco, conform_price, conform_quantity, round_to_step
 from core.risk.breakers import BreakerState
 from core.risk.clamp import ALL_SYMBOLS, clamp_advice
 from core.risk.decision import ZERO, ClampLog, skipped
 from core.risk.errors import InvalidRiskInput
 from core.risk.sizing import kelly_for_strategy
-from core.types import Advice, Decision, DecisionAction, Signal, StrategyName
+from core.types import Advice, Decision, DecisionAction, OcoRequest, Signal, StrategyName
 
 HUNDRED = Decimal(100)
+# The client id of the OCO built only to check, before an entry, that its protection would be accepted.
+CHECK_ID = "cx-protection-check"
 # Sizing precision: ample for prices × quantities; with ROUND_FLOOR every rounding lowers a size.
 _SIZING_DIGITS = 40
 
@@ -187,8 +189,10 @@ def _sized_entry(base: Decision, requested: Decimal, take_profit_pct: Decimal, s
     if not rules.trading:
         log.note(f"{rules.symbol} is not trading (status {rules.status})")
         return skipped(base, log)
+    if not _stop_within_limit(stop_loss_pct, config, log):
+        return skipped(base, log)
     with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
-        amount = _capped_quote(requested, ctx, rules, config, log)
+        amount = _capped_quote(requested, take_profit_pct, ctx, rules, config, log)
         if amount is None:
             return skipped(base, log)
         quantity = _conformed_quantity(amount, price, rules, log)
@@ -199,15 +203,15 @@ def _sized_entry(base: Decision, requested: Decimal, take_profit_pct: Decimal, s
     if exits is None:
         return skipped(base, log)
     take_profit, stop = exits
-    if not _protectable(quantity, stop, rules, config, log):
+    if not _protectable(quantity, price, take_profit, stop, rules, config, log):
         return skipped(base, log)
     decision = log.applied_to(base, action=DecisionAction.ENTER, quote_amount=notional, quantity=quantity,
                               take_profit_price=take_profit, stop_price=stop)
     return clamp_advice(decision, advice, now_ms, rules=rules)
 
 
-def _capped_quote(requested: Decimal, ctx: RiskContext, rules: SymbolRules, config: ExecutorConfig,
-                  log: ClampLog) -> Decimal | None:
+def _capped_quote(requested: Decimal, take_profit_pct: Decimal, ctx: RiskContext, rules: SymbolRules,
+                  config: ExecutorConfig, log: ClampLog) -> Decimal | None:
     """The quote amount after every account cap, or None (with a reason) when no room is left."""
     equity = ctx.equity
     if equity <= ZERO:
@@ -229,9 +233,10 @@ def _capped_quote(requested: Decimal, ctx: RiskContext, rules: SymbolRules, conf
         return None
     amount = _cap(log, amount, ctx.free_quote / (1 + fee_rate), "risk.free_balance",
                   f"free quote balance {ctx.free_quote} must pay the amount and the fee at {fee_rate}")
-    if rules.max_notional > ZERO:
-        amount = _cap(log, amount, rules.max_notional, "filters.max_notional",
-                      f"{rules.notional_filter} maxNotional {rules.max_notional}")
+    if rules.max_notional > ZERO:  # the take-profit leg, worth more than the entry, must fit as well
+        amount = _cap(log, amount, rules.max_notional * HUNDRED / (HUNDRED + max(take_profit_pct, ZERO)),
+                      "filters.max_notional", f"{rules.notional_filter} maxNotional {rules.max_notional} "
+                      f"(the take-profit leg at +{take_profit_pct}% included)")
     if amount <= ZERO:
         log.note(f"size is zero (requested {requested})")
         return None
@@ -253,16 +258,35 @@ def _conformed_quantity(amount: Decimal, price: Decimal, rules: SymbolRules, log
     return quantity
 
 
-def _protectable(quantity: Decimal, stop: Decimal, rules: SymbolRules, config: ExecutorConfig,
-                 log: ClampLog) -> bool:
-    """Never open what cannot be protected: after the base-asset fee, the protective stop must still pass
-    LOT_SIZE and the minimum notional at its limit price (Invariant 6), or the position would be born naked."""
+def _stop_within_limit(stop_loss_pct: Decimal, config: ExecutorConfig, log: ClampLog) -> bool:
+    """MAX_STOP_LOSS_PCT: a stop farther than this below the entry is refused, never silently tightened (a person
+    asking for 79 % should learn that it is not allowed). The code ceiling applies whatever the config says."""
+    limit, rule = _pct_limit(config.risk.max_stop_loss_pct, "max_stop_loss_pct")
+    if stop_loss_pct > limit:
+        log.note(f"{rule}: stop loss {stop_loss_pct}% is wider than MAX_STOP_LOSS_PCT={limit}%")
+        return False
+    return True
+
+
+def _protectable(quantity: Decimal, price: Decimal, take_profit: Decimal, stop: Decimal, rules: SymbolRules,
+                 config: ExecutorConfig, log: ClampLog) -> bool:
+    """Never open what cannot be protected (Invariant 6): after the base-asset fee, the protective OCO the entry
+    will need (take-profit, stop and the stop's limit price, at the reference price) must pass the symbol's
+    filters: LOT_SIZE, the minimum notional at the limit price, PERCENT_PRICE(_BY_SIDE), tp > price > stop.
+    Otherwise the position would be bought only to be sold again at once."""
     fee_rate = max(config.risk.fee_rate, ZERO)
     kept = round_to_step(quantity * (1 - fee_rate), rules.step_size, "down")
     stop_limit = stop * (HUNDRED - config.risk.stop_limit_buffer_pct) / HUNDRED
     if kept < rules.min_qty or kept <= ZERO or kept * stop_limit < rules.min_notional:
         log.note(f"too small to protect: {kept} after the fee at stop limit {stop_limit} is below "
                  f"minQty {rules.min_qty} or {rules.notional_filter} {rules.min_notional}")
+        return False
+    try:
+        conform_oco(rules, OcoRequest(list_client_id=CHECK_ID, symbol=rules.symbol, quantity=kept,
+                                      take_profit_price=take_profit, stop_price=stop, stop_limit_price=stop_limit),
+                    last_price=price)
+    except (FilterRejected, ValueError) as exc:
+        log.note(f"protection would be refused: {exc}")
         return False
     return True
 

@@ -100,7 +100,10 @@ def test_below_min_qty_skips() -> None:
 def test_max_notional_and_max_qty_cap_with_clamp_events() -> None:
     rules = btc_rules(max_notional=D("100"))
     decision = evaluate_entry(signal(), context(), rules, CONFIG, NOW)
-    assert rules_of(decision) == ["filters.max_notional"] and decision.quantity == D("0.0025")
+    assert rules_of(decision) == ["filters.max_notional"] and decision.action is DecisionAction.ENTER
+    # The take-profit leg (worth more than the entry) must fit maxNotional too, or the OCO would be refused.
+    assert decision.take_profit_price is not None and decision.quantity * decision.take_profit_price <= D("100")
+    assert decision.quantity == D("0.00246")
     rules = btc_rules(max_qty=D("0.002"))
     decision = evaluate_entry(signal(), context(), rules, CONFIG, NOW)
     assert decision.quantity == D("0.002") and rules_of(decision) == ["filters.max_qty"]

@@ -258,7 +258,8 @@ def test_llm_health_and_the_last_five_errors(home: Path) -> None:
 
 def test_planted_secrets_never_appear_in_the_output(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with Journal(home / "journal.db") as journal:  # a secret in a form the journal's patterns do not catch
-        journal.record_error(5, "EXCHANGE_REJECTED", f"upstream echoed {FAKE_SECRETS['BINANCE_API_KEY']}", {})
+        later = 2_000_000_000_000  # after every row the replay wrote, so that it is among the last errors shown
+        journal.record_error(later, "EXCHANGE_REJECTED", f"upstream echoed {FAKE_SECRETS['BINANCE_API_KEY']}", {})
         journal.record_llm_call(6, "scout", "m", None, None, 1, True, f"saw {FAKE_SECRETS['TELEGRAM_BOT_TOKEN']}")
     for name, value in FAKE_SECRETS.items():
         monkeypatch.setenv(name, value)
