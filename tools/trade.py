@@ -344,7 +344,6 @@ def _output(args: TradeInput, mode: str, data: dict[str, Any], outcome: Outcome,
         "fills": [{k: f[k] for k in FillView.model_fields} for f in data.get("fills", [])],
         "protection": data.get("protection"), "request_id": request_id, "executed_by": outcome.executed_by,
         "replayed": outcome.replayed,
-        "engine_time_ms": data.get("engine_time_ms"),
         "engine_time_ms": data.get("engine_time_ms"), "protection_failed": data.get("protection_failed"),
         "exit_order": None if exit_order is None else {k: exit_order[k] for k in OrderView.model_fields},
     })
