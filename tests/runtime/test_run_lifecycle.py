@@ -133,7 +133,8 @@ def test_item4_a_lost_wal_is_refused_not_resumed_as_if_all_were_well(tmp_path: P
 
 def test_item4_a_deleted_or_truncated_journal_is_a_clear_error(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    code, envelope, stderr = run_cli(home, *RUN[:-2], "--steps", "600")
+    code, envelope, stderr = run_cli(home, "run", "--mode", "replay", "--synthetic", "--seed", "11", "--steps", "600",
+                                     "--no-view")
     assert code == 0, (envelope, stderr[-2000:])
     truncated = tmp_path / "truncated"
     shutil.copytree(home, truncated)
