@@ -51,7 +51,6 @@ from core.types import (
 
 STATE_VERSION = 1
 HUNDRED = Decimal(100)
-ZERO = Decimal(0)
 # Fills already applied, by (symbol, trade id): a fill delivered twice (stream and query) is applied once.
 SEEN_FILLS_KEPT = 50_000
 # Which strategy a slot of `Engine._episodes[symbol]` stands for.
@@ -582,14 +581,14 @@ class Engine:
         position = self.portfolio.position(symbol)
         assert position is not None
         entry = pending.entry_price or position.avg_entry
+        stop = entry * (1 - pending.stop_loss_pct / HUNDRED)
         holding = Holding(position_id=pending.position_id, symbol=symbol, strategy=pending.strategy,
                           take_profit_pct=pending.take_profit_pct, stop_loss_pct=pending.stop_loss_pct,
-                          entry_price=entry,
-                          stop_price=ZERO,
+                          entry_price=entry, stop_price=stop,
                           take_profit_price=entry * (1 + pending.take_profit_pct / HUNDRED),
                           high=float(entry),
-                          next_rung=float(entry) * (1 + self.config.risk.trailing_start_pct / 100.0))
-        holding.set_stop(entry * (1 - pending.stop_loss_pct / HUNDRED))
+                          next_rung=float(entry) * (1 + self.config.risk.trailing_start_pct / 100.0),
+                          stop_trigger=float(stop))
         self.holdings[symbol] = holding
         self._place_oco(holding, "protect a new position")
 

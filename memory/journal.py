@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from core.types import Decision, Fill, OcoRequest, OrderRequest, OrderStatus
-from memory.database import Database
+from memory.database import Database, read_only_uri
 from memory.journal_errors import (
     ClientIdConflict,
     CommandStateError,
@@ -732,7 +732,7 @@ def read_risk_settings(path: Path) -> dict[str, StoredSetting]:
     if not path.exists():
         return {}
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
     except sqlite3.Error as exc:
         raise JournalUnreadable(path, str(exc)) from exc
     try:

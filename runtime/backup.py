@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ExecutorError, InvalidArgument
+from memory.database import read_only_uri
 from memory.journal import Journal
 from runtime.home import Home
 
@@ -53,7 +54,7 @@ def backup_home(home: Home, out: Path) -> dict[str, Any]:
 
 def _verify(copy: Path) -> dict[str, Any]:
     """Read the copy back (a plain connection: it stays one self-contained file, no -wal beside it)."""
-    conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+    conn = sqlite3.connect(read_only_uri(copy), uri=True)
     try:
         check = conn.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":

@@ -39,9 +39,8 @@ from memory.journal import CommandRow, CommandStatus, FillRow, Journal, OrderRow
 from runtime.home import Home
 from runtime.lock import HomeLocked, SingleWriterLock
 from runtime.pump import Pump
-from runtime.reconcile import compare_with_exchange, ensure_protected, reconcile_orders
 from runtime.sources import recorded_source
-from runtime.state import engage_recorded_kill, leave_kill_flag, prepare_journal, publish_marker
+from runtime.state import leave_kill_flag, prepare_journal, publish_marker, reconcile_at_start
 
 MS_PER_MINUTE = 60_000
 OPERATOR_REASON = "requested by the operator"
@@ -532,17 +531,11 @@ class DirectSession:
         try:
             self.engine = Engine.from_state(checkpoint["engine"], config, rules)
             self.exchange = PaperExchange.from_state(checkpoint["paper"], rules)
-        except (KeyError, ValueError) as exc:
-            raise StateUnreadable(f"the checkpoint in {home.root} cannot be restored: {exc}",
-                                  home=str(home.root)) from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise unrestorable_checkpoint(home, exc) from None
         self.pump = Pump(self.engine, self.exchange, journal, on_record=lambda record: leave_kill_flag(home, record))
         replay = self.mode == "replay"
-        reconcile_orders(journal, self.exchange, self.engine, replay_after_ms=self.engine.now_ms if replay else None)
-        compare_with_exchange(journal, self.exchange, self.engine)
-        ensure_protected(self.engine, self.exchange)
-        self.pump.flush()
-        engage_recorded_kill(home, journal, self.engine)
-        self.pump.flush()
+        reconcile_at_start(home, journal, self.pump, replay_after_ms=self.engine.now_ms if replay else None)
 
     def engine_ms(self, wall_ms: int) -> int:
         """A replay acts at its own market time; a live-data engine that was stopped catches up to the wall clock."""

@@ -35,13 +35,13 @@ from runtime.commands import complete_interrupted, process_queue, unrestorable_c
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from runtime.pump import Pump
-from runtime.reconcile import compare_with_exchange, ensure_protected, reconcile_orders
+from runtime.reconcile import reconcile_orders
 from runtime.sources import MarketSource, recorded_source, synthetic_source
 from runtime.state import (
-    engage_recorded_kill,
     leave_kill_flag,
     open_journal_for_writing,
     publish_marker,
+    reconcile_at_start,
     refuse_diverged_journal,
 )
 from runtime.view import LiveView
@@ -125,14 +125,8 @@ class Runner:
         switch as the `KILL` file and the journal record it; all of it saved with a checkpoint."""
         with self.journal.batch():
             complete_interrupted(self.journal, _wall_ms())
-            notes = reconcile_orders(self.journal, self.exchange, self.engine,
-                                     replay_after_ms=None if self.source.live else self.checkpoint_ms)
-            self.warnings.extend(notes)
-            self.warnings.extend(compare_with_exchange(self.journal, self.exchange, self.engine))
-            self.warnings.extend(ensure_protected(self.engine, self.exchange))
-            self.pump.flush()
-            engage_recorded_kill(self.home, self.journal, self.engine)
-            self.pump.flush()
+            self.warnings.extend(reconcile_at_start(self.home, self.journal, self.pump,
+                                                    replay_after_ms=None if self.source.live else self.checkpoint_ms))
             # A new replay saves its first checkpoint at its first interval: one saved now, at the start time,
             # would make the orders of the replay's first moment look older than it after a crash.
             restarted = self.resumed_from is not None or self.source.live

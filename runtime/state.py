@@ -23,6 +23,8 @@ from memory.home_state import (
 )
 from memory.journal import Journal
 from runtime.home import Home
+from runtime.pump import Pump
+from runtime.reconcile import compare_with_exchange, ensure_protected, reconcile_orders
 
 
 def open_journal_for_writing(home: Home, *, accept_rollback: bool, wall_ms: int) -> tuple[Journal, list[str]]:
@@ -73,6 +75,20 @@ def leave_kill_flag(home: Home, record: Record) -> None:
                and record.transition == "tripped")
     if manual or breaker:
         home.kill_flag.touch(exist_ok=True)
+
+
+def reconcile_at_start(home: Home, journal: Journal, pump: Pump, replay_after_ms: int | None) -> list[str]:
+    """What every writer does before it acts (Invariant 5): the journal takes the exchange's view of its open
+    orders, the engine is compared with the exchange's open orders and balances (StateDiverged when they
+    differ), every held position gets working protection, and a recorded kill is engaged. Returns what a
+    person should read."""
+    engine, exchange = pump.engine, pump.exchange
+    notes = reconcile_orders(journal, exchange, engine, replay_after_ms=replay_after_ms)
+    notes.extend(compare_with_exchange(journal, exchange, engine))
+    notes.extend(ensure_protected(engine, exchange))
+    engage_recorded_kill(home, journal, engine)
+    pump.flush()
+    return notes
 
 
 def publish_marker(home: Home, journal: Journal) -> None:
