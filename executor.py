@@ -30,6 +30,7 @@ from tools.cli import (
     tool_definitions,
 )
 from tools.envelope import dumps, exit_code, failure, from_error, ok
+from tools.spec import wall_clock_ms
 
 DEFAULT_BALANCE = Decimal("10000")
 # A starting balance beyond this is a typo, not an account; the analytics' floats would overflow near 1e308.
@@ -190,10 +191,6 @@ def build_parser(command: str | None = None) -> Parser:
     return parser
 
 
-def _wall_ms() -> int:
-    return int(datetime.now(UTC).timestamp() * 1000)
-
-
 def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.backtest import run_backtest, run_id
     from runtime.home import Home
@@ -202,7 +199,7 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
 
     env_values = env_settings(os.environ)  # a bad value is refused before the home is touched
     home = Home.resolve(args.home).ensure()
-    config = ExecutorConfig(risk=limits_at_start(home, env_values, BACKTEST_START, _wall_ms()).risk)
+    config = ExecutorConfig(risk=limits_at_start(home, env_values, BACKTEST_START, wall_clock_ms()).risk)
     if args.synthetic:
         source = synthetic_source(args.seed, args.symbols, args.steps)
     else:
@@ -241,7 +238,7 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
 
     def configure(home: Home) -> ExecutorConfig:
         # Called under the single-writer lock: a `run` refused because another holds the home stores nothing.
-        return ExecutorConfig(risk=limits_at_start(home, env_values, RUN_START, _wall_ms()).risk)
+        return ExecutorConfig(risk=limits_at_start(home, env_values, RUN_START, wall_clock_ms()).risk)
 
     return run_executor(args, configure)
 
@@ -255,7 +252,7 @@ def cmd_config(args: argparse.Namespace) -> dict[str, Any]:
 
     home = Home.resolve(args.home).ensure()
     if args.action == "set":
-        limits = set_limit(home, args.name, args.value, _wall_ms())
+        limits = set_limit(home, args.name, args.value, wall_clock_ms())
         data: dict[str, Any] = {"changes": change_lines(limits.changes), "limits": limits.lines()}
         if not limits.changes:
             data["message"] = "unchanged: the home already stores that value"
