@@ -24,7 +24,7 @@ class Op(StrEnum):
 
     TIME = "time"
     EXCHANGE_INFO = "exchangeInfo"
-    ACCOUNT = "account"
+    ACCOUNT = "account.status"
     NEW_ORDER = "order.place"
     NEW_OCO = "orderList.place.oco"
     CANCEL_ORDER = "order.cancel"
