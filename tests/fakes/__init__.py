@@ -1,0 +1,1 @@
+"""Loopback stand-ins for the external services the executor talks to, started by the tests."""

@@ -1,0 +1,439 @@
+"""The fake Binance's transports: REST (`/api/v3/...`), the WebSocket API (`/ws-api/v3`) and a control API
+(`/fake/...`), all served by one aiohttp application on 127.0.0.1, in a thread of its own so that the
+synchronous REST client of the SDK and a test's driver calls can use it from the test's thread.
+
+Every request, on either transport, goes through the same steps in Binance's order: IP ban (418), injected
+fault, request weight (429), API key, signature (-1022), timestamp (-1021), parameters, then the venue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+from core.filters import SymbolRules
+from tests.fakes.binance import documents as docs
+from tests.fakes.binance.errors import BinanceError, Code, mandatory, status_unknown
+from tests.fakes.binance.faults import Fault, FaultKind, FaultQueue, Transport
+from tests.fakes.binance.limits import (
+    MY_TRADES_WEIGHT_BY_ORDER,
+    OPEN_ORDERS_WEIGHT_ALL,
+    OPEN_ORDERS_WEIGHT_ONE_SYMBOL,
+    WEIGHTS,
+    Limits,
+    Op,
+    RateLimiter,
+)
+from tests.fakes.binance.params import Params
+from tests.fakes.binance.render import exchange_info
+from tests.fakes.binance.signing import check_api_key, check_timestamp, param_text, verify_rest, verify_ws
+from tests.fakes.binance.venue import Event, Venue
+
+Doc = Any  # a JSON document: an object or a list of objects
+Handler = Callable[[Params, int], Doc]
+
+REST_ROUTES: dict[tuple[str, str], Op] = {
+    ("GET", "/api/v3/time"): Op.TIME,
+    ("GET", "/api/v3/exchangeInfo"): Op.EXCHANGE_INFO,
+    ("GET", "/api/v3/account"): Op.ACCOUNT,
+    ("POST", "/api/v3/order"): Op.NEW_ORDER,
+    ("POST", "/api/v3/orderList/oco"): Op.NEW_OCO,
+    ("DELETE", "/api/v3/order"): Op.CANCEL_ORDER,
+    ("DELETE", "/api/v3/orderList"): Op.CANCEL_ORDER_LIST,
+    ("GET", "/api/v3/order"): Op.QUERY_ORDER,
+    ("GET", "/api/v3/openOrders"): Op.OPEN_ORDERS,
+    ("GET", "/api/v3/myTrades"): Op.MY_TRADES,
+}
+WS_METHODS: dict[str, Op] = {op.value: op for op in Op}
+UNSIGNED = frozenset({Op.TIME, Op.EXCHANGE_INFO})
+ORDERS_PLACED = {Op.NEW_ORDER: 1, Op.NEW_OCO: 2}  # an OCO counts as two orders
+WS_API_PATH = "/ws-api/v3"
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class _Connection:
+    """One WebSocket API connection: answers and user-data events leave through one queue, in order."""
+
+    ws: web.WebSocketResponse
+    request: web.Request
+    outbox: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    subscriptions: dict[int, Callable[[Event], None]] = field(default_factory=dict)
+
+
+class FakeBinance:
+    """Binance Spot on 127.0.0.1, backed by the paper simulator. See the package docstring for how to drive it."""
+
+    def __init__(self, rules: dict[str, SymbolRules], balances: dict[str, Decimal], *, api_key: str,
+                 api_secret: str, fee_rate: Decimal = Decimal("0.001"), limits: Limits | None = None,
+                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+        self.venue = Venue(rules, balances, fee_rate=fee_rate)
+        self.faults = FaultQueue()
+        self.limiter = RateLimiter(limits or Limits())
+        self.api_key = api_key
+        self._api_secret = api_secret
+        self._clock = clock_ms
+        self.clock_offset_ms = 0
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._connections: list[_Connection] = []
+        self._next_subscription = 0
+        self._limiter_lock = threading.Lock()
+
+    # ----- life cycle ------------------------------------------------------------------------------------
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_api_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}{WS_API_PATH}"
+
+    @property
+    def control_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/fake"
+
+    def start(self, port: int = 0) -> FakeBinance:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_forever, name="fake-binance", daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._serve(port), loop).result(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+        self._loop = self._thread = None
+
+    def __enter__(self) -> FakeBinance:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    async def _serve(self, port: int) -> None:
+        app = web.Application()
+        for method, path in REST_ROUTES:
+            app.router.add_route(method, path, self._rest)
+        app.router.add_get(WS_API_PATH, self._ws_api)
+        for action in ("book", "trade", "balance", "fault", "clock", "drop", "terminate"):
+            app.router.add_post(f"/fake/{action}", self._control)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[union-attr]
+        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+
+    async def _shutdown(self) -> None:
+        await self._drop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ----- the driver (any thread) -----------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return self._clock() + self.clock_offset_ms
+
+    def set_book(self, symbol: str, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]) -> None:
+        self.venue.set_book(symbol, bids, asks, self.now_ms())
+
+    def trade(self, symbol: str, price: Decimal, quantity: Decimal = Decimal(1)) -> None:
+        self.venue.trade(symbol, price, quantity, self.now_ms())
+
+    def adjust_balance(self, asset: str, delta: Decimal) -> None:
+        self.venue.adjust_balance(asset, delta, self.now_ms())
+
+    def inject(self, fault: Fault) -> None:
+        self.faults.arm(fault)
+
+    def set_clock_offset(self, offset_ms: int) -> None:
+        """Skew the server's clock against the client's (a stale client timestamp gets -1021)."""
+        self.clock_offset_ms = offset_ms
+
+    def drop_connections(self) -> None:
+        """Cut every WebSocket API connection at once, without a close handshake."""
+        self._on_loop(self._drop())
+
+    def terminate_user_streams(self) -> None:
+        """Send `eventStreamTerminated` on every user-data subscription and end them."""
+        self._on_loop(self._terminate())
+
+    def _on_loop(self, work: Awaitable[None]) -> None:
+        assert self._loop is not None, "the fake Binance is not running"
+        asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=10)  # type: ignore[arg-type]
+
+    async def _drop(self) -> None:
+        for connection in list(self._connections):
+            transport = connection.request.transport
+            if transport is not None:
+                transport.abort()
+            self._forget(connection)
+
+    async def _terminate(self) -> None:
+        now = self.now_ms()
+        for connection in self._connections:
+            for subscription_id, listener in list(connection.subscriptions.items()):
+                self.venue.unlisten(listener)
+                message = {"subscriptionId": subscription_id, "event": {"e": "eventStreamTerminated", "E": now}}
+                connection.outbox.put_nowait(json.dumps(message))
+            connection.subscriptions.clear()
+
+    def _forget(self, connection: _Connection) -> None:
+        for listener in connection.subscriptions.values():
+            self.venue.unlisten(listener)
+        connection.subscriptions.clear()
+        connection.outbox.put_nowait(None)
+        if connection in self._connections:
+            self._connections.remove(connection)
+
+    # ----- one request, either transport -----------------------------------------------------------------
+
+    def _handle(self, op: Op, transport: Transport, params: Params, authenticate: Callable[[], None],
+                now: int) -> tuple[Doc | None, BinanceError | None, bool]:
+        """(answer, error, silent): the steps every request takes. `silent`: send nothing at all."""
+        with self._limiter_lock:
+            self.limiter.check_ban(now)
+            fault = self.faults.take(op, transport)
+            if fault is not None and fault.kind is FaultKind.BANNED:
+                self.limiter.ban(now, fault.retry_after_s)
+                self.limiter.check_ban(now)
+            if fault is not None and fault.kind is FaultKind.RATE_LIMITED:
+                raise BinanceError(Code.TOO_MANY_REQUESTS, "Too many requests; injected by the fake Binance.",
+                                   http_status=429, retry_after_s=fault.retry_after_s)
+            self.limiter.charge(_weight(op, params), now)
+        if op not in UNSIGNED:
+            authenticate()
+            check_timestamp(params.text("timestamp"), params.text("recvWindow"), now)
+        if fault is not None and fault.kind is FaultKind.REJECT:
+            raise BinanceError(fault.code, fault.msg)
+        if fault is not None and not fault.accepted:
+            return None, _fault_error(fault), fault.kind is FaultKind.NO_ANSWER
+        with self._limiter_lock:
+            placed = ORDERS_PLACED.get(op, 0)
+            if placed:
+                self.limiter.count_orders(placed, now)
+        answer = self._dispatch(op, params, now)
+        if placed:
+            with self._limiter_lock:
+                self.limiter.add_orders(placed, now)
+        if fault is not None:
+            return None, _fault_error(fault), fault.kind is FaultKind.NO_ANSWER
+        return answer, None, False
+
+    def _dispatch(self, op: Op, p: Params, now: int) -> Doc:
+        venue = self.venue
+        if op is Op.TIME:
+            return {"serverTime": now}
+        if op is Op.EXCHANGE_INFO:
+            return exchange_info(self._listed(p), self.limiter.limits.exchange_info(), now)
+        if op is Op.ACCOUNT:
+            return docs.account(venue, omit_zero=p.boolean("omitZeroBalances", False), now_ms=now)
+        if op is Op.NEW_ORDER:
+            reports, order = venue.place_order(p, now)
+            default = docs.RespType.FULL if order.last.order_type.value in ("MARKET", "LIMIT") else docs.RespType.ACK
+            return docs.new_order(order, reports, p.enum("newOrderRespType", docs.RespType) or default, now)
+        if op is Op.NEW_OCO:
+            _, order_list = venue.place_oco(p, now)
+            return docs.new_oco(venue, order_list, now)
+        if op is Op.CANCEL_ORDER:
+            order, _ = venue.cancel_order(p, now)
+            return docs.cancelled_order(order, now)
+        if op is Op.CANCEL_ORDER_LIST:
+            order_list, _ = venue.cancel_order_list(p, now)
+            return docs.cancelled_list(venue, order_list, now)
+        if op is Op.QUERY_ORDER:
+            return docs.order_status(venue.query_order(p))
+        if op is Op.OPEN_ORDERS:
+            return [docs.order_status(o) for o in venue.open_orders(p.text("symbol"))]
+        if op is Op.MY_TRADES:
+            return [docs.trade(t) for t in venue.my_trades(p)]
+        return None  # USER_STREAM_SUBSCRIBE: the WebSocket API subscribes its own connection
+
+    def _listed(self, p: Params) -> list[SymbolRules]:
+        rules = self.venue.rules
+        wanted: list[str] = []
+        if p.text("symbol") is not None:
+            wanted = [p.required("symbol")]
+        elif p.text("symbols") is not None:
+            try:
+                wanted = list(json.loads(p.required("symbols")))
+            except ValueError:
+                raise mandatory("symbols") from None
+        for symbol in wanted:
+            if symbol not in rules:
+                raise BinanceError(Code.INVALID_SYMBOL, "Invalid symbol.")
+        return [rules[s] for s in wanted] if wanted else [rules[s] for s in sorted(rules)]
+
+    # ----- REST ------------------------------------------------------------------------------------------
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        op = REST_ROUTES[(request.method, request.path)]
+        now = self.now_ms()
+        raw_query = request.raw_path.partition("?")[2]
+        raw_body = (await request.text()) if request.can_read_body else ""
+        total = raw_query + raw_body  # Binance's totalParams: the query string, then the body
+        params = Params(dict(parse_qsl(raw_query, keep_blank_values=True)) | dict(parse_qsl(raw_body)))
+
+        def authenticate() -> None:
+            check_api_key(request.headers.get("X-MBX-APIKEY"), self.api_key)
+            verify_rest(total, self._api_secret)
+
+        try:
+            answer, error, _ = self._handle(op, Transport.REST, params, authenticate, now)
+        except BinanceError as refused:
+            answer, error = None, refused
+        headers = self.limiter.headers(now)
+        if error is None:
+            return web.json_response(answer, headers=headers)
+        if error.retry_after_s is not None:
+            headers["Retry-After"] = str(error.retry_after_s)
+        if error.code == 0:  # an injected bare 5XX: no Binance document, as a gateway error would be
+            return web.Response(status=error.http_status, text="Bad Gateway", headers=headers)
+        return web.json_response(error.document(), status=error.http_status, headers=headers)
+
+    # ----- WebSocket API ---------------------------------------------------------------------------------
+
+    async def _ws_api(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        connection = _Connection(ws=ws, request=request)
+        self._connections.append(connection)
+        writer = asyncio.create_task(self._write(connection))
+        try:
+            async for message in ws:
+                if message.type is WSMsgType.TEXT:
+                    self._ws_request(connection, message.data)
+        finally:
+            self._forget(connection)
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        return ws
+
+    async def _write(self, connection: _Connection) -> None:
+        while (text := await connection.outbox.get()) is not None:
+            if connection.ws.closed:
+                return
+            with contextlib.suppress(ConnectionError):
+                await connection.ws.send_str(text)
+
+    def _ws_request(self, connection: _Connection, text: str) -> None:
+        now = self.now_ms()
+        try:
+            message = json.loads(text)
+            request_id, method, raw = message.get("id"), message.get("method"), message.get("params") or {}
+        except (ValueError, AttributeError):
+            connection.outbox.put_nowait(json.dumps({"id": None, "status": 400, "error": {
+                "code": -1000, "msg": "Malformed request."}}))
+            return
+        op = WS_METHODS.get(method) if isinstance(method, str) else None
+        silent = False
+        try:
+            if op is None or not isinstance(raw, dict):
+                raise BinanceError(-1000, f"Unknown method '{method}'.")
+            params = Params({k: param_text(v) for k, v in raw.items()})
+
+            def authenticate() -> None:
+                check_api_key(params.text("apiKey"), self.api_key)
+                verify_ws(raw, self._api_secret)
+
+            answer, error, silent = self._handle(op, Transport.WS_API, params, authenticate, now)
+            if op is Op.USER_STREAM_SUBSCRIBE and error is None:
+                answer = self._subscribe(connection)
+        except BinanceError as refused:
+            answer, error = None, refused
+        if silent:
+            return
+        limits = self.limiter.ws_rate_limits(now)
+        if error is None:
+            reply: dict[str, Any] = {"id": request_id, "status": 200, "result": answer, "rateLimits": limits}
+        else:
+            body: dict[str, Any] = {"code": error.code or Code.UNKNOWN, "msg": error.msg or "Internal error."}
+            if error.retry_after_s is not None:
+                body["data"] = {"serverTime": now, "retryAfter": now + error.retry_after_s * 1000}
+            reply = {"id": request_id, "status": error.http_status, "error": body, "rateLimits": limits}
+        connection.outbox.put_nowait(json.dumps(reply))
+
+    def _subscribe(self, connection: _Connection) -> dict[str, int]:
+        subscription_id = self._next_subscription
+        self._next_subscription += 1
+        loop = asyncio.get_running_loop()
+
+        def listener(event: Event) -> None:
+            text = json.dumps({"subscriptionId": subscription_id, "event": event})
+            loop.call_soon_threadsafe(connection.outbox.put_nowait, text)
+
+        connection.subscriptions[subscription_id] = listener
+        self.venue.listen(listener)
+        return {"subscriptionId": subscription_id}
+
+    # ----- control API (by hand: curl -X POST .../fake/trade -d '{"symbol": ..., "price": ...}') ---------
+
+    async def _control(self, request: web.Request) -> web.Response:
+        action = request.path.rsplit("/", 1)[1]
+        body: dict[str, Any] = await request.json() if request.can_read_body else {}
+        try:
+            if action == "book":
+                self.set_book(body["symbol"], _levels(body.get("bids", [])), _levels(body.get("asks", [])))
+            elif action == "trade":
+                self.trade(body["symbol"], Decimal(str(body["price"])), Decimal(str(body.get("quantity", "1"))))
+            elif action == "balance":
+                self.adjust_balance(body["asset"], Decimal(str(body["delta"])))
+            elif action == "fault":
+                fields = {k: v for k, v in body.items() if k in Fault.__dataclass_fields__}
+                self.inject(Fault(**{**fields, "kind": FaultKind(body["kind"]),
+                                     "op": Op(body["op"]) if body.get("op") else None,
+                                     "transport": Transport(body["transport"]) if body.get("transport") else None}))
+            elif action == "clock":
+                self.set_clock_offset(int(body["offset_ms"]))
+            elif action == "drop":
+                await self._drop()
+            elif action == "terminate":
+                await self._terminate()
+        except (KeyError, ValueError, TypeError, BinanceError) as bad:
+            return web.json_response({"ok": False, "error": str(bad)}, status=400)
+        return web.json_response({"ok": True})
+
+
+def _weight(op: Op, params: Params) -> int:
+    if op is Op.OPEN_ORDERS:
+        return OPEN_ORDERS_WEIGHT_ONE_SYMBOL if params.text("symbol") else OPEN_ORDERS_WEIGHT_ALL
+    if op is Op.MY_TRADES and params.text("orderId"):
+        return MY_TRADES_WEIGHT_BY_ORDER
+    return WEIGHTS[op]
+
+
+def _fault_error(fault: Fault) -> BinanceError:
+    if fault.kind is FaultKind.STATUS_UNKNOWN:
+        return status_unknown()
+    if fault.kind is FaultKind.SERVER_ERROR:
+        return BinanceError(0, "", http_status=fault.http_status)
+    # NO_ANSWER: nothing is sent; the error only marks the request as answered with silence.
+    return BinanceError(Code.TIMEOUT, "no answer (injected)", http_status=408)
+
+
+def _levels(raw: list[list[Any]]) -> list[tuple[Decimal, Decimal]]:
+    return [(Decimal(str(p)), Decimal(str(q))) for p, q in raw]
