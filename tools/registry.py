@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.errors import InvalidArgument
+from tools.envelope import envelope_schema
 from tools.spec import ToolSpec
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -116,6 +117,11 @@ def _numeric_strings(schema: Any) -> Any:
 @functools.cache
 def _output_schema(model: type[BaseModel]) -> dict[str, Any]:
     return _with_dialect(model.model_json_schema(mode="serialization"))
+
+
+def answer_schema(spec: ToolSpec) -> dict[str, Any]:
+    """The published Draft 2020-12 schema of every envelope the tool answers, ok or error (MCP `outputSchema`)."""
+    return envelope_schema(spec.name, output_schema(spec))
 
 
 def input_schema(spec: ToolSpec) -> dict[str, Any]:

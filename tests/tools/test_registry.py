@@ -60,7 +60,7 @@ class Calls:
 
 def probe(handler) -> ToolSpec:
     return ToolSpec(name="probe", description="a probe", input_model=ProbeInput, output_model=ProbeOutput,
-                    handler=handler, read_only=False, destructive=True)
+                    handler=handler, read_only=False, destructive=True, title="Probe")
 
 
 def context_for(tmp_path: Path):
@@ -77,8 +77,12 @@ def test_every_tool_the_architecture_names_is_registered_once():
 def test_read_only_and_destructive_hints_match_what_each_tool_does():
     for name in ("scan", "status", "report"):
         assert get_spec(name).read_only and not get_spec(name).destructive
-    for name in ("trade", "pause", "resume", "kill"):
+    for name in ("trade", "resume", "kill_reset"):  # they can loosen risk
         assert not get_spec(name).read_only and get_spec(name).destructive
+    for name in ("pause", "kill"):  # they only reduce risk: no host should ask twice before the emergency stop
+        assert not get_spec(name).read_only and not get_spec(name).destructive
+    assert {s.name for s in all_specs() if s.open_world} == {"scan", "trade"}
+    assert all(s.title for s in all_specs())
 
 
 def test_the_kill_reset_is_command_line_only():
@@ -207,7 +211,7 @@ class FloatOutput(BaseModel):
 def test_a_non_finite_float_in_an_answer_becomes_null_not_a_bare_nan(tmp_path):
     spec = ToolSpec(name="probe", description="a probe", input_model=ProbeInput, output_model=FloatOutput,
                     handler=lambda args, ctx: FloatOutput(ratio=float("nan"), ratios=[1.5, float("inf")]),
-                    read_only=True)
+                    read_only=True, title="Probe")
     document = invoke(spec, {"symbol": "BTCUSDT", "side": "buy", "pct": 1}, context_for(tmp_path))
     assert document["data"] == {"ratio": None, "ratios": [1.5, None]}
     json.dumps(document, allow_nan=False)
