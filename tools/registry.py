@@ -116,7 +116,20 @@ def _numeric_strings(schema: Any) -> Any:
 
 @functools.cache
 def _output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return _with_dialect(model.model_json_schema(mode="serialization"))
+    return _with_dialect(_floats_nullable(model.model_json_schema(mode="serialization")))
+
+
+def _floats_nullable(schema: Any) -> Any:
+    """Let every float (`"type": "number"`; a Decimal is published as a string) be null: a NaN or infinite float
+    goes out as null (`tools.validation.invoke`), and the answer must still match what is published."""
+    if isinstance(schema, list):
+        return [_floats_nullable(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = {key: _floats_nullable(value) for key, value in schema.items()}
+    if schema.get("type") == "number":
+        schema["type"] = ["number", "null"]
+    return schema
 
 
 def answer_schema(spec: ToolSpec) -> dict[str, Any]:

@@ -10,13 +10,14 @@ from enum import StrEnum
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.config import ExecutorConfig
 from core.errors import ExecutorError, InvalidArgument
 from runtime.home import Home
 from tools.envelope import exit_code
-from tools.registry import UnknownTool, agent_specs, all_specs, get_spec
+from tools.registry import UnknownTool, agent_specs, all_specs, answer_schema, get_spec
 from tools.spec import ToolContext, ToolSpec
 from tools.validation import invoke, scrub_secrets, validate_arguments
 
@@ -215,3 +216,5 @@ def test_a_non_finite_float_in_an_answer_becomes_null_not_a_bare_nan(tmp_path):
     document = invoke(spec, {"symbol": "BTCUSDT", "side": "buy", "pct": 1}, context_for(tmp_path))
     assert document["data"] == {"ratio": None, "ratios": [1.5, None]}
     json.dumps(document, allow_nan=False)
+    # and the answer still matches the published schema (MCP hosts validate structured content against it)
+    assert Draft202012Validator(answer_schema(spec)).is_valid(document)
