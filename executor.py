@@ -184,6 +184,10 @@ def build_parser(command: str | None = None) -> Parser:
 
     defs = sub.add_parser("tools", help="print the tool definitions: OpenAI tools=, MCP tool list, or JSON schemas")
     defs.add_argument("--format", choices=DEFINITION_FORMATS, default="jsonschema")
+    defs.add_argument("--strict", action="store_true",
+                      help="openai: the strict-mode form OpenAI and DeepSeek accept (every property required, "
+                           "optional ones nullable: null means not given)")
+    defs.add_argument("--prefix", default="", help="openai: put PREFIX before every function name (e.g. cx_)")
     mcp = sub.add_parser("mcp", help="serve the agent-facing tools as an MCP server on stdio")
     mcp.add_argument("--home", help="data directory (default $EXECUTOR_HOME or ~/.crypto-executor)")
     if command not in sub.choices:
@@ -315,7 +319,13 @@ def _run(argv: Sequence[str] | None) -> int:
         print(dumps(document))
         return exit_code(document)
     if args.command == "tools":
-        print(json.dumps(tool_definitions(args.format), indent=2))
+        try:
+            definitions = tool_definitions(args.format, strict=args.strict, prefix=args.prefix)
+        except InvalidArgument as exc:
+            document = from_error("tools", exc)
+            print(dumps(document))
+            return exit_code(document)
+        print(json.dumps(definitions, indent=2))
         return 0
     if args.command == "mcp":
         from tools.mcp_server import serve_stdio  # the MCP SDK takes most of a second to import: only here

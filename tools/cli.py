@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from core.errors import InvalidArgument
 from tools.openai_defs import openai_tools
 from tools.registry import TOOL_MODULES, all_specs, get_spec, input_schema, output_schema, sibling_specs
 from tools.spec import ToolContext, ToolSpec
@@ -218,10 +219,14 @@ def run_tool_command(args: argparse.Namespace) -> dict[str, Any]:
 DEFINITION_FORMATS = ("openai", "mcp", "jsonschema")
 
 
-def tool_definitions(fmt: str) -> Any:
-    """What `executor.py tools --format FMT` prints: OpenAI `tools=`, the MCP tool list, or every schema."""
+def tool_definitions(fmt: str, *, strict: bool = False, prefix: str = "") -> Any:
+    """What `executor.py tools --format FMT` prints: OpenAI `tools=` (strict-mode form and a name prefix on
+    request), the MCP tool list, or every schema."""
     if fmt == "openai":
-        return openai_tools()
+        return openai_tools(strict=strict, prefix=prefix)
+    for option, given in (("--strict", strict), ("--prefix", prefix)):
+        if given:
+            raise InvalidArgument(f"{option} applies to --format openai only, not {fmt}", option=option, format=fmt)
     if fmt == "mcp":
         # Imported here: the MCP SDK takes most of a second to import, which every other command would pay.
         from tools.mcp_server import mcp_tool_list

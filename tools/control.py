@@ -5,6 +5,9 @@ Each runs on the home's engine through `runtime.commands.submit`: queued to a ru
 by this process under the single-writer lock. `kill` also creates the kill flag file `<home>/KILL` first,
 so a running engine engages the switch even if its answer never reaches us, and a restarted one does too.
 Resetting the kill switch loosens risk, so no agent-facing front end offers it (agent_facing=False).
+`pause` and `kill` only reduce risk: they are not destructive, so an MCP host does not put a confirmation
+prompt in front of the emergency stop; `resume` lifts a protection and is. Every control is idempotent: applying
+it twice leaves the same state (a pause keeps the later end, a kill stays on).
 """
 
 from __future__ import annotations
@@ -136,19 +139,22 @@ def _output(action: Literal["pause", "resume", "kill", "kill_reset"], symbol: st
 PAUSE_SPEC = ToolSpec(
     name="pause",
     description="Block new entries on one symbol (or all) for 1 to 10080 minutes; open positions stay protected.",
-    input_model=PauseInput, output_model=ControlOutput, handler=handle_pause, read_only=False, destructive=True)
+    input_model=PauseInput, output_model=ControlOutput, handler=handle_pause, read_only=False, destructive=False,
+    title="Pause entries", idempotent=True)
 RESUME_SPEC = ToolSpec(
     name="resume",
     description="Lift a pause on one symbol, or every pause; the risk engine's own limits still apply.",
-    input_model=ResumeInput, output_model=ControlOutput, handler=handle_resume, read_only=False, destructive=True)
+    input_model=ResumeInput, output_model=ControlOutput, handler=handle_resume, read_only=False, destructive=True,
+    title="Resume entries", idempotent=True)
 KILL_SPEC = ToolSpec(
     name="kill",
     description="Engage the kill switch: no new entries until a person resets it on the command line; exits and "
                 "protection keep working.",
-    input_model=KillInput, output_model=ControlOutput, handler=handle_kill, read_only=False, destructive=True)
+    input_model=KillInput, output_model=ControlOutput, handler=handle_kill, read_only=False, destructive=False,
+    title="Kill switch: stop new entries", idempotent=True)
 RESET_SPEC = ToolSpec(
     name="kill_reset",
     description="Reset the kill switch (command line only: python executor.py kill --reset --yes-i-understand).",
     input_model=KillResetInput, output_model=ControlOutput, handler=handle_kill_reset, read_only=False,
-    destructive=True, agent_facing=False)
+    destructive=True, agent_facing=False, title="Reset the kill switch", idempotent=True)
 SPECS: tuple[ToolSpec, ...] = (PAUSE_SPEC, RESUME_SPEC, KILL_SPEC, RESET_SPEC)

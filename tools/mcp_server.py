@@ -1,11 +1,20 @@
-"""The tool registry as an MCP server (mcp 2.x `MCPServer`), on stdio for agent hosts.
+"""The tool registry as an MCP server (the `mcp` SDK's low-level `Server`), on stdio for agent hosts.
 
-The SDK would derive each tool's schema from a Python signature; ours are already published from the
-input models, and arguments must be checked against exactly that schema (so an error names its JSON
-path) before anything runs. So `list_tools` publishes the registry's schemas and `call_tool` sends
-the raw arguments through `tools.validation.invoke`, the same path as the command line: every call
-answers the CLI's JSON envelope as text content, `is_error` set when `ok` is false. Only agent-facing
-specs are listed or callable; the command-line-only kill reset is neither. Logs go to stderr.
+The SDK's `MCPServer` would derive each tool's schema from a Python signature and register prompt and
+resource handlers, which makes the server advertise prompt and resource capabilities it does not have.
+The low-level `Server` gets exactly two handlers, so `initialize` advertises tools only. Ours are published
+from the registry: `inputSchema` from the input model, `outputSchema` describing the whole JSON envelope
+(`tools.registry.answer_schema`), and the spec's hints as `ToolAnnotations`.
+
+Every call goes through `tools.validation.invoke`, the same path as the command line: the answer is the
+CLI's JSON envelope, both as `structuredContent` and as its text (for hosts that read only text), with
+`isError` set when `ok` is false. The outputSchema covers the error envelope too, so a host that validates
+structured content accepts every answer. A tool name that is not an agent-facing tool is a JSON-RPC error
+(-32602, as the MCP spec's tools/call error handling says), never a tool result; the command-line-only
+kill reset is neither listed nor callable. Logs go to stderr.
+
+Protocol versions: whatever the SDK negotiates (mcp 2.3.0: the initialize handshake for 2024-11-05,
+2025-03-26, 2025-06-18 and 2025-11-25, and `server/discover` for 2026-07-28); `SUPPORTED_PROTOCOL_VERSIONS`.
 """
 
 from __future__ import annotations
@@ -15,46 +24,59 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.context import Context
+from mcp.server import Server
+from mcp.server.context import ServerRequestContext
 from mcp.server.stdio import stdio_server
+from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp.types import (
+    INVALID_PARAMS,
     INVALID_REQUEST,
     PARSE_ERROR,
+    CallToolRequestParams,
     CallToolResult,
     ErrorData,
     JSONRPCError,
+    ListToolsResult,
+    PaginatedRequestParams,
     TextContent,
     Tool,
     ToolAnnotations,
 )
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
-from core.errors import ExecutorError
-from tools.envelope import dumps, from_error
-from tools.registry import agent_specs, get_spec, input_schema
+from tools.envelope import dumps
+from tools.registry import UnknownTool, agent_specs, answer_schema, get_spec, input_schema
 from tools.spec import ToolContext, ToolSpec
 from tools.validation import invoke
+from tools.version import project_version
 
 SERVER_NAME = "crypto-executor"
+SERVER_TITLE = "crypto-executor: Binance Spot executor"
+SUPPORTED_PROTOCOL_VERSIONS: tuple[str, ...] = (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
 INSTRUCTIONS = (
     "Binance Spot executor, paper trading by default. Read-only: scan, status, report. trade, pause, resume "
     "and kill change what the executor does: never confirm a live trade without the user's explicit word in "
     "this conversation, and always show the user the preview first. Every answer is a JSON envelope "
-    '{"ok": true, "data": ...} or {"ok": false, "error": {"code", "message", "details"}}.'
+    '{"ok": true, "data": ...} or {"ok": false, "error": {"code", "message", "details"}}, as structured '
+    "content and as text."
 )
 
 
 def tool_annotations(spec: ToolSpec) -> ToolAnnotations:
-    """readOnlyHint for read-only tools; destructiveHint for tools that trade or change the executor's state."""
-    return ToolAnnotations(title=spec.name, read_only_hint=spec.read_only,
-                           destructive_hint=None if spec.read_only else spec.destructive)
+    """The spec's hints. destructiveHint and idempotentHint only mean something for a tool that is not
+    read-only (MCP spec), so a read-only tool carries neither."""
+    changes = not spec.read_only
+    return ToolAnnotations(title=spec.title, read_only_hint=spec.read_only,
+                           destructive_hint=spec.destructive if changes else None,
+                           idempotent_hint=spec.idempotent if changes else None,
+                           open_world_hint=spec.open_world)
 
 
 def mcp_tool(spec: ToolSpec) -> Tool:
-    return Tool(name=spec.name, description=spec.description, input_schema=input_schema(spec),
-                annotations=tool_annotations(spec))
+    return Tool(name=spec.name, title=spec.title, description=spec.description, input_schema=input_schema(spec),
+                output_schema=answer_schema(spec), annotations=tool_annotations(spec))
 
 
 def mcp_tool_list() -> list[dict[str, Any]]:
@@ -62,29 +84,34 @@ def mcp_tool_list() -> list[dict[str, Any]]:
     return [mcp_tool(spec).model_dump(by_alias=True, exclude_none=True, mode="json") for spec in agent_specs()]
 
 
-class ExecutorMCPServer(MCPServer):
-    """An `MCPServer` whose tools are the registry's agent-facing specs, validated and enveloped like the CLI."""
+def unknown_tool_error(exc: UnknownTool) -> MCPError:
+    """-32602 Invalid params, with the known tools in `data` so the caller can correct itself."""
+    return MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {exc.details['tool']}", data=exc.details)
+
+
+class ExecutorMCPServer(Server[Any]):
+    """A low-level MCP `Server` whose tools are the registry's agent-facing specs, answered like the CLI."""
 
     def __init__(self, context: Callable[[], ToolContext]) -> None:
-        super().__init__(name=SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
+        super().__init__(SERVER_NAME, version=project_version(), title=SERVER_TITLE, instructions=INSTRUCTIONS,
+                         on_list_tools=self._list_tools, on_call_tool=self._call_tool)
         self._context = context
 
-    async def list_tools(self) -> list[Tool]:
-        return [mcp_tool(spec) for spec in agent_specs()]
+    async def _list_tools(self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+                          ) -> ListToolsResult:
+        return ListToolsResult(tools=[mcp_tool(spec) for spec in agent_specs()])
 
-    async def call_tool(self, name: str, arguments: dict[str, Any],
-                        context: Context[Any, Any] | None = None) -> CallToolResult:
+    async def _call_tool(self, ctx: ServerRequestContext[Any], params: CallToolRequestParams) -> CallToolResult:
         try:
-            spec = get_spec(name, agent_facing_only=True)
-        except ExecutorError as exc:
-            document = from_error(name, exc)
-        else:
-            # Handlers are synchronous (SQLite, subprocesses): run them off the event loop.
-            document = await anyio.to_thread.run_sync(invoke, spec, arguments, self._context)
+            spec = get_spec(params.name, agent_facing_only=True)
+        except UnknownTool as exc:
+            raise unknown_tool_error(exc) from None
+        # Handlers are synchronous (SQLite, subprocesses): run them off the event loop.
+        document = await anyio.to_thread.run_sync(invoke, spec, params.arguments or {}, self._context)
         return CallToolResult(content=[TextContent(type="text", text=dumps(document))],
-                              is_error=not document["ok"])
+                              structured_content=document, is_error=not document["ok"])
 
-    async def run_stdio_async(self) -> None:
+    async def run_stdio(self) -> None:
         """The SDK's stdio loop, plus an answer to a line that is not a JSON-RPC message.
 
         The SDK's transport hands such a line on as an exception, which its dispatcher only logs at debug
@@ -104,12 +131,11 @@ class ExecutorMCPServer(MCPServer):
 
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(relay)
-                await self._lowlevel_server.run(relay_out, write_stream,
-                                                self._lowlevel_server.create_initialization_options())
+                await self.run(relay_out, write_stream, self.create_initialization_options())
 
 
 def unreadable_message_error(exc: Exception) -> JSONRPCError:
-    """The JSON-RPC error for a line the transport could not read as a message (see `run_stdio_async`)."""
+    """The JSON-RPC error for a line the transport could not read as a message (see `run_stdio`)."""
     not_json = isinstance(exc, ValidationError) and any(e["type"] == "json_invalid" for e in exc.errors())
     if not_json:
         error = ErrorData(code=PARSE_ERROR, message="Parse error: the line is not JSON")
@@ -125,4 +151,4 @@ def build_server(home: str | None = None) -> ExecutorMCPServer:
 def serve_stdio(home: str | None = None) -> None:
     """Serve until the host closes stdin. Only the protocol is written to stdout."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    build_server(home).run("stdio")
+    anyio.run(build_server(home).run_stdio)

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.errors import InvalidArgument
+from tools.envelope import envelope_schema
 from tools.spec import ToolSpec
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -115,7 +116,25 @@ def _numeric_strings(schema: Any) -> Any:
 
 @functools.cache
 def _output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return _with_dialect(model.model_json_schema(mode="serialization"))
+    return _with_dialect(_floats_nullable(model.model_json_schema(mode="serialization")))
+
+
+def _floats_nullable(schema: Any) -> Any:
+    """Let every float (`"type": "number"`; a Decimal is published as a string) be null: a NaN or infinite float
+    goes out as null (`tools.validation.invoke`), and the answer must still match what is published."""
+    if isinstance(schema, list):
+        return [_floats_nullable(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = {key: _floats_nullable(value) for key, value in schema.items()}
+    if schema.get("type") == "number":
+        schema["type"] = ["number", "null"]
+    return schema
+
+
+def answer_schema(spec: ToolSpec) -> dict[str, Any]:
+    """The published Draft 2020-12 schema of every envelope the tool answers, ok or error (MCP `outputSchema`)."""
+    return envelope_schema(spec.name, output_schema(spec))
 
 
 def input_schema(spec: ToolSpec) -> dict[str, Any]:

@@ -141,4 +141,5 @@ SPEC = ToolSpec(
     output_model=ReportOutput,
     handler=handle,
     read_only=True,
+    title="Trading report",
 )

@@ -268,4 +268,6 @@ SPEC = ToolSpec(
     output_model=ScanOutput,
     handler=handle,
     read_only=True,
+    title="Scan the market",
+    open_world=True,  # live order books from Binance
 )

@@ -52,6 +52,14 @@ Handler = Callable[[Any, ToolContext], BaseModel]
 
 @dataclass(frozen=True)
 class ToolSpec:
+    """One tool. The hints are what MCP hosts read (`ToolAnnotations`) to decide how much to ask a person first.
+
+    `destructive`: it may undo or loosen something (trade, resume); a control that only reduces risk (pause,
+    kill) is not, so that no host puts a confirmation prompt in front of the emergency stop. `idempotent`: a
+    repeat with the same arguments has no further effect. `open_world`: it reaches outside the home (Binance).
+    `destructive` and `idempotent` only mean something when the tool is not read-only.
+    """
+
     name: str
     description: str  # what an agent reads to decide when to call it: one or two sentences
     input_model: type[BaseModel]
@@ -60,3 +68,6 @@ class ToolSpec:
     read_only: bool
     destructive: bool = False
     agent_facing: bool = True  # False: command line only (e.g. resetting the kill switch)
+    title: str = field(kw_only=True)  # a person's name for it, as a host shows it ("Pause entries")
+    idempotent: bool = field(default=False, kw_only=True)
+    open_world: bool = field(default=False, kw_only=True)

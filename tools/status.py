@@ -336,4 +336,5 @@ SPEC = ToolSpec(
     output_model=StatusOutput,
     handler=handle,
     read_only=True,
+    title="Executor status",
 )

@@ -404,4 +404,6 @@ SPEC = ToolSpec(
     handler=handle,
     read_only=False,
     destructive=True,
+    title="Trade (buy or close)",
+    open_world=True,  # orders reach Binance in testnet and live mode
 )

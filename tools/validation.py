@@ -107,10 +107,29 @@ def _non_finite(spec: ToolSpec, value: Any, path: list[Any]) -> ArgumentRejected
     return None
 
 
+@functools.cache
+def _null_means_omitted(spec: ToolSpec) -> frozenset[str]:
+    """The top-level properties whose published schema refuses null.
+
+    Strict function calling (OpenAI, DeepSeek) sends every property and null for each one the model leaves
+    out (`tools.strict_schema`), so a null there means "not given": the default applies, and a required
+    property is reported missing at its own path. A property that accepts null keeps it (its default is null).
+    """
+    from jsonschema import Draft202012Validator
+
+    schema = input_schema(spec)
+    defs = schema.get("$defs", {})
+    return frozenset(name for name, prop in schema.get("properties", {}).items()
+                     if not Draft202012Validator({**prop, "$defs": defs}).is_valid(None))
+
+
 def validate_arguments(spec: ToolSpec, arguments: Any) -> BaseModel:
     """The tool's input model built from raw arguments, or `ArgumentRejected` (INVALID_ARGUMENT, exit 2)."""
     if arguments is None:
         arguments = {}
+    if isinstance(arguments, dict):
+        omitted = _null_means_omitted(spec)
+        arguments = {k: v for k, v in arguments.items() if not (v is None and k in omitted)}
     rejected = schema_violation(spec, arguments)
     if rejected is not None:
         raise rejected

@@ -113,11 +113,12 @@ def test_the_kill_reset_needs_the_explicit_confirmation_flag() -> None:
         KillResetInput.model_validate({"yes_i_understand": False})
 
 
-def test_specs_are_destructive_and_only_the_reset_is_hidden_from_agents() -> None:
+def test_only_the_controls_that_loosen_risk_are_destructive_and_only_the_reset_is_hidden() -> None:
     assert SPECS == (PAUSE_SPEC, RESUME_SPEC, KILL_SPEC, RESET_SPEC)
     assert [(s.name, s.agent_facing) for s in SPECS] == [("pause", True), ("resume", True), ("kill", True),
                                                          ("kill_reset", False)]
-    assert all(s.destructive and not s.read_only for s in SPECS)
+    assert [s.name for s in SPECS if s.destructive] == ["resume", "kill_reset"]
+    assert all(s.idempotent and not s.read_only and not s.open_world for s in SPECS)
     for spec in SPECS:
         for name, field in spec.input_model.model_fields.items():
             assert field.description, f"{spec.name}.{name} needs a description"

@@ -1,16 +1,22 @@
-"""The MCP server: in-process through `mcp.Client`, and over stdio by spawning `python executor.py mcp`."""
+"""The MCP server: in-process through `mcp.Client`, and over stdio (`mcp.client.stdio`) by spawning
+`python executor.py mcp` from another folder. Every answer, ok or error, is checked against the tool's
+published outputSchema with jsonschema, and its structured content against its text."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
+from jsonschema import Draft202012Validator
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
 
 from tests.tools.test_cli_support import (
     EXECUTOR,
@@ -20,12 +26,25 @@ from tests.tools.test_cli_support import (
     journal_counts,
     prepare_home,
 )
-from tools.mcp_server import ExecutorMCPServer
-from tools.registry import agent_specs
+from tools.envelope import dumps
+from tools.mcp_server import SUPPORTED_PROTOCOL_VERSIONS, ExecutorMCPServer
+from tools.registry import agent_specs, answer_schema
 from tools.spec import ToolContext
 
 READ_ONLY = {"scan", "status", "report"}
-DESTRUCTIVE = {"trade", "pause", "resume", "kill"}
+CHANGING = {"trade", "pause", "resume", "kill"}
+# (readOnlyHint, destructiveHint, idempotentHint, openWorldHint): pause and kill only reduce risk, so a host must
+# not put a confirmation prompt in front of them; trade and resume loosen it.
+HINTS = {
+    "scan": (True, None, None, True),
+    "status": (True, None, None, False),
+    "report": (True, None, None, False),
+    "trade": (False, True, False, True),
+    "pause": (False, False, True, False),
+    "resume": (False, True, True, False),
+    "kill": (False, False, True, False),
+}
+PYPROJECT_VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 
 
 @pytest.fixture(scope="module")
@@ -33,76 +52,128 @@ def home(tmp_path_factory) -> Path:
     return prepare_home(tmp_path_factory.mktemp("mcp") / "home")
 
 
-def _envelope(result) -> dict:
-    assert len(result.content) == 1 and result.content[0].type == "text"
-    document = json.loads(result.content[0].text)
-    assert result.is_error is (not document["ok"])
-    return document
+class Answers:
+    """Each tool's published outputSchema (from tools/list) and a check of every answer against it."""
+
+    def __init__(self, listing: Any) -> None:
+        self.validators = {tool.name: Draft202012Validator(tool.output_schema) for tool in listing.tools}
+        self.seen: set[tuple[str, bool]] = set()
+
+    def check(self, name: str, result: Any) -> dict[str, Any]:
+        assert len(result.content) == 1 and result.content[0].type == "text"
+        document = result.structured_content
+        assert result.content[0].text == dumps(document)
+        assert result.is_error is (not document["ok"]) and document["tool"] == name
+        errors = sorted(self.validators[name].iter_errors(document), key=str)
+        assert not errors, f"{name}: {errors[0].message} at {list(errors[0].absolute_path)}"
+        self.seen.add((name, document["ok"]))
+        return document
 
 
-def _check_listing(listing) -> None:
+def _check_listing(listing: Any) -> Answers:
     tools = {tool.name: tool for tool in listing.tools}
-    assert set(tools) == {spec.name for spec in agent_specs()} == READ_ONLY | DESTRUCTIVE
+    assert set(tools) == {spec.name for spec in agent_specs()} == READ_ONLY | CHANGING
     assert "kill_reset" not in tools
-    for name in READ_ONLY:
-        assert tools[name].annotations.read_only_hint is True
-        assert not tools[name].annotations.destructive_hint
-    for name in DESTRUCTIVE:
-        assert tools[name].annotations.read_only_hint is False
-        assert tools[name].annotations.destructive_hint is True
+    for spec in agent_specs():
+        tool = tools[spec.name]
+        hints = tool.annotations
+        assert tool.title == hints.title == spec.title and spec.title and spec.title != spec.name
+        assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint) == \
+            HINTS[spec.name], spec.name
+        assert tool.output_schema == answer_schema(spec)
+        Draft202012Validator.check_schema(tool.output_schema)
+        assert tool.output_schema["type"] == "object"  # required at the root through protocol 2025-11-25
     assert tools["trade"].input_schema["properties"]["quote"]
     assert tools["trade"].input_schema["additionalProperties"] is False
+    return Answers(listing)
 
 
-def test_in_process_lists_the_agent_tools_and_answers_the_cli_envelope(home, monkeypatch):
+def _check_identity(client: Client) -> None:
+    """serverInfo carries the project's version; only the tools capability is advertised."""
+    assert client.server_info is not None
+    assert (client.server_info.name, client.server_info.version) == ("crypto-executor", PYPROJECT_VERSION)
+    capabilities = client.server_capabilities
+    assert capabilities.tools is not None
+    assert (capabilities.prompts, capabilities.resources, capabilities.completions) == (None, None, None)
+    assert client.protocol_version in SUPPORTED_PROTOCOL_VERSIONS
+
+
+async def _unknown_tool_is_a_protocol_error(client: Client, name: str) -> None:
+    with pytest.raises(MCPError) as raised:
+        await client.call_tool(name, {"amount": 1})
+    assert raised.value.code == -32602 and name in raised.value.message
+    assert "kill_reset" not in raised.value.data["known"] and "trade" in raised.value.data["known"]
+
+
+def test_in_process_every_tool_answers_its_published_schema_ok_and_error(home, monkeypatch):
     for name, value in executor_env(home).items():
         monkeypatch.setenv(name, value)
     server = ExecutorMCPServer(lambda: ToolContext.from_environment(str(home)))
 
-    async def session() -> None:
+    async def session() -> Answers:
         async with Client(server) as client:
-            _check_listing(await client.list_tools())
-            status = _envelope(await client.call_tool("status", {}))
-            assert status["ok"] and status["tool"] == "status" and status["data"]["mode"] == "replay"
-            report = _envelope(await client.call_tool("report", {"period": "day"}))
-            assert report["ok"]
-            paused = _envelope(await client.call_tool("pause", {"symbol": "ETHUSDT", "minutes": 15}))
+            _check_identity(client)
+            answers = _check_listing(await client.list_tools())
+            status = answers.check("status", await client.call_tool("status", {}))
+            assert status["ok"] and status["data"]["mode"] == "replay"
+            assert answers.check("report", await client.call_tool("report", {"period": "day"}))["ok"]
+            scan = answers.check("scan", await client.call_tool("scan", {"symbols": ["BTCUSDT"]}))
+            assert scan["ok"] and scan["data"]["results"][0]["symbol"] == "BTCUSDT"
+            paused = answers.check("pause", await client.call_tool("pause", {"symbol": "ETHUSDT", "minutes": 15}))
             assert paused["data"]["paused_symbols"]["ETHUSDT"] > 0
-            resumed = _envelope(await client.call_tool("resume", {}))
+            resumed = answers.check("resume", await client.call_tool("resume", {}))
             assert resumed["data"]["paused_symbols"] == {}
-            killed = _envelope(await client.call_tool("kill", {}))
+            killed = answers.check("kill", await client.call_tool("kill", {}))
             assert killed["data"]["kill_switch"] is True
             before = journal_counts(home)
-            bad = _envelope(await client.call_tool("trade", {"symbol": "BTCUSDT", "side": "buy", "quote": "lots"}))
+            bad = answers.check("trade", await client.call_tool("trade", {"symbol": "BTCUSDT", "side": "buy",
+                                                                          "quote": "lots"}))
             assert bad["error"]["code"] == "INVALID_ARGUMENT" and bad["error"]["details"]["path"] == "/quote"
-            blocked = _envelope(await client.call_tool("trade", {"symbol": "BTCUSDT", "side": "buy", "pct": 1}))
+            blocked = answers.check("trade", await client.call_tool("trade", {"symbol": "BTCUSDT", "side": "buy",
+                                                                              "pct": 1}))
             assert blocked["ok"] and blocked["data"]["status"] == "skipped"
             assert journal_counts(home)["orders"] == before["orders"]
-            reset = _envelope(await client.call_tool("kill_reset", {"yes_i_understand": True}))
-            assert reset["error"]["code"] == "INVALID_ARGUMENT"
-            assert "kill_reset" not in reset["error"]["details"]["known"]
+            for spec in agent_specs():
+                refused = answers.check(spec.name, await client.call_tool(spec.name, {"no_such_argument": 1}))
+                assert refused["error"]["details"]["path"] == "/no_such_argument"
+            await _unknown_tool_is_a_protocol_error(client, "kill_reset")
+            await _unknown_tool_is_a_protocol_error(client, "withdraw")
+            return answers
 
-    anyio.run(session)
+    answers = anyio.run(session)
+    assert answers.seen == {(spec.name, ok) for spec in agent_specs() for ok in (True, False)}
 
 
-def test_over_stdio_the_spawned_server_speaks_only_the_protocol_on_stdout(home, tmp_path):
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_over_stdio_from_another_folder_with_a_fresh_home(tmp_path, mode):
+    """What a host does (Claude Desktop starts servers without a working directory): the mcp package's stdio
+    client, the server started in an unrelated folder, a home that has never been used. `legacy` negotiates
+    through the initialize handshake, `auto` through server/discover (protocol 2026-07-28)."""
+    home, elsewhere = tmp_path / "fresh-home", tmp_path / "elsewhere"
+    elsewhere.mkdir()
     params = StdioServerParameters(command=sys.executable, args=[str(EXECUTOR), "mcp", "--home", str(home)],
-                                   env=executor_env(home), cwd=str(REPO))
+                                   env=executor_env(home), cwd=str(elsewhere))
     stderr_path = tmp_path / "stderr.txt"
 
     async def session() -> None:
         with stderr_path.open("w") as errlog:
-            async with Client(stdio_client(params, errlog=errlog), read_timeout_seconds=120) as client:
-                _check_listing(await client.list_tools())
-                status = _envelope(await client.call_tool("status", {}))
-                assert status["ok"] and status["data"]["mode"] == "replay"
-                bad = _envelope(await client.call_tool("scan", {"symbols": "BTCUSDT"}))
+            async with Client(stdio_client(params, errlog=errlog), mode=mode, read_timeout_seconds=120) as client:
+                _check_identity(client)
+                answers = _check_listing(await client.list_tools())
+                answers.check("status", await client.call_tool("status", {}))
+                answers.check("report", await client.call_tool("report", {}))
+                bad = answers.check("scan", await client.call_tool("scan", {"symbols": "BTCUSDT"}))
                 assert bad["error"]["details"]["path"] == "/symbols"
-                unknown = _envelope(await client.call_tool("withdraw", {"amount": 1}))
-                assert unknown["error"]["code"] == "INVALID_ARGUMENT"
+                # A fresh home has no engine to act on yet: the controls say so, in the published shape.
+                paused = answers.check("pause", await client.call_tool("pause", {"minutes": 5, "wait_s": 5}))
+                assert paused["error"]["code"] == "NOT_STARTED"
+                killed = answers.check("kill", await client.call_tool("kill", {"wait_s": 5}))
+                assert killed["error"]["code"] == "NOT_STARTED"
+                await _unknown_tool_is_a_protocol_error(client, "withdraw")
 
     anyio.run(session)
     assert_no_secret(stderr_path.read_text())
+    assert (home / "KILL").exists() and not (elsewhere / "KILL").exists()
 
 
 def test_raw_stdio_every_stdout_line_is_json_rpc_even_while_a_tool_runs(home):

@@ -10,13 +10,14 @@ from enum import StrEnum
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.config import ExecutorConfig
 from core.errors import ExecutorError, InvalidArgument
 from runtime.home import Home
 from tools.envelope import exit_code
-from tools.registry import UnknownTool, agent_specs, all_specs, get_spec
+from tools.registry import UnknownTool, agent_specs, all_specs, answer_schema, get_spec
 from tools.spec import ToolContext, ToolSpec
 from tools.validation import invoke, scrub_secrets, validate_arguments
 
@@ -60,7 +61,7 @@ class Calls:
 
 def probe(handler) -> ToolSpec:
     return ToolSpec(name="probe", description="a probe", input_model=ProbeInput, output_model=ProbeOutput,
-                    handler=handler, read_only=False, destructive=True)
+                    handler=handler, read_only=False, destructive=True, title="Probe")
 
 
 def context_for(tmp_path: Path):
@@ -77,8 +78,12 @@ def test_every_tool_the_architecture_names_is_registered_once():
 def test_read_only_and_destructive_hints_match_what_each_tool_does():
     for name in ("scan", "status", "report"):
         assert get_spec(name).read_only and not get_spec(name).destructive
-    for name in ("trade", "pause", "resume", "kill"):
+    for name in ("trade", "resume", "kill_reset"):  # they can loosen risk
         assert not get_spec(name).read_only and get_spec(name).destructive
+    for name in ("pause", "kill"):  # they only reduce risk: no host should ask twice before the emergency stop
+        assert not get_spec(name).read_only and not get_spec(name).destructive
+    assert {s.name for s in all_specs() if s.open_world} == {"scan", "trade"}
+    assert all(s.title for s in all_specs())
 
 
 def test_the_kill_reset_is_command_line_only():
@@ -184,7 +189,7 @@ def test_one_tool_command_imports_only_its_own_tool_module():
 def test_the_run_command_imports_no_tool_module():
     code = ("import sys, executor; executor.build_parser('run'); "
             "print([m for m in sys.modules if m.startswith('tools.') and m not in ('tools.cli', 'tools.envelope', "
-            "'tools.registry', 'tools.spec', 'tools.validation', 'tools.openai_defs')])")
+            "'tools.registry', 'tools.spec', 'tools.validation', 'tools.openai_defs', 'tools.strict_schema')])")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -207,7 +212,9 @@ class FloatOutput(BaseModel):
 def test_a_non_finite_float_in_an_answer_becomes_null_not_a_bare_nan(tmp_path):
     spec = ToolSpec(name="probe", description="a probe", input_model=ProbeInput, output_model=FloatOutput,
                     handler=lambda args, ctx: FloatOutput(ratio=float("nan"), ratios=[1.5, float("inf")]),
-                    read_only=True)
+                    read_only=True, title="Probe")
     document = invoke(spec, {"symbol": "BTCUSDT", "side": "buy", "pct": 1}, context_for(tmp_path))
     assert document["data"] == {"ratio": None, "ratios": [1.5, None]}
     json.dumps(document, allow_nan=False)
+    # and the answer still matches the published schema (MCP hosts validate structured content against it)
+    assert Draft202012Validator(answer_schema(spec)).is_valid(document)
