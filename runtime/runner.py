@@ -11,10 +11,9 @@ exchange-side orders, state saved).
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +27,7 @@ from core.risk.sizing import kelly_for_strategy
 from exchange.paper import PaperExchange
 from memory.files import MemoryStore
 from reports.dispatch import send_due_reports
-from reports.notify import notifiers_from_env
+from reports.notify import Notifier
 from reports.schedule import next_daily_run_ms
 from runtime.backtest import Tally
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
@@ -36,6 +35,7 @@ from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from runtime.pump import Pump
 from runtime.reconcile import reconcile_orders
+from runtime.settings import StartSettings
 from runtime.sources import MarketSource, recorded_source, synthetic_source
 from runtime.state import (
     leave_kill_flag,
@@ -64,8 +64,9 @@ class Runner:
 
     def __init__(self, home: Home, config: ExecutorConfig, source: MarketSource, source_id: str,
                  balance: Decimal, checkpoint_every: int, speed: float | None, view: LiveView | None,
-                 accept_rollback: bool = False) -> None:
+                 accept_rollback: bool = False, notifiers: Sequence[Notifier] = ()) -> None:
         self.home = home
+        self.notifiers = list(notifiers)
         self.config = config
         self.source = source
         self.source_id = source_id
@@ -171,8 +172,10 @@ class Runner:
         now = _wall_ms()
         if now < self._next_report_ms:
             return
-        result = send_due_reports(self.home.root, self.journal, notifiers_from_env(os.environ), now)
+        result = send_due_reports(self.home.root, self.journal, self.notifiers, now)
         self.warnings.extend(result.warnings + [f.message for f in result.failures])
+        for failure in result.failures:  # journaled, so that `status` shows a report that did not arrive
+            self.journal.record_error(now, failure.code, failure.message, failure.details)
         self._next_report_ms = next_daily_run_ms(now)
 
     def performance(self) -> dict[str, Any]:
@@ -317,8 +320,10 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorConfig]) -> dict[str, Any]:
-    """`run` on the home of `args`; `configure(home)` gives the configuration once the home's lock is held."""
+def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorConfig],
+                 settings: StartSettings) -> dict[str, Any]:
+    """`run` on the home of `args`; `configure(home)` gives the configuration once the home's lock is held;
+    `settings` are the environment's, checked before anything ran."""
     if args.mode in ("testnet", "live"):
         raise ModeUnavailable(f"--mode {args.mode} needs the Binance adapter, which this version does not ship yet; "
                               "use --mode replay or --mode paper", mode=args.mode)
@@ -329,7 +334,7 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
         if args.mode == "paper":
             from runtime.paper_live import run_paper
 
-            return run_paper(home, config, args)
+            return run_paper(home, config, args, settings)
         if args.data is not None:
             source = recorded_source(args.data.resolve(), args.symbols, exchange_info=args.exchange_info,
                                      cache_dir=home.candle_cache)
@@ -339,5 +344,5 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
             source_id = f"synthetic:{args.seed}:{','.join(args.symbols or [])}:{args.steps}"
         view = None if args.no_view or args.format == "json" else LiveView()
         runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, args.speed, view,
-                        accept_rollback=args.accept_journal_rollback)
+                        accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers)
         return runner.run_to_end()
