@@ -113,7 +113,7 @@ def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace, sett
 
     symbols = args.symbols or list(DEFAULT_SYMBOLS)
     source = live_source(symbols, settings.binance_rest, settings.binance_stream, args.exchange_info)
-    view = None if args.no_view or args.format == "json" else LiveView()
+    view = None if args.no_view or args.format == "json" else LiveView("paper", source)
     runner = Runner(home, config, source, f"paper:{','.join(sorted(symbols))}", args.balance,
                     args.checkpoint_every, None, view, accept_rollback=args.accept_journal_rollback,
                     notifiers=settings.notifiers)

@@ -19,6 +19,7 @@ from typing import Any
 
 from core.analytics import trade_stats
 from core.config import ExecutorConfig
+from core.display import fixed
 from core.engine import Engine, Record
 from core.errors import ExecutorError
 from core.events import Bar
@@ -29,7 +30,7 @@ from memory.files import MemoryStore
 from reports.dispatch import send_due_reports
 from reports.notify import Notifier
 from reports.schedule import next_daily_run_ms
-from runtime.backtest import Tally
+from runtime.backtest import Tally, quote_places
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
@@ -222,7 +223,7 @@ class Runner:
                 now = time.monotonic()
                 if self.view is not None and now - last_view > 0.25:
                     last_view = now
-                    self.view.update(self.engine, index, self.source.total_events)
+                    self.view.update(self.engine, index)
             if self.stop_reason is not None:
                 break
 
@@ -274,6 +275,7 @@ class Runner:
             if self.view is not None:
                 with self.view:
                     self.run(self.source.events)
+                    self.view.update(self.engine, self.cursor)  # the last frame stays on screen: make it current
             else:
                 self.run(self.source.events)
         finally:
@@ -293,6 +295,7 @@ class Runner:
         self.journal.close()
         engine = self.engine
         portfolio = engine.portfolio
+        places = quote_places(self.source.rules, portfolio.quote_asset)
         return {
             "mode": "paper" if self.source.live else "replay",
             "source": self.source.description,
@@ -300,14 +303,14 @@ class Runner:
             "resumed_from": self.resumed_from,
             "finished": finished,
             "stopped_because": self.stop_reason or ("data exhausted" if finished else None),
-            "equity_end": str(portfolio.equity()),
-            "realized_pnl": str(portfolio.realized_pnl),
-            "fees": str(portfolio.fees_paid),
+            "equity_end": fixed(portfolio.equity(), places),
+            "realized_pnl": fixed(portfolio.realized_pnl, places),
+            "fees": fixed(portfolio.fees_paid, places),
             "max_drawdown_pct": round(engine.max_drawdown_pct, 4),
             "open_positions": {s: {"quantity": str(p.quantity), "stop": str(p.stop_price) if p.stop_price else None,
                                    "protected_by": p.protection_list_id}
                                for s, p in sorted(portfolio.positions().items())},
-            "per_strategy": {k: v.as_dict() for k, v in sorted(self.tally.per_strategy.items())},
+            "per_strategy": {k: v.as_dict(places) for k, v in sorted(self.tally.per_strategy.items())},
             "breaker_level": engine.breakers.level(engine.now_ms).value,
             "kill_switch": engine.controls.killed,
             "warnings": self.warnings,
@@ -342,7 +345,7 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
         else:
             source = synthetic_source(args.seed, args.symbols, args.steps)
             source_id = f"synthetic:{args.seed}:{','.join(args.symbols or [])}:{args.steps}"
-        view = None if args.no_view or args.format == "json" else LiveView()
+        view = None if args.no_view or args.format == "json" else LiveView("replay", source)
         runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, args.speed, view,
                         accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers)
         return runner.run_to_end()
