@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from core.config import ExecutorConfig, env_settings
+from core.config import ExecutorConfig
 from core.errors import ExecutorError, InvalidArgument
 from memory.redact import masked_output
 from tools.cli import (
@@ -199,11 +199,12 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.backtest import run_backtest, run_id
     from runtime.home import Home
     from runtime.limits import BACKTEST_START, limits_at_start
+    from runtime.settings import check_settings
     from runtime.sources import recorded_source, synthetic_source
 
-    env_values = env_settings(os.environ)  # a bad value is refused before the home is touched
+    settings = check_settings(os.environ)  # a bad value is refused by name before the home is touched
     home = Home.resolve(args.home).ensure()
-    config = ExecutorConfig(risk=limits_at_start(home, env_values, BACKTEST_START, wall_clock_ms()).risk)
+    config = ExecutorConfig(risk=limits_at_start(home, settings.risk, BACKTEST_START, wall_clock_ms()).risk)
     if args.synthetic:
         source = synthetic_source(args.seed, args.symbols, args.steps)
     else:
@@ -231,6 +232,7 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.home import Home
     from runtime.limits import RUN_START, limits_at_start
     from runtime.runner import run_executor
+    from runtime.settings import check_settings
 
     if args.mode != "replay":
         for dest, option in REPLAY_ONLY_OPTIONS.items():
@@ -238,13 +240,15 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
                 raise InvalidArgument(f"{option} does not apply to --mode {args.mode}, which trades on live market "
                                       f"data; leave it out, or replay that data with --mode replay",
                                       option=option, mode=args.mode)
-    env_values = env_settings(os.environ)  # a bad value is refused before the home is touched
+    # Every setting, the notifiers' too, is checked by name before the home is touched: a typo found at the first
+    # report would stop a long-running executor hours after it started.
+    settings = check_settings(os.environ)
 
     def configure(home: Home) -> ExecutorConfig:
         # Called under the single-writer lock: a `run` refused because another holds the home stores nothing.
-        return ExecutorConfig(risk=limits_at_start(home, env_values, RUN_START, wall_clock_ms()).risk)
+        return ExecutorConfig(risk=limits_at_start(home, settings.risk, RUN_START, wall_clock_ms()).risk)
 
-    return run_executor(args, configure)
+    return run_executor(args, configure, settings)
 
 
 def cmd_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -281,8 +285,9 @@ def cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_record(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.recording import record_command
+    from runtime.settings import check_settings
 
-    return record_command(args)
+    return record_command(args, check_settings(os.environ))
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {

@@ -38,6 +38,22 @@ class DispatchResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def sent_path(home: Path) -> Path:
+    """The file that remembers, per period and service, the last report delivered."""
+    return Path(home) / REPORTS_DIR / SENT_FILE
+
+
+def last_sent(home: Path) -> tuple[dict[str, dict[str, str]], str | None]:
+    """Service → period → the date of the last report it received (read-only), and a warning when the file had
+    to be read from its previous version."""
+    state, warning = read_json(sent_path(home), expect_object=True)
+    by_service: dict[str, dict[str, str]] = {}
+    for period in _DUE:
+        for service, day in dict((state or {}).get(period) or {}).items():
+            by_service.setdefault(str(service), {})[period] = str(day)
+    return by_service, warning
+
+
 def send_due_reports(
     home: Path,
     journal: Journal,
@@ -51,7 +67,7 @@ def send_due_reports(
 ) -> DispatchResult:
     """Build (or reuse) and send every due report to every notifier that has not had it yet."""
     result = DispatchResult()
-    state_path = Path(home) / REPORTS_DIR / SENT_FILE
+    state_path = sent_path(home)
     state, warning = read_json(state_path, expect_object=True)
     if warning:
         result.warnings.append(warning)

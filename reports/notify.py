@@ -4,8 +4,9 @@ Telegram (https://core.telegram.org/bots/api): `POST /bot<token>/sendMessage` (t
 and `POST /bot<token>/sendPhoto` (multipart, caption up to 1024 characters). Every answer is JSON
 `{"ok": bool, ...}`; an error carries `description`, and a 429 carries `parameters.retry_after` in seconds.
 
-Discord (execute webhook): `POST <webhook url>` with JSON `{"content": ...}` (up to 2000 characters), or
-multipart with `payload_json` and the file as `files[0]`; success is 204 (200 with `?wait=true`). A 429
+Discord (execute webhook): `POST <webhook url>` with JSON `{"content": ..., "allowed_mentions": {"parse": []}}`
+(content up to 2000 characters; no mention pings anyone), or multipart with `payload_json` and the file as
+`files[0]`; success is 204 (200 with `?wait=true`). A 429
 carries `retry_after` in seconds in its JSON body (and the Retry-After header).
 
 A retried send after a timeout may deliver a message twice: for a report that is better than none.
@@ -40,6 +41,9 @@ TELEGRAM_API_BASE = "https://api.telegram.org"
 TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CAPTION_LIMIT = 1024
 DISCORD_CONTENT_LIMIT = 2000
+# Discord pings whoever a message names (`@everyone`, `<@id>`, roles) unless told not to: a symbol, a reason or
+# an error text quoted in a report must never notify a whole server.
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 CHART_FILENAME = "report.png"
 _ELLIPSIS = "…"
 # Errors that may clear up on their own; the rest of httpx's (a bad URL scheme, a bad header) never will.
@@ -129,11 +133,11 @@ class DiscordNotifier:
         return f"DiscordNotifier(webhook_url={scrub(self._url)!r})"
 
     def send(self, text: str, chart: Path | None = None) -> None:
-        content = truncate(_require_text(text), DISCORD_CONTENT_LIMIT)
+        message = {"content": truncate(_require_text(text), DISCORD_CONTENT_LIMIT), "allowed_mentions": NO_MENTIONS}
         if chart is None:
-            request: dict[str, Any] = {"json": {"content": content}}
+            request: dict[str, Any] = {"json": message}
         else:
-            payload = {"content": content, "attachments": [{"id": 0, "filename": CHART_FILENAME}]}
+            payload = {**message, "attachments": [{"id": 0, "filename": CHART_FILENAME}]}
             request = {"data": {"payload_json": json.dumps(payload)},
                        "files": {"files[0]": (CHART_FILENAME, _read_chart(self.service, chart), "image/png")}}
 

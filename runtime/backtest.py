@@ -10,14 +10,16 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from core.config import ExecutorConfig
+from core.display import fixed
 from core.engine import Engine, Record
+from core.filters import SymbolRules
 from core.portfolio import ClosedTrade, Portfolio
 from core.types import StrategyName
 from exchange.paper import PaperExchange
@@ -27,6 +29,7 @@ from runtime.pump import Pump
 from runtime.sources import MarketSource
 
 Progress = Callable[[int], None]
+DEFAULT_QUOTE_PLACES = 8  # Binance's quoteAssetPrecision of USDT
 
 
 @dataclass
@@ -35,8 +38,8 @@ class StrategyTally:
     wins: int = 0
     pnl: Decimal = Decimal(0)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"trades": self.trades, "wins": self.wins, "pnl": str(self.pnl.quantize(Decimal("0.00000001"))),
+    def as_dict(self, places: int = DEFAULT_QUOTE_PLACES) -> dict[str, Any]:
+        return {"trades": self.trades, "wins": self.wins, "pnl": fixed(self.pnl, places),
                 "win_rate": round(self.wins / self.trades, 4) if self.trades else None}
 
 
@@ -55,6 +58,13 @@ class Tally:
         elif hasattr(record, "kind"):
             kind = record.kind  # type: ignore[union-attr]
             self.notices[kind] = self.notices.get(kind, 0) + 1
+
+
+def quote_places(rules: Mapping[str, SymbolRules], quote_asset: str) -> int:
+    """The quote asset's precision for amounts in a summary: exchangeInfo's quoteAssetPrecision of the symbols
+    quoted in it (DEFAULT_QUOTE_PLACES without one)."""
+    return max((r.quote_precision for r in rules.values() if r.quote_asset == quote_asset),
+               default=DEFAULT_QUOTE_PLACES)
 
 
 def run_id(parts: dict[str, Any]) -> str:
@@ -89,6 +99,7 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
         journal.close()
     marks = {s: Decimal(repr(f.last_price)) for s, f in engine.features.items() if f.last_price is not None}
     equity_end = portfolio.equity(marks)
+    places = quote_places(source.rules, quote_asset)
     summary: dict[str, Any] = {
         "source": source.description,
         "rules": source.rules_origin,
@@ -99,16 +110,16 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
         "rejections": pump.rejections,
         "trades": pump.trades_closed,
         "equity_start": str(equity_start),
-        "equity_end": str(equity_end.quantize(Decimal("0.00000001"))),
+        "equity_end": fixed(equity_end, places),
         "return_pct": round(float((equity_end / equity_start - 1) * 100), 4) if equity_start else None,
-        "realized_pnl": str(portfolio.realized_pnl.quantize(Decimal("0.00000001"))),
-        "fees": str(portfolio.fees_paid.quantize(Decimal("0.00000001"))),
+        "realized_pnl": fixed(portfolio.realized_pnl, places),
+        "fees": fixed(portfolio.fees_paid, places),
         "open_positions": {s: {"quantity": str(p.quantity), "avg_entry": str(p.avg_entry),
                                "stop": str(p.stop_price) if p.stop_price else None,
                                "protected_by": p.protection_list_id}
                            for s, p in sorted(portfolio.positions().items())},
         "max_drawdown_pct": round(engine.max_drawdown_pct, 4),
-        "per_strategy": {k: v.as_dict() for k, v in sorted(tally.per_strategy.items())},
+        "per_strategy": {k: v.as_dict(places) for k, v in sorted(tally.per_strategy.items())},
         "notices": dict(sorted(tally.notices.items())),
         "breaker_level": engine.breakers.level(engine.now_ms).value,
         "journal": str(out_dir / "journal.db"),

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,12 +24,11 @@ from core.events import Tick
 from core.filters import SymbolRules, rules_from_exchange_info
 from exchange.feeds.live import LiveFeed
 from runtime.home import Home
+from runtime.settings import StartSettings
 from runtime.sources import MarketSource, load_exchange_info
 from runtime.view import LiveView
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
-DEFAULT_REST = "https://api.binance.com"
-DEFAULT_STREAM = "wss://stream.binance.com:9443"
 IDLE_TICK_S = 0.5
 _END = object()
 
@@ -98,11 +96,10 @@ class ThreadedFeed:
             self._stop.set()
 
 
-def live_source(symbols: Sequence[str], env: dict[str, str], exchange_info: Any = None) -> MarketSource:
+def live_source(symbols: Sequence[str], rest: str, stream: str, exchange_info: Any = None) -> MarketSource:
+    """Live public Binance data from the REST base `rest` and the WebSocket base `stream`."""
     from tools.spec import wall_clock_ms
 
-    rest = env.get("BINANCE_BASE_URL", DEFAULT_REST).rstrip("/")
-    stream = env.get("BINANCE_STREAM_URL", DEFAULT_STREAM).rstrip("/")
     rules = load_exchange_info(exchange_info) if exchange_info is not None else fetch_rules(rest, symbols)
     feed = LiveFeed(list(symbols), ws_base=stream, rest_base=rest)
     return MarketSource(events=ThreadedFeed(feed, wall_clock_ms), rules=rules, symbols=sorted(symbols),
@@ -111,12 +108,13 @@ def live_source(symbols: Sequence[str], env: dict[str, str], exchange_info: Any 
                         live=True)
 
 
-def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace) -> dict[str, Any]:
+def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace, settings: StartSettings) -> dict[str, Any]:
     from runtime.runner import Runner
 
     symbols = args.symbols or list(DEFAULT_SYMBOLS)
-    source = live_source(symbols, dict(os.environ), args.exchange_info)
-    view = None if args.no_view or args.format == "json" else LiveView()
+    source = live_source(symbols, settings.binance_rest, settings.binance_stream, args.exchange_info)
+    view = None if args.no_view or args.format == "json" else LiveView("paper", source)
     runner = Runner(home, config, source, f"paper:{','.join(sorted(symbols))}", args.balance,
-                    args.checkpoint_every, None, view, accept_rollback=args.accept_journal_rollback)
+                    args.checkpoint_every, None, view, accept_rollback=args.accept_journal_rollback,
+                    notifiers=settings.notifiers)
     return runner.run_to_end()

@@ -11,15 +11,15 @@ exchange-side orders, state saved).
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from core.analytics import trade_stats
 from core.config import ExecutorConfig
+from core.display import fixed
 from core.engine import Engine, Record
 from core.errors import ExecutorError
 from core.events import Bar
@@ -28,14 +28,15 @@ from core.risk.sizing import kelly_for_strategy
 from exchange.paper import PaperExchange
 from memory.files import MemoryStore
 from reports.dispatch import send_due_reports
-from reports.notify import notifiers_from_env
+from reports.notify import Notifier
 from reports.schedule import next_daily_run_ms
-from runtime.backtest import Tally
+from runtime.backtest import Tally, quote_places
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from runtime.pump import Pump
 from runtime.reconcile import reconcile_orders
+from runtime.settings import StartSettings
 from runtime.sources import MarketSource, recorded_source, synthetic_source
 from runtime.state import (
     leave_kill_flag,
@@ -64,8 +65,9 @@ class Runner:
 
     def __init__(self, home: Home, config: ExecutorConfig, source: MarketSource, source_id: str,
                  balance: Decimal, checkpoint_every: int, speed: float | None, view: LiveView | None,
-                 accept_rollback: bool = False) -> None:
+                 accept_rollback: bool = False, notifiers: Sequence[Notifier] = ()) -> None:
         self.home = home
+        self.notifiers = list(notifiers)
         self.config = config
         self.source = source
         self.source_id = source_id
@@ -171,8 +173,10 @@ class Runner:
         now = _wall_ms()
         if now < self._next_report_ms:
             return
-        result = send_due_reports(self.home.root, self.journal, notifiers_from_env(os.environ), now)
+        result = send_due_reports(self.home.root, self.journal, self.notifiers, now)
         self.warnings.extend(result.warnings + [f.message for f in result.failures])
+        for failure in result.failures:  # journaled, so that `status` shows a report that did not arrive
+            self.journal.record_error(now, failure.code, failure.message, failure.details)
         self._next_report_ms = next_daily_run_ms(now)
 
     def performance(self) -> dict[str, Any]:
@@ -219,7 +223,7 @@ class Runner:
                 now = time.monotonic()
                 if self.view is not None and now - last_view > 0.25:
                     last_view = now
-                    self.view.update(self.engine, index, self.source.total_events)
+                    self.view.update(self.engine, index)
             if self.stop_reason is not None:
                 break
 
@@ -271,6 +275,7 @@ class Runner:
             if self.view is not None:
                 with self.view:
                     self.run(self.source.events)
+                    self.view.update(self.engine, self.cursor)  # the last frame stays on screen: make it current
             else:
                 self.run(self.source.events)
         finally:
@@ -290,6 +295,7 @@ class Runner:
         self.journal.close()
         engine = self.engine
         portfolio = engine.portfolio
+        places = quote_places(self.source.rules, portfolio.quote_asset)
         return {
             "mode": "paper" if self.source.live else "replay",
             "source": self.source.description,
@@ -297,14 +303,14 @@ class Runner:
             "resumed_from": self.resumed_from,
             "finished": finished,
             "stopped_because": self.stop_reason or ("data exhausted" if finished else None),
-            "equity_end": str(portfolio.equity()),
-            "realized_pnl": str(portfolio.realized_pnl),
-            "fees": str(portfolio.fees_paid),
+            "equity_end": fixed(portfolio.equity(), places),
+            "realized_pnl": fixed(portfolio.realized_pnl, places),
+            "fees": fixed(portfolio.fees_paid, places),
             "max_drawdown_pct": round(engine.max_drawdown_pct, 4),
             "open_positions": {s: {"quantity": str(p.quantity), "stop": str(p.stop_price) if p.stop_price else None,
                                    "protected_by": p.protection_list_id}
                                for s, p in sorted(portfolio.positions().items())},
-            "per_strategy": {k: v.as_dict() for k, v in sorted(self.tally.per_strategy.items())},
+            "per_strategy": {k: v.as_dict(places) for k, v in sorted(self.tally.per_strategy.items())},
             "breaker_level": engine.breakers.level(engine.now_ms).value,
             "kill_switch": engine.controls.killed,
             "warnings": self.warnings,
@@ -317,8 +323,10 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorConfig]) -> dict[str, Any]:
-    """`run` on the home of `args`; `configure(home)` gives the configuration once the home's lock is held."""
+def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorConfig],
+                 settings: StartSettings) -> dict[str, Any]:
+    """`run` on the home of `args`; `configure(home)` gives the configuration once the home's lock is held;
+    `settings` are the environment's, checked before anything ran."""
     if args.mode in ("testnet", "live"):
         raise ModeUnavailable(f"--mode {args.mode} needs the Binance adapter, which this version does not ship yet; "
                               "use --mode replay or --mode paper", mode=args.mode)
@@ -329,7 +337,7 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
         if args.mode == "paper":
             from runtime.paper_live import run_paper
 
-            return run_paper(home, config, args)
+            return run_paper(home, config, args, settings)
         if args.data is not None:
             source = recorded_source(args.data.resolve(), args.symbols, exchange_info=args.exchange_info,
                                      cache_dir=home.candle_cache)
@@ -337,7 +345,7 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
         else:
             source = synthetic_source(args.seed, args.symbols, args.steps)
             source_id = f"synthetic:{args.seed}:{','.join(args.symbols or [])}:{args.steps}"
-        view = None if args.no_view or args.format == "json" else LiveView()
+        view = None if args.no_view or args.format == "json" else LiveView("replay", source)
         runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, args.speed, view,
-                        accept_rollback=args.accept_journal_rollback)
+                        accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers)
         return runner.run_to_end()

@@ -32,6 +32,7 @@ class MarketSource:
     description: str
     rules_origin: str
     live: bool = False  # live data: never skipped on resume, and the world does not re-run after a crash
+    end_ms: int | None = None  # market time at which the data ends, when known without counting the events
 
 
 def _is_recording(path: Path) -> bool:
@@ -58,7 +59,8 @@ def synthetic_source(seed: int, symbols: Sequence[str] | None = None, steps: int
     names = sorted(rules)
     return MarketSource(events=market.events(), rules=rules, symbols=names, start_ms=market.start_ms,
                         total_events=None, description=f"synthetic market, seed {seed}, {len(names)} pairs",
-                        rules_origin="synthetic exchangeInfo")
+                        rules_origin="synthetic exchangeInfo",
+                        end_ms=market.start_ms + market.steps * market.step_ms)
 
 
 def recorded_source(path: Path, symbols: Sequence[str] | None = None, from_ms: int | None = None,

@@ -10,9 +10,12 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from core.display import money, percent, price, quantity, signed_money, utc_text
+from runtime.sources import MarketSource
 
 stderr = Console(stderr=True)
 stdout = Console()
@@ -73,14 +76,17 @@ def _summary_table(command: str, data: dict[str, Any]) -> Table:
 
 
 class LiveView:
-    """The `run` terminal view: positions, P&L, breakers, last decisions, data health. Redrawn a few times a second."""
+    """The `run` terminal view: mode and source, progress, equity and P&L, positions at their mark, breakers, the
+    last decisions and notices with their whole reasons. Redrawn a few times a second, on stderr."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str, source: MarketSource, console: Console | None = None) -> None:
         from collections import deque
 
         from rich.live import Live
 
-        self._live = Live(console=stderr, refresh_per_second=4, transient=False)
+        self.mode = mode
+        self.source = source
+        self._live = Live(console=console or stderr, refresh_per_second=4, transient=False)
         self._recent: deque[str] = deque(maxlen=8)
 
     def __enter__(self) -> LiveView:
@@ -94,42 +100,60 @@ class LiveView:
         from core.types import Decision, DecisionAction
 
         if isinstance(record, Decision) and record.action is DecisionAction.ENTER:
-            self._recent.append(f"ENTER {record.symbol} {record.strategy} {record.quote_amount:.2f} — "
-                                f"{'; '.join(record.reasons)[:80]}")
+            self._recent.append(f"{utc_text(record.time_ms)} ENTER {record.symbol} {record.strategy} "
+                                f"{money(record.quote_amount)} — {'; '.join(record.reasons)}")
         elif hasattr(record, "message") and hasattr(record, "kind"):
-            self._recent.append(f"{record.kind}: {record.message}"[:110])  # type: ignore[attr-defined]
+            self._recent.append(f"{record.kind}: {record.message}")  # type: ignore[attr-defined]
 
-    def update(self, engine: Any, done: int, total: int | None) -> None:
-        from rich.console import Group
+    def update(self, engine: Any, done: int) -> None:
+        self._live.update(self.renderable(engine, done))
 
+    def renderable(self, engine: Any, done: int) -> Group:
         portfolio = engine.portfolio
+        quote = portfolio.quote_asset
         head = _table("executor", [
-            ("time (UTC)", _utc(engine.now_ms)),
-            ("progress", f"{done}/{total}" if total else str(done)),
-            ("equity", f"{portfolio.equity_float():.2f}"),
-            ("realized P&L", str(portfolio.realized_pnl.quantize(Decimal('0.01')))),
-            ("max drawdown %", f"{engine.max_drawdown_pct:.2f}"),
+            ("mode", self.mode),
+            ("source", self.source.description),
+            ("progress", self.progress(engine.now_ms, done)),
+            ("market time", utc_text(engine.now_ms)),
+            ("equity", f"{money(portfolio.equity())} {quote}"),
+            ("realized P&L", f"{signed_money(portfolio.realized_pnl)} {quote}"),
+            ("max drawdown", percent(engine.max_drawdown_pct)),
             ("breakers", engine.breakers.level(engine.now_ms).value),
             ("kill switch", "ON" if engine.controls.killed else "off"),
             ("data outages", ", ".join(f"{s}: {r}" for s, r in engine.outages.items()) or "none"),
         ])
         positions = Table(title="positions", title_justify="left")
-        for col in ("symbol", "qty", "entry", "stop", "take-profit", "protected"):
-            positions.add_column(col)
-        for symbol, holding in sorted(engine.holdings.items()):
-            position = portfolio.position(symbol)
-            if position is None:
-                continue
-            positions.add_row(symbol, str(position.quantity), f"{holding.entry_price:.6g}", f"{holding.stop_price:.6g}",
-                              f"{holding.take_profit_price:.6g}", "yes" if holding.protection_id else "NO")
+        for col in ("symbol", "qty", "entry", "mark", "unrealized P&L", "stop", "take-profit", "protected"):
+            positions.add_column(col, overflow="fold")
+        marks = portfolio.last_marks()
+        for symbol, position in sorted(portfolio.positions().items()):
+            holding = engine.holdings.get(symbol)
+            mark = marks.get(symbol)
+            unrealized = None if mark is None else position.quantity * (Decimal(repr(mark)) - position.avg_entry)
+            positions.add_row(
+                symbol, quantity(position.quantity), price(position.avg_entry), "n/a" if mark is None else price(mark),
+                "n/a" if unrealized is None else signed_money(unrealized),
+                _price_or_none(holding.stop_price if holding else position.stop_price),
+                _price_or_none(holding.take_profit_price if holding else position.take_profit_price),
+                "yes" if (holding.protection_id if holding else position.protection_list_id) else "NO")
         recent = Table(title="last decisions and notices", title_justify="left", show_header=False)
-        recent.add_column()
+        recent.add_column(overflow="fold")
         for line in self._recent:
             recent.add_row(line)
-        self._live.update(Group(head, positions, recent))
+        return Group(head, positions, recent)
+
+    def progress(self, now_ms: int, done: int) -> str:
+        """Events done out of the total when it is known, else how far the market time is through the data."""
+        source = self.source
+        if source.total_events:
+            return f"{done:,} / {source.total_events:,} events ({done / source.total_events:.0%})"
+        if source.end_ms is not None and source.end_ms > source.start_ms:
+            share = min(1.0, max(0.0, (now_ms - source.start_ms) / (source.end_ms - source.start_ms)))
+            return f"{done:,} events · market time {share:.0%} of the data (ends {utc_text(source.end_ms)})"
+        return f"{done:,} events (live data: no end)"
 
 
-def _utc(ms: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+def _price_or_none(value: Decimal | None) -> str:
+    """A Holding keeps 0 for a price it does not have yet."""
+    return "none" if value is None or value == 0 else price(value)

@@ -15,10 +15,11 @@ import argparse
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from core.display import significant
 from core.errors import InvalidArgument
+from tools.chat import RENDERERS, wrapped
 from tools.openai_defs import openai_tools
 from tools.registry import TOOL_MODULES, all_specs, get_spec, input_schema, output_schema, sibling_specs
 from tools.spec import ToolContext, ToolSpec
@@ -26,7 +27,7 @@ from tools.validation import invoke
 
 SIGNIFICANT_DIGITS = 8
 TEXT_LIMIT = 1500  # characters: one Discord message with room to spare
-LINE_LIMIT = 60  # characters: readable on a phone without wrapping mid-value
+LINE_LIMIT = 60  # characters: readable on a phone; a chat line holds at most three of these (tools.chat)
 _ARG_PREFIX = "arg__"
 _VARIANT_PREFIX = "variant__"
 
@@ -240,20 +241,26 @@ def tool_definitions(fmt: str, *, strict: bool = False, prefix: str = "") -> Any
 def render_text(document: dict[str, Any]) -> str:
     """A short chat-friendly answer (Discord, Telegram): one fact per line, no tables, at most TEXT_LIMIT chars.
 
-    A tool's own chat text (`data.text`) or one-line summary (`data.message`) comes first; empty values are
-    left out and long decimals shortened, so the facts that matter fit one message. JSON has everything.
+    `status` and `scan` have answers of their own (`tools.chat`): the lines that must be seen first, then detail.
+    Any other tool's own chat text (`data.text`) or one-line summary (`data.message`) comes first, then its
+    data flattened; empty values are left out and long decimals rounded. Long lines are wrapped at word
+    boundaries, never cut; what does not fit is left out in whole lines, and the last line says so.
     """
     tool = document.get("tool", "executor")
     if not document.get("ok"):
         error = document["error"]
-        lines = [f"{tool} failed: {error['code']}", _clip(error["message"], 3 * LINE_LIMIT)]
-        return _fit(lines + _lines(error.get("details", {}), ""))
+        lines = [f"{tool} failed: {error['code']}", *wrapped(error["message"])]
+        return _fit(tool, lines + _lines(error.get("details", {}), ""))
     data = dict(document.get("data") or {})
     lines = [f"{tool}: ok"]
+    renderer = RENDERERS.get(tool)
+    if renderer is not None:
+        chat = renderer(data)
+        return _fit(tool, lines + chat.essential + chat.detail)
     for lead in ("text", "message"):
         if isinstance(data.get(lead), str):
-            lines += [_clip(line, 3 * LINE_LIMIT) for line in data.pop(lead).splitlines()]
-    return _fit(lines + _lines(data, ""))
+            lines += data.pop(lead).splitlines()
+    return _fit(tool, lines + _lines(data, ""))
 
 
 def _short_number(text: str) -> str:
@@ -261,16 +268,9 @@ def _short_number(text: str) -> str:
     if "." not in text:
         return text  # ids, times and whole amounts stay as they are
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        return significant(text, SIGNIFICANT_DIGITS)
+    except ValueError:
         return text
-    if not value.is_finite() or len(value.as_tuple().digits) <= SIGNIFICANT_DIGITS:
-        return text
-    return f"{round(value, max(0, SIGNIFICANT_DIGITS - 1 - value.adjusted())):f}"
-
-
-def _clip(text: str, limit: int = LINE_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _scalar(value: Any) -> str:
@@ -298,23 +298,25 @@ def _lines(value: Any, prefix: str) -> list[str]:
         if not value:
             return [f"{prefix}: none"]
         if all(not isinstance(v, (dict, list)) for v in value):
-            return [_clip(f"{prefix}: " + ", ".join(_scalar(v) for v in value), 3 * LINE_LIMIT)]
+            return [f"{prefix}: " + ", ".join(_scalar(v) for v in value)]
         out = [f"{prefix}:"]
         for item in value:
             if isinstance(item, dict):
                 flat = _lines(item, "")
-                out.append(_clip("- " + " ".join(line.replace(": ", "=", 1) for line in flat), 3 * LINE_LIMIT))
+                out.append("- " + " ".join(line.replace(": ", "=", 1) for line in flat))
             else:
                 out += _lines(item, prefix)
         return out
-    return [_clip(f"{prefix}: {_scalar(value)}", 2 * LINE_LIMIT)]
+    return [f"{prefix}: {_scalar(value)}"]
 
 
-def _fit(lines: list[str]) -> str:
+def _fit(tool: str, lines: list[str]) -> str:
+    """The lines, each wrapped to LINE_LIMIT × 3, until TEXT_LIMIT; then one line saying how many were left out."""
+    whole = [part for line in lines for part in wrapped(line)]
     kept: list[str] = []
     used = 0
-    for index, line in enumerate(lines):
-        more = f"… {len(lines) - index} more lines (--format json has everything)"
+    for index, line in enumerate(whole):
+        more = f"… {len(whole) - index} more line(s): `{tool} --format json` has everything"
         if used + len(line) + 1 > TEXT_LIMIT - len(more) - 1:
             kept.append(more)
             break

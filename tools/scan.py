@@ -17,25 +17,22 @@ no lock, no checkpoint or journal write.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.engine import Engine
-from core.errors import ExecutorError, InvalidArgument
+from core.errors import ExecutorError
 from core.features import SymbolFeatures
 from core.strategies import pair_signal, symbol_signals
 from core.types import Signal
 from oracle.client import OracleClient
 from oracle.model import OracleDocument, OracleFailure, OracleOk, OracleResult
+from runtime.settings import MAX_SCAN_SYMBOLS, SYMBOL_PATTERN, scan_symbols
 from tools.spec import ToolContext, ToolSpec
 from tools.state import SavedEngine, money, read_saved_engine
 
-SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
-MAX_SYMBOLS = 20
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
-SCAN_SYMBOLS_ENV = "SCAN_SYMBOLS"
 ORACLE_DEADLINE_S = 5.0  # for all symbols together, once the workers are up
 ORACLE_STARTUP_S = 20.0  # worker processes importing on a busy machine
 # One worker answers its requests concurrently (one asyncio loop), so every symbol is in flight at once;
@@ -46,7 +43,6 @@ SYMBOLS_PER_WORKER = 10
 ORACLE_STALE_MS = 300_000
 # Oracle errors that mean "this symbol does not exist", as opposed to "no data right now".
 _SYMBOL_ERRORS = frozenset({"INVALID_SYMBOL", "INVALID_REQUEST"})
-_SYMBOL = re.compile(SYMBOL_PATTERN)
 
 SymbolName = Annotated[str, Field(pattern=SYMBOL_PATTERN)]
 Universe = Literal["argument", "checkpoint", "env", "default"]
@@ -56,7 +52,7 @@ class ScanInput(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     symbols: list[SymbolName] | None = Field(
-        default=None, min_length=1, max_length=MAX_SYMBOLS,
+        default=None, min_length=1, max_length=MAX_SCAN_SYMBOLS,
         description="Binance Spot symbols to scan, upper case (e.g. [\"BTCUSDT\", \"ETHUSDT\"]), at most 20. "
                     "Default: the running engine's symbols, else $SCAN_SYMBOLS, else BTCUSDT and ETHUSDT.")
 
@@ -163,15 +159,9 @@ def _universe(args: ScanInput, saved: SavedEngine | None, ctx: ToolContext) -> t
     if args.symbols:
         return list(dict.fromkeys(args.symbols)), "argument"
     if saved is not None and saved.engine.symbols:
-        return list(saved.engine.symbols)[:MAX_SYMBOLS], "checkpoint"
-    raw = ctx.env.get(SCAN_SYMBOLS_ENV, "").strip()
-    if raw:
-        names = list(dict.fromkeys(s.strip().upper() for s in raw.split(",") if s.strip()))
-        bad = [s for s in names if not _SYMBOL.match(s)]
-        if bad or not names or len(names) > MAX_SYMBOLS:
-            raise InvalidArgument(f"{SCAN_SYMBOLS_ENV} must be a comma list of 1 to {MAX_SYMBOLS} symbols like "
-                                  f"BTCUSDT; refused: {', '.join(bad) or raw}", setting=SCAN_SYMBOLS_ENV,
-                                  value=raw)
+        return list(saved.engine.symbols)[:MAX_SCAN_SYMBOLS], "checkpoint"
+    names = scan_symbols(ctx.env)
+    if names is not None:
         return names, "env"
     return list(DEFAULT_SYMBOLS), "default"
 

@@ -20,6 +20,8 @@ from core.engine import Engine
 from core.types import StrategyName
 from exchange.paper import PaperExchange
 from memory.journal import Journal
+from reports.delivery import NotifyError
+from reports.dispatch import last_sent
 from reports.periods import utc_date
 from runtime.limits import HomeLimits
 from tools.spec import ToolContext, ToolSpec
@@ -118,6 +120,14 @@ class ErrorLine(BaseModel):
     details: dict[str, Any]
 
 
+class DeliveryLine(BaseModel):
+    service: str = Field(description="telegram or discord")
+    last_sent: dict[str, str] = Field(description="period (day, week) -> date of the last report it received")
+    failures: int = Field(description="report deliveries to it that failed (journaled NOTIFY_FAILED errors)")
+    last_failure_ms: int | None
+    last_failure: str | None = Field(description="why the last failed delivery did not arrive")
+
+
 class LimitLine(BaseModel):
     setting: str = Field(description="environment name of the risk setting (field name when it has none)")
     field: str
@@ -147,6 +157,8 @@ class StatusOutput(BaseModel):
     data_health: list[DataHealthLine]
     llm: LlmHealth | None
     last_errors: list[ErrorLine]
+    report_delivery: list[DeliveryLine] = Field(description="per notifier: the last reports it received and the "
+                                                "deliveries that failed, so a report that never arrived is seen")
     limits: list[LimitLine] = Field(description="the effective risk limits and where each came from: the home's "
                                     "stored limits, tightened (never loosened) by this process's environment")
     notes: list[str]
@@ -178,6 +190,7 @@ def _status(saved: SavedEngine | None, process: EngineProcess, journal: Journal 
     common: dict[str, Any] = {
         "running": process.running, "pid": process.pid, "kill_switch": _kill_switch(engine, flag, process),
         "strategy_mix": _strategy_mix(engine, ctx), "llm": llm, "last_errors": errors, "notes": notes,
+        "report_delivery": _report_delivery(ctx, journal, notes),
         "limits": [LimitLine.model_validate(line) for line in (ctx.limits or HomeLimits(ctx.config.risk, {})).lines()],
     }
     if saved is None or engine is None:
@@ -317,6 +330,24 @@ def _journal_health(journal: Journal | None) -> tuple[LlmHealth | None, list[Err
     errors = [ErrorLine(time_ms=e["time_ms"], code=e["code"], message=e["message"], details=e["details"])
               for e in journal.errors()[-LAST_ERRORS:]]
     return llm, errors
+
+
+def _report_delivery(ctx: ToolContext, journal: Journal | None, notes: list[str]) -> list[DeliveryLine]:
+    sent, warning = last_sent(ctx.home.root)
+    if warning:
+        notes.append(warning)
+    failed: dict[str, list[dict[str, Any]]] = {}
+    for error in journal.errors() if journal is not None else []:
+        if error["code"] == NotifyError.code:
+            failed.setdefault(str(error["details"].get("service")), []).append(error)
+    lines = []
+    for service in sorted(set(sent) | set(failed)):
+        failures = failed.get(service, [])
+        last = failures[-1] if failures else None
+        lines.append(DeliveryLine(service=service, last_sent=sent.get(service, {}), failures=len(failures),
+                                  last_failure_ms=None if last is None else last["time_ms"],
+                                  last_failure=None if last is None else last["message"]))
+    return lines
 
 
 def _text(value: Decimal | None) -> str | None:

@@ -23,10 +23,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
-from core.errors import ConfigError, ExecutorError
+from core.errors import ExecutorError
 from memory.journal import CommandRow, CommandStatus, Journal
 from runtime.commands import CommandKind, NotStarted, Outcome, has_state, request_fingerprint, same_request, submit
 from runtime.commands import checkpoint_mode as mode_of_checkpoint
+from runtime.settings import trade_confirmation
 from tools.spec import ToolContext, ToolSpec
 from tools.state import stored_checkpoint
 
@@ -34,7 +35,6 @@ CONFIRMATION_TTL_MS = 120_000
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read and typed by people
 ALWAYS_TWO_PHASE = frozenset({"testnet", "live"})
 SINGLE_PHASE = frozenset({"replay", "paper"})
-CONFIRMATION_SETTINGS = ("auto", "always")
 RETRY_WINDOW_MS = 60_000  # an automatic key matches the previous request only if it was answered this recently
 AUTOMATIC_KEY_PREFIX = "auto:"
 
@@ -253,10 +253,7 @@ def current_mode(ctx: ToolContext) -> str:
 
 def needs_confirmation(mode: str, env: Any) -> bool:
     """Live and testnet always; paper and replay only with TRADE_CONFIRMATION=always; an unknown mode always."""
-    setting = (env.get("TRADE_CONFIRMATION") or "auto").strip().lower()
-    if setting not in CONFIRMATION_SETTINGS:
-        raise ConfigError("TRADE_CONFIRMATION", setting, f"must be one of {', '.join(CONFIRMATION_SETTINGS)}")
-    return mode not in SINGLE_PHASE or setting == "always"
+    return mode not in SINGLE_PHASE or trade_confirmation(env) == "always"
 
 
 def resolved_parameters(args: TradeInput, ctx: ToolContext) -> dict[str, str | None]:

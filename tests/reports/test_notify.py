@@ -185,7 +185,19 @@ def test_discord_json_content() -> None:
         _discord(server).send("report text")
     (request,) = server.received
     assert request.path == f"/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_SECRET}"
-    assert request.json == {"content": "report text"}
+    assert request.json == {"content": "report text", "allowed_mentions": {"parse": []}}
+
+
+@pytest.mark.parametrize("with_chart", [False, True])
+def test_a_discord_message_can_never_ping_anyone(chart: Path, with_chart: bool) -> None:
+    """A reason or a symbol quoting `@everyone`, a role or a user reaches the channel as text, pinging nobody."""
+    text = "SKIP @everyone BTCUSDT: <@&1234> <@5678> @here"
+    with LoopbackServer([Answer(204, None)]).running() as server:
+        _discord(server).send(text, chart if with_chart else None)
+    (request,) = server.received
+    payload = json.loads(request.fields["payload_json"]) if with_chart else request.json
+    assert payload["content"] == text
+    assert payload["allowed_mentions"] == {"parse": []}
 
 
 def test_discord_multipart_with_the_chart(chart: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import fixture_path
 from tests.feeds.captures import load_capture
 from tests.feeds.servers import DepthRestServer, ReplayWsServer
+from tests.reports.loopback import LoopbackServer, telegram_error
 from tests.runtime.helpers import query, run_cli, saved_checkpoint, start_cli
 
 SYMBOL = "NKNUSDT"
@@ -106,3 +107,29 @@ def test_paper_mode_without_exchange_rules_refuses_to_start(tmp_path: Path) -> N
     assert code == 1
     assert envelope["error"]["code"] == "DATA_OUTAGE"
     assert "exchangeInfo" in envelope["error"]["message"]
+
+
+def test_a_report_that_does_not_arrive_shows_in_status(binance: dict[str, str], exchange_info: Path,
+                                                       tmp_path: Path) -> None:
+    """The first report of a paper run goes to a Telegram that refuses it: the run goes on, and `status` names
+    the service, the failure and what it answered."""
+    home = tmp_path / "home"
+    refusing = LoopbackServer([telegram_error(400, "Bad Request: chat not found")])
+    with refusing.running():
+        proc = start_cli(home, "run", "--mode", "paper", "--symbols", SYMBOL, "--exchange-info", str(exchange_info),
+                         "--no-view", env={**binance, "TELEGRAM_BOT_TOKEN": "4242:planted_token",
+                                           "TELEGRAM_CHAT_ID": "-100123", "TELEGRAM_API_BASE": refusing.base_url})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not refusing.received:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-3000:]
+    assert refusing.received and refusing.received[0].path == "/bot4242:planted_token/sendMessage"
+    code, status, _ = run_cli(home, "status")
+    assert code == 0
+    (line,) = status["data"]["report_delivery"]
+    assert line["service"] == "telegram" and line["failures"] >= 1
+    assert "chat not found" in line["last_failure"] and "planted_token" not in line["last_failure"]

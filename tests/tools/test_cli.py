@@ -167,18 +167,19 @@ JSON_DATA = st.recursive(st.none() | st.booleans() | st.integers() | st.floats()
 @settings(max_examples=100)
 @given(data=st.dictionaries(st.text(max_size=20), JSON_DATA, max_size=10), ok=st.booleans())
 def test_any_answer_renders_within_one_chat_message(data, ok):
-    document = ({"ok": True, "tool": "status", "data": data} if ok else
+    # `report`: a tool answered by the generic flattening (status and scan have their own, tested with their data)
+    document = ({"ok": True, "tool": "report", "data": data} if ok else
                 {"ok": False, "tool": "trade", "error": {"code": "X", "message": "m" * 500, "details": data}})
     text = render_text(document)
     assert len(text) <= TEXT_LIMIT
     assert all(len(line) <= 3 * LINE_LIMIT for line in text.splitlines())
-    assert text.splitlines()[0] in ("status: ok", "trade failed: X")
+    assert text.splitlines()[0] in ("report: ok", "trade failed: X")
 
 
 def test_long_decimals_are_shortened_for_chat_but_ids_and_times_are_not():
-    text = render_text({"ok": True, "tool": "status", "data": {
+    text = render_text({"ok": True, "tool": "report", "data": {
         "avg_entry": "0.4504104104104104104104104104104104", "equity": "9997.9126031660000",
         "time_ms": 1700001499999, "client_order_id": "cx-p-18bcfe573b8-e", "text": "Daily report\nEquity: 1"}})
-    assert text.splitlines()[:3] == ["status: ok", "Daily report", "Equity: 1"]
+    assert text.splitlines()[:3] == ["report: ok", "Daily report", "Equity: 1"]
     assert "avg_entry: 0.45041041" in text and "equity: 9997.9126" in text
     assert "time_ms: 1700001499999" in text and "cx-p-18bcfe573b8-e" in text

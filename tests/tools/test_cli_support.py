@@ -32,8 +32,10 @@ FAKE_SECRETS: dict[str, str] = {
     "DEEPSEEK_API_KEY": "sk-0123456789abcdef0123456789abcdef",
     "TELEGRAM_BOT_TOKEN": "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1",
 }
+# The rest of a complete Telegram setup (not a secret): `run` refuses half of one at start-up.
+CHAT_ID = "-1001234567890"
 # Settings that would change what a tool does, so the tests never inherit them from the developer's shell.
-_CLEARED = ("EXECUTOR_HOME", "SCAN_SYMBOLS", "TRADE_CONFIRMATION", *FAKE_SECRETS)
+_CLEARED = ("EXECUTOR_HOME", "SCAN_SYMBOLS", "TRADE_CONFIRMATION", "TELEGRAM_CHAT_ID", *FAKE_SECRETS)
 
 
 def closed_loopback_url() -> str:
@@ -46,7 +48,8 @@ def closed_loopback_url() -> str:
 
 def executor_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
-    return {**env, **FAKE_SECRETS, "EXECUTOR_HOME": str(home), "BINANCE_BASE_URL": closed_loopback_url(),
+    return {**env, **FAKE_SECRETS, "TELEGRAM_CHAT_ID": CHAT_ID, "EXECUTOR_HOME": str(home),
+            "BINANCE_BASE_URL": closed_loopback_url(),
             "PYTHONUNBUFFERED": "1", **extra}
 
 

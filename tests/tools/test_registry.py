@@ -188,8 +188,9 @@ def test_one_tool_command_imports_only_its_own_tool_module():
 
 def test_the_run_command_imports_no_tool_module():
     code = ("import sys, executor; executor.build_parser('run'); "
-            "print([m for m in sys.modules if m.startswith('tools.') and m not in ('tools.cli', 'tools.envelope', "
-            "'tools.registry', 'tools.spec', 'tools.validation', 'tools.openai_defs', 'tools.strict_schema')])")
+            "print([m for m in sys.modules if m.startswith('tools.') and m not in ('tools.cli', 'tools.chat', "
+            "'tools.envelope', 'tools.registry', 'tools.spec', 'tools.validation', 'tools.openai_defs', "
+            "'tools.strict_schema')])")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 

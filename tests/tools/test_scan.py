@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from core.errors import InvalidArgument
+from core.errors import ConfigError
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from tests.conftest import fixture_path
@@ -144,7 +144,7 @@ def test_the_universe_comes_from_the_checkpoint_then_the_environment(
 
 
 def test_a_bad_scan_symbols_setting_is_refused_with_its_name(tmp_path: Path) -> None:
-    with pytest.raises(InvalidArgument) as refused:
+    with pytest.raises(ConfigError) as refused:
         handle(ScanInput(), context(tmp_path, {"SCAN_SYMBOLS": "BTCUSDT,bad-name"}))
     assert refused.value.details["setting"] == "SCAN_SYMBOLS" and "BAD-NAME" in refused.value.message
 

@@ -31,6 +31,7 @@ from memory.journal import Journal
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from runtime.runner import run_executor
+from runtime.settings import check_settings
 from tests.conftest import REPO_ROOT
 from tests.runtime.helpers import replace_checkpoint, saved_checkpoint
 from tools.spec import ToolContext
@@ -58,7 +59,7 @@ def replayed_home(root: Path, *, steps: int = STEPS, kill_flag: bool = False) ->
     args = argparse.Namespace(mode="replay", home=str(root), data=None, synthetic=True, seed=SEED, steps=steps,
                               symbols=None, speed=None, no_view=True, format="json", balance=Decimal(10_000),
                               checkpoint_every=5_000, exchange_info=None, accept_journal_rollback=False)
-    summary = run_executor(args, lambda _home: load_config(env={}))
+    summary = run_executor(args, lambda _home: load_config(env={}), check_settings({}))
     assert summary["finished"], summary
     return root
 

@@ -1,0 +1,107 @@
+"""Every environment setting the executor reads, parsed in one place and checked before anything runs.
+
+A long-lived `run` that reads a setting only when it first needs it dies hours later on a typo (half a
+Telegram setup used to kill `run --mode paper` at its first report, after 100 events). `check_settings`
+reads every setting at start-up and refuses the first that is wrong with `INVALID_CONFIG`, naming the
+variable and what is wrong (a credential's value masked); the parsers below are the only readers of their
+variables, so the tools and the runtime cannot disagree on what a value means. A blank variable is unset.
+
+The variables (CONFIGURATION.md documents each): `EXECUTOR_HOME`, `BINANCE_BASE_URL`, `BINANCE_STREAM_URL`,
+`SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `ORACLE_LOG_LEVEL`, `ORACLE_TEST_HOOKS`, the risk limits
+(`core.config.env_settings`) and the notifiers' (`reports.notify.notifiers_from_env`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.config import env_settings
+from core.errors import ConfigError
+from reports.notify import Notifier, notifiers_from_env
+
+DEFAULT_REST = "https://api.binance.com"
+DEFAULT_STREAM = "wss://stream.binance.com:9443"
+SCAN_SYMBOLS_ENV = "SCAN_SYMBOLS"
+MAX_SCAN_SYMBOLS = 20
+SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
+CONFIRMATION_SETTINGS = ("auto", "always")
+_SYMBOL = re.compile(SYMBOL_PATTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class StartSettings:
+    """What a starting `run` takes from its environment, every value already checked."""
+
+    risk: dict[str, Any]  # risk field -> value, the limits the environment sets
+    notifiers: list[Notifier]
+    binance_rest: str
+    binance_stream: str
+
+
+def check_settings(env: Mapping[str, str]) -> StartSettings:
+    """Every setting of `env` checked, the first invalid one refused by name (ConfigError)."""
+    home = _value(env, "EXECUTOR_HOME")
+    if home is not None and Path(home).expanduser().exists() and not Path(home).expanduser().is_dir():
+        raise ConfigError("EXECUTOR_HOME", home, "is a file; it must name a directory (created if missing)")
+    scan_symbols(env)
+    trade_confirmation(env)
+    level = _value(env, "ORACLE_LOG_LEVEL")
+    if level is not None and level not in logging.getLevelNamesMapping():  # what the oracle's basicConfig accepts
+        raise ConfigError("ORACLE_LOG_LEVEL", level, "must be a logging level name in capitals: "
+                                                     f"{', '.join(sorted(logging.getLevelNamesMapping()))}")
+    hooks = _value(env, "ORACLE_TEST_HOOKS")
+    if hooks is not None and hooks not in ("0", "1"):
+        raise ConfigError("ORACLE_TEST_HOOKS", hooks, "must be 1 (tests only) or 0")
+    return StartSettings(risk=env_settings(env), notifiers=notifiers_from_env(env), binance_rest=binance_rest(env),
+                         binance_stream=binance_stream(env))
+
+
+def binance_rest(env: Mapping[str, str]) -> str:
+    """BINANCE_BASE_URL: the REST base for public market data, an http(s) URL without a trailing slash."""
+    return _url(env, "BINANCE_BASE_URL", DEFAULT_REST, ("http", "https"))
+
+
+def binance_stream(env: Mapping[str, str]) -> str:
+    """BINANCE_STREAM_URL: the WebSocket base for live market data, a ws(s) URL without a trailing slash."""
+    return _url(env, "BINANCE_STREAM_URL", DEFAULT_STREAM, ("ws", "wss"))
+
+
+def scan_symbols(env: Mapping[str, str]) -> list[str] | None:
+    """SCAN_SYMBOLS: 1 to 20 symbols, comma-separated, upper-cased and without repeats; None when unset."""
+    raw = _value(env, SCAN_SYMBOLS_ENV)
+    if raw is None:
+        return None
+    names = list(dict.fromkeys(s.strip().upper() for s in raw.split(",") if s.strip()))
+    bad = [s for s in names if not _SYMBOL.match(s)]
+    if bad or not names or len(names) > MAX_SCAN_SYMBOLS:
+        raise ConfigError(SCAN_SYMBOLS_ENV, raw, f"must be a comma list of 1 to {MAX_SCAN_SYMBOLS} symbols like "
+                                                 f"BTCUSDT; refused: {', '.join(bad) or raw}")
+    return names
+
+
+def trade_confirmation(env: Mapping[str, str]) -> str:
+    """TRADE_CONFIRMATION: auto (default) or always, in any letter case."""
+    setting = (_value(env, "TRADE_CONFIRMATION") or "auto").lower()
+    if setting not in CONFIRMATION_SETTINGS:
+        raise ConfigError("TRADE_CONFIRMATION", setting, f"must be one of {', '.join(CONFIRMATION_SETTINGS)}")
+    return setting
+
+
+def _value(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    return value or None
+
+
+def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
+    url = _value(env, name) or default
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ConfigError(name, url, f"must be a {' or '.join(s + '://' for s in schemes)} URL with a host")
+    return url.rstrip("/")
+
