@@ -94,6 +94,8 @@ class HomeTime:
         when = utc_text(self.seen_ms)
         if self.clock is HomeClock.WALL:
             return f"the wall clock ({when})"
+        if self.clock is HomeClock.JOURNAL:
+            return f"this journal's last equity point ({when})"
         return f"this {'finished ' if self.finished else ''}replay's time ({when})"
 
 
@@ -174,8 +176,8 @@ def _choose(period: ReportPeriod, text: str | None, home: HomeTime) -> tuple[Dat
     name = f"{period} {utc_date(start_ms).isoformat()}" if period == "day" else \
         f"week {utc_date(start_ms).isoformat()} to {utc_date(end_ms - 1).isoformat()}"
     why = {PeriodChoice.REQUESTED: "as requested",
-           PeriodChoice.LATEST_COMPLETE: f"the latest complete one by {home.describe()}",
-           PeriodChoice.RUN_END: f"where the data of {home.describe()} ends"}[by]
+           PeriodChoice.LATEST_COMPLETE: f"the latest complete {period} by {home.describe()}",
+           PeriodChoice.RUN_END: f"the last {period} with data, by {home.describe()}"}[by]
     return day, ChosenPeriod(by=by, clock=home.clock, home_time_ms=home.seen_ms, start_ms=start_ms, end_ms=end_ms,
                              summary=f"{name} (UTC): {why}")
 

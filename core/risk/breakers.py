@@ -95,7 +95,7 @@ class BreakerState:
 
     day_start_ms: int
     daily_ref_equity: float  # what the daily loss is measured from: the equity at `daily_ref_ms`
-    daily_ref_ms: int  # 00:00 UTC of the day, or the expiry of a daily pause later that day
+    daily_ref_ms: int  # 00:00 UTC of the day (or the start), or the expiry of a daily pause later that day
     week_start_ms: int
     week_start_equity: float
     high_water: float
@@ -270,9 +270,9 @@ def update_breakers(state: BreakerState, equity: float, now_ms: int, config: Ris
                     equity_before: float) -> tuple[BreakerState, tuple[BreakerEvent, ...]]:
     """Advance the breakers to `equity` at `now_ms`. Returns the same state object and () when nothing changes.
 
-    `equity_before` is the equity in force just before `now_ms` (the previous update's `equity`, with any fill
-    since then included): a UTC day or week that began, or a daily pause that expired, after the previous
-    update and by `now_ms` takes it as its reference, marked at that instant.
+    `equity_before` is the equity in force at an instant between the previous update and this one: the
+    previous update's `equity`, with the effect of any fill made before that instant. A UTC day or week that
+    began, or a daily pause that expired, in between takes it as its reference, marked at that instant.
     """
     if not 0.0 <= equity < math.inf:
         _check_equity(equity)

@@ -89,11 +89,11 @@ def test_a_finished_replay_defaults_to_the_period_its_data_ends_in_whatever_the_
     out = report(home, now_ms=YEARS_LATER_MS)
     assert (out.period, out.date, out.partial) == ("day", REPLAY_DAY, False) and out.numbers.fills > 0
     assert (out.chosen.by, out.chosen.clock, out.chosen.home_time_ms) == ("run_end", "engine", engine_ms)
-    assert out.chosen.summary == ("day 2023-11-14 (UTC): where the data of this finished replay's time "
-                                  "(2023-11-14 23:01 UTC) ends")
+    assert out.chosen.summary == ("day 2023-11-14 (UTC): the last day with data, by this finished replay's time "
+                                  "(2023-11-14 23:01 UTC)")
     week = report(home, now_ms=YEARS_LATER_MS, period="week")
     assert (week.date, week.chosen.by, week.numbers.fills) == ("2023-11-13", "run_end", out.numbers.fills)
-    assert week.chosen.summary.startswith("week 2023-11-13 to 2023-11-19 (UTC): where the data of")
+    assert week.chosen.summary.startswith("week 2023-11-13 to 2023-11-19 (UTC): the last week with data, by")
     asked = report(home, now_ms=YEARS_LATER_MS, date=REPLAY_DAY)
     assert asked.chosen.by == "requested" and asked.chosen.summary == "day 2023-11-14 (UTC): as requested"
 
@@ -104,7 +104,7 @@ def test_a_replay_not_finished_reports_by_its_engine_time(home: Path) -> None:
     replace_checkpoint(home, stopped)
     out = report(home, now_ms=YEARS_LATER_MS)
     assert (out.date, out.chosen.by, out.chosen.clock) == ("2023-11-13", "latest_complete", "engine")
-    assert "the latest complete one by this replay's time (2023-11-14 23:01 UTC)" in out.chosen.summary
+    assert "the latest complete day by this replay's time (2023-11-14 23:01 UTC)" in out.chosen.summary
     current = report(home, now_ms=YEARS_LATER_MS, date=REPLAY_DAY)
     assert current.partial and "the period is not over: figures up to 2023-11-14 23:01 UTC" in current.notes
     with pytest.raises(InvalidArgument) as refused:
@@ -129,6 +129,8 @@ def test_a_backtest_journal_reports_by_its_last_equity_point(backtest_home: Path
     out = report(backtest_home, now_ms=YEARS_LATER_MS)
     assert (out.date, out.chosen.by, out.chosen.clock, out.chosen.home_time_ms) == (
         "2023-11-15", "run_end", "journal", last_ms)
+    assert out.chosen.summary == ("day 2023-11-15 (UTC): the last day with data, by this journal's last equity "
+                                  f"point ({utc_text(last_ms)})")
     assert out.numbers.equity_end is not None and "png" in out.files
 
 
