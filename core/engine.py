@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.analytics import trade_stats
-from core.clock import MS_PER_HOUR
+from core.clock import MS_PER_DAY, MS_PER_HOUR
 from core.config import ExecutorConfig
 from core.errors import ExecutorError, FilterRejected
 from core.events import Bar, Book, BookTop, DataGap, DataOutage, DataRestored, Tick, TradePrint
@@ -297,6 +297,7 @@ class Engine:
         here was not sold by its stop. The stop checked is the one that worked during the cycle: trailing moves
         it only afterwards."""
         portfolio = self.portfolio
+        equity_before = self._equity  # in force until now: a day that began since the last update starts from it
         holding = self.holdings.get(symbol)
         if holding is not None:
             portfolio.mark(symbol, price)
@@ -316,7 +317,8 @@ class Engine:
             self._equity_dirty = False
         equity = self._equity
         self._breakers_ms = time_ms
-        self.breakers, events = update_breakers(self.breakers, equity, time_ms, self.config.risk)
+        self.breakers, events = update_breakers(self.breakers, equity, time_ms, self.config.risk,
+                                                equity_before=equity_before)
         if events:
             self.records.extend(events)
         if equity > self._high_water:
@@ -490,6 +492,13 @@ class Engine:
                 self._seen_fills[key] = None
                 if len(self._seen_fills) > SEEN_FILLS_KEPT:
                     del self._seen_fills[next(iter(self._seen_fills))]
+        self._apply_report(report, fill)
+        if fill is not None and report.time_ms < self.breakers.day_start_ms + MS_PER_DAY:
+            # A fill before the next 00:00 UTC belongs to the day the breakers are in: a day that begins before
+            # their next update starts with it. A later fill (a stop hit by the new day's first bar) does not.
+            self._equity = self.portfolio.equity_float()
+
+    def _apply_report(self, report: Any, fill: Fill | None) -> None:
         symbol = report.symbol
         pending = self.pending.get(symbol)
         if pending is not None and report.client_order_id == pending.client_order_id:

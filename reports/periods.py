@@ -37,6 +37,13 @@ def period_bounds(period: ReportPeriod, day: Date) -> tuple[int, int]:
     raise InvalidArgument(f"report period must be 'day' or 'week', not {period!r}", field="period", value=period)
 
 
+def latest_complete(period: ReportPeriod, clock_ms: int) -> Date:
+    """The first day of the latest UTC day or week that ended at or before `clock_ms`."""
+    current_start, _ = period_bounds(period, utc_date(clock_ms))
+    previous_start, _ = period_bounds(period, utc_date(current_start - 1))
+    return utc_date(previous_start)
+
+
 def parse_date(text: str) -> Date:
     """A YYYY-MM-DD date, or InvalidArgument naming the bad value."""
     try:

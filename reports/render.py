@@ -116,12 +116,9 @@ def _pyplot() -> Any:
 
 
 def render_chart(report: Report, equity: list[tuple[int, Decimal]], out: Path) -> Path:
-    """Equity curve (top) and drawdown from its running peak (bottom) as a PNG at `out`, written atomically.
-
-    `equity` is (time_ms, equity) in time order; with no points the chart says so instead of drawing a line.
-    """
+    """Equity curve (top) and drawdown from its running peak (bottom) as a PNG at `out`, written atomically."""
     plt = _pyplot()
-    figure = _chart_figure(plt, report, equity)
+    figure = chart_figure(report, equity)
     buffer = io.BytesIO()
     try:
         figure.savefig(buffer, format="png", dpi=100)
@@ -131,28 +128,61 @@ def render_chart(report: Report, equity: list[tuple[int, Decimal]], out: Path) -
     return out
 
 
-def _chart_figure(plt: Any, report: Report, equity: list[tuple[int, Decimal]]) -> Figure:
+def chart_figure(report: Report, equity: list[tuple[int, Decimal]]) -> Figure:
+    """The chart as a matplotlib figure (closed by the caller), readable for any number of points.
+
+    `equity` is (time_ms, equity) in time order. The x-axis is always the report's period in UTC, whatever
+    the points span (matplotlib would otherwise widen a single point to years); with few points each one is
+    drawn as a marker, a flat curve gets a visible y range, and with no points the chart says so.
+    """
+    plt = _pyplot()
+    from matplotlib import dates
+
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5), sharex=True, height_ratios=(3, 1))
     span = report.date if report.period == "day" else f"week of {report.date}"
     top.set_title(f"Equity ({report.quote_asset}) — {span} UTC")
+    top.set_xlim(_utc(report.start_ms), _utc(report.end_ms))
+    locator = dates.HourLocator(byhour=range(0, 24, 3), tz=UTC) if report.period == "day" else \
+        dates.DayLocator(tz=UTC)
+    bottom.xaxis.set_major_locator(locator)
+    bottom.xaxis.set_major_formatter(dates.DateFormatter("%H:%M" if report.period == "day" else "%a %d", tz=UTC))
+    bottom.set_ylabel("drawdown %")
+    for axes in (top, bottom):
+        axes.grid(True, alpha=0.3)
     if not equity:
         top.text(0.5, 0.5, "no equity snapshots in this period", ha="center", va="center", transform=top.transAxes)
+        top.set_yticks([])
+        bottom.set_ylim(-1.0, 0.0)
+        figure.tight_layout()
         return figure
-    times = [datetime.fromtimestamp(ms / 1000, tz=UTC) for ms, _ in equity]
+    times = [_utc(ms) for ms, _ in equity]
     values = [float(value) for _, value in equity]
     drawdown: list[float] = []
     peak = 0.0
     for value in values:
         peak = max(peak, value)
         drawdown.append(-(peak - value) / peak * 100.0 if peak > 0 else 0.0)
-    top.plot(times, values, color="tab:blue", linewidth=1.5)
-    top.grid(True, alpha=0.3)
+    marker = "o" if len(values) <= _MARKERS_UP_TO else None
+    top.plot(times, values, color="tab:blue", linewidth=1.5, marker=marker)
+    low, high = min(values), max(values)
+    if high - low < _FLAT_SPAN * max(abs(high), 1.0):  # flat (or a single point): centre it in a visible range
+        pad = _FLAT_SPAN * max(abs(high), 1.0)
+        top.set_ylim(low - pad, high + pad)
+    bottom.plot(times, drawdown, color="tab:red", linewidth=1.0, marker=marker)
     bottom.fill_between(times, drawdown, 0.0, color="tab:red", alpha=0.4)
-    bottom.set_ylabel("drawdown %")
-    bottom.grid(True, alpha=0.3)
-    figure.autofmt_xdate()
+    bottom.set_ylim(min(min(drawdown) * 1.1, -1.0), 0.0)
     figure.tight_layout()
     return figure
+
+
+# Up to this many points, each is drawn as a marker (a line through one or two points says little).
+_MARKERS_UP_TO = 48
+# A curve whose range is under 0.1 % of its level is drawn in a ±0.1 % band instead of matplotlib's default.
+_FLAT_SPAN = 0.001
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def _money(value: Decimal) -> str:

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from core.clock import MS_PER_DAY, MS_PER_HOUR, utc_day_start, utc_week_start
 from core.errors import InvalidArgument
-from reports.periods import parse_date, utc_date
+from reports.periods import parse_date, period_bounds, utc_date
 
 DEFAULT_HOUR_UTC = 9
 MAX_CATCH_UP = 7
@@ -59,8 +59,7 @@ def due_weekly_reports(last_sent_week: str | None, now_ms: int, hour_utc: int = 
     """
     last = None
     if last_sent_week is not None:
-        day = parse_date(last_sent_week)
-        last = (day - timedelta(days=day.weekday())).isoformat()
+        last = utc_date(period_bounds("week", parse_date(last_sent_week))[0]).isoformat()
     return _catch_up(last, latest_due_week(now_ms, hour_utc), step_days=7, cap=MAX_WEEKLY_CATCH_UP)
 
 

@@ -4,21 +4,27 @@ The report comes from `reports.archive.get_or_build` over the home's journal: a 
 is reused as it is; a missing, partial or unreadable one is built and archived first (JSON, chat text
 and, when the period has equity points, a PNG chart in `<home>/reports/<period>/`). The tool writes
 only those report files; never the journal or the checkpoint.
+
+Periods are judged by the home's own time (`HomeTime`): a replay's engine time, not the wall clock, so a
+replay of 2023 reports on 2023 by default, and a report of the replay's current day is partial.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date as Date
-from datetime import timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.clock import utc_text
 from core.errors import ExecutorError, InvalidArgument
+from memory.journal import Journal
 from reports.archive import get_or_build
-from reports.model import Report
-from reports.periods import period_bounds, utc_date
+from reports.model import Report, ReportPeriod
+from reports.periods import latest_complete, period_bounds, utc_date
 from tools.spec import ToolContext, ToolSpec
 from tools.state import RUN_HINT, NoData, SavedEngine, money, read_journal, read_saved_engine
 
@@ -32,7 +38,8 @@ class ReportInput(BaseModel):
         default="day", description="day: one UTC day; week: the Monday-based UTC week containing `date`")
     date: str | None = Field(
         default=None, pattern=DATE_PATTERN,
-        description="a UTC date YYYY-MM-DD (not in the future); default: yesterday (UTC)")
+        description="a UTC date YYYY-MM-DD, not after the home's time; default: the latest complete UTC day or week "
+                    "of the home's time (a replay's engine time, else the wall clock)")
 
     @field_validator("date")
     @classmethod
@@ -63,9 +70,48 @@ class ReportNumbers(BaseModel):
     llm_calls: int
 
 
+class HomeClock(StrEnum):
+    """Whose time decides which periods are over."""
+
+    WALL = "wall"  # paper, testnet, live: the engine runs on the wall clock
+    ENGINE = "engine"  # a replay: the market time its engine has reached
+    JOURNAL = "journal"  # no checkpoint (a backtest's journal): the time of its last equity point
+
+
+class PeriodChoice(StrEnum):
+    REQUESTED = "requested"  # the date asked for
+    LATEST_COMPLETE = "latest_complete"  # no date: the latest period that ended by the home's time
+    RUN_END = "run_end"  # no date, a finished run: the period its data ends in, the last it will ever have
+
+
+@dataclass(frozen=True)
+class HomeTime:
+    clock: HomeClock
+    seen_ms: int  # the latest instant the home has seen, inclusive (a candle's close time is its last ms)
+    finished: bool  # a replay that ran to its end: its time will not advance
+
+    def describe(self) -> str:
+        when = utc_text(self.seen_ms)
+        if self.clock is HomeClock.WALL:
+            return f"the wall clock ({when})"
+        if self.clock is HomeClock.JOURNAL:
+            return f"this journal's last equity point ({when})"
+        return f"this {'finished ' if self.finished else ''}replay's time ({when})"
+
+
+class ChosenPeriod(BaseModel):
+    by: PeriodChoice
+    clock: HomeClock
+    home_time_ms: int = Field(description="the latest instant the home has seen: a replay's engine time, else now")
+    start_ms: int
+    end_ms: int = Field(description="exclusive")
+    summary: str = Field(description="which period this is and why, for people")
+
+
 class ReportOutput(BaseModel):
     period: Literal["day", "week"]
     date: str = Field(description="first day of the period (UTC)")
+    chosen: ChosenPeriod = Field(description="the period reported and how it was picked")
     partial: bool = Field(description="built before the period ended; rebuilt on the next request")
     numbers: ReportNumbers
     text: str = Field(description="the chat-ready report")
@@ -75,40 +121,74 @@ class ReportOutput(BaseModel):
 
 
 def handle(args: ReportInput, ctx: ToolContext) -> ReportOutput:
-    now_ms = ctx.now_ms()
-    day = _day(args.date, now_ms)
     open_positions = None
     quote_asset = "USDT"
     saved = _saved_engine_or_none(ctx)
     if saved is not None:
         quote_asset = saved.engine.portfolio.quote_asset
-        start_ms, end_ms = period_bounds(args.period, day)
-        if start_ms <= saved.engine.now_ms < end_ms:  # the engine's positions now belong to this period
-            open_positions = saved.engine.portfolio.positions()
     with read_journal(ctx.home, may_migrate=True) as journal:
         if journal is None:
             raise NoData(f"no journal in {ctx.home.root} yet, so nothing to report; {RUN_HINT}",
                          home=str(ctx.home.root), hint="python executor.py run")
-        report, paths = get_or_build(ctx.home.root, journal, args.period, day, now_ms=now_ms,
+        wall_ms = ctx.now_ms()
+        home_time = _home_time(saved, journal, wall_ms)
+        day, chosen = _choose(args.period, args.date, home_time)
+        if saved is not None and chosen.start_ms <= saved.engine.now_ms < chosen.end_ms:
+            open_positions = saved.engine.portfolio.positions()  # the engine's positions belong to this period
+        # A running replay's current period is partial (rebuilt when asked again); a finished run's journal no
+        # longer changes, so every report of it is final.
+        report, paths = get_or_build(ctx.home.root, journal, args.period, day,
+                                     now_ms=max(wall_ms, home_time.seen_ms + 1) if home_time.finished
+                                     else home_time.seen_ms + 1,
                                      open_positions=open_positions, quote_asset=quote_asset)
     output = ReportOutput(
-        period=report.period, date=report.date, partial=report.partial, numbers=_numbers(report),
+        period=report.period, date=report.date, chosen=chosen, partial=report.partial, numbers=_numbers(report),
         text=paths["txt"].read_text(encoding="utf-8").rstrip("\n"), notes=list(report.notes),
         files={kind: str(path) for kind, path in paths.items()})
     return output
 
 
-def _day(text: str | None, now_ms: int) -> Date:
-    today = utc_date(now_ms)
+def _home_time(saved: SavedEngine | None, journal: Journal, wall_ms: int) -> HomeTime:
+    """The home's own time: a replay's engine time; the wall clock for paper, testnet and live (their engine
+    follows it); for a journal without a checkpoint (a backtest's), the time of its last equity point."""
+    if saved is not None:
+        if saved.mode == "replay":
+            return HomeTime(HomeClock.ENGINE, saved.engine.now_ms, saved.finished)
+        return HomeTime(HomeClock.WALL, wall_ms, finished=False)
+    curve = journal.equity_curve()
+    if curve:
+        return HomeTime(HomeClock.JOURNAL, curve[-1][0], finished=True)
+    return HomeTime(HomeClock.WALL, wall_ms, finished=False)
+
+
+def _choose(period: ReportPeriod, text: str | None, home: HomeTime) -> tuple[Date, ChosenPeriod]:
+    """The period to report: the requested date's, or by default the latest complete one by the home's time (for
+    a finished run, the one its data ends in: nothing later will ever come)."""
+    today = utc_date(home.seen_ms)
     if text is None:
-        return today - timedelta(days=1)
+        by = PeriodChoice.LATEST_COMPLETE
+        day = latest_complete(period, home.seen_ms + 1)
+        if home.finished and period_bounds(period, today)[1] > home.seen_ms + 1:
+            by, day = PeriodChoice.RUN_END, today
+    else:
+        by, day = PeriodChoice.REQUESTED, _requested(text, today, home)
+    start_ms, end_ms = period_bounds(period, day)
+    name = f"{period} {utc_date(start_ms).isoformat()}" if period == "day" else \
+        f"week {utc_date(start_ms).isoformat()} to {utc_date(end_ms - 1).isoformat()}"
+    why = {PeriodChoice.REQUESTED: "as requested",
+           PeriodChoice.LATEST_COMPLETE: f"the latest complete {period} by {home.describe()}",
+           PeriodChoice.RUN_END: f"the last {period} with data, by {home.describe()}"}[by]
+    return day, ChosenPeriod(by=by, clock=home.clock, home_time_ms=home.seen_ms, start_ms=start_ms, end_ms=end_ms,
+                             summary=f"{name} (UTC): {why}")
+
+
+def _requested(text: str, today: Date, home: HomeTime) -> Date:
     try:
         day = Date.fromisoformat(text)
     except ValueError:
         raise InvalidArgument(f"date {text!r} is not a YYYY-MM-DD date", field="date", value=text) from None
     if day > today:
-        raise InvalidArgument(f"date {text} is in the future (today is {today.isoformat()} UTC)", field="date",
-                              value=text)
+        raise InvalidArgument(f"date {text} is after {home.describe()}", field="date", value=text)
     return day
 
 

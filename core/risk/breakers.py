@@ -5,16 +5,21 @@ Each breaker fires once per breach and emits an event only on a transition (trip
 * drawdown from the high-water mark > drawdown_kill_pct → KILLED until `reset_kill` (manual only);
 * drawdown > drawdown_pause_pct → entries paused for drawdown_pause_hours, once per drawdown episode
   (an episode ends at a new high-water mark, so an expired pause does not re-fire on the same drawdown);
-* loss since the UTC day's start > daily_loss_limit_pct → entries paused for daily_pause_hours, once per
-  UTC day;
+* daily loss > daily_loss_limit_pct → entries paused for daily_pause_hours. The daily loss is measured from
+  the equity at 00:00 UTC; once a pause has expired, from the equity at the moment it expired, so a further
+  fall of the limit on the same day pauses again (a loss the pause already answered does not re-fire);
 * loss since the UTC week's start (Monday 00:00) > weekly_loss_limit_pct → sizes × weekly_size_multiplier
   until the week ends.
 
 They are evaluated most severe first and independently, with no early return, so a step that jumps past
 the kill threshold always lands on KILLED (the kill subsumes the drawdown pause; the daily and weekly
 breakers measure other periods and trip on their own). `level` reports the most severe one in force.
-Period starts are UTC from `core.clock`, never local time; a period's reference equity is the equity seen
-by the first update inside that period, so the runtime should also call `update_breakers` on timer ticks.
+Period starts are UTC from `core.clock`, never local time. A reference is the equity *at* its instant (a
+boundary, or a pause's expiry): the equity in force just before it, which is the `equity_before` of the first
+update at or after it (nothing moved equity between two updates). So a Monday 23:59:59.999 equity of 9 900
+followed by 9 850 at Tuesday 00:00 is a loss of 50 on Tuesday, not a loss on neither day. The caller passes
+`equity_before` rather than the state remembering it: recording every update's equity would allocate a new
+state on every bar, and the common path must allocate nothing.
 """
 
 from __future__ import annotations
@@ -38,7 +43,10 @@ TRIPPED = "tripped"
 EXPIRED = "expired"
 RESET = "reset"
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2
+# Version 1 measured a day from `day_start_equity`, always taken at `day_start_ms`: read exactly as version 2's
+# reference equity and time.
+_READABLE_VERSIONS = (1, _STATE_VERSION)
 
 
 class BreakerLevel(StrEnum):
@@ -86,7 +94,8 @@ class BreakerState:
     """Everything the breakers remember between equity updates. Immutable; `update_breakers` returns a new one."""
 
     day_start_ms: int
-    day_start_equity: float
+    daily_ref_equity: float  # what the daily loss is measured from: the equity at `daily_ref_ms`
+    daily_ref_ms: int  # 00:00 UTC of the day (or the start), or the expiry of a daily pause later that day
     week_start_ms: int
     week_start_equity: float
     high_water: float
@@ -96,12 +105,12 @@ class BreakerState:
     drawdown_fired: bool = False  # the drawdown pause already fired in this episode (until a new high)
     daily_pause_until_ms: int = 0
     daily_trip: Trip | None = None
-    daily_fired: bool = False  # the daily breaker already fired for the day starting at day_start_ms
+    daily_fired: bool = False  # the daily breaker fired since `daily_ref_ms` (re-armed when its pause expires)
     weekly_trip: Trip | None = None  # set while sizes are reduced for the week starting at week_start_ms
     weekly_multiplier: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("day_start_equity", "week_start_equity", "high_water"):
+        for name in ("daily_ref_equity", "week_start_equity", "high_water"):
             _check_equity(getattr(self, name), name)
         if not 0.0 <= self.weekly_multiplier <= 1.0:
             raise InvalidRiskInput("weekly_multiplier", self.weekly_multiplier, "[0, 1]",
@@ -109,8 +118,8 @@ class BreakerState:
 
     @classmethod
     def initial(cls, equity: float, now_ms: int) -> BreakerState:
-        return cls(day_start_ms=utc_day_start(now_ms), day_start_equity=equity, week_start_ms=utc_week_start(now_ms),
-                   week_start_equity=equity, high_water=equity)
+        return cls(day_start_ms=utc_day_start(now_ms), daily_ref_equity=equity, daily_ref_ms=now_ms,
+                   week_start_ms=utc_week_start(now_ms), week_start_equity=equity, high_water=equity)
 
     @property
     def killed(self) -> bool:
@@ -157,7 +166,8 @@ class BreakerState:
         return {
             "version": _STATE_VERSION,
             "day_start_ms": self.day_start_ms,
-            "day_start_equity": self.day_start_equity,
+            "daily_ref_equity": self.daily_ref_equity,
+            "daily_ref_ms": self.daily_ref_ms,
             "week_start_ms": self.week_start_ms,
             "week_start_equity": self.week_start_equity,
             "high_water": self.high_water,
@@ -174,12 +184,15 @@ class BreakerState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BreakerState:
-        if d.get("version") != _STATE_VERSION:
-            raise InvalidRiskInput("version", d.get("version"), _STATE_VERSION, "unknown breaker state version")
+        version = d.get("version")
+        if version not in _READABLE_VERSIONS:
+            raise InvalidRiskInput("version", version, _READABLE_VERSIONS, "unknown breaker state version")
         try:
+            v1 = version == 1
             state = cls(
                 day_start_ms=int(d["day_start_ms"]),
-                day_start_equity=float(d["day_start_equity"]),
+                daily_ref_equity=float(d["day_start_equity" if v1 else "daily_ref_equity"]),
+                daily_ref_ms=int(d["day_start_ms" if v1 else "daily_ref_ms"]),
                 week_start_ms=int(d["week_start_ms"]),
                 week_start_equity=float(d["week_start_equity"]),
                 high_water=float(d["high_water"]),
@@ -253,9 +266,14 @@ def _limits(config: RiskConfig) -> _Limits:
     return limits
 
 
-def update_breakers(state: BreakerState, equity: float, now_ms: int,
-                    config: RiskConfig) -> tuple[BreakerState, tuple[BreakerEvent, ...]]:
-    """Advance the breakers to `equity` at `now_ms`. Returns the same state object and () when nothing changes."""
+def update_breakers(state: BreakerState, equity: float, now_ms: int, config: RiskConfig, *,
+                    equity_before: float) -> tuple[BreakerState, tuple[BreakerEvent, ...]]:
+    """Advance the breakers to `equity` at `now_ms`. Returns the same state object and () when nothing changes.
+
+    `equity_before` is the equity in force at an instant between the previous update and this one: the
+    previous update's `equity`, with the effect of any fill made before that instant. A UTC day or week that
+    began, or a daily pause that expired, in between takes it as its reference, marked at that instant.
+    """
     if not 0.0 <= equity < math.inf:
         _check_equity(equity)
     s = state
@@ -265,7 +283,8 @@ def update_breakers(state: BreakerState, equity: float, now_ms: int,
             and not (s.daily_pause_until_ms and now_ms >= s.daily_pause_until_ms)
             and not _would_trip(s, equity, _limits(config))):
         return s, ()
-    return _advance(s, equity, now_ms, config)
+    _check_equity(equity_before, "equity_before")
+    return _advance(s, equity, equity_before, now_ms, config)
 
 
 def _would_trip(s: BreakerState, equity: float, limits: _Limits) -> bool:
@@ -274,7 +293,7 @@ def _would_trip(s: BreakerState, equity: float, limits: _Limits) -> bool:
         lost = (hwm - equity) * 100.0
         if lost > limits.kill * hwm or (not s.drawdown_fired and lost > limits.pause * hwm):
             return True
-    if not s.daily_fired and _breached(s.day_start_equity, equity, limits.daily):
+    if not s.daily_fired and _breached(s.daily_ref_equity, equity, limits.daily):
         return True
     return s.weekly_trip is None and _breached(s.week_start_equity, equity, limits.weekly)
 
@@ -282,19 +301,21 @@ def _would_trip(s: BreakerState, equity: float, limits: _Limits) -> bool:
 _Pending = tuple[str, str, float, float, str]  # breaker, transition, value_pct, limit_pct, message
 
 
-def _advance(s: BreakerState, equity: float, now_ms: int,
+def _advance(s: BreakerState, equity: float, equity_before: float, now_ms: int,
              config: RiskConfig) -> tuple[BreakerState, tuple[BreakerEvent, ...]]:
     limits = _limits(config)
     pending: list[_Pending] = []
 
-    day_start_ms, day_equity, daily_fired = s.day_start_ms, s.day_start_equity, s.daily_fired
+    day_start_ms, daily_ref_equity, daily_ref_ms = s.day_start_ms, s.daily_ref_equity, s.daily_ref_ms
+    daily_fired = s.daily_fired
     if now_ms - day_start_ms >= MS_PER_DAY:
-        day_start_ms, day_equity, daily_fired = utc_day_start(now_ms), equity, False
+        day_start_ms = daily_ref_ms = utc_day_start(now_ms)
+        daily_ref_equity, daily_fired = equity_before, False
 
     week_start_ms, week_equity = s.week_start_ms, s.week_start_equity
     weekly_trip, weekly_multiplier = s.weekly_trip, s.weekly_multiplier
     if now_ms - week_start_ms >= MS_PER_WEEK:
-        week_start_ms, week_equity = utc_week_start(now_ms), equity
+        week_start_ms, week_equity = utc_week_start(now_ms), equity_before
         if weekly_trip is not None:
             pending.append((WEEKLY_LOSS, EXPIRED, weekly_trip.value_pct, weekly_trip.limit_pct,
                             "weekly size reduction ends with the week; sizes back to ×1.0 from "
@@ -315,8 +336,11 @@ def _advance(s: BreakerState, equity: float, now_ms: int,
     daily_until, daily_trip = s.daily_pause_until_ms, s.daily_trip
     if daily_until and now_ms >= daily_until:
         value, limit = (daily_trip.value_pct, daily_trip.limit_pct) if daily_trip else (0.0, 0.0)
+        if daily_until > daily_ref_ms:  # re-arm from the equity at the expiry (a later 00:00 already did)
+            daily_ref_ms, daily_ref_equity, daily_fired = daily_until, equity_before, False
         pending.append((DAILY_LOSS, EXPIRED, value, limit,
-                        f"daily-loss pause over at {utc_text(daily_until)}; it does not re-fire on the same day"))
+                        f"daily-loss pause over at {utc_text(daily_until)}; the daily loss is measured again from "
+                        f"{daily_ref_equity:.2f} (the equity at {utc_text(daily_ref_ms)})"))
         daily_until, daily_trip = 0, None
 
     # Most severe first, each evaluated (no early return): a jump past the kill threshold lands on KILLED.
@@ -335,13 +359,14 @@ def _advance(s: BreakerState, equity: float, now_ms: int,
         pending.append((DRAWDOWN_PAUSE, TRIPPED, drawdown, limits.pause,
                         f"drawdown {drawdown:.2f}% from high {high_water:.2f} > {limits.pause:.2f}%: "
                         f"entries paused until {utc_text(drawdown_until)}"))
-    if not daily_fired and _breached(day_equity, equity, limits.daily):
-        daily_loss = _loss_pct(day_equity, equity)
+    if not daily_fired and _breached(daily_ref_equity, equity, limits.daily):
+        daily_loss = _loss_pct(daily_ref_equity, equity)
         daily_fired = True
         daily_until = max(daily_until, now_ms + _hours_ms(config.daily_pause_hours))
         daily_trip = Trip(DAILY_LOSS, now_ms, daily_loss, limits.daily)
         pending.append((DAILY_LOSS, TRIPPED, daily_loss, limits.daily,
-                        f"loss {daily_loss:.2f}% since the UTC day began > {limits.daily:.2f}%: "
+                        f"loss {daily_loss:.2f}% since {utc_text(daily_ref_ms)} ({daily_ref_equity:.2f}) "
+                        f"> {limits.daily:.2f}%: "
                         f"entries paused until {utc_text(daily_until)}"))
     if weekly_trip is None and _breached(week_equity, equity, limits.weekly):
         weekly_loss = _loss_pct(week_equity, equity)
@@ -351,7 +376,8 @@ def _advance(s: BreakerState, equity: float, now_ms: int,
                         f"loss {weekly_loss:.2f}% since the UTC week began > {limits.weekly:.2f}%: "
                         f"sizes ×{weekly_multiplier} until {utc_text(week_start_ms + MS_PER_WEEK)}"))
 
-    new = BreakerState(day_start_ms=day_start_ms, day_start_equity=day_equity, week_start_ms=week_start_ms,
+    new = BreakerState(day_start_ms=day_start_ms, daily_ref_equity=daily_ref_equity, daily_ref_ms=daily_ref_ms,
+                       week_start_ms=week_start_ms,
                        week_start_equity=week_equity, high_water=high_water, kill=kill,
                        drawdown_pause_until_ms=drawdown_until, drawdown_trip=drawdown_trip,
                        drawdown_fired=drawdown_fired, daily_pause_until_ms=daily_until, daily_trip=daily_trip,
@@ -388,7 +414,8 @@ def reset_kill(state: BreakerState, equity: float, now_ms: int) -> tuple[Breaker
     if now_ms < state.drawdown_pause_until_ms and trip is not None:
         pending.append((DRAWDOWN_PAUSE, RESET, trip.value_pct, trip.limit_pct,
                         "drawdown pause lifted with the kill reset"))
-    new = BreakerState(day_start_ms=state.day_start_ms, day_start_equity=state.day_start_equity,
+    new = BreakerState(day_start_ms=state.day_start_ms, daily_ref_equity=state.daily_ref_equity,
+                       daily_ref_ms=state.daily_ref_ms,
                        week_start_ms=state.week_start_ms, week_start_equity=state.week_start_equity,
                        high_water=equity, daily_pause_until_ms=state.daily_pause_until_ms,
                        daily_trip=state.daily_trip, daily_fired=state.daily_fired, weekly_trip=state.weekly_trip,

@@ -25,13 +25,14 @@ D = Decimal
 def test_bug_kill_switch_unreachable_because_a_lesser_level_was_checked_first() -> None:
     # Already in a daily pause and a drawdown pause: a lesser level is in force when the kill threshold is crossed.
     state = BreakerState.initial(10_000.0, MONDAY_MS)
-    state, _ = update_breakers(state, 9_250.0, MONDAY_MS + H, RISK)
+    state, _ = update_breakers(state, 9_250.0, MONDAY_MS + H, RISK, equity_before=10_000.0)
     assert state.level(MONDAY_MS + H) is BreakerLevel.DRAWDOWN_PAUSE
-    state, events = update_breakers(state, 8_950.0, MONDAY_MS + 2 * H, RISK)
+    state, events = update_breakers(state, 8_950.0, MONDAY_MS + 2 * H, RISK, equity_before=9_250.0)
     assert state.level(MONDAY_MS + 2 * H) is BreakerLevel.KILLED
     assert [e.breaker for e in events] == ["drawdown_kill"]
     # And straight from NORMAL in one step.
-    fresh, events = update_breakers(BreakerState.initial(10_000.0, MONDAY_MS), 5_000.0, MONDAY_MS + H, RISK)
+    fresh, events = update_breakers(BreakerState.initial(10_000.0, MONDAY_MS), 5_000.0, MONDAY_MS + H, RISK,
+                                    equity_before=10_000.0)
     assert fresh.level(MONDAY_MS + H) is BreakerLevel.KILLED and events[0].breaker == "drawdown_kill"
 
 
@@ -40,7 +41,7 @@ def test_bug_breaker_spins_tripping_every_call_without_pausing() -> None:
     trips = 0
     for i in range(1, 121):  # two hours of one-minute updates deep in a daily breach
         now = MONDAY_MS + H + i * 60_000
-        state, events = update_breakers(state, 9_700.0, now, RISK)
+        state, events = update_breakers(state, 9_700.0, now, RISK, equity_before=10_000.0 if i == 1 else 9_700.0)
         trips += sum(e.transition == "tripped" for e in events)
         if now < MONDAY_MS + H + 60_000 + 2 * H:
             assert state.entries_allowed(now)[0] is False  # it pauses...
@@ -49,14 +50,14 @@ def test_bug_breaker_spins_tripping_every_call_without_pausing() -> None:
 
 def test_bug_size_multiplier_never_reset_at_the_new_week() -> None:
     state, _ = update_breakers(BreakerState.initial(10_000.0, MONDAY_MS), 9_400.0, MONDAY_MS + H,
-                               RiskConfig(daily_loss_limit_pct=10.0))
+                               RiskConfig(daily_loss_limit_pct=10.0), equity_before=10_000.0)
     assert state.size_multiplier(MONDAY_MS + H) == 0.5
     next_week = MONDAY_MS + MS_PER_WEEK + H
     reduced = evaluate_entry(signal(time_ms=MONDAY_MS + H), context("9400", breakers=state), RULES, CONFIG,
                              MONDAY_MS + H)
     full = evaluate_entry(signal(time_ms=next_week), context("9400", breakers=state), RULES, CONFIG, next_week)
     assert full.quote_amount > reduced.quote_amount * D("1.9")
-    state, events = update_breakers(state, 9_400.0, next_week, RISK)
+    state, events = update_breakers(state, 9_400.0, next_week, RISK, equity_before=9_400.0)
     assert state.size_multiplier(next_week) == 1.0 and [e.transition for e in events] == ["expired"]
 
 
@@ -65,7 +66,8 @@ def test_bug_pause_that_refires_forever_on_the_same_breach() -> None:
     state = BreakerState.initial(10_000.0, MONDAY_MS)
     events = []
     for i in range(1, 24 * 6):  # six days at a steady 8% drawdown, one update an hour
-        state, new = update_breakers(state, 9_200.0, MONDAY_MS + i * H, config)
+        state, new = update_breakers(state, 9_200.0, MONDAY_MS + i * H, config,
+                                     equity_before=10_000.0 if i == 1 else 9_200.0)
         events.extend(new)
     assert [(e.breaker, e.transition) for e in events] == [("drawdown_pause", "tripped"),
                                                            ("drawdown_pause", "expired")]
@@ -133,13 +135,14 @@ def test_bug_local_time_used_for_utc_boundaries(foreign_local_time: str) -> None
     sunday_night = MONDAY_MS + MS_PER_WEEK - 1  # Sunday 23:59:59.999 UTC
     assert datetime.fromtimestamp(sunday_night / 1000, tz=UTC).strftime("%a %H:%M:%S") == "Sun 23:59:59"
     state = BreakerState.initial(10_000.0, MONDAY_MS)
-    state, _ = update_breakers(state, 9_850.0, sunday_night - H, RISK)   # Sunday's reference is 9 850
-    state, events = update_breakers(state, 9_650.0, sunday_night, RISK)  # -2.03% on the same UTC day
+    # Sunday's reference is 9 850: the equity in force at Sunday 00:00 UTC, whatever the local midnight.
+    state, _ = update_breakers(state, 9_850.0, sunday_night - H, RISK, equity_before=9_850.0)
+    state, events = update_breakers(state, 9_650.0, sunday_night, RISK, equity_before=9_850.0)  # -2.03%, same day
     assert [e.breaker for e in events] == ["daily_loss"]
     midnight = sunday_night + 1
-    state, _ = update_breakers(state, 9_650.0, midnight, RISK)
+    state, _ = update_breakers(state, 9_650.0, midnight, RISK, equity_before=9_650.0)
     assert state.day_start_ms == midnight and state.week_start_ms == midnight
-    assert state.day_start_equity == 9_650.0 and state.week_start_equity == 9_650.0
+    assert state.daily_ref_equity == 9_650.0 and state.week_start_equity == 9_650.0
     # Local midnight in these zones is not a boundary: no roll until the next UTC midnight.
-    state, _ = update_breakers(state, 9_640.0, midnight + MS_PER_DAY - 1, RISK)
+    state, _ = update_breakers(state, 9_640.0, midnight + MS_PER_DAY - 1, RISK, equity_before=9_650.0)
     assert state.day_start_ms == midnight

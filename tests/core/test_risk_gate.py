@@ -111,7 +111,7 @@ def test_max_notional_and_max_qty_cap_with_clamp_events() -> None:
 
 def test_weekly_breaker_halves_signal_sizes() -> None:
     breakers, _ = update_breakers(BreakerState.initial(10_000.0, NOW), 9_400.0, NOW + MS_PER_HOUR,
-                                  RiskConfig(daily_loss_limit_pct=10.0))
+                                  RiskConfig(daily_loss_limit_pct=10.0), equity_before=10_000.0)
     ctx = context(equity="9400", breakers=breakers)
     decision = evaluate_entry(signal(time_ms=NOW + MS_PER_HOUR), ctx, RULES, CONFIG, NOW + MS_PER_HOUR)
     assert decision.quote_amount == D("164.4")  # 9 400 × 3.5% × 0.5 = 164.5, floored to the lot step
@@ -159,9 +159,11 @@ def test_expired_pauses_and_other_symbols_do_not_block() -> None:
 
 
 def test_breaker_pause_and_kill_block_entries() -> None:
-    paused, _ = update_breakers(BreakerState.initial(10_000.0, NOW), 9_700.0, NOW + 1, CONFIG.risk)
+    paused, _ = update_breakers(BreakerState.initial(10_000.0, NOW), 9_700.0, NOW + 1, CONFIG.risk,
+                                equity_before=10_000.0)
     assert entry_blockers("BTCUSDT", context(breakers=paused), CONFIG, NOW + 2)[0].startswith("daily_loss:")
-    killed, _ = update_breakers(BreakerState.initial(10_000.0, NOW), 8_000.0, NOW + 1, CONFIG.risk)
+    killed, _ = update_breakers(BreakerState.initial(10_000.0, NOW), 8_000.0, NOW + 1, CONFIG.risk,
+                                equity_before=10_000.0)
     assert entry_blockers("BTCUSDT", context(breakers=killed), CONFIG, NOW + 2)[0].startswith("drawdown_kill:")
 
 
@@ -197,7 +199,7 @@ def test_manual_entry_obeys_blockers_and_refuses_nonsense() -> None:
 
 def test_manual_entry_is_shrunk_by_the_weekly_breaker() -> None:
     breakers, _ = update_breakers(BreakerState.initial(10_000.0, NOW), 9_400.0, NOW + 1,
-                                  RiskConfig(daily_loss_limit_pct=10.0))
+                                  RiskConfig(daily_loss_limit_pct=10.0), equity_before=10_000.0)
     decision = evaluate_manual_entry("BTCUSDT", D("400"), D("2"), D("1"), D("40000"),
                                      context(equity="9400", breakers=breakers), RULES, CONFIG, NOW + 1)
     assert decision.quote_amount == D("200") and rules_of(decision) == ["risk.weekly_size_multiplier"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot
 import pytest
+from matplotlib.dates import date2num
 
 from core.clock import MS_PER_DAY
 from core.errors import InvalidArgument
@@ -18,8 +20,8 @@ from core.types import ClampEvent
 from memory.journal import Journal
 from reports.archive import archive_report, get_or_build, report_paths
 from reports.build import build_report
-from reports.model import Report
-from reports.render import TEXT_LIMIT, render_chart, render_text
+from reports.model import Report, ReportPeriod
+from reports.render import TEXT_LIMIT, chart_figure, render_chart, render_text
 from tests.reports.scenario import EMPTY_DAY, MON_MS, MONDAY, TUE_MS, TUESDAY, at, equity_value, populate, skip
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -69,6 +71,36 @@ def test_chart_is_a_real_png_rendered_with_agg(journal: Journal, tmp_path: Path)
     data = out.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > 5_000
     assert [p.name for p in out.parent.iterdir()] == ["t.png"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 24])
+@pytest.mark.parametrize("period", ["day", "week"])
+def test_the_chart_spans_its_period_and_shows_every_point(journal: Journal, period: ReportPeriod, count: int) -> None:
+    """Issue 10 item 8: one equity point drew an empty plot with an x-axis from 2022 to 2026."""
+    report = build_report(journal, period, TUESDAY)
+    equity = [(TUE_MS + 90 * 60_000 + i * 3_600_000, Decimal(10_000) - Decimal(7) * i) for i in range(count)]
+    figure = chart_figure(report, equity)
+    try:
+        top, bottom = figure.axes
+        span = (date2num(datetime.fromtimestamp(report.start_ms / 1000, tz=UTC)),
+                date2num(datetime.fromtimestamp(report.end_ms / 1000, tz=UTC)))
+        assert top.get_xlim() == pytest.approx(span) and bottom.get_xlim() == pytest.approx(span)
+        values = [float(v) for _, v in equity]
+        if not values:
+            assert not top.get_lines() and [t.get_text() for t in top.texts] == ["no equity snapshots in this period"]
+            return
+        (curve,) = top.get_lines()
+        assert list(curve.get_ydata()) == values and curve.get_marker() == "o"
+        assert list(curve.get_xdata()) == [datetime.fromtimestamp(ms / 1000, tz=UTC) for ms, _ in equity]
+        low, high = top.get_ylim()
+        assert low < min(values) <= max(values) < high  # every point inside the plot, none on its edge
+        assert high - low <= max(max(values) - min(values), 10_000 * 0.002) * 1.5  # a scale that shows the moves
+        dd_low, dd_high = bottom.get_ylim()
+        drawdown = -(values[0] - values[-1]) / values[0] * 100.0
+        assert dd_high == 0.0 and dd_low < min(drawdown, -0.5)
+        assert [round(v, 9) for v in bottom.get_lines()[0].get_ydata()][-1] == pytest.approx(drawdown)
+    finally:
+        matplotlib.pyplot.close(figure)
 
 
 def test_archive_writes_json_text_and_chart(journal: Journal, tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from core.clock import MS_PER_DAY
 from core.config import ExecutorConfig
 from core.engine import Engine
-from core.events import Bar, DataOutage, DataRestored
+from core.events import Bar, Book, DataOutage, DataRestored
 from core.portfolio import Portfolio
 from core.types import DecisionAction
 from exchange.feeds.rules import offline_rules
@@ -165,6 +166,62 @@ def test_state_round_trip_continues_identically(tmp_path: Path) -> None:
         b.bar(change)
     assert a.engine.to_state() == b.engine.to_state()
     assert a.exchange.to_state() == b.exchange.to_state()
+
+
+def _restarted(a: Rig, tmp_path: Path) -> Rig:
+    """A second rig resumed from `a`'s checkpointed state and journal, as a restarted process would be."""
+    state = json.loads(json.dumps(a.engine.to_state()))
+    paper = json.loads(json.dumps(a.exchange.to_state()))
+    a.journal.close()
+    (tmp_path / "b").mkdir()
+    shutil.copy(tmp_path / "a" / "journal.db", tmp_path / "b" / "journal.db")
+    a.journal = a.pump.journal = Journal(tmp_path / "a" / "journal.db", durable=False)
+    b = Rig(tmp_path / "b")
+    b.engine = Engine.from_state(state, ExecutorConfig(), a.rules)
+    b.exchange = PaperExchange.from_state(paper, a.rules)
+    b.pump = Pump(b.engine, b.exchange, b.journal)
+    b.t, b.price = a.t, a.price
+    return b
+
+
+def test_a_new_day_starts_from_the_equity_at_midnight_across_a_restart(tmp_path: Path) -> None:
+    """Issue 10 item 6: the day's loss counts from the last equity before 00:00 UTC, not from the first bar after
+    it, also when the process stopped (checkpoint) at 23:59:59.999 and restarted after midnight."""
+    a = Rig(tmp_path / "a")
+    _rise_until_entry(a)
+    while a.t < START + MS_PER_DAY:  # flat bars up to the one that closes at 23:59:59.999
+        a.bar(0.0)
+    assert a.engine.holdings and a.engine.now_ms == START + MS_PER_DAY - 1
+    at_midnight = a.engine.portfolio.equity_float()
+    b = _restarted(a, tmp_path)
+    for rig in (a, b):
+        rig.bar(-0.8)  # the first bar of the new day closes lower
+        breakers = rig.engine.breakers
+        assert (breakers.day_start_ms, breakers.daily_ref_ms) == (START + MS_PER_DAY, START + MS_PER_DAY)
+        assert breakers.daily_ref_equity == at_midnight > rig.engine.portfolio.equity_float()
+    assert a.engine.to_state() == b.engine.to_state()
+
+
+def test_a_fill_before_midnight_belongs_to_the_day_it_happened_in(rig: Rig) -> None:
+    """An exit filled at 23:59:59.999 (its fee, its price against the mark) is in the equity at 00:00 UTC, though
+    the breakers see it only at the new day's first update; on candles an order placed by the last bar of a day
+    fills at the next bar's open, in the new day, and counts there."""
+    _rise_until_entry(rig)
+    rig.bar(0.0)
+    assert SYMBOL in rig.engine.holdings
+    while rig.t < START + MS_PER_DAY:
+        rig.bar(0.0)
+    last = START + MS_PER_DAY - 1
+    rig.pump.handle(Book(SYMBOL, last, ((rig.price * 0.999, 50.0),), ((rig.price * 1.001, 50.0),)))
+    seen_by_breakers = rig.engine.portfolio.equity_float()
+    assert rig.engine.request_exit(SYMBOL, last, "test exit before midnight")
+    rig.pump.flush()
+    assert SYMBOL not in rig.engine.holdings
+    after_exit = rig.engine.portfolio.equity_float()
+    assert after_exit < seen_by_breakers  # sold at the bid, fee paid
+    rig.bar(0.0)
+    breakers = rig.engine.breakers
+    assert (breakers.daily_ref_ms, breakers.daily_ref_equity) == (START + MS_PER_DAY, after_exit)
 
 
 def test_a_report_for_an_order_the_journal_never_saw_is_recorded_not_applied(rig: Rig) -> None:

@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from core.clock import utc_text
+from core.config import load_config
 from core.errors import InvalidArgument
 from memory.journal import Journal
+from runtime.backtest import run_backtest
+from runtime.sources import synthetic_source
+from tests.runtime.helpers import replace_checkpoint
 from tests.tools.test_status import (
     FAKE_SECRETS,
     REPLAY_DAY,
+    SEED,
     checkpoint,
     context,
     copy_of,
@@ -27,6 +34,7 @@ from tools.state import NoData
 
 # Wall clock for the tests: the day after the replayed day, so that it is "yesterday".
 NOW_MS = int(datetime(2023, 11, 15, 12, 0, tzinfo=UTC).timestamp() * 1000)
+YEARS_LATER_MS = int(datetime(2026, 12, 10, 12, 0, tzinfo=UTC).timestamp() * 1000)
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +45,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def home(built: Path, tmp_path: Path) -> Iterator[Path]:
     yield copy_of(built, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def backtest_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic backtest's output folder (a journal, no checkpoint) from 2023-11-14 22:13 to 11-15 00:43 UTC."""
+    out = tmp_path_factory.mktemp("backtest") / "run"
+    run_backtest(synthetic_source(SEED, None, 9_000), load_config(env={}), out, quote_balance=Decimal(10_000))
+    return out
 
 
 def report(root: Path, now_ms: int = NOW_MS, env: dict[str, str] | None = None, **args: str) -> ReportOutput:
@@ -66,8 +82,56 @@ def test_a_second_call_reuses_the_archive(home: Path) -> None:
     assert snapshot_files(home / "reports") == written  # not rebuilt: same bytes, same mtimes
 
 
-def test_the_default_date_is_yesterday_utc(home: Path) -> None:
-    assert report(home).date == REPLAY_DAY
+def test_a_finished_replay_defaults_to_the_period_its_data_ends_in_whatever_the_wall_clock(home: Path) -> None:
+    """Issue 10 item 8: the default was yesterday by the wall clock, an empty report for a replay of 2023."""
+    engine_ms = checkpoint(home)["engine"]["now_ms"]
+    assert utc_text(engine_ms) == "2023-11-14 23:01 UTC"
+    out = report(home, now_ms=YEARS_LATER_MS)
+    assert (out.period, out.date, out.partial) == ("day", REPLAY_DAY, False) and out.numbers.fills > 0
+    assert (out.chosen.by, out.chosen.clock, out.chosen.home_time_ms) == ("run_end", "engine", engine_ms)
+    assert out.chosen.summary == ("day 2023-11-14 (UTC): the last day with data, by this finished replay's time "
+                                  "(2023-11-14 23:01 UTC)")
+    week = report(home, now_ms=YEARS_LATER_MS, period="week")
+    assert (week.date, week.chosen.by, week.numbers.fills) == ("2023-11-13", "run_end", out.numbers.fills)
+    assert week.chosen.summary.startswith("week 2023-11-13 to 2023-11-19 (UTC): the last week with data, by")
+    asked = report(home, now_ms=YEARS_LATER_MS, date=REPLAY_DAY)
+    assert asked.chosen.by == "requested" and asked.chosen.summary == "day 2023-11-14 (UTC): as requested"
+
+
+def test_a_replay_not_finished_reports_by_its_engine_time(home: Path) -> None:
+    stopped = checkpoint(home)
+    stopped["finished"] = False  # as if stopped by hand at 23:01 engine time: its day is not over
+    replace_checkpoint(home, stopped)
+    out = report(home, now_ms=YEARS_LATER_MS)
+    assert (out.date, out.chosen.by, out.chosen.clock) == ("2023-11-13", "latest_complete", "engine")
+    assert "the latest complete day by this replay's time (2023-11-14 23:01 UTC)" in out.chosen.summary
+    current = report(home, now_ms=YEARS_LATER_MS, date=REPLAY_DAY)
+    assert current.partial and "the period is not over: figures up to 2023-11-14 23:01 UTC" in current.notes
+    with pytest.raises(InvalidArgument) as refused:
+        report(home, now_ms=YEARS_LATER_MS, date="2023-11-15")  # long past by the wall clock, not by the replay's
+    assert refused.value.details["field"] == "date" and "this replay's time" in refused.value.message
+
+
+def test_a_live_data_home_reports_by_the_wall_clock(home: Path) -> None:
+    paper = checkpoint(home)
+    paper["mode"] = "paper"
+    replace_checkpoint(home, paper)
+    out = report(home)
+    assert (out.date, out.chosen.by, out.chosen.clock, out.chosen.home_time_ms) == (
+        REPLAY_DAY, "latest_complete", "wall", NOW_MS)
+    assert "by the wall clock (2023-11-15 12:00 UTC)" in out.chosen.summary
+
+
+def test_a_backtest_journal_reports_by_its_last_equity_point(backtest_home: Path) -> None:
+    with Journal(backtest_home / "journal.db") as journal:
+        last_ms = journal.equity_curve()[-1][0]
+    assert utc_text(last_ms).startswith("2023-11-15 00:")
+    out = report(backtest_home, now_ms=YEARS_LATER_MS)
+    assert (out.date, out.chosen.by, out.chosen.clock, out.chosen.home_time_ms) == (
+        "2023-11-15", "run_end", "journal", last_ms)
+    assert out.chosen.summary == ("day 2023-11-15 (UTC): the last day with data, by this journal's last equity "
+                                  f"point ({utc_text(last_ms)})")
+    assert out.numbers.equity_end is not None and "png" in out.files
 
 
 def test_a_week_report_is_named_after_its_monday(home: Path) -> None:
