@@ -39,6 +39,17 @@ class FilterRejected(ExecutorError):
         self.filter_name = filter_name
 
 
+class TrailingStopNotAllowed(ExecutorError):
+    """A trailing stop (`trailingDelta`) on a symbol whose exchangeInfo says `allowTrailingStop` is false."""
+
+    code = "TRAILING_STOP_NOT_ALLOWED"
+
+    def __init__(self, symbol: str, trailing_delta: int) -> None:
+        super().__init__(f"{symbol}: trailing stops are not allowed on this symbol (trailing_delta {trailing_delta})",
+                         symbol=symbol, setting="allowTrailingStop", trailing_delta=trailing_delta)
+        self.symbol = symbol
+
+
 class InvalidArgument(ExecutorError):
     """Bad input from a person or an agent: a flag, a tool argument, a value out of range."""
 

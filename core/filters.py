@@ -18,9 +18,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from core.errors import FilterRejected, SymbolNotTrading, UnknownSymbol
+from core.errors import FilterRejected, SymbolNotTrading, TrailingStopNotAllowed, UnknownSymbol
 from core.types import Frozen, OcoRequest, OrderRequest, OrderType, Side
 
 ZERO = Decimal(0)
@@ -60,6 +60,35 @@ def _scaled(value: Decimal, exponent: int) -> int:
     return -magnitude if sign else magnitude
 
 
+class TrailingDeltaBounds(Frozen):
+    """The TRAILING_DELTA filter: the `trailingDelta` range (BIPS) per kind of trailing stop (filters.md).
+
+    "Below" bounds apply to STOP_LOSS(_LIMIT) SELL and TAKE_PROFIT(_LIMIT) BUY orders (the trigger lies below
+    the market for a sell, so it follows the highest price down by the delta); "above" bounds to STOP_LOSS(_LIMIT)
+    BUY and TAKE_PROFIT(_LIMIT) SELL. A below delta of 10,000 BIPS or more would put a sell's trigger at or
+    under zero, so no such bound is accepted.
+    """
+
+    min_above: int = Field(ge=1)
+    max_above: int = Field(ge=1)
+    min_below: int = Field(ge=1)
+    max_below: int = Field(ge=1, lt=10_000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TrailingDeltaBounds:
+        for kind, low, high in (("above", self.min_above, self.max_above), ("below", self.min_below, self.max_below)):
+            if low > high:
+                raise ValueError(f"TRAILING_DELTA minTrailing{kind.title()}Delta {low} exceeds "
+                                 f"maxTrailing{kind.title()}Delta {high}")
+        return self
+
+    def for_order(self, side: Side, order_type: OrderType) -> tuple[int, int]:
+        """(min, max) for a trailing order of this side and type; only STOP_LOSS_LIMIT exists in `OrderType`."""
+        if order_type is not OrderType.STOP_LOSS_LIMIT:
+            raise ValueError(f"{order_type} takes no trailingDelta")
+        return (self.min_below, self.max_below) if side is Side.SELL else (self.min_above, self.max_above)
+
+
 class SymbolRules(Frozen):
     """One symbol's trading rules, parsed once from an exchangeInfo document."""
 
@@ -92,6 +121,8 @@ class SymbolRules(Frozen):
     ask_down: Decimal | None = None
     max_num_orders: int | None = Field(default=None, ge=1)
     max_num_algo_orders: int | None = Field(default=None, ge=1)
+    allow_trailing_stop: bool = False
+    trailing_delta: TrailingDeltaBounds | None = None
 
     @property
     def trading(self) -> bool:
@@ -107,6 +138,8 @@ class SymbolRules(Frozen):
             "quote_precision": int(info.get("quoteAssetPrecision", info.get("quotePrecision", 8))),
             "order_types": frozenset(info.get("orderTypes", ())),
             "oco_allowed": bool(info.get("ocoAllowed", False)),
+            # Absent before Binance added it (2022-02-28): such a symbol takes no trailing stops.
+            "allow_trailing_stop": bool(info.get("allowTrailingStop", False)),
         }
         for f in info.get("filters", ()):
             values.update(_parse_filter(f))
@@ -156,6 +189,10 @@ def _parse_filter(f: dict[str, Any]) -> dict[str, Any]:
         return {"max_num_orders": int(f.get("maxNumOrders", f.get("limit", 200)))}
     if kind == "MAX_NUM_ALGO_ORDERS":
         return {"max_num_algo_orders": int(f.get("maxNumAlgoOrders", f.get("limit", 5)))}
+    if kind == "TRAILING_DELTA":
+        return {"trailing_delta": TrailingDeltaBounds(
+            min_above=int(f["minTrailingAboveDelta"]), max_above=int(f["maxTrailingAboveDelta"]),
+            min_below=int(f["minTrailingBelowDelta"]), max_below=int(f["maxTrailingBelowDelta"]))}
     return {}
 
 
@@ -251,6 +288,22 @@ def check_order_count(rules: SymbolRules, *, open_orders: int, open_algo_orders:
                              "too many open stop orders")
 
 
+def check_trailing_delta(rules: SymbolRules, side: Side, order_type: OrderType, delta: int) -> None:
+    """A trailing stop needs `allowTrailingStop` (else Binance -2010) and a delta within TRAILING_DELTA (-1013).
+
+    A symbol that allows trailing stops but publishes no TRAILING_DELTA filter puts no bound on the delta.
+    """
+    if not rules.allow_trailing_stop:
+        raise TrailingStopNotAllowed(rules.symbol, delta)
+    if rules.trailing_delta is None:
+        return
+    low, high = rules.trailing_delta.for_order(side, order_type)
+    if delta < low:
+        raise FilterRejected(rules.symbol, "TRAILING_DELTA", "trailing_delta", delta, low, "below the minimum")
+    if delta > high:
+        raise FilterRejected(rules.symbol, "TRAILING_DELTA", "trailing_delta", delta, high, "above the maximum")
+
+
 def _price_direction(order: OrderRequest) -> Direction:
     return "down" if order.side is Side.BUY else "up"
 
@@ -270,6 +323,8 @@ def conform_order(rules: SymbolRules, order: OrderRequest, *, reference_price: D
     algo = 1 if order.type in ALGO_TYPES else 0
     check_order_count(rules, open_orders=open_orders, open_algo_orders=open_algo_orders, new_orders=1,
                       new_algo_orders=algo)
+    if order.trailing_delta is not None:
+        check_trailing_delta(rules, order.side, order.type, order.trailing_delta)
     if market and order.quote_order_qty is not None:
         quote = round_to_step(order.quote_order_qty, Decimal(1).scaleb(-rules.quote_precision), "down")
         check_notional(rules, quote, market=True)
@@ -293,23 +348,28 @@ def conform_order(rules: SymbolRules, order: OrderRequest, *, reference_price: D
 
 def conform_oco(rules: SymbolRules, oco: OcoRequest, *, last_price: Decimal, open_orders: int = 0,
                 open_algo_orders: int = 0) -> OcoRequest:
-    """Round a protective SELL OCO to the filters and check Binance's leg rule tp > last > stop (-2010)."""
+    """Round a protective SELL OCO to the filters and check Binance's leg rule tp > last > stop (-2010).
+
+    A trailing stop leg without a stop price has no stop to order against the last price: only tp > last holds.
+    """
     if oco.symbol != rules.symbol:
         raise ValueError(f"OCO for {oco.symbol} checked against rules of {rules.symbol}")
     if not rules.trading:
         raise SymbolNotTrading(rules.symbol, rules.status)
     check_order_count(rules, open_orders=open_orders, open_algo_orders=open_algo_orders, new_orders=2,
                       new_algo_orders=1)
+    if oco.trailing_delta is not None:
+        check_trailing_delta(rules, Side.SELL, OrderType.STOP_LOSS_LIMIT, oco.trailing_delta)
     quantity = conform_quantity(rules, oco.quantity, market=False)
     take_profit = conform_price(rules, "take_profit_price", oco.take_profit_price, "up")
-    stop = conform_price(rules, "stop_price", oco.stop_price, "up")
+    stop = None if oco.stop_price is None else conform_price(rules, "stop_price", oco.stop_price, "up")
     stop_limit = conform_price(rules, "stop_limit_price", oco.stop_limit_price, "down")
-    if stop_limit > stop:
+    if stop is not None and stop_limit > stop:
         stop_limit = stop
     if not take_profit > last_price:
         raise FilterRejected(rules.symbol, "OCO", "take_profit_price", take_profit, last_price,
                              "a SELL OCO needs take-profit above the last price")
-    if not stop < last_price:
+    if stop is not None and not stop < last_price:
         raise FilterRejected(rules.symbol, "OCO", "stop_price", stop, last_price,
                              "a SELL OCO needs the stop below the last price")
     for field, price in (("take_profit_price", take_profit), ("stop_limit_price", stop_limit)):

@@ -19,6 +19,9 @@ PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,20}$")]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+# Binance's trailingDelta: a whole number of basis points (1 BIPS = 0.01 %), at least 1.
+BipsDelta = Annotated[int, Field(ge=1, strict=True)]
+BIPS_PER_UNIT = 10_000
 
 CLIENT_ID_PREFIX = "cx-"
 # Binance accepts newClientOrderId matching ^[\.A-Z\:/a-z0-9_-]{1,36}$ (36 characters at most).
@@ -86,10 +89,16 @@ class OrderRequest(Frozen):
     price: PositiveDecimal | None = None
     stop_price: PositiveDecimal | None = None
     time_in_force: TimeInForce | None = None
+    trailing_delta: BipsDelta | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> OrderRequest:
         t = self.type
+        if self.trailing_delta is not None:
+            if t is not OrderType.STOP_LOSS_LIMIT:
+                raise ValueError(f"{t} takes no trailing_delta (only STOP_LOSS_LIMIT trails)")
+            if self.side is Side.SELL:
+                _check_sell_delta(self.trailing_delta)
         if t is OrderType.MARKET:
             if (self.quantity is None) == (self.quote_order_qty is None):
                 raise ValueError("MARKET needs exactly one of quantity or quote_order_qty")
@@ -105,8 +114,8 @@ class OrderRequest(Frozen):
         if t in (OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT) and self.time_in_force is None:
             raise ValueError(f"{t} needs time_in_force")
         if t is OrderType.STOP_LOSS_LIMIT:
-            if self.stop_price is None:
-                raise ValueError("STOP_LOSS_LIMIT needs stop_price")
+            if self.stop_price is None and self.trailing_delta is None:
+                raise ValueError("STOP_LOSS_LIMIT needs stop_price, trailing_delta or both")
         elif self.stop_price is not None:
             raise ValueError(f"{t} takes no stop_price")
         return self
@@ -118,6 +127,10 @@ class OcoRequest(Frozen):
     Binance (POST /api/v3/orderList/oco) requires, for a SELL, take-profit price > last price > stop
     price, else -2010; the last-price half is checked against the market by the risk engine, the
     ordering of the legs here. An OCO counts as two orders toward MAX_NUM_ORDERS.
+
+    `trailing_delta` is Binance's `belowTrailingDelta` (BIPS): the stop leg trails the highest price
+    (see exchange/paper/trailing.py). Binance takes `belowStopPrice`, `belowTrailingDelta` or both; with
+    both, trailing starts only once the market has fallen to the stop price.
     """
 
     list_client_id: ClientId
@@ -125,14 +138,20 @@ class OcoRequest(Frozen):
     side: Literal[Side.SELL] = Side.SELL
     quantity: PositiveDecimal
     take_profit_price: PositiveDecimal
-    stop_price: PositiveDecimal
+    stop_price: PositiveDecimal | None = None
     stop_limit_price: PositiveDecimal
+    trailing_delta: BipsDelta | None = None
 
     @model_validator(mode="after")
     def _legs(self) -> OcoRequest:
-        if not self.take_profit_price > self.stop_price:
+        if self.trailing_delta is not None:
+            _check_sell_delta(self.trailing_delta)
+        if self.stop_price is None:
+            if self.trailing_delta is None:
+                raise ValueError("a SELL OCO's stop leg needs stop_price, trailing_delta or both")
+        elif not self.take_profit_price > self.stop_price:
             raise ValueError("take_profit_price must be above stop_price for a SELL OCO")
-        if self.stop_limit_price > self.stop_price:
+        elif self.stop_limit_price > self.stop_price:
             raise ValueError("stop_limit_price must not be above stop_price for a SELL stop")
         if self.take_profit_client_id == self.stop_client_id:
             raise ValueError("list_client_id is too long: its legs' client ids (-tp/-sl, 36 characters at most) "
@@ -153,8 +172,15 @@ class OcoRequest(Frozen):
                                    type=OrderType.LIMIT_MAKER, quantity=self.quantity, price=self.take_profit_price)
         stop = OrderRequest(client_order_id=self.stop_client_id, symbol=self.symbol, side=Side.SELL,
                             type=OrderType.STOP_LOSS_LIMIT, quantity=self.quantity, price=self.stop_limit_price,
-                            stop_price=self.stop_price, time_in_force=TimeInForce.GTC)
+                            stop_price=self.stop_price, time_in_force=TimeInForce.GTC,
+                            trailing_delta=self.trailing_delta)
         return take_profit, stop
+
+
+def _check_sell_delta(delta: int) -> None:
+    """A SELL trailing stop triggers at the highest price × (1 − delta / 10,000): 10,000 BIPS or more is no stop."""
+    if delta >= BIPS_PER_UNIT:
+        raise ValueError(f"a SELL trailing_delta must be below {BIPS_PER_UNIT} BIPS, got {delta}")
 
 
 class Fill(Frozen):

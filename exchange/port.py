@@ -74,7 +74,8 @@ class ExecutionReport:
     """One change of one order, as Binance's executionReport reports it.
 
     `executed_qty` and `cum_quote` are cumulative over the order's life; `fill` is the single trade of
-    this event (None for NEW, CANCELED and EXPIRED events).
+    this event (None for NEW, CANCELED and EXPIRED events). A trailing stop carries its `trailing_delta`
+    (BIPS, Binance's `d`) and, once it tracks prices, `trailing_time_ms` (Binance's `D`, trailingTime).
     """
 
     client_order_id: str
@@ -93,6 +94,8 @@ class ExecutionReport:
     reject_reason: str | None = None
     order_id: int = 0
     execution_type: ExecutionType = ExecutionType.NEW
+    trailing_delta: int | None = None
+    trailing_time_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,8 @@ class OrderView:
     list_client_id: str | None
     time_ms: int
     order_id: int = 0
+    trailing_delta: int | None = None
+    trailing_time_ms: int | None = None
 
 
 @runtime_checkable

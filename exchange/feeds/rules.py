@@ -4,7 +4,8 @@ Replaying candles needs tick sizes, lot steps and a minimum notional, but a cand
 none of them. These rules are derived from a price level so that they look like Binance's for a
 pair at that price: about five significant digits of price (never finer than 1e-8, never coarser
 than 0.01), a lot step worth roughly 1 unit of quote, a NOTIONAL minimum (5 USDT by default),
-PERCENT_PRICE_BY_SIDE 0.2-5× and the usual order-count caps. They are not the real rules of any
+PERCENT_PRICE_BY_SIDE 0.2-5×, the usual order-count caps, and trailing stops allowed with the
+TRAILING_DELTA range 10-2000 BIPS that filters.md shows. They are not the real rules of any
 symbol: orders that pass them may be refused by the exchange. The accurate path is a real
 exchangeInfo document (`--exchange-info FILE`, parsed by `core.filters.rules_from_exchange_info`).
 """
@@ -76,6 +77,7 @@ def offline_symbol_info(symbol: str, price: float, quote_min_notional: Decimal =
         "quoteAssetPrecision": 8,
         "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
         "ocoAllowed": True,
+        "allowTrailingStop": True,
         "isSpotTradingAllowed": True,
         "filters": [
             {"filterType": "PRICE_FILTER", "minPrice": _text(tick), "maxPrice": _text(MAX_PRICE),
@@ -89,6 +91,8 @@ def offline_symbol_info(symbol: str, price: float, quote_min_notional: Decimal =
              "askMultiplierUp": "5", "askMultiplierDown": "0.2", "avgPriceMins": 5},
             {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
             {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
+            {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000,
+             "minTrailingBelowDelta": 10, "maxTrailingBelowDelta": 2000},
         ],
     }
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.types import Fill, OrderStatus, OrderType, Side, TimeInForce
+from exchange.paper.trailing import Trail
 from exchange.port import ExecutionReport, ExecutionType, OrderView
 
 ZERO = Decimal(0)
@@ -20,6 +21,7 @@ class PaperOrder:
     then holds the amount. `lock_key` names the balance lock the order draws on (shared by OCO legs).
     `awaiting_open` marks an order placed while no book was known: it meets the market at the next bar's open.
     `triggered` marks a STOP_LOSS_LIMIT whose stop was reached: it now works as a limit order.
+    `trail` is the trailing state of a trailing stop (`trailingDelta`), None for any other order.
     """
 
     order_id: int
@@ -41,6 +43,7 @@ class PaperOrder:
     lock_key: str | None = None
     awaiting_open: bool = False
     triggered: bool = False
+    trail: Trail | None = None
 
     @property
     def is_open(self) -> bool:
@@ -68,7 +71,7 @@ class PaperOrder:
             status=self.status, price=self.price, stop_price=self.stop_price, orig_qty=self.orig_qty,
             executed_qty=self.executed_qty, cum_quote=self.cum_quote, time_ms=time_ms,
             list_client_id=self.list_client_id, fill=fill, reject_reason=reject_reason, order_id=self.order_id,
-            execution_type=execution_type,
+            execution_type=execution_type, **self._trailing(),
         )
 
     def view(self) -> OrderView:
@@ -76,8 +79,13 @@ class PaperOrder:
             client_order_id=self.client_order_id, symbol=self.symbol, side=self.side, order_type=self.order_type,
             status=self.status, price=self.price, stop_price=self.stop_price, orig_qty=self.orig_qty,
             executed_qty=self.executed_qty, cum_quote=self.cum_quote, list_client_id=self.list_client_id,
-            time_ms=self.time_ms, order_id=self.order_id,
+            time_ms=self.time_ms, order_id=self.order_id, **self._trailing(),
         )
+
+    def _trailing(self) -> dict[str, int | None]:
+        if self.trail is None:
+            return {}
+        return {"trailing_delta": self.trail.delta, "trailing_time_ms": self.trail.since_ms}
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -88,7 +96,7 @@ class PaperOrder:
             "quote_order_qty": _opt_str(self.quote_order_qty), "time_ms": self.time_ms, "status": self.status.value,
             "executed_qty": str(self.executed_qty), "cum_quote": str(self.cum_quote), "list_id": self.list_id,
             "list_client_id": self.list_client_id, "lock_key": self.lock_key, "awaiting_open": self.awaiting_open,
-            "triggered": self.triggered,
+            "triggered": self.triggered, "trail": None if self.trail is None else self.trail.to_state(),
         }
 
     @classmethod
@@ -102,6 +110,7 @@ class PaperOrder:
             time_ms=s["time_ms"], status=OrderStatus(s["status"]), executed_qty=Decimal(s["executed_qty"]),
             cum_quote=Decimal(s["cum_quote"]), list_id=s["list_id"], list_client_id=s["list_client_id"],
             lock_key=s["lock_key"], awaiting_open=s["awaiting_open"], triggered=s["triggered"],
+            trail=Trail.from_state(s["trail"]) if s.get("trail") else None,  # absent in checkpoints before trailing
         )
 
 

@@ -23,6 +23,11 @@ Conventions, chosen to be honest rather than flattering:
   trades strictly through it (a print or candle merely touching the level may leave it in the queue).
   A book whose opposite side reaches the level fills it up to the depth shown there.
 * Fees are charged in the asset received, rounded up to 8 decimals (Binance's commission precision).
+* Trailing stops (`trailingDelta`, an OCO's `belowTrailingDelta`) follow Binance's trailing-stop FAQ
+  (`exchange.paper.trailing`): on trade prints in book/trade mode; on candles along the bar's path with the
+  adverse extreme first (a SELL's trigger is tested by the low before the high can raise it).
+* When one leg of an OCO executes or its stop triggers, the other leg ends EXPIRED, as Binance reports it;
+  only a cancel request ends a leg CANCELED.
 
 All money is exact `Decimal` under a 60-digit context so that balances never round. Every id comes from
 counters in the state, so the same inputs always give the same reports.
@@ -41,6 +46,7 @@ from exchange.paper import rejects
 from exchange.paper.book import DepthBook, Walk, consume, floor_to_steps, to_decimal, walk
 from exchange.paper.ledger import Ledger
 from exchange.paper.orders import OrderList, PaperOrder
+from exchange.paper.trailing import Trail
 from exchange.paper.validation import check_oco, check_order
 from exchange.port import Exchange, ExecutionReport, ExecutionType, OrderView
 
@@ -241,7 +247,7 @@ class PaperExchange(Exchange):
             order_id=self._next_order_id, client_order_id=cid, symbol=symbol, side=request.side,
             order_type=request.type, time_in_force=request.time_in_force, price=request.price,
             stop_price=request.stop_price, orig_qty=request.quantity or ZERO,
-            quote_order_qty=request.quote_order_qty, time_ms=now_ms,
+            quote_order_qty=request.quote_order_qty, time_ms=now_ms, trail=self._new_trail(request, now_ms),
         )
         if request.type is OrderType.MARKET and depth is not None:
             return self._market_now(order, rules, depth, now_ms)
@@ -307,7 +313,7 @@ class PaperExchange(Exchange):
                 order_id=self._next_order_id, client_order_id=leg.client_order_id, symbol=symbol, side=leg.side,
                 order_type=leg.type, time_in_force=leg.time_in_force, price=leg.price, stop_price=leg.stop_price,
                 orig_qty=oco.quantity, quote_order_qty=None, time_ms=now_ms, list_id=list_id, list_client_id=lid,
-                lock_key=lock_key,
+                lock_key=lock_key, trail=self._new_trail(leg, now_ms),
             )
             self._register(order)
             orders.append(order)
@@ -397,7 +403,7 @@ class PaperExchange(Exchange):
             if not order.is_open or order.awaiting_open:
                 continue
             if order.order_type is OrderType.STOP_LOSS_LIMIT and not order.triggered:
-                if self._reaches_stop(order, price):
+                if self._stop_hit(order, price, time_ms):
                     reports += self._trigger(order, price, time_ms)
             elif order.works_as_limit and self._trades_through(order, price):
                 reports += self._fill(order, order.remaining, _price(order), time_ms, is_maker=True)
@@ -425,11 +431,19 @@ class PaperExchange(Exchange):
 
         Within a bar the path between high and low is unknown. Assuming the adverse extreme came first
         is the conservative reading: when a stop and a take-profit both lie inside the bar, the stop fills.
+        Trailing stops walk the bar's path (`_trail_bar`) before any other order meets the bar, for the same reason.
         """
         open_price, high, low = to_decimal(bar.open), to_decimal(bar.high), to_decimal(bar.low)
         time_ms = bar.close_time_ms
         resting = [o for o in self._snapshot(bar.symbol) if not o.awaiting_open]
         reports: list[ExecutionReport] = []
+        trailing = {o.order_id for o in resting if o.trail is not None and not o.triggered}
+        if trailing:
+            path = (open_price, low, high, to_decimal(bar.close))
+            for order in resting:
+                if order.order_id in trailing and order.is_open:
+                    reports += self._trail_bar(order, path, time_ms)
+            resting = [o for o in resting if o.order_id not in trailing]
         for order in resting:
             if not order.is_open:
                 continue
@@ -449,15 +463,49 @@ class PaperExchange(Exchange):
                 reports += self._fill(order, order.remaining, _price(order), time_ms, is_maker=True)
         return reports
 
+    def _trail_bar(self, order: PaperOrder, path: tuple[Decimal, Decimal, Decimal, Decimal],
+                   time_ms: int) -> list[ExecutionReport]:
+        """A trailing stop along one bar, `path` being (open, low, high, close).
+
+        The adverse extreme comes first (a SELL sees open, low, high, close; a BUY open, high, low, close), so
+        the bar's favourable extreme never raises a sell's trigger before its low is tested against it. The open
+        is a trade (a gap triggers there); between the points prices run straight (trailing.Trail.along).
+        """
+        trail = order.trail
+        assert trail is not None
+        open_price, low, high, close = path
+        points = (open_price, high, low, close) if order.buying else (open_price, low, high, close)
+        if trail.on_trade(open_price, time_ms):
+            return self._trigger_on_path(order, open_price, points[1:], time_ms)
+        for i in range(1, len(points)):
+            hit = trail.along(points[i - 1], points[i], time_ms)
+            if hit is not None:
+                return self._trigger_on_path(order, hit, points[i:], time_ms)
+        return []
+
+    def _trigger_on_path(self, order: PaperOrder, price: Decimal, rest: tuple[Decimal, ...],
+                         time_ms: int) -> list[ExecutionReport]:
+        """Triggered at `price` within a bar: it takes there if its limit allows, else rests at the limit and fills
+        as a maker only if the rest of the bar's path trades through it."""
+        reports = self._trigger(order, price, time_ms)
+        if order.is_open and self._trades_through(order, min(rest) if order.buying else max(rest)):
+            reports += self._fill(order, order.remaining, _price(order), time_ms, is_maker=True)
+        return reports
+
     def _trigger(self, order: PaperOrder, market_price: Decimal, time_ms: int) -> list[ExecutionReport]:
-        """A stop reached: it now works as a limit and takes at the market price if its limit allows."""
+        """A stop reached: it now works as a limit and takes at the market price if its limit allows.
+
+        An OCO's other leg expires at the trigger, before the stop trades (and even if it cannot trade yet).
+        """
         order.triggered = True
+        reports = self._expire_siblings(order, time_ms) if order.list_id is not None else []
         depth = self._depth(order.symbol)
         if depth is not None:
-            return self._take_on_arrival(order, self._rules[order.symbol], depth, time_ms)
+            return reports + self._take_on_arrival(order, self._rules[order.symbol], depth, time_ms)
         if not self._marketable_at(order, market_price):
-            return []
-        return self._fill(order, order.remaining, self._taker_price(order, market_price), time_ms, is_maker=False)
+            return reports
+        return reports + self._fill(order, order.remaining, self._taker_price(order, market_price), time_ms,
+                                    is_maker=False)
 
     def _pending_market_at(self, order: PaperOrder, rules: SymbolRules, open_price: Decimal,
                            time_ms: int) -> list[ExecutionReport]:
@@ -551,18 +599,23 @@ class PaperExchange(Exchange):
         if done:
             self._close(order)
         if order.list_id is not None:
-            reports += self._cancel_siblings(order, time_ms)
+            reports += self._expire_siblings(order, time_ms)
         return reports
 
     def _commission(self, received: Decimal) -> Decimal:
         fee = (received * self._fee_rate).quantize(_COMMISSION_QUANTUM, rounding=ROUND_CEILING)
         return min(fee, received)
 
-    def _cancel_siblings(self, order: PaperOrder, time_ms: int) -> list[ExecutionReport]:
-        """One leg of an OCO executed (even partly): the other legs are canceled, as Binance does."""
+    def _expire_siblings(self, order: PaperOrder, time_ms: int) -> list[ExecutionReport]:
+        """One leg of an OCO executed (even partly) or its stop triggered: the other legs end EXPIRED.
+
+        Binance: "activation of one order immediately cancels the other" (POST /api/v3/orderList/oco), reported
+        as EXPIRED ("if one of the orders execute, the other is automatically expired", spot_glossary.md). Only
+        a cancel request ends a leg CANCELED.
+        """
         assert order.list_id is not None
         siblings = (self._orders[i] for i in self._lists[order.list_id].order_ids if i != order.order_id)
-        return [self._cancel(o, time_ms) for o in siblings if o.is_open]
+        return [self._expire(o, time_ms) for o in siblings if o.is_open]
 
     def _cancel_list(self, order_list: OrderList, time_ms: int) -> list[ExecutionReport]:
         legs = (self._orders[i] for i in order_list.order_ids)
@@ -654,6 +707,21 @@ class PaperExchange(Exchange):
             return False
         price = to_decimal(last)
         return price >= stop if side is Side.BUY else price <= stop
+
+    def _new_trail(self, request: OrderRequest, now_ms: int) -> Trail | None:
+        """The trailing state of a new trailing stop; without a stop price it tracks from the last price now."""
+        if request.trailing_delta is None:
+            return None
+        trail = Trail(delta=request.trailing_delta, selling=request.side is Side.SELL, stop_price=request.stop_price)
+        last = self._last.get(request.symbol)
+        trail.start(None if last is None else to_decimal(last), now_ms)
+        return trail
+
+    def _stop_hit(self, order: PaperOrder, price: Decimal, time_ms: int) -> bool:
+        """Does this trade trigger an untriggered stop? A trailing stop tracks the price as well (trailing.py)."""
+        if order.trail is not None:
+            return order.trail.on_trade(price, time_ms)
+        return self._reaches_stop(order, price)
 
     @staticmethod
     def _reaches_stop(order: PaperOrder, price: Decimal) -> bool:

@@ -3,14 +3,15 @@
 `core.filters` rounds values in the safe direction; an exchange does not round, it refuses. So an order is
 accepted only when conforming it would change nothing: a quantity off the step is -1013 LOT_SIZE, a price
 off the tick -1013 PRICE_FILTER, a quote amount with too many decimals -1111, and anything
-`core.filters` refuses is -1013 with the filter it names (the OCO price rule is -2010, as on Binance).
+`core.filters` refuses is -1013 with the filter it names (the OCO price rule is -2010, as on Binance, and so is
+a trailing stop on a symbol that does not allow them).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from core.errors import FilterRejected, SymbolNotTrading
+from core.errors import FilterRejected, SymbolNotTrading, TrailingStopNotAllowed
 from core.filters import SymbolRules, conform_oco, conform_order, round_to_step
 from core.types import OcoRequest, OrderRequest, OrderType
 from exchange.paper import rejects
@@ -32,6 +33,8 @@ def check_order(rules: SymbolRules, order: OrderRequest, *, reference_price: Dec
         raise rejects.filter_failure(refused.filter_name, rules.symbol, cid) from refused
     except SymbolNotTrading as closed:
         raise rejects.rejected(rejects.MSG_MARKET_CLOSED, rules.symbol, cid) from closed
+    except TrailingStopNotAllowed as refused:
+        raise rejects.rejected(rejects.MSG_TRAILING_NOT_SUPPORTED, rules.symbol, cid) from refused
     if conformed.quote_order_qty != order.quote_order_qty:
         raise ExchangeRejected(rejects.BAD_PRECISION, rejects.MSG_PRECISION, symbol=rules.symbol, client_order_id=cid)
     if conformed.quantity != order.quantity:
@@ -56,6 +59,8 @@ def check_oco(rules: SymbolRules, oco: OcoRequest, *, last_price: Decimal, open_
         raise rejects.filter_failure(refused.filter_name, rules.symbol, lid) from refused
     except SymbolNotTrading as closed:
         raise rejects.rejected(rejects.MSG_MARKET_CLOSED, rules.symbol, lid) from closed
+    except TrailingStopNotAllowed as refused:
+        raise rejects.rejected(rejects.MSG_TRAILING_NOT_SUPPORTED, rules.symbol, lid) from refused
     if conformed.quantity != oco.quantity:
         raise rejects.filter_failure(_quantity_filter(rules, oco.quantity, market=False), rules.symbol, lid)
     if (conformed.take_profit_price, conformed.stop_price, conformed.stop_limit_price) != (

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.errors import FilterRejected, SymbolNotTrading
+from core.errors import FilterRejected, SymbolNotTrading, TrailingStopNotAllowed
 from core.filters import SymbolRules, conform_oco, conform_order, lookup, rules_from_exchange_info
 from core.types import OcoRequest, OrderRequest, OrderType, Side, TimeInForce
 from tests.conftest import fixture_path
@@ -153,3 +153,19 @@ def test_testnet_btcusdt_orders_round_and_refuse_like_binance() -> None:
     result = conform_oco(r, protect, last_price=D("58000"))
     assert (result.quantity, result.take_profit_price, result.stop_price) == (
         D("0.001234"), D("60900.01"), D("56840.01"))
+
+
+def test_recorded_documents_predate_trailing_stops_so_none_is_allowed(document: dict[str, Any]) -> None:
+    """Binance added `allowTrailingStop` on 2022-02-28 and TRAILING_DELTA on 2022-04-13 (CHANGELOG.md); every
+    recorded document is older, and a symbol that does not say it allows trailing stops must not take them."""
+    rules = rules_from_exchange_info(document)
+    assert not any("allowTrailingStop" in info for info in document["symbols"])
+    assert rules and all(not r.allow_trailing_stop and r.trailing_delta is None for r in rules.values())
+    symbol = next(s for s, r in sorted(rules.items()) if r.trading and "STOP_LOSS_LIMIT" in r.order_types)
+    r = rules[symbol]
+    price = max(r.min_price * 1000, r.tick_size * 1000)
+    order = OrderRequest(client_order_id="cx-real", symbol=symbol, side=Side.SELL, type=OrderType.STOP_LOSS_LIMIT,
+                         quantity=max(r.min_qty, r.step_size) * 1000, price=price, time_in_force=TimeInForce.GTC,
+                         trailing_delta=100)
+    with pytest.raises(TrailingStopNotAllowed):
+        conform_order(r, order, reference_price=price * 2)

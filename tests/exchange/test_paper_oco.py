@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.types import OrderStatus, OrderType, Side
-from exchange.port import ExchangeRejected
+from exchange.port import ExchangeRejected, ExecutionType
 from tests.exchange.test_paper_support import SYMBOL, D, bar, book, oco, paper, trade
 
 
@@ -22,14 +22,14 @@ def test_oco_reports_both_legs_with_the_list_id_and_locks_the_quantity_once() ->
     assert [o.list_client_id for o in ex.open_orders(SYMBOL)] == ["cx-o1", "cx-o1"]
 
 
-def test_take_profit_partial_fill_cancels_the_stop_and_keeps_the_rest_locked() -> None:
+def test_take_profit_partial_fill_expires_the_stop_and_keeps_the_rest_locked() -> None:
     ex = paper(btc="1")
     ex.on_trade(trade(100.0, time_ms=1))
     ex.on_book(book([(99.9, 1.0)], [(100.1, 1.0)]))
     ex.place_oco(oco("cx-o1", "1", "110", "95", "94"), now_ms=2)
     reports = ex.on_book(book([(110.5, 0.4)], [(111.0, 1.0)], time_ms=3))
     assert [(r.client_order_id, r.status) for r in reports] == [
-        ("cx-o1-tp", OrderStatus.PARTIALLY_FILLED), ("cx-o1-sl", OrderStatus.CANCELED)]
+        ("cx-o1-tp", OrderStatus.PARTIALLY_FILLED), ("cx-o1-sl", OrderStatus.EXPIRED)]
     assert ex.balances()["BTC"] == (D("0"), D("0.6"))
     rest = ex.on_trade(trade(111.0, time_ms=4))
     assert rest[-1].status is OrderStatus.FILLED and rest[-1].list_client_id == "cx-o1"
@@ -37,13 +37,27 @@ def test_take_profit_partial_fill_cancels_the_stop_and_keeps_the_rest_locked() -
     assert ex.open_orders() == []
 
 
-def test_stop_leg_filling_cancels_the_take_profit() -> None:
+def test_stop_leg_triggering_expires_the_take_profit_then_fills() -> None:
     ex = paper(btc="1")
     ex.on_trade(trade(100.0, time_ms=1))
     ex.place_oco(oco("cx-o1", "1", "110", "95", "94"), now_ms=2)
     reports = ex.on_trade(trade(94.8, time_ms=3))
-    assert [(r.client_order_id, r.status) for r in reports] == [
-        ("cx-o1-sl", OrderStatus.FILLED), ("cx-o1-tp", OrderStatus.CANCELED)]
+    assert [(r.client_order_id, r.status, r.execution_type) for r in reports] == [
+        ("cx-o1-tp", OrderStatus.EXPIRED, ExecutionType.EXPIRED), ("cx-o1-sl", OrderStatus.FILLED, ExecutionType.TRADE)]
+
+
+def test_a_stop_leg_that_triggers_but_cannot_fill_still_ends_the_take_profit() -> None:
+    """Binance: activation of one leg cancels the other. A gap below the stop's limit leaves the stop resting at its
+    limit, and the take-profit is gone: a later rally fills the stop at its limit, never the take-profit."""
+    ex = paper(btc="1")
+    ex.on_trade(trade(100.0, time_ms=1))
+    ex.place_oco(oco("cx-o1", "1", "110", "95", "94"), now_ms=2)
+    reports = ex.on_trade(trade(93.0, time_ms=3))
+    assert [(r.client_order_id, r.status) for r in reports] == [("cx-o1-tp", OrderStatus.EXPIRED)]
+    assert [o.client_order_id for o in ex.open_orders(SYMBOL)] == ["cx-o1-sl"]
+    assert ex.balances()["BTC"] == (D("0"), D("1"))
+    later = ex.on_trade(trade(111.0, time_ms=4))
+    assert [(r.client_order_id, r.fill.price) for r in later if r.fill] == [("cx-o1-sl", D("94"))]
 
 
 def test_canceling_one_leg_cancels_the_whole_list_and_unlocks_once() -> None:

@@ -6,6 +6,8 @@
   only by fees and prices. Nothing appears, vanishes or rounds away.
 * Locked balances equal what the open orders hold (an OCO holds its quantity once).
 * to_state/from_state is exact: a restarted account behaves identically, report for report.
+
+Trailing stops (alone and as an OCO's stop leg) are among the operations: they obey the same identities.
 """
 
 from __future__ import annotations
@@ -65,6 +67,10 @@ operations = st.one_of(
     st.tuples(st.just("maker"), client_ids, sides, quantities, offsets),
     st.tuples(st.just("stop"), client_ids, sides, quantities, distances, limit_gaps),
     st.tuples(st.just("oco"), client_ids, quantities, distances, distances, limit_gaps),
+    st.tuples(st.just("trail"), client_ids, sides, quantities, st.one_of(st.none(), distances), limit_gaps,
+              st.integers(min_value=10, max_value=2_000)),
+    st.tuples(st.just("trail_oco"), client_ids, quantities, distances, st.one_of(st.none(), distances), limit_gaps,
+              st.integers(min_value=10, max_value=2_000)),
     st.tuples(st.just("cancel"), st.integers(min_value=0, max_value=10)),
 )
 
@@ -105,6 +111,13 @@ def apply(ex: PaperExchange, op: Op, time_ms: int, market: Market) -> list[Execu
             return ex.place_oco(OcoRequest(list_client_id=lid, symbol=SYMBOL, quantity=qty,
                                            take_profit_price=market.last + above, stop_price=stop,
                                            stop_limit_price=stop - limit_gap), time_ms)
+        if kind == "trail_oco":
+            _, lid, qty, above, below, limit_gap, delta = op
+            stop = None if below is None else market.last - below
+            return ex.place_oco(OcoRequest(list_client_id=lid, symbol=SYMBOL, quantity=qty,
+                                           take_profit_price=market.last + above, stop_price=stop,
+                                           stop_limit_price=(stop or market.last) - limit_gap - D("0.01"),
+                                           trailing_delta=delta), time_ms)
         return ex.place_order(_order(op, market.last), time_ms)
     except ExchangeRejected as refused:
         return ("rejected", refused.binance_code)
@@ -123,12 +136,16 @@ def _order(op: Op, last: Decimal) -> OrderRequest:
         "stop": lambda: OrderRequest(type=OrderType.STOP_LOSS_LIMIT, quantity=op[3], stop_price=last + away * op[4],
                                      price=last + away * (op[4] + op[5]), time_in_force=TimeInForce.GTC,
                                      **common),
+        "trail": lambda: OrderRequest(type=OrderType.STOP_LOSS_LIMIT, quantity=op[3],
+                                      stop_price=None if op[4] is None else last + away * op[4],
+                                      price=last + away * ((op[4] or 0) + op[5]), time_in_force=TimeInForce.GTC,
+                                      trailing_delta=op[6], **common),
     }
     return builders[kind]()
 
 
 def _fresh() -> PaperExchange:
-    return PaperExchange({SYMBOL: btc_rules(max_num_orders=8)}, START, slippage_bps=D("5"))
+    return PaperExchange({SYMBOL: btc_rules(max_num_orders=8, allow_trailing_stop=True)}, START, slippage_bps=D("5"))
 
 
 def _totals(ex: PaperExchange) -> dict[str, Decimal]:
@@ -197,7 +214,7 @@ def test_state_round_trip_then_identical_behaviour(ops: list[Op], data: st.DataO
     for i, op in enumerate(ops[:split]):
         assert apply(straight, op, 1_000 * (i + 1), market_a) == apply(restarted, op, 1_000 * (i + 1), market_b)
     state = json.loads(json.dumps(restarted.to_state()))
-    restarted = PaperExchange.from_state(state, {SYMBOL: btc_rules(max_num_orders=8)})
+    restarted = PaperExchange.from_state(state, {SYMBOL: btc_rules(max_num_orders=8, allow_trailing_stop=True)})
     assert restarted.to_state() == straight.to_state()
     for i, op in enumerate(ops[split:], start=split):
         assert apply(restarted, op, 1_000 * (i + 1), market_b) == apply(straight, op, 1_000 * (i + 1), market_a)

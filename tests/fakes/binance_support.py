@@ -10,7 +10,7 @@ from binance_common.configuration import ConfigurationRestAPI, ConfigurationWebS
 from binance_sdk_spot.rest_api import SpotRestAPI
 from binance_sdk_spot.spot import Spot
 
-from core.filters import SymbolRules
+from core.filters import SymbolRules, TrailingDeltaBounds
 from tests.fakes.binance import FakeBinance
 
 KEY = "test-api-key-0123456789"
@@ -21,7 +21,8 @@ RULES = SymbolRules(
     order_types=frozenset({"LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT"}), oco_allowed=True,
     tick_size=Decimal("0.01"), min_price=Decimal("0.01"), max_price=Decimal("1000000"),
     step_size=Decimal("0.00001"), min_qty=Decimal("0.00001"), max_qty=Decimal("9000"),
-    min_notional=Decimal("5"), max_num_orders=200, max_num_algo_orders=5,
+    min_notional=Decimal("5"), max_num_orders=200, max_num_algo_orders=5, allow_trailing_stop=True,
+    trailing_delta=TrailingDeltaBounds(min_above=10, max_above=2000, min_below=10, max_below=2000),  # filters.md
 )
 
 

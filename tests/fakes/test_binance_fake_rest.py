@@ -15,7 +15,10 @@ import requests
 from binance_common.errors import BadRequestError, RateLimitBanError, ServerError, TooManyRequestsError
 from binance_common.utils import send_request
 
+from core.events import TradePrint
 from core.filters import rules_from_exchange_info
+from core.types import OcoRequest
+from exchange.paper import PaperExchange
 from tests.conftest import fixture_path
 from tests.fakes.binance import FakeBinance, Fault, FaultKind, Limits, Op
 from tests.fakes.binance_support import KEY, RULES, SECRET, SYMBOL, book, config, d, fake, rest
@@ -185,15 +188,96 @@ def test_a_sell_oco_needs_take_profit_above_last_above_stop(fake: FakeBinance, t
         -2010, "The relationship of the prices for the orders is not correct.")
 
 
-def test_trailing_stops_are_refused_rather_than_faked(fake: FakeBinance) -> None:
-    fake.trade(SYMBOL, d("100"))
-    with pytest.raises(BadRequestError) as refused:
-        rest(fake).order_list_oco(symbol=SYMBOL, side="SELL", quantity="0.2", above_type="LIMIT_MAKER",
-                                  below_type="STOP_LOSS_LIMIT", above_price="110", below_stop_price="95",
-                                  below_price="94", below_time_in_force="GTC", below_trailing_delta=200)
-    assert _code(refused) == -2010 and "not simulated" in refused.value.error_message
+def test_exchange_info_publishes_the_trailing_rules_and_reads_back_as_the_same_rules(fake: FakeBinance) -> None:
     info = httpx.get(f"{fake.rest_url}/api/v3/exchangeInfo").json()
-    assert info["symbols"][0]["allowTrailingStop"] is False
+    symbol = info["symbols"][0]
+    assert symbol["allowTrailingStop"] is True
+    assert [f for f in symbol["filters"] if f["filterType"] == "TRAILING_DELTA"] == [
+        {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000,
+         "minTrailingBelowDelta": 10, "maxTrailingBelowDelta": 2000}]
+    assert rules_from_exchange_info(info)[SYMBOL] == RULES
+
+
+def _trailing_oco(fake: FakeBinance, delta: int = 500, stop: str | None = None) -> object:
+    return rest(fake).order_list_oco(
+        symbol=SYMBOL, side="SELL", quantity="0.2", above_type="LIMIT_MAKER", below_type="STOP_LOSS_LIMIT",
+        list_client_order_id="cx-trail", above_price="130", below_stop_price=stop, below_price="85",
+        below_time_in_force="GTC", below_trailing_delta=delta).data()
+
+
+def _simulated(tape: list[str]) -> list[tuple[str, str, str | None]]:
+    """The same OCO and trades on the paper simulator itself: (leg, status, fill price) of each report."""
+    paper = PaperExchange({SYMBOL: RULES}, {"BTC": d("0.5")})
+    paper.on_trade(TradePrint(SYMBOL, 1, 100.0, 1.0, buyer_is_maker=False))
+    paper.place_oco(OcoRequest(list_client_id="cx-trail", symbol=SYMBOL, quantity=d("0.2"),
+                               take_profit_price=d("130"), stop_limit_price=d("85"), trailing_delta=500), 2)
+    reports = [r for i, price in enumerate(tape, start=3)
+               for r in paper.on_trade(TradePrint(SYMBOL, i, float(price), 1.0, buyer_is_maker=False))]
+    return [(r.client_order_id, r.status.value, None if r.fill is None else f"{r.fill.price:.8f}") for r in reports]
+
+
+def test_oco_with_below_trailing_delta_trails_and_triggers_as_the_simulator_does(fake: FakeBinance) -> None:
+    fake.trade(SYMBOL, d("100"))
+    events: list[dict[str, object]] = []
+    fake.venue.listen(events.append)
+    placed = _trailing_oco(fake)
+    api = rest(fake)
+    stop = api.get_order(symbol=SYMBOL, orig_client_order_id="cx-trail-sl").data()
+    assert (stop.trailing_delta, stop.stop_price) == (500, "0.00000000")
+    assert stop.trailing_time is not None and stop.trailing_time > 0  # no stop price: tracking from placement
+    assert api.get_order(symbol=SYMBOL, orig_client_order_id="cx-trail-tp").data().trailing_delta is None
+    tape = ["105", "120", "115", "114.01", "114"]  # 120 × 0.95 = 114
+    for price in tape[:-1]:
+        fake.trade(SYMBOL, d(price))
+    assert len(api.get_open_orders(symbol=SYMBOL).data()) == 2
+    fake.trade(SYMBOL, d(tape[-1]))
+    legs = {o.client_order_id: api.get_order(symbol=SYMBOL, order_id=o.order_id).data() for o in placed.orders}
+    assert {cid: leg.status for cid, leg in legs.items()} == {"cx-trail-sl": "FILLED", "cx-trail-tp": "EXPIRED"}
+    reports = [e for e in events if e["e"] == "executionReport" and e["x"] != "NEW"]
+    wire = [(e["c"], e["X"], e["L"] if e["x"] == "TRADE" else None) for e in reports]
+    assert wire == _simulated(tape) == [("cx-trail-tp", "EXPIRED", None), ("cx-trail-sl", "FILLED", "114.00000000")]
+    assert [(e["d"], e["D"]) for e in reports if e["c"] == "cx-trail-sl"] == [(500, stop.trailing_time)]
+    assert all("d" not in e for e in reports if e["c"] == "cx-trail-tp")
+    assert _balances(fake)["BTC"] == (d("0.3"), d("0"))
+
+
+def test_a_trailing_stop_loss_limit_with_a_stop_price_tracks_only_from_it(fake: FakeBinance) -> None:
+    fake.trade(SYMBOL, d("100"))
+    api = rest(fake)
+    api.new_order(symbol=SYMBOL, side="SELL", type="STOP_LOSS_LIMIT", time_in_force="GTC", quantity="0.1",
+                  price="80", stop_price="95", trailing_delta=1000, new_client_order_id="cx-ts")
+    placed = api.get_order(symbol=SYMBOL, orig_client_order_id="cx-ts").data()
+    assert (placed.trailing_delta, placed.trailing_time) == (1000, -1)  # not tracking above the stop price
+    fake.trade(SYMBOL, d("95"))
+    tracking = api.get_order(symbol=SYMBOL, orig_client_order_id="cx-ts").data()
+    assert tracking.trailing_time is not None and tracking.trailing_time > 0 and tracking.status == "NEW"
+    fake.trade(SYMBOL, d("85.5"))  # 95 × 0.90
+    done = api.get_order(symbol=SYMBOL, orig_client_order_id="cx-ts").data()
+    assert (done.status, done.cummulative_quote_qty) == ("FILLED", "8.55000000")
+
+
+def test_trailing_refusals_are_binances(fake: FakeBinance) -> None:
+    fake.trade(SYMBOL, d("100"))
+    with pytest.raises(BadRequestError) as out_of_range:
+        _trailing_oco(fake, delta=5)
+    assert (_code(out_of_range), out_of_range.value.error_message) == (-1013, "Filter failure: TRAILING_DELTA")
+    with pytest.raises(BadRequestError) as not_for_limits:
+        rest(fake).new_order(symbol=SYMBOL, side="SELL", type="LIMIT", time_in_force="GTC", quantity="0.1",
+                             price="120", trailing_delta=100)
+    assert _code(not_for_limits) == -1106
+    with pytest.raises(BadRequestError) as neither:
+        rest(fake).order_list_oco(symbol=SYMBOL, side="SELL", quantity="0.2", above_type="LIMIT_MAKER",
+                                  below_type="STOP_LOSS_LIMIT", above_price="130", below_price="85",
+                                  below_time_in_force="GTC")
+    assert _code(neither) == -1102 and "belowStopPrice" in neither.value.error_message
+    closed = RULES.model_copy(update={"allow_trailing_stop": False, "trailing_delta": None})
+    with FakeBinance({SYMBOL: closed}, {"BTC": d("0.5")}, api_key=KEY, api_secret=SECRET) as other:
+        other.trade(SYMBOL, d("100"))
+        assert httpx.get(f"{other.rest_url}/api/v3/exchangeInfo").json()["symbols"][0]["allowTrailingStop"] is False
+        with pytest.raises(BadRequestError) as refused:
+            _trailing_oco(other)
+        assert (_code(refused), refused.value.error_message) == (
+            -2010, "Trailing stop orders are not supported for this symbol.")
 
 
 # ----- rejections -------------------------------------------------------------------------------------------

@@ -52,3 +52,10 @@ def test_rules_fit_their_price_level(price: float, move: float) -> None:
     assert lot_value <= Decimal("1.0001") or rules.step_size == Decimal("1e-8")
     quantity = conform_quantity(rules, Decimal(10) / Decimal(repr(price)) + rules.step_size, market=False)
     assert quantity * Decimal(repr(price)) <= Decimal(10) + rules.step_size * Decimal(repr(price)) * 2
+
+
+def test_offline_rules_allow_trailing_stops_within_the_documented_range() -> None:
+    rules = offline_rules({"BTCUSDT": 65_000.0})["BTCUSDT"]
+    assert rules.allow_trailing_stop
+    assert rules.trailing_delta is not None
+    assert (rules.trailing_delta.min_below, rules.trailing_delta.max_below) == (10, 2000)

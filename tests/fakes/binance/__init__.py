@@ -45,10 +45,13 @@ resyncs with `/api/v3/time`), `drop_connections()` / `POST /fake/drop` cuts ever
 User data: `userDataStream.subscribe.signature` on the WebSocket API, then `executionReport`, `listStatus`,
 `outboundAccountPosition`, `balanceUpdate` and `eventStreamTerminated` events on that connection.
 
-Not simulated, and refused with -2010 saying so rather than faked: trailing stops (`trailingDelta`,
-`belowTrailingDelta`; exchangeInfo says `allowTrailingStop: false` until the simulator has them), BUY OCOs,
-OCO shapes other than LIMIT_MAKER over STOP_LOSS_LIMIT (GTC), STOP_LOSS / TAKE_PROFIT(_LIMIT) orders and
-icebergs. Client order ids other than the simulator's `cx-…` form are accepted and mapped to aliases.
+Trailing stops (`trailingDelta` on a STOP_LOSS_LIMIT, an OCO's `belowTrailingDelta`) trail as the simulator
+runs them (exchange/paper/trailing.py) where the rules' `allowTrailingStop` (published in exchangeInfo with the
+TRAILING_DELTA filter) allows them; executionReports then carry `d` and, once tracking, `D` (trailingTime).
+
+Not simulated, and refused with -2010 saying so rather than faked: BUY OCOs, OCO shapes other than LIMIT_MAKER
+over STOP_LOSS_LIMIT (GTC), STOP_LOSS / TAKE_PROFIT(_LIMIT) orders and icebergs. Client order ids other than
+the simulator's `cx-…` form are accepted and mapped to aliases.
 """
 
 from tests.fakes.binance.faults import Fault, FaultKind, Transport

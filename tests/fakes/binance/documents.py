@@ -30,6 +30,9 @@ def _state(order: OrderRecord) -> Doc:
     }
     if report.order_type is OrderType.STOP_LOSS_LIMIT:
         doc["stopPrice"] = num(report.stop_price)
+    if report.trailing_delta is not None:  # rest-api.md: trailingTime is -1 until the order tracks prices
+        doc["trailingDelta"] = report.trailing_delta
+        doc["trailingTime"] = report.trailing_time_ms if report.trailing_time_ms is not None else -1
     return doc
 
 

@@ -19,10 +19,8 @@ def num(value: Decimal | None) -> str:
 
 
 def symbol_info(rules: SymbolRules) -> dict[str, Any]:
-    """One symbol of exchangeInfo: `rules_from_exchange_info` reads back the same rules.
-
-    `allowTrailingStop` is false: the paper simulator has no trailing stops, so the fake refuses them.
-    """
+    """One symbol of exchangeInfo: `rules_from_exchange_info` reads back the same rules (trailing stops included:
+    `allowTrailingStop` and the TRAILING_DELTA filter say what the simulator will accept)."""
     return {
         "symbol": rules.symbol, "status": rules.status,
         "baseAsset": rules.base_asset, "baseAssetPrecision": 8,
@@ -31,7 +29,8 @@ def symbol_info(rules: SymbolRules) -> dict[str, Any]:
         "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
         "orderTypes": sorted(rules.order_types),
         "icebergAllowed": False, "ocoAllowed": rules.oco_allowed, "otoAllowed": False,
-        "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": False, "cancelReplaceAllowed": False,
+        "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": rules.allow_trailing_stop,
+        "cancelReplaceAllowed": False,
         "amendAllowed": False, "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
         "filters": _filters(rules), "permissions": [], "permissionSets": [["SPOT"]],
         "defaultSelfTradePreventionMode": "NONE", "allowedSelfTradePreventionModes": ["NONE"],
@@ -65,6 +64,11 @@ def _filters(rules: SymbolRules) -> list[dict[str, Any]]:
         filters.append({"filterType": "MAX_NUM_ORDERS", "maxNumOrders": rules.max_num_orders})
     if rules.max_num_algo_orders is not None:
         filters.append({"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": rules.max_num_algo_orders})
+    if rules.trailing_delta is not None:
+        bounds = rules.trailing_delta
+        filters.append({"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": bounds.min_above,
+                        "maxTrailingAboveDelta": bounds.max_above, "minTrailingBelowDelta": bounds.min_below,
+                        "maxTrailingBelowDelta": bounds.max_below})
     return filters
 
 

@@ -5,9 +5,8 @@ semantics). This layer keeps what the wire needs and the simulator does not: ord
 the client's own client order ids (the simulator accepts only `cx-` ids, so any other id is mapped to an
 alias), the trade history for `myTrades`, OCO list states, and the user-data events of every change.
 
-Where the simulator and Binance word the same outcome differently, Binance's word goes on the wire: the leg
-of an OCO that is closed because its sibling executed is EXPIRED on Binance (the simulator says CANCELED);
-a leg cancelled by a cancel request stays CANCELED.
+The simulator already words outcomes as Binance does (the leg of an OCO closed because its sibling executed or
+triggered is EXPIRED; a leg cancelled by a cancel request is CANCELED), so reports go on the wire as they are.
 
 Thread-safe: the server's event loop and a test's driver calls share one lock.
 """
@@ -26,9 +25,9 @@ from pydantic import ValidationError
 
 from core.events import Book, TradePrint
 from core.filters import SymbolRules
-from core.types import OcoRequest, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from core.types import OcoRequest, OrderRequest, OrderType, Side, TimeInForce
 from exchange.paper import PaperExchange
-from exchange.port import ExchangeRejected, ExecutionReport, ExecutionType
+from exchange.port import ExchangeRejected, ExecutionReport
 from tests.fakes.binance.errors import BinanceError, Code, illegal_chars, mandatory, no_such_order, not_required
 from tests.fakes.binance.params import Params
 from tests.fakes.binance.render import num
@@ -44,7 +43,7 @@ _ALIAS_PREFIX = "cx-::"
 _SIM_LIST_ID_MAX = 33  # a longer list id would truncate its legs' `-tp`/`-sl` ids into one
 _NO_LIST = -1
 _PARAM_NAMES = {"quantity": "quantity", "quote_order_qty": "quoteOrderQty", "price": "price",
-                "stop_price": "stopPrice", "client_order_id": "newClientOrderId"}
+                "stop_price": "stopPrice", "client_order_id": "newClientOrderId", "trailing_delta": "trailingDelta"}
 
 
 def not_simulated(what: str) -> BinanceError:
@@ -135,11 +134,11 @@ class Venue:
         tif = p.enum("timeInForce", TimeInForce)
         quantity, quote_qty = p.decimal("quantity"), p.decimal("quoteOrderQty")
         price, stop_price = p.decimal("price"), p.decimal("stopPrice")
-        if p.text("trailingDelta") is not None:
-            raise not_simulated("A trailing stop (trailingDelta)")
+        trailing_delta = p.integer("trailingDelta")
         if p.text("icebergQty") is not None:
             raise not_simulated("An iceberg order (icebergQty)")
-        _check_shape(order_type, tif=tif, quantity=quantity, quote_qty=quote_qty, price=price, stop_price=stop_price)
+        _check_shape(order_type, tif=tif, quantity=quantity, quote_qty=quote_qty, price=price, stop_price=stop_price,
+                     trailing_delta=trailing_delta)
         with self.lock:
             wire = self._new_wire_id(p.text("newClientOrderId"), "newClientOrderId")
             self._refuse_duplicate(symbol, wire)
@@ -147,7 +146,7 @@ class Venue:
             try:
                 request = OrderRequest(client_order_id=sim, symbol=symbol, side=side, type=order_type,
                                        quantity=quantity, quote_order_qty=quote_qty, price=price,
-                                       stop_price=stop_price, time_in_force=tif)
+                                       stop_price=stop_price, time_in_force=tif, trailing_delta=trailing_delta)
             except ValidationError as invalid:
                 raise _malformed(invalid) from None
             before = self._paper.balances()
@@ -171,19 +170,21 @@ class Venue:
         if (above, below) != (OrderType.LIMIT_MAKER, OrderType.STOP_LOSS_LIMIT):
             raise not_simulated(f"An OCO of aboveType {above} and belowType {below} (only LIMIT_MAKER over "
                                 "STOP_LOSS_LIMIT)")
-        if p.text("belowTrailingDelta") is not None or p.text("aboveTrailingDelta") is not None:
-            raise not_simulated("A trailing stop (belowTrailingDelta)")
+        for name in ("aboveTimeInForce", "aboveStopPrice", "aboveTrailingDelta"):  # a LIMIT_MAKER takes none
+            if p.text(name) is not None:
+                raise not_required(name)
         take_profit, stop, stop_limit = p.decimal("abovePrice"), p.decimal("belowStopPrice"), p.decimal("belowPrice")
-        if p.text("aboveTimeInForce") is not None:
-            raise not_required("aboveTimeInForce")
+        below_delta = p.integer("belowTrailingDelta")
         below_tif = p.enum("belowTimeInForce", TimeInForce)
-        for name, value in (("quantity", quantity), ("abovePrice", take_profit), ("belowStopPrice", stop),
+        # Binance: "Either belowStopPrice or belowTrailingDelta or both, must be specified."
+        for name, value in (("quantity", quantity), ("abovePrice", take_profit),
+                            ("belowStopPrice", stop if below_delta is None else below_delta),
                             ("belowPrice", stop_limit), ("belowTimeInForce", below_tif)):
             if value is None:
                 raise mandatory(name)
         if below_tif is not TimeInForce.GTC:
             raise not_simulated(f"An OCO stop leg with belowTimeInForce {below_tif}")
-        assert quantity is not None and take_profit is not None and stop is not None and stop_limit is not None
+        assert quantity is not None and take_profit is not None and stop_limit is not None
         with self.lock:
             wire_list = self._new_wire_id(p.text("listClientOrderId"), "listClientOrderId")
             previous = self._latest_list.get((symbol, wire_list))
@@ -194,7 +195,8 @@ class Venue:
             sim_list = wire_list if plain else self._alias()
             try:
                 oco = OcoRequest(list_client_id=sim_list, symbol=symbol, quantity=quantity,
-                                 take_profit_price=take_profit, stop_price=stop, stop_limit_price=stop_limit)
+                                 take_profit_price=take_profit, stop_price=stop, stop_limit_price=stop_limit,
+                                 trailing_delta=below_delta)
             except ValidationError:
                 raise BinanceError(Code.NEW_ORDER_REJECTED,
                                    "The relationship of the prices for the orders is not correct.") from None
@@ -233,7 +235,7 @@ class Venue:
                 raise BinanceError(Code.CANCEL_REJECTED, "Unknown order sent.")
             before = self._paper.balances()
             reports = self._sim(lambda: self._paper.cancel_order(symbol, order.sim_id, now_ms))
-            self._after(reports, before, now_ms, cancelled=True)
+            self._after(reports, before, now_ms)
             return order, reports
 
     def cancel_order_list(self, p: Params, now_ms: int) -> tuple[ListRecord, list[ExecutionReport]]:
@@ -251,7 +253,7 @@ class Venue:
                 raise BinanceError(Code.CANCEL_REJECTED, "Unknown order list sent.")
             before = self._paper.balances()
             reports = self._sim(lambda: self._paper.cancel_order_list(symbol, order_list.sim_id, now_ms))
-            self._after(reports, before, now_ms, cancelled=True)
+            self._after(reports, before, now_ms)
             return order_list, reports
 
     def query_order(self, p: Params) -> OrderRecord:
@@ -319,6 +321,7 @@ class Venue:
             before = self._paper.balances()
             reports = self._paper.on_trade(print_)
             self._after(reports, before, now_ms)
+            self._sync_trailing()
             return reports
 
     def adjust_balance(self, asset: str, delta: Decimal, now_ms: int) -> None:
@@ -355,6 +358,9 @@ class Venue:
             "M": False, "O": order.created_ms, "Z": num(report.cum_quote),
             "Y": num(fill.notional if fill else None), "Q": num(order.quote_order_qty), "W": order.working_ms,
             "V": "NONE", **({"ListClientOrderId": order_list.wire_id} if order_list else {}),
+            **({"d": report.trailing_delta} if report.trailing_delta is not None else {}),
+            # trailingTime appears once the trailing stop tracks prices (user-data-stream.md: "D").
+            **({"D": report.trailing_time_ms} if report.trailing_time_ms is not None else {}),
         }
 
     def list_status(self, order_list: ListRecord, now_ms: int, *, started: bool) -> Event:
@@ -367,16 +373,13 @@ class Venue:
 
     # ----- internals -----------------------------------------------------------------------------------
 
-    def _after(self, reports: list[ExecutionReport], before: Mapping[str, tuple[Decimal, Decimal]], now_ms: int,
-               *, cancelled: bool = False) -> None:
+    def _after(self, reports: list[ExecutionReport], before: Mapping[str, tuple[Decimal, Decimal]],
+               now_ms: int) -> None:
         """Record the reports, then tell the user stream: orders, finished lists, changed balances."""
         events: list[Event] = []
         lists_touched: set[int] = set()
         for report in reports:
             order = self._orders[report.order_id]
-            if not cancelled and order.list_id != _NO_LIST and report.execution_type is ExecutionType.CANCELED:
-                # Binance expires the other leg when one leg of an OCO executes; the simulator says CANCELED.
-                report = replace(report, status=OrderStatus.EXPIRED, execution_type=ExecutionType.EXPIRED)
             self._record(order, report, now_ms)
             events.append(self.execution_report(report, order, now_ms))
             if order.list_id != _NO_LIST:
@@ -393,6 +396,14 @@ class Venue:
             self.update_ms = now_ms
             events.append({"e": "outboundAccountPosition", "E": now_ms, "u": now_ms, "B": changed})
         self._emit(events)
+
+    def _sync_trailing(self) -> None:
+        """A trailing stop starts tracking without any event (Binance sends none either), yet a query shows its
+        trailingTime from then on: copy it from the simulator's view of each open order."""
+        for view in self._paper.open_orders():
+            order = self._orders[view.order_id]
+            if view.trailing_time_ms != order.last.trailing_time_ms:
+                order.last = replace(order.last, trailing_time_ms=view.trailing_time_ms)
 
     def _record(self, order: OrderRecord, report: ExecutionReport, now_ms: int) -> None:
         order.last = report
@@ -457,8 +468,14 @@ class Venue:
 
 
 def _check_shape(order_type: OrderType, *, tif: TimeInForce | None, quantity: Decimal | None,
-                 quote_qty: Decimal | None, price: Decimal | None, stop_price: Decimal | None) -> None:
-    """Binance's mandatory and forbidden parameters per order type (-1102 / -1106)."""
+                 quote_qty: Decimal | None, price: Decimal | None, stop_price: Decimal | None,
+                 trailing_delta: int | None) -> None:
+    """Binance's mandatory and forbidden parameters per order type (-1102 / -1106).
+
+    A STOP_LOSS_LIMIT takes `stopPrice`, `trailingDelta` or both (rest-api.md); no other simulated type trails.
+    """
+    if trailing_delta is not None and order_type is not OrderType.STOP_LOSS_LIMIT:
+        raise not_required("trailingDelta")
     if order_type is OrderType.MARKET:
         if quantity is None and quote_qty is None:
             raise mandatory("quantity")
@@ -473,7 +490,7 @@ def _check_shape(order_type: OrderType, *, tif: TimeInForce | None, quantity: De
     required = {"quantity": quantity, "price": price}
     if order_type in (OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT):
         required["timeInForce"] = tif
-    if order_type is OrderType.STOP_LOSS_LIMIT:
+    if order_type is OrderType.STOP_LOSS_LIMIT and trailing_delta is None:
         required["stopPrice"] = stop_price
     for name, value in required.items():
         if value is None:
