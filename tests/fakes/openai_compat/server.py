@@ -162,7 +162,7 @@ class FakeOpenAI:
                 return web.json_response({"error": "'response_format.type' must be 'json_schema' or 'text'"},
                                          status=400)
             choice = body.get("tool_choice")
-            if choice is not None and choice not in LMSTUDIO_TOOL_CHOICES:
+            if choice is not None and (not isinstance(choice, str) or choice not in LMSTUDIO_TOOL_CHOICES):
                 return web.json_response({"error": "tool_choice must be one of none, auto, required"}, status=400)
         else:
             if kind == "json_schema":
