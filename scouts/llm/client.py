@@ -94,7 +94,7 @@ class LlmClient:
         self._settings = settings
         self._journal = journal
         self._clock: Clock = clock or SystemClock()
-        self._mask = SecretMask([*settings.secrets(), config.api_key.get_secret_value(), *secrets])
+        self._mask = SecretMask([*settings.secrets(), *secrets])
         self.stopped: LlmError | None = None
 
     def reset_stop(self) -> None:
