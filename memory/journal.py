@@ -128,6 +128,9 @@ class SettingChange:
     actor: str
 
 
+# Characters of an LLM call's prompt and answer kept in the journal.
+LLM_TEXT_CAP = 16_000
+
 # Given the settings as stored, the ones to write: name -> (JSON value, source). Runs under the write lock.
 SettingsUpdate = Callable[[dict[str, StoredSetting]], Mapping[str, tuple[Any, str]]]
 
@@ -456,11 +459,27 @@ class Journal:
         latency_ms: int,
         ok: bool,
         summary: str,
+        *,
+        provider: str | None = None,
+        attempts: int = 1,
+        billed_attempts: int | None = None,
+        cache_hit_tokens: int | None = None,
+        cache_miss_tokens: int | None = None,
+        cost_usd: Decimal | None = None,
+        outcome: str | None = None,
+        reason: str | None = None,
+        prompt: str | None = None,
+        answer: str | None = None,
     ) -> None:
+        """Journal one logical LLM call. `attempts` counts every HTTP request it made (openai resends a timed-out
+        POST), `billed_attempts` those the provider may have charged; `outcome` is the typed result (ok,
+        invalid, unavailable, refused) and `reason` its rule id. Text is redacted before it is stored, and
+        the prompt and answer are capped at LLM_TEXT_CAP characters."""
         with self._db.write(f"journal an LLM call ({role})") as conn:
             conn.execute(
                 "INSERT INTO llm_calls (time_ms, role, model, prompt_tokens, completion_tokens, latency_ms, ok,"
-                " summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " summary, provider, attempts, billed_attempts, cache_hit_tokens, cache_miss_tokens, cost_usd,"
+                " outcome, reason, prompt, answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     time_ms,
                     redact_text(role),
@@ -470,11 +489,34 @@ class Journal:
                     latency_ms,
                     int(ok),
                     redact_text(summary),
+                    provider,
+                    attempts,
+                    billed_attempts,
+                    cache_hit_tokens,
+                    cache_miss_tokens,
+                    _money_or_none(cost_usd),
+                    outcome,
+                    None if reason is None else redact_text(reason),
+                    _capped_redacted(prompt),
+                    _capped_redacted(answer),
                 ),
             )
 
     def llm_calls(self, since_ms: int | None = None) -> list[dict[str, Any]]:
-        return [{**row, "ok": bool(row["ok"])} for row in self._events("llm_calls", since_ms)]
+        return [{**row, "ok": bool(row["ok"]),
+                 "cost_usd": None if row["cost_usd"] is None else Decimal(row["cost_usd"])}
+                for row in self._events("llm_calls", since_ms)]
+
+    def llm_spend(self, provider: str, since_ms: int) -> tuple[Decimal, int]:
+        """Dollars and tokens (prompt + completion) journaled for `provider`'s calls from `since_ms` on: what the
+        LLM budgets are checked against. Summed as Decimal in Python, never as SQLite floats."""
+        rows = self._db.fetch_all(
+            "SELECT cost_usd, prompt_tokens, completion_tokens FROM llm_calls WHERE provider = ? AND time_ms >= ?",
+            (provider, since_ms),
+        )
+        dollars = sum((Decimal(row["cost_usd"]) for row in rows if row["cost_usd"] is not None), Decimal(0))
+        tokens = sum((row["prompt_tokens"] or 0) + (row["completion_tokens"] or 0) for row in rows)
+        return dollars, tokens
 
     def record_error(self, time_ms: int, code: str, message: str, details: dict[str, Any]) -> None:
         """Journal an error; secrets in the message or anywhere in `details` are masked first."""
@@ -768,6 +810,14 @@ def _money(value: Decimal) -> str:
 
 def _money_or_none(value: Decimal | None) -> str | None:
     return None if value is None else _money(value)
+
+
+def _capped_redacted(text: str | None) -> str | None:
+    if text is None:
+        return None
+    # Redacted before it is cut, so that a cut cannot leave half a secret the patterns no longer recognise.
+    text = redact_text(text)
+    return text if len(text) <= LLM_TEXT_CAP else text[:LLM_TEXT_CAP] + "…"
 
 
 def _json(value: Any) -> str:

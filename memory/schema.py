@@ -243,6 +243,29 @@ def _v6_risk_settings(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v7_llm_call_accounting(conn: sqlite3.Connection) -> None:
+    """What an LLM call cost and how it went (issue 13, sections 2 and 5): the provider, every HTTP attempt
+    (a timed-out POST that the client resent is two attempts, and may be billed twice), the attempts charged,
+    DeepSeek's cache split of the input, the cost in exact dollars (TEXT), the typed outcome and its reason,
+    and the prompt and answer as stored (redacted, capped). Budgets are read back from these rows."""
+    _execute_all(
+        conn,
+        (
+            "ALTER TABLE llm_calls ADD COLUMN provider TEXT",
+            "ALTER TABLE llm_calls ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1",
+            "ALTER TABLE llm_calls ADD COLUMN billed_attempts INTEGER",
+            "ALTER TABLE llm_calls ADD COLUMN cache_hit_tokens INTEGER",
+            "ALTER TABLE llm_calls ADD COLUMN cache_miss_tokens INTEGER",
+            "ALTER TABLE llm_calls ADD COLUMN cost_usd TEXT",
+            "ALTER TABLE llm_calls ADD COLUMN outcome TEXT",
+            "ALTER TABLE llm_calls ADD COLUMN reason TEXT",
+            "ALTER TABLE llm_calls ADD COLUMN prompt TEXT",
+            "ALTER TABLE llm_calls ADD COLUMN answer TEXT",
+            "CREATE INDEX llm_calls_provider_time ON llm_calls(provider, time_ms)",
+        ),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_orders_and_fills,
     _v2_decisions_and_events,
@@ -250,6 +273,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v4_trade_confirmations,
     _v5_engine_checkpoint,
     _v6_risk_settings,
+    _v7_llm_call_accounting,
 )
 RISK_SETTINGS_VERSION = MIGRATIONS.index(_v6_risk_settings) + 1
 LATEST_VERSION = len(MIGRATIONS)

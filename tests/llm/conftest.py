@@ -1,0 +1,3 @@
+from tests.llm.support import deepseek, journal, lmstudio
+
+__all__ = ["deepseek", "journal", "lmstudio"]
