@@ -37,6 +37,9 @@ from oracle.service import DEFAULT_DEPTH, MAX_BATCH_REQUESTS
 log = logging.getLogger("oracle.client")
 
 _STOP = object()
+# Workers that died before their ready line, in a row: past this the environment is broken (a missing
+# dependency, a wrong interpreter) and waiting out the deadline would only hide why.
+MAX_START_FAILURES = 3
 # The folder that holds the `oracle` package. A worker imports the package from here whatever the caller's
 # working directory (an agent's exec tool and an MCP host start us anywhere): see `worker_command`.
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
@@ -199,6 +202,7 @@ class OracleClient:
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self._closed = False
+        self._start_failures = 0
         self._workers = [self._spawn() for _ in range(max(1, workers))]
 
     def __enter__(self) -> OracleClient:
@@ -288,6 +292,8 @@ class OracleClient:
         """Reader threads report here. A worker that had been healthy is replaced at once; one that
         died while starting is replaced on the next call (no respawn storm when startup is broken)."""
         with self._cond:
+            if event == "ready":
+                self._start_failures = 0
             if event == "exited" and worker.ready.is_set() and not self._closed and worker in self._workers:
                 log.warning("oracle worker %s exited (%s); replacing it", worker.proc.pid, worker.failure.message)
                 self._workers[self._workers.index(worker)] = self._spawn()
@@ -305,6 +311,12 @@ class OracleClient:
                     return OracleError("DATA_OUTAGE", "oracle client closed", {"reason": "client_closed"})
                 for i, worker in enumerate(self._workers):
                     if not worker.alive and not worker.ready.is_set():
+                        self._start_failures += 1
+                        if self._start_failures >= MAX_START_FAILURES:
+                            return OracleError(
+                                "DATA_OUTAGE", f"oracle workers exit while starting ({self._start_failures} in a "
+                                f"row, last exit code {worker.proc.returncode}); their error is on stderr",
+                                {"reason": "worker_start_failed", "exit_code": worker.proc.returncode})
                         self._workers[i] = self._spawn()
                 ready = [w for w in self._workers if w.ready.is_set() and w.alive]
                 if ready:
