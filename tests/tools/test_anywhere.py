@@ -38,11 +38,9 @@ def server() -> Iterator[BinancePublicServer]:
 
 
 def fresh_user_env(user_home: Path, **extra: str) -> dict[str, str]:
-    """A user whose HOME is `user_home`, with no EXECUTOR_HOME and no Python path settings."""
-    env = executor_env(user_home, HOME=str(user_home), **extra)
-    for name in _PATH_SETTINGS:
-        env.pop(name, None)
-    return env
+    """A user whose HOME is `user_home`, with no EXECUTOR_HOME and no Python path settings but those in `extra`."""
+    env = {k: v for k, v in executor_env(user_home).items() if k not in _PATH_SETTINGS}
+    return {**env, "HOME": str(user_home), **extra}
 
 
 def executor(cwd: Path, env: dict[str, str], *args: str) -> dict[str, Any]:
@@ -107,3 +105,17 @@ def test_oracle_workers_start_from_any_folder_with_an_environment_that_names_no_
         assert client.wait_ready(20.0)
         result = client.analyse("BTCUSDT", deadline_s=5.0)
     assert result.ok, result
+
+
+@pytest.mark.parametrize("command", [("status",), ("run", "--mode", "replay", "--synthetic", "--steps", "60")])
+def test_a_relative_executor_home_is_refused_by_name_and_nothing_is_created(tmp_path, command):
+    """EXECUTOR_HOME=data would be another home in every folder an agent or host starts us from."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    env = fresh_user_env(tmp_path / "user", EXECUTOR_HOME="data")
+    done = subprocess.run([sys.executable, str(EXECUTOR), *command], cwd=workspace, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    document = json.loads(done.stdout)
+    assert done.returncode == 2 and document["error"]["code"] == "INVALID_CONFIG", document
+    assert document["error"]["details"]["setting"] == "EXECUTOR_HOME"
+    assert list(workspace.iterdir()) == []
