@@ -1,6 +1,7 @@
 """crypto-executor command line: the composition root. Parses arguments, builds objects, calls them.
 
 Tool commands print one JSON envelope on stdout (or short text with --format text); logs go to stderr.
+With no command, or only options, it runs `run` (paper trading unless EXECUTOR_MODE or --mode says otherwise).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from core.config import ExecutorConfig
 from core.errors import ExecutorError, InvalidArgument
 from memory.redact import masked_output
+from runtime.run_mode import RunMode, choose_mode
 from tools.cli import (
     DEFINITION_FORMATS,
     add_tool_commands,
@@ -33,6 +35,11 @@ from tools.envelope import dumps, exit_code, failure, from_error, ok
 from tools.spec import wall_clock_ms
 
 DEFAULT_BALANCE = Decimal("10000")
+SEED_HELP = "seed of the synthetic market (default 7): the same seed replays the same market"
+SYMBOLS_HELP = "comma-separated symbols, e.g. BTCUSDT,ETHUSDT"
+BALANCE_HELP = "starting USDT of the paper account (default 10000)"
+STEPS_HELP = "synthetic market length in seconds of market time"
+EXCHANGE_INFO_HELP = "a real exchangeInfo JSON for the symbols' filters"
 # A starting balance beyond this is a typo, not an account; the analytics' floats would overflow near 1e308.
 MAX_BALANCE = Decimal("1e12")
 _GIVEN = "_options_given"  # namespace attribute: the single-valued options seen so far in this parse
@@ -119,8 +126,12 @@ def _speed(text: str) -> float | None:
     return value
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _home(p: argparse.ArgumentParser) -> None:
     p.add_argument("--home", help="data directory (default $EXECUTOR_HOME or ~/.crypto-executor)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    _home(p)
     p.add_argument("--format", choices=("json", "text"), default=None,
                    help="json envelope (default for tools) or short text")
 
@@ -136,26 +147,33 @@ def build_parser(command: str | None = None) -> Parser:
     src = bt.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", type=Path, help="candle file/folder (freqtrade JSON, Binance kline CSV) or recording")
     src.add_argument("--synthetic", action="store_true", help="the seeded synthetic market")
-    bt.add_argument("--seed", type=_count(0), default=7)
+    bt.add_argument("--seed", type=_count(0), default=7, help=SEED_HELP)
     bt.add_argument("--from", dest="from_ms", type=_date_ms, help="first day (UTC), YYYY-MM-DD")
     bt.add_argument("--to", dest="to_ms", type=_date_ms, help="day after the last (UTC), YYYY-MM-DD")
-    bt.add_argument("--symbols", type=_symbols)
-    bt.add_argument("--exchange-info", type=Path, help="a real exchangeInfo JSON for the symbols' filters")
-    bt.add_argument("--balance", type=_balance, default=DEFAULT_BALANCE, help="starting USDT (default 10000)")
-    bt.add_argument("--steps", type=_count(1), help="synthetic market length in seconds of market time")
+    bt.add_argument("--symbols", type=_symbols, help=f"{SYMBOLS_HELP} (default: every symbol of the data)")
+    bt.add_argument("--exchange-info", type=Path, help=EXCHANGE_INFO_HELP)
+    bt.add_argument("--balance", type=_balance, default=DEFAULT_BALANCE, help=BALANCE_HELP)
+    bt.add_argument("--steps", type=_count(1), help=STEPS_HELP)
 
-    run = sub.add_parser("run", help="the long-lived executor (paper trading by default)")
+    run = sub.add_parser("run", help="the long-lived executor (paper trading by default; also what "
+                                     "`executor.py` with no command runs)")
     _common(run)
-    run.add_argument("--mode", choices=("replay", "paper", "testnet", "live"), default="replay")
+    run.add_argument("--mode", choices=tuple(RunMode), default=None,
+                     help="replay: recorded or synthetic data, offline; paper: live public Binance data, simulated "
+                          "orders (default: $EXECUTOR_MODE, else replay when --data or --synthetic is given, else "
+                          "paper); testnet and live are not in this version")
     rsrc = run.add_mutually_exclusive_group()
-    rsrc.add_argument("--data", type=Path)
-    rsrc.add_argument("--synthetic", action="store_true")
-    run.add_argument("--seed", type=_count(0), default=7)
+    rsrc.add_argument("--data", type=Path, help="replay: candle file/folder (freqtrade JSON, Binance kline CSV) or "
+                                                "recording")
+    rsrc.add_argument("--synthetic", action="store_true", help="replay: the seeded synthetic market (the default "
+                                                               "replay source)")
+    run.add_argument("--seed", type=_count(0), default=7, help=SEED_HELP)
     run.add_argument("--speed", type=_speed, default="max", help="replay speed: a multiple of real time, or max")
-    run.add_argument("--symbols", type=_symbols)
-    run.add_argument("--exchange-info", type=Path)
-    run.add_argument("--balance", type=_balance, default=DEFAULT_BALANCE)
-    run.add_argument("--steps", type=_count(1))
+    run.add_argument("--symbols", type=_symbols, help=f"{SYMBOLS_HELP} (default: paper BTCUSDT,ETHUSDT; replay "
+                                                      "every symbol of the data)")
+    run.add_argument("--exchange-info", type=Path, help=EXCHANGE_INFO_HELP)
+    run.add_argument("--balance", type=_balance, default=DEFAULT_BALANCE, help=BALANCE_HELP)
+    run.add_argument("--steps", type=_count(1), help=f"replay: {STEPS_HELP}")
     run.add_argument("--no-view", action="store_true", help="no live terminal view (logs only)")
     run.add_argument("--checkpoint-every", type=_count(1), default=5_000, help="events between checkpoints in replay")
     run.add_argument("--accept-journal-rollback", action="store_true",
@@ -164,9 +182,10 @@ def build_parser(command: str | None = None) -> Parser:
 
     rec = sub.add_parser("record", help="record live public Binance data for replay")
     _common(rec)
-    rec.add_argument("--symbols", type=_symbols, required=True)
-    rec.add_argument("--minutes", type=float, required=True)
-    rec.add_argument("--out", type=Path, required=True)
+    rec.add_argument("--symbols", type=_symbols, required=True, help=SYMBOLS_HELP)
+    rec.add_argument("--minutes", type=float, required=True, help="how long to record, in minutes of wall time")
+    rec.add_argument("--out", type=Path, required=True, help="the recording to write (refused if it exists); "
+                                                             "replay it with run --data or backtest --data")
 
     bk = sub.add_parser("backup", help="an online copy of the home's journal (orders, fills, checkpoint), safe "
                                        "during run")
@@ -183,13 +202,16 @@ def build_parser(command: str | None = None) -> Parser:
     setter.add_argument("value")
 
     defs = sub.add_parser("tools", help="print the tool definitions: OpenAI tools=, MCP tool list, or JSON schemas")
+    _home(defs)  # accepted like every command's; the definitions are the same for every home
     defs.add_argument("--format", choices=DEFINITION_FORMATS, default="jsonschema")
     defs.add_argument("--strict", action="store_true",
                       help="openai: the strict-mode form OpenAI and DeepSeek accept (every property required, "
                            "optional ones nullable: null means not given)")
     defs.add_argument("--prefix", default="", help="openai: put PREFIX before every function name (e.g. cx_)")
     mcp = sub.add_parser("mcp", help="serve the agent-facing tools as an MCP server on stdio")
-    mcp.add_argument("--home", help="data directory (default $EXECUTOR_HOME or ~/.crypto-executor)")
+    _home(mcp)
+    mcp.add_argument("--format", choices=("json",), default="json",
+                     help="json: MCP speaks JSON-RPC on stdio, and each tool answers the JSON envelope")
     if command not in sub.choices:
         add_tool_commands(sub, _common, only=command if command and is_tool_command(command) else None)
     return parser
@@ -234,12 +256,14 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.runner import run_executor
     from runtime.settings import check_settings
 
-    if args.mode != "replay":
+    chosen = choose_mode(args.mode, os.environ, args.data is not None or args.synthetic)
+    args.mode = chosen.mode.value
+    if chosen.mode is not RunMode.REPLAY:
         for dest, option in REPLAY_ONLY_OPTIONS.items():
             if getattr(args, dest) not in (None, False):
-                raise InvalidArgument(f"{option} does not apply to --mode {args.mode}, which trades on live market "
+                raise InvalidArgument(f"{option} does not apply to {chosen.describe()}, which trades on live market "
                                       f"data; leave it out, or replay that data with --mode replay",
-                                      option=option, mode=args.mode)
+                                      option=option, mode=args.mode, mode_from=chosen.origin.value)
     # Every setting, the notifiers' too, is checked by name before the home is touched: a typo found at the first
     # report would stop a long-running executor hours after it started.
     settings = check_settings(os.environ)
@@ -316,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["run", *argv]  # `python executor.py [run options]` launches the executor
     tool = argv[0] if argv and not argv[0].startswith("-") else "executor"
     try:
         args = build_parser(argv[0] if argv else None).parse_args(argv)

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,6 +37,27 @@ from oracle.service import DEFAULT_DEPTH, MAX_BATCH_REQUESTS
 log = logging.getLogger("oracle.client")
 
 _STOP = object()
+# Workers that died before their ready line, in a row: past this the environment is broken (a missing
+# dependency, a wrong interpreter) and waiting out the deadline would only hide why.
+MAX_START_FAILURES = 3
+# The folder that holds the `oracle` package. A worker imports the package from here whatever the caller's
+# working directory (an agent's exec tool and an MCP host start us anywhere): see `worker_command`.
+PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+
+
+def worker_command(base_url: str | None = None) -> list[str]:
+    """The argv of a `python -m oracle --serve` worker. `-P` keeps the working directory off the worker's
+    `sys.path`, so a folder named `oracle` wherever we were started can never be imported instead of ours."""
+    argv = [sys.executable, "-P", "-m", "oracle", "--serve"]
+    return argv if base_url is None else [*argv, "--base-url", base_url]
+
+
+def worker_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with PACKAGE_PARENT first on PYTHONPATH (the caller's own entries kept after it), so the worker
+    finds this package from any working directory, from an environment that names no path at all, and
+    before any other `oracle` on the caller's path."""
+    inherited = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    return {**env, "PYTHONPATH": os.pathsep.join([str(PACKAGE_PARENT), *inherited])}
 
 
 class _Worker:
@@ -175,13 +197,12 @@ class OracleClient:
     ) -> None:
         self.deadline_s = deadline_s
         self.grace_s = grace_s
-        self._argv = [sys.executable, "-m", "oracle", "--serve"]
-        if base_url is not None:
-            self._argv += ["--base-url", base_url]
-        self._env = {**os.environ, **(env or {})}
+        self._argv = worker_command(base_url)
+        self._env = worker_environment({**os.environ, **(env or {})})
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self._closed = False
+        self._start_failures = 0
         self._workers = [self._spawn() for _ in range(max(1, workers))]
 
     def __enter__(self) -> OracleClient:
@@ -271,6 +292,8 @@ class OracleClient:
         """Reader threads report here. A worker that had been healthy is replaced at once; one that
         died while starting is replaced on the next call (no respawn storm when startup is broken)."""
         with self._cond:
+            if event == "ready":
+                self._start_failures = 0
             if event == "exited" and worker.ready.is_set() and not self._closed and worker in self._workers:
                 log.warning("oracle worker %s exited (%s); replacing it", worker.proc.pid, worker.failure.message)
                 self._workers[self._workers.index(worker)] = self._spawn()
@@ -288,6 +311,12 @@ class OracleClient:
                     return OracleError("DATA_OUTAGE", "oracle client closed", {"reason": "client_closed"})
                 for i, worker in enumerate(self._workers):
                     if not worker.alive and not worker.ready.is_set():
+                        self._start_failures += 1
+                        if self._start_failures >= MAX_START_FAILURES:
+                            return OracleError(
+                                "DATA_OUTAGE", f"oracle workers exit while starting ({self._start_failures} in a "
+                                f"row, last exit code {worker.proc.returncode}); their error is on stderr",
+                                {"reason": "worker_start_failed", "exit_code": worker.proc.returncode})
                         self._workers[i] = self._spawn()
                 ready = [w for w in self._workers if w.ready.is_set() and w.alive]
                 if ready:

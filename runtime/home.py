@@ -9,9 +9,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import ExecutorError
+from core.errors import ConfigError, ExecutorError
 
 DEFAULT_HOME = Path.home() / ".crypto-executor"
+HOME_ENV = "EXECUTOR_HOME"
 
 
 class HomeNotWritable(ExecutorError):
@@ -31,9 +32,22 @@ class Home:
 
     @classmethod
     def resolve(cls, explicit: str | Path | None = None) -> Home:
-        """--home wins, then $EXECUTOR_HOME, then ~/.crypto-executor."""
-        raw = explicit or os.environ.get("EXECUTOR_HOME") or DEFAULT_HOME
-        return cls(Path(raw).expanduser().resolve())
+        """--home wins, then $EXECUTOR_HOME, then ~/.crypto-executor.
+
+        A relative --home is a person's own path from their shell; a relative EXECUTOR_HOME would name a
+        different home in every folder a process is started from (an agent's workspace, an MCP host's
+        working directory), so it is refused.
+        """
+        if explicit:
+            return cls(Path(explicit).expanduser().resolve())
+        configured = os.environ.get(HOME_ENV)
+        if configured:
+            path = Path(configured).expanduser()
+            if not path.is_absolute():
+                raise ConfigError(HOME_ENV, configured, "must be an absolute path (or start with ~): a relative "
+                                  "one would name another home in every working directory")
+            return cls(path.resolve())
+        return cls(DEFAULT_HOME.resolve())
 
     def ensure(self) -> Home:
         for folder in (self.root, self.reports, self.root / "history"):

@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import json
 import queue
+import sys
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,11 +32,18 @@ from runtime.view import LiveView
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 IDLE_TICK_S = 0.5
+EXECUTOR_SCRIPT = Path(__file__).resolve().parent.parent / "executor.py"
 _END = object()
 
 
 class ExchangeInfoUnavailable(ExecutorError):
     code = "DATA_OUTAGE"
+
+
+def offline_command() -> str:
+    """The command that tries the executor with no network: a replay of the seeded synthetic market, written
+    with this interpreter and the absolute path of executor.py so it works pasted into any folder."""
+    return f"{sys.executable} {EXECUTOR_SCRIPT} run --mode replay --synthetic"
 
 
 def fetch_rules(rest_base: str, symbols: Sequence[str], timeout_s: float = 10.0) -> dict[str, SymbolRules]:
@@ -44,8 +53,16 @@ def fetch_rules(rest_base: str, symbols: Sequence[str], timeout_s: float = 10.0)
                              timeout=timeout_s)
         response.raise_for_status()
         rules = rules_from_exchange_info(response.json())
+    except httpx.TransportError as exc:  # no answer at all: no network, DNS, refused, timed out
+        reason = str(exc) or type(exc).__name__
+        raise ExchangeInfoUnavailable(f"paper mode trades on live data, and Binance cannot be reached at {rest_base} "
+                                      f"(GET /api/v3/exchangeInfo: {reason}); to run offline instead, replay the "
+                                      f"synthetic market: {offline_command()}", base_url=rest_base,
+                                      reason="unreachable", offline=offline_command()) from None
     except (httpx.HTTPError, ValueError, KeyError) as exc:
-        raise ExchangeInfoUnavailable(f"cannot read exchangeInfo from {rest_base}: {exc}", base_url=rest_base) from None
+        raise ExchangeInfoUnavailable(f"cannot read exchangeInfo from {rest_base} ({exc}); to run offline instead, "
+                                      f"replay the synthetic market: {offline_command()}", base_url=rest_base,
+                                      reason="unreadable", offline=offline_command()) from None
     missing = [s for s in symbols if s not in rules]
     if missing:
         raise ExecutorError(f"the exchange does not list {', '.join(missing)}", symbols=missing)

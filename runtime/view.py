@@ -46,9 +46,9 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> Table:
 def render_text(command: str, document: dict[str, Any]) -> None:
     if not document.get("ok"):
         error = document["error"]
-        stdout.print(f"[bold red]{command} failed[/]: {error['code']}: {error['message']}")
+        stdout.print(f"[bold red]{command} failed[/]: {error['code']}: {error['message']}", soft_wrap=True)
         for key, value in error.get("details", {}).items():
-            stdout.print(f"  {key}: {value}")
+            stdout.print(f"  {key}: {value}", soft_wrap=True)
         return
     data = document["data"]
     if command in ("backtest", "run"):
