@@ -463,8 +463,10 @@ class Engine:
         symbol = decision.symbol
         client_id = self._next_id("e", decision.time_ms)
         position_id = self.portfolio.next_position_id(symbol, decision.time_ms)
+        # A quote-amount market buy (quoteOrderQty): the exchange never spends more than the amount the risk gate
+        # capped, whatever the price it fills at (see core.risk.gate).
         order = OrderRequest(client_order_id=client_id, symbol=symbol, side=Side.BUY, type=OrderType.MARKET,
-                             quantity=decision.quantity)
+                             quote_order_qty=decision.quote_amount)
         reserved = decision.quote_amount * (1 + self.config.risk.fee_rate)  # the fee needs cash too
         self.pending[symbol] = PendingEntry(client_id, position_id, decision.strategy, reserved,
                                             take_profit_pct, stop_loss_pct)

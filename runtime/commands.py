@@ -403,7 +403,8 @@ def _protection(engine: Engine, symbol: str) -> dict[str, Any] | None:
 def _order(row: OrderRow) -> dict[str, Any]:
     return {"client_order_id": row.client_order_id, "list_client_id": row.list_client_id, "side": row.side.value,
             "type": row.type.value, "status": row.status.value, "quantity": _text(row.quantity),
-            "price": _text(row.price), "stop_price": _text(row.stop_price), "executed_qty": _text(row.executed_qty),
+            "quote_order_qty": _text(row.quote_order_qty), "price": _text(row.price),
+            "stop_price": _text(row.stop_price), "executed_qty": _text(row.executed_qty),
             "cum_quote": _text(row.cum_quote), "reason": row.reason}
 
 
