@@ -317,6 +317,10 @@ def _buy(engine: Engine, pump: Pump, request: TradePayload, now_ms: int) -> dict
         "orders": [], "fills": [], "protection": None, "protection_failed": None, "exit_order": None,
     }
     if position_id is not None:
+        entry_id = decision.entry_client_order_id
+        journaled = pump.journal.entry_decision(symbol, entry_id) if entry_id is not None else None
+        if journaled is not None:  # with the prices of the protection sent, once the entry filled
+            answer["decision"] = {k: v for k, v in journaled.items() if k != "id"}
         orders = pump.journal.orders_of_position(position_id)
         answer["orders"] = [_order(o) for o in orders]
         answer["fills"] = [_fill(f) for f in pump.journal.fills_of_position(position_id)]
