@@ -82,6 +82,11 @@ class RiskConfig(Strict):
     stop_limit_buffer_pct: Decimal = Field(default=Decimal("0.2"), gt=0, le=Decimal("5"),
                                            description="a protective stop's limit price sits this far below its "
                                            "trigger, so that it fills in a fast market")
+    entry_slippage_allowance_pct: Decimal = Field(
+        default=Decimal("0.5"), ge=0, le=Decimal("5"),
+        description="how far above the reference price an entry is assumed to fill at worst: the entry is a "
+        "market buy of a quote amount (quoteOrderQty), whose cost the exchange caps, and the quantity it must at "
+        "least buy (for the lot, notional and protection checks) is counted at this worse price")
 
     @field_validator(*CEILINGS, mode="after")
     @classmethod

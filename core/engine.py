@@ -58,6 +58,11 @@ EPISODE_SLOT = {name: slot for slot, name in enumerate(StrategyName)}
 STAT_ARB_SLOT = EPISODE_SLOT[StrategyName.STAT_ARB]
 
 
+# Every command carries `time_ms`, the time of the engine cycle that decided it (the event being handled, which
+# in a replay of several symbols can be earlier than the engine's clock, the latest time seen): the journal
+# records it as the order's creation time and the exchange is asked at that time.
+
+
 @dataclass(frozen=True, slots=True)
 class PlaceOrder:
     order: OrderRequest
@@ -65,6 +70,7 @@ class PlaceOrder:
     strategy: StrategyName | None
     purpose: str  # "entry" | "exit" | "stop"
     reason: str
+    time_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,9 @@ class PlaceOco:
     oco: OcoRequest
     position_id: str
     reason: str
+    time_ms: int
+    # The entry order this OCO is the first protection of: its decision row is given the prices sent.
+    entry_client_order_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,7 @@ class CancelOrderList:
     symbol: str
     list_client_id: str
     reason: str
+    time_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +96,7 @@ class CancelOrder:
     symbol: str
     client_order_id: str
     reason: str
+    time_ms: int
 
 
 Command = PlaceOrder | PlaceOco | CancelOrderList | CancelOrder
@@ -121,7 +132,7 @@ class Holding:
     strategy: StrategyName | None
     take_profit_pct: Decimal
     stop_loss_pct: Decimal
-    entry_price: Decimal
+    entry_price: Decimal  # break-even of the entry (fees included): the trailing ladder's base
     stop_price: Decimal
     take_profit_price: Decimal
     high: float  # the highest price seen since entry
@@ -136,6 +147,9 @@ class Holding:
     # Why the position is to be sold once the cancel is confirmed; kept when the cancel is refused, so that the
     # exit still happens (one cycle later, after the reports of an order that filled meanwhile have arrived).
     exit_reason: str | None = None
+    # The entry's last fill price: the latest trade on the exchange until the engine sees a newer market price,
+    # so the price Binance checks a new protection against (tp > last > stop), not the previous bar's close.
+    fill_last: Decimal | None = None
 
     def set_stop(self, price: Decimal) -> None:
         self.stop_price = price
@@ -152,10 +166,16 @@ class PendingEntry:
     stop_loss_pct: Decimal
     cost: Decimal = Decimal(0)  # quote paid by this entry's fills, fees included
     received: Decimal = Decimal(0)  # base received, net of a base-asset fee
+    filled_quote: Decimal = Decimal(0)  # price × quantity of this entry's fills, no fee
+    filled_quantity: Decimal = Decimal(0)  # quantity executed, no fee
+    last_fill_price: Decimal | None = None
 
     def add_fill(self, fill: Fill, base_asset: str, quote_asset: str) -> None:
         self.cost += fill.price * fill.quantity
         self.received += fill.quantity
+        self.filled_quote += fill.price * fill.quantity
+        self.filled_quantity += fill.quantity
+        self.last_fill_price = fill.price
         if fill.commission_asset == base_asset:
             self.received -= fill.commission
         elif fill.commission_asset == quote_asset:
@@ -165,6 +185,11 @@ class PendingEntry:
     def entry_price(self) -> Decimal | None:
         """Break-even of this entry alone: leftover dust from earlier trades must not move its exits."""
         return self.cost / self.received if self.received > 0 else None
+
+    @property
+    def fill_price(self) -> Decimal | None:
+        """The entry's average fill price: what a take-profit of "+1.5 %" and a stop of "−0.8 %" are measured from."""
+        return self.filled_quote / self.filled_quantity if self.filled_quantity > 0 else None
 
 
 @dataclass(slots=True)
@@ -205,6 +230,7 @@ class Engine:
             self._update_stats(strategy)
         self.seq = 0
         self.now_ms = now_ms
+        self.cycle_ms = now_ms  # the time of the event being handled (see the commands' `time_ms`)
         self.max_drawdown_pct = 0.0
         self._high_water = portfolio.equity_float()
         self._equity_hour = now_ms // MS_PER_HOUR
@@ -250,6 +276,7 @@ class Engine:
             return
         features.on_bar(bar)
         close_ms = bar.close_time_ms
+        self.cycle_ms = close_ms
         if close_ms > self.now_ms:
             self.now_ms = close_ms
         self._after_price(symbol, close_ms, bar.close, bar.high, bar.low)
@@ -284,6 +311,7 @@ class Engine:
             self._notice("data_outage", event.symbol, f"DATA_OUTAGE: {event.reason}; entries blocked")
 
     def _advance(self, now_ms: int) -> None:
+        self.cycle_ms = now_ms
         if now_ms > self.now_ms:
             self.now_ms = now_ms
 
@@ -300,6 +328,7 @@ class Engine:
         equity_before = self._equity  # in force until now: a day that began since the last update starts from it
         holding = self.holdings.get(symbol)
         if holding is not None:
+            holding.fill_last = None
             portfolio.mark(symbol, price)
             bottom = price if low is None else low
             if bottom <= holding.stop_trigger or holding.exit_reason is not None:
@@ -416,9 +445,9 @@ class Engine:
         else:
             decision = evaluate_entry(signal, self.risk_context(), self.rules[signal.symbol], self.config,
                                       signal.time_ms)
-        self.records.append(decision)
         if decision.action is DecisionAction.ENTER:
-            self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason)
+            decision = self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason)
+        self.records.append(decision)
 
     def _sized_out(self, strategy: StrategyName) -> bool:
         """Whether a strategy's signals can no longer size above zero (its Kelly estimate or its allocation is
@@ -456,21 +485,25 @@ class Engine:
             decision = evaluate_manual_entry(symbol, quote_amount, take_profit_pct, stop_loss_pct,
                                              Decimal(repr(price)), self.risk_context(), self.rules[symbol],
                                              self.config, self.now_ms, advice)
-        self.records.append(decision)
         if decision.action is DecisionAction.ENTER:
-            self._enter(decision, take_profit_pct, stop_loss_pct, "requested by the operator")
+            decision = self._enter(decision, take_profit_pct, stop_loss_pct, "requested by the operator")
+        self.records.append(decision)
         return decision
 
-    def _enter(self, decision: Decision, take_profit_pct: Decimal, stop_loss_pct: Decimal, reason: str) -> None:
+    def _enter(self, decision: Decision, take_profit_pct: Decimal, stop_loss_pct: Decimal, reason: str) -> Decision:
+        """Place the entry; the decision comes back naming it, to be journaled."""
         symbol = decision.symbol
         client_id = self._next_id("e", decision.time_ms)
         position_id = self.portfolio.next_position_id(symbol, decision.time_ms)
+        # A quote-amount market buy (quoteOrderQty): the exchange never spends more than the amount the risk gate
+        # capped, whatever the price it fills at (see core.risk.gate).
         order = OrderRequest(client_order_id=client_id, symbol=symbol, side=Side.BUY, type=OrderType.MARKET,
-                             quantity=decision.quantity)
+                             quote_order_qty=decision.quote_amount)
         reserved = decision.quote_amount * (1 + self.config.risk.fee_rate)  # the fee needs cash too
         self.pending[symbol] = PendingEntry(client_id, position_id, decision.strategy, reserved,
                                             take_profit_pct, stop_loss_pct)
-        self.commands.append(PlaceOrder(order, position_id, decision.strategy, "entry", reason))
+        self.commands.append(PlaceOrder(order, position_id, decision.strategy, "entry", reason, self.cycle_ms))
+        return decision.model_copy(update={"entry_client_order_id": client_id})
 
     def entry_blockers(self, symbol: str) -> list[str]:
         blockers = entry_blockers(symbol, self.risk_context(), self.config, self.now_ms)
@@ -590,20 +623,22 @@ class Engine:
         position = self.portfolio.position(symbol)
         assert position is not None
         entry = pending.entry_price or position.avg_entry
-        stop = entry * (1 - pending.stop_loss_pct / HUNDRED)
+        fill = pending.fill_price or entry
+        stop = fill * (1 - pending.stop_loss_pct / HUNDRED)
         holding = Holding(position_id=pending.position_id, symbol=symbol, strategy=pending.strategy,
                           take_profit_pct=pending.take_profit_pct, stop_loss_pct=pending.stop_loss_pct,
                           entry_price=entry, stop_price=stop,
-                          take_profit_price=entry * (1 + pending.take_profit_pct / HUNDRED),
+                          take_profit_price=fill * (1 + pending.take_profit_pct / HUNDRED),
                           high=float(entry),
                           next_rung=float(entry) * (1 + self.config.risk.trailing_start_pct / 100.0),
-                          stop_trigger=float(stop))
+                          stop_trigger=float(stop), fill_last=pending.last_fill_price)
         self.holdings[symbol] = holding
-        self._place_oco(holding, "protect a new position")
+        self._place_oco(holding, "protect a new position", entry_client_order_id=pending.client_order_id)
 
     def _protection_market(self, holding: Holding) -> tuple[SymbolRules, Decimal] | None:
-        """The symbol's rules and last price, or None when there is nothing to protect or no price yet."""
-        last = self._last_price(holding.symbol)
+        """The symbol's rules and last price, or None when there is nothing to protect or no price yet. Right
+        after the entry filled, the last price is its last fill (the latest trade), not the previous bar's close."""
+        last = holding.fill_last or self._last_price(holding.symbol)
         if self.portfolio.position(holding.symbol) is None or last is None:
             return None
         return self.rules[holding.symbol], last
@@ -612,7 +647,7 @@ class Engine:
         self._notice("protection_failed", holding.symbol, f"cannot place {what} ({exc}); closing the position")
         self._exit(holding, "no valid protection at the current price")
 
-    def _place_oco(self, holding: Holding, reason: str) -> None:
+    def _place_oco(self, holding: Holding, reason: str, entry_client_order_id: str | None = None) -> None:
         market = self._protection_market(holding)
         if market is None:
             return
@@ -622,7 +657,7 @@ class Engine:
         except (FilterRejected, ValueError) as exc:
             self._unprotectable(holding, "an OCO", exc)
             return
-        self._send_oco(holding, oco, reason)
+        self._send_oco(holding, oco, reason, entry_client_order_id)
 
     def _build_oco(self, holding: Holding, rules: SymbolRules, last: Decimal, stop: Decimal,
                    take_profit: Decimal) -> OcoRequest:
@@ -634,13 +669,14 @@ class Engine:
             take_profit_price=take_profit, stop_price=stop, stop_limit_price=self._stop_limit(stop)),
             last_price=last)
 
-    def _send_oco(self, holding: Holding, oco: OcoRequest, reason: str) -> None:
+    def _send_oco(self, holding: Holding, oco: OcoRequest, reason: str,
+                  entry_client_order_id: str | None = None) -> None:
         holding.set_stop(oco.stop_price)
         holding.take_profit_price = oco.take_profit_price
         holding.protection_id = oco.list_client_id
         holding.protection_kind = "oco"
         self.portfolio.set_protection(holding.symbol, oco.stop_price, oco.take_profit_price, oco.list_client_id)
-        self.commands.append(PlaceOco(oco, holding.position_id, reason))
+        self.commands.append(PlaceOco(oco, holding.position_id, reason, self.cycle_ms, entry_client_order_id))
 
     def _place_stop(self, holding: Holding) -> None:
         symbol = holding.symbol
@@ -664,7 +700,8 @@ class Engine:
         holding.protection_id = order.client_order_id
         holding.protection_kind = "stop"
         self.portfolio.set_protection(symbol, order.stop_price, None, order.client_order_id)
-        self.commands.append(PlaceOrder(order, holding.position_id, holding.strategy, "stop", "protect (OCO refused)"))
+        self.commands.append(PlaceOrder(order, holding.position_id, holding.strategy, "stop", "protect (OCO refused)",
+                                        self.cycle_ms))
 
     def _trail(self, holding: Holding, time_ms: int) -> None:
         """Move the stop up the ladder. The replacement OCO is built and checked before the working protection is
@@ -709,9 +746,9 @@ class Engine:
         if holding.protection_id is None:
             return
         if holding.protection_kind == "oco":
-            self.commands.append(CancelOrderList(holding.symbol, holding.protection_id, reason))
+            self.commands.append(CancelOrderList(holding.symbol, holding.protection_id, reason, self.cycle_ms))
         else:
-            self.commands.append(CancelOrder(holding.symbol, holding.protection_id, reason))
+            self.commands.append(CancelOrder(holding.symbol, holding.protection_id, reason, self.cycle_ms))
         holding.protection_id = None
         holding.protection_kind = None
 
@@ -779,7 +816,7 @@ class Engine:
         holding.exiting = True
         order = OrderRequest(client_order_id=self._next_id("x", self.now_ms), symbol=symbol, side=Side.SELL,
                              type=OrderType.MARKET, quantity=quantity)
-        self.commands.append(PlaceOrder(order, holding.position_id, holding.strategy, "exit", reason))
+        self.commands.append(PlaceOrder(order, holding.position_id, holding.strategy, "exit", reason, self.cycle_ms))
 
     # ----- controls --------------------------------------------------------------------------------
     def pause(self, symbol: str | None, until_ms: int) -> None:
@@ -860,6 +897,7 @@ class Engine:
             engine._episodes[symbol][EPISODE_SLOT[StrategyName(name)]] = True
         engine._silenced = {StrategyName(k) for k in state["silenced"]}
         engine._breakers_ms = engine.now_ms
+        engine.cycle_ms = engine.now_ms
         for name in StrategyName:
             engine._update_stats(name)
         return engine
@@ -891,7 +929,8 @@ def _restore(kind: type, values: dict[str, Any]) -> Any:
         if f.name not in values:  # a field added since the checkpoint was written keeps its default
             continue
         value = values[f.name]
-        converted[f.name] = Decimal(value) if f.type == "Decimal" and value is not None else value
+        converted[f.name] = Decimal(value) if f.type in ("Decimal", "Decimal | None") and value is not None \
+            else value
     if converted.get("strategy") is not None:
         converted["strategy"] = StrategyName(converted["strategy"])
     return kind(**converted)

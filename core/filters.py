@@ -99,6 +99,10 @@ class SymbolRules(Frozen):
     quote_precision: int = 8
     order_types: frozenset[str] = frozenset()
     oco_allowed: bool = False
+    # quoteOrderQtyMarketAllowed: a MARKET order may give the quote amount to spend instead of a quantity.
+    # Binance lists it on every symbol; a document without it is read as allowed, and the exchange's -2010 for a
+    # symbol that does not allow it drops the entry without risking anything.
+    quote_order_qty_market_allowed: bool = True
     tick_size: Decimal = ZERO
     min_price: Decimal = ZERO
     max_price: Decimal = ZERO
@@ -140,6 +144,7 @@ class SymbolRules(Frozen):
             "oco_allowed": bool(info.get("ocoAllowed", False)),
             # Absent before Binance added it (2022-02-28): such a symbol takes no trailing stops.
             "allow_trailing_stop": bool(info.get("allowTrailingStop", False)),
+            "quote_order_qty_market_allowed": bool(info.get("quoteOrderQtyMarketAllowed", True)),
         }
         for f in info.get("filters", ()):
             values.update(_parse_filter(f))

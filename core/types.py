@@ -320,6 +320,9 @@ class Decision(Frozen):
     reasons: tuple[str, ...] = ()
     clamps: tuple[ClampEvent, ...] = ()
     time_ms: int
+    # ENTER: the entry order it placed. Its take-profit and stop are planned at the reference price; once the
+    # entry filled, the journal's row holds the prices of the protection actually sent (from the fill).
+    entry_client_order_id: ClientId | None = None
 
 
 class Position(Frozen):

@@ -407,6 +407,31 @@ class Journal:
                     ],
                 )
 
+    def record_protection_prices(self, symbol: str, entry_client_order_id: str, take_profit_price: Decimal,
+                                 stop_price: Decimal) -> None:
+        """The ENTER decision that placed `entry_client_order_id` takes the prices of the protection sent for it:
+        planned at the reference price, they are measured from the entry's fill price once it filled."""
+        with self._db.write(f"record the protection prices of {entry_client_order_id}") as conn:
+            row = conn.execute(
+                "SELECT id, decision_json FROM decisions WHERE symbol = ? AND action = 'enter'"
+                " AND json_extract(decision_json, '$.entry_client_order_id') = ? ORDER BY id DESC LIMIT 1",
+                (symbol, entry_client_order_id),
+            ).fetchone()
+            if row is None:
+                return
+            decision = Decision.model_validate_json(row["decision_json"]).model_copy(
+                update={"take_profit_price": take_profit_price, "stop_price": stop_price})
+            conn.execute("UPDATE decisions SET decision_json = ? WHERE id = ?", (decision.model_dump_json(), row["id"]))
+
+    def entry_decision(self, symbol: str, entry_client_order_id: str) -> dict[str, Any] | None:
+        """The ENTER decision that placed this entry order, as `decisions` gives it, or None."""
+        row = self._db.fetch_one(
+            "SELECT id, decision_json FROM decisions WHERE symbol = ? AND action = 'enter'"
+            " AND json_extract(decision_json, '$.entry_client_order_id') = ? ORDER BY id DESC LIMIT 1",
+            (symbol, entry_client_order_id),
+        )
+        return None if row is None else {"id": row["id"], **json.loads(row["decision_json"])}
+
     def decisions(self, since_ms: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The latest `limit` decisions at or after `since_ms`, oldest first, as JSON-ready dicts
         (the Decision's fields, money as strings, plus the row `id`)."""

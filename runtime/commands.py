@@ -317,6 +317,10 @@ def _buy(engine: Engine, pump: Pump, request: TradePayload, now_ms: int) -> dict
         "orders": [], "fills": [], "protection": None, "protection_failed": None, "exit_order": None,
     }
     if position_id is not None:
+        entry_id = decision.entry_client_order_id
+        journaled = pump.journal.entry_decision(symbol, entry_id) if entry_id is not None else None
+        if journaled is not None:  # with the prices of the protection sent, once the entry filled
+            answer["decision"] = {k: v for k, v in journaled.items() if k != "id"}
         orders = pump.journal.orders_of_position(position_id)
         answer["orders"] = [_order(o) for o in orders]
         answer["fills"] = [_fill(f) for f in pump.journal.fills_of_position(position_id)]
@@ -403,7 +407,8 @@ def _protection(engine: Engine, symbol: str) -> dict[str, Any] | None:
 def _order(row: OrderRow) -> dict[str, Any]:
     return {"client_order_id": row.client_order_id, "list_client_id": row.list_client_id, "side": row.side.value,
             "type": row.type.value, "status": row.status.value, "quantity": _text(row.quantity),
-            "price": _text(row.price), "stop_price": _text(row.stop_price), "executed_qty": _text(row.executed_qty),
+            "quote_order_qty": _text(row.quote_order_qty), "price": _text(row.price),
+            "stop_price": _text(row.stop_price), "executed_qty": _text(row.executed_qty),
             "cum_quote": _text(row.cum_quote), "reason": row.reason}
 
 

@@ -108,7 +108,7 @@ class Pump:
                     self._send(command)
 
     def _send(self, command: Command) -> None:
-        journal, exchange, now = self.journal, self.exchange, self.engine.now_ms
+        journal, exchange, now = self.journal, self.exchange, command.time_ms
         try:
             if isinstance(command, PlaceOrder):
                 order = command.order
@@ -126,6 +126,9 @@ class Pump:
                                                     durable=exchange.remote)
                 if not fresh and exchange.get_order(oco.symbol, oco.stop_client_id) is not None:
                     return
+                if command.entry_client_order_id is not None:
+                    journal.record_protection_prices(oco.symbol, command.entry_client_order_id,
+                                                     oco.take_profit_price, oco.stop_price)
                 reports = exchange.place_oco(oco, now)
                 self.orders_sent += 2
             else:
@@ -142,11 +145,11 @@ class Pump:
 
     def _cancel(self, command: CancelOrderList | CancelOrder) -> list[ExecutionReport]:
         if isinstance(command, CancelOrder):
-            return self.exchange.cancel_order(command.symbol, command.client_order_id, self.engine.now_ms)
-        return self.exchange.cancel_order_list(command.symbol, command.list_client_id, self.engine.now_ms)
+            return self.exchange.cancel_order(command.symbol, command.client_order_id, command.time_ms)
+        return self.exchange.cancel_order_list(command.symbol, command.list_client_id, command.time_ms)
 
     def _mark_rejected(self, command: Command, exc: ExchangeRejected) -> None:
-        now = self.engine.now_ms
+        now = command.time_ms
         if isinstance(command, PlaceOrder):
             ids = [command.order.client_order_id]
         elif isinstance(command, PlaceOco):

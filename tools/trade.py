@@ -115,11 +115,16 @@ class ClampView(BaseModel):
 
 class DecisionView(BaseModel):
     action: Literal["enter", "skip"] = Field(description="enter: the risk engine allows the entry; skip: refused.")
-    quote_amount: Money = Field(description="Quote amount of the entry after every cap (0 when skipped).")
-    quantity: Money = Field(description="Base quantity, rounded down to the lot step (0 when skipped).")
+    quote_amount: Money = Field(description="Quote amount the entry spends at most, after every cap: it is sent as "
+                                "a quote-amount market buy (quoteOrderQty), so the exchange never spends more "
+                                "(0 when skipped).")
+    quantity: Money = Field(description="The least base quantity the entry buys: the quote amount at the reference "
+                            "price plus the slippage allowance, rounded down to the lot step (0 when skipped).")
     reference_price: Money | None = Field(description="The market price the decision used.")
-    take_profit_price: Money | None = Field(description="Take-profit price of the protective OCO.")
-    stop_price: Money | None = Field(description="Stop price of the protective OCO.")
+    take_profit_price: Money | None = Field(description="Take-profit price of the protective OCO: the one sent, "
+                                            "measured from the entry's average fill price, once the entry filled; "
+                                            "until then the one planned at the reference price.")
+    stop_price: Money | None = Field(description="Stop price of the protective OCO (as take_profit_price).")
     reasons: list[str] = Field(description="Every reason: sizing, each clamp, or why the entry was refused.")
     clamps: list[ClampView] = Field(description="Every cap that lowered the request.")
 
@@ -130,7 +135,9 @@ class OrderView(BaseModel):
     side: str = Field(description="BUY or SELL.")
     type: str = Field(description="MARKET, LIMIT_MAKER (take-profit leg) or STOP_LOSS_LIMIT (stop leg).")
     status: str = Field(description="The exchange's order status.")
-    quantity: Money | None = Field(description="Ordered quantity.")
+    quantity: Money | None = Field(description="Ordered quantity (none for an entry, which gives quote_order_qty).")
+    quote_order_qty: Money | None = Field(default=None, description="Entry: the quote amount a market buy spends "
+                                          "at most (Binance's quoteOrderQty).")
     price: Money | None = Field(description="Limit price, if any.")
     stop_price: Money | None = Field(description="Stop trigger price, if any.")
     executed_qty: Money = Field(description="Quantity filled so far.")
@@ -337,12 +344,13 @@ def _output(args: TradeInput, mode: str, data: dict[str, Any], outcome: Outcome,
         "stop_loss_pct": data.get("stop_loss_pct"),
         "decision": None if decision is None else {k: decision[k] for k in DecisionView.model_fields},
         "sell_quantity": data.get("quantity") if args.side == "sell" else None,
-        "orders": [{k: o[k] for k in OrderView.model_fields} for o in data.get("orders", [])],
+        "orders": [{k: o[k] for k in OrderView.model_fields if k in o} for o in data.get("orders", [])],
         "fills": [{k: f[k] for k in FillView.model_fields} for f in data.get("fills", [])],
         "protection": data.get("protection"), "request_id": request_id, "executed_by": outcome.executed_by,
         "replayed": outcome.replayed,
         "engine_time_ms": data.get("engine_time_ms"), "protection_failed": data.get("protection_failed"),
-        "exit_order": None if exit_order is None else {k: exit_order[k] for k in OrderView.model_fields},
+        "exit_order": None if exit_order is None else {k: exit_order[k] for k in OrderView.model_fields
+                                                       if k in exit_order},
     })
 
 
@@ -354,8 +362,8 @@ def _summary(output: TradeOutput) -> str:
         return f"SELL {output.symbol}: exit order placed, {filled} filled so far"
     decision = output.decision
     assert decision is not None
-    text = (f"BUY {decision.quantity} {output.symbol} for ~{decision.quote_amount} (asked {output.requested_quote}); "
-            f"take-profit {decision.take_profit_price}, stop {decision.stop_price}")
+    text = (f"BUY {output.symbol} for at most {decision.quote_amount} (asked {output.requested_quote}; at least "
+            f"{decision.quantity}); take-profit {decision.take_profit_price}, stop {decision.stop_price}")
     if decision.clamps:
         text += f"; capped by {', '.join(c.rule for c in decision.clamps)}"
     if output.protection is not None:

@@ -15,7 +15,7 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from core.clock import MS_PER_MINUTE, utc_text
 from core.errors import FilterRejected
-from core.filters import SymbolRules, check_notional, conform_price, conform_quantity
+from core.filters import SymbolRules, check_notional, conform_price, conform_quantity, round_to_step
 from core.risk.decision import ZERO, ClampLog, skipped
 from core.types import Advice, AdviceAction, Decision, DecisionAction
 
@@ -120,7 +120,10 @@ def _shrunk_size(decision: Decision, relevant: list[Advice], rules: SymbolRules 
             log.record("advice.size_multiplier", "quantity", quantity, "skip", source,
                        f"×{multiplier} leaves no valid order: {exc.message}")
             return None, None
-        new_quote = new_quantity * price if price is not None else quote * factor
+        # The entry spends a quote amount (quoteOrderQty) and `quantity` is the least it buys: both shrink alike.
+        new_quote = quote * factor
+        if rules is not None:
+            new_quote = round_to_step(new_quote, Decimal(1).scaleb(-rules.quote_precision), "down")
     log.record("advice.size_multiplier", "quantity", quantity, new_quantity, source,
                f"advice shrinks size ×{multiplier}")
     return new_quantity, min(new_quote, quote)

@@ -8,7 +8,16 @@ An entry is refused while anything blocks it (`entry_blockers`), then sized and 
                max_total_exposure_pct × equity − exposure
                free quote balance / (1 + fee rate)      (the free balance, never the total equity)
                the symbol's maxNotional
-    quantity = quote / reference price, rounded DOWN to the lot step; below minQty or minNotional → SKIP
+    quote    → rounded DOWN to the quote asset's precision: the entry's quoteOrderQty
+    quantity = quote / worst price, rounded DOWN to the lot step; below minQty or minNotional → SKIP
+    worst price = reference price × (1 + entry_slippage_allowance_pct / 100)
+
+The entry is a MARKET buy of `quote` (Binance's quoteOrderQty): the exchange spends at most that amount,
+whatever the ask, the depth walked or a gap to the next bar's open, so every cap above holds at the price
+actually paid (the fee is charged in the base asset). `quantity` is the least the entry buys if it fills
+within the slippage allowance: the lot, notional and protection checks use it, so a worse fill cannot
+leave a position too small to protect without the allowance being exceeded. A symbol that does not allow
+quote-amount market orders is refused: its cost could not be capped by the exchange.
 
 Every cap that binds is a `ClampEvent` (source "risk") with a reason. Arithmetic runs with rounding toward
 minus infinity, so no rounding can lift a size above a cap. Advice is applied last, through the clamp, so it
@@ -119,7 +128,11 @@ def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config:
              f"{signal.confidence:.2f} × allocation {allocation:.2f} × breaker {multiplier:.2f} = "
              f"{fraction * 100:.4f}% of equity {ctx.equity}")
     with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
-        requested = ctx.equity * Decimal(repr(fraction))
+        # Each factor as the decimal it prints as, multiplied exactly: 10 000 × 0.05 × 0.7 is 350, not the
+        # 349.99999999 that the float product 0.034999999999999996 would ask the exchange to spend.
+        requested = ctx.equity
+        for factor in (kelly, signal.confidence, allocation, multiplier):
+            requested *= Decimal(repr(factor))
     return _sized_entry(base, requested, signal.take_profit_pct, signal.stop_loss_pct, ctx, rules, config, now_ms,
                         advice, log)
 
@@ -191,21 +204,26 @@ def _sized_entry(base: Decision, requested: Decimal, take_profit_pct: Decimal, s
         return skipped(base, log)
     if not _stop_within_limit(stop_loss_pct, config, log):
         return skipped(base, log)
+    if not rules.quote_order_qty_market_allowed:
+        log.note(f"filters.quote_order_qty: {rules.symbol} does not allow quote-amount market orders "
+                 "(quoteOrderQtyMarketAllowed false), so the exchange could not cap the entry's cost")
+        return skipped(base, log)
     with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
         amount = _capped_quote(requested, take_profit_pct, ctx, rules, config, log)
         if amount is None:
             return skipped(base, log)
-        quantity = _conformed_quantity(amount, price, rules, log)
-        if quantity is None:
+        worst = price * (HUNDRED + max(config.risk.entry_slippage_allowance_pct, ZERO)) / HUNDRED
+        sized = _conformed_size(_quote_step(amount, rules), price, worst, rules, log)
+        if sized is None:
             return skipped(base, log)
-        notional = quantity * price
+        amount, quantity = sized
     exits = _exit_prices(price, take_profit_pct, stop_loss_pct, rules, log)
     if exits is None:
         return skipped(base, log)
     take_profit, stop = exits
     if not _protectable(quantity, price, take_profit, stop, rules, config, log):
         return skipped(base, log)
-    decision = log.applied_to(base, action=DecisionAction.ENTER, quote_amount=notional, quantity=quantity,
+    decision = log.applied_to(base, action=DecisionAction.ENTER, quote_amount=amount, quantity=quantity,
                               take_profit_price=take_profit, stop_price=stop)
     return clamp_advice(decision, advice, now_ms, rules=rules)
 
@@ -243,19 +261,29 @@ def _capped_quote(requested: Decimal, take_profit_pct: Decimal, ctx: RiskContext
     return amount
 
 
-def _conformed_quantity(amount: Decimal, price: Decimal, rules: SymbolRules, log: ClampLog) -> Decimal | None:
-    """amount / price rounded down to the lot step; None (with the filter's reason) below a minimum."""
-    raw = amount / price
+def _quote_step(amount: Decimal, rules: SymbolRules) -> Decimal:
+    """Down to the quote asset's precision, as a quoteOrderQty must be (Binance: -1111 otherwise)."""
+    return round_to_step(amount, Decimal(1).scaleb(-rules.quote_precision), "down")
+
+
+def _conformed_size(amount: Decimal, price: Decimal, worst: Decimal, rules: SymbolRules,
+                    log: ClampLog) -> tuple[Decimal, Decimal] | None:
+    """(quote amount, least quantity): amount / worst price rounded down to the lot step; None (with the filter's
+    reason) below a minimum, since the quantity and its notional must pass even when the fill is that bad. When
+    maxQty binds, the amount shrinks to what maxQty costs at the reference price, so that no fill at or above it
+    buys more than maxQty."""
+    raw = amount / worst
     try:
         quantity = conform_quantity(rules, raw, market=True)
-        check_notional(rules, quantity * price, market=False)
+        check_notional(rules, quantity * worst, market=False)
     except FilterRejected as exc:
         log.note(f"filters: {exc.message} (a size is never raised to reach a minimum)")
         return None
     max_qty = min((q for q in (rules.max_qty, rules.market_max_qty) if q > ZERO), default=ZERO)
     if max_qty > ZERO and raw > max_qty:
         log.record("filters.max_qty", "quantity", raw, quantity, "risk", f"LOT_SIZE maxQty {max_qty}")
-    return quantity
+        amount = min(amount, _quote_step(quantity * price, rules))
+    return amount, quantity
 
 
 def _stop_within_limit(stop_loss_pct: Decimal, config: ExecutorConfig, log: ClampLog) -> bool:

@@ -78,6 +78,7 @@ def offline_symbol_info(symbol: str, price: float, quote_min_notional: Decimal =
         "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
         "ocoAllowed": True,
         "allowTrailingStop": True,
+        "quoteOrderQtyMarketAllowed": True,
         "isSpotTradingAllowed": True,
         "filters": [
             {"filterType": "PRICE_FILTER", "minPrice": _text(tick), "maxPrice": _text(MAX_PRICE),

@@ -25,6 +25,7 @@ MSG_WOULD_TAKE = "Order would immediately match and take."
 MSG_WOULD_TRIGGER = "Order would trigger immediately."
 MSG_OCO_PRICES = "The relationship of the prices for the orders is not correct."
 MSG_OCO_NOT_SUPPORTED = "OCO orders are not supported for this symbol."
+MSG_QUOTE_ORDER_QTY_NOT_SUPPORTED = "Quote order qty market orders are not support for this symbol."  # sic
 MSG_TYPE_NOT_SUPPORTED = "Order type not supported for this symbol."
 MSG_MARKET_CLOSED = "Market is closed."
 MSG_TRAILING_NOT_SUPPORTED = "Trailing stop orders are not supported for this symbol."

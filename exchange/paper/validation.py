@@ -26,6 +26,8 @@ def check_order(rules: SymbolRules, order: OrderRequest, *, reference_price: Dec
                                client_order_id=cid)
     if rules.order_types and order.type.value not in rules.order_types:
         raise rejects.rejected(rejects.MSG_TYPE_NOT_SUPPORTED, rules.symbol, cid)
+    if order.quote_order_qty is not None and not rules.quote_order_qty_market_allowed:
+        raise rejects.rejected(rejects.MSG_QUOTE_ORDER_QTY_NOT_SUPPORTED, rules.symbol, cid)
     try:
         conformed = conform_order(rules, order, reference_price=reference_price, open_orders=open_orders,
                                   open_algo_orders=open_algo_orders)

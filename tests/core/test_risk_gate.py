@@ -36,10 +36,11 @@ def rules_of(decision: Decision) -> list[str]:
 
 
 def test_signal_sized_by_fractional_kelly_prior_confidence_and_allocation() -> None:
-    # ½ × prior 0.10 × confidence 0.8 × scalping allocation 0.70 = 2.8% of 10 000 = 280 USDT.
+    # ½ × prior 0.10 × confidence 0.8 × scalping allocation 0.70 = 2.8% of 10 000 = 280 USDT, spent as a
+    # quote amount; the least it buys is 280 / (40 000 + the 0.5% slippage allowance), down to the 0.00001 step.
     decision = evaluate_entry(signal(confidence=0.8), context(), RULES, CONFIG, NOW)
     assert decision.action is DecisionAction.ENTER
-    assert decision.quantity == D("0.007")
+    assert decision.quantity == D("0.00696")
     assert decision.quote_amount == D("280")
     assert decision.take_profit_price == D("40600.00") and decision.stop_price == D("39680.00")
     assert decision.reference_price == D("40000") and decision.clamps == ()
@@ -103,10 +104,11 @@ def test_max_notional_and_max_qty_cap_with_clamp_events() -> None:
     assert rules_of(decision) == ["filters.max_notional"] and decision.action is DecisionAction.ENTER
     # The take-profit leg (worth more than the entry) must fit maxNotional too, or the OCO would be refused.
     assert decision.take_profit_price is not None and decision.quantity * decision.take_profit_price <= D("100")
-    assert decision.quantity == D("0.00246")
+    assert decision.quantity == D("0.00245") and decision.quote_amount == D("98.52216748")  # 100 / 1.015
     rules = btc_rules(max_qty=D("0.002"))
     decision = evaluate_entry(signal(), context(), rules, CONFIG, NOW)
     assert decision.quantity == D("0.002") and rules_of(decision) == ["filters.max_qty"]
+    assert decision.quote_amount == D("80")  # what maxQty costs at the reference: no fill at or above it buys more
 
 
 def test_weekly_breaker_halves_signal_sizes() -> None:
@@ -114,7 +116,7 @@ def test_weekly_breaker_halves_signal_sizes() -> None:
                                   RiskConfig(daily_loss_limit_pct=10.0), equity_before=10_000.0)
     ctx = context(equity="9400", breakers=breakers)
     decision = evaluate_entry(signal(time_ms=NOW + MS_PER_HOUR), ctx, RULES, CONFIG, NOW + MS_PER_HOUR)
-    assert decision.quote_amount == D("164.4")  # 9 400 × 3.5% × 0.5 = 164.5, floored to the lot step
+    assert decision.quote_amount == D("164.5")  # 9 400 × 3.5% × 0.5
     assert any("breaker 0.50" in r for r in decision.reasons)
 
 
@@ -181,7 +183,7 @@ def test_advice_is_applied_last_and_only_tightens() -> None:
 def test_manual_entry_uses_the_request_as_an_upper_bound_and_every_cap() -> None:
     small = evaluate_manual_entry("BTCUSDT", D("100"), D("2"), D("1"), D("40000"), context(), RULES, CONFIG, NOW)
     assert small.action is DecisionAction.ENTER and small.strategy is None
-    assert small.quote_amount == D("100") and small.quantity == D("0.0025")
+    assert small.quote_amount == D("100") and small.quantity == D("0.00248")  # at 40 000 + 0.5% at worst
     assert small.take_profit_price == D("40800.00") and small.stop_price == D("39600.00")
     big = evaluate_manual_entry("BTCUSDT", D("5000"), D("2"), D("1"), D("40000"), context(), RULES, CONFIG, NOW)
     assert big.quote_amount == D("1200") and rules_of(big) == ["risk.max_position_size_pct"]
@@ -211,7 +213,8 @@ def test_real_exchange_info_rules() -> None:
     rules = rules_from_exchange_info(doc)["BTCUSDT"]
     decision = evaluate_entry(signal(price="62345.67"), context(), rules, CONFIG, NOW)
     assert decision.action is DecisionAction.ENTER
-    assert decision.quantity == D("0.00561")  # 350 / 62 345.67 = 0.005613…, down to the 0.00001 step
+    assert decision.quote_amount == D("350")
+    assert decision.quantity == D("0.00558")  # 350 / (62 345.67 × 1.005) = 0.005586…, down to the 0.00001 step
     assert decision.stop_price == D("61846.91") and decision.take_profit_price == D("63280.86")
     tiny = evaluate_entry(signal(price="62345.67", confidence=0.02), context(), rules, CONFIG, NOW)
     assert tiny.action is DecisionAction.SKIP and any("MIN_NOTIONAL" in r for r in tiny.reasons)
@@ -256,8 +259,9 @@ def assert_within_caps(decision: Decision, equity: Decimal, free: Decimal, expos
         return
     ref = decision.reference_price
     assert ref is not None
-    spent = decision.quantity * ref
-    assert decision.quote_amount == spent
+    spent = decision.quote_amount  # a quoteOrderQty: the most the entry can cost, whatever its fill price
+    worst = ref * (100 + cfg.risk.entry_slippage_allowance_pct) / 100
+    assert decision.quantity * worst <= spent
     position_pct = min(D(repr(cfg.risk.max_position_size_pct)), D(25))
     exposure_pct = min(D(repr(cfg.risk.max_total_exposure_pct)), D(90))
     assert spent * 100 <= equity * position_pct
@@ -265,7 +269,7 @@ def assert_within_caps(decision: Decision, equity: Decimal, free: Decimal, expos
     assert spent * (1 + cfg.risk.fee_rate) <= free
     assert (exposure + spent) * 100 <= equity * exposure_pct
     assert decision.quantity >= rules.min_qty and decision.quantity > 0
-    assert spent >= rules.min_notional
+    assert decision.quantity * worst >= rules.min_notional
     if rules.step_size > 0:
         assert decision.quantity % rules.step_size == 0
 
@@ -286,3 +290,21 @@ def test_property_manual_size_never_exceeds_any_cap_or_the_request(inputs: tuple
     decision = evaluate_manual_entry("BTCUSDT", requested, D("2"), D("1"), price, ctx, rules, cfg, NOW)  # type: ignore[arg-type]
     assert_within_caps(decision, equity, free, exposure, rules, cfg)  # type: ignore[arg-type]
     assert decision.quote_amount <= requested
+
+
+def test_a_symbol_without_quote_amount_market_orders_is_refused_with_the_rule() -> None:
+    rules = btc_rules(quote_order_qty_market_allowed=False)
+    decision = evaluate_entry(signal(), context(), rules, CONFIG, NOW)
+    assert decision.action is DecisionAction.SKIP
+    assert any(r.startswith("filters.quote_order_qty: BTCUSDT") for r in decision.reasons)
+
+
+def test_the_least_quantity_counts_the_slippage_allowance() -> None:
+    # 12 USDT buys 0.0003 BTC at 40 000 (0.00029 kept after the fee) but only 0.00029 at 40 200 (0.00028 kept):
+    # with a 0.00029 minimum that fill could not be protected, so the entry is refused rather than sent.
+    rules = btc_rules(min_qty=D("0.00029"))
+    decision = evaluate_manual_entry("BTCUSDT", D("12"), D("2"), D("1"), D("40000"), context(), rules, CONFIG, NOW)
+    assert decision.action is DecisionAction.SKIP and any("too small to protect" in r for r in decision.reasons)
+    loose = CONFIG.model_copy(update={"risk": CONFIG.risk.model_copy(update={"entry_slippage_allowance_pct": D(0)})})
+    assert evaluate_manual_entry("BTCUSDT", D("12"), D("2"), D("1"), D("40000"), context(), rules, loose,
+                                 NOW).action is DecisionAction.ENTER

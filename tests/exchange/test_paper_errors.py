@@ -67,6 +67,14 @@ def test_quote_amount_with_too_many_decimals_is_minus_1111() -> None:
     assert refused.binance_code == -1111
 
 
+def test_quote_amount_market_on_a_symbol_that_does_not_allow_it_is_minus_2010() -> None:
+    ex = _ready(quote_order_qty_market_allowed=False)
+    refused = _refusal(ex, market("cx-a", Side.BUY, quote="50"))
+    assert (refused.binance_code, refused.binance_msg) == (
+        -2010, "Quote order qty market orders are not support for this symbol.")
+    assert ex.place_order(market("cx-b", Side.BUY, quantity="0.5"), now_ms=2)  # by quantity it is still fine
+
+
 def test_max_num_orders_and_max_num_algo_orders() -> None:
     ex = _ready(btc="10", max_num_orders=2, max_num_algo_orders=1)
     ex.place_order(stop_limit("cx-s1", Side.SELL, "1", "95", "94"), now_ms=2)

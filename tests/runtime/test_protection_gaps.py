@@ -275,7 +275,7 @@ def test_item1_real_5m_candles_never_ride_a_crossed_stop(tmp_path: Path) -> None
     watch = CrossingWatch(desk)
     for ms, o, h, low, c, _v in rows[:20_000]:
         desk.t = int(ms)
-        _reenter(desk, "SOLUSDT", "0.3")
+        _reenter(desk, "SOLUSDT", "0.2")  # 0.2 % under the fill: where 0.3 % under the break-even sat
         watch.step("SOLUSDT", float(o), float(h), float(low), float(c))
     assert watch.crossings >= 5, "the data must exercise the rule"
     assert "STOP_GAPPED" in desk.codes()

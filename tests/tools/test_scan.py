@@ -24,11 +24,14 @@ from tests.tools.test_status import (
     FAKE_SECRETS,
     checkpoint,
     context,
+    copy_of,
     run_tool,
     shared_replayed_home,
     snapshot_files,
 )
 from tools.scan import SPEC, ScanInput, ScanOutput, SymbolScan, SymbolScanError, handle
+from tools.trade import TradeInput
+from tools.trade import handle as trade
 
 DEPTH = "/api/v3/depth"
 
@@ -71,10 +74,15 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_each_symbol_gets_oracle_metrics_signals_and_blockers(built: Path, server: BinancePublicServer) -> None:
-    engine = checkpoint(built)["engine"]
+def test_each_symbol_gets_oracle_metrics_signals_and_blockers(built: Path, server: BinancePublicServer,
+                                                              tmp_path: Path) -> None:
+    home = copy_of(built, tmp_path)
+    if "BTCUSDT" in checkpoint(home)["engine"]["holdings"]:  # a person closes it: BTCUSDT is then free to enter
+        sold = trade(TradeInput(symbol="BTCUSDT", side="sell"), context(home))
+        assert sold.status == "executed"
+    engine = checkpoint(home)["engine"]
     assert "BTCUSDT" not in engine["holdings"] and {"ETHUSDT", "SOLUSDT"} <= set(engine["holdings"])
-    out = scan(built, server.base_url, ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
+    out = scan(home, server.base_url, ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
     assert out.universe == "argument" and out.mode == "replay"
     results = by_symbol(out)
     assert list(results) == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
