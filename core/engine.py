@@ -301,9 +301,11 @@ class Engine:
         it only afterwards."""
         portfolio = self.portfolio
         holding = self.holdings.get(symbol)
-        held = portfolio.holds(symbol)
-        if held:
-            portfolio.mark(symbol, price)
+        # A holding without a position (dust, another balance) is re-marked only when its price moved: on the hot
+        # path of a replay most events repeat the last price.
+        moved = portfolio.holds(symbol) and (holding is not None or portfolio.mark_of(symbol) != price)
+        if moved:
+            self._equity = portfolio.mark(symbol, price)
         if holding is not None:
             bottom = price if low is None else low
             if bottom <= holding.stop_trigger or holding.exit_reason is not None:
@@ -314,9 +316,9 @@ class Engine:
                     holding.high = top
                     if top >= holding.next_rung:
                         self._trail(holding, time_ms)
-        elif not held and not self._equity_dirty and time_ms == self._breakers_ms:
-            return  # nothing held on this symbol and the breakers already saw this moment's equity
-        if held or self.holdings or self._equity_dirty:
+        elif not moved and not self._equity_dirty and time_ms == self._breakers_ms:
+            return  # nothing held on this symbol moved and the breakers already saw this moment's equity
+        if self._equity_dirty:  # a fill changed the books (marks change only above, where equity was taken)
             self._equity = portfolio.equity_float()
             self._equity_dirty = False
         equity = self._equity

@@ -51,7 +51,7 @@ from core.types import Fill, Position, Side, StrategyName
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 SNAPSHOT_VERSION = 1
-_EXACT = Context(prec=1000, rounding=ROUND_HALF_EVEN, Emax=999_999, Emin=-999_999)
+EXACT = Context(prec=1000, rounding=ROUND_HALF_EVEN, Emax=999_999, Emin=-999_999)
 _DIVIDE = Context(prec=34, rounding=ROUND_HALF_EVEN, Emax=999_999, Emin=-999_999)
 
 
@@ -184,10 +184,10 @@ class Dust:
 
     def value(self, price: Decimal) -> Decimal:
         """The dust at `price`, exact."""
-        return _EXACT.multiply(self.quantity, price)
+        return EXACT.multiply(self.quantity, price)
 
     def plus(self, quantity: Decimal, cost: Decimal) -> Dust:
-        return Dust(self.symbol, _EXACT.add(self.quantity, quantity), _EXACT.add(self.cost, cost))
+        return Dust(self.symbol, EXACT.add(self.quantity, quantity), EXACT.add(self.cost, cost))
 
     def minus(self, quantity: Decimal) -> tuple[Dust, Decimal]:
         """The dust left after `quantity` units are sold, and the cost of those units (the remainder keeps the
@@ -195,8 +195,8 @@ class Dust:
         if quantity > self.quantity:
             raise Oversell(self.symbol, quantity, self.quantity)
         cost = self.cost if quantity == self.quantity else _DIVIDE.divide(
-            _EXACT.multiply(self.cost, quantity), self.quantity)
-        return Dust(self.symbol, _EXACT.subtract(self.quantity, quantity), _EXACT.subtract(self.cost, cost)), cost
+            EXACT.multiply(self.cost, quantity), self.quantity)
+        return Dust(self.symbol, EXACT.subtract(self.quantity, quantity), EXACT.subtract(self.cost, cost)), cost
 
 
 class Portfolio:
@@ -266,7 +266,7 @@ class Portfolio:
         for symbol, dust in self._dust.items():
             price = self._decimal_mark(symbol, marks)
             if price is not None:
-                total = _EXACT.add(total, dust.value(price))
+                total = EXACT.add(total, dust.value(price))
         return total
 
     @property
@@ -290,10 +290,14 @@ class Portfolio:
         dust = self._dust.get(symbol)
         if dust is None:
             return alone
-        return max(alone, self._sellable(symbol, _EXACT.add(book.quantity, dust.quantity), price))
+        return max(alone, self._sellable(symbol, EXACT.add(book.quantity, dust.quantity), price))
 
     def last_marks(self) -> dict[str, float]:
         return dict(self._marks)
+
+    def mark_of(self, symbol: str) -> float | None:
+        """The last mark of `symbol` (None when it has none)."""
+        return self._marks.get(symbol)
 
     @property
     def next_seq(self) -> int:
@@ -307,12 +311,13 @@ class Portfolio:
 
     # ----- valuation -----
 
-    def mark(self, symbol: str, price: float) -> None:
-        """Record the latest price of `symbol` (called every bar) and move the high-water mark."""
+    def mark(self, symbol: str, price: float) -> float:
+        """Record the latest price of `symbol` (called every bar), move the high-water mark, and return the equity
+        at the new marks (`equity_float()`, computed once for both)."""
         if not 0.0 < price < math.inf:
             raise InvalidMark(symbol, price)
         self._marks[symbol] = price
-        self._update_high_water_mark()
+        return self._update_high_water_mark()
 
     def equity(self, marks: Mapping[str, Decimal] | None = None) -> Decimal:
         """Exact equity: cash plus every held asset at its mark, in the quote asset.
@@ -326,7 +331,7 @@ class Portfolio:
                 continue
             price = self._decimal_mark(self._symbol_of(asset), marks)
             if price is not None:
-                total = _EXACT.add(total, _EXACT.multiply(amount, price))
+                total = EXACT.add(total, EXACT.multiply(amount, price))
         return total
 
     def equity_float(self) -> float:
@@ -346,7 +351,7 @@ class Portfolio:
         for symbol, book in self._positions.items():
             price = self._decimal_mark(symbol, marks)
             if price is not None:
-                total = _EXACT.add(total, _EXACT.multiply(book.quantity, price))
+                total = EXACT.add(total, EXACT.multiply(book.quantity, price))
         return total
 
     def unrealized_pnl(self, marks: Mapping[str, Decimal] | None = None) -> Decimal:
@@ -355,7 +360,7 @@ class Portfolio:
         for symbol, book in self._positions.items():
             price = self._decimal_mark(symbol, marks)
             if price is not None:
-                total = _EXACT.add(total, _EXACT.subtract(_EXACT.multiply(book.quantity, price), book.cost))
+                total = EXACT.add(total, EXACT.subtract(EXACT.multiply(book.quantity, price), book.cost))
         return total
 
     @property
@@ -417,33 +422,33 @@ class Portfolio:
         return closed
 
     def _apply_buy(self, fill: Fill, base: str, strategy: StrategyName | None, position_id: str | None) -> None:
-        gross = _EXACT.multiply(fill.price, fill.quantity)
+        gross = EXACT.multiply(fill.price, fill.quantity)
         fee_asset, fee = fill.commission_asset, fill.commission
         received, cost = fill.quantity, gross
         fee_in_quote: Decimal | None = ZERO
         changes: dict[str, Decimal] = {self.quote_asset: -gross, base: ZERO}
         if fee > ZERO and fee_asset == self.quote_asset:
-            cost = _EXACT.add(cost, fee)
+            cost = EXACT.add(cost, fee)
             fee_in_quote = fee
-            changes[self.quote_asset] = _EXACT.subtract(changes[self.quote_asset], fee)
+            changes[self.quote_asset] = EXACT.subtract(changes[self.quote_asset], fee)
         elif fee > ZERO and fee_asset == base:
             if fee >= fill.quantity:
                 raise PortfolioError(f"{fill.symbol}: commission {fee} {base} eats the whole {fill.quantity} bought",
                                      symbol=fill.symbol, value=fee, limit=fill.quantity)
-            received = _EXACT.subtract(fill.quantity, fee)
-            fee_in_quote = _EXACT.multiply(fee, fill.price)
+            received = EXACT.subtract(fill.quantity, fee)
+            fee_in_quote = EXACT.multiply(fee, fill.price)
         elif fee > ZERO:
             changes[fee_asset] = -fee
             fee_in_quote = self._third_asset_fee(fee_asset, fee)
-            cost = _EXACT.add(cost, fee_in_quote or ZERO)
-        changes[base] = _EXACT.add(changes[base], received)
+            cost = EXACT.add(cost, fee_in_quote or ZERO)
+        changes[base] = EXACT.add(changes[base], received)
         self._apply_balance_changes(fill.symbol, changes)
         self._count_fee(fee_asset, fee, fee_in_quote)
         book = self._positions.get(fill.symbol)
         if book is None:
             book = self._open(fill, base, strategy, position_id)
-        book.quantity = _EXACT.add(book.quantity, received)
-        book.cost = _EXACT.add(book.cost, cost)
+        book.quantity = EXACT.add(book.quantity, received)
+        book.cost = EXACT.add(book.cost, cost)
 
     def _open(self, fill: Fill, base: str, strategy: StrategyName | None, position_id: str | None) -> _OpenPosition:
         """A new position, holding only what its own fills bring: the symbol's dust stays the account's."""
@@ -457,46 +462,46 @@ class Portfolio:
         book = self._positions.get(fill.symbol)
         if book is None:
             raise NoPosition(fill.symbol, "sell")
-        gross = _EXACT.multiply(fill.price, fill.quantity)
+        gross = EXACT.multiply(fill.price, fill.quantity)
         fee_asset, fee = fill.commission_asset, fill.commission
         removed, proceeds = fill.quantity, gross
         fee_in_quote: Decimal | None = ZERO
         changes: dict[str, Decimal] = {self.quote_asset: gross}
         if fee > ZERO and fee_asset == self.quote_asset:
-            proceeds = _EXACT.subtract(gross, fee)
+            proceeds = EXACT.subtract(gross, fee)
             fee_in_quote = fee
             changes[self.quote_asset] = proceeds
         elif fee > ZERO and fee_asset == base:
-            removed = _EXACT.add(fill.quantity, fee)
-            fee_in_quote = _EXACT.multiply(fee, fill.price)
+            removed = EXACT.add(fill.quantity, fee)
+            fee_in_quote = EXACT.multiply(fee, fill.price)
         elif fee > ZERO:
             changes[fee_asset] = -fee
             fee_in_quote = self._third_asset_fee(fee_asset, fee)
-            proceeds = _EXACT.subtract(gross, fee_in_quote or ZERO)
+            proceeds = EXACT.subtract(gross, fee_in_quote or ZERO)
         dust = self._dust.get(fill.symbol)
-        available = book.quantity if dust is None else _EXACT.add(book.quantity, dust.quantity)
+        available = book.quantity if dust is None else EXACT.add(book.quantity, dust.quantity)
         if removed > available:
             raise Oversell(fill.symbol, removed, available)
         from_position = min(removed, book.quantity)
-        from_dust = _EXACT.subtract(removed, from_position)
+        from_dust = EXACT.subtract(removed, from_position)
         changes[base] = -removed
         self._apply_balance_changes(fill.symbol, changes)
         self._count_fee(fee_asset, fee, fee_in_quote)
         if from_dust > ZERO:
             assert dust is not None
             # The proceeds are shared by units; the dust's part takes the division's rounding, the position's is exact.
-            position_proceeds = _DIVIDE.divide(_EXACT.multiply(proceeds, from_position), removed)
-            dust_proceeds = _EXACT.subtract(proceeds, position_proceeds)
+            position_proceeds = _DIVIDE.divide(EXACT.multiply(proceeds, from_position), removed)
+            dust_proceeds = EXACT.subtract(proceeds, position_proceeds)
             self._sell_dust(dust, from_dust, dust_proceeds)
             proceeds = position_proceeds
         cost_sold = book.cost if from_position == book.quantity else _DIVIDE.divide(
-            _EXACT.multiply(book.cost, from_position), book.quantity)
-        book.quantity = _EXACT.subtract(book.quantity, from_position)
-        book.cost = _EXACT.subtract(book.cost, cost_sold)
-        book.sold_quantity = _EXACT.add(book.sold_quantity, from_position)
-        book.sold_cost = _EXACT.add(book.sold_cost, cost_sold)
-        book.proceeds = _EXACT.add(book.proceeds, proceeds)
-        self.realized_pnl = _EXACT.add(self.realized_pnl, _EXACT.subtract(proceeds, cost_sold))
+            EXACT.multiply(book.cost, from_position), book.quantity)
+        book.quantity = EXACT.subtract(book.quantity, from_position)
+        book.cost = EXACT.subtract(book.cost, cost_sold)
+        book.sold_quantity = EXACT.add(book.sold_quantity, from_position)
+        book.sold_cost = EXACT.add(book.sold_cost, cost_sold)
+        book.proceeds = EXACT.add(book.proceeds, proceeds)
+        self.realized_pnl = EXACT.add(self.realized_pnl, EXACT.subtract(proceeds, cost_sold))
         if self._sellable(fill.symbol, book.quantity, fill.price) > ZERO:
             return None
         return self._close(book, fill.time_ms)
@@ -507,9 +512,9 @@ class Portfolio:
             self._dust[dust.symbol] = left
         else:
             del self._dust[dust.symbol]
-        pnl = _EXACT.subtract(proceeds, cost)
-        self.realized_pnl = _EXACT.add(self.realized_pnl, pnl)
-        self.dust_realized_pnl = _EXACT.add(self.dust_realized_pnl, pnl)
+        pnl = EXACT.subtract(proceeds, cost)
+        self.realized_pnl = EXACT.add(self.realized_pnl, pnl)
+        self.dust_realized_pnl = EXACT.add(self.dust_realized_pnl, pnl)
 
     def to_dust(self, symbol: str, time_ms: int) -> ClosedTrade | None:
         """Close a position no order can sell any more (the engine found it below the filters at its exit): its
@@ -526,12 +531,12 @@ class Portfolio:
                 book.quantity, book.cost)
         if book.sold_quantity == ZERO:
             return None
-        pnl = _EXACT.subtract(book.proceeds, book.sold_cost)
+        pnl = EXACT.subtract(book.proceeds, book.sold_cost)
         return ClosedTrade(
             position_id=book.position_id, symbol=book.symbol, strategy=book.strategy,
             quantity=book.sold_quantity, entry_price=_DIVIDE.divide(book.sold_cost, book.sold_quantity),
             exit_price=_DIVIDE.divide(book.proceeds, book.sold_quantity), pnl=pnl,
-            pnl_pct=float(_DIVIDE.divide(_EXACT.multiply(pnl, HUNDRED), book.sold_cost)) if book.sold_cost else 0.0,
+            pnl_pct=float(_DIVIDE.divide(EXACT.multiply(pnl, HUNDRED), book.sold_cost)) if book.sold_cost else 0.0,
             opened_ms=book.opened_ms, closed_ms=closed_ms,
         )
 
@@ -545,27 +550,27 @@ class Portfolio:
         sellable = round_to_step(quantity, rules.step_size, "down")
         if sellable < rules.min_qty:
             return ZERO
-        if price is not None and _EXACT.multiply(sellable, price) < rules.min_notional:
+        if price is not None and EXACT.multiply(sellable, price) < rules.min_notional:
             return ZERO
         return sellable
 
     def _third_asset_fee(self, asset: str, fee: Decimal) -> Decimal | None:
         """The quote value of a fee paid in another asset (BNB) at its mark; None when it has no mark yet."""
         price = self._decimal_mark(self._symbol_of(asset), None)
-        return None if price is None else _EXACT.multiply(fee, price)
+        return None if price is None else EXACT.multiply(fee, price)
 
     def _count_fee(self, asset: str, fee: Decimal, fee_in_quote: Decimal | None) -> None:
         """Add a fee to `fees_paid` in quote, or to `unpriced_fees` when its asset has no mark."""
         if fee == ZERO:
             return
         if fee_in_quote is None:
-            self.unpriced_fees[asset] = _EXACT.add(self.unpriced_fees.get(asset, ZERO), fee)
+            self.unpriced_fees[asset] = EXACT.add(self.unpriced_fees.get(asset, ZERO), fee)
             return
-        self.fees_paid = _EXACT.add(self.fees_paid, fee_in_quote)
+        self.fees_paid = EXACT.add(self.fees_paid, fee_in_quote)
 
     def _apply_balance_changes(self, symbol: str, changes: Mapping[str, Decimal]) -> None:
         """Check every change first, then apply them all: a refused fill leaves the books untouched."""
-        after = {a: _EXACT.add(self._balances.get(a, ZERO), delta) for a, delta in changes.items()}
+        after = {a: EXACT.add(self._balances.get(a, ZERO), delta) for a, delta in changes.items()}
         for asset, amount in after.items():
             if amount < ZERO:
                 raise InsufficientBalance(symbol, asset, self._balances.get(asset, ZERO), -changes[asset])
@@ -580,10 +585,11 @@ class Portfolio:
                 else:
                     self._held.add(self._symbol_of(asset))
 
-    def _update_high_water_mark(self) -> None:
+    def _update_high_water_mark(self) -> float:
         equity = self.equity_float()
         if equity > self.high_water_mark:
             self.high_water_mark = equity
+        return equity
 
     def _symbol_of(self, asset: str) -> str:
         return asset + self.quote_asset

@@ -2,7 +2,9 @@
 
 The result is deterministic: the same inputs and seed give the same document byte for byte, apart from
 `elapsed_s`. Its journal and report land in `<home>/backtests/<run id>/`, where the run id is a digest of
-the inputs, so re-running the same backtest replaces its own previous output and nothing else.
+the inputs, so re-running the same backtest replaces its own previous output and nothing else. The journal
+ends with the finished engine's checkpoint (and the rules it traded under), so that folder is a home that
+`status` and `report` read like any other (`--home <home>/backtests/<run id>`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from runtime.pump import Pump
 from runtime.sources import MarketSource
 
 Progress = Callable[[int], None]
+EIGHT_DP = Decimal("0.00000001")
+DUST = "dust"  # the per-strategy line of dust sold with later exits: no strategy's P&L
 
 
 @dataclass
@@ -36,7 +40,7 @@ class StrategyTally:
     pnl: Decimal = Decimal(0)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"trades": self.trades, "wins": self.wins, "pnl": str(self.pnl.quantize(Decimal("0.00000001"))),
+        return {"trades": self.trades, "wins": self.wins, "pnl": money8(self.pnl),
                 "win_rate": round(self.wins / self.trades, 4) if self.trades else None}
 
 
@@ -55,6 +59,23 @@ class Tally:
         elif hasattr(record, "kind"):
             kind = record.kind  # type: ignore[union-attr]
             self.notices[kind] = self.notices.get(kind, 0) + 1
+
+
+def money8(value: Decimal) -> str:
+    """An amount as the summaries show it: 8 decimals, exact digits (no exponent)."""
+    return str(value.quantize(EIGHT_DP))
+
+
+def dust_summary(portfolio: Portfolio) -> dict[str, Any]:
+    """The account's dust for a summary, at the engine's latest marks: it is in `equity_end`, in no position and in
+    no strategy's P&L. `realized_pnl` is what dust sold with later exits made (part of the total realized P&L)."""
+    marks = {s: Decimal(repr(p)) for s, p in portfolio.last_marks().items()}
+    holdings = {symbol: {"quantity": str(d.quantity), "cost": money8(d.cost),
+                         "value": money8(d.value(marks[symbol])) if symbol in marks else None}
+                for symbol, d in sorted(portfolio.dust_holdings().items())}
+    return {"value": money8(portfolio.dust_value()),
+            "cost": money8(sum((d.cost for d in portfolio.dust_holdings().values()), Decimal(0))),
+            "realized_pnl": money8(portfolio.dust_realized_pnl), "holdings": holdings}
 
 
 def run_id(parts: dict[str, Any]) -> str:
@@ -85,10 +106,17 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
                 handle(event)
                 if progress is not None and events % progress_every == 0:
                     progress(events)
+            journal.save_checkpoint({
+                "source_id": f"backtest:{out_dir.name}", "cursor": events, "finished": True, "mode": "replay",
+                "rules": {s: source.rules[s].model_dump(mode="json") for s in engine.symbols},
+                "engine": engine.to_state(), "paper": exchange.to_state()}, written_ms=int(time.time() * 1000))
     finally:
         journal.close()
     marks = {s: Decimal(repr(f.last_price)) for s, f in engine.features.items() if f.last_price is not None}
     equity_end = portfolio.equity(marks)
+    per_strategy = {k: v.as_dict() for k, v in sorted(tally.per_strategy.items())}
+    if portfolio.dust_realized_pnl:
+        per_strategy[DUST] = StrategyTally(pnl=portfolio.dust_realized_pnl).as_dict()
     summary: dict[str, Any] = {
         "source": source.description,
         "rules": source.rules_origin,
@@ -101,14 +129,16 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
         "equity_start": str(equity_start),
         "equity_end": str(equity_end.quantize(Decimal("0.00000001"))),
         "return_pct": round(float((equity_end / equity_start - 1) * 100), 4) if equity_start else None,
-        "realized_pnl": str(portfolio.realized_pnl.quantize(Decimal("0.00000001"))),
-        "fees": str(portfolio.fees_paid.quantize(Decimal("0.00000001"))),
+        "cash": money8(portfolio.cash),
+        "realized_pnl": money8(portfolio.realized_pnl),
+        "fees": money8(portfolio.fees_paid),
+        "dust": dust_summary(portfolio),
         "open_positions": {s: {"quantity": str(p.quantity), "avg_entry": str(p.avg_entry),
                                "stop": str(p.stop_price) if p.stop_price else None,
                                "protected_by": p.protection_list_id}
                            for s, p in sorted(portfolio.positions().items())},
         "max_drawdown_pct": round(engine.max_drawdown_pct, 4),
-        "per_strategy": {k: v.as_dict() for k, v in sorted(tally.per_strategy.items())},
+        "per_strategy": per_strategy,
         "notices": dict(sorted(tally.notices.items())),
         "breaker_level": engine.breakers.level(engine.now_ms).value,
         "journal": str(out_dir / "journal.db"),

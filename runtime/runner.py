@@ -30,7 +30,7 @@ from memory.files import MemoryStore
 from reports.dispatch import send_due_reports
 from reports.notify import notifiers_from_env
 from reports.schedule import next_daily_run_ms
-from runtime.backtest import Tally
+from runtime.backtest import Tally, dust_summary
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
@@ -171,7 +171,8 @@ class Runner:
         now = _wall_ms()
         if now < self._next_report_ms:
             return
-        result = send_due_reports(self.home.root, self.journal, notifiers_from_env(os.environ), now)
+        result = send_due_reports(self.home.root, self.journal, notifiers_from_env(os.environ), now,
+                                  rules=self.engine.rules)
         self.warnings.extend(result.warnings + [f.message for f in result.failures])
         self._next_report_ms = next_daily_run_ms(now)
 
@@ -298,7 +299,9 @@ class Runner:
             "finished": finished,
             "stopped_because": self.stop_reason or ("data exhausted" if finished else None),
             "equity_end": str(portfolio.equity()),
+            "cash": str(portfolio.cash),
             "realized_pnl": str(portfolio.realized_pnl),
+            "dust": dust_summary(portfolio),
             "fees": str(portfolio.fees_paid),
             "max_drawdown_pct": round(engine.max_drawdown_pct, 4),
             "open_positions": {s: {"quantity": str(p.quantity), "stop": str(p.stop_price) if p.stop_price else None,

@@ -78,19 +78,25 @@ def handle(args: ReportInput, ctx: ToolContext) -> ReportOutput:
     now_ms = ctx.now_ms()
     day = _day(args.date, now_ms)
     open_positions = None
+    marks = None
+    rules = None
     quote_asset = "USDT"
     saved = _saved_engine_or_none(ctx)
     if saved is not None:
-        quote_asset = saved.engine.portfolio.quote_asset
+        portfolio = saved.engine.portfolio
+        quote_asset = portfolio.quote_asset
+        rules = saved.engine.rules  # the rules it traded under: they tell dust from an open position
         start_ms, end_ms = period_bounds(args.period, day)
-        if start_ms <= saved.engine.now_ms < end_ms:  # the engine's positions now belong to this period
-            open_positions = saved.engine.portfolio.positions()
+        if start_ms <= saved.engine.now_ms < end_ms:  # the engine's positions and prices now belong to this period
+            open_positions = portfolio.positions()
+            marks = {symbol: Decimal(repr(price)) for symbol, price in portfolio.last_marks().items()}
     with read_journal(ctx.home, may_migrate=True) as journal:
         if journal is None:
             raise NoData(f"no journal in {ctx.home.root} yet, so nothing to report; {RUN_HINT}",
                          home=str(ctx.home.root), hint="python executor.py run")
         report, paths = get_or_build(ctx.home.root, journal, args.period, day, now_ms=now_ms,
-                                     open_positions=open_positions, quote_asset=quote_asset)
+                                     open_positions=open_positions, quote_asset=quote_asset, rules=rules,
+                                     marks=marks)
     output = ReportOutput(
         period=report.period, date=report.date, partial=report.partial, numbers=_numbers(report),
         text=paths["txt"].read_text(encoding="utf-8").rstrip("\n"), notes=list(report.notes),
