@@ -63,7 +63,7 @@ class Tally:
 
 def money8(value: Decimal) -> str:
     """An amount as the summaries show it: 8 decimals, exact digits (no exponent)."""
-    return str(value.quantize(EIGHT_DP))
+    return format(value.quantize(EIGHT_DP), "f")
 
 
 def dust_summary(portfolio: Portfolio) -> dict[str, Any]:
