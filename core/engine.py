@@ -210,7 +210,7 @@ class Engine:
         self.config = config
         self.rules = rules
         self.portfolio = portfolio
-        portfolio.set_rules(rules)  # LOT_SIZE decides which remainder of a sold position is dust
+        portfolio.set_rules(rules)  # LOT_SIZE and the minimum notional decide what remainder is dust
         self.symbols = list(symbols)
         self.features = {s: SymbolFeatures(s, config.strategies.momentum.window_bars) for s in symbols}
         pair_a, pair_b = config.strategies.stat_arb.pair
@@ -320,6 +320,9 @@ class Engine:
         """Mark to market, catch crossed stops, move trailing stops, run the breakers. The common path is a few
         comparisons.
 
+        Every symbol the account holds is marked (a position, dust, any other balance), so the equity the
+        breakers, the drawdown and the journal's equity points see is the one the summary reports.
+
         This runs at the end of a market cycle: the exchange (or the simulator) has already seen the same price
         and filled what it could, so a position whose stop trigger this cycle crossed and that is still held
         here was not sold by its stop. The stop checked is the one that worked during the cycle: trailing moves
@@ -327,9 +330,13 @@ class Engine:
         portfolio = self.portfolio
         equity_before = self._equity  # in force until now: a day that began since the last update starts from it
         holding = self.holdings.get(symbol)
+        # A holding without a position (dust, another balance) is re-marked only when its price moved: on the hot
+        # path of a replay most events repeat the last price.
+        moved = portfolio.holds(symbol) and (holding is not None or portfolio.mark_of(symbol) != price)
+        if moved:
+            self._equity = portfolio.mark(symbol, price)
         if holding is not None:
             holding.fill_last = None
-            portfolio.mark(symbol, price)
             bottom = price if low is None else low
             if bottom <= holding.stop_trigger or holding.exit_reason is not None:
                 self._stop_crossed(holding, bottom)
@@ -339,9 +346,9 @@ class Engine:
                     holding.high = top
                     if top >= holding.next_rung:
                         self._trail(holding, time_ms)
-        elif not self._equity_dirty and time_ms == self._breakers_ms:
-            return  # nothing held on this symbol and the breakers already saw this moment's equity
-        if self.holdings or self._equity_dirty:
+        elif not moved and not self._equity_dirty and time_ms == self._breakers_ms:
+            return  # nothing held on this symbol moved and the breakers already saw this moment's equity
+        if self._equity_dirty:  # a fill changed the books (marks change only above, where equity was taken)
             self._equity = portfolio.equity_float()
             self._equity_dirty = False
         equity = self._equity
@@ -808,10 +815,13 @@ class Engine:
         try:
             quantity = conform_quantity(self.rules[symbol], self.portfolio.sellable_quantity(symbol), market=True)
         except FilterRejected as exc:
-            # Below what the exchange lets us sell: it stays in the balances and equity as dust, and the engine
-            # stops watching it (re-trying every bar would change nothing). A later buy folds it back in.
+            # Below what the exchange lets us sell: the position ends and its units become the account's dust
+            # (in the balances and equity at mark, in no later position); re-trying every bar would change nothing.
             self.holdings.pop(symbol, None)
             self._notice("dust", symbol, f"position too small to sell or protect ({exc.message}); left as dust")
+            closed = self.portfolio.to_dust(symbol, self.now_ms)
+            if closed is not None:
+                self._closed(closed)
             return
         holding.exiting = True
         order = OrderRequest(client_order_id=self._next_id("x", self.now_ms), symbol=symbol, side=Side.SELL,

@@ -16,12 +16,20 @@ Accounting rules:
 * Fees are counted in the quote asset at fill time (`fees_paid`); a third-asset fee whose mark is not
   known is kept per asset in `unpriced_fees` instead of being valued at a made-up price.
 
-Dust: after a sell, a remaining quantity that cannot be sold any more (below the symbol's LOT_SIZE
-minQty or step once rounded down; rules registered with `set_rules`) closes the position. The unsellable
-remainder, with its share of the cost basis, is kept as that symbol's dust (`dust(symbol)`): still held,
-still in `equity()` at mark, not in `exposure()`. The next buy of the symbol merges the dust into the new
-position, so those units and their cost are realized when that position is sold. Without registered
-rules only an exactly zero remainder closes a position.
+Dust is an account-level holding, never part of a position. After a sell, a remainder of the position that no
+order could sell on its own (below the symbol's LOT_SIZE minQty or step once rounded down, or below its minimum
+notional at the fill price; rules registered with `set_rules`) closes the position, and the remainder, with its
+share of the cost basis, joins the symbol's `Dust`. A later position of the symbol, whatever its strategy, starts
+from its own fills only, so dust never moves a strategy's P&L or its Kelly inputs. Dust stays in `equity()` at
+mark (not in `exposure()`), and is sold with a later exit of the symbol only when adding it lets that sell take
+more units that pass the filters (`sellable_quantity`); the units a sell takes beyond the position come out of the
+dust, and their P&L goes to `dust_realized_pnl` (part of `realized_pnl`, in no closed trade). A position the
+engine cannot sell at all becomes dust too (`to_dust`). Without registered rules only an exactly zero remainder
+closes a position.
+
+The cash identity, exact: change of cash = realized P&L − change of the cost held in open positions and in dust
++ fees paid in a third asset (BNB: in the cost basis, but not out of cash). At a moment with no open position:
+change of cash = realized P&L − change of dust cost (+ BNB fees).
 
 Arithmetic: sums and products run in a 1000-digit context, which is exact for every value an exchange
 produces; the only divisions (the cost of a partial sell, averages) round to 34 significant digits, and
@@ -43,7 +51,7 @@ from core.types import Fill, Position, Side, StrategyName
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 SNAPSHOT_VERSION = 1
-_EXACT = Context(prec=1000, rounding=ROUND_HALF_EVEN, Emax=999_999, Emin=-999_999)
+EXACT = Context(prec=1000, rounding=ROUND_HALF_EVEN, Emax=999_999, Emin=-999_999)
 _DIVIDE = Context(prec=34, rounding=ROUND_HALF_EVEN, Emax=999_999, Emin=-999_999)
 
 
@@ -166,9 +174,29 @@ class _OpenPosition:
 
 
 @dataclass(frozen=True, slots=True)
-class _Dust:
+class Dust:
+    """Units of one symbol's base asset that no order can sell on their own, and what they cost (buy fees
+    included), held by the account rather than by any position; see the module docstring."""
+
+    symbol: str
     quantity: Decimal
     cost: Decimal
+
+    def value(self, price: Decimal) -> Decimal:
+        """The dust at `price`, exact."""
+        return EXACT.multiply(self.quantity, price)
+
+    def plus(self, quantity: Decimal, cost: Decimal) -> Dust:
+        return Dust(self.symbol, EXACT.add(self.quantity, quantity), EXACT.add(self.cost, cost))
+
+    def minus(self, quantity: Decimal) -> tuple[Dust, Decimal]:
+        """The dust left after `quantity` units are sold, and the cost of those units (the remainder keeps the
+        rounding of the division, so the costs always add up)."""
+        if quantity > self.quantity:
+            raise Oversell(self.symbol, quantity, self.quantity)
+        cost = self.cost if quantity == self.quantity else _DIVIDE.divide(
+            EXACT.multiply(self.cost, quantity), self.quantity)
+        return Dust(self.symbol, EXACT.subtract(self.quantity, quantity), EXACT.subtract(self.cost, cost)), cost
 
 
 class Portfolio:
@@ -190,11 +218,14 @@ class Portfolio:
             self._balances[asset] = amount
         self._float_balances = {a: float(v) for a, v in self._balances.items() if a != quote_asset}
         self._cash_float = float(self._balances[quote_asset])
+        # Symbols whose base asset has a non-zero balance: the ones the engine must mark (positions and dust).
+        self._held = {a + quote_asset for a, v in self._balances.items() if a != quote_asset and v != ZERO}
         self._positions: dict[str, _OpenPosition] = {}
-        self._dust: dict[str, _Dust] = {}
+        self._dust: dict[str, Dust] = {}
         self._marks: dict[str, float] = {}
         self._rules: dict[str, SymbolRules] = dict(rules or {})
         self.realized_pnl: Decimal = ZERO
+        self.dust_realized_pnl: Decimal = ZERO  # the part of realized_pnl from selling dust
         self.fees_paid: Decimal = ZERO
         self.unpriced_fees: dict[str, Decimal] = {}
         self._next_seq = 0
@@ -218,20 +249,55 @@ class Portfolio:
         return {symbol: book.to_position() for symbol, book in self._positions.items()}
 
     def dust(self, symbol: str) -> Decimal:
-        """Unsellable quantity left by the last position on `symbol` (0 when none); see the module docstring."""
+        """The account's dust quantity of `symbol` (0 when none); see the module docstring."""
         found = self._dust.get(symbol)
         return ZERO if found is None else found.quantity
 
     def dust_amounts(self) -> dict[str, Decimal]:
         return {symbol: d.quantity for symbol, d in self._dust.items()}
 
+    def dust_holdings(self) -> dict[str, Dust]:
+        """Every symbol's dust (units and their cost), by symbol."""
+        return dict(self._dust)
+
+    def dust_value(self, marks: Mapping[str, Decimal] | None = None) -> Decimal:
+        """All dust at mark, exact (`marks` override the last marks; unmarked dust is left out, as in `equity`)."""
+        total = ZERO
+        for symbol, dust in self._dust.items():
+            price = self._decimal_mark(symbol, marks)
+            if price is not None:
+                total = EXACT.add(total, dust.value(price))
+        return total
+
+    @property
+    def held_symbols(self) -> frozenset[str]:
+        """Symbols whose base asset the account holds (a position, dust, any balance): the ones to mark."""
+        return frozenset(self._held)
+
+    def holds(self, symbol: str) -> bool:
+        """Whether the account holds any of `symbol`'s base asset (the engine's per-bar check)."""
+        return symbol in self._held
+
     def sellable_quantity(self, symbol: str) -> Decimal:
-        """How much of the open position a LOT_SIZE-conforming sell can take (0 with no position)."""
+        """What an exit of the open position sells (0 with no position): the part of the position a sell that
+        passes LOT_SIZE and the minimum notional (at the last mark) can take, or of the position and the symbol's
+        dust together when that takes more units."""
         book = self._positions.get(symbol)
-        return ZERO if book is None else self._sellable(symbol, book.quantity)
+        if book is None:
+            return ZERO
+        price = self._decimal_mark(symbol, None)
+        alone = self._sellable(symbol, book.quantity, price)
+        dust = self._dust.get(symbol)
+        if dust is None:
+            return alone
+        return max(alone, self._sellable(symbol, EXACT.add(book.quantity, dust.quantity), price))
 
     def last_marks(self) -> dict[str, float]:
         return dict(self._marks)
+
+    def mark_of(self, symbol: str) -> float | None:
+        """The last mark of `symbol` (None when it has none)."""
+        return self._marks.get(symbol)
 
     @property
     def next_seq(self) -> int:
@@ -245,12 +311,13 @@ class Portfolio:
 
     # ----- valuation -----
 
-    def mark(self, symbol: str, price: float) -> None:
-        """Record the latest price of `symbol` (called every bar) and move the high-water mark."""
+    def mark(self, symbol: str, price: float) -> float:
+        """Record the latest price of `symbol` (called every bar), move the high-water mark, and return the equity
+        at the new marks (`equity_float()`, computed once for both)."""
         if not 0.0 < price < math.inf:
             raise InvalidMark(symbol, price)
         self._marks[symbol] = price
-        self._update_high_water_mark()
+        return self._update_high_water_mark()
 
     def equity(self, marks: Mapping[str, Decimal] | None = None) -> Decimal:
         """Exact equity: cash plus every held asset at its mark, in the quote asset.
@@ -264,7 +331,7 @@ class Portfolio:
                 continue
             price = self._decimal_mark(self._symbol_of(asset), marks)
             if price is not None:
-                total = _EXACT.add(total, _EXACT.multiply(amount, price))
+                total = EXACT.add(total, EXACT.multiply(amount, price))
         return total
 
     def equity_float(self) -> float:
@@ -284,7 +351,7 @@ class Portfolio:
         for symbol, book in self._positions.items():
             price = self._decimal_mark(symbol, marks)
             if price is not None:
-                total = _EXACT.add(total, _EXACT.multiply(book.quantity, price))
+                total = EXACT.add(total, EXACT.multiply(book.quantity, price))
         return total
 
     def unrealized_pnl(self, marks: Mapping[str, Decimal] | None = None) -> Decimal:
@@ -293,7 +360,7 @@ class Portfolio:
         for symbol, book in self._positions.items():
             price = self._decimal_mark(symbol, marks)
             if price is not None:
-                total = _EXACT.add(total, _EXACT.subtract(_EXACT.multiply(book.quantity, price), book.cost))
+                total = EXACT.add(total, EXACT.subtract(EXACT.multiply(book.quantity, price), book.cost))
         return total
 
     @property
@@ -355,40 +422,39 @@ class Portfolio:
         return closed
 
     def _apply_buy(self, fill: Fill, base: str, strategy: StrategyName | None, position_id: str | None) -> None:
-        gross = _EXACT.multiply(fill.price, fill.quantity)
+        gross = EXACT.multiply(fill.price, fill.quantity)
         fee_asset, fee = fill.commission_asset, fill.commission
         received, cost = fill.quantity, gross
         fee_in_quote: Decimal | None = ZERO
         changes: dict[str, Decimal] = {self.quote_asset: -gross, base: ZERO}
         if fee > ZERO and fee_asset == self.quote_asset:
-            cost = _EXACT.add(cost, fee)
+            cost = EXACT.add(cost, fee)
             fee_in_quote = fee
-            changes[self.quote_asset] = _EXACT.subtract(changes[self.quote_asset], fee)
+            changes[self.quote_asset] = EXACT.subtract(changes[self.quote_asset], fee)
         elif fee > ZERO and fee_asset == base:
             if fee >= fill.quantity:
                 raise PortfolioError(f"{fill.symbol}: commission {fee} {base} eats the whole {fill.quantity} bought",
                                      symbol=fill.symbol, value=fee, limit=fill.quantity)
-            received = _EXACT.subtract(fill.quantity, fee)
-            fee_in_quote = _EXACT.multiply(fee, fill.price)
+            received = EXACT.subtract(fill.quantity, fee)
+            fee_in_quote = EXACT.multiply(fee, fill.price)
         elif fee > ZERO:
             changes[fee_asset] = -fee
             fee_in_quote = self._third_asset_fee(fee_asset, fee)
-            cost = _EXACT.add(cost, fee_in_quote or ZERO)
-        changes[base] = _EXACT.add(changes[base], received)
+            cost = EXACT.add(cost, fee_in_quote or ZERO)
+        changes[base] = EXACT.add(changes[base], received)
         self._apply_balance_changes(fill.symbol, changes)
         self._count_fee(fee_asset, fee, fee_in_quote)
         book = self._positions.get(fill.symbol)
         if book is None:
             book = self._open(fill, base, strategy, position_id)
-        book.quantity = _EXACT.add(book.quantity, received)
-        book.cost = _EXACT.add(book.cost, cost)
+        book.quantity = EXACT.add(book.quantity, received)
+        book.cost = EXACT.add(book.cost, cost)
 
     def _open(self, fill: Fill, base: str, strategy: StrategyName | None, position_id: str | None) -> _OpenPosition:
-        """A new position; the symbol's dust (units and their cost) joins it."""
-        dust = self._dust.pop(fill.symbol, _Dust(ZERO, ZERO))
+        """A new position, holding only what its own fills bring: the symbol's dust stays the account's."""
         book = _OpenPosition(position_id=position_id or self.next_position_id(fill.symbol, fill.time_ms),
-                             symbol=fill.symbol, base_asset=base, strategy=strategy, quantity=dust.quantity,
-                             cost=dust.cost, opened_ms=fill.time_ms)
+                             symbol=fill.symbol, base_asset=base, strategy=strategy, quantity=ZERO,
+                             cost=ZERO, opened_ms=fill.time_ms)
         self._positions[fill.symbol] = book
         return book
 
@@ -396,77 +462,115 @@ class Portfolio:
         book = self._positions.get(fill.symbol)
         if book is None:
             raise NoPosition(fill.symbol, "sell")
-        gross = _EXACT.multiply(fill.price, fill.quantity)
+        gross = EXACT.multiply(fill.price, fill.quantity)
         fee_asset, fee = fill.commission_asset, fill.commission
         removed, proceeds = fill.quantity, gross
         fee_in_quote: Decimal | None = ZERO
         changes: dict[str, Decimal] = {self.quote_asset: gross}
         if fee > ZERO and fee_asset == self.quote_asset:
-            proceeds = _EXACT.subtract(gross, fee)
+            proceeds = EXACT.subtract(gross, fee)
             fee_in_quote = fee
             changes[self.quote_asset] = proceeds
         elif fee > ZERO and fee_asset == base:
-            removed = _EXACT.add(fill.quantity, fee)
-            fee_in_quote = _EXACT.multiply(fee, fill.price)
+            removed = EXACT.add(fill.quantity, fee)
+            fee_in_quote = EXACT.multiply(fee, fill.price)
         elif fee > ZERO:
             changes[fee_asset] = -fee
             fee_in_quote = self._third_asset_fee(fee_asset, fee)
-            proceeds = _EXACT.subtract(gross, fee_in_quote or ZERO)
-        if removed > book.quantity:
-            raise Oversell(fill.symbol, removed, book.quantity)
+            proceeds = EXACT.subtract(gross, fee_in_quote or ZERO)
+        dust = self._dust.get(fill.symbol)
+        available = book.quantity if dust is None else EXACT.add(book.quantity, dust.quantity)
+        if removed > available:
+            raise Oversell(fill.symbol, removed, available)
+        from_position = min(removed, book.quantity)
+        from_dust = EXACT.subtract(removed, from_position)
         changes[base] = -removed
         self._apply_balance_changes(fill.symbol, changes)
         self._count_fee(fee_asset, fee, fee_in_quote)
-        cost_sold = book.cost if removed == book.quantity else _DIVIDE.divide(
-            _EXACT.multiply(book.cost, removed), book.quantity)
-        book.quantity = _EXACT.subtract(book.quantity, removed)
-        book.cost = _EXACT.subtract(book.cost, cost_sold)
-        book.sold_quantity = _EXACT.add(book.sold_quantity, removed)
-        book.sold_cost = _EXACT.add(book.sold_cost, cost_sold)
-        book.proceeds = _EXACT.add(book.proceeds, proceeds)
-        self.realized_pnl = _EXACT.add(self.realized_pnl, _EXACT.subtract(proceeds, cost_sold))
-        if self._sellable(fill.symbol, book.quantity) > ZERO:
+        if from_dust > ZERO:
+            assert dust is not None
+            # The proceeds are shared by units; the dust's part takes the division's rounding, the position's is exact.
+            position_proceeds = _DIVIDE.divide(EXACT.multiply(proceeds, from_position), removed)
+            dust_proceeds = EXACT.subtract(proceeds, position_proceeds)
+            self._sell_dust(dust, from_dust, dust_proceeds)
+            proceeds = position_proceeds
+        cost_sold = book.cost if from_position == book.quantity else _DIVIDE.divide(
+            EXACT.multiply(book.cost, from_position), book.quantity)
+        book.quantity = EXACT.subtract(book.quantity, from_position)
+        book.cost = EXACT.subtract(book.cost, cost_sold)
+        book.sold_quantity = EXACT.add(book.sold_quantity, from_position)
+        book.sold_cost = EXACT.add(book.sold_cost, cost_sold)
+        book.proceeds = EXACT.add(book.proceeds, proceeds)
+        self.realized_pnl = EXACT.add(self.realized_pnl, EXACT.subtract(proceeds, cost_sold))
+        if self._sellable(fill.symbol, book.quantity, fill.price) > ZERO:
             return None
         return self._close(book, fill.time_ms)
 
-    def _close(self, book: _OpenPosition, closed_ms: int) -> ClosedTrade:
+    def _sell_dust(self, dust: Dust, quantity: Decimal, proceeds: Decimal) -> None:
+        left, cost = dust.minus(quantity)
+        if left.quantity > ZERO:
+            self._dust[dust.symbol] = left
+        else:
+            del self._dust[dust.symbol]
+        pnl = EXACT.subtract(proceeds, cost)
+        self.realized_pnl = EXACT.add(self.realized_pnl, pnl)
+        self.dust_realized_pnl = EXACT.add(self.dust_realized_pnl, pnl)
+
+    def to_dust(self, symbol: str, time_ms: int) -> ClosedTrade | None:
+        """Close a position no order can sell any more (the engine found it below the filters at its exit): its
+        units and cost join the symbol's dust. Returns the closed trade when the position had sold something."""
+        book = self._positions.get(symbol)
+        if book is None:
+            raise NoPosition(symbol, "move to dust")
+        return self._close(book, time_ms)
+
+    def _close(self, book: _OpenPosition, closed_ms: int) -> ClosedTrade | None:
         del self._positions[book.symbol]
         if book.quantity > ZERO:
-            self._dust[book.symbol] = _Dust(book.quantity, book.cost)
-        pnl = _EXACT.subtract(book.proceeds, book.sold_cost)
+            self._dust[book.symbol] = self._dust.get(book.symbol, Dust(book.symbol, ZERO, ZERO)).plus(
+                book.quantity, book.cost)
+        if book.sold_quantity == ZERO:
+            return None
+        pnl = EXACT.subtract(book.proceeds, book.sold_cost)
         return ClosedTrade(
             position_id=book.position_id, symbol=book.symbol, strategy=book.strategy,
             quantity=book.sold_quantity, entry_price=_DIVIDE.divide(book.sold_cost, book.sold_quantity),
             exit_price=_DIVIDE.divide(book.proceeds, book.sold_quantity), pnl=pnl,
-            pnl_pct=float(_DIVIDE.divide(_EXACT.multiply(pnl, HUNDRED), book.sold_cost)) if book.sold_cost else 0.0,
+            pnl_pct=float(_DIVIDE.divide(EXACT.multiply(pnl, HUNDRED), book.sold_cost)) if book.sold_cost else 0.0,
             opened_ms=book.opened_ms, closed_ms=closed_ms,
         )
 
-    def _sellable(self, symbol: str, quantity: Decimal) -> Decimal:
-        """The part of `quantity` a LOT_SIZE-conforming sell could take; without rules, all of it."""
+    def _sellable(self, symbol: str, quantity: Decimal, price: Decimal | None) -> Decimal:
+        """The part of `quantity` one sell could take: rounded down to LOT_SIZE's step, at least minQty, and (at
+        `price`, when known) at least the minimum notional, which binds every exit (a limit leg always; a market
+        sell where applyMinToMarket, the usual case). Without rules, all of it."""
         rules = self._rules.get(symbol)
         if rules is None or quantity <= ZERO:
             return quantity
         sellable = round_to_step(quantity, rules.step_size, "down")
-        return sellable if sellable >= rules.min_qty else ZERO
+        if sellable < rules.min_qty:
+            return ZERO
+        if price is not None and EXACT.multiply(sellable, price) < rules.min_notional:
+            return ZERO
+        return sellable
 
     def _third_asset_fee(self, asset: str, fee: Decimal) -> Decimal | None:
         """The quote value of a fee paid in another asset (BNB) at its mark; None when it has no mark yet."""
         price = self._decimal_mark(self._symbol_of(asset), None)
-        return None if price is None else _EXACT.multiply(fee, price)
+        return None if price is None else EXACT.multiply(fee, price)
 
     def _count_fee(self, asset: str, fee: Decimal, fee_in_quote: Decimal | None) -> None:
         """Add a fee to `fees_paid` in quote, or to `unpriced_fees` when its asset has no mark."""
         if fee == ZERO:
             return
         if fee_in_quote is None:
-            self.unpriced_fees[asset] = _EXACT.add(self.unpriced_fees.get(asset, ZERO), fee)
+            self.unpriced_fees[asset] = EXACT.add(self.unpriced_fees.get(asset, ZERO), fee)
             return
-        self.fees_paid = _EXACT.add(self.fees_paid, fee_in_quote)
+        self.fees_paid = EXACT.add(self.fees_paid, fee_in_quote)
 
     def _apply_balance_changes(self, symbol: str, changes: Mapping[str, Decimal]) -> None:
         """Check every change first, then apply them all: a refused fill leaves the books untouched."""
-        after = {a: _EXACT.add(self._balances.get(a, ZERO), delta) for a, delta in changes.items()}
+        after = {a: EXACT.add(self._balances.get(a, ZERO), delta) for a, delta in changes.items()}
         for asset, amount in after.items():
             if amount < ZERO:
                 raise InsufficientBalance(symbol, asset, self._balances.get(asset, ZERO), -changes[asset])
@@ -476,11 +580,16 @@ class Portfolio:
                 self._cash_float = float(amount)
             else:
                 self._float_balances[asset] = float(amount)
+                if amount == ZERO:
+                    self._held.discard(self._symbol_of(asset))
+                else:
+                    self._held.add(self._symbol_of(asset))
 
-    def _update_high_water_mark(self) -> None:
+    def _update_high_water_mark(self) -> float:
         equity = self.equity_float()
         if equity > self.high_water_mark:
             self.high_water_mark = equity
+        return equity
 
     def _symbol_of(self, asset: str) -> str:
         return asset + self.quote_asset
@@ -503,6 +612,7 @@ class Portfolio:
             "dust": {s: {"quantity": str(d.quantity), "cost": str(d.cost)} for s, d in self._dust.items()},
             "marks": dict(self._marks),
             "realized_pnl": str(self.realized_pnl),
+            "dust_realized_pnl": str(self.dust_realized_pnl),
             "fees_paid": str(self.fees_paid),
             "unpriced_fees": {a: str(v) for a, v in self.unpriced_fees.items()},
             "high_water_mark": self.high_water_mark,
@@ -516,9 +626,11 @@ class Portfolio:
         try:
             portfolio = cls(d["quote_asset"], {a: _dec(v) for a, v in d["balances"].items()}, rules=rules)
             portfolio._positions = {p["symbol"]: _OpenPosition.from_dict(p) for p in d["positions"]}
-            portfolio._dust = {s: _Dust(_dec(v["quantity"]), _dec(v["cost"])) for s, v in d["dust"].items()}
+            portfolio._dust = {s: Dust(s, _dec(v["quantity"]), _dec(v["cost"])) for s, v in d["dust"].items()}
             portfolio._marks = {s: float(v) for s, v in d["marks"].items()}
             portfolio.realized_pnl = _dec(d["realized_pnl"])
+            # A snapshot from before dust was sold on its own account has sold none.
+            portfolio.dust_realized_pnl = _dec(d.get("dust_realized_pnl", "0"))
             portfolio.fees_paid = _dec(d["fees_paid"])
             portfolio.unpriced_fees = {a: _dec(v) for a, v in d["unpriced_fees"].items()}
             portfolio.high_water_mark = float(d["high_water_mark"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import date as Date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ def get_or_build(
     open_positions: Mapping[str, Position | Mapping[str, Any]] | None = None,
     quote_asset: str = "USDT",
     rules: Mapping[str, SymbolRules] | None = None,
+    marks: Mapping[str, Decimal] | None = None,
 ) -> tuple[Report, dict[str, Path]]:
     """The archived report for `date`, built and archived first when it is missing, partial or unreadable.
 
@@ -80,7 +82,7 @@ def get_or_build(
         if archived is not None:
             return archived
     report = build_report(journal, period, day, open_positions=open_positions, quote_asset=quote_asset,
-                          rules=rules, now_ms=now)
+                          rules=rules, marks=marks, now_ms=now)
     return report, archive_report(home, report, journal)
 
 

@@ -21,8 +21,10 @@ from core.portfolio import ClosedTrade
 from core.types import DecisionAction, Position
 from memory.journal import Journal
 from reports.model import (
+    ACCOUNTING_VERSION,
     BreakerLine,
     DecisionSummary,
+    DustLine,
     LlmSummary,
     OpenPositionLine,
     ReasonCount,
@@ -38,6 +40,7 @@ from reports.trades import PeriodTrades, replay_trades
 __all__ = ["Report", "build_report"]
 
 RATIO_WINDOW_DAYS = 30
+DUST = "dust"  # the per-strategy line of dust sold with a later exit: the P&L of no strategy
 TOP_SKIP_REASONS = 5
 HUNDRED = Decimal(100)
 _LEADING_RULE = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*):")
@@ -52,13 +55,16 @@ def build_report(
     open_positions: Mapping[str, Position | Mapping[str, Any]] | None = None,
     quote_asset: str = "USDT",
     rules: Mapping[str, SymbolRules] | None = None,
+    marks: Mapping[str, Decimal] | None = None,
     now_ms: int | None = None,
 ) -> Report:
     """The report of the UTC day (or Monday-based week) containing `date`.
 
-    `open_positions` is the caller's latest state (symbol → Position, or its JSON form). `rules` let the
-    trade replay treat an unsellable remainder as dust, as the engine does. With `now_ms` before the
-    period's end, the report is marked partial.
+    `open_positions` is the caller's latest state (symbol → Position, or its JSON form). `rules` (the ones the
+    engine traded under) let the trade replay treat an unsellable remainder as dust, as the engine does:
+    without them no position with dust ever closes, so the caller must pass them. `marks` (symbol → latest
+    price, with `open_positions`) value the dust. With `now_ms` before the period's end, the report is marked
+    partial.
     """
     start_ms, end_ms = period_bounds(period, date)
     notes: list[str] = []
@@ -79,8 +85,16 @@ def build_report(
     if decisions.entered + decisions.skipped + decisions.exited == 0:
         notes.append("no risk decisions journaled in this period")
     positions = None if open_positions is None else _open_positions(open_positions)
+    dust = [DustLine(symbol=symbol, quantity=d.quantity, cost=d.cost,
+                     value=None if marks is None or symbol not in marks else d.value(marks[symbol]))
+            for symbol, d in sorted(traded.dust.items())]
+    values = [line.value for line in dust]
+    per_strategy = _per_strategy(traded.closed)
+    if traded.dust_pnl:
+        per_strategy[DUST] = StrategySummary(trades=0, wins=0, pnl=traded.dust_pnl)
 
     return Report(
+        accounting=ACCOUNTING_VERSION,
         period=period,
         date=utc_date(start_ms).isoformat(),
         start_ms=start_ms,
@@ -91,8 +105,11 @@ def build_report(
         realized_pnl=traded.realized_pnl,
         fees=traded.fees,
         unpriced_fees=traded.unpriced_fees,
+        dust_pnl=traded.dust_pnl,
+        dust=dust,
+        dust_value=None if None in values else sum((v for v in values if v is not None), Decimal(0)),
         trades=_trade_summary(traded),
-        per_strategy=_per_strategy(traded.closed),
+        per_strategy=per_strategy,
         breaker_events=[_breaker_line(row) for row in _within(journal.breaker_events(start_ms), end_ms)],
         clamps=dict(Counter(row["rule"] for row in _within(journal.clamps(start_ms), end_ms)).most_common()),
         decisions=decisions,

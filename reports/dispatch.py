@@ -14,6 +14,7 @@ from datetime import date as Date
 from pathlib import Path
 from typing import Any
 
+from core.filters import SymbolRules
 from core.types import Position
 from memory.files import read_json, write_json_atomic
 from memory.journal import Journal
@@ -64,8 +65,12 @@ def send_due_reports(
     hour_utc: int = DEFAULT_HOUR_UTC,
     open_positions: Mapping[str, Position | Mapping[str, Any]] | None = None,
     quote_asset: str = "USDT",
+    rules: Mapping[str, SymbolRules] | None = None,
 ) -> DispatchResult:
-    """Build (or reuse) and send every due report to every notifier that has not had it yet."""
+    """Build (or reuse) and send every due report to every notifier that has not had it yet.
+
+    `rules` are the symbols' rules the engine trades under: without them a report cannot tell dust from an open
+    position, and counts no trade as closed."""
     result = DispatchResult()
     state_path = sent_path(home)
     state, warning = read_json(state_path, expect_object=True)
@@ -77,7 +82,8 @@ def send_due_reports(
     def report_for(period: ReportPeriod, day: Date) -> tuple[Report, dict[str, Path]]:
         if (period, day) not in built:
             built[(period, day)] = get_or_build(home, journal, period, day, now_ms=now_ms,
-                                                open_positions=open_positions, quote_asset=quote_asset)
+                                                open_positions=open_positions, quote_asset=quote_asset,
+                                                rules=rules)
         return built[(period, day)]
 
     for period in periods:

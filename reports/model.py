@@ -13,6 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 ReportPeriod = Literal["day", "week"]
+# Raised when the figures a report holds change meaning: an archived report of another version fails validation
+# and is rebuilt. 2: dust is the account's (closed trades counted with the symbols' rules).
+ACCOUNTING_VERSION: Literal[2] = 2
 
 
 class _Frozen(BaseModel):
@@ -80,6 +83,15 @@ class OpenPositionLine(_Frozen):
     take_profit_price: Decimal | None
 
 
+class DustLine(_Frozen):
+    """The account's dust of one symbol at the end of the period: units no order could sell on their own."""
+
+    symbol: str
+    quantity: Decimal
+    cost: Decimal = Field(description="what those units cost, buy fees included")
+    value: Decimal | None = Field(description="at the latest market price the engine had; None when not known")
+
+
 class LlmSummary(_Frozen):
     calls: int = Field(ge=0)
     failures: int = Field(ge=0)
@@ -93,8 +105,14 @@ class Report(_Frozen):
     `sharpe`/`sortino` are annualized over the daily returns of the `ratio_window_days` ending with the
     period, because a single day holds one daily return and would never have a ratio at all.
     `partial` marks a report built before its period ended.
+
+    Dust (units left below the lot step or the minimum notional) belongs to no strategy: `dust_pnl` is the
+    realized P&L of dust sold with a later exit (part of `realized_pnl`, shown under `per_strategy["dust"]`,
+    in no trade), `dust` what is left at the end of the period. `dust_value` is its market value when the
+    report covers the engine's present (None otherwise); equity values it at market either way.
     """
 
+    accounting: Literal[2] = Field(description="ACCOUNTING_VERSION of the build; another one is rebuilt")
     period: ReportPeriod
     date: str
     start_ms: int
@@ -110,6 +128,9 @@ class Report(_Frozen):
     realized_pnl: Decimal
     fees: Decimal
     unpriced_fees: dict[str, Decimal] = Field(default_factory=dict)
+    dust_pnl: Decimal = Decimal(0)
+    dust: list[DustLine] = Field(default_factory=list)
+    dust_value: Decimal | None = None
     trades: TradeSummary
     per_strategy: dict[str, StrategySummary]
     max_drawdown_pct: float | None

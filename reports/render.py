@@ -49,6 +49,8 @@ def _essential_lines(report: Report) -> list[str]:
                      f"({report.fills} fills)")
     else:
         lines.append("Fills: none")
+    if report.dust or report.dust_pnl:
+        lines.append(_dust_line(report))
     t = report.trades
     if t.count:
         lines.append(f"Trades {t.count}: {t.wins}W/{t.losses}L ({_pct(t.win_rate)}) · PF {_profit_factor(t)} · "
@@ -69,6 +71,18 @@ def _essential_lines(report: Report) -> list[str]:
     if hidden > 0:
         lines.append(f"⚠️ …and {hidden} more breaker event(s)")
     return lines
+
+
+def _dust_line(report: Report) -> str:
+    """The account's dust: units no order can sell on their own, in no strategy's P&L."""
+    q = report.quote_asset
+    cost = sum((line.cost for line in report.dust), Decimal(0))
+    parts = [f"Dust {len(report.dust)} symbol(s), cost {_money(cost)} {q}"]
+    if report.dust_value is not None:
+        parts.append(f"value {_money(report.dust_value)} {q}")
+    if report.dust_pnl:
+        parts.append(f"sold {_signed(report.dust_pnl)} {q}")
+    return " · ".join(parts)
 
 
 def _optional_lines(report: Report) -> list[str]:

@@ -7,6 +7,8 @@ realized P&L, fees and closed trades come from the portfolio's own cost-basis ru
 sell fees out of the proceeds), so the report and the engine can never disagree about a trade.
 
 Every fill since the journal began is replayed, because a trade closed today may have been opened last week.
+Without the symbols' rules the replay cannot tell dust from a position that is still open (base-asset fees
+leave a remainder below the lot step after every round trip): callers pass the rules the engine traded under.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.filters import SymbolRules
-from core.portfolio import ClosedTrade, Portfolio, PortfolioError
+from core.portfolio import EXACT, ClosedTrade, Dust, Portfolio, PortfolioError
 from core.types import Side, StrategyName
 from memory.rows import FillRow, OrderRow
 
@@ -33,6 +35,8 @@ class PeriodTrades:
     unpriced_fees: dict[str, Decimal] = field(default_factory=dict)
     fills_in_period: int = 0
     notes: list[str] = field(default_factory=list)
+    dust_pnl: Decimal = ZERO  # the part of realized_pnl from selling dust (in no closed trade)
+    dust: dict[str, Dust] = field(default_factory=dict)  # the account's dust at the end of the period
 
 
 def replay_trades(
@@ -61,6 +65,7 @@ def replay_trades(
                 result.notes.append(f"fill {row.symbol}#{row.trade_id} is not quoted in {quote_asset}; left out")
             continue
         realized_before, fees_before = portfolio.realized_pnl, portfolio.fees_paid
+        dust_before = portfolio.dust_realized_pnl
         unpriced_before = dict(portfolio.unpriced_fees)
         try:
             closed = portfolio.apply_fill(
@@ -76,14 +81,17 @@ def replay_trades(
         if row.time_ms < start_ms:
             continue
         result.fills_in_period += 1
-        result.realized_pnl += portfolio.realized_pnl - realized_before
-        result.fees += portfolio.fees_paid - fees_before
+        # Exact sums (the default context keeps 28 digits): the period's figures are the portfolio's to the last digit.
+        result.realized_pnl = EXACT.add(result.realized_pnl, EXACT.subtract(portfolio.realized_pnl, realized_before))
+        result.fees = EXACT.add(result.fees, EXACT.subtract(portfolio.fees_paid, fees_before))
+        result.dust_pnl = EXACT.add(result.dust_pnl, EXACT.subtract(portfolio.dust_realized_pnl, dust_before))
         for asset, amount in portfolio.unpriced_fees.items():
             delta = amount - unpriced_before.get(asset, ZERO)
             if delta:
                 result.unpriced_fees[asset] = result.unpriced_fees.get(asset, ZERO) + delta
         if closed is not None:
             result.closed.append(closed)
+    result.dust = portfolio.dust_holdings()
     return result
 
 

@@ -2,7 +2,9 @@
 
 The result is deterministic: the same inputs and seed give the same document byte for byte, apart from
 `elapsed_s`. Its journal and report land in `<home>/backtests/<run id>/`, where the run id is a digest of
-the inputs, so re-running the same backtest replaces its own previous output and nothing else.
+the inputs, so re-running the same backtest replaces its own previous output and nothing else. The journal
+ends with the finished engine's checkpoint (and the rules it traded under), so that folder is a home that
+`status` and `report` read like any other (`--home <home>/backtests/<run id>`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from runtime.sources import MarketSource
 
 Progress = Callable[[int], None]
 DEFAULT_QUOTE_PLACES = 8  # Binance's quoteAssetPrecision of USDT
+DUST = "dust"  # the per-strategy line of dust sold with later exits: no strategy's P&L
 
 
 @dataclass
@@ -67,6 +70,18 @@ def quote_places(rules: Mapping[str, SymbolRules], quote_asset: str) -> int:
                default=DEFAULT_QUOTE_PLACES)
 
 
+def dust_summary(portfolio: Portfolio, places: int) -> dict[str, Any]:
+    """The account's dust for a summary, at the engine's latest marks: it is in `equity_end`, in no position and in
+    no strategy's P&L. `realized_pnl` is what dust sold with later exits made (part of the total realized P&L)."""
+    marks = {s: Decimal(repr(p)) for s, p in portfolio.last_marks().items()}
+    holdings = {symbol: {"quantity": str(d.quantity), "cost": fixed(d.cost, places),
+                         "value": fixed(d.value(marks[symbol]), places) if symbol in marks else None}
+                for symbol, d in sorted(portfolio.dust_holdings().items())}
+    return {"value": fixed(portfolio.dust_value(), places),
+            "cost": fixed(sum((d.cost for d in portfolio.dust_holdings().values()), Decimal(0)), places),
+            "realized_pnl": fixed(portfolio.dust_realized_pnl, places), "holdings": holdings}
+
+
 def run_id(parts: dict[str, Any]) -> str:
     text = "|".join(f"{k}={parts[k]}" for k in sorted(parts))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -95,11 +110,18 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
                 handle(event)
                 if progress is not None and events % progress_every == 0:
                     progress(events)
+            journal.save_checkpoint({
+                "source_id": f"backtest:{out_dir.name}", "cursor": events, "finished": True, "mode": "replay",
+                "rules": {s: source.rules[s].model_dump(mode="json") for s in engine.symbols},
+                "engine": engine.to_state(), "paper": exchange.to_state()}, written_ms=int(time.time() * 1000))
     finally:
         journal.close()
     marks = {s: Decimal(repr(f.last_price)) for s, f in engine.features.items() if f.last_price is not None}
     equity_end = portfolio.equity(marks)
     places = quote_places(source.rules, quote_asset)
+    per_strategy = {k: v.as_dict(places) for k, v in sorted(tally.per_strategy.items())}
+    if portfolio.dust_realized_pnl:
+        per_strategy[DUST] = StrategyTally(pnl=portfolio.dust_realized_pnl).as_dict(places)
     summary: dict[str, Any] = {
         "source": source.description,
         "rules": source.rules_origin,
@@ -112,14 +134,16 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
         "equity_start": str(equity_start),
         "equity_end": fixed(equity_end, places),
         "return_pct": round(float((equity_end / equity_start - 1) * 100), 4) if equity_start else None,
+        "cash": fixed(portfolio.cash, places),
         "realized_pnl": fixed(portfolio.realized_pnl, places),
         "fees": fixed(portfolio.fees_paid, places),
+        "dust": dust_summary(portfolio, places),
         "open_positions": {s: {"quantity": str(p.quantity), "avg_entry": str(p.avg_entry),
                                "stop": str(p.stop_price) if p.stop_price else None,
                                "protected_by": p.protection_list_id}
                            for s, p in sorted(portfolio.positions().items())},
         "max_drawdown_pct": round(engine.max_drawdown_pct, 4),
-        "per_strategy": {k: v.as_dict(places) for k, v in sorted(tally.per_strategy.items())},
+        "per_strategy": per_strategy,
         "notices": dict(sorted(tally.notices.items())),
         "breaker_level": engine.breakers.level(engine.now_ms).value,
         "journal": str(out_dir / "journal.db"),

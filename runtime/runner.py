@@ -30,7 +30,7 @@ from memory.files import MemoryStore
 from reports.dispatch import send_due_reports
 from reports.notify import Notifier
 from reports.schedule import next_daily_run_ms
-from runtime.backtest import Tally, quote_places
+from runtime.backtest import Tally, dust_summary, quote_places
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
@@ -173,7 +173,7 @@ class Runner:
         now = _wall_ms()
         if now < self._next_report_ms:
             return
-        result = send_due_reports(self.home.root, self.journal, self.notifiers, now)
+        result = send_due_reports(self.home.root, self.journal, self.notifiers, now, rules=self.engine.rules)
         self.warnings.extend(result.warnings + [f.message for f in result.failures])
         for failure in result.failures:  # journaled, so that `status` shows a report that did not arrive
             self.journal.record_error(now, failure.code, failure.message, failure.details)
@@ -304,7 +304,9 @@ class Runner:
             "finished": finished,
             "stopped_because": self.stop_reason or ("data exhausted" if finished else None),
             "equity_end": fixed(portfolio.equity(), places),
+            "cash": fixed(portfolio.cash, places),
             "realized_pnl": fixed(portfolio.realized_pnl, places),
+            "dust": dust_summary(portfolio, places),
             "fees": fixed(portfolio.fees_paid, places),
             "max_drawdown_pct": round(engine.max_drawdown_pct, 4),
             "open_positions": {s: {"quantity": str(p.quantity), "stop": str(p.stop_price) if p.stop_price else None,

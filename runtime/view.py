@@ -68,9 +68,13 @@ def render_text(command: str, document: dict[str, Any]) -> None:
 
 def _summary_table(command: str, data: dict[str, Any]) -> Table:
     keys = ("source", "rules", "bars", "events", "orders", "trades", "equity_start", "equity_end", "return_pct",
-            "realized_pnl", "fees", "max_drawdown_pct", "breaker_level", "notices", "elapsed_s", "resumed_from",
+            "cash", "realized_pnl", "fees", "max_drawdown_pct", "breaker_level", "notices", "elapsed_s", "resumed_from",
             "stopped_because")
     rows = [(k, data[k]) for k in keys if k in data]
+    dust = data.get("dust")
+    if dust is not None:  # the account's, in no strategy's P&L: cash moves by realized P&L − dust cost (+ BNB fees)
+        rows.append(("dust", f"{len(dust['holdings'])} symbol(s), value {dust['value']}, cost {dust['cost']}, "
+                             f"sold {dust['realized_pnl']}"))
     rows.append(("open positions", len(data.get("open_positions", {}))))
     return _table(f"{command} summary", rows)
 

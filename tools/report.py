@@ -122,10 +122,14 @@ class ReportOutput(BaseModel):
 
 def handle(args: ReportInput, ctx: ToolContext) -> ReportOutput:
     open_positions = None
+    marks = None
+    rules = None
     quote_asset = "USDT"
     saved = _saved_engine_or_none(ctx)
     if saved is not None:
-        quote_asset = saved.engine.portfolio.quote_asset
+        portfolio = saved.engine.portfolio
+        quote_asset = portfolio.quote_asset
+        rules = saved.engine.rules  # the rules it traded under: they tell dust from an open position
     with read_journal(ctx.home, may_migrate=True) as journal:
         if journal is None:
             raise NoData(f"no journal in {ctx.home.root} yet, so nothing to report; {RUN_HINT}",
@@ -134,13 +138,16 @@ def handle(args: ReportInput, ctx: ToolContext) -> ReportOutput:
         home_time = _home_time(saved, journal, wall_ms)
         day, chosen = _choose(args.period, args.date, home_time)
         if saved is not None and chosen.start_ms <= saved.engine.now_ms < chosen.end_ms:
-            open_positions = saved.engine.portfolio.positions()  # the engine's positions belong to this period
+            # the engine's positions and prices now belong to this period
+            open_positions = saved.engine.portfolio.positions()
+            marks = {symbol: Decimal(repr(price)) for symbol, price in saved.engine.portfolio.last_marks().items()}
         # A running replay's current period is partial (rebuilt when asked again); a finished run's journal no
         # longer changes, so every report of it is final.
         report, paths = get_or_build(ctx.home.root, journal, args.period, day,
                                      now_ms=max(wall_ms, home_time.seen_ms + 1) if home_time.finished
                                      else home_time.seen_ms + 1,
-                                     open_positions=open_positions, quote_asset=quote_asset)
+                                     open_positions=open_positions, quote_asset=quote_asset, rules=rules,
+                                     marks=marks)
     output = ReportOutput(
         period=report.period, date=report.date, chosen=chosen, partial=report.partial, numbers=_numbers(report),
         text=paths["txt"].read_text(encoding="utf-8").rstrip("\n"), notes=list(report.notes),

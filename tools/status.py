@@ -61,6 +61,14 @@ class PositionView(BaseModel):
     exiting: bool
 
 
+class DustView(BaseModel):
+    symbol: str
+    quantity: str = Field(description="units no order can sell on their own (below the lot step or min notional)")
+    cost: str = Field(description="what those units cost, buy fees included")
+    mark: str | None = Field(description="last price the engine saw")
+    value: str | None = Field(description="quantity at mark (in equity); null without a mark")
+
+
 class BreakersView(BaseModel):
     level: str
     entries_allowed: bool
@@ -146,8 +154,13 @@ class StatusOutput(BaseModel):
     engine_time_ms: int | None
     checkpoint_written_ms: int | None
     quote_asset: str | None
-    equity: str | None
+    equity: str | None = Field(description="cash plus every holding (positions, dust, other balances) at mark")
     cash: str | None
+    realized_pnl: str | None = Field(description="since the start, dust sold with later exits included")
+    fees: str | None = Field(description="fees paid, valued in the quote asset")
+    dust: list[DustView] = Field(description="the account's dust: in equity at mark, in no position nor strategy P&L")
+    dust_value: str | None = Field(description="all dust at mark")
+    dust_realized_pnl: str | None = Field(description="the part of realized_pnl from selling dust (no strategy's)")
     positions: list[PositionView]
     breakers: BreakersView | None
     kill_switch: KillSwitchView
@@ -195,7 +208,8 @@ def _status(saved: SavedEngine | None, process: EngineProcess, journal: Journal 
     }
     if saved is None or engine is None:
         return StatusOutput(mode=NOT_STARTED, source_id=None, finished=False, engine_time_ms=None,
-                            checkpoint_written_ms=None, quote_asset=None, equity=None, cash=None, positions=[],
+                            checkpoint_written_ms=None, quote_asset=None, equity=None, cash=None, realized_pnl=None,
+                            fees=None, dust=[], dust_value=None, dust_realized_pnl=None, positions=[],
                             breakers=None, pauses=PausesView(all_paused_until_ms=None, symbols={}),
                             pnl_today=PnlToday(day=None, pnl=None, pnl_pct=None, from_equity=None, from_ms=None,
                                                note="the engine has not started"),
@@ -204,7 +218,10 @@ def _status(saved: SavedEngine | None, process: EngineProcess, journal: Journal 
     return StatusOutput(
         mode=saved.mode, source_id=saved.source_id, finished=saved.finished, engine_time_ms=engine.now_ms,
         checkpoint_written_ms=saved.written_ms, quote_asset=portfolio.quote_asset, equity=money(portfolio.equity()),
-        cash=money(portfolio.cash), positions=_positions(saved, notes), breakers=_breakers(engine),
+        cash=money(portfolio.cash), realized_pnl=money(portfolio.realized_pnl), fees=money(portfolio.fees_paid),
+        dust=_dust(engine), dust_value=money(portfolio.dust_value()),
+        dust_realized_pnl=money(portfolio.dust_realized_pnl), positions=_positions(saved, notes),
+        breakers=_breakers(engine),
         pauses=_pauses(engine), pnl_today=_pnl_today(engine, journal), data_health=_data_health(engine), **common)
 
 
@@ -232,6 +249,18 @@ def _positions(saved: SavedEngine, notes: list[str]) -> list[PositionView]:
     unprotected = [p.symbol for p in lines if p.protection_open is False or p.protection_id is None]
     if unprotected:
         notes.append(f"positions without a working protective order: {', '.join(unprotected)}")
+    return lines
+
+
+def _dust(engine: Engine) -> list[DustView]:
+    marks = engine.portfolio.last_marks()
+    lines = []
+    for symbol, dust in sorted(engine.portfolio.dust_holdings().items()):
+        mark = marks.get(symbol)
+        mark_d = None if mark is None else Decimal(repr(mark))
+        lines.append(DustView(symbol=symbol, quantity=money(dust.quantity), cost=money(dust.cost),
+                              mark=None if mark_d is None else money(mark_d),
+                              value=None if mark_d is None else money(dust.value(mark_d))))
     return lines
 
 

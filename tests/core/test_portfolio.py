@@ -11,6 +11,7 @@ import pytest
 from core.filters import SymbolRules
 from core.portfolio import (
     ClosedTrade,
+    Dust,
     InsufficientBalance,
     InvalidMark,
     InvalidSnapshot,
@@ -118,26 +119,83 @@ def test_partial_sells_realize_against_average_cost_and_sum_exactly() -> None:
     assert closed.quantity == D("3")
 
 
-def test_dust_below_step_closes_the_position_and_rejoins_the_next_one() -> None:
+def test_dust_below_step_closes_the_position_and_stays_the_accounts() -> None:
     p = Portfolio("USDT", {"USDT": D("1000")}, rules={"BTCUSDT": btc_rules()})
-    p.apply_fill(fill(Side.BUY, "100", "0.001", "0.000001", "BTC"), base_asset="BTC")
+    p.apply_fill(fill(Side.BUY, "100", "0.001", "0.000001", "BTC"), base_asset="BTC", strategy=StrategyName.MOMENTUM)
     assert p.sellable_quantity("BTCUSDT") == D("0.00099")
     closed = p.apply_fill(fill(Side.SELL, "100", "0.00099"), base_asset="BTC")
     assert closed is not None, "a remainder below the step must close the position"
     assert p.position("BTCUSDT") is None
     assert p.dust("BTCUSDT") == D("0.000009")
-    assert p.dust_amounts() == {"BTCUSDT": D("0.000009")}
+    sold_cost = Context(prec=34).divide(D("0.00099") * D("0.1"), D("0.000999"))
+    dust_cost = Context(prec=100).subtract(D("0.1"), sold_cost)
+    assert p.dust_holdings() == {"BTCUSDT": Dust("BTCUSDT", D("0.000009"), dust_cost)}
     assert p.exposure() == D(0)
     assert p.equity() == p.cash + D("0.000009") * D(100), "dust is still held and still in equity"
-    # The dust's cost (0.0009 of the 0.1 paid) is not realized yet: the trade lost only the fee on what was sold.
+    assert p.dust_value() == D("0.000009") * D(100)
+    # The dust's cost (0.0009 of the 0.1 paid) is not realized: the trade lost only the fee on what was sold.
     assert closed.pnl == Context(prec=100).subtract(D("0.099"), Context(prec=34).divide(D("0.000099"), D("0.000999")))
-    p.apply_fill(fill(Side.BUY, "100", "0.00099"), base_asset="BTC")
+
+
+def test_dust_is_not_carried_into_the_next_position_of_another_strategy() -> None:
+    p = Portfolio("USDT", {"USDT": D("1000")}, rules={"BTCUSDT": btc_rules()})
+    p.apply_fill(fill(Side.BUY, "100", "0.001", "0.000001", "BTC"), base_asset="BTC", strategy=StrategyName.MOMENTUM)
+    p.apply_fill(fill(Side.SELL, "100", "0.00099"), base_asset="BTC")
+    dust = p.dust_holdings()["BTCUSDT"]
+    p.apply_fill(fill(Side.BUY, "120", "0.002"), base_asset="BTC", strategy=StrategyName.STAT_ARB)
     pos = p.position("BTCUSDT")
-    assert pos is not None and pos.quantity == D("0.000999")
-    assert p.dust("BTCUSDT") == D(0)
-    closed = p.apply_fill(fill(Side.SELL, "100", "0.000999"), base_asset="BTC")
-    assert closed is not None
-    assert p.realized_pnl == (D("0.099") + D("0.0999")) - (D("0.1") + D("0.099")), "every cost realized exactly"
+    assert pos is not None and pos.strategy is StrategyName.STAT_ARB
+    assert (pos.quantity, pos.avg_entry) == (D("0.002"), D("120")), "the new position holds only its own units"
+    assert p.dust_holdings() == {"BTCUSDT": dust}
+    # Its exit sells its own units (adding the dust would not reach another step), and its P&L is theirs alone.
+    assert p.sellable_quantity("BTCUSDT") == D("0.002")
+    closed = p.apply_fill(fill(Side.SELL, "130", "0.002"), base_asset="BTC")
+    assert closed is not None and closed.strategy is StrategyName.STAT_ARB
+    assert closed.pnl == D("0.002") * (D("130") - D("120"))
+    assert p.dust_holdings() == {"BTCUSDT": dust} and p.dust_realized_pnl == 0
+
+
+def test_dust_is_sold_with_a_later_exit_when_that_passes_the_filters() -> None:
+    p = Portfolio("USDT", {"USDT": D("1000")}, rules={"BTCUSDT": btc_rules(step="0.001", min_qty="0.001")})
+    p.apply_fill(fill(Side.BUY, "100", "0.01", "0.00001", "BTC"), base_asset="BTC", strategy=StrategyName.MOMENTUM)
+    p.apply_fill(fill(Side.SELL, "100", "0.009"), base_asset="BTC")
+    dust = p.dust_holdings()["BTCUSDT"]
+    assert dust.quantity == D("0.00099")
+    p.apply_fill(fill(Side.BUY, "100", "0.003", "0.000003", "BTC"), base_asset="BTC", strategy=StrategyName.STAT_ARB)
+    # 0.002997 alone sells 0.002; with the dust's 0.00099 it sells 0.003: the exit takes the dust along.
+    assert p.sellable_quantity("BTCUSDT") == D("0.003")
+    closed = p.apply_fill(fill(Side.SELL, "110", "0.003"), base_asset="BTC")
+    assert closed is not None and closed.quantity == D("0.002997")
+    assert closed.pnl == D("0.002997") * 110 - D("0.3"), "the position's P&L: its own units only"
+    from_dust = D("0.003") - D("0.002997")
+    exact = Context(prec=100)
+    dust_proceeds = from_dust * 110  # its share of the sale's proceeds
+    dust_cost = Context(prec=34).divide(exact.multiply(dust.cost, from_dust), dust.quantity)
+    assert p.dust_realized_pnl == exact.subtract(dust_proceeds, dust_cost)
+    first_pnl = exact.subtract(D("0.9"), Context(prec=34).divide(D("0.009"), D("0.00999")))
+    assert p.realized_pnl == exact.add(exact.add(first_pnl, closed.pnl), p.dust_realized_pnl)
+    left = p.dust_holdings()["BTCUSDT"]
+    assert left.quantity == dust.quantity - from_dust and left.cost == exact.subtract(dust.cost, dust_cost)
+
+
+def test_a_remainder_below_the_minimum_notional_is_dust() -> None:
+    rules = btc_rules().model_copy(update={"min_notional": D("5")})
+    p = Portfolio("USDT", {"USDT": D("1000")}, rules={"BTCUSDT": rules})
+    p.apply_fill(fill(Side.BUY, "100", "0.1"), base_asset="BTC")
+    assert p.apply_fill(fill(Side.SELL, "100", "0.05"), base_asset="BTC") is None, "0.05 left is worth 5"
+    closed = p.apply_fill(fill(Side.SELL, "100", "0.0401"), base_asset="BTC")
+    assert closed is not None, "0.0099 left is worth 0.99, below the 5 minimum notional: no order can sell it"
+    assert p.dust("BTCUSDT") == D("0.0099")
+
+
+def test_a_position_the_engine_cannot_sell_becomes_dust() -> None:
+    p = Portfolio("USDT", {"USDT": D("1000")}, rules={"BTCUSDT": btc_rules()})
+    p.apply_fill(fill(Side.BUY, "100", "0.0002"), base_asset="BTC", strategy=StrategyName.MOMENTUM)
+    assert p.to_dust("BTCUSDT", 2_000) is None, "nothing was sold: no trade closed"
+    assert p.position("BTCUSDT") is None
+    assert p.dust_holdings() == {"BTCUSDT": Dust("BTCUSDT", D("0.0002"), D("0.02"))}
+    with pytest.raises(NoPosition):
+        p.to_dust("BTCUSDT", 2_000)
 
 
 def test_without_rules_only_zero_closes_a_position() -> None:

@@ -220,6 +220,16 @@ def test_avg_entry_includes_buy_fees(quantities: list[int], cents: int, exit_cen
         assert pos.avg_entry > price
 
 
+def held_cost(portfolio: Portfolio) -> Decimal:
+    """The exact cost basis held in open positions and in dust (from the snapshot: `Position` rounds its average)."""
+    snapshot = portfolio.to_dict()
+    costs = [D(p["cost"]) for p in snapshot["positions"]] + [D(d["cost"]) for d in snapshot["dust"].values()]
+    total = D(0)
+    for cost in costs:
+        total = EXACT.add(total, cost)
+    return total
+
+
 @settings(max_examples=100)
 @given(steps=ops, marks=marks_strategy)
 def test_with_lot_rules_holdings_are_position_plus_dust(steps: list, marks: dict[str, Decimal]) -> None:
@@ -227,6 +237,8 @@ def test_with_lot_rules_holdings_are_position_plus_dust(steps: list, marks: dict
                             min_qty=MIN_QTY) for s, b in SYMBOLS.items()}
     portfolio, ledger = new_portfolio(rules)
     full_marks = {**marks, "BNBUSDT": BNB_MARK}
+    cash_start, bnb_start = ledger.cash, ledger.bnb
+    opened: dict[str, Decimal] = {}  # per open position: the units its own buys brought, less its sells
 
     def sell_on_the_step(p: Portfolio, symbol: str, kind: FeeKind, pct: int,
                          price: Decimal) -> tuple[Decimal, Decimal] | None:
@@ -239,22 +251,38 @@ def test_with_lot_rules_holdings_are_position_plus_dust(steps: list, marks: dict
         return qty, fee
 
     def check(f: Fill, kind: FeeKind, closed: object) -> None:
+        received = f.quantity - (f.commission if f.commission_asset == SYMBOLS[f.symbol] else 0)
+        if f.side is Side.BUY:
+            opened[f.symbol] = opened.get(f.symbol, D(0)) + received
+        else:
+            removed = f.quantity + (f.commission if f.commission_asset == SYMBOLS[f.symbol] else 0)
+            opened[f.symbol] = max(D(0), opened[f.symbol] - removed)
         for symbol, base in SYMBOLS.items():
             pos = portfolio.position(symbol)
             in_position = pos.quantity if pos is not None else D(0)
             assert portfolio.balances().get(base, D(0)) == ledger.held[symbol] == in_position + portfolio.dust(symbol)
             if pos is not None:
-                assert portfolio.dust(symbol) == 0, "dust joins the next position"
-        remaining = ledger.held[f.symbol]
-        unsellable = floor_to(remaining, STEP) < MIN_QTY
-        assert (closed is not None) == (f.side is Side.SELL and unsellable)
+                assert pos.quantity == opened[symbol], "a position holds only what its own fills brought"
+        if f.side is Side.SELL:
+            assert (closed is not None) == (portfolio.position(f.symbol) is None)
+            if closed is not None:
+                opened.pop(f.symbol)
+        else:
+            assert closed is None
+        # The cash identity: cash moves by realized P&L, less the cost still held (positions, dust), plus the
+        # BNB fees that are in the costs but were not paid from cash.
+        bnb_fees = EXACT.multiply(EXACT.subtract(bnb_start, ledger.bnb), BNB_MARK)
+        assert EXACT.subtract(portfolio.cash, cash_start) == EXACT.add(
+            EXACT.subtract(portfolio.realized_pnl, held_cost(portfolio)), bnb_fees)
         positions_value = sum((p.quantity * marks[s] for s, p in portfolio.positions().items()), D(0))
         dust_value = sum((q * marks[s] for s, q in portfolio.dust_amounts().items()), D(0))
+        assert portfolio.dust_value(full_marks) == dust_value
         assert portfolio.exposure(full_marks) == positions_value
         assert portfolio.equity(full_marks) == EXACT.add(
             EXACT.add(portfolio.cash, positions_value), EXACT.add(dust_value, ledger.bnb * BNB_MARK))
+        assert portfolio.held_symbols == {s for s in SYMBOLS if ledger.held[s] != 0} | {"BNBUSDT"}
 
     run(portfolio, ledger, steps, sell_on_the_step, check)
     restored = Portfolio.from_dict(json.loads(json.dumps(portfolio.to_dict())), rules=rules)
     assert restored.to_dict() == portfolio.to_dict()
-    assert restored.dust_amounts() == portfolio.dust_amounts()
+    assert restored.dust_holdings() == portfolio.dust_holdings()

@@ -248,3 +248,30 @@ def test_a_strategy_that_sizes_to_zero_is_said_once_not_journaled_per_signal(tmp
     notices = [e for e in rig.journal.errors() if e["code"] == "STRATEGY_SIZED_OUT"]
     assert len(notices) == 1 and "momentum sizes to zero" in notices[0]["message"]
     assert not [d for d in rig.journal.decisions(limit=1000) if d["strategy"] == "momentum"]
+
+
+def test_equity_marks_dust_at_the_latest_market_price(rig: Rig) -> None:
+    """Dust left by a closed position moves with the market: the engine's marks (breakers, drawdown) and the
+    journal's equity points value it at the latest bar, not at the price of the fill that left it."""
+    _rise_until_entry(rig)
+    rig.bar(0.0)  # the entry fills and is protected
+    assert rig.engine.request_exit(SYMBOL, rig.t, "test: close it")
+    rig.pump.flush()
+    rig.bar(0.0)
+    portfolio = rig.engine.portfolio
+    assert portfolio.position(SYMBOL) is None
+    dust = portfolio.dust(SYMBOL)
+    assert dust > 0, "the base-asset fee on the entry leaves units below the step"
+    exited_ms = rig.t
+    closes = {}
+    for _ in range(30):  # two and a half hours of a falling market: equity points are journaled hourly
+        bar = rig.bar(-0.5, low_pct=0.0)
+        closes[bar.close_time_ms] = Decimal(repr(bar.close))
+    assert portfolio.last_marks()[SYMBOL] == bar.close
+    assert portfolio.equity() == portfolio.cash + dust * closes[bar.close_time_ms]
+    assert portfolio.equity_float() == pytest.approx(float(portfolio.cash + dust * closes[bar.close_time_ms]),
+                                                     rel=1e-15)
+    points = [(ms, equity) for ms, equity in rig.journal.equity_curve() if ms > exited_ms]
+    assert len(points) >= 2
+    for ms, equity in points:
+        assert equity == portfolio.cash + dust * closes[ms], f"equity point at {ms} not marked at that bar"
