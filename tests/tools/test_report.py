@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -49,7 +51,8 @@ def home(built: Path, tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def backtest_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A synthetic backtest's output folder (a journal, no checkpoint) from 2023-11-14 22:13 to 11-15 00:43 UTC."""
+    """A synthetic backtest's output folder from 2023-11-14 22:13 to 11-15 00:43 UTC: its journal ends with the
+    finished engine's checkpoint."""
     out = tmp_path_factory.mktemp("backtest") / "run"
     run_backtest(synthetic_source(SEED, None, 9_000), load_config(env={}), out, quote_balance=Decimal(10_000))
     return out
@@ -122,16 +125,31 @@ def test_a_live_data_home_reports_by_the_wall_clock(home: Path) -> None:
     assert "by the wall clock (2023-11-15 12:00 UTC)" in out.chosen.summary
 
 
-def test_a_backtest_journal_reports_by_its_last_equity_point(backtest_home: Path) -> None:
-    with Journal(backtest_home / "journal.db") as journal:
+def test_a_backtest_folder_reports_by_its_finished_engine_time(backtest_home: Path) -> None:
+    out = report(backtest_home, now_ms=YEARS_LATER_MS)
+    assert (out.date, out.chosen.by, out.chosen.clock) == ("2023-11-15", "run_end", "engine")
+    assert utc_text(out.chosen.home_time_ms) == "2023-11-15 00:43 UTC"
+    assert out.chosen.summary == ("day 2023-11-15 (UTC): the last day with data, by this finished replay's time "
+                                  "(2023-11-15 00:43 UTC)")
+    assert out.numbers.equity_end is not None and "png" in out.files
+
+
+def test_a_journal_without_a_checkpoint_reports_by_its_last_equity_point(backtest_home: Path,
+                                                                           tmp_path: Path) -> None:
+    """An older backtest folder: its journal holds no engine checkpoint."""
+    older = tmp_path / "older"
+    shutil.copytree(backtest_home, older)
+    with sqlite3.connect(older / "journal.db") as conn:
+        conn.execute("DELETE FROM engine_checkpoint")
+    conn.close()
+    with Journal(older / "journal.db") as journal:
         last_ms = journal.equity_curve()[-1][0]
     assert utc_text(last_ms).startswith("2023-11-15 00:")
-    out = report(backtest_home, now_ms=YEARS_LATER_MS)
+    out = report(older, now_ms=YEARS_LATER_MS)
     assert (out.date, out.chosen.by, out.chosen.clock, out.chosen.home_time_ms) == (
         "2023-11-15", "run_end", "journal", last_ms)
     assert out.chosen.summary == ("day 2023-11-15 (UTC): the last day with data, by this journal's last equity "
                                   f"point ({utc_text(last_ms)})")
-    assert out.numbers.equity_end is not None and "png" in out.files
 
 
 def test_a_week_report_is_named_after_its_monday(home: Path) -> None:
