@@ -216,7 +216,11 @@ class Portfolio:
                 raise PortfolioError(f"balance of {asset} must be a finite amount >= 0, got {amount}",
                                      asset=asset, value=amount)
             self._balances[asset] = amount
-        self._float_balances = {a: float(v) for a, v in self._balances.items() if a != quote_asset}
+        # Per-bar equity in floats, kept by symbol: each holding's amount and its value at the last mark, so a mark
+        # updates one entry and the equity is the C-level sum of a few floats.
+        self._float_holdings = {a + quote_asset: float(v) for a, v in self._balances.items()
+                                if a != quote_asset and v != ZERO}
+        self._float_values: dict[str, float] = {}
         self._cash_float = float(self._balances[quote_asset])
         # Symbols whose base asset has a non-zero balance: the ones the engine must mark (positions and dust).
         self._held = {a + quote_asset for a, v in self._balances.items() if a != quote_asset and v != ZERO}
@@ -317,6 +321,9 @@ class Portfolio:
         if not 0.0 < price < math.inf:
             raise InvalidMark(symbol, price)
         self._marks[symbol] = price
+        amount = self._float_holdings.get(symbol)
+        if amount is not None:
+            self._float_values[symbol] = amount * price
         return self._update_high_water_mark()
 
     def equity(self, marks: Mapping[str, Decimal] | None = None) -> Decimal:
@@ -336,14 +343,7 @@ class Portfolio:
 
     def equity_float(self) -> float:
         """Fast equity for the per-bar breakers: the same sum as `equity()` at the last marks, in floats."""
-        total = self._cash_float
-        marks = self._marks
-        quote = self.quote_asset
-        for asset, amount in self._float_balances.items():
-            price = marks.get(asset + quote)
-            if price is not None:
-                total += amount * price
-        return total
+        return self._cash_float + sum(self._float_values.values())
 
     def exposure(self, marks: Mapping[str, Decimal] | None = None) -> Decimal:
         """Open positions at mark, in the quote asset (dust and other holdings excluded)."""
@@ -579,11 +579,21 @@ class Portfolio:
             if asset == self.quote_asset:
                 self._cash_float = float(amount)
             else:
-                self._float_balances[asset] = float(amount)
+                self._set_float_holding(self._symbol_of(asset), amount)
                 if amount == ZERO:
                     self._held.discard(self._symbol_of(asset))
                 else:
                     self._held.add(self._symbol_of(asset))
+
+    def _set_float_holding(self, symbol: str, amount: Decimal) -> None:
+        if amount == ZERO:
+            self._float_holdings.pop(symbol, None)
+            self._float_values.pop(symbol, None)
+            return
+        self._float_holdings[symbol] = held = float(amount)
+        price = self._marks.get(symbol)
+        if price is not None:
+            self._float_values[symbol] = held * price
 
     def _update_high_water_mark(self) -> float:
         equity = self.equity_float()
@@ -628,6 +638,8 @@ class Portfolio:
             portfolio._positions = {p["symbol"]: _OpenPosition.from_dict(p) for p in d["positions"]}
             portfolio._dust = {s: Dust(s, _dec(v["quantity"]), _dec(v["cost"])) for s, v in d["dust"].items()}
             portfolio._marks = {s: float(v) for s, v in d["marks"].items()}
+            portfolio._float_values = {s: amount * portfolio._marks[s]
+                                       for s, amount in portfolio._float_holdings.items() if s in portfolio._marks}
             portfolio.realized_pnl = _dec(d["realized_pnl"])
             # A snapshot from before dust was sold on its own account has sold none.
             portfolio.dust_realized_pnl = _dec(d.get("dust_realized_pnl", "0"))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Context, Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -176,6 +177,8 @@ def test_equity_is_cash_plus_positions_at_mark_after_any_fills(steps: list, mark
         assert equity == EXACT.add(EXACT.add(portfolio.cash, at_mark), bnb_value)
         assert equity == ledger.equity(full_marks)
         assert portfolio.exposure(full_marks) == at_mark
+        # The breakers' per-bar float equity is the exact equity at the portfolio's own last marks.
+        assert portfolio.equity_float() == pytest.approx(float(portfolio.equity()), rel=1e-12)
         assert equity - equity_before == EXACT.add(portfolio.realized_pnl, portfolio.unrealized_pnl(full_marks))
         held = ledger.held[symbol]
         assert (positions[symbol].quantity if symbol in positions else D(0)) == held
@@ -188,6 +191,9 @@ def test_equity_is_cash_plus_positions_at_mark_after_any_fills(steps: list, mark
             assert closed is None
 
     run(portfolio, ledger, steps, sell_anything, check)
+    for symbol, price in marks.items():
+        portfolio.mark(symbol, float(price))
+        assert portfolio.equity_float() == pytest.approx(float(portfolio.equity()), rel=1e-12)
     assert portfolio.realized_pnl + portfolio.unrealized_pnl(full_marks) == portfolio.equity(full_marks) - equity_before
     restored = Portfolio.from_dict(json.loads(json.dumps(portfolio.to_dict())))
     assert restored.to_dict() == portfolio.to_dict()
