@@ -33,9 +33,12 @@ IDLE_POLL_S = 0.25
 
 
 class OutboxSender:
-    def __init__(self, journal_path: Path, notifiers: Sequence[Notifier], *,
+    def __init__(self, journal_path: Path, notifiers: Sequence[Notifier], *, min_interval_s: float = MIN_INTERVAL_S,
+                 retry_backoff_s: float = RETRY_BACKOFF_S,
                  wall_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self._path = journal_path
+        self._min_interval_s = min_interval_s
+        self._retry_backoff_s = retry_backoff_s
         self._notifiers = [n for n in notifiers if n.service in FORMATS]
         self._wall_ms = wall_ms
         self._stop = threading.Event()
@@ -90,7 +93,7 @@ class OutboxSender:
 
     def _send_one(self, journal: Journal, notifier: Notifier, failures: dict[str, int]) -> bool:
         service = notifier.service
-        wait = self._last_send.get(service, 0.0) + MIN_INTERVAL_S - time.monotonic()
+        wait = self._last_send.get(service, 0.0) + self._min_interval_s - time.monotonic()
         if wait > 0 and self._stop.wait(wait):
             return False
         rows = journal.outbox.due(service, self._wall_ms(), BATCH_ROWS)
@@ -103,7 +106,7 @@ class OutboxSender:
             notifier.send_alert(text)
         except NotifyError as failure:
             failures[service] = failures.get(service, 0) + 1
-            backoff = min(MAX_BACKOFF_S, RETRY_BACKOFF_S * 2 ** (failures[service] - 1))
+            backoff = min(MAX_BACKOFF_S, self._retry_backoff_s * 2 ** (failures[service] - 1))
             journal.outbox.mark_attempt_failed(ids, failure.message, self._wall_ms() + int(backoff * 1000))
             log.warning("%s", failure.message)
             return False
