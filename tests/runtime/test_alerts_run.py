@@ -71,3 +71,8 @@ def test_a_hanging_notifier_never_stops_a_replay(tmp_path: Path) -> None:
     assert envelope["data"]["finished"] is True
     rows = _outbox(home)
     assert rows and {status for _, status, _ in rows} == {"pending"}, "undelivered alerts wait for the next start"
+    code, status, stderr = run_cli(home, "status")
+    assert code == 0, (status, stderr[-2000:])
+    telegram = [line for line in status["data"]["report_delivery"] if line["service"] == "telegram"]
+    assert telegram and telegram[0]["alerts_pending"] == len(rows) and telegram[0]["alerts_failed"] == 0
+    assert telegram[0]["last_alert_ms"] is None
