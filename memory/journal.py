@@ -37,6 +37,7 @@ from memory.journal_errors import (
     JournalWriteError,
     OrderNotJournaled,
 )
+from memory.outbox import Outbox
 from memory.redact import redact, redact_text
 from memory.rows import CommandRow, CommandStatus, FillRow, OrderRow, command_row, fill_row, order_row
 from memory.schema import RISK_SETTINGS_VERSION
@@ -152,6 +153,7 @@ class Journal:
             except OSError as exc:
                 raise JournalWriteError(self.path, "create its folder", exc.strerror or str(exc), None) from exc
         self._db = Database(self.path, durable=durable, max_size_bytes=max_size_bytes, read_only=read_only)
+        self.outbox = Outbox(self._db)
 
     # -- orders and fills ---------------------------------------------------------------------------
 

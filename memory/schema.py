@@ -266,6 +266,34 @@ def _v7_llm_call_accounting(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v8_alert_outbox(conn: sqlite3.Connection) -> None:
+    """Alerts waiting for their notifier (issue 14, section 1): one row per alert and service, written in the
+    journal transaction of the event it reports, so an alert is never lost to a crash and never invented for
+    an event that was rolled back. `alert_key` is derived from the event (kind, symbol, engine time, ...), so
+    an event re-lived after a restart inserts nothing new. `status` is pending, sent or failed; `next_try_ms`
+    (wall time) spaces the retries of a service that is down."""
+    _execute_all(
+        conn,
+        (
+            """CREATE TABLE alert_outbox (
+                id INTEGER PRIMARY KEY,
+                alert_key TEXT NOT NULL,
+                service TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                time_ms INTEGER NOT NULL,
+                payload_json TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_try_ms INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                sent_ms INTEGER,
+                UNIQUE (alert_key, service)
+            )""",
+            "CREATE INDEX alert_outbox_pending ON alert_outbox(service, id) WHERE status = 'pending'",
+        ),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_orders_and_fills,
     _v2_decisions_and_events,
@@ -274,6 +302,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v5_engine_checkpoint,
     _v6_risk_settings,
     _v7_llm_call_accounting,
+    _v8_alert_outbox,
 )
 RISK_SETTINGS_VERSION = MIGRATIONS.index(_v6_risk_settings) + 1
 LATEST_VERSION = len(MIGRATIONS)

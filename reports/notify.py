@@ -56,6 +56,9 @@ class Notifier(Protocol):
 
     def send(self, text: str, chart: Path | None = None) -> None: ...
 
+    def send_alert(self, text: str) -> None:
+        """One alert message, already formatted for this service by `reports.alerts` (Telegram: HTML)."""
+
 
 class TelegramNotifier:
     """Sends to one chat. With a chart, the text is the photo's caption when it fits, else a message of its own."""
@@ -91,6 +94,9 @@ class TelegramNotifier:
             self._call("sendMessage", json={"chat_id": self.chat_id, "text": truncate(text, TELEGRAM_TEXT_LIMIT)})
         self._call("sendPhoto", data={"chat_id": self.chat_id, **caption},
                    files={"photo": (CHART_FILENAME, photo, "image/png")})
+
+    def send_alert(self, text: str) -> None:
+        self._call("sendMessage", json={"chat_id": self.chat_id, "text": _require_text(text), "parse_mode": "HTML"})
 
     def _call(self, method: str, **request: Any) -> None:
         url = f"{self.api_base}/bot{self._token}/{method}"
@@ -155,6 +161,9 @@ class DiscordNotifier:
             raise NotifyError(self.service, reason, status=response.status_code)
 
         deliver(self.service, attempt, **self._retry)
+
+    def send_alert(self, text: str) -> None:
+        self.send(text)
 
 
 def notifiers_from_env(env: Mapping[str, str]) -> list[Notifier]:

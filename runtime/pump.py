@@ -21,15 +21,18 @@ from exchange.port import Exchange, ExchangeRejected, ExecutionReport
 from memory.journal import Journal, OrderNotJournaled
 
 RecordSink = Callable[[Record], None]
+CommandSink = Callable[[Command], None]
 
 
 class Pump:
     def __init__(self, engine: Engine, exchange: Exchange, journal: Journal,
-                 on_record: RecordSink | None = None) -> None:
+                 on_record: RecordSink | None = None, on_placed: CommandSink | None = None) -> None:
+        """`on_placed` is told of every order the exchange holds (accepted now, or found already there)."""
         self.engine = engine
         self.exchange = exchange
         self.journal = journal
         self.on_record = on_record
+        self.on_placed = on_placed
         self.bars = 0
         self.orders_sent = 0
         self.trades_closed = 0
@@ -116,6 +119,7 @@ class Pump:
                                                     position_id=command.position_id, reason=command.reason,
                                                     durable=exchange.remote)
                 if not fresh and exchange.get_order(order.symbol, order.client_order_id) is not None:
+                    self._placed(command)
                     return  # the exchange already has it: never send the same order twice
                 reports = exchange.place_order(order, now)
                 self.orders_sent += 1
@@ -125,6 +129,7 @@ class Pump:
                                                     position_id=command.position_id, reason=command.reason,
                                                     durable=exchange.remote)
                 if not fresh and exchange.get_order(oco.symbol, oco.stop_client_id) is not None:
+                    self._placed(command)
                     return
                 if command.entry_client_order_id is not None:
                     journal.record_protection_prices(oco.symbol, command.entry_client_order_id,
@@ -140,8 +145,14 @@ class Pump:
             self.engine.on_rejected(command, exc)
             self.flush()
             return
+        if not isinstance(command, (CancelOrder, CancelOrderList)):
+            self._placed(command)
         if reports:
             self._deliver(reports)
+
+    def _placed(self, command: Command) -> None:
+        if self.on_placed is not None:
+            self.on_placed(command)
 
     def _cancel(self, command: CancelOrderList | CancelOrder) -> list[ExecutionReport]:
         if isinstance(command, CancelOrder):

@@ -29,14 +29,16 @@ from exchange.paper import PaperExchange
 from memory.files import MemoryStore
 from reports.dispatch import send_due_reports
 from reports.notify import Notifier
+from reports.outbox import OutboxSender
 from reports.schedule import next_daily_run_ms
+from runtime.alerting import AlertQueue
 from runtime.backtest import Tally, dust_summary, quote_places
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from runtime.pump import Pump
 from runtime.reconcile import reconcile_orders
-from runtime.settings import StartSettings
+from runtime.settings import DEFAULT_ALERT_OUTAGE_MIN, AlertRoutes, StartSettings, alert_routes
 from runtime.sources import MarketSource, recorded_source, synthetic_source
 from runtime.state import (
     leave_kill_flag,
@@ -50,6 +52,7 @@ from runtime.view import LiveView
 QUOTE_ASSET = "USDT"
 COMMAND_POLL_S = 0.2  # how often (wall time) the queue of requests from other processes is read
 COMMAND_POLL_EVENTS = 256  # at full replay speed, the wall clock is only looked at every this many events
+ALERT_DRAIN_S = 5.0  # at the end of a run, how long pending alerts may take to go out before they wait for the next
 
 
 class ModeUnavailable(ExecutorError):
@@ -65,7 +68,8 @@ class Runner:
 
     def __init__(self, home: Home, config: ExecutorConfig, source: MarketSource, source_id: str,
                  balance: Decimal, checkpoint_every: int, speed: float | None, view: LiveView | None,
-                 accept_rollback: bool = False, notifiers: Sequence[Notifier] = ()) -> None:
+                 accept_rollback: bool = False, notifiers: Sequence[Notifier] = (),
+                 alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN) -> None:
         self.home = home
         self.notifiers = list(notifiers)
         self.config = config
@@ -84,7 +88,10 @@ class Runner:
             raise
         self.stop_reason: str | None = None
         self.tally = Tally()
-        self.pump = Pump(self.engine, self.exchange, self.journal, on_record=self._on_record)
+        self.alerts = AlertQueue(self.journal, self.engine, self.notifiers,
+                                 alert_routes({}) if alerts is None else alerts, alert_outage_min)
+        self.pump = Pump(self.engine, self.exchange, self.journal, on_record=self._on_record,
+                         on_placed=self.alerts.on_sent)
         self.checkpoint_ms = self.engine.now_ms
         self._commands_polled = 0.0
         self._next_report_ms = 0
@@ -118,6 +125,7 @@ class Runner:
 
     def _on_record(self, record: Record) -> None:
         leave_kill_flag(self.home, record)
+        self.alerts.on_record(record)
         self.tally(record)
         if self.view is not None:
             self.view.record(record)
@@ -270,6 +278,7 @@ class Runner:
 
         for sig in previous:
             signal.signal(sig, stop)
+        sender = OutboxSender(self.home.journal, self.notifiers).start()
         try:
             self.start()
             if self.view is not None:
@@ -278,10 +287,11 @@ class Runner:
                     self.view.update(self.engine, self.cursor)  # the last frame stays on screen: make it current
             else:
                 self.run(self.source.events)
+            return self.close(finished=self.stop_reason is None and not self.source.live)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        return self.close(finished=self.stop_reason is None and not self.source.live)
+            sender.stop(ALERT_DRAIN_S)
 
     def close(self, finished: bool) -> dict[str, Any]:
         with self.journal.batch():
@@ -349,5 +359,6 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
             source_id = f"synthetic:{args.seed}:{','.join(args.symbols or [])}:{args.steps}"
         view = None if args.no_view or args.format == "json" else LiveView("replay", source)
         runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, args.speed, view,
-                        accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers)
+                        accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers,
+                        alerts=settings.alerts, alert_outage_min=settings.alert_outage_min)
         return runner.run_to_end()

@@ -7,8 +7,8 @@ variable and what is wrong (a credential's value masked); the parsers below are 
 variables, so the tools and the runtime cannot disagree on what a value means. A blank variable is unset.
 
 The variables (CONFIGURATION.md documents each): `EXECUTOR_HOME`, `BINANCE_BASE_URL`, `BINANCE_STREAM_URL`,
-`SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `ORACLE_LOG_LEVEL`, `ORACLE_TEST_HOOKS`, the risk limits
-(`core.config.env_settings`) and the notifiers' (`reports.notify.notifiers_from_env`).
+`SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `ORACLE_LOG_LEVEL`, `ORACLE_TEST_HOOKS`, `ALERTS`, `ALERT_OUTAGE_MIN`, the
+risk limits (`core.config.env_settings`) and the notifiers' (`reports.notify.notifiers_from_env`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from core.config import env_settings
 from core.errors import ConfigError
+from reports.alerts import FORMATS, AlertKind
 from reports.notify import Notifier, notifiers_from_env
 
 DEFAULT_REST = "https://api.binance.com"
@@ -31,6 +32,9 @@ SCAN_SYMBOLS_ENV = "SCAN_SYMBOLS"
 MAX_SCAN_SYMBOLS = 20
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
 CONFIRMATION_SETTINGS = ("auto", "always")
+DEFAULT_ALERT_OUTAGE_MIN = 5
+MAX_ALERT_OUTAGE_MIN = 1440
+AlertRoutes = dict[str, frozenset[AlertKind]]
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 
 
@@ -42,6 +46,8 @@ class StartSettings:
     notifiers: list[Notifier]
     binance_rest: str
     binance_stream: str
+    alerts: AlertRoutes  # service -> the alert kinds it receives
+    alert_outage_min: int
 
 
 def check_settings(env: Mapping[str, str]) -> StartSettings:
@@ -59,7 +65,56 @@ def check_settings(env: Mapping[str, str]) -> StartSettings:
     if hooks is not None and hooks not in ("0", "1"):
         raise ConfigError("ORACLE_TEST_HOOKS", hooks, "must be 1 (tests only) or 0")
     return StartSettings(risk=env_settings(env), notifiers=notifiers_from_env(env), binance_rest=binance_rest(env),
-                         binance_stream=binance_stream(env))
+                         binance_stream=binance_stream(env), alerts=alert_routes(env),
+                         alert_outage_min=alert_outage_min(env))
+
+
+def alert_routes(env: Mapping[str, str]) -> AlertRoutes:
+    """ALERTS: which alert kinds each service gets. Unset: every kind to every service. `none`: no alerts.
+    `entry,exit,kill`: those kinds to every service. `telegram:entry,exit;discord:kill`: per service (a service
+    not named gets none). Kinds: entry, exit, protection, breaker, kill, outage, error, or `all`."""
+    raw = _value(env, "ALERTS")
+    every = frozenset(AlertKind)
+    if raw is None:
+        return {service: every for service in FORMATS}
+    if raw.lower() == "none":
+        return {service: frozenset() for service in FORMATS}
+    if ":" not in raw:
+        kinds = _alert_kinds(raw, raw)
+        return {service: kinds for service in FORMATS}
+    routes: AlertRoutes = {service: frozenset() for service in FORMATS}
+    for part in filter(None, (p.strip() for p in raw.split(";"))):
+        service, _, names = part.partition(":")
+        service = service.strip().lower()
+        if service not in FORMATS:
+            raise ConfigError("ALERTS", raw, f"names an unknown service {service!r}; services: {', '.join(FORMATS)}")
+        routes[service] = _alert_kinds(raw, names)
+    return routes
+
+
+def _alert_kinds(raw: str, names: str) -> frozenset[AlertKind]:
+    words = [w.strip().lower() for w in names.split(",") if w.strip()]
+    if "all" in words:
+        return frozenset(AlertKind)
+    if words == ["none"]:
+        return frozenset()
+    known = {k.value for k in AlertKind}
+    bad = [w for w in words if w not in known]
+    if bad or not words:
+        raise ConfigError("ALERTS", raw, f"unknown alert kind(s) {', '.join(bad) or '(none given)'}; kinds: "
+                                         f"{', '.join(sorted(known))}, all, none")
+    return frozenset(AlertKind(w) for w in words)
+
+
+def alert_outage_min(env: Mapping[str, str]) -> int:
+    """ALERT_OUTAGE_MIN: minutes of missing market data (engine time) before an outage is alerted; default 5."""
+    raw = _value(env, "ALERT_OUTAGE_MIN")
+    if raw is None:
+        return DEFAULT_ALERT_OUTAGE_MIN
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ALERT_OUTAGE_MIN:
+        raise ConfigError("ALERT_OUTAGE_MIN", raw, f"must be a whole number of minutes from 1 to "
+                                                   f"{MAX_ALERT_OUTAGE_MIN}", limit=MAX_ALERT_OUTAGE_MIN)
+    return int(raw)
 
 
 def binance_rest(env: Mapping[str, str]) -> str:

@@ -97,6 +97,10 @@ def _delivery_failures(data: Data) -> list[str]:
         if line["failures"]:
             lines += wrapped(f"Reports to {line['service']}: {line['failures']} failed delivery(ies), last at "
                              f"{utc_text(line['last_failure_ms'])}: {line['last_failure']}")
+        if line["alerts_pending"] or line["alerts_failed"]:
+            error = f"; last error: {line['last_alert_error']}" if line["last_alert_error"] else ""
+            lines += wrapped(f"Alerts to {line['service']}: {line['alerts_pending']} pending, "
+                             f"{line['alerts_failed']} failed{error}")
     return lines
 
 

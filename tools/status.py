@@ -134,6 +134,10 @@ class DeliveryLine(BaseModel):
     failures: int = Field(description="report deliveries to it that failed (journaled NOTIFY_FAILED errors)")
     last_failure_ms: int | None
     last_failure: str | None = Field(description="why the last failed delivery did not arrive")
+    alerts_pending: int = Field(default=0, description="alerts in the outbox waiting to be sent to it")
+    alerts_failed: int = Field(default=0, description="alerts given up on after repeated failed sends")
+    last_alert_ms: int | None = Field(default=None, description="wall time of its last alert delivered")
+    last_alert_error: str | None = Field(default=None, description="what it answered to the last failed alert send")
 
 
 class LimitLine(BaseModel):
@@ -369,13 +373,19 @@ def _report_delivery(ctx: ToolContext, journal: Journal | None, notes: list[str]
     for error in journal.errors() if journal is not None else []:
         if error["code"] == NotifyError.code:
             failed.setdefault(str(error["details"].get("service")), []).append(error)
+    outbox = {s.service: s for s in journal.outbox.summary()} if journal is not None else {}
     lines = []
-    for service in sorted(set(sent) | set(failed)):
+    for service in sorted(set(sent) | set(failed) | set(outbox)):
         failures = failed.get(service, [])
         last = failures[-1] if failures else None
+        alerts = outbox.get(service)
         lines.append(DeliveryLine(service=service, last_sent=sent.get(service, {}), failures=len(failures),
                                   last_failure_ms=None if last is None else last["time_ms"],
-                                  last_failure=None if last is None else last["message"]))
+                                  last_failure=None if last is None else last["message"],
+                                  alerts_pending=alerts.pending if alerts else 0,
+                                  alerts_failed=alerts.failed if alerts else 0,
+                                  last_alert_ms=alerts.last_sent_ms if alerts else None,
+                                  last_alert_error=alerts.last_error if alerts else None))
     return lines
 
 

@@ -1,0 +1,204 @@
+"""Alerts: the engine's typed records turned into messages a person reads in Telegram or Discord.
+
+An alert is derived from a record the engine already produces (a Notice's `kind`, a BreakerEvent, a
+ClosedTrade, an accepted protection order), never from parsing a message's text. Each one carries a key
+derived from the event alone (kind, symbol, engine time, position), so the same event re-lived after a
+restart yields the same key and the outbox stores it once.
+
+Rendering is per service: Telegram in HTML parse mode (`<`, `>` and `&` escaped: Bot API "Formatting
+options"), Discord as markdown content with its markdown characters escaped and `@` defused (on top of
+`allowed_mentions: none`, so that `@everyone` in a symbol or a reason neither pings nor reads as a mention).
+A batch of alerts becomes one message, cut at an alert boundary so that it fits the service's limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from core.clock import MS_PER_MINUTE
+from core.display import percent, price, quantity, signed_money
+from core.engine import Holding, Notice, Record
+from core.portfolio import ClosedTrade
+from core.risk.breakers import BreakerEvent
+from reports.notify import DISCORD_CONTENT_LIMIT, TELEGRAM_TEXT_LIMIT, truncate
+
+
+class AlertKind(StrEnum):
+    """What `ALERTS=` names: each alert belongs to exactly one kind."""
+
+    ENTRY = "entry"  # an entry filled and its protection was accepted
+    EXIT = "exit"  # a position closed, with its P&L
+    PROTECTION = "protection"  # a gapped stop, a refused OCO, protection that could not be placed
+    BREAKER = "breaker"  # a breaker tripped, expired or was reset
+    KILL = "kill"  # the kill switch engaged or was reset
+    OUTAGE = "outage"  # market data missing for longer than ALERT_OUTAGE_MIN
+    ERROR = "error"  # a refused entry, exit or cancel; an entry that did not fill
+
+
+# Notice kinds (core.engine) → alert kind. Notices not listed (trail steps, dust, data gaps) are not alerted.
+NOTICE_KINDS: dict[str, AlertKind] = {
+    "stop_gapped": AlertKind.PROTECTION,
+    "protection_failed": AlertKind.PROTECTION,
+    "oco_refused": AlertKind.PROTECTION,
+    "kill": AlertKind.KILL,
+    "kill_reset": AlertKind.KILL,
+    "entry_rejected": AlertKind.ERROR,
+    "exit_rejected": AlertKind.ERROR,
+    "cancel_rejected": AlertKind.ERROR,
+    "entry_not_filled": AlertKind.ERROR,
+}
+_NOTICE_TITLES = {
+    "stop_gapped": "Stop gapped", "protection_failed": "Protection failed", "oco_refused": "OCO refused",
+    "kill": "Kill switch engaged", "kill_reset": "Kill switch reset", "entry_rejected": "Entry rejected",
+    "exit_rejected": "Exit rejected", "cancel_rejected": "Cancel rejected", "entry_not_filled": "Entry not filled",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: AlertKind
+    key: str
+    time_ms: int
+    title: str
+    symbol: str | None
+    fields: tuple[tuple[str, str], ...]
+
+    def payload(self) -> dict[str, Any]:
+        return {"title": self.title, "symbol": self.symbol, "fields": [list(f) for f in self.fields]}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def alerts_from_record(record: Record) -> list[Alert]:
+    """The alerts one engine record stands for (most records stand for none)."""
+    if isinstance(record, ClosedTrade):
+        return [exit_alert(record)]
+    if isinstance(record, BreakerEvent):
+        return [Alert(AlertKind.BREAKER, f"breaker:{record.breaker}:{record.transition}:{record.time_ms}",
+                      record.time_ms, f"Breaker {record.breaker} {record.transition}", None,
+                      (("level", str(record.level)), ("value", f"{record.value_pct:.2f}%"),
+                       ("limit", f"{record.limit_pct:.2f}%"), ("reason", record.message)))]
+    if isinstance(record, Notice) and record.kind in NOTICE_KINDS:
+        key = f"{record.kind}:{record.symbol or '-'}:{record.time_ms}:{_digest(record.message)}"
+        fields = ((("symbol", record.symbol),) if record.symbol else ()) + (("reason", record.message),)
+        return [Alert(NOTICE_KINDS[record.kind], key, record.time_ms, _NOTICE_TITLES[record.kind], record.symbol,
+                      fields)]
+    return []
+
+
+def exit_alert(trade: ClosedTrade) -> Alert:
+    return Alert(AlertKind.EXIT, f"exit:{trade.position_id}", trade.closed_ms, f"Exit {trade.symbol}", trade.symbol,
+                 (("symbol", trade.symbol), ("quantity", quantity(trade.quantity)),
+                  ("entry", price(trade.entry_price)), ("exit", price(trade.exit_price)),
+                  ("P&L", f"{signed_money(trade.pnl)} ({percent(trade.pnl_pct, signed=True)})"),
+                  ("strategy", trade.strategy.value if trade.strategy else "manual")))
+
+
+def entry_alert(holding: Holding, filled: Decimal, equity: Decimal, time_ms: int) -> Alert:
+    """An entry that filled and whose protection the exchange accepted. Keyed by position: a later replacement
+    (a trailing step, a stop after a refused OCO) of the same position's protection adds nothing."""
+    size_pct = (filled * holding.entry_price / equity * 100) if equity > 0 else Decimal(0)
+    take_profit = price(holding.take_profit_price) if holding.protection_kind == "oco" else "none (stop only)"
+    return Alert(AlertKind.ENTRY, f"entry:{holding.position_id}", time_ms, f"Entry {holding.symbol}", holding.symbol,
+                 (("symbol", holding.symbol), ("quantity", quantity(filled)), ("price", price(holding.entry_price)),
+                  ("take-profit", take_profit), ("stop", price(holding.stop_price)),
+                  ("strategy", holding.strategy.value if holding.strategy else "manual"),
+                  ("size", f"{percent(size_pct)} of equity")))
+
+
+def outage_alert(symbol: str, since_ms: int, now_ms: int, reason: str) -> Alert:
+    minutes = (now_ms - since_ms) // MS_PER_MINUTE
+    return Alert(AlertKind.OUTAGE, f"outage:{symbol}:{since_ms}", now_ms, f"Data outage {symbol}", symbol,
+                 (("symbol", symbol), ("for", f"{minutes} min, entries blocked"), ("reason", reason)))
+
+
+class OutageWatch:
+    """Outages by symbol since their first notice (engine time); one alert per outage once it lasts `min_ms`."""
+
+    def __init__(self, min_ms: int) -> None:
+        self.min_ms = min_ms
+        self._open: dict[str, tuple[int, str]] = {}
+
+    def on_record(self, record: Record) -> list[Alert]:
+        if isinstance(record, Notice) and record.symbol:
+            if record.kind == "data_outage":
+                self._open.setdefault(record.symbol, (record.time_ms, record.message))
+            elif record.kind == "data_restored":
+                self._open.pop(record.symbol, None)
+        now = record.time_ms
+        due = [(s, since, reason) for s, (since, reason) in self._open.items() if now - since >= self.min_ms]
+        for symbol, _, _ in due:
+            self._open[symbol] = (self._open[symbol][0], "")
+        return [outage_alert(s, since, now, reason) for s, since, reason in due if reason]
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+
+_DISCORD_MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()-])")
+
+
+def telegram_html(payload: dict[str, Any]) -> str:
+    lines = [f"<b>{html.escape(str(payload['title']), quote=False)}</b>"]
+    lines += [f"{html.escape(str(n), quote=False)}: {html.escape(str(v), quote=False)}" for n, v in payload["fields"]]
+    return "\n".join(lines)
+
+
+def discord_markdown(payload: dict[str, Any]) -> str:
+    lines = [f"**{_discord_escape(str(payload['title']))}**"]
+    lines += [f"{_discord_escape(str(n))}: {_discord_escape(str(v))}" for n, v in payload["fields"]]
+    return "\n".join(lines)
+
+
+def _discord_escape(text: str) -> str:
+    # A zero-width space after '@' keeps `@everyone` / `@here` / `<@id>` from reading as mentions at all.
+    return _DISCORD_MARKDOWN.sub(r"\\\1", text).replace("@", "@\u200b")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFormat:
+    render: Callable[[dict[str, Any]], str]
+    limit: int
+
+
+FORMATS: dict[str, AlertFormat] = {
+    "telegram": AlertFormat(telegram_html, TELEGRAM_TEXT_LIMIT),
+    "discord": AlertFormat(discord_markdown, DISCORD_CONTENT_LIMIT),
+}
+
+
+def batch_message(service: str, payloads: Sequence[dict[str, Any]]) -> tuple[str, int]:
+    """One message for the first alerts of `payloads` that fit the service's limit, and how many it holds
+    (at least one: an alert alone over the limit is cut)."""
+    fmt = FORMATS[service]
+    blocks: list[str] = []
+    size = 0
+    for payload in payloads:
+        block = fmt.render(payload)
+        added = len(block) + (2 if blocks else 0)
+        if blocks and size + added > fmt.limit:
+            break
+        blocks.append(block)
+        size += added
+    if len(blocks) == 1 and size > fmt.limit:
+        return _cut(service, payloads[0], fmt.limit), 1
+    return "\n\n".join(blocks), len(blocks)
+
+
+def _cut(service: str, payload: dict[str, Any], limit: int) -> str:
+    """An alert over the limit, cut. In HTML a cut could split a tag or an entity (`&am`), which Telegram
+    refuses: the text goes without markup, and a trailing partial entity is dropped."""
+    if service != "telegram":
+        return truncate(FORMATS[service].render(payload), limit)
+    plain = "\n".join([str(payload["title"])] + [f"{n}: {v}" for n, v in payload["fields"]])
+    cut = truncate(html.escape(plain, quote=False), limit)
+    return re.sub(r"&[a-z]*…$", "…", cut)
+

@@ -1,0 +1,224 @@
+"""Alerts: engine records → outbox rows → the sender thread → real loopback Telegram / Discord servers."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.engine import Holding, Notice
+from core.portfolio import ClosedTrade
+from core.risk.breakers import BreakerEvent, BreakerLevel
+from core.types import StrategyName
+from memory.journal import Journal
+from memory.outbox import MAX_ATTEMPTS, OutboxStatus
+from reports.alerts import FORMATS, Alert, AlertKind, OutageWatch, alerts_from_record, batch_message, entry_alert
+from reports.notify import DiscordNotifier, TelegramNotifier
+from reports.outbox import OutboxSender
+from tests.reports.loopback import Answer, LoopbackServer, telegram_error, telegram_ok
+
+TOKEN = "4242:alerts_token"
+NASTY = "<b>X&Y</b> @everyone"
+
+
+def _holding(symbol: str = "BTCUSDT", kind: str = "oco") -> Holding:
+    return Holding(position_id=f"{symbol}-1000-1", symbol=symbol, strategy=StrategyName.MOMENTUM,
+                   take_profit_pct=Decimal(2), stop_loss_pct=Decimal(1), entry_price=Decimal("100"),
+                   stop_price=Decimal("99"), take_profit_price=Decimal("102"), high=100.0, next_rung=101.0,
+                   protection_id="cx-p-1", protection_kind=kind)
+
+
+def one_of_each() -> list[Alert]:
+    """One alert of every kind, each from the record the engine emits for it."""
+    minute = 60_000
+    watch = OutageWatch(5 * minute)
+    outage = watch.on_record(Notice(1_000, "data_outage", "ETHUSDT", "DATA_OUTAGE: stream silent"))
+    outage += watch.on_record(Notice(1_000 + 6 * minute, "stop_through_market", "BTCUSDT", "moved"))
+    alerts = [entry_alert(_holding(), Decimal("0.5"), Decimal("1000"), 2_000)]
+    alerts += alerts_from_record(ClosedTrade("BTCUSDT-1000-1", "BTCUSDT", StrategyName.MOMENTUM, Decimal("0.5"),
+                                             Decimal("100"), Decimal("98.9"), Decimal("-0.55"), -1.1, 2_000, 3_000))
+    alerts += alerts_from_record(Notice(4_000, "stop_gapped", "BTCUSDT", "stop gapped; selling at market"))
+    alerts += alerts_from_record(BreakerEvent(5_000, "daily_loss", "tripped", BreakerLevel.DAILY_PAUSE, 3.2, 3.0,
+                                              "daily loss 3.2% over 3%"))
+    alerts += alerts_from_record(Notice(6_000, "kill", None, "kill switch engaged"))
+    alerts += outage
+    alerts += alerts_from_record(Notice(7_000, "entry_rejected", "SOLUSDT", "insufficient balance"))
+    return alerts
+
+
+def test_every_kind_comes_from_a_typed_record_and_once_per_event() -> None:
+    alerts = one_of_each()
+    assert [a.kind for a in alerts] == [AlertKind.ENTRY, AlertKind.EXIT, AlertKind.PROTECTION, AlertKind.BREAKER,
+                                        AlertKind.KILL, AlertKind.OUTAGE, AlertKind.ERROR]
+    assert len({a.key for a in alerts}) == len(alerts)
+    again = one_of_each()
+    assert [a.key for a in again] == [a.key for a in alerts], "a re-lived event must give the same key"
+    assert alerts_from_record(Notice(1, "trail_skipped", "BTCUSDT", "x")) == []
+
+
+def test_an_outage_is_alerted_once_after_the_threshold_and_not_when_it_ends_sooner() -> None:
+    watch = OutageWatch(5 * 60_000)
+    assert watch.on_record(Notice(0, "data_outage", "ETHUSDT", "stale")) == []
+    assert watch.on_record(Notice(4 * 60_000, "data_gap", "BTCUSDT", "gap")) == []
+    first = watch.on_record(Notice(5 * 60_000, "data_gap", "BTCUSDT", "gap"))
+    assert [a.key for a in first] == ["outage:ETHUSDT:0"]
+    assert watch.on_record(Notice(9 * 60_000, "data_gap", "BTCUSDT", "gap")) == []
+    watch.on_record(Notice(10 * 60_000, "data_restored", "ETHUSDT", "back"))
+    watch.on_record(Notice(11 * 60_000, "data_outage", "ETHUSDT", "stale"))
+    assert watch.on_record(Notice(12 * 60_000, "data_restored", "ETHUSDT", "back")) == []
+
+
+def test_entry_alert_names_its_protection_and_size() -> None:
+    fields = dict(entry_alert(_holding(), Decimal("0.5"), Decimal("1000"), 1).fields)
+    assert fields == {"symbol": "BTCUSDT", "quantity": "0.5", "price": "100", "take-profit": "102", "stop": "99",
+                      "strategy": "momentum", "size": "5.00% of equity"}
+    assert dict(entry_alert(_holding(kind="stop"), Decimal("0.5"), Decimal("1000"), 1).fields)["take-profit"] \
+        == "none (stop only)"
+
+
+def test_special_characters_are_escaped_for_each_service() -> None:
+    payload = alerts_from_record(Notice(1, "exit_rejected", NASTY, f"refused: {NASTY}"))[0].payload()
+    telegram, _ = batch_message("telegram", [payload])
+    assert "&lt;b&gt;X&amp;Y&lt;/b&gt;" in telegram and "<b>X" not in telegram
+    assert telegram.startswith("<b>Exit rejected</b>")
+    discord, _ = batch_message("discord", [payload])
+    assert "@everyone" not in discord and "@\u200beveryone" in discord
+    assert "\\<b\\>" not in discord and "\\>" in discord  # markdown quote marker escaped
+
+
+@settings(max_examples=60, deadline=None)
+@given(reasons=st.lists(st.text(min_size=0, max_size=3000), min_size=1, max_size=12),
+       service=st.sampled_from(sorted(FORMATS)))
+def test_a_batch_always_fits_the_service_limit_and_holds_at_least_one_alert(reasons: list[str], service: str) -> None:
+    payloads = [Alert(AlertKind.ERROR, str(i), i, "Entry rejected", "A&B", (("reason", r),)).payload()
+                for i, r in enumerate(reasons)]
+    text, count = batch_message(service, payloads)
+    assert 1 <= count <= len(payloads)
+    assert len(text) <= FORMATS[service].limit
+    if service == "telegram":
+        assert "&" not in text.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
+
+
+def _queue(journal: Journal, alerts: list[Alert], services: list[str]) -> None:
+    with journal.batch():
+        for alert in alerts:
+            journal.outbox.add(alert.key, services, alert.kind.value, alert.time_ms, alert.payload())
+
+
+def _wait_settled(journal: Journal, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(s.pending == 0 for s in journal.outbox.summary()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"outbox not settled: {journal.outbox.summary()}")
+
+
+def _titles(texts: list[str]) -> list[str]:
+    return [line for text in texts for line in text.split("\n") if line.startswith(("<b>", "**"))]
+
+
+def test_every_kind_arrives_once_in_order_at_both_services_and_duplicates_are_not_queued(tmp_path: Path) -> None:
+    telegram, discord = LoopbackServer([telegram_ok()]), LoopbackServer([Answer(204, None)])
+    journal = Journal(tmp_path / "journal.db")
+    alerts = one_of_each()
+    _queue(journal, alerts, ["discord", "telegram"])
+    _queue(journal, alerts, ["discord", "telegram"])  # the same events re-lived after a restart
+    with telegram.running(), discord.running():
+        notifiers = [TelegramNotifier(TOKEN, "42", telegram.base_url),
+                     DiscordNotifier(f"{discord.base_url}/api/webhooks/1/secret")]
+        sender = OutboxSender(journal.path, notifiers, min_interval_s=0.0).start()
+        _wait_settled(journal)
+        sender.stop(1.0)
+    expected_tg = [f"<b>{FORMATS['telegram'].render(a.payload()).split('</b>')[0][3:]}</b>" for a in alerts]
+    assert _titles([r.json["text"] for r in telegram.received]) == expected_tg
+    assert all(r.json["parse_mode"] == "HTML" for r in telegram.received)
+    assert len(_titles([r.json["content"] for r in discord.received])) == len(alerts)
+    assert all(r.json["allowed_mentions"] == {"parse": []} for r in discord.received)
+    summary = {s.service: s for s in journal.outbox.summary()}
+    assert summary["telegram"].pending == summary["telegram"].failed == 0
+    assert summary["telegram"].last_sent_ms is not None
+    journal.close()
+
+
+def test_a_burst_is_one_message(tmp_path: Path) -> None:
+    server = LoopbackServer([telegram_ok()])
+    journal = Journal(tmp_path / "journal.db")
+    _queue(journal, one_of_each(), ["telegram"])
+    with server.running():
+        sender = OutboxSender(journal.path, [TelegramNotifier(TOKEN, "42", server.base_url)]).start()
+        _wait_settled(journal)
+        sender.stop(1.0)
+    assert len(server.received) == 1
+    journal.close()
+
+
+def test_429_retry_after_is_honoured_and_5xx_is_retried(tmp_path: Path) -> None:
+    server = LoopbackServer([telegram_error(429, "Too Many Requests: retry after 1", retry_after=1),
+                             telegram_error(502, "Bad Gateway"), telegram_ok()])
+    journal = Journal(tmp_path / "journal.db")
+    _queue(journal, one_of_each()[:1], ["telegram"])
+    with server.running():
+        started = time.monotonic()
+        sender = OutboxSender(journal.path, [TelegramNotifier(TOKEN, "42", server.base_url)]).start()
+        _wait_settled(journal)
+        waited = time.monotonic() - started
+        sender.stop(1.0)
+    assert len(server.received) == 3, "429, then 502, then delivered"
+    assert waited >= 1.0, "the 429 asked for one second"
+    assert journal.outbox.summary()[0].pending == 0 and journal.outbox.summary()[0].failed == 0
+    journal.close()
+
+
+def test_a_message_the_service_refuses_is_marked_failed_and_the_next_ones_go_out(tmp_path: Path) -> None:
+    server = LoopbackServer([telegram_error(400, "Bad Request: can't parse entities")] * MAX_ATTEMPTS
+                            + [telegram_ok()])
+    journal = Journal(tmp_path / "journal.db")
+    alerts = one_of_each()
+    _queue(journal, alerts[:1], ["telegram"])
+    with server.running():
+        sender = OutboxSender(journal.path, [TelegramNotifier(TOKEN, "42", server.base_url)], min_interval_s=0.0,
+                              retry_backoff_s=0.01).start()
+        _wait_settled(journal)
+        _queue(journal, alerts[1:2], ["telegram"])
+        _wait_settled(journal)
+        sender.stop(1.0)
+    summary = journal.outbox.summary()[0]
+    assert summary.failed == 1 and summary.pending == 0
+    assert "can't parse entities" in (summary.last_error or "")
+    assert len(server.received) == MAX_ATTEMPTS + 1
+    assert server.received[-1].json["text"].startswith("<b>Exit BTCUSDT</b>")
+    statuses = [r[0] for r in journal._db.fetch_all("SELECT status FROM alert_outbox ORDER BY id")]
+    assert statuses == [OutboxStatus.FAILED.value, OutboxStatus.SENT.value]
+    journal.close()
+
+
+def test_a_hanging_service_does_not_hold_up_stop(tmp_path: Path) -> None:
+    server = LoopbackServer([Answer(200, {"ok": True}, delay_s=20)])
+    journal = Journal(tmp_path / "journal.db")
+    _queue(journal, one_of_each()[:1], ["telegram"])
+    with server.running():
+        sender = OutboxSender(journal.path, [TelegramNotifier(TOKEN, "42", server.base_url, timeout_s=30)]).start()
+        time.sleep(0.3)
+        sender.stop(0.2)
+    assert journal.outbox.summary()[0].pending == 1, "undelivered alerts wait in the outbox for the next start"
+    journal.close()
+
+
+@pytest.mark.parametrize("raw, telegram, discord", [
+    (None, set(AlertKind), set(AlertKind)),
+    ("none", set(), set()),
+    ("entry,Exit", {AlertKind.ENTRY, AlertKind.EXIT}, {AlertKind.ENTRY, AlertKind.EXIT}),
+    ("telegram:all;discord:kill,breaker", set(AlertKind), {AlertKind.KILL, AlertKind.BREAKER}),
+    ("discord:error", set(), {AlertKind.ERROR}),
+])
+def test_alerts_setting_routes_kinds_per_service(raw: str | None, telegram: set[AlertKind],
+                                                 discord: set[AlertKind]) -> None:
+    from runtime.settings import alert_routes
+
+    routes = alert_routes({} if raw is None else {"ALERTS": raw})
+    assert routes == {"telegram": frozenset(telegram), "discord": frozenset(discord)}
