@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -108,12 +109,43 @@ def test_second_run_on_the_same_home_refuses_clearly(tmp_path: Path) -> None:
     assert stopped["stopped_because"] == "signal SIGTERM" and stopped["finished"] is False
 
 
+def _generation_without_the_wal(db: Path, scratch: Path) -> int:
+    """The checkpoint generation the main database file holds by itself (-1 when it holds none yet)."""
+    shutil.copyfile(db, scratch)
+    conn = sqlite3.connect(f"{scratch.as_uri()}?immutable=1", uri=True)
+    try:
+        row = conn.execute("SELECT generation FROM engine_checkpoint").fetchone()
+    except sqlite3.DatabaseError:
+        row = None
+    finally:
+        conn.close()
+    return -1 if row is None else int(row[0])
+
+
+def _kill_while_the_wal_holds_the_last_checkpoint(home: Path, proc: subprocess.Popen[str], scratch: Path) -> None:
+    """SIGKILL the run at a moment its -wal file holds a checkpoint the main file does not (an automatic WAL
+    checkpoint may just have copied everything into the main file, and then losing the -wal loses nothing).
+    The run is stopped while the files are compared, so what is compared is what the kill leaves."""
+    for _ in range(100):
+        os.kill(proc.pid, signal.SIGSTOP)
+        marker_file = home / "journal.marker.json"
+        marker = json.loads(marker_file.read_text(encoding="utf-8")) if marker_file.exists() else None
+        if marker is not None and _generation_without_the_wal(home / "journal.db", scratch) < marker["generation"]:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    raise AssertionError("the run's -wal file never held a checkpoint beyond its main file")
+
+
 def test_item4_a_lost_wal_is_refused_not_resumed_as_if_all_were_well(tmp_path: Path) -> None:
     home = tmp_path / "home"
     proc = start_cli(home, *RUN)
     _wait_for_orders(home, proc, count=6)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    _kill_while_the_wal_holds_the_last_checkpoint(home, proc, tmp_path / "main-file-alone.db")
     assert (home / "journal.db-wal").exists(), "a killed run leaves its last commits in the -wal file"
     (home / "journal.db-wal").unlink()
     (home / "journal.db-shm").unlink(missing_ok=True)
