@@ -23,13 +23,13 @@ from typing import Any
 
 from core.analytics import trade_stats
 from core.clock import MS_PER_DAY, MS_PER_HOUR
-from core.config import ExecutorConfig
+from core.config import ExecutorConfig, RiskConfig
 from core.errors import ExecutorError, FilterRejected
 from core.events import Bar, Book, BookTop, DataGap, DataOutage, DataRestored, Tick, TradePrint
 from core.features import PairSpread, SymbolFeatures
 from core.filters import SymbolRules, conform_oco, conform_order, conform_quantity
 from core.portfolio import ClosedTrade, Portfolio
-from core.risk.breakers import BreakerEvent, BreakerState, reset_kill, update_breakers
+from core.risk.breakers import BreakerEvent, BreakerState, QuietBand, quiet_band, reset_kill, update_breakers
 from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
 from core.risk.sizing import kelly_for_strategy
 from core.risk.trailing import trailing_stop
@@ -244,6 +244,7 @@ class Engine:
         self._equity = portfolio.equity_float()
         self._equity_dirty = False
         self._breakers_ms = now_ms
+        self._quiet: tuple[BreakerState, RiskConfig, QuietBand] | None = None
         self.commands: list[Command] = []
         self.records: list[Record] = []
 
@@ -315,6 +316,15 @@ class Engine:
         if now_ms > self.now_ms:
             self.now_ms = now_ms
 
+    def _quiet_band(self) -> QuietBand:
+        """The band of equity in which the breakers' current state would not change, cached for that state and
+        risk configuration (both immutable, so an identity check tells when it must be worked out again)."""
+        quiet = self._quiet
+        risk = self.config.risk
+        if quiet is None or quiet[0] is not self.breakers or quiet[1] is not risk:
+            quiet = self._quiet = (self.breakers, risk, quiet_band(self.breakers, risk))
+        return quiet[2]
+
     def _after_price(self, symbol: str, time_ms: int, price: float, high: float | None = None,
                      low: float | None = None) -> None:
         """Mark to market, catch crossed stops, move trailing stops, run the breakers. The common path is a few
@@ -353,10 +363,11 @@ class Engine:
             self._equity_dirty = False
         equity = self._equity
         self._breakers_ms = time_ms
-        self.breakers, events = update_breakers(self.breakers, equity, time_ms, self.config.risk,
-                                                equity_before=equity_before)
-        if events:
-            self.records.extend(events)
+        if not self._quiet_band().holds(equity, time_ms):
+            self.breakers, events = update_breakers(self.breakers, equity, time_ms, self.config.risk,
+                                                    equity_before=equity_before)
+            if events:
+                self.records.extend(events)
         if equity > self._high_water:
             self._high_water = equity
         elif self._high_water > 0.0:

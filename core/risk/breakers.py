@@ -298,6 +298,39 @@ def _would_trip(s: BreakerState, equity: float, limits: _Limits) -> bool:
     return s.weekly_trip is None and _breached(s.week_start_equity, equity, limits.weekly)
 
 
+@dataclass(frozen=True, slots=True)
+class QuietBand:
+    """Where `update_breakers` is known to change nothing for a state: an equity in (`floor`, `ceiling`] before
+    `until_ms` (the next day or week boundary or pause expiry). The floor sits a hair above the highest equity at
+    which any breaker would trip, so rounding can only send a borderline equity to the full check, never skip one.
+    It lets the engine mark every holding every bar without running the breakers for prices that change nothing."""
+
+    floor: float
+    ceiling: float
+    until_ms: int
+
+    def holds(self, equity: float, now_ms: int) -> bool:
+        return now_ms < self.until_ms and self.floor < equity <= self.ceiling
+
+
+def quiet_band(state: BreakerState, config: RiskConfig) -> QuietBand:
+    limits = _limits(config)
+    s = state
+    floors = [0.0]
+    if s.kill is None:
+        floors.append(s.high_water - limits.kill * s.high_water / 100.0)
+        if not s.drawdown_fired:
+            floors.append(s.high_water - limits.pause * s.high_water / 100.0)
+    if not s.daily_fired:
+        floors.append(s.daily_ref_equity - limits.daily * s.daily_ref_equity / 100.0)
+    if s.weekly_trip is None:
+        floors.append(s.week_start_equity - limits.weekly * s.week_start_equity / 100.0)
+    floor = max(floors)
+    ends = [s.day_start_ms + MS_PER_DAY, s.week_start_ms + MS_PER_WEEK]
+    ends.extend(until for until in (s.drawdown_pause_until_ms, s.daily_pause_until_ms) if until)
+    return QuietBand(floor=floor + abs(floor) * 1e-9 + 1e-9, ceiling=s.high_water, until_ms=min(ends))
+
+
 _Pending = tuple[str, str, float, float, str]  # breaker, transition, value_pct, limit_pct, message
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from core.clock import MS_PER_DAY, MS_PER_HOUR, MS_PER_WEEK, utc_day_start, utc_week_start
 from core.config import RiskConfig
 from core.risk import BreakerLevel, BreakerState, InvalidRiskInput, reset_kill, update_breakers
-from core.risk.breakers import manual_kill
+from core.risk.breakers import manual_kill, quiet_band
 from tests.conftest import fixture_path
 from tests.core.test_risk_support import MONDAY_MS
 
@@ -340,3 +340,31 @@ def test_real_btc_path_trips_each_breaker_once_per_breach() -> None:
     assert all(not (a == b == "tripped" and day_a == day_b) for (a, day_a), (b, day_b) in pairwise(daily))
     assert all(b.time_ms >= a.time_ms for a, b in pairwise(events))
     assert unchanged > len(rows) // 2  # the common path allocates nothing
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from([60_000, 3 * H, D - 1, D]), st.floats(-0.03, 0.03)), min_size=1,
+                max_size=30),
+       st.floats(-0.12, 0.12), st.integers(0, 2 * MS_PER_WEEK))
+def test_property_inside_its_quiet_band_an_update_changes_nothing(path: list[tuple[int, float]], change: float,
+                                                                  later: int) -> None:
+    """Whatever state a path left (pauses, trips, re-arms), an equity and a time its quiet band holds are ones an
+    update would not act on: the engine skips the update there, so the two must agree exactly."""
+    state, now, equity = BreakerState.initial(10_000.0, MONDAY_MS), MONDAY_MS, 10_000.0
+    for gap, step in path:
+        now, before, equity = now + gap, equity, equity * (1 + step)
+        state, _ = update_breakers(state, equity, now, CONFIG, equity_before=before)
+    band = quiet_band(state, CONFIG)
+    probe, at = equity * (1 + change), now + later
+    if band.holds(probe, at):
+        assert update_breakers(state, probe, at, CONFIG, equity_before=equity) == (state, ())
+    assert band.ceiling == state.high_water and band.until_ms > now
+
+
+def test_the_quiet_band_ends_at_the_first_trip_threshold_and_the_next_boundary() -> None:
+    state = BreakerState.initial(10_000.0, MONDAY_MS)
+    band = quiet_band(state, CONFIG)
+    assert band.until_ms == MONDAY_MS - MONDAY_MS % D + D  # the next 00:00 UTC
+    assert 9_800.0 < band.floor < 9_800.01  # the daily limit (2 %) is the first to trip
+    assert not band.holds(9_800.0, MONDAY_MS + 1) and band.holds(9_800.01, MONDAY_MS + 1)
+    assert update_breakers(state, 9_799.99, MONDAY_MS + 1, CONFIG, equity_before=10_000.0)[1]
