@@ -2,7 +2,7 @@
 
 The report comes from `reports.archive.get_or_build` over the home's journal: a complete archived report
 is reused as it is; a missing, partial or unreadable one is built and archived first (JSON, chat text
-and, when the period has equity points, a PNG chart in `<home>/reports/<period>/`). The tool writes
+and, when the period has equity points, a PNG chart in `<home>/reports/daily/` or `weekly/`). The tool writes
 only those report files; never the journal or the checkpoint.
 
 Periods are judged by the home's own time (`HomeTime`): a replay's engine time, not the wall clock, so a
