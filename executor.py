@@ -154,6 +154,9 @@ def build_parser(command: str | None = None) -> Parser:
     bt.add_argument("--exchange-info", type=Path, help=EXCHANGE_INFO_HELP)
     bt.add_argument("--balance", type=_balance, default=DEFAULT_BALANCE, help=BALANCE_HELP)
     bt.add_argument("--steps", type=_count(1), help=STEPS_HELP)
+    bt.add_argument("--reports", action="store_true",
+                    help="also archive the daily report of every simulated UTC day in the backtest's folder: "
+                         "reports/daily/report_YYYY-MM-DD.{txt,json,png}, as `report --date` would build it")
 
     run = sub.add_parser("run", help="the long-lived executor (paper trading by default; also what "
                                      "`executor.py` with no command runs)")
@@ -240,10 +243,27 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
         from runtime.view import progress_reporter
 
         reporter = progress_reporter(source.total_events, source.description, enabled=True)
+    out = home.root / "backtests" / rid
     with reporter as progress:
-        summary = run_backtest(source, config, home.root / "backtests" / rid, quote_balance=args.balance,
-                               progress=progress)
+        summary = run_backtest(source, config, out, quote_balance=args.balance, progress=progress)
+    if args.reports:
+        summary["reports"] = _archive_backtest_days(out, source.start_ms, config, progress=args.format == "text")
     return summary
+
+
+def _archive_backtest_days(out: Path, start_ms: int, config: ExecutorConfig, *, progress: bool) -> str:
+    """`backtest --reports`: every simulated day's report in the backtest's folder; returns that folder."""
+    from reports.periods import utc_date
+    from runtime.home import Home
+    from runtime.view import progress_reporter
+    from tools.report import archive_days
+    from tools.spec import ToolContext
+
+    first = utc_date(start_ms)
+    ctx = ToolContext(home=Home.resolve(str(out)), config=config)
+    with progress_reporter(None, f"daily reports from {first.isoformat()}", enabled=progress) as reporter:
+        archive_days(ctx, first, reporter)
+    return str(out / "reports" / "daily")
 
 
 # Replay-only options that a live-data mode would otherwise ignore without a word.

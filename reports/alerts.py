@@ -134,7 +134,7 @@ class OutageWatch:
                 self._open.setdefault(record.symbol, (record.time_ms, record.message))
             elif record.kind == "data_restored":
                 self._open.pop(record.symbol, None)
-        now = record.time_ms
+        now = record.closed_ms if isinstance(record, ClosedTrade) else record.time_ms  # a trade's time: its close
         due = [(s, since, reason) for s, (since, reason) in self._open.items() if now - since >= self.min_ms]
         for symbol, _, _ in due:
             self._open[symbol] = (self._open[symbol][0], "")

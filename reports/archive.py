@@ -1,4 +1,5 @@
-"""The report archive in the data directory: `<home>/reports/<period>/<date>.json|.txt|.png`.
+"""The report archive in the data directory: `<home>/reports/daily/report_<date>.json|.txt|.png`, and
+`<home>/reports/weekly/report_<monday>.…` for the weeks.
 
 Each file is replaced atomically, so a reader (the `report` tool, a notifier) never sees half a report.
 A report of a period that had not ended when it was built is rebuilt on the next request; a complete one
@@ -27,12 +28,13 @@ from reports.periods import parse_date, period_bounds, utc_date
 from reports.render import render_chart, render_text
 
 REPORTS_DIR = "reports"
+PERIOD_DIRS: dict[ReportPeriod, str] = {"day": "daily", "week": "weekly"}
 
 
 def report_paths(home: Path, period: ReportPeriod, date: Date) -> dict[str, Path]:
     """Where the report of the period containing `date` lives (named after the period's first day)."""
     start_ms, _ = period_bounds(period, date)
-    stem = Path(home) / REPORTS_DIR / period / utc_date(start_ms).isoformat()
+    stem = Path(home) / REPORTS_DIR / PERIOD_DIRS[period] / f"report_{utc_date(start_ms).isoformat()}"
     return {"json": stem.with_suffix(".json"), "txt": stem.with_suffix(".txt"), "png": stem.with_suffix(".png")}
 
 

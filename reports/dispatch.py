@@ -3,7 +3,8 @@
 What was sent is kept per service and per period in `<home>/reports/sent.json` (written atomically), so a
 Telegram outage does not make Discord receive the same report twice, and a service that failed gets its
 missed reports, oldest first, on the next call. A service stops at its first failure to keep its reports
-in order. The runtime calls `send_due_reports` at start-up and at every `next_daily_run_ms`.
+in order. The runtime calls `send_due_reports` at start-up and at every `next_daily_run_ms` of its clock: the
+wall clock for paper, the engine's time for a replay (which then passes `first_day`, the data's first day).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from reports.delivery import NotifyError
 from reports.model import Report, ReportPeriod
 from reports.notify import Notifier
 from reports.render import render_text
-from reports.schedule import DEFAULT_HOUR_UTC, due_reports, due_weekly_reports
+from reports.schedule import DEFAULT_HOUR_UTC, due_reports, due_since, due_weekly_reports
 
 SENT_FILE = "sent.json"
 _DUE: dict[ReportPeriod, Callable[[str | None, int, int], list[Date]]] = {
@@ -66,11 +67,15 @@ def send_due_reports(
     open_positions: Mapping[str, Position | Mapping[str, Any]] | None = None,
     quote_asset: str = "USDT",
     rules: Mapping[str, SymbolRules] | None = None,
+    first_day: Date | None = None,
+    on_sent: Callable[[str, ReportPeriod, str], None] | None = None,
 ) -> DispatchResult:
     """Build (or reuse) and send every due report to every notifier that has not had it yet.
 
     `rules` are the symbols' rules the engine trades under: without them a report cannot tell dust from an open
-    position, and counts no trade as closed."""
+    position, and counts no trade as closed. With `first_day` (a replay) every due report from that day on is
+    sent (`schedule.due_since`), none before it; without it, the latest ones (`schedule.due_reports`).
+    `on_sent(service, period, date)` is called after each delivery."""
     result = DispatchResult()
     state_path = sent_path(home)
     state, warning = read_json(state_path, expect_object=True)
@@ -86,9 +91,14 @@ def send_due_reports(
                                                 rules=rules)
         return built[(period, day)]
 
+    def due(period: ReportPeriod, last: str | None) -> list[Date]:
+        if first_day is not None:
+            return due_since(period, last, first_day, now_ms, hour_utc)
+        return _DUE[period](last, now_ms, hour_utc)
+
     for period in periods:
         for notifier in notifiers:
-            for day in _DUE[period](sent[period].get(notifier.service), now_ms, hour_utc):
+            for day in due(period, sent[period].get(notifier.service)):
                 report, paths = report_for(period, day)
                 try:
                     notifier.send(render_text(report), paths.get("png"))
@@ -98,4 +108,6 @@ def send_due_reports(
                 sent[period][notifier.service] = day.isoformat()
                 write_json_atomic(state_path, {**(state or {}), **sent})
                 result.sent.append((notifier.service, period, day.isoformat()))
+                if on_sent is not None:
+                    on_sent(notifier.service, period, day.isoformat())
     return result

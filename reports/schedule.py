@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from core.clock import MS_PER_DAY, MS_PER_HOUR, utc_day_start, utc_week_start
 from core.errors import InvalidArgument
+from reports.model import ReportPeriod
 from reports.periods import parse_date, period_bounds, utc_date
 
 DEFAULT_HOUR_UTC = 9
@@ -61,6 +62,22 @@ def due_weekly_reports(last_sent_week: str | None, now_ms: int, hour_utc: int = 
     if last_sent_week is not None:
         last = utc_date(period_bounds("week", parse_date(last_sent_week))[0]).isoformat()
     return _catch_up(last, latest_due_week(now_ms, hour_utc), step_days=7, cap=MAX_WEEKLY_CATCH_UP)
+
+
+def due_since(period: ReportPeriod, last_sent: str | None, first_day: Date, now_ms: int,
+              hour_utc: int = DEFAULT_HOUR_UTC) -> list[Date]:
+    """A replay's due reports: first days of every day or week due by `now_ms` and not sent yet, oldest first,
+    from the period that holds `first_day` (the data's first day: nothing before it has any data) on.
+
+    Uncapped, unlike `due_reports`: a replay passes its days faster than a person reads them, and each one is a
+    report the person asked to see; the notifiers' own pacing spreads them out.
+    """
+    latest = latest_due_day(now_ms, hour_utc) if period == "day" else latest_due_week(now_ms, hour_utc)
+    step = timedelta(days=1 if period == "day" else 7)
+    first = utc_date(period_bounds(period, first_day)[0])
+    if last_sent is not None:
+        first = max(first, utc_date(period_bounds(period, parse_date(last_sent))[0]) + step)
+    return [first + step * n for n in range(max(0, (latest - first).days // step.days + 1))]
 
 
 def _catch_up(last_sent: str | None, latest: Date, *, step_days: int, cap: int) -> list[Date]:

@@ -27,10 +27,10 @@ from core.portfolio import Portfolio
 from core.risk.sizing import kelly_for_strategy
 from exchange.paper import PaperExchange
 from memory.files import MemoryStore
-from reports.dispatch import send_due_reports
 from reports.notify import Notifier
 from reports.outbox import OutboxSender
-from reports.schedule import next_daily_run_ms
+from reports.periods import utc_date
+from reports.schedule import DEFAULT_HOUR_UTC
 from runtime.alerting import AlertQueue
 from runtime.backtest import Tally, dust_summary, quote_places
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
@@ -38,6 +38,7 @@ from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from runtime.pump import Pump
 from runtime.reconcile import reconcile_orders
+from runtime.reporting import REPLAY_HOUR_UTC, ReportSender
 from runtime.settings import DEFAULT_ALERT_OUTAGE_MIN, AlertRoutes, StartSettings, alert_routes
 from runtime.sources import MarketSource, recorded_source, synthetic_source
 from runtime.state import (
@@ -53,6 +54,8 @@ QUOTE_ASSET = "USDT"
 COMMAND_POLL_S = 0.2  # how often (wall time) the queue of requests from other processes is read
 COMMAND_POLL_EVENTS = 256  # at full replay speed, the wall clock is only looked at every this many events
 ALERT_DRAIN_S = 5.0  # at the end of a run, how long pending alerts may take to go out before they wait for the next
+REPORT_IDLE_S = 5.0  # at the end of a run, how long the report sender may go without a delivery before it is left
+REPORT_CLOCK_EVERY = 100  # paper: the wall clock is handed to the report sender every this many events
 
 
 class ModeUnavailable(ExecutorError):
@@ -94,7 +97,10 @@ class Runner:
                          on_placed=self.alerts.on_sent)
         self.checkpoint_ms = self.engine.now_ms
         self._commands_polled = 0.0
-        self._next_report_ms = 0
+        # Paper reports by the wall clock at 09:00 UTC; a replay by its engine's time, each day as it passes it.
+        self.reports = ReportSender(home, self.notifiers, self.engine.rules,
+                                    hour_utc=DEFAULT_HOUR_UTC if source.live else REPLAY_HOUR_UTC,
+                                    first_day=None if source.live else utc_date(source.start_ms))
 
     def _restore(self, source: MarketSource, source_id: str, balance: Decimal, config: ExecutorConfig) -> None:
         """The engine and exchange from the journal's checkpoint of this run, or new ones for a new home."""
@@ -176,17 +182,6 @@ class Runner:
                                                          self.config.risk), 4)}
         return {"time_ms": engine.now_ms, "strategies": strategies}
 
-    def send_due_reports(self) -> None:
-        """Daily (09:00 UTC) and weekly reports to the configured Telegram/Discord, catching up after downtime."""
-        now = _wall_ms()
-        if now < self._next_report_ms:
-            return
-        result = send_due_reports(self.home.root, self.journal, self.notifiers, now, rules=self.engine.rules)
-        self.warnings.extend(result.warnings + [f.message for f in result.failures])
-        for failure in result.failures:  # journaled, so that `status` shows a report that did not arrive
-            self.journal.record_error(now, failure.code, failure.message, failure.details)
-        self._next_report_ms = next_daily_run_ms(now)
-
     def performance(self) -> dict[str, Any]:
         return {"time_ms": self.engine.now_ms, "equity": str(self.engine.portfolio.equity()),
                 "realized_pnl": str(self.engine.portfolio.realized_pnl), "fees": str(self.engine.portfolio.fees_paid),
@@ -219,8 +214,10 @@ class Runner:
                 self.publish()
             if index % COMMAND_POLL_EVENTS == 0 or self.speed is not None or self.source.live:
                 self.answer_commands()
-            if self.source.live and index % 100 == 0:
-                self.send_due_reports()
+            if not self.source.live:
+                self.reports.advance(self.engine.now_ms)  # after the commit: the report sees all of its day
+            elif index % REPORT_CLOCK_EVERY == 0:
+                self.reports.advance(_wall_ms())
             if index % 500 == 0:
                 if self.home.kill_flag.exists() and not self.engine.controls.killed:
                     with journal.batch():
@@ -279,6 +276,7 @@ class Runner:
         for sig in previous:
             signal.signal(sig, stop)
         sender = OutboxSender(self.home.journal, self.notifiers).start()
+        self.reports.start()
         try:
             self.start()
             if self.view is not None:
@@ -291,6 +289,7 @@ class Runner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            self.reports.stop(REPORT_IDLE_S)
             sender.stop(ALERT_DRAIN_S)
 
     def close(self, finished: bool) -> dict[str, Any]:
@@ -302,6 +301,11 @@ class Runner:
                 self.warnings.extend(reconcile_orders(self.journal, self.exchange, self.engine, replay_after_ms=None))
             self.checkpoint(finished=finished)
         self.publish()
+        if finished:
+            # The data is over: its last day (and week) ended with its last event, whatever the hour of it.
+            self.reports.advance(self.engine.now_ms + 1)
+        self.reports.stop(REPORT_IDLE_S)
+        self.warnings.extend(self.reports.warnings)
         self.journal.close()
         engine = self.engine
         portfolio = engine.portfolio

@@ -2,7 +2,7 @@
 
 The report comes from `reports.archive.get_or_build` over the home's journal: a complete archived report
 is reused as it is; a missing, partial or unreadable one is built and archived first (JSON, chat text
-and, when the period has equity points, a PNG chart in `<home>/reports/<period>/`). The tool writes
+and, when the period has equity points, a PNG chart in `<home>/reports/daily/` or `weekly/`). The tool writes
 only those report files; never the journal or the checkpoint.
 
 Periods are judged by the home's own time (`HomeTime`): a replay's engine time, not the wall clock, so a
@@ -11,8 +11,10 @@ replay of 2023 reports on 2023 by default, and a report of the replay's current 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date as Date
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -153,6 +155,20 @@ def handle(args: ReportInput, ctx: ToolContext) -> ReportOutput:
         text=paths["txt"].read_text(encoding="utf-8").rstrip("\n"), notes=list(report.notes),
         files={kind: str(path) for kind, path in paths.items()})
     return output
+
+
+def archive_days(ctx: ToolContext, first: Date, progress: Callable[[int], None] | None = None) -> list[ReportOutput]:
+    """The daily report of every UTC day from `first` to the day the home's time is in (`backtest --reports`),
+    each built and archived exactly as `report --date` would; `progress(days done)` after each one."""
+    saved = _saved_engine_or_none(ctx)
+    if saved is None:
+        raise NoData(f"no checkpoint in {ctx.home.root}, so no days to report; {RUN_HINT}", home=str(ctx.home.root))
+    outputs = []
+    for n in range((utc_date(saved.engine.now_ms) - first).days + 1):
+        outputs.append(handle(ReportInput(period="day", date=(first + timedelta(days=n)).isoformat()), ctx))
+        if progress is not None:
+            progress(n + 1)
+    return outputs
 
 
 def _home_time(saved: SavedEngine | None, journal: Journal, wall_ms: int) -> HomeTime:

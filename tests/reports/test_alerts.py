@@ -72,6 +72,15 @@ def test_an_outage_is_alerted_once_after_the_threshold_and_not_when_it_ends_soon
     assert watch.on_record(Notice(12 * 60_000, "data_restored", "ETHUSDT", "back")) == []
 
 
+def test_a_closed_trade_counts_as_time_passing_for_an_outage() -> None:
+    """A replay with a notifier stopped with AttributeError at its first closed trade (no `time_ms` on it)."""
+    watch = OutageWatch(5 * 60_000)
+    assert watch.on_record(Notice(0, "data_outage", "ETHUSDT", "stale")) == []
+    trade = ClosedTrade("BTCUSDT-1000-1", "BTCUSDT", StrategyName.MOMENTUM, Decimal("0.5"), Decimal("100"),
+                        Decimal("101"), Decimal("0.5"), 1.0, 1_000, 5 * 60_000)
+    assert [a.key for a in watch.on_record(trade)] == ["outage:ETHUSDT:0"]
+
+
 def test_entry_alert_names_its_protection_and_size() -> None:
     fields = dict(entry_alert(_holding(), Decimal("0.5"), Decimal("1000"), 1).fields)
     assert fields == {"symbol": "BTCUSDT", "quantity": "0.5", "price": "100", "take-profit": "102", "stop": "99",

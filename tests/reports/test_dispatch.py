@@ -53,7 +53,7 @@ def test_catch_up_per_service_and_no_duplicates(journal: Journal, tmp_path: Path
     assert len(tg.received) == 3  # nothing sent twice to Telegram
     state = json.loads((home / "reports" / "sent.json").read_text())
     assert state["day"] == {"telegram": "2026-11-18", "discord": "2026-11-18"}
-    assert (home / "reports" / "day" / "2026-11-17.png").exists()
+    assert (home / "reports" / "daily" / "report_2026-11-17.png").exists()
 
 
 def test_first_run_sends_the_latest_daily_and_weekly_report(journal: Journal, tmp_path: Path) -> None:

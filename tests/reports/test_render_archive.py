@@ -107,8 +107,8 @@ def test_archive_writes_json_text_and_chart(journal: Journal, tmp_path: Path) ->
     home = tmp_path / "home"
     report = build_report(journal, "day", TUESDAY)
     paths = archive_report(home, report, journal)
-    assert paths == {"json": home / "reports/day/2026-11-17.json", "txt": home / "reports/day/2026-11-17.txt",
-                     "png": home / "reports/day/2026-11-17.png"}
+    stem = home / "reports/daily/report_2026-11-17"
+    assert paths == {kind: stem.with_suffix(f".{kind}") for kind in ("json", "txt", "png")}
     assert Report.model_validate(json.loads(paths["json"].read_text())) == report
     assert paths["txt"].read_text().strip() == render_text(report)
     assert paths["png"].read_bytes().startswith(PNG_SIGNATURE)
@@ -160,8 +160,8 @@ def test_a_period_without_equity_has_no_chart(journal: Journal, tmp_path: Path) 
 
 def test_weekly_reports_are_filed_under_their_monday(journal: Journal, tmp_path: Path) -> None:
     report, paths = get_or_build(tmp_path / "home", journal, "week", "2026-11-19", now_ms=MON_MS + 8 * MS_PER_DAY)
-    assert report.date == "2026-11-16" and paths["json"].name == "2026-11-16.json"
-    assert paths["json"].parent.name == "week"
+    assert report.date == "2026-11-16" and paths["json"].name == "report_2026-11-16.json"
+    assert paths["json"].parent.name == "weekly"
     assert report.equity_end == equity_value(47)
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given
@@ -19,6 +19,7 @@ from reports.schedule import (
     MAX_CATCH_UP,
     MAX_WEEKLY_CATCH_UP,
     due_reports,
+    due_since,
     due_weekly_reports,
     latest_due_day,
     latest_due_week,
@@ -83,7 +84,7 @@ def test_bad_inputs_are_refused() -> None:
 
 _PROBE = """
 import json
-from datetime import date
+from datetime import date, timedelta
 from reports.periods import period_bounds
 from reports.schedule import due_reports, next_daily_run_ms
 now = {now}
@@ -115,3 +116,17 @@ def test_weekly_report_is_due_on_monday_at_nine_for_the_week_before() -> None:
     # A Wednesday given as the last sent week counts as its week.
     assert due_weekly_reports("2026-11-04", monday + NINE) == [date(2026, 11, 9), date(2026, 11, 16)]
     assert len(due_weekly_reports("2026-01-05", monday + NINE)) == MAX_WEEKLY_CATCH_UP
+
+
+@given(first=st.integers(0, 400), span=st.integers(0, 120), sent=st.none() | st.integers(0, 120))
+def test_a_replay_gets_every_day_from_its_data_s_first_on_uncapped_and_never_twice(first: int, span: int,
+                                                                                      sent: int | None) -> None:
+    first_day = date(2023, 1, 1) + timedelta(days=first)
+    now = day_start_ms(first_day + timedelta(days=span))  # the replay just passed midnight
+    last = None if sent is None else (first_day + timedelta(days=sent - 1)).isoformat()
+    days = due_since("day", last, first_day, now, hour_utc=0)
+    start = first_day if sent is None else max(first_day, first_day + timedelta(days=sent))
+    assert days == [start + timedelta(days=n) for n in range((first_day + timedelta(days=span) - start).days)]
+    weeks = due_since("week", None, first_day, now, hour_utc=0)
+    assert all(w.weekday() == 0 and day_start_ms(w) + 7 * MS_PER_DAY <= now for w in weeks)
+    assert not weeks or weeks[0] <= first_day < weeks[0] + timedelta(days=7)  # nothing before the data's week

@@ -65,8 +65,8 @@ def report(root: Path, now_ms: int = NOW_MS, env: dict[str, str] | None = None, 
 def test_the_report_is_archived_and_its_paths_returned(home: Path) -> None:
     out = report(home, date=REPLAY_DAY)
     assert (out.period, out.date, out.partial) == ("day", REPLAY_DAY, False)
-    folder = home / "reports" / "day"
-    assert out.files == {kind: str(folder / f"{REPLAY_DAY}.{kind}") for kind in ("json", "txt", "png")}
+    folder = home / "reports" / "daily"
+    assert out.files == {kind: str(folder / f"report_{REPLAY_DAY}.{kind}") for kind in ("json", "txt", "png")}
     assert all(Path(path).stat().st_size > 0 for path in out.files.values())
     assert Path(out.files["png"]).read_bytes().startswith(b"\x89PNG")
     assert out.text == Path(out.files["txt"]).read_text().rstrip("\n")
@@ -154,7 +154,7 @@ def test_a_journal_without_a_checkpoint_reports_by_its_last_equity_point(backtes
 
 def test_a_week_report_is_named_after_its_monday(home: Path) -> None:
     out = report(home, period="week", date=REPLAY_DAY)
-    assert out.date == "2023-11-13" and out.files["json"].endswith("reports/week/2023-11-13.json")
+    assert out.date == "2023-11-13" and out.files["json"].endswith("reports/weekly/report_2023-11-13.json")
     assert out.partial  # the week of 2023-11-13 had not ended at NOW_MS
     engine = checkpoint(home)["engine"]
     archived = json.loads(Path(out.files["json"]).read_text())
@@ -172,7 +172,7 @@ def test_a_future_date_is_an_invalid_argument_naming_the_field(home: Path, date:
     with pytest.raises(InvalidArgument) as refused:
         report(home, date=date)
     assert refused.value.code == "INVALID_ARGUMENT" and refused.value.details["field"] == "date"
-    assert not (home / "reports" / "day").exists() or not any((home / "reports" / "day").iterdir())
+    assert not (home / "reports" / "daily").exists() or not any((home / "reports" / "daily").iterdir())
 
 
 @pytest.mark.parametrize("date", ["2023-13-01", "2023-02-30", "14/11/2023", "2023-11-14T00:00", ""])
