@@ -43,6 +43,9 @@ from core.types import (
     OrderRequest,
     OrderStatus,
     OrderType,
+    Reason,
+    ReasonKind,
+    RuleId,
     Side,
     Signal,
     StrategyName,
@@ -56,6 +59,7 @@ SEEN_FILLS_KEPT = 50_000
 # Which strategy a slot of `Engine._episodes[symbol]` stands for.
 EPISODE_SLOT = {name: slot for slot, name in enumerate(StrategyName)}
 STAT_ARB_SLOT = EPISODE_SLOT[StrategyName.STAT_ARB]
+_KILL_SWITCH = Reason(rule=RuleId.KILL_SWITCH, message="kill switch is on (manual)", kind=ReasonKind.REFUSAL)
 
 
 # Every command carries `time_ms`, the time of the engine cycle that decided it (the event being handled, which
@@ -459,7 +463,7 @@ class Engine:
         """Journal the decision on a signal that is worth one, and enter when the risk gate says so."""
         if self.controls.killed:
             decision = Decision(symbol=signal.symbol, strategy=signal.strategy, action=DecisionAction.SKIP,
-                                reasons=("kill switch is on (manual)",), time_ms=signal.time_ms)
+                                reasons=(_KILL_SWITCH,), time_ms=signal.time_ms)
         else:
             decision = evaluate_entry(signal, self.risk_context(), self.rules[signal.symbol], self.config,
                                       signal.time_ms)
@@ -491,9 +495,10 @@ class Engine:
         features = self.features.get(symbol)
         price = features.last_price if features is not None else None
         if self.controls.killed:
-            reasons: tuple[str, ...] = ("kill switch is on (manual)",)
+            reasons: tuple[Reason, ...] = (_KILL_SWITCH,)
         elif price is None:
-            reasons = (f"DATA_OUTAGE: no market price for {symbol} yet",)
+            reasons = (Reason(rule=RuleId.DATA_OUTAGE, message=f"DATA_OUTAGE: no market price for {symbol} yet",
+                              kind=ReasonKind.REFUSAL),)
         else:
             reasons = ()
         if reasons:
@@ -523,10 +528,10 @@ class Engine:
         self.commands.append(PlaceOrder(order, position_id, decision.strategy, "entry", reason, self.cycle_ms))
         return decision.model_copy(update={"entry_client_order_id": client_id})
 
-    def entry_blockers(self, symbol: str) -> list[str]:
+    def entry_blockers(self, symbol: str) -> list[Reason]:
         blockers = entry_blockers(symbol, self.risk_context(), self.config, self.now_ms)
         if self.controls.killed:
-            blockers.insert(0, "kill switch is on (manual)")
+            blockers.insert(0, _KILL_SWITCH)
         return blockers
 
     # ----- execution reports -----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -289,10 +289,91 @@ class Advice(Frozen):
     reason: str = ""
 
 
+class RuleId(StrEnum):
+    """Every rule that can refuse, shrink or annotate an entry decision: what a report counts and what an analyzer
+    names when it asks for a rule to be tightened. `UNSPECIFIED` is only what a reason journaled as plain text by
+    an older version reads as."""
+
+    UNSPECIFIED = "unspecified"
+    # controls, breakers, data
+    KILL_SWITCH = "control.kill_switch"
+    PAUSE_ALL = "control.pause_all"
+    PAUSE_EVERY_SYMBOL = "pause.every_symbol"
+    PAUSE_SYMBOL = "pause.symbol"
+    BREAKER_MANUAL_KILL = "breaker.manual_kill"
+    BREAKER_DRAWDOWN_KILL = "breaker.drawdown_kill"
+    BREAKER_DRAWDOWN_PAUSE = "breaker.drawdown_pause"
+    BREAKER_DAILY_LOSS = "breaker.daily_loss"
+    WEEKLY_SIZE_MULTIPLIER = "risk.weekly_size_multiplier"
+    DATA_OUTAGE = "data.outage"
+    NO_REFERENCE_PRICE = "data.no_reference_price"
+    ENGINE_UNAVAILABLE = "engine.unavailable"
+    SYMBOL_NOT_TRADED = "engine.symbol_not_traded"
+    # the account and its caps
+    ONE_POSITION_PER_SYMBOL = "risk.one_position_per_symbol"
+    MAX_OPEN_POSITIONS = "risk.max_open_positions"
+    NO_EQUITY = "risk.no_equity"
+    MAX_POSITION_SIZE = "risk.max_position_size_pct"
+    MAX_POSITION_SIZE_CEILING = "risk.ceiling.max_position_size_pct"
+    MAX_TOTAL_EXPOSURE = "risk.max_total_exposure_pct"
+    MAX_TOTAL_EXPOSURE_CEILING = "risk.ceiling.max_total_exposure_pct"
+    FREE_BALANCE = "risk.free_balance"
+    SIZE_ZERO = "risk.size_zero"
+    MAX_STOP_LOSS = "risk.max_stop_loss_pct"
+    MAX_STOP_LOSS_CEILING = "risk.ceiling.max_stop_loss_pct"
+    INVALID_REQUEST = "request.invalid"
+    # sizing (informational)
+    SIZING_KELLY = "sizing.kelly"
+    SIZING_MANUAL = "sizing.manual"
+    # the symbol's exchange rules
+    SYMBOL_NOT_TRADING = "filters.symbol_not_trading"
+    QUOTE_ORDER_QTY = "filters.quote_order_qty"
+    MAX_NOTIONAL = "filters.max_notional"
+    MIN_SIZE = "filters.min_size"
+    MAX_QTY = "filters.max_qty"
+    EXIT_PRICE = "filters.exit_price"
+    STOP_NOT_BELOW_PRICE = "filters.stop_not_below_price"
+    # protection (Invariant 6)
+    TOO_SMALL_TO_PROTECT = "protection.too_small"
+    PROTECTION_REFUSED = "protection.refused"
+    # advice (Invariant 1: it can only tighten)
+    ADVICE_VETO = "advice.veto"
+    ADVICE_SKIP = "advice.skip"
+    ADVICE_PAUSE = "advice.pause"
+    ADVICE_SIZE_NEGATIVE = "advice.size_multiplier_negative"
+    ADVICE_SIZE_ZERO = "advice.size_multiplier_zero"
+    ADVICE_SIZE_MAX_1 = "advice.size_multiplier_max_1"
+    ADVICE_SIZE = "advice.size_multiplier"
+    ADVICE_STOP_INVALID = "advice.stop_price_invalid"
+    ADVICE_TAKE_PROFIT_INVALID = "advice.take_profit_price_invalid"
+    ADVICE_STOP_NO_WIDER = "advice.stop_no_wider"
+    ADVICE_STOP_BELOW_PRICE = "advice.stop_below_price"
+    ADVICE_STOP_TIGHTENED = "advice.stop_tightened"
+    ADVICE_TAKE_PROFIT_NO_HIGHER = "advice.take_profit_no_higher"
+    ADVICE_TAKE_PROFIT_LOWERED = "advice.take_profit_lowered"
+
+
+class ReasonKind(StrEnum):
+    """What a reason did to its decision: refused the entry, changed a value (a clamp), or only explains."""
+
+    REFUSAL = "refusal"
+    CLAMP = "clamp"
+    NOTE = "note"
+
+
+class Reason(Frozen):
+    """One reason of a decision: the rule that fired and a whole human message (never a template to parse)."""
+
+    rule: RuleId = Field(description="The rule that fired: the id to name when asking for it to be tightened.")
+    message: str = Field(description="What it found, whole, for a person.")
+    kind: ReasonKind = Field(description="refusal: it refused the entry; clamp: it changed a value; note: it only "
+                             "explains (e.g. how the entry was sized).")
+
+
 class ClampEvent(Frozen):
     """A rule that tightened (or refused to loosen) a decision. Every clamp is journaled."""
 
-    rule: str
+    rule: str  # a RuleId's value; kept as text so clamp rows of older journals still read
     field: str
     requested: str
     applied: str
@@ -317,12 +398,22 @@ class Decision(Frozen):
     reference_price: PositiveDecimal | None = None
     take_profit_price: PositiveDecimal | None = None
     stop_price: PositiveDecimal | None = None
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     clamps: tuple[ClampEvent, ...] = ()
     time_ms: int
     # ENTER: the entry order it placed. Its take-profit and stop are planned at the reference price; once the
     # entry filled, the journal's row holds the prices of the protection actually sent (from the fill).
     entry_client_order_id: ClientId | None = None
+
+    @field_validator("reasons", mode="before")
+    @classmethod
+    def _legacy_reasons(cls, value: object, info: ValidationInfo) -> object:
+        """A reason journaled as plain text by an older version reads as `RuleId.UNSPECIFIED` with its text whole:
+        a refusal in a SKIP decision (one of them refused it), a note otherwise."""
+        if not isinstance(value, (list, tuple)):
+            return value
+        kind = ReasonKind.REFUSAL if info.data.get("action") is DecisionAction.SKIP else ReasonKind.NOTE
+        return tuple(Reason(rule=RuleId.UNSPECIFIED, message=r, kind=kind) if isinstance(r, str) else r for r in value)
 
 
 class Position(Frozen):

@@ -432,16 +432,16 @@ class Journal:
             " AND json_extract(decision_json, '$.entry_client_order_id') = ? ORDER BY id DESC LIMIT 1",
             (symbol, entry_client_order_id),
         )
-        return None if row is None else {"id": row["id"], **json.loads(row["decision_json"])}
+        return None if row is None else _decision_row(row)
 
     def decisions(self, since_ms: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The latest `limit` decisions at or after `since_ms`, oldest first, as JSON-ready dicts
-        (the Decision's fields, money as strings, plus the row `id`)."""
+        (the Decision's fields, money as strings, each reason as {rule, message, kind}, plus the row `id`)."""
         rows = self._db.fetch_all(
             "SELECT id, decision_json FROM decisions WHERE time_ms >= ? ORDER BY time_ms DESC, id DESC LIMIT ?",
             (_floor(since_ms), limit),
         )
-        return [{"id": row["id"], **json.loads(row["decision_json"])} for row in reversed(rows)]
+        return [_decision_row(row) for row in reversed(rows)]
 
     def clamps(self, since_ms: int | None = None) -> list[dict[str, Any]]:
         return self._events("clamps", since_ms)
@@ -865,3 +865,9 @@ def _floor(since_ms: int | None) -> int:
 
 def _ceiling(to_ms: int | None) -> int:
     return 2**63 - 1 if to_ms is None else to_ms
+
+
+def _decision_row(row: sqlite3.Row) -> dict[str, Any]:
+    """A decisions row read through `Decision`, so that reasons journaled as plain text by an older version come
+    back as reasons of `RuleId.UNSPECIFIED` with their text whole."""
+    return {"id": row["id"], **Decision.model_validate_json(row["decision_json"]).model_dump(mode="json")}

@@ -6,7 +6,6 @@ Statistics come from `core.analytics` (trade stats, drawdown, Sharpe/Sortino) an
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from core import analytics
 from core.clock import MS_PER_DAY
 from core.filters import SymbolRules
 from core.portfolio import ClosedTrade
-from core.types import DecisionAction, Position
+from core.types import DecisionAction, Position, Reason, ReasonKind, RuleId
 from memory.journal import Journal
 from reports.model import (
     ACCOUNTING_VERSION,
@@ -35,6 +34,7 @@ from reports.model import (
     TradeSummary,
 )
 from reports.periods import period_bounds, utc_date
+from reports.rule_labels import RULE_LABELS
 from reports.trades import PeriodTrades, replay_trades
 
 __all__ = ["Report", "build_report"]
@@ -43,8 +43,6 @@ RATIO_WINDOW_DAYS = 30
 DUST = "dust"  # the per-strategy line of dust sold with a later exit: the P&L of no strategy
 TOP_SKIP_REASONS = 5
 HUNDRED = Decimal(100)
-_LEADING_RULE = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*):")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 def build_report(
@@ -215,25 +213,18 @@ def _decision_summary(journal: Journal, start_ms: int, end_ms: int) -> DecisionS
     limit = max(1, journal.counts()["decisions"])
     rows = _within(journal.decisions(start_ms, limit=limit), end_ms)
     actions = Counter(row["action"] for row in rows)
-    reasons: Counter[str] = Counter()
+    rules: Counter[RuleId] = Counter()
     for row in rows:
-        if row["action"] == DecisionAction.SKIP.value:
-            reasons.update({_reason_kind(reason, row["symbol"]) for reason in row.get("reasons") or ()})
+        if row["action"] == DecisionAction.SKIP.value:  # each rule that refused it, once per decision
+            refusals = (Reason.model_validate(reason) for reason in row["reasons"])
+            rules.update({reason.rule for reason in refusals if reason.kind is ReasonKind.REFUSAL})
     return DecisionSummary(
         entered=actions[DecisionAction.ENTER.value],
         skipped=actions[DecisionAction.SKIP.value],
         exited=actions[DecisionAction.EXIT.value],
-        top_skip_reasons=[ReasonCount(reason=r, count=n) for r, n in reasons.most_common(TOP_SKIP_REASONS)],
+        top_skip_reasons=[ReasonCount(rule=rule, label=RULE_LABELS[rule], count=n)
+                          for rule, n in rules.most_common(TOP_SKIP_REASONS)],
     )
-
-
-def _reason_kind(reason: str, symbol: str) -> str:
-    """Group reasons that differ only in symbol or numbers: a rule-prefixed reason ("DATA_OUTAGE: …",
-    "max_position_pct: …") by its rule, any other with the symbol and the numbers blanked out."""
-    match = _LEADING_RULE.match(reason)
-    if match:
-        return match.group(1)
-    return _NUMBER.sub("#", reason.replace(symbol, "<symbol>")).strip()
 
 
 def _llm_summary(journal: Journal, start_ms: int, end_ms: int) -> LlmSummary:

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.types import RuleId
+
 ReportPeriod = Literal["day", "week"]
 # Raised when the figures a report holds change meaning: an archived report of another version fails validation
 # and is rebuilt. 2: dust is the account's (closed trades counted with the symbols' rules).
@@ -63,7 +65,10 @@ class BreakerLine(_Frozen):
 
 
 class ReasonCount(_Frozen):
-    reason: str
+    """How many skipped decisions one rule refused (a decision counts once per rule)."""
+
+    rule: RuleId
+    label: str
     count: int = Field(ge=1)
 
 

@@ -90,7 +90,7 @@ def _optional_lines(report: Report) -> list[str]:
     d = report.decisions
     decided = f"Decisions: {d.entered} entered, {d.skipped} skipped, {d.exited} exits"
     if d.top_skip_reasons:
-        decided += " — top skips: " + ", ".join(f"{r.reason} ×{r.count}" for r in d.top_skip_reasons[:3])
+        decided += " — top skips: " + ", ".join(f"{r.label} ×{r.count}" for r in d.top_skip_reasons[:3])
     lines.append(_clip(decided))
     if report.per_strategy:
         lines.append(_clip("By strategy: " + ", ".join(

@@ -392,7 +392,7 @@ def _controls(engine: Engine, symbol: str | None, paused_until_ms: int | None = 
         "paused_symbols": dict(sorted(controls.paused_symbols.items())),
         "all_paused_until_ms": controls.all_paused_until,
         "engine_time_ms": engine.now_ms,
-        "entry_blockers": {s: engine.entry_blockers(s) for s in symbols},
+        "entry_blockers": {s: [b.model_dump(mode="json") for b in engine.entry_blockers(s)] for s in symbols},
     }
 
 

@@ -105,7 +105,7 @@ class LiveView:
 
         if isinstance(record, Decision) and record.action is DecisionAction.ENTER:
             self._recent.append(f"{utc_text(record.time_ms)} ENTER {record.symbol} {record.strategy} "
-                                f"{money(record.quote_amount)} — {'; '.join(record.reasons)}")
+                                f"{money(record.quote_amount)} — {'; '.join(r.message for r in record.reasons)}")
         elif hasattr(record, "message") and hasattr(record, "kind"):
             self._recent.append(f"{record.kind}: {record.message}")  # type: ignore[attr-defined]
 

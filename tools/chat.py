@@ -191,7 +191,7 @@ def _signals(result: Data) -> list[str]:
         f"/ sl {s['stop_loss_pct']}%): {s['reason']}", indent="    ")]
 
 
-def _shared_blockers(results: list[Data]) -> list[str]:
+def _shared_blockers(results: list[Data]) -> list[Data]:
     """Blockers that every scanned symbol has (a breaker, the kill switch, no engine): said once, not per symbol."""
     if len(results) < 2:
         return []
@@ -207,7 +207,7 @@ def scan_text(data: Data) -> ChatText:
     shared = _shared_blockers(scanned)
     if shared:
         essential.append(f"Every symbol is blocked by ({len(shared)}):")
-        essential += [line for blocker in shared for line in wrapped(f"  - {blocker}", indent="    ")]
+        essential += [line for blocker in shared for line in wrapped(f"  - {blocker['message']}", indent="    ")]
     detail: list[str] = []
     for result in data["results"]:
         if not result["ok"]:
@@ -223,7 +223,7 @@ def scan_text(data: Data) -> ChatText:
             listed = f"{len(own)} blocker(s)" if own else ""
             essential.append(f"{result['symbol']}: entry would be REFUSED now "
                              f"({' + '.join(part for part in (listed, also) if part)}){':' if own else ''}")
-        essential += [line for blocker in own for line in wrapped(f"  - {blocker}", indent="    ")]
+        essential += [line for blocker in own for line in wrapped(f"  - {blocker['message']}", indent="    ")]
         market = _market(result)
         detail += [f"{result['symbol']}:" + (market[1:] if market else " no market data")]
         detail += _signals(result)

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import ExecutorError
+from core.types import Reason
 from runtime.commands import CommandKind, Outcome, QueueTimeout, submit
 from runtime.home import Home, HomeNotWritable
 from tools.spec import ToolContext, ToolSpec
@@ -77,7 +78,7 @@ class ControlOutput(BaseModel):
     paused_until_ms: int | None = Field(description="Pause: until when entries are blocked (engine time, ms).")
     paused_symbols: dict[str, int] = Field(description="Every paused symbol and until when (engine time, ms).")
     all_paused_until_ms: int = Field(description="Until when every symbol is paused (0: not paused).")
-    entry_blockers: dict[str, list[str]] = Field(description="Per symbol, every reason an entry is blocked now "
+    entry_blockers: dict[str, list[Reason]] = Field(description="Per symbol, every reason an entry is blocked now "
                                                  "([] means entries are allowed).")
     executed_by: str = Field(description="running engine, this process, or stored answer.")
     engine_time_ms: int = Field(description="The engine's clock when it acted.")

@@ -25,7 +25,7 @@ from core.engine import Engine
 from core.errors import ExecutorError
 from core.features import SymbolFeatures
 from core.strategies import pair_signal, symbol_signals
-from core.types import Signal
+from core.types import Reason, ReasonKind, RuleId, Signal
 from oracle.client import OracleClient
 from oracle.model import OracleDocument, OracleFailure, OracleOk, OracleResult
 from runtime.settings import MAX_SCAN_SYMBOLS, SYMBOL_PATTERN, scan_symbols
@@ -103,7 +103,7 @@ class StrategiesView(BaseModel):
 
 class EntryView(BaseModel):
     allowed: bool = Field(description="whether the risk engine would allow a new entry now")
-    blockers: list[str] = Field(description="every reason it would not, most severe first")
+    blockers: list[Reason] = Field(description="every rule that would refuse it, most severe first")
 
 
 class SymbolScan(BaseModel):
@@ -184,11 +184,12 @@ def _scan_symbol(symbol: str, result: OracleResult, saved: SavedEngine | None, e
     engine = saved.engine if saved is not None else None
     blockers = _blockers(symbol, engine, engine_note)
     if isinstance(result, OracleFailure):
-        blockers.append(f"DATA_OUTAGE: {symbol}: no live market data ({result.error.code}: {result.error.message})")
+        blockers.append(_refusal(RuleId.DATA_OUTAGE, f"DATA_OUTAGE: {symbol}: no live market data "
+                                 f"({result.error.code}: {result.error.message})"))
     elif result.data.age_ms is None or result.data.age_ms > ORACLE_STALE_MS:
         age = "unknown" if result.data.age_ms is None else f"{result.data.age_ms // 1000} s"
-        blockers.append(f"DATA_OUTAGE: {symbol}: live market data is stale (age {age}, limit "
-                        f"{ORACLE_STALE_MS // 1000} s)")
+        blockers.append(_refusal(RuleId.DATA_OUTAGE, f"DATA_OUTAGE: {symbol}: live market data is stale "
+                                 f"(age {age}, limit {ORACLE_STALE_MS // 1000} s)"))
     return SymbolScan(symbol=symbol, oracle=oracle, strategies=_strategies(symbol, engine, now_ms),
                       entry=EntryView(allowed=not blockers, blockers=blockers))
 
@@ -201,13 +202,18 @@ class _SymbolRefused(ExecutorError):
         self.code = result.error.code
 
 
-def _blockers(symbol: str, engine: Engine | None, engine_note: str | None) -> list[str]:
+def _blockers(symbol: str, engine: Engine | None, engine_note: str | None) -> list[Reason]:
     if engine is None:
-        return [f"risk engine not available: {engine_note}"]
+        return [_refusal(RuleId.ENGINE_UNAVAILABLE, f"risk engine not available: {engine_note}")]
     blockers = engine.entry_blockers(symbol)
     if symbol not in engine.symbols:
-        blockers.append(f"{symbol} is not traded by this engine (its symbols: {', '.join(engine.symbols)})")
+        blockers.append(_refusal(RuleId.SYMBOL_NOT_TRADED, f"{symbol} is not traded by this engine "
+                                 f"(its symbols: {', '.join(engine.symbols)})"))
     return blockers
+
+
+def _refusal(rule: RuleId, message: str) -> Reason:
+    return Reason(rule=rule, message=message, kind=ReasonKind.REFUSAL)
 
 
 def _strategies(symbol: str, engine: Engine | None, now_ms: int) -> StrategiesView:

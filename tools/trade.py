@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from core.errors import ExecutorError
+from core.types import Reason
 from memory.journal import CommandRow, CommandStatus, Journal
 from runtime.commands import CommandKind, NotStarted, Outcome, has_state, request_fingerprint, same_request, submit
 from runtime.commands import checkpoint_mode as mode_of_checkpoint
@@ -125,7 +126,8 @@ class DecisionView(BaseModel):
                                             "measured from the entry's average fill price, once the entry filled; "
                                             "until then the one planned at the reference price.")
     stop_price: Money | None = Field(description="Stop price of the protective OCO (as take_profit_price).")
-    reasons: list[str] = Field(description="Every reason: sizing, each clamp, or why the entry was refused.")
+    reasons: list[Reason] = Field(description="Every reason, in the order the rules fired: how the entry was sized, "
+                                  "each clamp, and every rule that refused it.")
     clamps: list[ClampView] = Field(description="Every cap that lowered the request.")
 
 
@@ -377,7 +379,7 @@ def _summary(output: TradeOutput) -> str:
 
 
 def _reasons(output: TradeOutput) -> str:
-    return "; ".join(output.decision.reasons) if output.decision is not None else "no decision"
+    return "; ".join(r.message for r in output.decision.reasons) if output.decision is not None else "no decision"
 
 
 def _new_code() -> str:

@@ -138,21 +138,26 @@ class BreakerState:
 
     def entries_allowed(self, now_ms: int) -> tuple[bool, str | None]:
         """Whether a new entry may be taken now, and if not, which breaker forbids it with its value and limit."""
+        block = self.entry_block(now_ms)
+        return (True, None) if block is None else (False, f"{block[0]}: {block[1]}")
+
+    def entry_block(self, now_ms: int) -> tuple[str, str] | None:
+        """(breaker, message) of the breaker that forbids a new entry now, or None when entries are allowed."""
         kill = self.kill
         if kill is not None:
             if kill.breaker == MANUAL_KILL:
-                return False, f"{MANUAL_KILL}: entries stopped since {utc_text(kill.time_ms)} until a manual reset"
-            return False, (f"{kill.breaker}: drawdown {kill.value_pct:.2f}% > limit {kill.limit_pct:.2f}%, "
-                           f"entries stopped since {utc_text(kill.time_ms)} until a manual reset")
+                return MANUAL_KILL, f"entries stopped since {utc_text(kill.time_ms)} until a manual reset"
+            return kill.breaker, (f"drawdown {kill.value_pct:.2f}% > limit {kill.limit_pct:.2f}%, "
+                                  f"entries stopped since {utc_text(kill.time_ms)} until a manual reset")
         trip = self.drawdown_trip
         if now_ms < self.drawdown_pause_until_ms and trip is not None:
-            return False, (f"{DRAWDOWN_PAUSE}: drawdown {trip.value_pct:.2f}% > limit {trip.limit_pct:.2f}%, "
-                           f"entries paused until {utc_text(self.drawdown_pause_until_ms)}")
+            return DRAWDOWN_PAUSE, (f"drawdown {trip.value_pct:.2f}% > limit {trip.limit_pct:.2f}%, "
+                                    f"entries paused until {utc_text(self.drawdown_pause_until_ms)}")
         trip = self.daily_trip
         if now_ms < self.daily_pause_until_ms and trip is not None:
-            return False, (f"{DAILY_LOSS}: daily loss {trip.value_pct:.2f}% > limit {trip.limit_pct:.2f}%, "
-                           f"entries paused until {utc_text(self.daily_pause_until_ms)}")
-        return True, None
+            return DAILY_LOSS, (f"daily loss {trip.value_pct:.2f}% > limit {trip.limit_pct:.2f}%, "
+                                f"entries paused until {utc_text(self.daily_pause_until_ms)}")
+        return None
 
     def size_multiplier(self, now_ms: int) -> float:
         """1.0, or the weekly multiplier while the weekly breaker holds (it ends with the UTC week)."""

@@ -17,12 +17,13 @@ from core.clock import MS_PER_MINUTE, utc_text
 from core.errors import FilterRejected
 from core.filters import SymbolRules, check_notional, conform_price, conform_quantity, round_to_step
 from core.risk.decision import ZERO, ClampLog, skipped
-from core.types import Advice, AdviceAction, Decision, DecisionAction
+from core.types import Advice, AdviceAction, Decision, DecisionAction, RuleId
 
 ALL_SYMBOLS = "*"  # key of a pause that advice without a symbol asks for
 DEFAULT_ADVICE_PAUSE_MINUTES = 60
 HUNDRED = Decimal(100)
-_REFUSING = {AdviceAction.VETO: "advice.veto", AdviceAction.SKIP: "advice.skip", AdviceAction.PAUSE: "advice.pause"}
+_REFUSING = {AdviceAction.VETO: RuleId.ADVICE_VETO, AdviceAction.SKIP: RuleId.ADVICE_SKIP,
+             AdviceAction.PAUSE: RuleId.ADVICE_PAUSE}
 
 
 def advice_for(symbol: str, advice: Sequence[Advice]) -> list[Advice]:
@@ -81,12 +82,12 @@ def _refusals(relevant: list[Advice], now_ms: int, log: ClampLog) -> bool:
             if a.action is AdviceAction.PAUSE:
                 until = utc_text(pause_until(a, now_ms))
                 why = f"{a.symbol or 'all symbols'} paused until {until}: {why}"
-            log.record(rule, "action", "enter", "skip", a.source, why)
+            log.record(rule, "action", "enter", "skip", a.source, why, refusal=True)
             refused = True
         if a.size_multiplier <= 0.0:
-            rule = "advice.size_multiplier_negative" if a.size_multiplier < 0.0 else "advice.size_multiplier_zero"
+            rule = RuleId.ADVICE_SIZE_NEGATIVE if a.size_multiplier < 0.0 else RuleId.ADVICE_SIZE_ZERO
             log.record(rule, "size_multiplier", a.size_multiplier, "skip", a.source,
-                       "a multiplier at or below zero means no position")
+                       "a multiplier at or below zero means no position", refusal=True)
             refused = True
     return refused
 
@@ -97,7 +98,7 @@ def _shrunk_size(decision: Decision, relevant: list[Advice], rules: SymbolRules 
     multiplier, source = 1.0, ""
     for a in relevant:
         if a.size_multiplier > 1.0:
-            log.record("advice.size_multiplier_max_1", "size_multiplier", a.size_multiplier, 1.0, a.source,
+            log.record(RuleId.ADVICE_SIZE_MAX_1, "size_multiplier", a.size_multiplier, 1.0, a.source,
                        "advice may shrink a position, never enlarge it")
         elif a.size_multiplier < multiplier:
             multiplier, source = a.size_multiplier, a.source
@@ -117,14 +118,14 @@ def _shrunk_size(decision: Decision, relevant: list[Advice], rules: SymbolRules 
                 if new_quantity <= ZERO:
                     raise FilterRejected(decision.symbol, "LOT_SIZE", "quantity", new_quantity, ZERO, "rounds to zero")
         except FilterRejected as exc:
-            log.record("advice.size_multiplier", "quantity", quantity, "skip", source,
-                       f"×{multiplier} leaves no valid order: {exc.message}")
+            log.record(RuleId.ADVICE_SIZE, "quantity", quantity, "skip", source,
+                       f"×{multiplier} leaves no valid order: {exc.message}", refusal=True)
             return None, None
         # The entry spends a quote amount (quoteOrderQty) and `quantity` is the least it buys: both shrink alike.
         new_quote = quote * factor
         if rules is not None:
             new_quote = round_to_step(new_quote, Decimal(1).scaleb(-rules.quote_precision), "down")
-    log.record("advice.size_multiplier", "quantity", quantity, new_quantity, source,
+    log.record(RuleId.ADVICE_SIZE, "quantity", quantity, new_quantity, source,
                f"advice shrinks size ×{multiplier}")
     return new_quantity, min(new_quote, quote)
 
@@ -133,7 +134,7 @@ def _advised_price(decision: Decision, a: Advice, pct: Decimal, sign: int, field
                    log: ClampLog) -> Decimal | None:
     """The price an advised percentage names, rounded up to the tick, or None (with a clamp) when unusable."""
     price = decision.reference_price
-    rule = f"advice.{field}_invalid"
+    rule = RuleId(f"advice.{field}_invalid")
     if price is None:
         log.record(rule, field, pct, "unchanged", a.source, "the decision has no reference price")
         return None
@@ -160,13 +161,13 @@ def _tightened_stop(decision: Decision, relevant: list[Advice], rules: SymbolRul
         if advised is None or price is None:
             continue
         if stop is not None and advised < stop:
-            log.record("advice.stop_no_wider", "stop_price", advised, stop, a.source,
+            log.record(RuleId.ADVICE_STOP_NO_WIDER, "stop_price", advised, stop, a.source,
                        f"advice asked a wider stop ({a.stop_loss_pct}% below the price); refused")
         elif advised >= price:
-            log.record("advice.stop_below_price", "stop_price", advised, stop, a.source,
+            log.record(RuleId.ADVICE_STOP_BELOW_PRICE, "stop_price", advised, stop, a.source,
                        "a stop must stay below the reference price")
         elif stop is None or advised > stop:
-            log.record("advice.stop_tightened", "stop_price", stop, advised, a.source, a.reason or "tighter stop")
+            log.record(RuleId.ADVICE_STOP_TIGHTENED, "stop_price", stop, advised, a.source, a.reason or "tighter stop")
             stop = advised
     return stop
 
@@ -181,10 +182,10 @@ def _lowered_take_profit(decision: Decision, relevant: list[Advice], rules: Symb
         if advised is None or price is None:
             continue
         if take_profit is not None and advised > take_profit:
-            log.record("advice.take_profit_no_higher", "take_profit_price", advised, take_profit, a.source,
+            log.record(RuleId.ADVICE_TAKE_PROFIT_NO_HIGHER, "take_profit_price", advised, take_profit, a.source,
                        f"advice asked a higher take-profit ({a.take_profit_pct}% above the price); refused")
         elif take_profit is None or advised < take_profit:
-            log.record("advice.take_profit_lowered", "take_profit_price", take_profit, advised, a.source,
+            log.record(RuleId.ADVICE_TAKE_PROFIT_LOWERED, "take_profit_price", take_profit, advised, a.source,
                        a.reason or "lower take-profit")
             take_profit = advised
     return take_profit

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from core.types import ClampEvent, Decision, DecisionAction
+from core.types import ClampEvent, Decision, DecisionAction, Reason, ReasonKind, RuleId
 
 ZERO = Decimal(0)
 
@@ -16,15 +16,27 @@ class ClampLog:
 
     symbol: str
     clamps: list[ClampEvent] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
 
-    def record(self, rule: str, field_name: str, requested: object, applied: object, source: str, why: str) -> None:
-        self.clamps.append(ClampEvent(rule=rule, field=field_name, requested=str(requested), applied=str(applied),
-                                      source=source, symbol=self.symbol))
-        self.reasons.append(f"{rule}: {field_name} {requested} -> {applied} ({why})")
+    def record(self, rule: RuleId, field_name: str, requested: object, applied: object, source: str, why: str,
+               *, refusal: bool = False) -> None:
+        """A clamp: `field_name` went from `requested` to `applied` (a refusal when it refuses the entry)."""
+        self.clamps.append(ClampEvent(rule=rule.value, field=field_name, requested=str(requested),
+                                      applied=str(applied), source=source, symbol=self.symbol))
+        kind = ReasonKind.REFUSAL if refusal else ReasonKind.CLAMP
+        message = f"{rule}: {field_name} {requested} -> {applied} ({why})"
+        self.reasons.append(Reason(rule=rule, message=message, kind=kind))
 
-    def note(self, reason: str) -> None:
-        self.reasons.append(reason)
+    def refuse(self, rule: RuleId, message: str) -> None:
+        """`rule` refuses the entry."""
+        self.reasons.append(Reason(rule=rule, message=message, kind=ReasonKind.REFUSAL))
+
+    def note(self, rule: RuleId, message: str) -> None:
+        """Explains the decision (how it was sized) without refusing or changing anything."""
+        self.reasons.append(Reason(rule=rule, message=message, kind=ReasonKind.NOTE))
+
+    def refused(self) -> bool:
+        return any(reason.kind is ReasonKind.REFUSAL for reason in self.reasons)
 
     def applied_to(self, decision: Decision, **updates: object) -> Decision:
         return decision.model_copy(update={

@@ -35,18 +35,30 @@ from core.clock import utc_text
 from core.config import CEILINGS, ExecutorConfig
 from core.errors import FilterRejected
 from core.filters import SymbolRules, check_notional, conform_oco, conform_price, conform_quantity, round_to_step
-from core.risk.breakers import BreakerState
+from core.risk.breakers import DAILY_LOSS, DRAWDOWN_KILL, DRAWDOWN_PAUSE, MANUAL_KILL, BreakerState
 from core.risk.clamp import ALL_SYMBOLS, clamp_advice
 from core.risk.decision import ZERO, ClampLog, skipped
 from core.risk.errors import InvalidRiskInput
 from core.risk.sizing import kelly_for_strategy
-from core.types import Advice, Decision, DecisionAction, OcoRequest, Signal, StrategyName
+from core.types import (
+    Advice,
+    Decision,
+    DecisionAction,
+    OcoRequest,
+    Reason,
+    ReasonKind,
+    RuleId,
+    Signal,
+    StrategyName,
+)
 
 HUNDRED = Decimal(100)
 # The client id of the OCO built only to check, before an entry, that its protection would be accepted.
 CHECK_ID = "cx-protection-check"
 # Sizing precision: ample for prices × quantities; with ROUND_FLOOR every rounding lowers a size.
 _SIZING_DIGITS = 40
+_BREAKER_RULES = {MANUAL_KILL: RuleId.BREAKER_MANUAL_KILL, DRAWDOWN_KILL: RuleId.BREAKER_DRAWDOWN_KILL,
+                  DRAWDOWN_PAUSE: RuleId.BREAKER_DRAWDOWN_PAUSE, DAILY_LOSS: RuleId.BREAKER_DAILY_LOSS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,31 +88,33 @@ def max_open_positions(config: ExecutorConfig) -> int:
     return min(config.risk.max_open_positions, int(CEILINGS["max_open_positions"]))
 
 
-def entry_blockers(symbol: str, ctx: RiskContext, config: ExecutorConfig, now_ms: int) -> list[str]:
+def entry_blockers(symbol: str, ctx: RiskContext, config: ExecutorConfig, now_ms: int) -> list[Reason]:
     """Every reason an entry on `symbol` is not allowed now, most severe first; [] means an entry would be allowed."""
-    blockers: list[str] = []
-    allowed, reason = ctx.breakers.entries_allowed(now_ms)
-    if not allowed and reason is not None:
-        blockers.append(reason)
+    found: list[tuple[RuleId, str]] = []
+    block = ctx.breakers.entry_block(now_ms)
+    if block is not None:
+        found.append((_BREAKER_RULES[block[0]], block[1]))
     if ctx.all_paused_until > now_ms:
-        blockers.append(f"paused: all entries paused until {utc_text(ctx.all_paused_until)}")
+        found.append((RuleId.PAUSE_ALL, f"paused: all entries paused until {utc_text(ctx.all_paused_until)}"))
     until = ctx.paused_symbols.get(ALL_SYMBOLS, 0)
     if until > now_ms:
-        blockers.append(f"paused: every symbol paused until {utc_text(until)}")
+        found.append((RuleId.PAUSE_EVERY_SYMBOL, f"paused: every symbol paused until {utc_text(until)}"))
     until = ctx.paused_symbols.get(symbol, 0)
     if until > now_ms:
-        blockers.append(f"paused: {symbol} paused until {utc_text(until)}")
+        found.append((RuleId.PAUSE_SYMBOL, f"paused: {symbol} paused until {utc_text(until)}"))
     outage = ctx.data_outages.get(symbol)
     if outage is not None:
-        blockers.append(f"DATA_OUTAGE: {symbol}: {outage}")
+        found.append((RuleId.DATA_OUTAGE, f"DATA_OUTAGE: {symbol}: {outage}"))
     if symbol in ctx.open_symbols:
-        blockers.append(f"one position per symbol: {symbol} already has an open position")
+        found.append((RuleId.ONE_POSITION_PER_SYMBOL,
+                      f"one position per symbol: {symbol} already has an open position"))
     elif symbol in ctx.pending_symbols:
-        blockers.append(f"one position per symbol: an entry on {symbol} is already in flight")
+        found.append((RuleId.ONE_POSITION_PER_SYMBOL,
+                      f"one position per symbol: an entry on {symbol} is already in flight"))
     count, limit = len(ctx.open_symbols | ctx.pending_symbols), max_open_positions(config)
     if count >= limit:
-        blockers.append(f"max_open_positions: {count} open or pending >= limit {limit}")
-    return blockers
+        found.append((RuleId.MAX_OPEN_POSITIONS, f"max_open_positions: {count} open or pending >= limit {limit}"))
+    return [Reason(rule=rule, message=message, kind=ReasonKind.REFUSAL) for rule, message in found]
 
 
 def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config: ExecutorConfig, now_ms: int,
@@ -113,8 +127,7 @@ def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config:
     log = ClampLog(symbol)
     blockers = entry_blockers(symbol, ctx, config, now_ms)
     if blockers:
-        for blocker in blockers:
-            log.note(blocker)
+        log.reasons.extend(blockers)
         return skipped(base, log)
     trades, estimate = ctx.strategy_stats.get(signal.strategy, (0, None))
     kelly = kelly_for_strategy(trades, estimate, config.risk)
@@ -124,7 +137,7 @@ def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config:
     if not 0.0 <= fraction <= 1.0:  # also refuses NaN
         raise InvalidRiskInput("size_fraction", fraction, "[0, 1]", "sizing inputs are not numbers", symbol)
     basis = "estimate" if trades >= config.risk.min_trades_for_kelly and estimate is not None else "prior"
-    log.note(f"size: fractional Kelly {kelly:.4f} ({basis}, {trades} closed trades) × confidence "
+    log.note(RuleId.SIZING_KELLY, f"size: fractional Kelly {kelly:.4f} ({basis}, {trades} closed trades) × confidence "
              f"{signal.confidence:.2f} × allocation {allocation:.2f} × breaker {multiplier:.2f} = "
              f"{fraction * 100:.4f}% of equity {ctx.equity}")
     with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
@@ -149,24 +162,23 @@ def evaluate_manual_entry(symbol: str, quote_amount: Decimal, take_profit_pct: D
     base = Decision(symbol=symbol, strategy=None, action=DecisionAction.SKIP,
                     reference_price=reference_price if valid_price else None, time_ms=now_ms)
     log = ClampLog(symbol)
-    for blocker in entry_blockers(symbol, ctx, config, now_ms):
-        log.note(blocker)
+    log.reasons.extend(entry_blockers(symbol, ctx, config, now_ms))
     if not valid_price:
-        log.note(f"invalid request: reference price {reference_price} must be positive")
+        log.refuse(RuleId.INVALID_REQUEST, f"invalid request: reference price {reference_price} must be positive")
     if not quote_amount.is_finite() or quote_amount <= ZERO:
-        log.note(f"invalid request: quote amount {quote_amount} must be positive")
+        log.refuse(RuleId.INVALID_REQUEST, f"invalid request: quote amount {quote_amount} must be positive")
     for name, pct in (("take_profit_pct", take_profit_pct), ("stop_loss_pct", stop_loss_pct)):
         if not pct.is_finite() or not ZERO < pct < HUNDRED:
-            log.note(f"invalid request: {name} {pct} must be above 0 and below 100")
-    if log.reasons:
+            log.refuse(RuleId.INVALID_REQUEST, f"invalid request: {name} {pct} must be above 0 and below 100")
+    if log.refused():
         return skipped(base, log)
-    log.note(f"size: requested {quote_amount} (manual; upper bound)")
+    log.note(RuleId.SIZING_MANUAL, f"size: requested {quote_amount} (manual; upper bound)")
     multiplier = min(ctx.breakers.size_multiplier(now_ms), 1.0)
     amount = quote_amount
     if multiplier < 1.0:
         with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
             reduced = quote_amount * Decimal(repr(multiplier))
-        amount = _cap(log, amount, reduced, "risk.weekly_size_multiplier",
+        amount = _cap(log, amount, reduced, RuleId.WEEKLY_SIZE_MULTIPLIER,
                       f"weekly loss breaker: sizes ×{multiplier} for the rest of the UTC week")
     return _sized_entry(base, amount, take_profit_pct, stop_loss_pct, ctx, rules, config, now_ms, advice, log)
 
@@ -176,7 +188,7 @@ def _check_rules(symbol: str, rules: SymbolRules) -> None:
         raise InvalidRiskInput("rules.symbol", rules.symbol, symbol, "symbol rules are for another symbol", symbol)
 
 
-def _cap(log: ClampLog, amount: Decimal, limit: Decimal, rule: str, why: str) -> Decimal:
+def _cap(log: ClampLog, amount: Decimal, limit: Decimal, rule: RuleId, why: str) -> Decimal:
     """min(amount, limit), recording a clamp when the limit binds."""
     if amount > limit:
         log.record(rule, "quote_amount", amount, limit, "risk", why)
@@ -184,12 +196,12 @@ def _cap(log: ClampLog, amount: Decimal, limit: Decimal, rule: str, why: str) ->
     return amount
 
 
-def _pct_limit(config_value: float, setting: str) -> tuple[Decimal, str]:
+def _pct_limit(config_value: float, setting: str) -> tuple[Decimal, RuleId]:
     """A percentage limit and the rule that names it: the config value, or the code ceiling when config exceeds it."""
     ceiling = CEILINGS[setting]
     if config_value > ceiling or math.isnan(config_value):
-        return Decimal(repr(float(ceiling))), f"risk.ceiling.{setting}"
-    return Decimal(repr(float(config_value))), f"risk.{setting}"
+        return Decimal(repr(float(ceiling))), RuleId(f"risk.ceiling.{setting}")
+    return Decimal(repr(float(config_value))), RuleId(f"risk.{setting}")
 
 
 def _sized_entry(base: Decision, requested: Decimal, take_profit_pct: Decimal, stop_loss_pct: Decimal,
@@ -197,16 +209,17 @@ def _sized_entry(base: Decision, requested: Decimal, take_profit_pct: Decimal, s
                  advice: Sequence[Advice], log: ClampLog) -> Decision:
     price = base.reference_price
     if price is None:
-        log.note("no reference price")
+        log.refuse(RuleId.NO_REFERENCE_PRICE, "no reference price")
         return skipped(base, log)
     if not rules.trading:
-        log.note(f"{rules.symbol} is not trading (status {rules.status})")
+        log.refuse(RuleId.SYMBOL_NOT_TRADING, f"{rules.symbol} is not trading (status {rules.status})")
         return skipped(base, log)
     if not _stop_within_limit(stop_loss_pct, config, log):
         return skipped(base, log)
     if not rules.quote_order_qty_market_allowed:
-        log.note(f"filters.quote_order_qty: {rules.symbol} does not allow quote-amount market orders "
-                 "(quoteOrderQtyMarketAllowed false), so the exchange could not cap the entry's cost")
+        log.refuse(RuleId.QUOTE_ORDER_QTY,
+                   f"filters.quote_order_qty: {rules.symbol} does not allow quote-amount market orders "
+                   "(quoteOrderQtyMarketAllowed false), so the exchange could not cap the entry's cost")
         return skipped(base, log)
     with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
         amount = _capped_quote(requested, take_profit_pct, ctx, rules, config, log)
@@ -233,7 +246,7 @@ def _capped_quote(requested: Decimal, take_profit_pct: Decimal, ctx: RiskContext
     """The quote amount after every account cap, or None (with a reason) when no room is left."""
     equity = ctx.equity
     if equity <= ZERO:
-        log.note(f"no equity ({equity})")
+        log.refuse(RuleId.NO_EQUITY, f"no equity ({equity})")
         return None
     position_pct, position_rule = _pct_limit(config.risk.max_position_size_pct, "max_position_size_pct")
     amount = _cap(log, requested, equity * position_pct / HUNDRED, position_rule,
@@ -241,22 +254,23 @@ def _capped_quote(requested: Decimal, take_profit_pct: Decimal, ctx: RiskContext
     exposure_pct, exposure_rule = _pct_limit(config.risk.max_total_exposure_pct, "max_total_exposure_pct")
     room = equity * exposure_pct / HUNDRED - ctx.exposure
     if room <= ZERO:
-        log.note(f"{exposure_rule}: exposure {ctx.exposure} already at or above {exposure_pct}% of equity {equity}")
+        log.refuse(exposure_rule,
+                   f"{exposure_rule}: exposure {ctx.exposure} already at or above {exposure_pct}% of equity {equity}")
         return None
     amount = _cap(log, amount, room, exposure_rule,
                   f"exposure {ctx.exposure} + entry <= {exposure_pct}% of equity {equity}")
     fee_rate = max(config.risk.fee_rate, ZERO)
     if ctx.free_quote <= ZERO:
-        log.note(f"risk.free_balance: no free quote balance ({ctx.free_quote})")
+        log.refuse(RuleId.FREE_BALANCE, f"risk.free_balance: no free quote balance ({ctx.free_quote})")
         return None
-    amount = _cap(log, amount, ctx.free_quote / (1 + fee_rate), "risk.free_balance",
+    amount = _cap(log, amount, ctx.free_quote / (1 + fee_rate), RuleId.FREE_BALANCE,
                   f"free quote balance {ctx.free_quote} must pay the amount and the fee at {fee_rate}")
     if rules.max_notional > ZERO:  # the take-profit leg, worth more than the entry, must fit as well
         amount = _cap(log, amount, rules.max_notional * HUNDRED / (HUNDRED + max(take_profit_pct, ZERO)),
-                      "filters.max_notional", f"{rules.notional_filter} maxNotional {rules.max_notional} "
+                      RuleId.MAX_NOTIONAL, f"{rules.notional_filter} maxNotional {rules.max_notional} "
                       f"(the take-profit leg at +{take_profit_pct}% included)")
     if amount <= ZERO:
-        log.note(f"size is zero (requested {requested})")
+        log.refuse(RuleId.SIZE_ZERO, f"size is zero (requested {requested})")
         return None
     return amount
 
@@ -277,11 +291,11 @@ def _conformed_size(amount: Decimal, price: Decimal, worst: Decimal, rules: Symb
         quantity = conform_quantity(rules, raw, market=True)
         check_notional(rules, quantity * worst, market=False)
     except FilterRejected as exc:
-        log.note(f"filters: {exc.message} (a size is never raised to reach a minimum)")
+        log.refuse(RuleId.MIN_SIZE, f"filters: {exc.message} (a size is never raised to reach a minimum)")
         return None
     max_qty = min((q for q in (rules.max_qty, rules.market_max_qty) if q > ZERO), default=ZERO)
     if max_qty > ZERO and raw > max_qty:
-        log.record("filters.max_qty", "quantity", raw, quantity, "risk", f"LOT_SIZE maxQty {max_qty}")
+        log.record(RuleId.MAX_QTY, "quantity", raw, quantity, "risk", f"LOT_SIZE maxQty {max_qty}")
         amount = min(amount, _quote_step(quantity * price, rules))
     return amount, quantity
 
@@ -291,7 +305,7 @@ def _stop_within_limit(stop_loss_pct: Decimal, config: ExecutorConfig, log: Clam
     asking for 79 % should learn that it is not allowed). The code ceiling applies whatever the config says."""
     limit, rule = _pct_limit(config.risk.max_stop_loss_pct, "max_stop_loss_pct")
     if stop_loss_pct > limit:
-        log.note(f"{rule}: stop loss {stop_loss_pct}% is wider than MAX_STOP_LOSS_PCT={limit}%")
+        log.refuse(rule, f"{rule}: stop loss {stop_loss_pct}% is wider than MAX_STOP_LOSS_PCT={limit}%")
         return False
     return True
 
@@ -306,15 +320,16 @@ def _protectable(quantity: Decimal, price: Decimal, take_profit: Decimal, stop: 
     kept = round_to_step(quantity * (1 - fee_rate), rules.step_size, "down")
     stop_limit = stop * (HUNDRED - config.risk.stop_limit_buffer_pct) / HUNDRED
     if kept < rules.min_qty or kept <= ZERO or kept * stop_limit < rules.min_notional:
-        log.note(f"too small to protect: {kept} after the fee at stop limit {stop_limit} is below "
-                 f"minQty {rules.min_qty} or {rules.notional_filter} {rules.min_notional}")
+        log.refuse(RuleId.TOO_SMALL_TO_PROTECT,
+                   f"too small to protect: {kept} after the fee at stop limit {stop_limit} is below "
+                   f"minQty {rules.min_qty} or {rules.notional_filter} {rules.min_notional}")
         return False
     try:
         conform_oco(rules, OcoRequest(list_client_id=CHECK_ID, symbol=rules.symbol, quantity=kept,
                                       take_profit_price=take_profit, stop_price=stop, stop_limit_price=stop_limit),
                     last_price=price)
     except (FilterRejected, ValueError) as exc:
-        log.note(f"protection would be refused: {exc}")
+        log.refuse(RuleId.PROTECTION_REFUSED, f"protection would be refused: {exc}")
         return False
     return True
 
@@ -326,9 +341,10 @@ def _exit_prices(price: Decimal, take_profit_pct: Decimal, stop_loss_pct: Decima
         take_profit = conform_price(rules, "take_profit_price", price * (HUNDRED + take_profit_pct) / HUNDRED, "up")
         stop = conform_price(rules, "stop_price", price * (HUNDRED - stop_loss_pct) / HUNDRED, "up")
     except FilterRejected as exc:
-        log.note(f"filters: {exc.message}")
+        log.refuse(RuleId.EXIT_PRICE, f"filters: {exc.message}")
         return None
     if stop >= price:
-        log.note(f"stop {stop} is not below the reference price {price} after rounding to the tick {rules.tick_size}")
+        log.refuse(RuleId.STOP_NOT_BELOW_PRICE,
+                   f"stop {stop} is not below the reference price {price} after rounding to the tick {rules.tick_size}")
         return None
     return take_profit, stop

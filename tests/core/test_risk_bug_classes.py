@@ -12,7 +12,7 @@ import pytest
 from core.clock import MS_PER_DAY, MS_PER_HOUR, MS_PER_WEEK
 from core.config import ExecutorConfig, RiskConfig
 from core.risk import BreakerLevel, BreakerState, evaluate_entry, trailing_stop, update_breakers
-from core.types import DecisionAction
+from core.types import DecisionAction, RuleId
 from tests.core.test_risk_support import MONDAY_MS, btc_rules, context, signal
 
 CONFIG = ExecutorConfig()
@@ -87,7 +87,7 @@ def test_bug_max_open_positions_not_enforced() -> None:
     config = ExecutorConfig.model_validate({"risk": {"max_open_positions": 2}})
     full = context(open_symbols=frozenset({"ETHUSDT"}), pending_symbols=frozenset({"SOLUSDT"}))
     decision = evaluate_entry(signal(), full, RULES, config, MONDAY_MS)
-    assert decision.action is DecisionAction.SKIP and "max_open_positions" in decision.reasons[-1]
+    assert decision.action is DecisionAction.SKIP and decision.reasons[-1].rule is RuleId.MAX_OPEN_POSITIONS
     # The code ceiling (20) holds even for a config built around validation.
     loose = ExecutorConfig.model_construct(risk=RiskConfig.model_construct(
         **{**RiskConfig().model_dump(), "max_open_positions": 500}), strategies=CONFIG.strategies)

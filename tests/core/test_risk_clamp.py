@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from core.clock import MS_PER_MINUTE
 from core.risk import ALL_SYMBOLS, advice_pauses, clamp_advice
-from core.types import Advice, AdviceAction, Decision, DecisionAction
+from core.types import Advice, AdviceAction, Decision, DecisionAction, ReasonKind, RuleId
 from tests.core.test_risk_support import MONDAY_MS, btc_rules, enter_decision
 
 NOW = MONDAY_MS
@@ -57,7 +57,8 @@ def test_shrink_below_the_minimum_skips_rather_than_rounding_up() -> None:
     after = clamp_advice(enter_decision("0.00020"), [advise(AdviceAction.SHRINK, size_multiplier=0.5)], NOW,
                          rules=RULES)  # 0.0001 × 40000 = 4 < minNotional 5
     assert after.action is DecisionAction.SKIP
-    assert any("minNotional" in r for r in after.reasons)
+    assert any(r.rule is RuleId.ADVICE_SIZE and r.kind is ReasonKind.REFUSAL and "minNotional" in r.message
+               for r in after.reasons)
 
 
 def test_wider_stop_is_refused_and_tighter_stop_accepted() -> None:

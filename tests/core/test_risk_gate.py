@@ -21,7 +21,7 @@ from core.risk import (
     evaluate_manual_entry,
     update_breakers,
 )
-from core.types import Advice, AdviceAction, Decision, DecisionAction, StrategyName
+from core.types import Advice, AdviceAction, Decision, DecisionAction, ReasonKind, RuleId, StrategyName
 from tests.conftest import fixture_path
 from tests.core.test_risk_support import MONDAY_MS, btc_rules, context, signal
 
@@ -44,7 +44,8 @@ def test_signal_sized_by_fractional_kelly_prior_confidence_and_allocation() -> N
     assert decision.quote_amount == D("280")
     assert decision.take_profit_price == D("40600.00") and decision.stop_price == D("39680.00")
     assert decision.reference_price == D("40000") and decision.clamps == ()
-    assert any("prior" in r for r in decision.reasons)
+    assert any(r.rule is RuleId.SIZING_KELLY and r.kind is ReasonKind.NOTE and "prior" in r.message
+               for r in decision.reasons)
 
 
 def test_estimate_replaces_the_prior_after_enough_trades() -> None:
@@ -83,19 +84,21 @@ def test_total_exposure_cap() -> None:
     assert "risk.max_total_exposure_pct" in rules_of(decision)
     assert decision.quote_amount <= D("100")
     full = evaluate_entry(signal(), context(exposure="6000"), RULES, CONFIG, NOW)
-    assert full.action is DecisionAction.SKIP and "max_total_exposure_pct" in full.reasons[-1]
+    assert full.action is DecisionAction.SKIP and full.reasons[-1].rule is RuleId.MAX_TOTAL_EXPOSURE
 
 
 def test_below_min_notional_skips_and_never_raises_the_size() -> None:
     decision = evaluate_entry(signal(confidence=0.01), context(), RULES, CONFIG, NOW)  # 3.5 USDT < 5
     assert decision.action is DecisionAction.SKIP and decision.quantity == 0
-    assert any("minNotional" in r and "never raised" in r for r in decision.reasons)
+    assert any(r.rule is RuleId.MIN_SIZE and "minNotional" in r.message and "never raised" in r.message
+               for r in decision.reasons)
 
 
 def test_below_min_qty_skips() -> None:
     rules = btc_rules(min_qty=D("0.01"), min_notional=D("0"))
     decision = evaluate_entry(signal(), context(), rules, CONFIG, NOW)  # 0.00875 < 0.01
-    assert decision.action is DecisionAction.SKIP and any("minQty" in r for r in decision.reasons)
+    assert decision.action is DecisionAction.SKIP and any(r.rule is RuleId.MIN_SIZE and "minQty" in r.message
+                                                           for r in decision.reasons)
 
 
 def test_max_notional_and_max_qty_cap_with_clamp_events() -> None:
@@ -117,13 +120,13 @@ def test_weekly_breaker_halves_signal_sizes() -> None:
     ctx = context(equity="9400", breakers=breakers)
     decision = evaluate_entry(signal(time_ms=NOW + MS_PER_HOUR), ctx, RULES, CONFIG, NOW + MS_PER_HOUR)
     assert decision.quote_amount == D("164.5")  # 9 400 × 3.5% × 0.5
-    assert any("breaker 0.50" in r for r in decision.reasons)
+    assert any("breaker 0.50" in r.message for r in decision.reasons)
 
 
 def test_stop_that_rounds_up_to_the_price_is_refused() -> None:
     rules = btc_rules(tick_size=D("100"), min_price=D("100"))
     decision = evaluate_entry(signal(sl="0.1"), context(), rules, CONFIG, NOW)
-    assert decision.action is DecisionAction.SKIP and "not below the reference price" in decision.reasons[-1]
+    assert decision.action is DecisionAction.SKIP and decision.reasons[-1].rule is RuleId.STOP_NOT_BELOW_PRICE
 
 
 def test_rules_for_another_symbol_are_refused() -> None:
@@ -138,20 +141,21 @@ def test_account_values_are_validated() -> None:
         context(equity="NaN")
 
 
-@pytest.mark.parametrize(("kwargs", "needle"), [
-    ({"paused": {"BTCUSDT": NOW + 1}}, "BTCUSDT paused until"),
-    ({"paused": {ALL_SYMBOLS: NOW + 1}}, "every symbol paused"),
-    ({"all_paused_until": NOW + 1}, "all entries paused"),
-    ({"outages": {"BTCUSDT": "no book for 30 s"}}, "DATA_OUTAGE"),
-    ({"open_symbols": frozenset({"BTCUSDT"})}, "already has an open position"),
-    ({"pending_symbols": frozenset({"BTCUSDT"})}, "already in flight"),
+@pytest.mark.parametrize(("kwargs", "rule", "needle"), [
+    ({"paused": {"BTCUSDT": NOW + 1}}, RuleId.PAUSE_SYMBOL, "BTCUSDT paused until"),
+    ({"paused": {ALL_SYMBOLS: NOW + 1}}, RuleId.PAUSE_EVERY_SYMBOL, "every symbol paused"),
+    ({"all_paused_until": NOW + 1}, RuleId.PAUSE_ALL, "all entries paused"),
+    ({"outages": {"BTCUSDT": "no book for 30 s"}}, RuleId.DATA_OUTAGE, "DATA_OUTAGE"),
+    ({"open_symbols": frozenset({"BTCUSDT"})}, RuleId.ONE_POSITION_PER_SYMBOL, "already has an open position"),
+    ({"pending_symbols": frozenset({"BTCUSDT"})}, RuleId.ONE_POSITION_PER_SYMBOL, "already in flight"),
 ])
-def test_each_blocker_skips_with_its_reason(kwargs: dict[str, object], needle: str) -> None:
+def test_each_blocker_skips_with_its_reason(kwargs: dict[str, object], rule: RuleId, needle: str) -> None:
     ctx = context(**kwargs)  # type: ignore[arg-type]
     blockers = entry_blockers("BTCUSDT", ctx, CONFIG, NOW)
-    assert any(needle in b for b in blockers), blockers
+    assert any(b.rule is rule and b.kind is ReasonKind.REFUSAL and needle in b.message for b in blockers), blockers
     decision = evaluate_entry(signal(), ctx, RULES, CONFIG, NOW)
-    assert decision.action is DecisionAction.SKIP and any(needle in r for r in decision.reasons)
+    assert decision.action is DecisionAction.SKIP and any(r.rule is rule and needle in r.message
+                                                          for r in decision.reasons)
 
 
 def test_expired_pauses_and_other_symbols_do_not_block() -> None:
@@ -163,10 +167,10 @@ def test_expired_pauses_and_other_symbols_do_not_block() -> None:
 def test_breaker_pause_and_kill_block_entries() -> None:
     paused, _ = update_breakers(BreakerState.initial(10_000.0, NOW), 9_700.0, NOW + 1, CONFIG.risk,
                                 equity_before=10_000.0)
-    assert entry_blockers("BTCUSDT", context(breakers=paused), CONFIG, NOW + 2)[0].startswith("daily_loss:")
+    assert entry_blockers("BTCUSDT", context(breakers=paused), CONFIG, NOW + 2)[0].rule is RuleId.BREAKER_DAILY_LOSS
     killed, _ = update_breakers(BreakerState.initial(10_000.0, NOW), 8_000.0, NOW + 1, CONFIG.risk,
                                 equity_before=10_000.0)
-    assert entry_blockers("BTCUSDT", context(breakers=killed), CONFIG, NOW + 2)[0].startswith("drawdown_kill:")
+    assert entry_blockers("BTCUSDT", context(breakers=killed), CONFIG, NOW + 2)[0].rule is RuleId.BREAKER_DRAWDOWN_KILL
 
 
 def test_advice_is_applied_last_and_only_tightens() -> None:
@@ -196,7 +200,7 @@ def test_manual_entry_obeys_blockers_and_refuses_nonsense() -> None:
     for amount, tp, sl, price in ((D("0"), D("2"), D("1"), D("40000")), (D("100"), D("0"), D("1"), D("40000")),
                                   (D("100"), D("2"), D("100"), D("40000")), (D("100"), D("2"), D("1"), D("-1"))):
         decision = evaluate_manual_entry("BTCUSDT", amount, tp, sl, price, context(), RULES, CONFIG, NOW)
-        assert decision.action is DecisionAction.SKIP and "invalid request" in decision.reasons[-1]
+        assert decision.action is DecisionAction.SKIP and decision.reasons[-1].rule is RuleId.INVALID_REQUEST
 
 
 def test_manual_entry_is_shrunk_by_the_weekly_breaker() -> None:
@@ -217,7 +221,8 @@ def test_real_exchange_info_rules() -> None:
     assert decision.quantity == D("0.00558")  # 350 / (62 345.67 × 1.005) = 0.005586…, down to the 0.00001 step
     assert decision.stop_price == D("61846.91") and decision.take_profit_price == D("63280.86")
     tiny = evaluate_entry(signal(price="62345.67", confidence=0.02), context(), rules, CONFIG, NOW)
-    assert tiny.action is DecisionAction.SKIP and any("MIN_NOTIONAL" in r for r in tiny.reasons)
+    assert tiny.action is DecisionAction.SKIP and any(r.rule is RuleId.MIN_SIZE and "MIN_NOTIONAL" in r.message
+                                                       for r in tiny.reasons)
 
 
 # ---- property: no input makes a size exceed any cap -------------------------------------------------
@@ -296,7 +301,7 @@ def test_a_symbol_without_quote_amount_market_orders_is_refused_with_the_rule() 
     rules = btc_rules(quote_order_qty_market_allowed=False)
     decision = evaluate_entry(signal(), context(), rules, CONFIG, NOW)
     assert decision.action is DecisionAction.SKIP
-    assert any(r.startswith("filters.quote_order_qty: BTCUSDT") for r in decision.reasons)
+    assert any(r.rule is RuleId.QUOTE_ORDER_QTY and "BTCUSDT" in r.message for r in decision.reasons)
 
 
 def test_the_least_quantity_counts_the_slippage_allowance() -> None:
@@ -304,7 +309,8 @@ def test_the_least_quantity_counts_the_slippage_allowance() -> None:
     # with a 0.00029 minimum that fill could not be protected, so the entry is refused rather than sent.
     rules = btc_rules(min_qty=D("0.00029"))
     decision = evaluate_manual_entry("BTCUSDT", D("12"), D("2"), D("1"), D("40000"), context(), rules, CONFIG, NOW)
-    assert decision.action is DecisionAction.SKIP and any("too small to protect" in r for r in decision.reasons)
+    assert decision.action is DecisionAction.SKIP
+    assert any(r.rule is RuleId.TOO_SMALL_TO_PROTECT for r in decision.reasons)
     loose = CONFIG.model_copy(update={"risk": CONFIG.risk.model_copy(update={"entry_slippage_allowance_pct": D(0)})})
     assert evaluate_manual_entry("BTCUSDT", D("12"), D("2"), D("1"), D("40000"), context(), rules, loose,
                                  NOW).action is DecisionAction.ENTER

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from core.config import CEILINGS, ExecutorConfig, RiskConfig, load_config
 from core.errors import ConfigError
 from core.risk import evaluate_entry, evaluate_manual_entry
-from core.types import DecisionAction
+from core.types import DecisionAction, RuleId
 from tests.core.test_risk_support import MONDAY_MS, btc_rules, context, signal
 
 D = Decimal
@@ -33,7 +33,8 @@ def test_item3_manual_stop_wider_than_the_limit_is_refused_naming_the_setting() 
     decision = evaluate_manual_entry("BTCUSDT", D("1200"), D("1.5"), D("95"), D("40000"), context(), btc_rules(),
                                      CONFIG, MONDAY_MS)
     assert decision.action is DecisionAction.SKIP
-    assert any("MAX_STOP_LOSS_PCT=10" in r and "95" in r for r in decision.reasons), decision.reasons
+    assert any(r.rule is RuleId.MAX_STOP_LOSS and "MAX_STOP_LOSS_PCT=10" in r.message and "95" in r.message
+               for r in decision.reasons), decision.reasons
     assert evaluate_manual_entry("BTCUSDT", D("1200"), D("1.5"), D("10"), D("40000"), context(), btc_rules(),
                                  CONFIG, MONDAY_MS).action is DecisionAction.ENTER
 
@@ -41,7 +42,7 @@ def test_item3_manual_stop_wider_than_the_limit_is_refused_naming_the_setting() 
 def test_item3_strategy_signal_with_a_wide_stop_is_refused() -> None:
     decision = evaluate_entry(signal(sl="12"), context(), btc_rules(), CONFIG, MONDAY_MS)
     assert decision.action is DecisionAction.SKIP
-    assert any("risk.max_stop_loss_pct" in r and "MAX_STOP_LOSS_PCT=10" in r for r in decision.reasons)
+    assert any(r.rule is RuleId.MAX_STOP_LOSS and "MAX_STOP_LOSS_PCT=10" in r.message for r in decision.reasons)
 
 
 def test_item3_the_code_ceiling_binds_a_config_built_around_validation() -> None:
@@ -50,7 +51,8 @@ def test_item3_the_code_ceiling_binds_a_config_built_around_validation() -> None
     decision = evaluate_manual_entry("BTCUSDT", D("100"), D("1.5"), D("30"), D("40000"), context(), btc_rules(),
                                      loose, MONDAY_MS)
     assert decision.action is DecisionAction.SKIP
-    assert any("risk.ceiling.max_stop_loss_pct" in r and "MAX_STOP_LOSS_PCT=25" in r for r in decision.reasons)
+    assert any(r.rule is RuleId.MAX_STOP_LOSS_CEILING and "MAX_STOP_LOSS_PCT=25" in r.message
+               for r in decision.reasons)
 
 
 def test_item3_entry_whose_stop_limit_fails_percent_price_by_side_is_refused() -> None:
@@ -60,7 +62,7 @@ def test_item3_entry_whose_stop_limit_fails_percent_price_by_side_is_refused() -
     decision = evaluate_manual_entry("BTCUSDT", D("100"), D("1.5"), D("21"), D("40000"), context(), rules, config,
                                      MONDAY_MS)
     assert decision.action is DecisionAction.SKIP
-    assert any("protection would be refused" in r and "PERCENT_PRICE_BY_SIDE" in r for r in decision.reasons)
+    assert any(r.rule is RuleId.PROTECTION_REFUSED and "PERCENT_PRICE_BY_SIDE" in r.message for r in decision.reasons)
     ok = evaluate_manual_entry("BTCUSDT", D("100"), D("1.5"), D("19"), D("40000"), context(), rules, config,
                                MONDAY_MS)
     assert ok.action is DecisionAction.ENTER

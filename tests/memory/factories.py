@@ -12,6 +12,9 @@ from core.types import (
     OcoRequest,
     OrderRequest,
     OrderType,
+    Reason,
+    ReasonKind,
+    RuleId,
     Side,
     StrategyName,
     TimeInForce,
@@ -74,7 +77,10 @@ def decision(time_ms: int, *, clamps: int = 0) -> Decision:
         quote_amount=Decimal("100.00"),
         quantity=Decimal("0.002"),
         reference_price=Decimal("50000"),
-        reasons=("momentum z=2.1", "spread ok"),
+        reasons=(Reason(rule=RuleId.SIZING_KELLY, message="size: fractional Kelly 0.0500 (prior)",
+                        kind=ReasonKind.NOTE),
+                 Reason(rule=RuleId.MAX_POSITION_SIZE, message="risk.max_position_size_pct: quote_amount 250 -> 100",
+                        kind=ReasonKind.CLAMP)),
         clamps=tuple(
             ClampEvent(rule=f"max_position_pct_{i}", field="quote_amount", requested="250", applied="100",
                        source="scout:gemma")

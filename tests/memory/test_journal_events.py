@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from core.types import Decision, RuleId
 from memory.journal import Journal, JournalWriteError
 from tests.memory.factories import decision, limit_buy
 
@@ -22,7 +25,10 @@ def test_decisions_keep_reasons_and_clamps_also_get_their_own_rows(journal: Jour
     journal.record_decision(decision(1_000, clamps=2))
     journal.record_decision(decision(2_000))
     first, second = journal.decisions()
-    assert first["reasons"] == ["momentum z=2.1", "spread ok"]
+    assert first["reasons"] == [
+        {"rule": "sizing.kelly", "message": "size: fractional Kelly 0.0500 (prior)", "kind": "note"},
+        {"rule": "risk.max_position_size_pct", "message": "risk.max_position_size_pct: quote_amount 250 -> 100",
+         "kind": "clamp"}]
     assert first["quote_amount"] == "100.00" and first["time_ms"] == 1_000
     assert [clamp["rule"] for clamp in first["clamps"]] == ["max_position_pct_0", "max_position_pct_1"]
     assert second["clamps"] == []
@@ -32,6 +38,31 @@ def test_decisions_keep_reasons_and_clamps_also_get_their_own_rows(journal: Jour
         (first["id"], "max_position_pct_1", "250", "100", "scout:gemma"),
     ]
     assert journal.clamps(since_ms=1_500) == []
+
+
+def test_a_decision_journaled_with_plain_text_reasons_still_reads(tmp_path: Path) -> None:
+    """Journals written before reasons had rule ids hold them as strings: they read whole, as UNSPECIFIED refusals
+    of a skip (a report still counts them) and as notes of any other decision."""
+    path = tmp_path / "journal.db"
+    with Journal(path) as journal:
+        journal.record_decision(decision(1_000))
+    old_skip = {**json.loads(decision(2_000).model_dump_json()), "action": "skip",
+                "reasons": ["DATA_OUTAGE: no market price for BTCUSDT yet", "size ×1322"]}
+    old_enter = {**json.loads(decision(3_000).model_dump_json()), "reasons": ["size: requested 100 (manual)"]}
+    with sqlite3.connect(path) as conn:
+        for document in (old_skip, old_enter):
+            conn.execute("INSERT INTO decisions (time_ms, symbol, strategy, action, decision_json)"
+                         " VALUES (?, ?, ?, ?, ?)",
+                         (document["time_ms"], "BTCUSDT", "momentum", document["action"], json.dumps(document)))
+    conn.close()
+    with Journal(path) as journal:
+        _, skip, enter = journal.decisions()
+        assert skip["reasons"] == [
+            {"rule": "unspecified", "message": "DATA_OUTAGE: no market price for BTCUSDT yet", "kind": "refusal"},
+            {"rule": "unspecified", "message": "size ×1322", "kind": "refusal"}]
+        assert enter["reasons"] == [{"rule": "unspecified", "message": "size: requested 100 (manual)", "kind": "note"}]
+        read = Decision.model_validate({k: v for k, v in skip.items() if k != "id"})
+        assert read.reasons[0].rule is RuleId.UNSPECIFIED
 
 
 def test_decisions_returns_the_latest_ones_oldest_first(journal: Journal) -> None:

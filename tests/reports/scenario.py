@@ -25,6 +25,9 @@ from core.types import (
     OrderRequest,
     OrderStatus,
     OrderType,
+    Reason,
+    ReasonKind,
+    RuleId,
     Side,
     StrategyName,
 )
@@ -90,15 +93,23 @@ TRADES = (
 )
 
 
-def skip(symbol: str, time_ms: int, *reasons: str, clamps: tuple[ClampEvent, ...] = ()) -> Decision:
+def refusal(rule: RuleId, message: str) -> Reason:
+    return Reason(rule=rule, message=message, kind=ReasonKind.REFUSAL)
+
+
+def skip(symbol: str, time_ms: int, *reasons: Reason, clamps: tuple[ClampEvent, ...] = ()) -> Decision:
     return Decision(symbol=symbol, strategy=StrategyName.SCALPING, action=DecisionAction.SKIP, reasons=reasons,
                     clamps=clamps, time_ms=time_ms)
 
 
 def enter(symbol: str, strategy: StrategyName, time_ms: int, clamps: tuple[ClampEvent, ...] = ()) -> Decision:
     return Decision(symbol=symbol, strategy=strategy, action=DecisionAction.ENTER, quote_amount=Decimal(100),
-                    quantity=Decimal("0.002"), reference_price=Decimal(50_000), reasons=("signal",), clamps=clamps,
+                    quantity=Decimal("0.002"), reference_price=Decimal(50_000), reasons=(SIZED,), clamps=clamps,
                     time_ms=time_ms)
+
+
+SIZED = Reason(rule=RuleId.SIZING_KELLY, message="size: fractional Kelly 0.0500 (prior, 0 closed trades) × "
+               "confidence 0.70 × allocation 0.50 × breaker 1.00 = 1.7500% of equity 10000", kind=ReasonKind.NOTE)
 
 
 def size_clamp(symbol: str) -> ClampEvent:
@@ -125,15 +136,23 @@ def populate(journal: Journal) -> None:
                 journal.record_fill(fill, position_id=trade.position_id)
         journal.record_decision(enter(trade.symbol, trade.strategy, trade.fills[0].time_ms - 10))
     # Monday: two data outages on different symbols, one "already in a position", one clamp on an entry.
-    journal.record_decision(skip("ETHUSDT", at(MON_MS, 2), "DATA_OUTAGE: no market price for ETHUSDT yet"))
-    journal.record_decision(skip("SOLUSDT", at(MON_MS, 3), "DATA_OUTAGE: no market price for SOLUSDT yet"))
-    journal.record_decision(skip("BTCUSDT", at(MON_MS, 11), "BTCUSDT already has a position or an entry in flight"))
+    journal.record_decision(skip("ETHUSDT", at(MON_MS, 2),
+                                 refusal(RuleId.DATA_OUTAGE, "DATA_OUTAGE: no market price for ETHUSDT yet")))
+    journal.record_decision(skip("SOLUSDT", at(MON_MS, 3),
+                                 refusal(RuleId.DATA_OUTAGE, "DATA_OUTAGE: no market price for SOLUSDT yet")))
+    journal.record_decision(skip("BTCUSDT", at(MON_MS, 11), refusal(
+        RuleId.ONE_POSITION_PER_SYMBOL, "one position per symbol: BTCUSDT already has an open position")))
     journal.record_decision(enter("XRPUSDT", StrategyName.MOMENTUM, at(MON_MS, 16), (size_clamp("XRPUSDT"),)))
     # Tuesday: the same "already in" reason on two symbols, one skip that a clamp turned into a refusal.
-    journal.record_decision(skip("ETHUSDT", at(TUE_MS, 1), "ETHUSDT already has a position or an entry in flight"))
-    journal.record_decision(skip("SOLUSDT", at(TUE_MS, 16), "SOLUSDT already has a position or an entry in flight"))
-    journal.record_decision(skip("BTCUSDT", at(TUE_MS, 10),
-                                 "max_position_pct: quote_amount 250 -> 0 (equity too small)",
+    journal.record_decision(skip("ETHUSDT", at(TUE_MS, 1), refusal(
+        RuleId.ONE_POSITION_PER_SYMBOL, "one position per symbol: ETHUSDT already has an open position")))
+    journal.record_decision(skip("SOLUSDT", at(TUE_MS, 16), refusal(
+        RuleId.ONE_POSITION_PER_SYMBOL, "one position per symbol: an entry on SOLUSDT is already in flight")))
+    # Sized (a note, never a skip reason), capped (a clamp), then refused: only the refusal is a skip reason.
+    journal.record_decision(skip("BTCUSDT", at(TUE_MS, 10), SIZED,
+                                 Reason(rule=RuleId.MAX_POSITION_SIZE, kind=ReasonKind.CLAMP,
+                                        message="risk.max_position_size_pct: quote_amount 250 -> 0.4"),
+                                 refusal(RuleId.SIZE_ZERO, "size is zero (requested 0.4)"),
                                  clamps=(size_clamp("BTCUSDT"),)))
     journal.record_breaker_event(at(MON_MS, 14, 30), "daily_loss", "tripped", "pause", 2.3, 2.0,
                                  "daily loss 2.30% over 2.00%")

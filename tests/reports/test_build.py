@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.clock import MS_PER_DAY, MS_PER_HOUR
-from core.types import Fill, OrderRequest, OrderStatus, OrderType, Position, Side, StrategyName
+from core.types import Fill, OrderRequest, OrderStatus, OrderType, Position, RuleId, Side, StrategyName
 from memory.journal import Journal
 from memory.rows import FillRow
 from reports.build import build_report
@@ -86,8 +86,8 @@ def test_monday_numbers_match_hand_calculations(journal: Journal) -> None:
     assert report.errors == {"ORDER_REJECTED": 1}
     assert (report.llm.calls, report.llm.failures) == (3, 1)
     assert (report.decisions.entered, report.decisions.skipped, report.decisions.exited) == (3, 3, 0)
-    assert [(r.reason, r.count) for r in report.decisions.top_skip_reasons] == [
-        ("DATA_OUTAGE", 2), ("<symbol> already has a position or an entry in flight", 1)]
+    assert [(r.rule, r.label, r.count) for r in report.decisions.top_skip_reasons] == [
+        (RuleId.DATA_OUTAGE, "data outage", 2), (RuleId.ONE_POSITION_PER_SYMBOL, "one position per symbol", 1)]
 
 
 def test_tuesday_counts_trades_closed_today_and_partial_exits(journal: Journal) -> None:
@@ -113,8 +113,8 @@ def test_tuesday_counts_trades_closed_today_and_partial_exits(journal: Journal) 
     assert report.max_drawdown_pct == pytest.approx(_max_drawdown([equity_value(h) for h in range(23, 48)]))
     assert not any("no equity snapshot before" in note for note in report.notes)
     assert report.errors == {"DATA_OUTAGE": 2}
-    assert [(r.reason, r.count) for r in report.decisions.top_skip_reasons] == [
-        ("<symbol> already has a position or an entry in flight", 2), ("max_position_pct", 1)]
+    assert [(r.rule, r.label, r.count) for r in report.decisions.top_skip_reasons] == [
+        (RuleId.ONE_POSITION_PER_SYMBOL, "one position per symbol", 2), (RuleId.SIZE_ZERO, "nothing left to spend", 1)]
 
 
 def test_week_covers_both_days(journal: Journal) -> None:

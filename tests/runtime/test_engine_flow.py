@@ -126,7 +126,7 @@ def test_kill_blocks_entries_but_not_exits(rig: Rig) -> None:
     _rise_until_entry(rig)
     rig.bar(0.05)
     rig.engine.kill()
-    assert rig.engine.entry_blockers(SYMBOL)[0].startswith("kill switch")
+    assert rig.engine.entry_blockers(SYMBOL)[0].rule == "control.kill_switch"
     assert rig.engine.request_exit(SYMBOL, rig.t, "operator asked") is True
     rig.pump.flush()
     rig.bar(0.0)  # the market exit fills at the next open

@@ -183,6 +183,6 @@ def test_item6_an_engaged_kill_switch_survives_a_rollback_to_before_it(template:
     assert code == 0 and envelope["data"]["kill_switch"]["flag_file"] is True, envelope
     code, envelope, _ = run_cli(home, *BUY)
     assert envelope["data"]["status"] == "skipped", envelope
-    assert any("kill switch" in r for r in envelope["data"]["decision"]["reasons"])
+    assert any(r["rule"] == "control.kill_switch" for r in envelope["data"]["decision"]["reasons"])
     after = saved_checkpoint(home)
     assert after is not None and after["engine"]["controls"]["killed"] is True

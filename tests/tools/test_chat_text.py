@@ -111,6 +111,6 @@ def test_scan_text_shows_each_decision_with_every_blocker(home: Path) -> None:
     for result in data["results"]:
         assert f"{result['symbol']}: entry would be REFUSED now" in text
         for blocker in result["entry"]["blockers"]:
-            assert _flat(blocker) in flat, blocker
+            assert _flat(blocker["message"]) in flat, blocker
     assert "kill switch is on (manual)" in flat or "Every symbol is blocked by" in text
     assert "BTCUSDT: engine's last price 64,995.18" in text

@@ -40,12 +40,13 @@ def test_pause_blocks_entries_on_the_symbol_and_resume_lifts_it(home: Path) -> N
     paused = handle_pause(PauseInput(symbol="BTCUSDT", minutes=90), ctx)
     assert paused.executed_by == "this process"
     assert paused.paused_until_ms == paused.engine_time_ms + 90 * 60_000
-    assert any(b.startswith("paused: BTCUSDT paused until") for b in paused.entry_blockers["BTCUSDT"])
+    assert any(b.rule == "pause.symbol" and b.message.startswith("paused: BTCUSDT paused until")
+               for b in paused.entry_blockers["BTCUSDT"])
     assert checkpoint(home)["engine"]["controls"]["paused_symbols"] == {"BTCUSDT": paused.paused_until_ms}
 
     refused = handle(_buy("BTCUSDT"), ctx)
     assert refused.status == "skipped" and refused.decision is not None
-    assert any(r.startswith("paused: BTCUSDT") for r in refused.decision.reasons)
+    assert any(r.rule == "pause.symbol" and r.message.startswith("paused: BTCUSDT") for r in refused.decision.reasons)
     assert handle(_buy("ETHUSDT"), ctx).status == "executed", "a pause of one symbol leaves the others alone"
 
     resumed = handle_resume(ResumeInput(symbol="BTCUSDT"), ctx)
@@ -58,7 +59,7 @@ def test_pause_of_everything_blocks_every_symbol_until_resumed(home: Path) -> No
     paused = handle_pause(PauseInput(minutes=5), ctx)
     assert paused.symbol is None and paused.all_paused_until_ms == paused.engine_time_ms + 5 * 60_000
     assert set(paused.entry_blockers) == {"BTCUSDT", "ETHUSDT"}
-    assert all(any("all entries paused" in b for b in blockers) for blockers in paused.entry_blockers.values())
+    assert all(any(b.rule == "control.pause_all" for b in blockers) for blockers in paused.entry_blockers.values())
     resumed = handle_resume(ResumeInput(), ctx)
     assert resumed.all_paused_until_ms == 0 and resumed.entry_blockers == {"BTCUSDT": [], "ETHUSDT": []}
 
@@ -82,7 +83,8 @@ def test_kill_creates_the_flag_file_engages_the_switch_and_reset_undoes_both(hom
     ctx = context(home)
     killed = handle_kill(KillInput(), ctx)
     assert killed.kill_switch and killed.kill_flag_file and (home / "KILL").exists()
-    assert all("kill switch is on (manual)" in b for b in killed.entry_blockers.values())
+    assert all(any(b.rule == "control.kill_switch" and b.message == "kill switch is on (manual)" for b in blockers)
+               for blockers in killed.entry_blockers.values())
     assert checkpoint(home)["engine"]["controls"]["killed"] is True
     assert query(home / "journal.db", "SELECT count(*) FROM errors WHERE code = 'KILL'") == [(1,)]
     assert handle(_buy("ETHUSDT"), ctx).status == "skipped"
@@ -97,7 +99,7 @@ def test_a_kill_flag_left_by_an_earlier_kill_is_honoured_by_the_next_direct_requ
     (home / "KILL").touch()
     out = handle(_buy("ETHUSDT"), context(home))
     assert out.status == "skipped" and out.decision is not None
-    assert any("kill switch" in r for r in out.decision.reasons)
+    assert any(r.rule == "control.kill_switch" for r in out.decision.reasons)
 
 
 @pytest.mark.parametrize("minutes", [0, 10_081, -5])

@@ -16,6 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.errors import ConfigError
+from core.types import RuleId
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
 from tests.conftest import fixture_path
@@ -99,11 +100,13 @@ def test_each_symbol_gets_oracle_metrics_signals_and_blockers(built: Path, serve
 
     eth = ok(results["ETHUSDT"])
     assert not eth.entry.allowed
-    assert eth.entry.blockers == ["one position per symbol: ETHUSDT already has an open position"]
+    assert [(b.rule, b.message) for b in eth.entry.blockers] == [
+        (RuleId.ONE_POSITION_PER_SYMBOL, "one position per symbol: ETHUSDT already has an open position")]
 
     sol = ok(results["SOLUSDT"])  # the 2021 recording: data, but far too old to trade on
     assert sol.oracle.ok and not sol.entry.allowed
-    assert any(b.startswith("DATA_OUTAGE: SOLUSDT: live market data is stale") for b in sol.entry.blockers)
+    assert any(b.rule is RuleId.DATA_OUTAGE and b.message.startswith("DATA_OUTAGE: SOLUSDT: live market data is stale")
+               for b in sol.entry.blockers)
 
 
 def test_an_unknown_symbol_is_an_error_for_that_symbol_only(built: Path, server: BinancePublicServer) -> None:
@@ -125,7 +128,8 @@ def test_unreachable_binance_is_a_data_outage_per_symbol_and_blocks_entries(buil
         assert not scanned.oracle.ok and scanned.oracle.metrics is None
         assert scanned.oracle.error is not None and scanned.oracle.error.code == "DATA_OUTAGE"
         assert not scanned.entry.allowed
-        assert any(b.startswith(f"DATA_OUTAGE: {scanned.symbol}: no live market data") for b in scanned.entry.blockers)
+        outage = f"DATA_OUTAGE: {scanned.symbol}: no live market data"
+        assert any(b.rule is RuleId.DATA_OUTAGE and b.message.startswith(outage) for b in scanned.entry.blockers)
         assert scanned.strategies.source == "checkpoint"  # the engine's own view is still shown
 
 
@@ -137,7 +141,7 @@ def test_a_home_without_state_still_returns_oracle_results_and_stays_empty(
     assert list(results) == ["BTCUSDT", "ETHUSDT"]
     btc = ok(results["BTCUSDT"])
     assert btc.oracle.ok and btc.strategies.source == "none" and btc.strategies.signals == []
-    assert not btc.entry.allowed and btc.entry.blockers[0].startswith("risk engine not available")
+    assert not btc.entry.allowed and btc.entry.blockers[0].rule is RuleId.ENGINE_UNAVAILABLE
     assert ok(results["ETHUSDT"]).oracle.ok
     assert list(tmp_path.iterdir()) == []
 

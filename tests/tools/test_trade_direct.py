@@ -84,7 +84,7 @@ def test_a_trade_while_killed_is_refused_with_the_reason_and_places_nothing(home
     before = order_count(home)
     out = handle(TradeInput(symbol="ETHUSDT", side="buy", quote=Decimal("10")), ctx)
     assert out.status == "skipped" and out.orders == []
-    assert out.decision is not None and any("kill switch" in r for r in out.decision.reasons)
+    assert out.decision is not None and any(r.rule == "control.kill_switch" for r in out.decision.reasons)
     assert "kill switch" in out.message
     assert order_count(home) == before
 

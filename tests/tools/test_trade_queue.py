@@ -57,16 +57,16 @@ def test_requests_to_a_running_engine_execute_once_through_the_queue(
 
     paused = handle_pause(PauseInput(symbol="BTCUSDT", minutes=60), ctx)
     assert paused.executed_by == "running engine"
-    assert any(b.startswith("paused: BTCUSDT") for b in paused.entry_blockers["BTCUSDT"])
+    assert any(b.rule == "pause.symbol" for b in paused.entry_blockers["BTCUSDT"])
     resumed = handle_resume(ResumeInput(symbol="BTCUSDT"), ctx)
-    assert not any("paused" in b for b in resumed.entry_blockers["BTCUSDT"])
+    assert not any("paused" in b.message for b in resumed.entry_blockers["BTCUSDT"])
 
     killed = handle_kill(KillInput(), ctx)
     assert killed.executed_by == "running engine" and killed.kill_switch and killed.kill_flag_file
     assert (home / "KILL").exists()
     refused = handle(TradeInput(symbol="BTCUSDT", side="buy", quote=Decimal("10")), ctx)
     assert refused.status == "skipped" and refused.executed_by == "running engine"
-    assert any("kill switch" in r for r in refused.decision.reasons)  # type: ignore[union-attr]
+    assert any(r.rule == "control.kill_switch" for r in refused.decision.reasons)  # type: ignore[union-attr]
 
     assert [o[1:4] for o in operator_orders(home) if o[2] == "BUY"] == [("ETHUSDT", "BUY", "MARKET")], \
         "exactly one entry order for the one executed request"

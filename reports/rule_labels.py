@@ -1,0 +1,62 @@
+"""A short label per rule, as a report names it next to a count. Exhaustive: a test checks every `RuleId`."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from core.types import RuleId
+
+RULE_LABELS = MappingProxyType({
+    RuleId.UNSPECIFIED: "unspecified (journaled before reasons had rule ids)",
+    RuleId.KILL_SWITCH: "kill switch on",
+    RuleId.PAUSE_ALL: "all entries paused",
+    RuleId.PAUSE_EVERY_SYMBOL: "every symbol paused by advice",
+    RuleId.PAUSE_SYMBOL: "symbol paused",
+    RuleId.BREAKER_MANUAL_KILL: "manual kill",
+    RuleId.BREAKER_DRAWDOWN_KILL: "drawdown kill breaker",
+    RuleId.BREAKER_DRAWDOWN_PAUSE: "drawdown pause breaker",
+    RuleId.BREAKER_DAILY_LOSS: "daily loss breaker",
+    RuleId.WEEKLY_SIZE_MULTIPLIER: "weekly loss breaker cut",
+    RuleId.DATA_OUTAGE: "data outage",
+    RuleId.NO_REFERENCE_PRICE: "no reference price",
+    RuleId.ENGINE_UNAVAILABLE: "risk engine not available",
+    RuleId.SYMBOL_NOT_TRADED: "symbol not traded by the engine",
+    RuleId.ONE_POSITION_PER_SYMBOL: "one position per symbol",
+    RuleId.MAX_OPEN_POSITIONS: "MAX_OPEN_POSITIONS reached",
+    RuleId.NO_EQUITY: "no equity",
+    RuleId.MAX_POSITION_SIZE: "MAX_POSITION_SIZE_PCT cap",
+    RuleId.MAX_POSITION_SIZE_CEILING: "position code ceiling",
+    RuleId.MAX_TOTAL_EXPOSURE: "MAX_TOTAL_EXPOSURE_PCT reached",
+    RuleId.MAX_TOTAL_EXPOSURE_CEILING: "total exposure code ceiling",
+    RuleId.FREE_BALANCE: "free quote balance",
+    RuleId.SIZE_ZERO: "nothing left to spend",
+    RuleId.MAX_STOP_LOSS: "stop wider than MAX_STOP_LOSS_PCT",
+    RuleId.MAX_STOP_LOSS_CEILING: "stop wider than the code ceiling",
+    RuleId.INVALID_REQUEST: "invalid trade request",
+    RuleId.SIZING_KELLY: "Kelly sizing",
+    RuleId.SIZING_MANUAL: "requested amount",
+    RuleId.SYMBOL_NOT_TRADING: "symbol not trading",
+    RuleId.QUOTE_ORDER_QTY: "quote-amount market orders not allowed",
+    RuleId.MAX_NOTIONAL: "exchange maxNotional",
+    RuleId.MIN_SIZE: "below the exchange minimum (minQty, minNotional)",
+    RuleId.MAX_QTY: "exchange maxQty",
+    RuleId.EXIT_PRICE: "exit price refused by the filters",
+    RuleId.STOP_NOT_BELOW_PRICE: "stop not below the price",
+    RuleId.TOO_SMALL_TO_PROTECT: "too small to protect",
+    RuleId.PROTECTION_REFUSED: "protection would be refused",
+    RuleId.ADVICE_VETO: "advice veto",
+    RuleId.ADVICE_SKIP: "advice skip",
+    RuleId.ADVICE_PAUSE: "advice pause",
+    RuleId.ADVICE_SIZE_NEGATIVE: "advice multiplier below zero",
+    RuleId.ADVICE_SIZE_ZERO: "advice multiplier zero",
+    RuleId.ADVICE_SIZE_MAX_1: "advice enlarging refused",
+    RuleId.ADVICE_SIZE: "advice shrank the entry",
+    RuleId.ADVICE_STOP_INVALID: "advice stop invalid",
+    RuleId.ADVICE_TAKE_PROFIT_INVALID: "advice take-profit invalid",
+    RuleId.ADVICE_STOP_NO_WIDER: "advice wider stop refused",
+    RuleId.ADVICE_STOP_BELOW_PRICE: "advice stop above the price refused",
+    RuleId.ADVICE_STOP_TIGHTENED: "advice tightened the stop",
+    RuleId.ADVICE_TAKE_PROFIT_NO_HIGHER: "advice higher take-profit refused",
+    RuleId.ADVICE_TAKE_PROFIT_LOWERED: "advice lowered the take-profit",
+})
+
