@@ -18,10 +18,8 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
-
-import httpx
 
 from core.errors import ConfigError, InvalidArgument
 from memory.redact import mask_secret
@@ -35,6 +33,9 @@ from reports.delivery import (
     scrub,
 )
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = ["DiscordNotifier", "Notifier", "NotifyError", "TelegramNotifier", "notifiers_from_env", "notify_all"]
 
 TELEGRAM_API_BASE = "https://api.telegram.org"
@@ -46,8 +47,6 @@ DISCORD_CONTENT_LIMIT = 2000
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 CHART_FILENAME = "report.png"
 _ELLIPSIS = "…"
-# Errors that may clear up on their own; the rest of httpx's (a bad URL scheme, a bad header) never will.
-_TRANSIENT_HTTPX = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 Sleep = Callable[[float], None]
 
 
@@ -74,7 +73,7 @@ class TelegramNotifier:
         self._token = token
         self.chat_id = chat_id
         self.api_base = _http_base("TELEGRAM_API_BASE", api_base)
-        self._timeout = httpx.Timeout(timeout_s)
+        self._timeout_s = timeout_s
         self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep}
 
     def __repr__(self) -> str:
@@ -102,7 +101,7 @@ class TelegramNotifier:
         url = f"{self.api_base}/bot{self._token}/{method}"
 
         def attempt() -> None:
-            response = _post(self.service, url, self._timeout, request)
+            response = _post(self.service, url, self._timeout_s, request)
             body = _json_object(response)
             if response.status_code == 200 and body.get("ok") is True:
                 return
@@ -132,7 +131,7 @@ class DiscordNotifier:
         register_secret(parts.path.rstrip("/").rsplit("/", 1)[-1])
         if parts.query:
             register_secret(parts.query)
-        self._timeout = httpx.Timeout(timeout_s)
+        self._timeout_s = timeout_s
         self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep}
 
     def __repr__(self) -> str:
@@ -148,7 +147,7 @@ class DiscordNotifier:
                        "files": {"files[0]": (CHART_FILENAME, _read_chart(self.service, chart), "image/png")}}
 
         def attempt() -> None:
-            response = _post(self.service, self._url, self._timeout, request)
+            response = _post(self.service, self._url, self._timeout_s, request)
             if response.status_code in (200, 204):
                 return
             body = _json_object(response)
@@ -207,11 +206,17 @@ def truncate(text: str, limit: int) -> str:
     return head.rstrip() + _ELLIPSIS
 
 
-def _post(service: str, url: str, timeout: httpx.Timeout, request: Mapping[str, Any]) -> httpx.Response:
+def _post(service: str, url: str, timeout_s: float, request: Mapping[str, Any]) -> httpx.Response:
+    # httpx is imported on first use: a backtest checks the notifier settings but sends nothing, and its start-up
+    # time should not carry the HTTP stack.
+    import httpx
+
+    # Errors that may clear up on their own; the rest of httpx's (a bad URL scheme, a bad header) never will.
+    transient = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        with httpx.Client(timeout=httpx.Timeout(timeout_s), follow_redirects=False) as client:
             return client.post(url, **request)
-    except _TRANSIENT_HTTPX as exc:
+    except transient as exc:
         raise TransientFailure(f"{type(exc).__name__}: {scrub(str(exc)) or 'no detail'}") from None
     except httpx.HTTPError as exc:
         raise NotifyError(service, f"{type(exc).__name__}: {scrub(str(exc)) or 'no detail'}") from None
