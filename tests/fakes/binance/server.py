@@ -38,6 +38,7 @@ from tests.fakes.binance.params import Params
 from tests.fakes.binance.render import exchange_info
 from tests.fakes.binance.signing import check_api_key, check_timestamp, param_text, verify_rest, verify_ws
 from tests.fakes.binance.venue import Event, Venue
+from tests.fakes.loop_thread import LoopThread
 
 Doc = Any  # a JSON document: an object or a list of objects
 Handler = Callable[[Params, int], Doc]
@@ -88,8 +89,7 @@ class FakeBinance:
         self._clock = clock_ms
         self.clock_offset_ms = 0
         self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop_thread = LoopThread("fake-binance")
         self._runner: web.AppRunner | None = None
         self._connections: list[_Connection] = []
         self._next_subscription = 0
@@ -110,22 +110,11 @@ class FakeBinance:
         return f"http://127.0.0.1:{self.port}/fake"
 
     def start(self, port: int = 0) -> FakeBinance:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, name="fake-binance", daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(port), loop).result(timeout=10)
+        self._loop_thread.start(self._serve(port))
         return self
 
     def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
-        self._loop = self._thread = None
+        self._loop_thread.stop(self._shutdown())
 
     def __enter__(self) -> FakeBinance:
         return self.start()
@@ -183,8 +172,7 @@ class FakeBinance:
         self._on_loop(self._terminate())
 
     def _on_loop(self, work: Awaitable[None]) -> None:
-        assert self._loop is not None, "the fake Binance is not running"
-        asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=10)  # type: ignore[arg-type]
+        self._loop_thread.run(work)  # type: ignore[arg-type]
 
     async def _drop(self) -> None:
         for connection in list(self._connections):

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loop_thread import LoopThread
 from tests.fakes.openai_compat.script import Received, Reply, error_body, estimated_tokens
 
 LMSTUDIO_TOOL_CHOICES = frozenset({"none", "auto", "required"})
@@ -43,8 +44,7 @@ class FakeOpenAI:
         self._replies: deque[Reply] = deque()
         self._requests: list[Received] = []
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop_thread = LoopThread("fake-openai")
         self._runner: web.AppRunner | None = None
 
     # ----- life cycle ------------------------------------------------------------------------------------
@@ -56,22 +56,11 @@ class FakeOpenAI:
         return f"{root}/v1" if self.mode is Mode.LMSTUDIO else root
 
     def start(self, port: int = 0) -> FakeOpenAI:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, name="fake-openai", daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(port), loop).result(timeout=10)
+        self._loop_thread.start(self._serve(port))
         return self
 
     def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
-        self._loop = self._thread = None
+        self._loop_thread.stop(self._shutdown())
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()
