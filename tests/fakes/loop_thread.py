@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 START_STOP_TIMEOUT_S = 10
@@ -45,3 +46,12 @@ class LoopThread:
         thread.join(timeout=START_STOP_TIMEOUT_S)
         loop.close()
         self._loop = self._thread = None
+
+
+def serve_until_signalled(stop: Callable[[], None]) -> None:
+    """Block until SIGINT or SIGTERM, then call `stop`: how a fake started by hand (`python -m …`) runs."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stopping.wait()
+    stop()

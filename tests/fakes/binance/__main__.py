@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import threading
 from decimal import Decimal
 
 from core.filters import SymbolRules
 from tests.fakes.binance.server import FakeBinance
+from tests.fakes.loop_thread import serve_until_signalled
 
 BTCUSDT = SymbolRules(
     symbol="BTCUSDT", status="TRADING", base_asset="BTC", quote_asset="USDT",
@@ -34,11 +33,7 @@ def main(argv: list[str] | None = None) -> None:
                        api_key=args.api_key, api_secret=args.api_secret).start(args.port)
     print(json.dumps({"rest": fake.rest_url, "ws_api": fake.ws_api_url, "control": fake.control_url,
                       "api_key": args.api_key, "api_secret": args.api_secret}), flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
-    fake.stop()
+    serve_until_signalled(fake.stop)
 
 
 if __name__ == "__main__":

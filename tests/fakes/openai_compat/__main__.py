@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import threading
 
+from tests.fakes.loop_thread import serve_until_signalled
 from tests.fakes.openai_compat.server import FakeOpenAI, Mode
 
 
@@ -21,11 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     fake = FakeOpenAI(Mode(args.mode), api_key=args.api_key, models=models).start(args.port)
     print(json.dumps({"base_url": fake.base_url, "script": f"http://127.0.0.1:{fake.port}/fake/script",
                       "requests": f"http://127.0.0.1:{fake.port}/fake/requests"}), flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
-    fake.stop()
+    serve_until_signalled(fake.stop)
 
 
 if __name__ == "__main__":
