@@ -29,6 +29,7 @@ from memory.files import write_json_atomic
 from memory.journal import Journal
 from runtime.pump import Pump
 from runtime.sources import MarketSource
+from tools.spec import wall_clock_ms
 
 Progress = Callable[[int], None]
 DEFAULT_QUOTE_PLACES = 8  # Binance's quoteAssetPrecision of USDT
@@ -113,7 +114,7 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
             journal.save_checkpoint({
                 "source_id": f"backtest:{out_dir.name}", "cursor": events, "finished": True, "mode": "replay",
                 "rules": {s: source.rules[s].model_dump(mode="json") for s in engine.symbols},
-                "engine": engine.to_state(), "paper": exchange.to_state()}, written_ms=int(time.time() * 1000))
+                "engine": engine.to_state(), "paper": exchange.to_state()}, written_ms=wall_clock_ms())
     finally:
         journal.close()
     marks = {s: Decimal(repr(f.last_price)) for s, f in engine.features.items() if f.last_price is not None}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from datetime import date as Date
 
@@ -23,6 +22,7 @@ from reports.model import ReportPeriod
 from reports.notify import Notifier
 from reports.schedule import next_daily_run_ms
 from runtime.home import Home
+from tools.spec import wall_clock_ms
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class ReportSender:
                                   rules=self._rules, first_day=self._first_day,
                                   on_sent=lambda *sent: self.sent.append(sent))
         self.warnings.extend(result.warnings + [f.message for f in result.failures])
-        wall_ms = int(time.time() * 1000)
+        wall_ms = wall_clock_ms()
         for failure in result.failures:  # journaled, so that `status` shows a report that did not arrive
             journal.record_error(wall_ms, failure.code, failure.message, failure.details)
         if self._finishing.is_set():

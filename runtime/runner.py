@@ -49,6 +49,7 @@ from runtime.state import (
     refuse_diverged_journal,
 )
 from runtime.view import LiveView
+from tools.spec import wall_clock_ms
 
 QUOTE_ASSET = "USDT"
 COMMAND_POLL_S = 0.2  # how often (wall time) the queue of requests from other processes is read
@@ -83,7 +84,7 @@ class Runner:
         self.view = view
         self.store = MemoryStore(home.root)
         self.journal, self.warnings = open_journal_for_writing(home, accept_rollback=accept_rollback,
-                                                               wall_ms=_wall_ms())
+                                                               wall_ms=wall_clock_ms())
         try:
             self._restore(source, source_id, balance, config)
         except BaseException:
@@ -140,7 +141,7 @@ class Runner:
         """Reconcile before trading: journal ↔ exchange, then protection for every open position, then the kill
         switch as the `KILL` file and the journal record it; all of it saved with a checkpoint."""
         with self.journal.batch():
-            complete_interrupted(self.journal, _wall_ms())
+            complete_interrupted(self.journal, wall_clock_ms())
             self.warnings.extend(reconcile_at_start(self.home, self.journal, self.pump,
                                                     replay_after_ms=None if self.source.live else self.checkpoint_ms))
             # A new replay saves its first checkpoint at its first interval: one saved now, at the start time,
@@ -157,7 +158,7 @@ class Runner:
         self.journal.save_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
                                       "mode": "paper" if self.source.live else "replay",
                                       "rules": rules, "engine": self.engine.to_state(),
-                                      "paper": self.exchange.to_state()}, written_ms=_wall_ms())
+                                      "paper": self.exchange.to_state()}, written_ms=wall_clock_ms())
 
     def publish(self) -> None:
         """After a checkpoint committed: the marker, then the derived memory files."""
@@ -217,7 +218,7 @@ class Runner:
             if not self.source.live:
                 self.reports.advance(self.engine.now_ms)  # after the commit: the report sees all of its day
             elif index % REPORT_CLOCK_EVERY == 0:
-                self.reports.advance(_wall_ms())
+                self.reports.advance(wall_clock_ms())
             if index % 500 == 0:
                 if self.home.kill_flag.exists() and not self.engine.controls.killed:
                     with journal.batch():
@@ -260,7 +261,7 @@ class Runner:
             return
         self._commands_polled = now
         with self.journal.batch():
-            done = process_queue(self.journal, self.engine, self.pump, _wall_ms())
+            done = process_queue(self.journal, self.engine, self.pump, wall_clock_ms())
             if done:
                 self.checkpoint()
         if done:
@@ -334,9 +335,6 @@ class Runner:
             "report": str(self.home.root / "performance_metrics.json"),
         }
 
-
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorConfig],
