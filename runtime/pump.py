@@ -14,10 +14,10 @@ from decimal import Decimal
 
 from core.engine import CancelOrder, CancelOrderList, Command, Engine, EquityPoint, Notice, PlaceOco, PlaceOrder, Record
 from core.events import Bar, Book, TradePrint
+from core.exchange_port import Exchange, ExchangeRejected, ExecutionReport, SimulatedVenue
 from core.portfolio import ClosedTrade
 from core.risk.breakers import BreakerEvent
 from core.types import Decision, OrderStatus
-from exchange.port import Exchange, ExchangeRejected, ExecutionReport
 from memory.journal import Journal, OrderNotJournaled
 
 RecordSink = Callable[[Record], None]
@@ -38,10 +38,11 @@ class Pump:
         self.trades_closed = 0
         self.rejections = 0
         self.reports_seen = 0
-        simulator = exchange  # a simulator matches on market data; a real exchange has none of these
-        self._on_bar = getattr(simulator, "on_bar", None)
-        self._on_book = getattr(simulator, "on_book", None)
-        self._on_trade = getattr(simulator, "on_trade", None)
+        # A simulated venue matches on the market data it is shown; a real exchange matches on its own.
+        simulated = isinstance(exchange, SimulatedVenue)
+        self._on_bar = exchange.on_bar if simulated else None
+        self._on_book = exchange.on_book if simulated else None
+        self._on_trade = exchange.on_trade if simulated else None
         # Bound once: handle() passes and calls these for every bar of a replay.
         self._deliver_bound = self._deliver
         self._engine_bar = engine.on_bar
