@@ -32,13 +32,14 @@ from core.errors import ExecutorError, InvalidArgument, UnknownSymbol
 from core.filters import SymbolRules, rules_from_exchange_info
 from core.types import DecisionAction
 from exchange.feeds.synthetic import SyntheticMarket
-from exchange.paper import PaperExchange
 from memory.files import MemoryStore
 from memory.home_state import check_journal_present, marker_path
 from memory.journal import CommandRow, CommandStatus, FillRow, Journal, OrderRow
 from runtime.home import Home
 from runtime.lock import HomeLocked, SingleWriterLock
 from runtime.pump import Pump
+from runtime.run_mode import RunMode
+from runtime.session import restore_session
 from runtime.sources import recorded_source
 from runtime.state import leave_kill_flag, prepare_journal, publish_marker, reconcile_at_start
 
@@ -534,10 +535,10 @@ class DirectSession:
         self.checkpoint = checkpoint
         rules = checkpoint_rules(checkpoint)
         try:
-            self.engine = Engine.from_state(checkpoint["engine"], config, rules)
-            self.exchange = PaperExchange.from_state(checkpoint["paper"], rules)
+            session = restore_session(RunMode(self.mode), checkpoint["engine"], checkpoint["paper"], config, rules)
         except (KeyError, TypeError, ValueError) as exc:
             raise unrestorable_checkpoint(home, exc) from None
+        self.engine, self.exchange = session.engine, session.exchange
         self.pump = Pump(self.engine, self.exchange, journal, on_record=lambda record: leave_kill_flag(home, record))
         replay = self.mode == "replay"
         reconcile_at_start(home, journal, self.pump, replay_after_ms=self.engine.now_ms if replay else None)
