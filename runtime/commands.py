@@ -35,6 +35,7 @@ from exchange.feeds.synthetic import SyntheticMarket
 from memory.files import MemoryStore
 from memory.home_state import check_journal_present, marker_path
 from memory.journal import CommandRow, CommandStatus, FillRow, Journal, OrderRow
+from runtime.checkpoint_mode import checkpoint_mode
 from runtime.home import Home
 from runtime.lock import HomeLocked, SingleWriterLock
 from runtime.pump import Pump
@@ -48,7 +49,6 @@ OPERATOR_REASON = "requested by the operator"
 # Notices that mean a filled entry could not be protected (Invariant 6) and was, or is being, sold.
 PROTECTION_FAILURES = frozenset({"PROTECTION_FAILED"})
 EXIT_PREFIX = "cx-x-"
-REPLAY_SOURCES = ("synthetic:", "data:")
 DIRECT_MODES = ("replay", "paper")  # modes whose exchange is the paper simulator in the checkpoint
 
 
@@ -471,19 +471,6 @@ def _error(code: str, message: str, details: dict[str, Any]) -> dict[str, Any]:
 
 
 # ----- the checkpoint ------------------------------------------------------------------------------------
-
-
-def checkpoint_mode(checkpoint: dict[str, Any]) -> str:
-    """replay | paper | testnet | live | unknown: the checkpoint's own `mode`, else read from its source id."""
-    mode = checkpoint.get("mode")
-    if isinstance(mode, str):
-        return mode
-    source_id = str(checkpoint.get("source_id", ""))
-    if source_id.startswith(REPLAY_SOURCES):
-        return "replay"
-    if source_id.startswith("paper"):
-        return "paper"
-    return "unknown"
 
 
 def unrestorable_checkpoint(home: Home, exc: Exception) -> StateUnreadable:
