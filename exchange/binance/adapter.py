@@ -22,6 +22,7 @@ from exchange.binance.config import BinanceConfig
 from exchange.binance.errors import NO_SUCH_ORDER, binance_code, message, translate_write
 from exchange.binance.limits import Cost
 from exchange.binance.rest import Method, RestClient
+from exchange.binance.user_stream import UserStream
 from exchange.port import Exchange, ExchangeRejected, ExecutionReport, OrderView
 
 # Documented request weights (rest-api.md). Order placement and cancels cost 0 when they succeed since
@@ -46,6 +47,7 @@ class BinanceExchange(Exchange):
 
     def __init__(self, config: BinanceConfig, *, clock_ms: Callable[[], int] = wall_clock_ms,
                  sleep_s: Callable[[float], None] = time.sleep) -> None:
+        self._config = config
         self.rest = RestClient(config, clock_ms=clock_ms, sleep_s=sleep_s)
         self._rules: dict[str, SymbolRules] = {}
         self._list_ids: dict[int, str] = {}  # orderListId -> listClientOrderId, learnt from answers
@@ -102,13 +104,33 @@ class BinanceExchange(Exchange):
         for row in rows:
             order_id = int(row["orderId"])
             if order_id not in client_ids:
-                client_ids[order_id] = self._client_id(symbol, order_id)
+                client_ids[order_id] = str(self._order_by_id(symbol, order_id)["clientOrderId"])
             fills.append(wire.trade_fill(row, client_ids[order_id]))
         return fills
 
-    def _client_id(self, symbol: str, order_id: int) -> str:
-        doc = self._read("order", "/api/v3/order", {"symbol": symbol, "orderId": order_id}, _QUERY)
-        return str(doc["clientOrderId"])
+    def _order_by_id(self, symbol: str, order_id: int) -> dict[str, Any]:
+        return dict(self._read("order", "/api/v3/order", {"symbol": symbol, "orderId": order_id}, _QUERY))
+
+    def catch_up(self, symbol: str, after_trade_id: int) -> list[ExecutionReport]:
+        """What the user-data stream may have missed for `symbol` while it was down: one TRADE report per own
+        trade after `after_trade_id` (with its order's state as of now), oldest first. The caller
+        deduplicates fills by trade id and reads open orders (`open_orders`) for the rest."""
+        rows = self._read("myTrades", "/api/v3/myTrades", {"symbol": symbol, "fromId": after_trade_id + 1,
+                                                            "limit": 1000}, _MY_TRADES)
+        orders: dict[int, dict[str, Any]] = {}
+        reports = []
+        for row in rows:
+            order_id = int(row["orderId"])
+            if order_id not in orders:
+                orders[order_id] = self._order_by_id(symbol, order_id)
+            order = orders[order_id]
+            view = wire.order_view(order, self._list_ids.get(int(order.get("orderListId", NO_LIST))))
+            reports.append(wire.trade_report(view, wire.trade_fill(row, view.client_order_id)))
+        return reports
+
+    def user_stream(self) -> UserStream:
+        """The user-data stream of this account, sharing what the adapter learnt of order-list ids."""
+        return UserStream(self._config, self._list_ids)
 
     def _read(self, what: str, path: str, params: dict[str, Any], cost: Cost) -> Any:
         try:

@@ -130,3 +130,14 @@ def trade_fill(doc: Doc, client_order_id: str) -> Fill:
                 side=Side.BUY if doc["isBuyer"] else Side.SELL, price=dec(doc["price"]), quantity=dec(doc["qty"]),
                 commission=dec(doc["commission"]), commission_asset=doc["commissionAsset"],
                 trade_id=int(doc["id"]), time_ms=int(doc["time"]), is_maker=bool(doc["isMaker"]))
+
+
+def trade_report(view: OrderView, fill: Fill) -> ExecutionReport:
+    """A trade found after the fact (catch-up), reported with its order's state as of the lookup."""
+    return ExecutionReport(
+        client_order_id=view.client_order_id, symbol=view.symbol, side=view.side, order_type=view.order_type,
+        status=view.status, price=view.price, stop_price=view.stop_price, orig_qty=view.orig_qty,
+        executed_qty=view.executed_qty, cum_quote=view.cum_quote, time_ms=fill.time_ms,
+        list_client_id=view.list_client_id, fill=fill, order_id=view.order_id, execution_type=ExecutionType.TRADE,
+        trailing_delta=view.trailing_delta, trailing_time_ms=view.trailing_time_ms,
+    )
