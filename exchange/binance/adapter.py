@@ -23,6 +23,7 @@ from exchange.binance.errors import NO_SUCH_ORDER, binance_code, message, transl
 from exchange.binance.limits import Cost
 from exchange.binance.rest import Method, RestClient
 from exchange.binance.user_stream import UserStream
+from exchange.feeds.live import wall_clock_ms
 from exchange.port import Exchange, ExchangeRejected, ExecutionReport, OrderView
 
 # Documented request weights (rest-api.md). Order placement and cancels cost 0 when they succeed since
@@ -36,10 +37,6 @@ _ACCOUNT = Cost(weight=20)
 _EXCHANGE_INFO = Cost(weight=20)
 _MY_TRADES = Cost(weight=20)
 NO_LIST = -1
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class BinanceExchange(Exchange):

@@ -19,7 +19,6 @@ import asyncio
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -35,6 +34,7 @@ from exchange.binance.events import (
     UserEvent,
     parse_user_event,
 )
+from exchange.feeds.live import wall_clock_ms
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class UserStream:
 
     def __init__(self, config: BinanceConfig, list_ids: MutableMapping[int, str], *, backoff_s: float = 0.5,
                  max_backoff_s: float = 30.0, lifetime_ms: int = CONNECTION_LIFETIME_MS,
-                 clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
         self._config = config
         self._list_ids = list_ids
         self._backoff_s = backoff_s

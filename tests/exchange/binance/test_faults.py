@@ -10,8 +10,8 @@ import pytest
 
 from core.types import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from exchange.binance import BinanceConfig, BinanceExchange, RateLimitBanned, RateLimited
-from exchange.binance.adapter import wall_clock_ms
 from exchange.binance.limits import LimitKind
+from exchange.feeds.live import wall_clock_ms
 from exchange.port import ExchangeRejected, ExecutionStatusUnknown
 from tests.fakes.binance import FakeBinance, Fault, FaultKind, Limits, Op
 from tests.fakes.binance_support import KEY, RULES, SECRET, SYMBOL, book
