@@ -39,7 +39,7 @@ class BinanceConfig:
     rest_url: str = SPOT_REST_API_PROD_URL
     ws_api_url: str = SPOT_WS_API_PROD_URL
     timeout_ms: int = 5000
-    retries: int = 2  # GET and DELETE only (the SDK never retries a POST)
+    retries: int = 2  # reads only: the SDK would retry a DELETE too, but a cancel is never repeated here
     backoff_ms: int = 200
     recv_window_ms: int = 5000
     weight_headroom: float = 0.9  # throttle once this share of a limit is used
@@ -62,6 +62,8 @@ class BinanceConfig:
         rest, ws = _URLS[venue]
         return cls(api_key=api_key, api_secret=api_secret, rest_url=rest_url or rest, ws_api_url=ws_api_url or ws)
 
-    def rest_configuration(self) -> ConfigurationRestAPI:
+    def rest_configuration(self, *, retries: int | None = None) -> ConfigurationRestAPI:
+        """The SDK's REST configuration; `retries=0` for requests that must not be repeated (orders, cancels)."""
         return ConfigurationRestAPI(api_key=self.api_key, api_secret=self.api_secret, base_path=self.rest_url,
-                                    timeout=self.timeout_ms, retries=self.retries, backoff=self.backoff_ms)
+                                    timeout=self.timeout_ms, retries=self.retries if retries is None else retries,
+                                    backoff=self.backoff_ms)

@@ -43,7 +43,10 @@ class RestClient:
     def __init__(self, config: BinanceConfig, *, clock_ms: Callable[[], int],
                  sleep_s: Callable[[float], None]) -> None:
         self._config = config
-        self._configuration = config.rest_configuration()
+        # Reads may be retried by the SDK; orders and cancels never are: a cancel retried after a 5xx that
+        # Binance had carried out would come back -2011 and hide that it worked.
+        self._read_configuration = config.rest_configuration()
+        self._write_configuration = config.rest_configuration(retries=0)
         self._session = requests.Session()
         self._clock = clock_ms
         self.limits = RateLimits(headroom=config.weight_headroom, max_wait_ms=config.max_wait_ms, clock_ms=clock_ms,
@@ -88,8 +91,8 @@ class RestClient:
             payload["recvWindow"] = self._config.recv_window_ms
             payload["timestamp"] = self._clock() + self.offset_ms
         try:
-            answer = send_request(self._session, self._configuration, method.value, path, payload=payload,
-                                  is_signed=signed)
+            configuration = self._read_configuration if method is Method.GET else self._write_configuration
+            answer = send_request(self._session, configuration, method.value, path, payload=payload, is_signed=signed)
         except TooManyRequestsError as error:
             self.limits.refused(error.retry_after)
             raise RateLimited(binance_code(error), message(error), retry_at_ms=self.limits.retry_at_ms) from error

@@ -25,10 +25,10 @@ def fake() -> Iterator[FakeBinance]:
         yield server
 
 
-def _adapter(fake: FakeBinance, *, max_wait_ms: int = 10_000,
+def _adapter(fake: FakeBinance, *, max_wait_ms: int = 10_000, retries: int = 0,
              clock_ms: Callable[[], int] = wall_clock_ms) -> BinanceExchange:
     config = BinanceConfig(api_key=KEY, api_secret=SECRET, rest_url=fake.rest_url, ws_api_url=fake.ws_api_url,
-                           retries=0, max_wait_ms=max_wait_ms)
+                           retries=retries, backoff_ms=1, max_wait_ms=max_wait_ms)
     adapter = BinanceExchange(config, clock_ms=clock_ms, sleep_s=pytest.fail)  # no test here may wait
     adapter.start()
     return adapter
@@ -146,3 +146,20 @@ def test_orders_and_cancels_weigh_nothing_when_they_succeed_and_their_weight_whe
     assert _used_weight(fake) == weight + 1
     adapter.cancel_order(SYMBOL, "cx-free", 0)  # the order-status lookup (4) and a free cancel
     assert _used_weight(fake) == weight + 5
+
+
+def test_a_cancel_is_not_retried_after_a_5xx_it_is_unknown_and_the_lookup_shows_it_worked(fake: FakeBinance) -> None:
+    adapter = _adapter(fake, retries=2)  # reads may be retried; a retried cancel would come back -2011
+    book(fake, "99", "101")
+    adapter.place_order(_limit("cx-c5xx"), 0)
+    fake.inject(Fault(FaultKind.SERVER_ERROR, op=Op.CANCEL_ORDER, accepted=True, http_status=503))
+    with pytest.raises(ExecutionStatusUnknown):
+        adapter.cancel_order(SYMBOL, "cx-c5xx", 0)
+    view = adapter.get_order(SYMBOL, "cx-c5xx")
+    assert view is not None and view.status is OrderStatus.CANCELED
+
+
+def test_reads_are_retried_after_a_5xx(fake: FakeBinance) -> None:
+    adapter = _adapter(fake, retries=2)
+    fake.inject(Fault(FaultKind.SERVER_ERROR, op=Op.ACCOUNT, http_status=502))
+    assert adapter.balances()["USDT"] == (D("1000"), D("0"))
