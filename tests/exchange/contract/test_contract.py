@@ -48,6 +48,17 @@ def test_market_buy_by_quote_fills_from_the_book_with_the_fee_in_the_asset_recei
     assert balances["BTC"] == (D("0.70028951"), D("0")) and balances["USDT"] == (D("979.80051"), D("0"))
 
 
+def test_market_order_on_a_thin_book_fills_in_part_and_the_rest_expires(venue: Venue) -> None:
+    venue.market.book([("99", "1")], [("100", "0.05")])
+    reports = venue.exchange.place_order(OrderRequest(client_order_id="cx-thin", symbol=SYMBOL, side=Side.BUY,
+                                                      type=OrderType.MARKET, quantity=D("0.08")), 0)
+    assert [r.fill.quantity for r in reports if r.fill is not None] == [D("0.05")]
+    assert (reports[-1].status, reports[-1].executed_qty) == (OrderStatus.EXPIRED, D("0.05"))
+    view = venue.exchange.get_order(SYMBOL, "cx-thin")
+    assert view is not None and (view.status, view.executed_qty, view.orig_qty) == (
+        OrderStatus.EXPIRED, D("0.05"), D("0.08"))
+
+
 def test_limit_rests_fills_in_part_then_cancel_returns_the_rest(venue: Venue) -> None:
     venue.market.book([("99", "10")], [("101", "10")])
     placed = venue.exchange.place_order(_limit("cx-lim", Side.BUY, "0.3", "100"), 0)
