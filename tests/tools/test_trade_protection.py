@@ -5,8 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+import runtime.session
 from runtime.commands import checkpoint_rules
-from tests.runtime.helpers import replace_checkpoint
+from runtime.venues import restore_exchange
 from tests.tools.test_trade_support import checkpoint, context
 from tools.trade import TradeInput, handle
 
@@ -18,16 +21,19 @@ def test_item3_trade_pct_12_sl_95_is_refused_not_bought_and_sold(home: Path) -> 
     assert "ETHUSDT" not in checkpoint(home)["engine"]["holdings"]
 
 
-def test_item3_a_protection_that_fails_after_the_fill_is_said_with_the_exit(home: Path) -> None:
+def test_item3_a_protection_that_fails_after_the_fill_is_said_with_the_exit(home: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The exchange refuses the OCO (not allowed on the symbol) and then the lone stop (not an order type it
     takes): no protection can be placed and the position is sold. The answer must say so, not "executed … stop
-    X" with protection null."""
-    document = checkpoint(home)
-    rules = checkpoint_rules(document)
-    eth = rules["ETHUSDT"].model_copy(update={"oco_allowed": False,
-                                              "order_types": frozenset({"LIMIT", "LIMIT_MAKER", "MARKET"})})
-    document["rules"] = {s: r.model_dump(mode="json") for s, r in {**rules, "ETHUSDT": eth}.items()}
-    replace_checkpoint(home, document)
+    X" with protection null. The exchange's rules changed after the executor read them (the gate refuses a symbol
+    it knows cannot carry a stop), so only the venue is given the new rules."""
+    eth = checkpoint_rules(checkpoint(home))["ETHUSDT"].model_copy(
+        update={"oco_allowed": False, "order_types": frozenset({"LIMIT", "LIMIT_MAKER", "MARKET"})})
+
+    def changed_on_the_exchange(kind, state, rules):  # type: ignore[no-untyped-def]
+        return restore_exchange(kind, state, {**rules, "ETHUSDT": eth})
+
+    monkeypatch.setattr(runtime.session, "restore_exchange", changed_on_the_exchange)
     out = handle(TradeInput(symbol="ETHUSDT", side="buy", quote=Decimal("10")), context(home))
     assert out.status == "executed" and out.protection is None
     assert out.protection_failed is not None and "stop refused" in out.protection_failed
