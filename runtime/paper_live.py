@@ -133,5 +133,6 @@ def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace, sett
     view = None if args.no_view or args.format == "json" else LiveView("paper", source)
     runner = Runner(home, config, source, f"paper:{','.join(sorted(symbols))}", args.balance,
                     args.checkpoint_every, None, view, accept_rollback=args.accept_journal_rollback,
-                    notifiers=settings.notifiers, alerts=settings.alerts, alert_outage_min=settings.alert_outage_min)
+                    notifiers=settings.notifiers, alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
+                    research=settings.research)
     return runner.run_to_end()

@@ -31,7 +31,7 @@ from reports.notify import Notifier
 from reports.outbox import OutboxSender
 from reports.periods import utc_date
 from reports.schedule import DEFAULT_HOUR_UTC
-from runtime.alerting import AlertQueue
+from runtime.alerting import AlertQueue, ResearchQueue
 from runtime.backtest import Tally, dust_summary, quote_places
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
@@ -73,9 +73,11 @@ class Runner:
     def __init__(self, home: Home, config: ExecutorConfig, source: MarketSource, source_id: str,
                  balance: Decimal, checkpoint_every: int, speed: float | None, view: LiveView | None,
                  accept_rollback: bool = False, notifiers: Sequence[Notifier] = (),
-                 alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN) -> None:
+                 alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN,
+                 research: Notifier | None = None) -> None:
         self.home = home
         self.notifiers = list(notifiers)
+        self.research_notifier = research
         self.config = config
         self.source = source
         self.source_id = source_id
@@ -94,6 +96,7 @@ class Runner:
         self.tally = Tally()
         self.alerts = AlertQueue(self.journal, self.engine, self.notifiers,
                                  alert_routes({}) if alerts is None else alerts, alert_outage_min)
+        self.research = ResearchQueue(self.journal, research)
         self.pump = Pump(self.engine, self.exchange, self.journal, on_record=self._on_record,
                          on_placed=self.alerts.on_sent)
         self.checkpoint_ms = self.engine.now_ms
@@ -276,7 +279,8 @@ class Runner:
 
         for sig in previous:
             signal.signal(sig, stop)
-        sender = OutboxSender(self.home.journal, self.notifiers).start()
+        research = [self.research_notifier] if self.research_notifier is not None else []
+        sender = OutboxSender(self.home.journal, [*self.notifiers, *research]).start()
         self.reports.start()
         try:
             self.start()
@@ -362,5 +366,6 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
         view = None if args.no_view or args.format == "json" else LiveView("replay", source)
         runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, args.speed, view,
                         accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers,
-                        alerts=settings.alerts, alert_outage_min=settings.alert_outage_min)
+                        alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
+                        research=settings.research)
         return runner.run_to_end()
