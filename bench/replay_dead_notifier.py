@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/replay_dead_notifier.py [--steps N] [--repeat N] [--seed N]
 
-Runs `run --mode replay --synthetic` in-process (as `executor.py run` does), alternately with no notifier and
-with Telegram and both Discord webhooks pointed at a loopback server that accepts every connection and never
-answers (the alert sender's sends hang until their timeout, then retry). Prints, per variant, the median of:
+Runs `run --mode replay --synthetic` in-process (as `executor.py run` does), in turn with no notifier, with
+Telegram and both Discord webhooks pointed at a loopback server that answers at once, and at one that accepts
+every connection and never answers (every send hangs until its timeout, then retries). A notifier costs the
+replay its alerts queued in the journal and the daily reports built (charts) on the report thread: the answering
+variant shows that cost, the hanging one what a dead service adds. Prints, per variant, the median of:
   - replay: from the start of `run` to the end of the data (every event through the engine and the journal,
     every alert queued in the outbox),
   - whole run: the same plus closing, which gives pending alerts up to ALERT_DRAIN_S to go out (bounded; what
@@ -25,6 +27,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,6 +71,39 @@ def hanging_server() -> Iterator[str]:
         listener.close()
 
 
+@contextmanager
+def answering_server() -> Iterator[str]:
+    """Telegram's `{"ok": true}` to every /bot… call, a webhook's 204 to everything else, at once."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b'{"ok": true, "result": {}}' if self.path.startswith("/bot") else b""
+            self.send_response(200 if body else 204)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def notifier_env(base: str) -> dict[str, str]:
+    return {"TELEGRAM_BOT_TOKEN": "123:bench", "TELEGRAM_CHAT_ID": "-10042", "TELEGRAM_API_BASE": base,
+            "DISCORD_WEBHOOK_EXECUTION": f"{base}/api/webhooks/1/bench",
+            "DISCORD_WEBHOOK_RESEARCH": f"{base}/api/webhooks/2/bench"}
+
+
 def one_run(steps: int, seed: int, env: dict[str, str]) -> tuple[float, float, int]:
     """(replay seconds, whole run seconds, alerts left pending) of one replay in a fresh home."""
     marks: dict[str, float] = {}
@@ -109,21 +145,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=11)
     options = parser.parse_args()
-    results: dict[str, list[tuple[float, float, int]]] = {"no notifier": [], "hanging notifier": []}
-    with hanging_server() as dead:
-        hanging = {"TELEGRAM_BOT_TOKEN": "123:bench", "TELEGRAM_CHAT_ID": "-10042", "TELEGRAM_API_BASE": dead,
-                   "DISCORD_WEBHOOK_EXECUTION": f"{dead}/api/webhooks/1/bench",
-                   "DISCORD_WEBHOOK_RESEARCH": f"{dead}/api/webhooks/2/bench"}
+    results: dict[str, list[tuple[float, float, int]]] = {"no notifier": [], "answering notifier": [],
+                                                          "hanging notifier": []}
+    with hanging_server() as dead, answering_server() as alive:
+        variants = {"no notifier": {}, "answering notifier": notifier_env(alive),
+                    "hanging notifier": notifier_env(dead)}
         one_run(options.steps, options.seed, {})  # warm-up: imports, the first synthetic market
         for _ in range(options.repeat):
-            results["no notifier"].append(one_run(options.steps, options.seed, {}))
-            results["hanging notifier"].append(one_run(options.steps, options.seed, hanging))
+            for name, env in variants.items():
+                results[name].append(one_run(options.steps, options.seed, env))
     base = median([r[0] for r in results["no notifier"]])
     print(f"synthetic replay, seed {options.seed}, {options.steps} steps, median of {options.repeat} alternating runs")
     for name, runs in results.items():
         replay, whole = median([r[0] for r in runs]), median([r[1] for r in runs])
         pending = max(r[2] for r in runs)
-        print(f"{name:17s} replay {replay:6.2f} s ({(replay / base - 1) * 100:+5.1f} %)   whole run {whole:6.2f} s"
+        print(f"{name:18s} replay {replay:6.2f} s ({(replay / base - 1) * 100:+5.1f} %)   whole run {whole:6.2f} s"
               f"   alerts left pending {pending}")
 
 

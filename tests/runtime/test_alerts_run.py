@@ -1,4 +1,5 @@
-"""Alerts sent by a real `run` to a loopback Telegram: across a SIGKILL and restart, and with a hanging service."""
+"""Alerts sent by a real `run` to loopback Telegram and Discord servers: across a SIGKILL and restart, and with
+a hanging service."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from reports.embeds import escape_markdown
 from tests.reports.loopback import Answer, LoopbackServer, telegram_ok
 from tests.runtime.helpers import query, run_cli, start_cli
 
@@ -22,8 +24,18 @@ def _telegram_env(server: LoopbackServer) -> dict[str, str]:
     return {"TELEGRAM_BOT_TOKEN": "123:loopback", "TELEGRAM_CHAT_ID": "42", "TELEGRAM_API_BASE": server.base_url}
 
 
-def _outbox(home: Path) -> list[tuple[str, str, str]]:
-    return query(home / "journal.db", "SELECT alert_key, status, payload_json FROM alert_outbox ORDER BY id")
+def _outbox(home: Path, service: str = "telegram") -> list[tuple[str, str, str]]:
+    return query(home / "journal.db", "SELECT alert_key, status, payload_json FROM alert_outbox WHERE service = ?"
+                 " ORDER BY id", service)
+
+
+def _once_in_order(sent: list[str]) -> list[str]:
+    """What a service received, a message re-sent whole after the SIGKILL counted once (at-least-once delivery)."""
+    messages: list[str] = []
+    for message in sent:
+        if message not in messages:
+            messages.append(message)
+    return messages
 
 
 def _wait_for_alerts(home: Path, proc: object, count: int, timeout: float = 120) -> None:
@@ -40,10 +52,10 @@ def _wait_for_alerts(home: Path, proc: object, count: int, timeout: float = 120)
 
 
 def test_alerts_arrive_once_and_in_order_across_a_sigkill_and_restart(tmp_path: Path) -> None:
-    server = LoopbackServer([telegram_ok()])
+    telegram, discord = LoopbackServer([telegram_ok()]), LoopbackServer([Answer(204, None)])
     home = tmp_path / "home"
-    with server.running():
-        env = _telegram_env(server)
+    with telegram.running(), discord.running():
+        env = {**_telegram_env(telegram), "DISCORD_WEBHOOK_EXECUTION": f"{discord.base_url}/api/webhooks/1/secret"}
         proc = start_cli(home, *RUN, env=env)
         _wait_for_alerts(home, proc, count=3)
         os.kill(proc.pid, signal.SIGKILL)
@@ -52,14 +64,14 @@ def test_alerts_arrive_once_and_in_order_across_a_sigkill_and_restart(tmp_path: 
         assert code == 0, (envelope, stderr[-3000:])
     rows = _outbox(home)
     assert len(rows) >= 5, "the replay must alert for this test to mean anything"
-    assert {status for _, status, _ in rows} == {"sent"}
-    # At-least-once: a message whose send the SIGKILL interrupted before it was marked sent goes out again, whole.
-    messages: list[str] = []
-    for received in server.received:
-        if received.json["text"] not in messages:
-            messages.append(received.json["text"])
-    titles = [line for text in messages for line in text.split("\n") if line.startswith("<b>")]
-    assert titles == [f"<b>{json.loads(payload)['title']}</b>" for _, _, payload in rows]
+    assert [key for key, _, _ in _outbox(home, "discord")] == [key for key, _, _ in rows]
+    assert {status for _, status, _ in rows + _outbox(home, "discord")} == {"sent"}
+    titles = [json.loads(payload)["title"] for _, _, payload in rows]
+    texts = _once_in_order([r.json["text"] for r in telegram.received])
+    assert [line for text in texts for line in text.split("\n") if line.startswith("<b>")] == \
+        [f"<b>{title}</b>" for title in titles]
+    messages = _once_in_order([json.dumps(r.json["embeds"]) for r in discord.received])
+    assert [embed["title"] for m in messages for embed in json.loads(m)] == [escape_markdown(t) for t in titles]
 
 
 def test_a_hanging_notifier_never_stops_a_replay(tmp_path: Path) -> None:
