@@ -43,7 +43,7 @@ class AlertKind(StrEnum):
     BREAKER = "breaker"  # a breaker tripped, expired or was reset
     KILL = "kill"  # the kill switch engaged or was reset
     OUTAGE = "outage"  # market data missing for longer than ALERT_OUTAGE_MIN
-    ERROR = "error"  # a refused entry, exit or cancel; an entry that did not fill
+    ERROR = "error"  # a refused entry, exit or cancel; an entry that did not fill; an order not ours
     LLM = "llm"  # an LLM budget reached, DeepSeek's 402 (no balance), a key refused: the LLM advice stopped
     STRATEGY_MIX = "strategy_mix"  # the adaptive memory changed the strategies' shares of new entries
 
@@ -63,11 +63,13 @@ NOTICE_KINDS: dict[str, AlertKind] = {
     "exit_rejected": AlertKind.ERROR,
     "cancel_rejected": AlertKind.ERROR,
     "entry_not_filled": AlertKind.ERROR,
+    "foreign_order": AlertKind.ERROR,
 }
 _NOTICE_TITLES = {
     "stop_gapped": "Stop gapped", "protection_failed": "Protection failed", "oco_refused": "OCO refused",
     "kill": "Kill switch engaged", "kill_reset": "Kill switch reset", "entry_rejected": "Entry rejected",
     "exit_rejected": "Exit rejected", "cancel_rejected": "Cancel rejected", "entry_not_filled": "Entry not filled",
+    "foreign_order": "Order not placed by the executor",
 }
 
 

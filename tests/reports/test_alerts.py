@@ -300,3 +300,33 @@ def test_alerts_setting_routes_kinds_per_service(raw: str | None, telegram: set[
 
     routes = alert_routes({} if raw is None else {"ALERTS": raw})
     assert routes == {"telegram": frozenset(telegram), "discord": frozenset(discord)}
+
+
+def test_the_sender_keeps_to_the_notifiers_pace(tmp_path: Path) -> None:
+    """A destination whose window is used up gets nothing more until the window moves on; the others still go."""
+    telegram, discord = LoopbackServer([telegram_ok()]), LoopbackServer([Answer(204, None)])
+    journal = Journal(tmp_path / "journal.db")
+    alerts = one_of_each()
+    with telegram.running(), discord.running():
+        paced = TelegramNotifier(TOKEN, "-1001", telegram.base_url)
+        paced.pace = Pace(0.0, per_window=1, window_s=3600.0)  # one message an hour: the second must wait
+        free = DiscordNotifier(f"{discord.base_url}/api/webhooks/1/secret")
+        free.pace = Pace(0.0)
+        sender = OutboxSender(journal.path, [paced, free]).start()
+        _queue(journal, alerts[:1], ["discord", "telegram"])
+        _wait_settled(journal)
+        _queue(journal, alerts[1:2], ["discord", "telegram"])
+        deadline = time.monotonic() + 30
+        while len(discord.received) < 2:
+            assert time.monotonic() < deadline, "the unpaced service must not wait for the paced one"
+            time.sleep(0.05)
+        sender.stop(0.5)
+    assert len(telegram.received) == 1
+    summary = {s.service: s for s in journal.outbox.summary()}
+    assert summary["telegram"].pending == 1 and summary["discord"].pending == 0
+    journal.close()
+
+
+def test_a_telegram_group_is_paced_at_20_a_minute_and_a_private_chat_is_not() -> None:
+    assert TelegramNotifier(TOKEN, "-100123", "http://127.0.0.1:1").pace.per_window == 20
+    assert TelegramNotifier(TOKEN, "42", "http://127.0.0.1:1").pace.per_window is None
