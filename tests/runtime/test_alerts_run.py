@@ -80,11 +80,13 @@ def test_a_hanging_notifier_never_stops_a_replay(tmp_path: Path) -> None:
     server = LoopbackServer([Answer(200, {"ok": True}, delay_s=60)])
     home = tmp_path / "home"
     with server.running():
-        code, envelope, stderr = run_cli(home, *RUN, **_telegram_env(server))
+        env = {**_telegram_env(server), "DISCORD_WEBHOOK_EXECUTION": f"{server.base_url}/api/webhooks/1/secret"}
+        code, envelope, stderr = run_cli(home, *RUN, **env)
     assert code == 0, (envelope, stderr[-3000:])
     assert envelope["data"]["finished"] is True
     rows = _outbox(home)
     assert rows and {status for _, status, _ in rows} == {"pending"}, "undelivered alerts wait for the next start"
+    assert {status for _, status, _ in _outbox(home, "discord")} == {"pending"}
     code, status, stderr = run_cli(home, "status")
     assert code == 0, (status, stderr[-2000:])
     telegram = [line for line in status["data"]["report_delivery"] if line["service"] == "telegram"]
