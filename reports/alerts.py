@@ -28,7 +28,7 @@ from core.display import percent, price, quantity, signed_money
 from core.engine import Holding, Notice, Record
 from core.errors import ExecutorError
 from core.portfolio import ClosedTrade
-from core.research import ResearchItem, StrategyMixChange
+from core.research import ResearchItem, ResearchKind, StrategyMixChange
 from core.risk.breakers import BreakerEvent
 from reports.embeds import Embed, batch_embeds
 from reports.notify import RESEARCH_SERVICE, TELEGRAM_TEXT_LIMIT, truncate
@@ -48,7 +48,7 @@ class AlertKind(StrEnum):
     STRATEGY_MIX = "strategy_mix"  # the adaptive memory changed the strategies' shares of new entries
 
 
-# Services that receive alerts (what `ALERTS=` routes), and the research webhook, which receives research items.
+# Services that receive alerts (what `ALERTS=` routes); the research webhook (RESEARCH_SERVICE) gets research items.
 ALERT_SERVICES = ("telegram", "discord")
 
 
@@ -78,6 +78,7 @@ _RED, _AMBER, _GREEN, _BLUE, _GREY = 0xD03030, 0xE0A020, 0x2EA043, 0x3B82F6, 0x8
 _COLORS = {AlertKind.ENTRY: _BLUE, AlertKind.EXIT: _GREEN, AlertKind.PROTECTION: _RED, AlertKind.BREAKER: _AMBER,
            AlertKind.KILL: _RED, AlertKind.OUTAGE: _AMBER, AlertKind.ERROR: _RED, AlertKind.LLM: _AMBER,
            AlertKind.STRATEGY_MIX: _GREY}
+_RESEARCH_COLORS = {ResearchKind.INTEL: _BLUE, ResearchKind.VERDICT: _AMBER}
 
 
 def _iso(time_ms: int) -> str:
@@ -179,7 +180,7 @@ def research_payload(item: ResearchItem) -> dict[str, Any]:
     symbol = (("symbol", item.symbol),) if item.symbol else ()
     return {"title": item.title, "description": item.summary, "symbol": item.symbol,
             "fields": [list(f) for f in symbol + item.fields], "footer": f"{item.kind.value} · {item.source}",
-            "color": _BLUE if item.kind.value == "intel" else _AMBER, "timestamp": _iso(item.time_ms)}
+            "color": _RESEARCH_COLORS[item.kind], "timestamp": _iso(item.time_ms)}
 
 
 def outage_alert(symbol: str, since_ms: int, now_ms: int, reason: str) -> Alert:

@@ -21,7 +21,6 @@ from core.errors import ExecutorError
 from core.research import ResearchItem, StrategyMixChange
 from memory.journal import Journal
 from reports.alerts import (
-    RESEARCH_SERVICE,
     Alert,
     OutageWatch,
     alerts_from_record,
@@ -30,7 +29,7 @@ from reports.alerts import (
     research_payload,
     strategy_mix_alert,
 )
-from reports.notify import Notifier
+from reports.notify import RESEARCH_SERVICE, Notifier
 from runtime.settings import AlertRoutes
 
 

@@ -51,6 +51,22 @@ def _wait_for_alerts(home: Path, proc: object, count: int, timeout: float = 120)
     raise AssertionError("no alerts queued in time")
 
 
+def _assert_each_alert_arrived_once_in_order(home: Path, telegram: LoopbackServer, discord: LoopbackServer) -> None:
+    """Every queued alert sent to both services; each service got them in the outbox's order, a message re-sent
+    whole after the SIGKILL counted once."""
+    rows = _outbox(home)
+    assert [key for key, _, _ in _outbox(home, "discord")] == [key for key, _, _ in rows]
+    assert {status for _, status, _ in rows + _outbox(home, "discord")} == {"sent"}
+    titles = [json.loads(payload)["title"] for _, _, payload in rows]
+    # A replay that passes midnight sends its daily report too (plain text and a photo; an embed without colour).
+    texts = _once_in_order([r.json["text"] for r in telegram.received if r.json and r.json.get("parse_mode")])
+    assert [line for text in texts for line in text.split("\n") if line.startswith("<b>")] == \
+        [f"<b>{title}</b>" for title in titles]
+    messages = _once_in_order([json.dumps(r.json["embeds"]) for r in discord.received
+                               if r.json and all("color" in e for e in r.json["embeds"])])
+    assert [embed["title"] for m in messages for embed in json.loads(m)] == [escape_markdown(t) for t in titles]
+
+
 def test_alerts_arrive_once_and_in_order_across_a_sigkill_and_restart(tmp_path: Path) -> None:
     telegram, discord = LoopbackServer([telegram_ok()]), LoopbackServer([Answer(204, None)])
     home = tmp_path / "home"
@@ -62,18 +78,8 @@ def test_alerts_arrive_once_and_in_order_across_a_sigkill_and_restart(tmp_path: 
         proc.wait()
         code, envelope, stderr = run_cli(home, *RUN, **env)
         assert code == 0, (envelope, stderr[-3000:])
-    rows = _outbox(home)
-    assert len(rows) >= 5, "the replay must alert for this test to mean anything"
-    assert [key for key, _, _ in _outbox(home, "discord")] == [key for key, _, _ in rows]
-    assert {status for _, status, _ in rows + _outbox(home, "discord")} == {"sent"}
-    titles = [json.loads(payload)["title"] for _, _, payload in rows]
-    # The replay passes midnight: its daily report goes out too (plain text and a photo; an embed without colour).
-    texts = _once_in_order([r.json["text"] for r in telegram.received if r.json and r.json.get("parse_mode")])
-    assert [line for text in texts for line in text.split("\n") if line.startswith("<b>")] == \
-        [f"<b>{title}</b>" for title in titles]
-    messages = _once_in_order([json.dumps(r.json["embeds"]) for r in discord.received
-                               if r.json and all("color" in e for e in r.json["embeds"])])
-    assert [embed["title"] for m in messages for embed in json.loads(m)] == [escape_markdown(t) for t in titles]
+    assert len(_outbox(home)) >= 5, "the replay must alert for this test to mean anything"
+    _assert_each_alert_arrived_once_in_order(home, telegram, discord)
 
 
 def test_a_hanging_notifier_never_stops_a_replay(tmp_path: Path) -> None:
@@ -133,14 +139,4 @@ def test_every_engine_alert_kind_arrives_once_in_order_at_both_services_across_a
     kinds = _kinds(home)
     assert {"entry", "exit", "protection", "breaker", "kill"} <= set(kinds), kinds
     assert kinds.count("kill") == 1, f"the kill re-lived after the restart must not be alerted again: {kinds}"
-    rows = _outbox(home)
-    assert [key for key, _, _ in _outbox(home, "discord")] == [key for key, _, _ in rows]
-    assert {status for _, status, _ in rows + _outbox(home, "discord")} == {"sent"}
-    titles = [json.loads(payload)["title"] for _, _, payload in rows]
-    # The replay passes midnight: its daily report goes out too (plain text and a photo; an embed without colour).
-    texts = _once_in_order([r.json["text"] for r in telegram.received if r.json and r.json.get("parse_mode")])
-    assert [line for text in texts for line in text.split("\n") if line.startswith("<b>")] == \
-        [f"<b>{title}</b>" for title in titles]
-    messages = _once_in_order([json.dumps(r.json["embeds"]) for r in discord.received
-                               if r.json and all("color" in e for e in r.json["embeds"])])
-    assert [embed["title"] for m in messages for embed in json.loads(m)] == [escape_markdown(t) for t in titles]
+    _assert_each_alert_arrived_once_in_order(home, telegram, discord)
