@@ -77,6 +77,11 @@ _FINAL_STATUSES = frozenset(
 ClientId = Annotated[str, Field(pattern=_CLIENT_ID.pattern)]
 
 
+def is_client_id(text: str) -> bool:
+    """Whether `text` is one of our client order ids (`cx-…`), as opposed to an order placed by someone else."""
+    return _CLIENT_ID.fullmatch(text) is not None
+
+
 class OrderRequest(Frozen):
     """One order as it will leave the process. Shape rules follow Binance's required parameters."""
 

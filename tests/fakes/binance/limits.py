@@ -107,6 +107,10 @@ class RateLimiter:
                 http_status=429, retry_after_s=self._weight.retry_after_s(now_ms))
         self._weight.count = used
 
+    def charge_failed(self, weight: int, now_ms: int) -> None:
+        """The documented weight of a failed order or cancel request, charged after the fact (never refused)."""
+        self._weight.count = self._weight.current(now_ms) + weight
+
     def count_orders(self, orders: int, now_ms: int) -> None:
         """Checked before an order is placed; Binance counts only orders it accepted (`add_orders`)."""
         for window, limit, label in ((self._orders_10s, self.limits.orders_per_10s, "10 SECOND"),

@@ -58,6 +58,9 @@ REST_ROUTES: dict[tuple[str, str], Op] = {
 WS_METHODS: dict[str, Op] = {op.value: op for op in Op}
 UNSIGNED = frozenset({Op.TIME, Op.EXCHANGE_INFO})
 ORDERS_PLACED = {Op.NEW_ORDER: 1, Op.NEW_OCO: 2}  # an OCO counts as two orders
+# Binance CHANGELOG 2026-03-27 (effective 2026-04-02): these requests weigh 0 when they succeed; "Failed
+# requests are still charged the documented weight".
+FREE_WHEN_SUCCESSFUL = frozenset({Op.NEW_ORDER, Op.NEW_OCO, Op.CANCEL_ORDER, Op.CANCEL_ORDER_LIST})
 WS_API_PATH = "/ws-api/v3"
 
 
@@ -212,7 +215,18 @@ class FakeBinance:
             if fault is not None and fault.kind is FaultKind.RATE_LIMITED:
                 raise BinanceError(Code.TOO_MANY_REQUESTS, "Too many requests; injected by the fake Binance.",
                                    http_status=429, retry_after_s=fault.retry_after_s)
-            self.limiter.charge(_weight(op, params), now)
+            free_if_successful = op in FREE_WHEN_SUCCESSFUL
+            self.limiter.charge(0 if free_if_successful else _weight(op, params), now)
+        try:
+            return self._carry_out(op, params, authenticate, now, fault)
+        except BinanceError:
+            if free_if_successful:  # "Failed requests are still charged the documented weight"
+                with self._limiter_lock:
+                    self.limiter.charge_failed(_weight(op, params), now)
+            raise
+
+    def _carry_out(self, op: Op, params: Params, authenticate: Callable[[], None], now: int,
+                   fault: Fault | None) -> tuple[Doc | None, BinanceError | None, bool]:
         if op not in UNSIGNED:
             authenticate()
             check_timestamp(params.text("timestamp"), params.text("recvWindow"), now)

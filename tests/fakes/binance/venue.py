@@ -24,10 +24,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.events import Book, TradePrint
+from core.exchange_port import ExchangeRejected, ExecutionReport, ExecutionType
 from core.filters import SymbolRules
 from core.types import OcoRequest, OrderRequest, OrderType, Side, TimeInForce
 from exchange.paper import PaperExchange
-from exchange.port import ExchangeRejected, ExecutionReport
 from tests.fakes.binance.errors import BinanceError, Code, illegal_chars, mandatory, no_such_order, not_required
 from tests.fakes.binance.params import Params
 from tests.fakes.binance.render import num
@@ -346,10 +346,13 @@ class Venue:
     def execution_report(self, report: ExecutionReport, order: OrderRecord, now_ms: int) -> Event:
         fill = report.fill
         order_list = self._lists.get(order.list_id)
+        cancelled = report.execution_type is ExecutionType.CANCELED
         return {
-            "e": "executionReport", "E": now_ms, "s": report.symbol, "c": order.wire_id, "S": report.side.value,
+            # A cancel's event names the cancel request in `c` and the order in `C` (user-data-stream.md).
+            "e": "executionReport", "E": now_ms, "s": report.symbol,
+            "c": f"cancel{order.order_id}" if cancelled else order.wire_id, "S": report.side.value,
             "o": report.order_type.value, "f": _tif(order), "q": num(report.orig_qty), "p": num(report.price),
-            "P": num(report.stop_price), "F": num(None), "g": order.list_id, "C": "",
+            "P": num(report.stop_price), "F": num(None), "g": order.list_id, "C": order.wire_id if cancelled else "",
             "x": report.execution_type.value, "X": report.status.value, "r": "NONE", "i": report.order_id,
             "l": num(fill.quantity if fill else None), "z": num(report.executed_qty),
             "L": num(fill.price if fill else None), "n": num(fill.commission if fill else None),

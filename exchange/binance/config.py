@@ -1,0 +1,69 @@
+"""Where and how the adapter talks to Binance: URLs per venue, timeout, retries and recvWindow, all explicit.
+
+The SDK's defaults (1000 ms timeout, 3 retries) are never relied on: the SDK retries only GET and DELETE
+(network errors and 500/502/503/504), never POST, and a retried read must stay inside recvWindow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from binance_common.configuration import ConfigurationRestAPI
+from binance_common.constants import (
+    SPOT_REST_API_PROD_URL,
+    SPOT_REST_API_TESTNET_URL,
+    SPOT_WS_API_PROD_URL,
+    SPOT_WS_API_TESTNET_URL,
+)
+
+
+class BinanceVenue(StrEnum):
+    LIVE = "live"
+    TESTNET = "testnet"
+
+
+_URLS: dict[BinanceVenue, tuple[str, str]] = {
+    BinanceVenue.LIVE: (SPOT_REST_API_PROD_URL, SPOT_WS_API_PROD_URL),
+    # Testnet has its own keys and its own WebSocket API; its data is reset periodically.
+    BinanceVenue.TESTNET: (SPOT_REST_API_TESTNET_URL, SPOT_WS_API_TESTNET_URL),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceConfig:
+    """Everything the adapter needs to reach one Binance account. `api_secret` is never printed (repr=False)."""
+
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
+    rest_url: str = SPOT_REST_API_PROD_URL
+    ws_api_url: str = SPOT_WS_API_PROD_URL
+    timeout_ms: int = 5000
+    retries: int = 2  # reads only: the SDK would retry a DELETE too, but a cancel is never repeated here
+    backoff_ms: int = 200
+    recv_window_ms: int = 5000
+    weight_headroom: float = 0.9  # throttle once this share of a limit is used
+    max_wait_ms: int = 10_000  # a request that would have to wait longer is refused (RateLimited) instead
+
+    def __post_init__(self) -> None:
+        if not self.api_key or not self.api_secret:
+            raise ValueError("BINANCE_API_KEY and BINANCE_API_SECRET are both needed")
+        if not 0 < self.recv_window_ms <= 60_000:  # Binance caps recvWindow at 60000
+            raise ValueError(f"recv_window_ms must be in (0, 60000], got {self.recv_window_ms}")
+        if self.timeout_ms <= 0 or self.retries < 0 or self.backoff_ms < 0:
+            raise ValueError("timeout_ms must be positive, retries and backoff_ms not negative")
+        if not 0 < self.weight_headroom <= 1:
+            raise ValueError(f"weight_headroom must be in (0, 1], got {self.weight_headroom}")
+
+    @classmethod
+    def for_venue(cls, venue: BinanceVenue, api_key: str, api_secret: str, *, rest_url: str | None = None,
+                  ws_api_url: str | None = None) -> BinanceConfig:
+        """The venue's published URLs, or the given ones (BINANCE_BASE_URL, a loopback server in tests)."""
+        rest, ws = _URLS[venue]
+        return cls(api_key=api_key, api_secret=api_secret, rest_url=rest_url or rest, ws_api_url=ws_api_url or ws)
+
+    def rest_configuration(self, *, retries: int | None = None) -> ConfigurationRestAPI:
+        """The SDK's REST configuration; `retries=0` for requests that must not be repeated (orders, cancels)."""
+        return ConfigurationRestAPI(api_key=self.api_key, api_secret=self.api_secret, base_path=self.rest_url,
+                                    timeout=self.timeout_ms, retries=self.retries if retries is None else retries,
+                                    backoff=self.backoff_ms)

@@ -1,0 +1,200 @@
+"""The user-data stream over the WebSocket API, kept alive: subscribe, parse, reconnect, report gaps.
+
+Binance retired the REST listenKey endpoints (and `userDataStream.start/ping/stop`) on 2026-02-20; an HMAC
+key subscribes with `userDataStream.subscribe.signature` (`user_data_stream_subscribe_signature()` in the
+SDK). The SDK's WebSocket API client never reconnects by itself and never raises: an error comes back as
+data (`{"error": {...}}`), a lost answer as `{"error": "timeout"}` after a fixed 20 s, a request during its
+own reconnect as the string "Websocket Reconnect". Every answer is checked here.
+
+The stream runs its own asyncio loop on a thread and hands events to the runtime's thread through a queue
+(`drain`). After any interruption (a dropped connection, `eventStreamTerminated`, a refused subscription,
+the 24-hour connection limit) it reconnects with exponential backoff and, once subscribed again, queues
+a `StreamGap`: the consumer then calls `BinanceExchange.catch_up` (`myTrades` since the last trade id)
+and reads open orders before trusting the stream again. Fills are deduplicated by trade id by the consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+from binance_common.configuration import ConfigurationWebSocketAPI
+from binance_sdk_spot.spot import Spot
+
+from exchange.binance.config import BinanceConfig
+from exchange.binance.events import (
+    ListStatus,
+    StreamGap,
+    StreamTerminated,
+    UnknownUserEvent,
+    UserEvent,
+    parse_user_event,
+)
+from exchange.feeds.live import wall_clock_ms
+
+log = logging.getLogger(__name__)
+
+CONNECTION_LIFETIME_MS = 23 * 3_600_000  # Binance closes WebSocket connections at 24 h: renew before
+_STOP_TIMEOUT_S = 10
+
+
+# The SDK hands each event over as a model whose class names the event; its `to_dict()` drops the `e` field.
+_SDK_EVENT_NAMES = {"ExecutionReport": "executionReport", "ListStatus": "listStatus",
+                    "OutboundAccountPosition": "outboundAccountPosition", "BalanceUpdate": "balanceUpdate",
+                    "EventStreamTerminated": "eventStreamTerminated"}
+
+
+def sdk_event(message: Any) -> dict[str, Any]:
+    """Binance's event document back from the SDK's `UserDataStreamEventsResponse` (or a plain dict)."""
+    if isinstance(message, dict):
+        return message
+    instance = message.actual_instance
+    doc = dict(instance.to_dict())
+    doc.setdefault("e", _SDK_EVENT_NAMES.get(type(instance).__name__, type(instance).__name__))
+    return doc
+
+
+class SubscriptionRefused(Exception):
+    """The subscription's answer was an error, a timeout or "Websocket Reconnect" (kept inside this module)."""
+
+
+def check_answer(answer: Any) -> None:
+    """Raise unless a WebSocket API answer is a success (the SDK returns failures as data)."""
+    if isinstance(answer, str):
+        raise SubscriptionRefused(answer)
+    data = answer.data() if hasattr(answer, "data") else answer
+    if isinstance(data, dict) and "error" in data:
+        raise SubscriptionRefused(str(data["error"]))
+
+
+class UserStream:
+    """Start it once; `drain()` from the runtime's thread returns the events (and gaps) in arrival order."""
+
+    def __init__(self, config: BinanceConfig, list_ids: MutableMapping[int, str], *, backoff_s: float = 0.5,
+                 max_backoff_s: float = 30.0, lifetime_ms: int = CONNECTION_LIFETIME_MS,
+                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+        self._config = config
+        self._list_ids = list_ids
+        self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._lifetime_ms = lifetime_ms
+        self._clock = clock_ms
+        self._queue: queue.Queue[UserEvent | StreamGap] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._subscribed = threading.Event()
+        self._pending_gap: StreamGap | None = None
+        self.last_event_ms = 0
+        self.connections = 0
+        self.last_failure = ""
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Start, and return once the first subscription is live (or raise TimeoutError)."""
+        self._thread = threading.Thread(target=asyncio.run, args=(self._run(),), name="binance-user-stream",
+                                        daemon=True)
+        self._thread.start()
+        if not self._subscribed.wait(timeout_s):
+            raise TimeoutError(f"no user-data subscription at {self._config.ws_api_url} within {timeout_s} s")
+
+    def stop(self) -> None:
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None:
+            loop.call_soon_threadsafe(stopping.set)
+        if self._thread is not None:
+            self._thread.join(_STOP_TIMEOUT_S)
+
+    def drain(self) -> list[UserEvent | StreamGap]:
+        events: list[UserEvent | StreamGap] = []
+        while True:
+            try:
+                events.append(self._queue.get_nowait())
+            except queue.Empty:
+                return events
+
+    def wait(self, timeout_s: float) -> UserEvent | StreamGap | None:
+        """The next event, waiting up to `timeout_s`; None if none came."""
+        try:
+            return self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+
+    # ----- the stream's own thread ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        failures = 0
+        while not self._stopping.is_set():
+            reason = await self._session()
+            if self._stopping.is_set():
+                return
+            self.last_failure = reason
+            if self._pending_gap is None:  # the first interruption names the gap; retries do not move it
+                self._pending_gap = StreamGap(since_ms=self.last_event_ms or self._clock(), reason=reason)
+            failures = 0 if reason.startswith("ended") else failures + 1
+            delay = min(self._max_backoff_s, self._backoff_s * 2 ** failures)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            except TimeoutError:
+                continue
+
+    async def _session(self) -> str:
+        """One connection's life; returns why it ended."""
+        assert self._stopping is not None
+        config = ConfigurationWebSocketAPI(api_key=self._config.api_key, api_secret=self._config.api_secret,
+                                           stream_url=self._config.ws_api_url, timeout=self._config.timeout_ms)
+        api = Spot(config_ws_api=config).websocket_api
+        ended = asyncio.Event()
+        why: list[str] = []
+
+        def end(reason: str) -> None:
+            why.append(reason)
+            ended.set()
+
+        loop = asyncio.get_running_loop()
+        try:
+            await api.create_connection()
+            api.on_connection("close", lambda *_: loop.call_soon_threadsafe(end, "connection closed"))
+            answer = await api.user_data_stream_subscribe_signature()
+            check_answer(answer)
+            answer.stream.on("message", lambda message: self._on_message(message, end))
+            self.connections += 1
+            if self._pending_gap is not None:  # back: the consumer catches up from here
+                self._queue.put(self._pending_gap)
+                self._pending_gap = None
+            self._subscribed.set()
+            stopper = asyncio.ensure_future(self._stopping.wait())
+            ender = asyncio.ensure_future(ended.wait())
+            _, pending = await asyncio.wait({stopper, ender}, timeout=self._lifetime_ms / 1000,
+                                               return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            return f"ended: {why[0]}" if why else "ended: connection lifetime reached"
+        except SubscriptionRefused as refused:
+            return f"subscription refused: {refused}"
+        except (OSError, ValueError, RuntimeError, TimeoutError) as failed:
+            return f"connection failed: {failed}"
+        finally:
+            try:
+                await api.close_connection()
+            except (OSError, ValueError, RuntimeError) as closing:
+                log.debug("closing the user-data connection: %s", closing)
+
+    def _on_message(self, message: Any, end: Callable[[str], None]) -> None:
+        raw = sdk_event(message)
+        try:
+            event = parse_user_event(raw, self._list_ids)
+        except UnknownUserEvent as unknown:
+            log.warning("%s", unknown)
+            return
+        if isinstance(event, ListStatus):
+            self._list_ids[event.order_list_id] = event.list_client_id
+        self.last_event_ms = max(self.last_event_ms, getattr(event, "time_ms", 0))
+        self._queue.put(event)
+        if isinstance(event, StreamTerminated):
+            end("eventStreamTerminated")
