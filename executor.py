@@ -334,7 +334,8 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
         runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every,
                         args.speed if mode is RunMode.REPLAY else None, view,
                         accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers,
-                        alerts=settings.alerts, alert_outage_min=settings.alert_outage_min)
+                        alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
+                        research=settings.research)
         return runner.run_to_end()
 
 

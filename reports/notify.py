@@ -4,10 +4,16 @@ Telegram (https://core.telegram.org/bots/api): `POST /bot<token>/sendMessage` (t
 and `POST /bot<token>/sendPhoto` (multipart, caption up to 1024 characters). Every answer is JSON
 `{"ok": bool, ...}`; an error carries `description`, and a 429 carries `parameters.retry_after` in seconds.
 
-Discord (execute webhook): `POST <webhook url>` with JSON `{"content": ..., "allowed_mentions": {"parse": []}}`
-(content up to 2000 characters; no mention pings anyone), or multipart with `payload_json` and the file as
-`files[0]`; success is 204 (200 with `?wait=true`). A 429
-carries `retry_after` in seconds in its JSON body (and the Retry-After header).
+Discord (execute webhook): `POST <webhook url>` with JSON `{"embeds": [...], "allowed_mentions": {"parse": []}}`
+(no mention pings anyone; embed limits in `reports.embeds`), or multipart with `payload_json` and the chart as
+`files[0]`, shown in the embed as `attachment://report.png`; success is 204 (200 with `?wait=true`). A 429
+carries `retry_after` in seconds in its JSON body (and the Retry-After header). Two webhooks: the execution
+channel (`DISCORD_WEBHOOK_EXECUTION`: alerts, fills, reports) and the research channel
+(`DISCORD_WEBHOOK_RESEARCH`: scout intel, analyzer verdicts), each its own notifier and outbox service.
+
+Retries, per send: a 429 waits the `retry_after` it carries (Telegram `parameters.retry_after`, Discord body or
+Retry-After header); 5xx, timeouts and connection errors back off exponentially (0.5 s doubling, at most 8 s);
+at most `DEFAULT_MAX_ATTEMPTS` attempts and `DEFAULT_MAX_WAIT_S` seconds of waiting (`reports.delivery`).
 
 A retried send after a timeout may deliver a message twice: for a report that is better than none.
 """
@@ -32,16 +38,18 @@ from reports.delivery import (
     register_secret,
     scrub,
 )
+from reports.embeds import EMBED_DESCRIPTION_LIMIT, EMBED_TITLE_LIMIT, Embed, escape_markdown
+from reports.pacing import Pace, discord_pace, telegram_pace
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["DiscordNotifier", "Notifier", "NotifyError", "TelegramNotifier", "notifiers_from_env", "notify_all"]
+__all__ = ["DiscordNotifier", "Notifier", "NotifyError", "TelegramNotifier", "notifiers_from_env", "notify_all",
+           "research_notifier_from_env"]
 
 TELEGRAM_API_BASE = "https://api.telegram.org"
 TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CAPTION_LIMIT = 1024
-DISCORD_CONTENT_LIMIT = 2000
 # Discord pings whoever a message names (`@everyone`, `<@id>`, roles) unless told not to: a symbol, a reason or
 # an error text quoted in a report must never notify a whole server.
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
@@ -50,13 +58,18 @@ _ELLIPSIS = "…"
 Sleep = Callable[[float], None]
 
 
+RESEARCH_SERVICE = "discord_research"
+
+
 class Notifier(Protocol):
     service: str
+    pace: Pace  # how often the alert sender may send to it
 
     def send(self, text: str, chart: Path | None = None) -> None: ...
 
-    def send_alert(self, text: str) -> None:
-        """One alert message, already formatted for this service by `reports.alerts` (Telegram: HTML)."""
+    def send_alert(self, body: str | tuple[Embed, ...]) -> None:
+        """One alert message, already formatted for this service by `reports.alerts` (Telegram: an HTML text;
+        Discord: the embeds of one message). The wrong shape for the service is a TypeError."""
 
 
 class TelegramNotifier:
@@ -75,6 +88,7 @@ class TelegramNotifier:
         self.api_base = _http_base("TELEGRAM_API_BASE", api_base)
         self._timeout_s = timeout_s
         self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep}
+        self.pace = telegram_pace(chat_id)
 
     def __repr__(self) -> str:
         return (f"TelegramNotifier(token={mask_secret(self._token)!r}, chat_id={self.chat_id!r}, "
@@ -94,8 +108,10 @@ class TelegramNotifier:
         self._call("sendPhoto", data={"chat_id": self.chat_id, **caption},
                    files={"photo": (CHART_FILENAME, photo, "image/png")})
 
-    def send_alert(self, text: str) -> None:
-        self._call("sendMessage", json={"chat_id": self.chat_id, "text": _require_text(text), "parse_mode": "HTML"})
+    def send_alert(self, body: str | tuple[Embed, ...]) -> None:
+        if not isinstance(body, str):
+            raise TypeError(f"a Telegram alert is an HTML text, not {type(body).__name__}")
+        self._call("sendMessage", json={"chat_id": self.chat_id, "text": _require_text(body), "parse_mode": "HTML"})
 
     def _call(self, method: str, **request: Any) -> None:
         url = f"{self.api_base}/bot{self._token}/{method}"
@@ -119,32 +135,54 @@ class TelegramNotifier:
 
 
 class DiscordNotifier:
-    """Posts to one Discord webhook. The URL's last path segment (the webhook token) and any query are the
-    credential: they are masked wherever the URL is shown."""
+    """Posts embeds to one Discord webhook. The URL's last path segment (the webhook token) and any query are the
+    credential: they are masked wherever the URL is shown. `service` is `discord` (the execution channel) or
+    `discord_research` (the research channel)."""
 
-    service = "discord"
-
-    def __init__(self, webhook_url: str, timeout_s: float = 10.0, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-                 max_wait_s: float = DEFAULT_MAX_WAIT_S, sleep: Sleep = time.sleep) -> None:
-        self._url = _http_base("DISCORD_WEBHOOK_EXECUTION", webhook_url)
+    def __init__(self, webhook_url: str, timeout_s: float = 10.0, *, service: str = "discord",
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_wait_s: float = DEFAULT_MAX_WAIT_S,
+                 sleep: Sleep = time.sleep) -> None:
+        if service not in _DISCORD_SETTINGS:
+            raise ValueError(f"unknown Discord service {service!r}; known: {', '.join(_DISCORD_SETTINGS)}")
+        self.service = service
+        self._url = _http_base(_DISCORD_SETTINGS[service], webhook_url)
         parts = urlsplit(self._url)
         register_secret(parts.path.rstrip("/").rsplit("/", 1)[-1])
         if parts.query:
             register_secret(parts.query)
         self._timeout_s = timeout_s
         self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep}
+        self.pace = discord_pace()
 
     def __repr__(self) -> str:
-        return f"DiscordNotifier(webhook_url={scrub(self._url)!r})"
+        return f"DiscordNotifier(service={self.service!r}, webhook_url={scrub(self._url)!r})"
 
     def send(self, text: str, chart: Path | None = None) -> None:
-        message = {"content": truncate(_require_text(text), DISCORD_CONTENT_LIMIT), "allowed_mentions": NO_MENTIONS}
+        """A report as one embed: its first line the title, the rest the description (markdown escaped), the chart
+        as the embed's image."""
+        title, _, rest = _require_text(text).partition("\n")
+        embed: Embed = {"title": truncate(escape_markdown(title), EMBED_TITLE_LIMIT)}
+        if rest.strip():
+            embed["description"] = truncate(escape_markdown(rest.strip()), EMBED_DESCRIPTION_LIMIT)
+        if chart is None:
+            self._post_embeds((embed,))
+            return
+        embed["image"] = {"url": f"attachment://{CHART_FILENAME}"}
+        self._post_embeds((embed,), _read_chart(self.service, chart))
+
+    def send_alert(self, body: str | tuple[Embed, ...]) -> None:
+        if isinstance(body, str) or not body:
+            raise TypeError("a Discord alert is a non-empty tuple of embeds")
+        self._post_embeds(body)
+
+    def _post_embeds(self, embeds: tuple[Embed, ...], chart: bytes | None = None) -> None:
+        message: dict[str, Any] = {"embeds": list(embeds), "allowed_mentions": NO_MENTIONS}
         if chart is None:
             request: dict[str, Any] = {"json": message}
         else:
             payload = {**message, "attachments": [{"id": 0, "filename": CHART_FILENAME}]}
             request = {"data": {"payload_json": json.dumps(payload)},
-                       "files": {"files[0]": (CHART_FILENAME, _read_chart(self.service, chart), "image/png")}}
+                       "files": {"files[0]": (CHART_FILENAME, chart, "image/png")}}
 
         def attempt() -> None:
             response = _post(self.service, self._url, self._timeout_s, request)
@@ -161,8 +199,8 @@ class DiscordNotifier:
 
         deliver(self.service, attempt, **self._retry)
 
-    def send_alert(self, text: str) -> None:
-        self.send(text)
+
+_DISCORD_SETTINGS = {"discord": "DISCORD_WEBHOOK_EXECUTION", RESEARCH_SERVICE: "DISCORD_WEBHOOK_RESEARCH"}
 
 
 def notifiers_from_env(env: Mapping[str, str]) -> list[Notifier]:
@@ -182,6 +220,12 @@ def notifiers_from_env(env: Mapping[str, str]) -> list[Notifier]:
     if webhook:
         notifiers.append(DiscordNotifier(webhook))
     return notifiers
+
+
+def research_notifier_from_env(env: Mapping[str, str]) -> DiscordNotifier | None:
+    """The research channel's notifier when DISCORD_WEBHOOK_RESEARCH is set (scout intel, analyzer verdicts)."""
+    webhook = env.get("DISCORD_WEBHOOK_RESEARCH", "").strip()
+    return DiscordNotifier(webhook, service=RESEARCH_SERVICE) if webhook else None
 
 
 def notify_all(notifiers: Iterable[Notifier], text: str, chart: Path | None = None) -> list[NotifyError]:

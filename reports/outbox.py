@@ -3,7 +3,8 @@
 It never blocks trading: it has its own journal connection, holds the write lock only for the one-row
 updates that settle a send, and the engine never waits for it (a notifier that hangs only delays alerts).
 Per service, pending alerts go out oldest first, as many as fit one message (a burst is one message), at
-most one message per `MIN_INTERVAL_S` (Telegram: about one message a second per chat). Each send goes
+at the pace of the notifier (`reports.pacing`: Telegram one message a second per chat and 20 a minute per group,
+a Discord webhook one message per 0.4 s). Each send goes
 through the notifier's own retries (429 `retry_after` honoured, 5xx and network errors backed off); a send
 that still fails is retried by the outbox after `RETRY_BACKOFF_S` (doubling), and after
 `memory.outbox.MAX_ATTEMPTS` failed sends its alerts are marked failed so the ones behind them go out.
@@ -25,7 +26,6 @@ from reports.notify import Notifier
 
 log = logging.getLogger(__name__)
 
-MIN_INTERVAL_S = 1.0
 BATCH_ROWS = 50
 RETRY_BACKOFF_S = 5.0
 MAX_BACKOFF_S = 300.0
@@ -33,18 +33,15 @@ IDLE_POLL_S = 0.25
 
 
 class OutboxSender:
-    def __init__(self, journal_path: Path, notifiers: Sequence[Notifier], *, min_interval_s: float = MIN_INTERVAL_S,
-                 retry_backoff_s: float = RETRY_BACKOFF_S,
+    def __init__(self, journal_path: Path, notifiers: Sequence[Notifier], *, retry_backoff_s: float = RETRY_BACKOFF_S,
                  wall_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self._path = journal_path
-        self._min_interval_s = min_interval_s
         self._retry_backoff_s = retry_backoff_s
         self._notifiers = [n for n in notifiers if n.service in FORMATS]
         self._wall_ms = wall_ms
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-sender", daemon=True)
-        self._last_send: dict[str, float] = {}
         self._draining_until: float | None = None
 
     def start(self) -> OutboxSender:
@@ -93,17 +90,16 @@ class OutboxSender:
 
     def _send_one(self, journal: Journal, notifier: Notifier, failures: dict[str, int]) -> bool:
         service = notifier.service
-        wait = self._last_send.get(service, 0.0) + self._min_interval_s - time.monotonic()
-        if wait > 0 and self._stop.wait(wait):
-            return False
+        if notifier.pace.wait_s(time.monotonic()) > 0:
+            return False  # not yet: the other services are not held up while this one waits its turn
         rows = journal.outbox.due(service, self._wall_ms(), BATCH_ROWS)
         if not rows:
             return False
-        text, count = batch_message(service, [r.payload for r in rows])
+        body, count = batch_message(service, [r.payload for r in rows])
         ids = [r.id for r in rows[:count]]
-        self._last_send[service] = time.monotonic()
+        notifier.pace.note(time.monotonic())
         try:
-            notifier.send_alert(text)
+            notifier.send_alert(body)
         except NotifyError as failure:
             failures[service] = failures.get(service, 0) + 1
             backoff = min(MAX_BACKOFF_S, self._retry_backoff_s * 2 ** (failures[service] - 1))

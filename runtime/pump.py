@@ -111,10 +111,11 @@ class Pump:
                                      cum_quote=report.cum_quote, time_ms=report.time_ms, reason=report.reject_reason)
             except OrderNotJournaled:
                 # Not ours (placed by hand on the exchange, or by another tool): shown to a person, never
-                # applied to the engine's books. Start-up reconciliation compares balances.
-                journal.record_error(report.time_ms, "FOREIGN_ORDER",
-                                     f"{report.symbol} order {report.client_order_id} is not in the journal: "
-                                     f"{report.side} {report.order_type} {report.status}", {"symbol": report.symbol})
+                # applied to the engine's books. Start-up reconciliation compares balances. A notice: journaled as
+                # FOREIGN_ORDER and alerted as an error.
+                self._journal_record(Notice(report.time_ms, "foreign_order", report.symbol,
+                                            f"{report.symbol} order {report.client_order_id} is not in the journal: "
+                                            f"{report.side} {report.order_type} {report.status}"))
                 continue
             if report.fill is not None:
                 journal.record_fill(report.fill, position_id=self._position_of(report))

@@ -28,7 +28,7 @@ from reports.notify import Notifier
 from reports.outbox import OutboxSender
 from reports.periods import utc_date
 from reports.schedule import DEFAULT_HOUR_UTC
-from runtime.alerting import AlertQueue
+from runtime.alerting import AlertQueue, ResearchQueue
 from runtime.backtest import Tally, dust_summary, quote_places
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
@@ -66,9 +66,11 @@ class Runner:
     def __init__(self, home: Home, config: ExecutorConfig, source: MarketSource, source_id: str,
                  balance: Decimal, checkpoint_every: int, speed: float | None, view: LiveView | None,
                  accept_rollback: bool = False, notifiers: Sequence[Notifier] = (),
-                 alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN) -> None:
+                 alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN,
+                 research: Notifier | None = None) -> None:
         self.home = home
         self.notifiers = list(notifiers)
+        self.research_notifier = research
         self.config = config
         self.source = source
         self.source_id = source_id
@@ -88,6 +90,7 @@ class Runner:
         self.tally = Tally()
         self.alerts = AlertQueue(self.journal, self.engine, self.notifiers,
                                  alert_routes({}) if alerts is None else alerts, alert_outage_min)
+        self.research = ResearchQueue(self.journal, research)
         self.pump = Pump(self.engine, self.exchange, self.journal, on_record=self._on_record,
                          on_placed=self.alerts.on_sent)
         self.checkpoint_ms = self.engine.now_ms
@@ -268,7 +271,8 @@ class Runner:
 
         for sig in previous:
             signal.signal(sig, stop)
-        sender = OutboxSender(self.home.journal, self.notifiers).start()
+        research = [self.research_notifier] if self.research_notifier is not None else []
+        sender = OutboxSender(self.home.journal, [*self.notifiers, *research]).start()
         self.reports.start()
         try:
             self.start()

@@ -8,7 +8,8 @@ variables, so the tools and the runtime cannot disagree on what a value means. A
 
 The variables (CONFIGURATION.md documents each): `EXECUTOR_HOME`, `BINANCE_BASE_URL`, `BINANCE_STREAM_URL`,
 `SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `ORACLE_LOG_LEVEL`, `ORACLE_TEST_HOOKS`, `ALERTS`, `ALERT_OUTAGE_MIN`, the
-risk limits (`core.config.env_settings`) and the notifiers' (`reports.notify.notifiers_from_env`).
+risk limits (`core.config.env_settings`) and the notifiers' (`reports.notify.notifiers_from_env` and
+`research_notifier_from_env`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from urllib.parse import urlsplit
 
 from core.config import env_settings
 from core.errors import ConfigError
-from reports.alerts import FORMATS, AlertKind
-from reports.notify import Notifier, notifiers_from_env
+from reports.alerts import ALERT_SERVICES, AlertKind
+from reports.notify import DiscordNotifier, Notifier, notifiers_from_env, research_notifier_from_env
 
 DEFAULT_REST = "https://api.binance.com"
 DEFAULT_STREAM = "wss://stream.binance.com:9443"
@@ -48,6 +49,7 @@ class StartSettings:
     binance_stream: str
     alerts: AlertRoutes  # service -> the alert kinds it receives
     alert_outage_min: int
+    research: DiscordNotifier | None = None  # DISCORD_WEBHOOK_RESEARCH: scout intel and analyzer verdicts
 
 
 def check_settings(env: Mapping[str, str]) -> StartSettings:
@@ -66,28 +68,29 @@ def check_settings(env: Mapping[str, str]) -> StartSettings:
         raise ConfigError("ORACLE_TEST_HOOKS", hooks, "must be 1 (tests only) or 0")
     return StartSettings(risk=env_settings(env), notifiers=notifiers_from_env(env), binance_rest=binance_rest(env),
                          binance_stream=binance_stream(env), alerts=alert_routes(env),
-                         alert_outage_min=alert_outage_min(env))
+                         alert_outage_min=alert_outage_min(env), research=research_notifier_from_env(env))
 
 
 def alert_routes(env: Mapping[str, str]) -> AlertRoutes:
     """ALERTS: which alert kinds each service gets. Unset: every kind to every service. `none`: no alerts.
     `entry,exit,kill`: those kinds to every service. `telegram:entry,exit;discord:kill`: per service (a service
-    not named gets none). Kinds: entry, exit, protection, breaker, kill, outage, error, or `all`."""
+    not named gets none). Kinds: entry, exit, protection, breaker, kill, outage, error, llm, strategy_mix, or `all`."""
     raw = _value(env, "ALERTS")
     every = frozenset(AlertKind)
     if raw is None:
-        return {service: every for service in FORMATS}
+        return {service: every for service in ALERT_SERVICES}
     if raw.lower() == "none":
-        return {service: frozenset() for service in FORMATS}
+        return {service: frozenset() for service in ALERT_SERVICES}
     if ":" not in raw:
         kinds = _alert_kinds(raw, raw)
-        return {service: kinds for service in FORMATS}
-    routes: AlertRoutes = {service: frozenset() for service in FORMATS}
+        return {service: kinds for service in ALERT_SERVICES}
+    routes: AlertRoutes = {service: frozenset() for service in ALERT_SERVICES}
     for part in filter(None, (p.strip() for p in raw.split(";"))):
         service, _, names = part.partition(":")
         service = service.strip().lower()
-        if service not in FORMATS:
-            raise ConfigError("ALERTS", raw, f"names an unknown service {service!r}; services: {', '.join(FORMATS)}")
+        if service not in ALERT_SERVICES:
+            raise ConfigError("ALERTS", raw,
+                              f"names an unknown service {service!r}; services: {', '.join(ALERT_SERVICES)}")
         routes[service] = _alert_kinds(raw, names)
     return routes
 

@@ -129,7 +129,7 @@ class ErrorLine(BaseModel):
 
 
 class DeliveryLine(BaseModel):
-    service: str = Field(description="telegram or discord")
+    service: str = Field(description="telegram, discord (the execution webhook) or discord_research")
     last_sent: dict[str, str] = Field(description="period (day, week) -> date of the last report it received")
     failures: int = Field(description="report deliveries to it that failed (journaled NOTIFY_FAILED errors)")
     last_failure_ms: int | None

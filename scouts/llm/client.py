@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Generic
@@ -86,11 +86,17 @@ class LlmClient:
     `secrets`: values to mask in every prompt besides the settings' own keys (pass
     `memory.redact.credential_values(os.environ)`). A stop after 401 or 402 lasts until `reset_stop()`
     or the end of the process.
+
+    `on_stop`: called with each stop the client journals (a budget reached, once per budget and period; a 402;
+    a 401) and its time, inside the journal batch that records it, so that an alert queued through the same
+    journal commits with the stop (`runtime.alerting.llm_stop_hook`).
     """
 
     def __init__(self, config: RoleConfig, settings: LlmSettings, journal: Journal, *,
-                 clock: Clock | None = None, secrets: Sequence[str] = ()) -> None:
+                 clock: Clock | None = None, secrets: Sequence[str] = (),
+                 on_stop: Callable[[LlmError, int], None] | None = None) -> None:
         self.config = config
+        self._on_stop = on_stop
         self._settings = settings
         self._journal = journal
         self._clock: Clock = clock or SystemClock()
@@ -215,7 +221,7 @@ class LlmClient:
         since = day_start if "DAILY" in reached.budget else month_start
         if not any(row["code"] == reached.code and row["details"].get("budget") == reached.budget
                    for row in self._journal.errors(since)):
-            self._journal.record_error(time_ms, reached.code, reached.message, reached.details)
+            self._journal_stop(reached, time_ms)
 
     def _status_failure(self, exc: openai.APIStatusError, time_ms: int) -> tuple[UnavailableReason, LlmError]:
         role, status = self.config.role.value, exc.status_code
@@ -229,8 +235,14 @@ class LlmClient:
 
     def _stop(self, reason: UnavailableReason, error: LlmError, time_ms: int) -> tuple[UnavailableReason, LlmError]:
         self.stopped = error
-        self._journal.record_error(time_ms, error.code, error.message, error.details)
+        self._journal_stop(error, time_ms)
         return reason, error
+
+    def _journal_stop(self, error: LlmError, time_ms: int) -> None:
+        with self._journal.batch():
+            self._journal.record_error(time_ms, error.code, error.message, error.details)
+            if self._on_stop is not None:
+                self._on_stop(error, time_ms)
 
     def _record(self, time_ms: int, started: float, log: AttemptLog, usages: list[TokenUsage]) -> CallRecord:
         # An attempt that may have been answered without our reading it (a resent POST) is charged like the

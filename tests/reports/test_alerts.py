@@ -12,13 +12,36 @@ from hypothesis import strategies as st
 
 from core.engine import Holding, Notice
 from core.portfolio import ClosedTrade
+from core.research import StrategyMixChange
 from core.risk.breakers import BreakerEvent, BreakerLevel
 from core.types import StrategyName
 from memory.journal import Journal
 from memory.outbox import MAX_ATTEMPTS, OutboxStatus
-from reports.alerts import FORMATS, Alert, AlertKind, OutageWatch, alerts_from_record, batch_message, entry_alert
-from reports.notify import DiscordNotifier, TelegramNotifier
+from reports.alerts import (
+    Alert,
+    AlertKind,
+    OutageWatch,
+    alerts_from_record,
+    batch_message,
+    entry_alert,
+    llm_alert,
+    strategy_mix_alert,
+)
+from reports.embeds import (
+    EMBED_DESCRIPTION_LIMIT,
+    EMBED_FIELD_NAME_LIMIT,
+    EMBED_FIELD_VALUE_LIMIT,
+    EMBED_FIELDS_LIMIT,
+    EMBED_TITLE_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    EMBEDS_PER_MESSAGE,
+    embed_size,
+    escape_markdown,
+)
+from reports.notify import TELEGRAM_TEXT_LIMIT, DiscordNotifier, TelegramNotifier
 from reports.outbox import OutboxSender
+from reports.pacing import Pace
+from scouts.llm.errors import BudgetReached, NoBalance
 from tests.reports.loopback import Answer, LoopbackServer, telegram_error, telegram_ok
 
 TOKEN = "4242:alerts_token"
@@ -47,13 +70,17 @@ def one_of_each() -> list[Alert]:
     alerts += alerts_from_record(Notice(6_000, "kill", None, "kill switch engaged"))
     alerts += outage
     alerts += alerts_from_record(Notice(7_000, "entry_rejected", "SOLUSDT", "insufficient balance"))
+    alerts += [llm_alert(BudgetReached("analyzer", "DEEPSEEK_DAILY_BUDGET_USD", Decimal("1.00"), Decimal("1.02")),
+                         8_000)]
+    alerts += [strategy_mix_alert(StrategyMixChange(
+        9_000, 3, ((StrategyName.MOMENTUM, Decimal("0.5")), (StrategyName.SCALPING, Decimal("0.5"))),
+        ((StrategyName.MOMENTUM, Decimal("0.7")), (StrategyName.SCALPING, Decimal("0.3"))), "momentum won 8 of 10"))]
     return alerts
 
 
 def test_every_kind_comes_from_a_typed_record_and_once_per_event() -> None:
     alerts = one_of_each()
-    assert [a.kind for a in alerts] == [AlertKind.ENTRY, AlertKind.EXIT, AlertKind.PROTECTION, AlertKind.BREAKER,
-                                        AlertKind.KILL, AlertKind.OUTAGE, AlertKind.ERROR]
+    assert [a.kind for a in alerts] == list(AlertKind), "one alert of every kind, in the order they are declared"
     assert len({a.key for a in alerts}) == len(alerts)
     again = one_of_each()
     assert [a.key for a in again] == [a.key for a in alerts], "a re-lived event must give the same key"
@@ -90,26 +117,67 @@ def test_entry_alert_names_its_protection_and_size() -> None:
 
 
 def test_special_characters_are_escaped_for_each_service() -> None:
-    payload = alerts_from_record(Notice(1, "exit_rejected", NASTY, f"refused: {NASTY}"))[0].payload()
+    payload = alerts_from_record(Notice(1, "exit_rejected", NASTY, f"refused: {NASTY} *bold* _it_ `code`"))[0].payload()
     telegram, _ = batch_message("telegram", [payload])
+    assert isinstance(telegram, str)
     assert "&lt;b&gt;X&amp;Y&lt;/b&gt;" in telegram and "<b>X" not in telegram
     assert telegram.startswith("<b>Exit rejected</b>")
-    discord, _ = batch_message("discord", [payload])
-    assert "@everyone" not in discord and "@\u200beveryone" in discord
-    assert "\\<b\\>" not in discord and "\\>" in discord  # markdown quote marker escaped
+    embeds, count = batch_message("discord", [payload])
+    assert count == 1 and isinstance(embeds, tuple)
+    values = [f["value"] for f in embeds[0]["fields"]]
+    assert values[0] == "<b\\>X&Y</b\\> @\u200beveryone"
+    assert values[1] == "refused: <b\\>X&Y</b\\> @\u200beveryone \\*bold\\* \\_it\\_ \\`code\\`"
+    assert all("@everyone" not in v for v in values)
+
+
+def test_an_llm_stop_that_is_not_one_is_refused() -> None:
+    from core.errors import InvalidArgument
+
+    with pytest.raises(ValueError, match="not an LLM stop"):
+        llm_alert(InvalidArgument("x", field="f", value=1), 1)
+    alert = llm_alert(NoBalance("analyzer", "DEEPSEEK_API_KEY"), 5)
+    assert alert.kind is AlertKind.LLM and alert.title == "LLM account out of balance (402)"
+    assert dict(alert.fields)["setting"] == "DEEPSEEK_API_KEY"
+
+
+_text = st.text(min_size=0, max_size=1500)
 
 
 @settings(max_examples=60, deadline=None)
-@given(reasons=st.lists(st.text(min_size=0, max_size=3000), min_size=1, max_size=12),
-       service=st.sampled_from(sorted(FORMATS)))
-def test_a_batch_always_fits_the_service_limit_and_holds_at_least_one_alert(reasons: list[str], service: str) -> None:
+@given(reasons=st.lists(st.text(min_size=0, max_size=3000), min_size=1, max_size=12))
+def test_a_telegram_batch_always_fits_4096_and_holds_at_least_one_alert(reasons: list[str]) -> None:
     payloads = [Alert(AlertKind.ERROR, str(i), i, "Entry rejected", "A&B", (("reason", r),)).payload()
                 for i, r in enumerate(reasons)]
-    text, count = batch_message(service, payloads)
-    assert 1 <= count <= len(payloads)
-    assert len(text) <= FORMATS[service].limit
-    if service == "telegram":
-        assert "&" not in text.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
+    text, count = batch_message("telegram", payloads)
+    assert isinstance(text, str) and 1 <= count <= len(payloads)
+    assert len(text) <= TELEGRAM_TEXT_LIMIT
+    assert "&" not in text.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
+
+
+@settings(max_examples=80, deadline=None)
+@given(items=st.lists(st.tuples(st.text(max_size=400), st.text(max_size=5000),
+                                st.lists(st.tuples(_text, _text), max_size=40)), min_size=1, max_size=14),
+       service=st.sampled_from(["discord", "discord_research"]))
+def test_a_discord_batch_always_respects_every_embed_limit(items: list[tuple[str, str, list[tuple[str, str]]]],
+                                                           service: str) -> None:
+    payloads = [{"title": t or "x", "description": d, "fields": [list(f) for f in fs], "footer": "intel · scout"}
+                for t, d, fs in items]
+    embeds, count = batch_message(service, payloads)
+    assert isinstance(embeds, tuple) and 1 <= count == len(embeds) <= min(len(payloads), EMBEDS_PER_MESSAGE)
+    assert sum(embed_size(e) for e in embeds) <= EMBED_TOTAL_LIMIT
+    for embed in embeds:
+        assert len(embed["title"]) <= EMBED_TITLE_LIMIT
+        assert len(embed.get("description", "")) <= EMBED_DESCRIPTION_LIMIT
+        assert len(embed["fields"]) <= EMBED_FIELDS_LIMIT
+        assert all(0 < len(f["name"]) <= EMBED_FIELD_NAME_LIMIT and 0 < len(f["value"]) <= EMBED_FIELD_VALUE_LIMIT
+                   for f in embed["fields"])
+
+
+def test_fields_past_the_25th_are_kept_in_the_last_one() -> None:
+    payload = {"title": "many", "fields": [[f"n{i}", f"v{i}"] for i in range(30)]}
+    (embed,), _ = batch_message("discord", [payload])
+    assert len(embed["fields"]) == EMBED_FIELDS_LIMIT
+    assert embed["fields"][-1]["name"] == "more" and "n29: v29" in embed["fields"][-1]["value"]
 
 
 def _queue(journal: Journal, alerts: list[Alert], services: list[str]) -> None:
@@ -140,14 +208,14 @@ def test_every_kind_arrives_once_in_order_at_both_services_and_duplicates_are_no
     with telegram.running(), discord.running():
         notifiers = [TelegramNotifier(TOKEN, "42", telegram.base_url),
                      DiscordNotifier(f"{discord.base_url}/api/webhooks/1/secret")]
-        sender = OutboxSender(journal.path, notifiers, min_interval_s=0.0).start()
+        sender = OutboxSender(journal.path, notifiers).start()
         _wait_settled(journal)
         sender.stop(1.0)
-    expected_tg = [f"<b>{FORMATS['telegram'].render(a.payload()).split('</b>')[0][3:]}</b>" for a in alerts]
-    assert _titles([r.json["text"] for r in telegram.received]) == expected_tg
+    assert _titles([r.json["text"] for r in telegram.received]) == [f"<b>{a.title}</b>" for a in alerts]
     assert all(r.json["parse_mode"] == "HTML" for r in telegram.received)
-    assert len(_titles([r.json["content"] for r in discord.received])) == len(alerts)
-    assert all(r.json["allowed_mentions"] == {"parse": []} for r in discord.received)
+    embeds = [e for r in discord.received for e in r.json["embeds"]]
+    assert [e["title"] for e in embeds] == [escape_markdown(a.title) for a in alerts]
+    assert all(r.json["allowed_mentions"] == {"parse": []} and "content" not in r.json for r in discord.received)
     summary = {s.service: s for s in journal.outbox.summary()}
     assert summary["telegram"].pending == summary["telegram"].failed == 0
     assert summary["telegram"].last_sent_ms is not None
@@ -190,8 +258,9 @@ def test_a_message_the_service_refuses_is_marked_failed_and_the_next_ones_go_out
     alerts = one_of_each()
     _queue(journal, alerts[:1], ["telegram"])
     with server.running():
-        sender = OutboxSender(journal.path, [TelegramNotifier(TOKEN, "42", server.base_url)], min_interval_s=0.0,
-                              retry_backoff_s=0.01).start()
+        notifier = TelegramNotifier(TOKEN, "42", server.base_url)
+        notifier.pace = Pace(0.0)
+        sender = OutboxSender(journal.path, [notifier], retry_backoff_s=0.01).start()
         _wait_settled(journal)
         _queue(journal, alerts[1:2], ["telegram"])
         _wait_settled(journal)
@@ -231,3 +300,33 @@ def test_alerts_setting_routes_kinds_per_service(raw: str | None, telegram: set[
 
     routes = alert_routes({} if raw is None else {"ALERTS": raw})
     assert routes == {"telegram": frozenset(telegram), "discord": frozenset(discord)}
+
+
+def test_the_sender_keeps_to_the_notifiers_pace(tmp_path: Path) -> None:
+    """A destination whose window is used up gets nothing more until the window moves on; the others still go."""
+    telegram, discord = LoopbackServer([telegram_ok()]), LoopbackServer([Answer(204, None)])
+    journal = Journal(tmp_path / "journal.db")
+    alerts = one_of_each()
+    with telegram.running(), discord.running():
+        paced = TelegramNotifier(TOKEN, "-1001", telegram.base_url)
+        paced.pace = Pace(0.0, per_window=1, window_s=3600.0)  # one message an hour: the second must wait
+        free = DiscordNotifier(f"{discord.base_url}/api/webhooks/1/secret")
+        free.pace = Pace(0.0)
+        sender = OutboxSender(journal.path, [paced, free]).start()
+        _queue(journal, alerts[:1], ["discord", "telegram"])
+        _wait_settled(journal)
+        _queue(journal, alerts[1:2], ["discord", "telegram"])
+        deadline = time.monotonic() + 30
+        while len(discord.received) < 2:
+            assert time.monotonic() < deadline, "the unpaced service must not wait for the paced one"
+            time.sleep(0.05)
+        sender.stop(0.5)
+    assert len(telegram.received) == 1
+    summary = {s.service: s for s in journal.outbox.summary()}
+    assert summary["telegram"].pending == 1 and summary["discord"].pending == 0
+    journal.close()
+
+
+def test_a_telegram_group_is_paced_at_20_a_minute_and_a_private_chat_is_not() -> None:
+    assert TelegramNotifier(TOKEN, "-100123", "http://127.0.0.1:1").pace.per_window == 20
+    assert TelegramNotifier(TOKEN, "42", "http://127.0.0.1:1").pace.per_window is None

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
+from reports.embeds import EMBED_DESCRIPTION_LIMIT
 from reports.notify import (
     TELEGRAM_CAPTION_LIMIT,
     DiscordNotifier,
@@ -19,6 +20,7 @@ from reports.notify import (
     TelegramNotifier,
     notifiers_from_env,
     notify_all,
+    research_notifier_from_env,
     truncate,
 )
 from tests.reports.loopback import Answer, LoopbackServer, telegram_error, telegram_ok
@@ -180,12 +182,22 @@ def test_a_read_timeout_is_retried() -> None:
 # -- Discord --------------------------------------------------------------------------------------------
 
 
-def test_discord_json_content() -> None:
+def test_a_discord_report_is_one_embed_titled_by_its_first_line() -> None:
     with LoopbackServer([Answer(204, None)]).running() as server:
-        _discord(server).send("report text")
+        _discord(server).send("Daily report 2026-01-02\nEquity 1000 (+1.5%)\nstat_arb: 2 trades")
     (request,) = server.received
     assert request.path == f"/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_SECRET}"
-    assert request.json == {"content": "report text", "allowed_mentions": {"parse": []}}
+    assert request.json == {"embeds": [{"title": "Daily report 2026\\-01\\-02",
+                                        "description": "Equity 1000 \\(+1.5%\\)\nstat\\_arb: 2 trades"}],
+                            "allowed_mentions": {"parse": []}}
+
+
+def test_a_long_discord_report_is_cut_to_the_embed_description_limit() -> None:
+    text = "Daily report\n" + "\n".join(f"line {n} " + "x" * 80 for n in range(100))
+    with LoopbackServer([Answer(204, None)]).running() as server:
+        _discord(server).send(text)
+    (embed,) = server.received[0].json["embeds"]
+    assert len(embed["description"]) <= EMBED_DESCRIPTION_LIMIT and embed["description"].endswith("…")
 
 
 @pytest.mark.parametrize("with_chart", [False, True])
@@ -196,7 +208,8 @@ def test_a_discord_message_can_never_ping_anyone(chart: Path, with_chart: bool) 
         _discord(server).send(text, chart if with_chart else None)
     (request,) = server.received
     payload = json.loads(request.fields["payload_json"]) if with_chart else request.json
-    assert payload["content"] == text
+    assert "content" not in payload
+    assert payload["embeds"][0]["title"] == "SKIP @\u200beveryone BTCUSDT: <@\u200b&1234\\> <@\u200b5678\\> @\u200bhere"
     assert payload["allowed_mentions"] == {"parse": []}
 
 
@@ -204,8 +217,28 @@ def test_discord_multipart_with_the_chart(chart: Path) -> None:
     with LoopbackServer([Answer(200, {"id": "1"})]).running() as server:
         _discord(server).send("report text", chart)
     (request,) = server.received
-    assert json.loads(request.fields["payload_json"])["content"] == "report text"
+    payload = json.loads(request.fields["payload_json"])
+    assert payload["embeds"] == [{"title": "report text", "image": {"url": "attachment://report.png"}}]
+    assert payload["attachments"] == [{"id": 0, "filename": "report.png"}]
     assert request.files["files[0]"] == ("report.png", "image/png", PNG)
+
+
+def test_discord_5xx_is_retried_with_backoff_then_succeeds() -> None:
+    sleeps = Sleeps()
+    answers = [Answer(502, {"message": "Bad Gateway"}), Answer(503, None), Answer(204, None)]
+    with LoopbackServer(answers).running() as server:
+        _discord(server, sleeps).send("hello")
+    assert len(server.received) == 3 and len(sleeps) == 2 and all(0 < s <= 8 for s in sleeps)
+
+
+def test_discord_alert_embeds_go_as_they_are_and_text_is_refused() -> None:
+    embeds = ({"title": "Exit BTCUSDT", "fields": [{"name": "P&L", "value": "+1", "inline": True}]},)
+    with LoopbackServer([Answer(204, None)]).running() as server:
+        _discord(server).send_alert(embeds)
+        with pytest.raises(TypeError):
+            _discord(server).send_alert("<b>html</b>")
+    (request,) = server.received
+    assert request.json == {"embeds": list(embeds), "allowed_mentions": {"parse": []}}
 
 
 def test_discord_429_honours_retry_after() -> None:
@@ -239,6 +272,18 @@ def test_one_failing_service_does_not_stop_the_others() -> None:
 def test_no_configuration_means_no_notifiers() -> None:
     assert notifiers_from_env({}) == []
     assert notifiers_from_env({"TELEGRAM_BOT_TOKEN": " ", "DISCORD_WEBHOOK_EXECUTION": ""}) == []
+    assert research_notifier_from_env({"DISCORD_WEBHOOK_RESEARCH": " "}) is None
+
+
+def test_the_research_webhook_is_its_own_service_and_never_an_execution_notifier() -> None:
+    env = {"DISCORD_WEBHOOK_RESEARCH": f"https://discord.com/api/webhooks/2/{WEBHOOK_SECRET}"}
+    assert notifiers_from_env(env) == []
+    research = research_notifier_from_env(env)
+    assert research is not None and research.service == "discord_research"
+    assert WEBHOOK_SECRET not in repr(research)
+    with pytest.raises(ConfigError, match="DISCORD_WEBHOOK_RESEARCH") as bad_url:
+        research_notifier_from_env({"DISCORD_WEBHOOK_RESEARCH": f"ftp://discord.com/{WEBHOOK_SECRET}"})
+    _assert_secret_free(bad_url.value)
 
 
 def test_notifiers_from_env_uses_the_configured_base_url() -> None:

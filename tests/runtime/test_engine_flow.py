@@ -233,9 +233,15 @@ def test_a_report_for_an_order_the_journal_never_saw_is_recorded_not_applied(rig
     foreign = ExecutionReport(client_order_id="web_12345", symbol=SYMBOL, side=Side.BUY, order_type=OrderType.LIMIT,
                               status=OrderStatus.NEW, price=Decimal("90"), stop_price=None, orig_qty=Decimal("1"),
                               executed_qty=Decimal(0), cum_quote=Decimal(0), time_ms=rig.t)
+    seen: list[object] = []
+    rig.pump.on_record = seen.append
     rig.pump.deliver([foreign])
     assert any(e["code"] == "FOREIGN_ORDER" and "web_12345" in e["message"] for e in rig.journal.errors())
     assert rig.engine.portfolio.position(SYMBOL) is None
+    from reports.alerts import AlertKind, alerts_from_record
+
+    [alert] = [a for record in seen for a in alerts_from_record(record)]  # type: ignore[arg-type]
+    assert alert.kind is AlertKind.ERROR and "web_12345" in dict(alert.fields)["reason"]
 
 
 def test_a_strategy_that_sizes_to_zero_is_said_once_not_journaled_per_signal(tmp_path: Path) -> None:

@@ -47,8 +47,12 @@ def test_the_server_negotiates_exactly_the_versions_the_readme_lists(tmp_path, r
 
 
 def test_the_research_agent_include_list_is_exactly_the_read_only_tools():
-    (include,) = re.findall(r"openclaw mcp tools crypto-executor --include '([^']+)'", SECTION)
-    assert set(include.split(",")) == {spec.name for spec in agent_specs() if spec.read_only}
+    lists = re.findall(r"openclaw mcp tools crypto-executor --include '([^']+)' +# ([^\n]+)", SECTION)
+    research = [set(tools.split(",")) for tools, comment in lists if "research agent" in comment]
+    execution = [set(tools.split(",")) for tools, comment in lists if "execution agent" in comment]
+    assert len(research) == 2 and len(execution) == 1, lists  # the MCP set-up, and the Discord research channel
+    assert all(tools == {spec.name for spec in agent_specs() if spec.read_only} for tools in research)
+    assert execution == [{spec.name for spec in agent_specs()}]
 
 
 def test_the_host_configurations_use_absolute_paths_and_parse():
