@@ -308,6 +308,7 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
     from runtime.lock import SingleWriterLock
     from runtime.paper_live import DEFAULT_SYMBOLS, live_source
     from runtime.runner import Runner
+    from runtime.scout_schedule import ScoutSchedule
     from runtime.sources import recorded_source, synthetic_source
     from runtime.state import refuse_diverged_journal
     from runtime.venues import venue_for
@@ -336,7 +337,16 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
                         accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers,
                         alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
                         research=settings.research)
-        return runner.run_to_end()
+        # The scouts run beside live trading only (a replay stays deterministic and fast), on their own thread.
+        schedule = ScoutSchedule(home, config, os.environ, settings.llm, wall_clock_ms) \
+            if ScoutSchedule.wanted(settings.llm, mode.value) else None
+        if schedule is not None:
+            schedule.start()
+        try:
+            return runner.run_to_end()
+        finally:
+            if schedule is not None:
+                schedule.stop()
 
 
 def cmd_config(args: argparse.Namespace) -> dict[str, Any]:

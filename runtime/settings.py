@@ -8,8 +8,9 @@ variables, so the tools and the runtime cannot disagree on what a value means. A
 
 The variables (CONFIGURATION.md documents each): `EXECUTOR_HOME`, `BINANCE_BASE_URL`, `BINANCE_STREAM_URL`,
 `SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `ORACLE_LOG_LEVEL`, `ORACLE_TEST_HOOKS`, `ALERTS`, `ALERT_OUTAGE_MIN`, the
-risk limits (`core.config.env_settings`) and the notifiers' (`reports.notify.notifiers_from_env` and
-`research_notifier_from_env`).
+risk limits (`core.config.env_settings`), the notifiers' (`reports.notify.notifiers_from_env` and
+`research_notifier_from_env`) and the LLM settings (`scouts.llm.settings`: LM Studio, SCOUT_*, DeepSeek,
+budgets).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from core.config import env_settings
 from core.errors import ConfigError
 from reports.alerts import ALERT_SERVICES, AlertKind
 from reports.notify import DiscordNotifier, Notifier, notifiers_from_env, research_notifier_from_env
+from scouts.llm.settings import LlmSettings
 
 DEFAULT_REST = "https://api.binance.com"
 DEFAULT_STREAM = "wss://stream.binance.com:9443"
@@ -49,6 +51,7 @@ class StartSettings:
     binance_stream: str
     alerts: AlertRoutes  # service -> the alert kinds it receives
     alert_outage_min: int
+    llm: LlmSettings  # the scouts' and the analyzer's (scouts.llm.settings)
     research: DiscordNotifier | None = None  # DISCORD_WEBHOOK_RESEARCH: scout intel and analyzer verdicts
 
 
@@ -68,7 +71,8 @@ def check_settings(env: Mapping[str, str]) -> StartSettings:
         raise ConfigError("ORACLE_TEST_HOOKS", hooks, "must be 1 (tests only) or 0")
     return StartSettings(risk=env_settings(env), notifiers=notifiers_from_env(env), binance_rest=binance_rest(env),
                          binance_stream=binance_stream(env), alerts=alert_routes(env),
-                         alert_outage_min=alert_outage_min(env), research=research_notifier_from_env(env))
+                         alert_outage_min=alert_outage_min(env), llm=LlmSettings.from_env(env),
+                         research=research_notifier_from_env(env))
 
 
 def alert_routes(env: Mapping[str, str]) -> AlertRoutes:
