@@ -76,6 +76,11 @@ class RiskConfig(Strict):
     kelly_prior: float = Field(default=0.10, gt=0, le=0.25, description="full-Kelly fraction assumed until "
                                "a strategy has min_trades_for_kelly closed trades")
     min_trades_for_kelly: int = Field(default=30, ge=1)
+    kelly_recovery_half_life_hours: float = Field(
+        default=168.0, gt=0, le=24 * 365, description="half-life with which a strategy's Kelly estimate ages "
+        "toward kelly_prior while none of its trades closes (core.risk.sizing.kelly_sizing)")
+    kelly_min_full: float = Field(default=0.01, gt=0, le=0.1, description="a full-Kelly value below this sizes a "
+                                  "strategy out (its positions would be noise) until its aged estimate recovers")
     trailing_start_pct: float = Field(default=1.0, gt=0, le=50)
     trailing_step_pct: float = Field(default=1.0, gt=0, le=50)
     fee_rate: Decimal = Field(default=Decimal("0.001"), ge=0, le=Decimal("0.01"))

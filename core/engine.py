@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
-from core.analytics import trade_stats
 from core.clock import MS_PER_DAY, MS_PER_HOUR
 from core.config import ExecutorConfig, RiskConfig
 from core.errors import ExecutorError, FilterRejected
@@ -29,10 +28,12 @@ from core.events import Bar, Book, BookTop, DataGap, DataOutage, DataRestored, T
 from core.exchange_port import ExecutionReport
 from core.features import PairSpread, SymbolFeatures
 from core.filters import SymbolRules, conform_oco, conform_order, conform_quantity
+from core.performance import StrategyPerformance, TradeOutcome, strategy_performance
 from core.portfolio import ClosedTrade, Portfolio
+from core.regime import Regime, RegimeTracker
 from core.risk.breakers import BreakerEvent, BreakerState, QuietBand, quiet_band, reset_kill, update_breakers
 from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
-from core.risk.sizing import kelly_for_strategy
+from core.risk.sizing import KellyBasis, KellySizing, kelly_sizing
 from core.risk.trailing import trailing_stop
 from core.strategies import SYMBOL_STRATEGIES, pair_laggard, pair_reverted, pair_signal
 from core.types import (
@@ -229,8 +230,11 @@ class Engine:
         self.controls = Controls()
         self.outages: dict[str, str] = {}
         self.pnls: dict[StrategyName, list[float]] = {s: [] for s in StrategyName}
-        self._stats: dict[StrategyName, tuple[int, float | None]] = {}
-        self._can_size: dict[StrategyName, bool] = {}
+        # Closed trades as the learning sees them (return per unit staked, regime at entry), per strategy.
+        self.outcomes: dict[StrategyName, list[TradeOutcome]] = {s: [] for s in StrategyName}
+        self.regimes = {s: RegimeTracker() for s in symbols}
+        self.entry_regimes: dict[str, str | None] = {}  # position id → its symbol's regime when it was entered
+        self._stats: dict[StrategyName, KellyBasis] = {}
         for strategy in StrategyName:
             self._update_stats(strategy)
         self.seq = 0
@@ -282,6 +286,7 @@ class Engine:
             return
         features.on_bar(bar)
         close_ms = bar.close_time_ms
+        self.regimes[symbol].update(close_ms, bar.high, bar.low, bar.close)
         self.cycle_ms = close_ms
         if close_ms > self.now_ms:
             self.now_ms = close_ms
@@ -476,16 +481,18 @@ class Engine:
         """Whether a strategy's signals can no longer size above zero (its Kelly estimate or its allocation is
         zero). Said once, as a notice, when it happens: re-deciding each of its signals would only journal the
         same zero-size refusal thousands of times. It lifts as soon as the estimate or the allocation does."""
-        if self._can_size[strategy]:
-            self._silenced.discard(strategy)
+        allocation = self.config.strategies.allocation.get(strategy, 0.0)
+        sizing = self.kelly(strategy)
+        if allocation > 0 and not sizing.sized_out:
+            if strategy in self._silenced:
+                self._silenced.discard(strategy)
+                self._notice("strategy_sizes_again", None, f"{strategy.value} sizes above zero again: "
+                             f"{sizing.message}")
             return False
         if strategy not in self._silenced:
-            count, estimate = self._stats[strategy]
-            allocation = self.config.strategies.allocation.get(strategy, 0.0)
             self._silenced.add(strategy)
             self._notice("strategy_sized_out", None,
-                         f"{strategy.value} sizes to zero: allocation {allocation}, Kelly estimate "
-                         f"{estimate if estimate is not None else 'prior'} after {count} closed trades; "
+                         f"{strategy.value} sizes to zero: allocation {allocation}, Kelly {sizing.message}; "
                          "its signals are not traded until that changes")
         return True
 
@@ -526,6 +533,8 @@ class Engine:
         reserved = decision.quote_amount * (1 + self.config.risk.fee_rate)  # the fee needs cash too
         self.pending[symbol] = PendingEntry(client_id, position_id, decision.strategy, reserved,
                                             take_profit_pct, stop_loss_pct)
+        regime = self.regimes[symbol].regime if symbol in self.regimes else None
+        self.entry_regimes[position_id] = None if regime is None else regime.value
         self.commands.append(PlaceOrder(order, position_id, decision.strategy, "entry", reason, self.cycle_ms))
         return decision.model_copy(update={"entry_client_order_id": client_id})
 
@@ -589,19 +598,31 @@ class Engine:
     def _closed(self, closed: ClosedTrade) -> None:
         self.holdings.pop(closed.symbol, None)
         self.records.append(closed)
+        regime = self.entry_regimes.pop(closed.position_id, None)
         if closed.strategy is not None:
             self.pnls[closed.strategy].append(float(closed.pnl))
+            self.outcomes[closed.strategy].append(TradeOutcome(
+                closed.pnl_pct, float(closed.pnl), None if regime is None else Regime(regime), closed.closed_ms))
             self._update_stats(closed.strategy)
 
+    def performance(self, strategy: StrategyName) -> StrategyPerformance:
+        """The strategy's record on returns per unit staked (see core.performance)."""
+        return strategy_performance(self.outcomes.get(strategy, []))
+
+    def kelly(self, strategy: StrategyName) -> KellySizing:
+        """How the strategy's next signal would be sized by Kelly now, with its basis."""
+        return kelly_sizing(self._stats.get(strategy, KellyBasis()), self.config.risk, self.now_ms)
+
     def _update_stats(self, strategy: StrategyName) -> None:
-        """A strategy's closed-trade count and Kelly estimate, and whether it can size above zero at all: worked
-        out when a trade closes, not on each of the thousands of signals that ask."""
-        pnls = self.pnls.setdefault(strategy, [])
-        stats = trade_stats(pnls) if pnls else None
-        count, estimate = (stats.count, stats.kelly) if stats is not None else (0, None)
-        self._stats[strategy] = (count, estimate)
-        allocation = self.config.strategies.allocation.get(strategy, 0.0)
-        self._can_size[strategy] = allocation > 0 and kelly_for_strategy(count, estimate, self.config.risk) > 0
+        """A strategy's Kelly basis (closed trades, estimate on returns, last close): worked out when a trade
+        closes, not on each of the thousands of signals that ask."""
+        outcomes = self.outcomes.setdefault(strategy, [])
+        if not outcomes:
+            self._stats[strategy] = KellyBasis()
+            return
+        performance = strategy_performance(outcomes)
+        self._stats[strategy] = KellyBasis(performance.returns.count, performance.returns.kelly,
+                                           performance.last_closed_ms)
 
     def on_rejected(self, command: Command, error: ExecutorError) -> None:
         """The exchange refused a command. Entries are dropped; protection falls back to a stop, then an exit.
@@ -891,6 +912,9 @@ class Engine:
             "controls": asdict(self.controls),
             "outages": self.outages,
             "pnls": {k.value: v for k, v in self.pnls.items()},
+            "outcomes": {k.value: [o.to_list() for o in v] for k, v in self.outcomes.items()},
+            "regimes": {s: r.to_dict() for s, r in self.regimes.items()},
+            "entry_regimes": self.entry_regimes,
             "seen_fills": [list(k) for k in self._seen_fills],
             "live_signals": sorted([s, k.value] for s, flags in self._episodes.items()
                                    for k, slot in EPISODE_SLOT.items() if flags[slot]),
@@ -919,6 +943,16 @@ class Engine:
         engine.controls = Controls(**state["controls"])
         engine.outages = dict(state["outages"])
         engine.pnls = {StrategyName(k): list(v) for k, v in state["pnls"].items()}
+        if "outcomes" in state:
+            engine.outcomes = {StrategyName(k): [TradeOutcome.from_list(o) for o in v]
+                               for k, v in state["outcomes"].items()}
+        elif any(engine.pnls.values()):  # written before returns were kept: a P&L in quote is no return
+            engine._notice("strategy_record_restarted", None, "the checkpoint predates per-trade returns: each "
+                           "strategy's Kelly estimate starts again from the prior")
+        for symbol, tracker in state.get("regimes", {}).items():
+            if symbol in engine.regimes:
+                engine.regimes[symbol] = RegimeTracker.from_dict(tracker)
+        engine.entry_regimes = dict(state.get("entry_regimes", {}))
         engine._seen_fills = {(s, int(t)): None for s, t in state["seen_fills"]}
         for symbol, name in state["live_signals"]:
             engine._episodes[symbol][EPISODE_SLOT[StrategyName(name)]] = True

@@ -106,11 +106,17 @@ class _RollingWindow:
         return max(0.0, self.squares / n - centred * centred)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"values": list(self.values)}
+        """The values and the running sums as they are: a restored window then continues bit for bit, where
+        recomputing the sums would differ from the uninterrupted run in the last digits."""
+        return {"values": list(self.values), "sums": [self.shift, self.total, self.squares, self.since_resync]}
 
-    def restore(self, values: list[float]) -> None:
+    def restore(self, values: list[float], sums: list[float] | None = None) -> None:
         self.values = deque((float(v) for v in values[-self.period:]), maxlen=self.period)
-        self.resync()
+        if sums is None or len(values) > self.period:
+            self.resync()
+        else:
+            self.shift, self.total, self.squares = float(sums[0]), float(sums[1]), float(sums[2])
+            self.since_resync = int(sums[3])
 
 
 class Sma:
@@ -132,7 +138,7 @@ class Sma:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Sma:
         sma = cls(int(d["period"]))
-        sma._window.restore(list(d["values"]))
+        sma._window.restore(list(d["values"]), d.get("sums"))
         sma.value = sma._window.mean() if sma._window.full else None
         return sma
 
@@ -371,7 +377,7 @@ class Bollinger:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Bollinger:
         bands = cls(int(d["period"]), float(d["deviations"]))
-        bands._window.restore(list(d["values"]))
+        bands._window.restore(list(d["values"]), d.get("sums"))
         bands.value = bands._bands() if bands._window.full else None
         return bands
 
@@ -402,7 +408,7 @@ class RollingZScore:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RollingZScore:
         z = cls(int(d["period"]))
-        z._window.restore(list(d["values"]))
+        z._window.restore(list(d["values"]), d.get("sums"))
         z.value = z._z(z._window.values[-1]) if z._window.full else None
         return z
 

@@ -16,13 +16,11 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from core.analytics import trade_stats
 from core.config import ExecutorConfig
 from core.display import fixed
 from core.engine import Record
 from core.errors import ExecutorError
 from core.events import Bar
-from core.risk.sizing import kelly_for_strategy
 from memory.files import MemoryStore
 from reports.notify import Notifier
 from reports.outbox import OutboxSender
@@ -164,18 +162,16 @@ class Runner:
         self.store.write_learned_config(self.learned())
 
     def learned(self) -> dict[str, Any]:
-        """What the executor has learned about its strategy mix: each strategy's record and the Kelly estimate
-        that now sizes it (the prior until enough trades close)."""
+        """What the executor has learned about its strategy mix: each strategy's record on returns per unit
+        staked (with its trades by regime at entry) and the Kelly that now sizes it, with its basis."""
         engine = self.engine
         strategies = {}
-        for name, pnls in sorted(engine.pnls.items()):
-            stats = trade_stats(pnls)
-            strategies[name.value] = {
-                "allocation": self.config.strategies.allocation.get(name, 0.0),
-                "closed_trades": stats.count, "win_rate": round(stats.win_rate, 4) if stats.count else None,
-                "kelly_estimate": round(stats.kelly, 4) if stats.count else None,
-                "sizing_kelly": round(kelly_for_strategy(stats.count, stats.kelly if stats.count else None,
-                                                         self.config.risk), 4)}
+        for name in sorted(engine.outcomes):
+            kelly = engine.kelly(name)
+            strategies[name.value] = {"allocation": self.config.strategies.allocation.get(name, 0.0),
+                                      **engine.performance(name).as_dict(),
+                                      "sizing_kelly": round(kelly.fraction, 4), "kelly_source": kelly.source.value,
+                                      "kelly_basis": kelly.message}
         return {"time_ms": engine.now_ms, "strategies": strategies}
 
     def performance(self) -> dict[str, Any]:

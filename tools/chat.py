@@ -131,6 +131,19 @@ def _data_health(data: Data) -> list[str]:
     return wrapped("Data: " + ", ".join(parts + ([f"{fresh} symbol(s) fresh"] if fresh else [])))
 
 
+def regime_text(regime: Data) -> str:
+    """`volatile_trend 0.87 (ADX 41.2, ATR 2.10 %, band 9.8 %, 24 h −12.3 %)`, or that it is still warming up."""
+    if regime["regime"] is None:
+        return "warming up (needs about 27 hours of bars)"
+    return (f"{regime['regime']} {regime['confidence']:.2f} (ADX {regime['adx']:.1f}, ATR {regime['atr_pct']:.2f} %, "
+            f"band {regime['bollinger_width_pct']:.1f} %, 24 h {regime['momentum_pct']:+.1f} %)")
+
+
+def _regimes(data: Data) -> list[str]:
+    parts = [f"{line['symbol']} {line['regime']['regime'] or 'warming up'}" for line in data["data_health"]]
+    return wrapped("Regimes: " + ", ".join(parts)) if parts else []
+
+
 def _errors(data: Data) -> list[str]:
     lines = []
     for error in data["last_errors"]:
@@ -163,7 +176,7 @@ def _llm(data: Data) -> list[str]:
 def _strategies(data: Data) -> list[str]:
     parts = [f"{s['strategy']} {s['closed_trades']} trade(s)"
              + (f" {percent(s['win_rate'] * 100, 0)} won, {signed_money(s['pnl'])}" if s["closed_trades"] else "")
-             for s in data["strategy_mix"]]
+             + f", Kelly {s['sizing_kelly']:.4f}" for s in data["strategy_mix"]]
     return wrapped("Strategies: " + " · ".join(parts)) if parts else []
 
 
@@ -179,7 +192,7 @@ def _notes(data: Data) -> list[str]:
 
 STATUS_ESSENTIAL: list[Section] = [_head, _equity, _pnl_today, _breakers, _kill_switch, _pauses,
                                    _delivery_failures, _notes]
-STATUS_DETAIL: list[Section] = [_positions, _data_health, _errors, _llm, _strategies, _limits]
+STATUS_DETAIL: list[Section] = [_positions, _data_health, _regimes, _errors, _llm, _strategies, _limits]
 
 
 def status_text(data: Data) -> ChatText:
@@ -243,6 +256,9 @@ def scan_text(data: Data) -> ChatText:
         essential += [line for blocker in own for line in wrapped(f"  - {blocker['message']}", indent="    ")]
         market = _market(result)
         detail += [f"{result['symbol']}:" + (market[1:] if market else " no market data")]
+        engine_market = (result["strategies"] or {}).get("market")
+        if engine_market:
+            detail.append(f"  regime: {regime_text(engine_market['regime'])}")
         detail += _signals(result)
     return ChatText(essential=essential, detail=detail)
 

@@ -30,7 +30,7 @@ from oracle.client import OracleClient
 from oracle.model import OracleDocument, OracleFailure, OracleOk, OracleResult
 from runtime.settings import MAX_SCAN_SYMBOLS, SYMBOL_PATTERN, scan_symbols
 from tools.spec import ToolContext, ToolSpec
-from tools.state import SavedEngine, money, read_saved_engine
+from tools.state import RegimeView, SavedEngine, money, read_saved_engine, regime_view
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 ORACLE_DEADLINE_S = 5.0  # for all symbols together, once the workers are up
@@ -79,6 +79,7 @@ class MarketView(BaseModel):
     imbalance_source: str | None
     spread_bps: float | None
     momentum_pct: float | None
+    regime: RegimeView
 
 
 class SignalView(BaseModel):
@@ -228,7 +229,7 @@ def _strategies(symbol: str, engine: Engine | None, now_ms: int) -> StrategiesVi
     snapshot = features.snapshot(engine.now_ms)
     market = MarketView(last_price=money(snapshot.last_price), imbalance=snapshot.imbalance,
                         imbalance_source=snapshot.imbalance_source, spread_bps=snapshot.spread_bps,
-                        momentum_pct=features.momentum_pct)
+                        momentum_pct=features.momentum_pct, regime=regime_view(engine, symbol))
     signals = [_signal_view(s) for s in _signals_now(symbol, engine, features)]
     return StrategiesView(source="checkpoint", as_of_ms=features.time_ms, age_ms=max(0, now_ms - features.time_ms),
                           engine_time_ms=engine.now_ms, market=market, signals=signals,

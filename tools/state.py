@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from core.config import ExecutorConfig
 from core.engine import Engine
 from core.errors import ExecutorError
@@ -222,3 +224,25 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # it exists, under another user
     return True
+
+
+class RegimeView(BaseModel):
+    """A symbol's market regime in the engine's last saved state (core.regime: hourly, from ADX, ATR %,
+    Bollinger width and 24 h momentum)."""
+
+    regime: str | None = Field(description="strong_trend, volatile_trend, tight_range, choppy, transitional; None "
+                               "while the indicators warm up (about 27 hours of bars)")
+    confidence: float | None = Field(description="0.5 on a threshold, 1.0 far from every threshold")
+    hour_ms: int | None = Field(description="start of the completed UTC hour the regime describes")
+    adx: float | None = None
+    atr_pct: float | None = None
+    bollinger_width_pct: float | None = None
+    momentum_pct: float | None = None
+
+
+def regime_view(engine: Engine, symbol: str) -> RegimeView:
+    tracker = engine.regimes.get(symbol)
+    reading = tracker.reading if tracker is not None else None
+    if reading is None:
+        return RegimeView(regime=None, confidence=None, hour_ms=None)
+    return RegimeView(**reading.as_dict())

@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.analytics import trade_stats
 from core.clock import utc_day_start
 from core.engine import Engine
 from core.errors import ConfigError
@@ -31,11 +30,13 @@ from tools.spec import ToolContext, ToolSpec
 from tools.state import (
     EngineProcess,
     JournalOutdated,
+    RegimeView,
     SavedEngine,
     engine_process,
     money,
     read_journal,
     read_saved_engine,
+    regime_view,
 )
 
 NOT_STARTED = "not started"
@@ -107,7 +108,15 @@ class StrategyLine(BaseModel):
     wins: int
     losses: int
     win_rate: float | None
-    profit_factor: float | None
+    profit_factor: float | None = Field(description="gross winning returns over gross losing returns (per unit "
+                                        "staked, so position size does not weigh them)")
+    payoff: float | None = Field(description="average winning return / average losing return")
+    kelly_estimate: float | None = Field(description="full Kelly W − (1 − W)/payoff on returns, from closed trades")
+    sizing_kelly: float = Field(description="fraction of equity its next signal starts from (before confidence, "
+                                "allocation and breakers)")
+    kelly_basis: str = Field(description="where sizing_kelly comes from: the prior, or the estimate aged toward it")
+    drawdown_contribution: float = Field(description="largest fall of its own cumulative realized P&L, in quote")
+    trades_by_regime: dict[str, int] = Field(description="closed trades by the regime of their symbol at entry")
     pnl: float = Field(description="sum of closed-trade P&Ls in the quote asset (analytics; `report` is exact)")
 
 
@@ -116,6 +125,7 @@ class DataHealthLine(BaseModel):
     last_data_ms: int | None
     age_ms: int | None = Field(description="engine clock minus the time of the symbol's last data")
     outage: str | None = Field(description="DATA_OUTAGE reason while entries on the symbol are blocked")
+    regime: RegimeView
 
 
 class LlmRoleHealth(BaseModel):
@@ -364,12 +374,22 @@ def _strategy_mix(engine: Engine | None, ctx: ToolContext) -> list[StrategyLine]
     allocation = ctx.config.strategies.allocation
     lines = []
     for name in StrategyName:
-        pnls = engine.pnls.get(name, []) if engine is not None else []
-        stats = trade_stats(pnls)
+        if engine is None:
+            lines.append(StrategyLine(strategy=name.value, allocation=allocation.get(name, 0.0), closed_trades=0,
+                                      wins=0, losses=0, win_rate=None, profit_factor=None, payoff=None,
+                                      kelly_estimate=None, sizing_kelly=0.0, kelly_basis="no engine state",
+                                      drawdown_contribution=0.0, trades_by_regime={}, pnl=0.0))
+            continue
+        record, kelly = engine.performance(name), engine.kelly(name)
+        stats = record.returns
         lines.append(StrategyLine(strategy=name.value, allocation=allocation.get(name, 0.0),
                                   closed_trades=stats.count, wins=stats.wins, losses=stats.losses,
                                   win_rate=stats.win_rate if stats.count else None,
-                                  profit_factor=stats.profit_factor, pnl=math.fsum(pnls)))
+                                  profit_factor=stats.profit_factor, payoff=record.payoff,
+                                  kelly_estimate=stats.kelly if stats.count else None, sizing_kelly=kelly.fraction,
+                                  kelly_basis=f"{kelly.source.value}: {kelly.message}",
+                                  drawdown_contribution=record.drawdown_contribution,
+                                  trades_by_regime=record.trades_by_regime, pnl=math.fsum(engine.pnls.get(name, []))))
     return lines
 
 
@@ -381,7 +401,7 @@ def _data_health(engine: Engine) -> list[DataHealthLine]:
         last = features.time_ms if seen and features is not None else None
         lines.append(DataHealthLine(symbol=symbol, last_data_ms=last,
                                     age_ms=None if last is None else max(0, engine.now_ms - last),
-                                    outage=engine.outages.get(symbol)))
+                                    outage=engine.outages.get(symbol), regime=regime_view(engine, symbol)))
     return lines
 
 

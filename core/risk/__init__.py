@@ -15,7 +15,7 @@ from core.risk.breakers import (
 from core.risk.clamp import ALL_SYMBOLS, advice_pauses, clamp_advice
 from core.risk.errors import InvalidRiskInput
 from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
-from core.risk.sizing import full_kelly, kelly_for_strategy
+from core.risk.sizing import KellyBasis, KellySizing, KellySource, full_kelly, kelly_sizing
 from core.risk.trailing import trailing_stop
 
 __all__ = [
@@ -24,6 +24,9 @@ __all__ = [
     "BreakerLevel",
     "BreakerState",
     "InvalidRiskInput",
+    "KellyBasis",
+    "KellySizing",
+    "KellySource",
     "RiskContext",
     "advice_pauses",
     "clamp_advice",
@@ -31,7 +34,7 @@ __all__ = [
     "evaluate_entry",
     "evaluate_manual_entry",
     "full_kelly",
-    "kelly_for_strategy",
+    "kelly_sizing",
     "manual_kill",
     "reset_kill",
     "trailing_stop",

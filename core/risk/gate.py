@@ -39,7 +39,7 @@ from core.risk.breakers import DAILY_LOSS, DRAWDOWN_KILL, DRAWDOWN_PAUSE, MANUAL
 from core.risk.clamp import ALL_SYMBOLS, clamp_advice
 from core.risk.decision import ZERO, ClampLog, skipped
 from core.risk.errors import InvalidRiskInput
-from core.risk.sizing import kelly_for_strategy
+from core.risk.sizing import KellyBasis, kelly_sizing
 from core.types import (
     Advice,
     Decision,
@@ -71,7 +71,7 @@ class RiskContext:
     open_symbols: frozenset[str]  # symbols with an open position
     pending_symbols: frozenset[str]  # symbols with an entry order in flight
     breakers: BreakerState
-    strategy_stats: Mapping[StrategyName, tuple[int, float | None]]  # (closed trades, full-Kelly estimate)
+    strategy_stats: Mapping[StrategyName, KellyBasis]  # closed trades, Kelly estimate on returns, last close
     paused_symbols: Mapping[str, int]  # symbol -> paused until ms (advice or control); "*" pauses every symbol
     data_outages: Mapping[str, str]  # symbol -> reason
     all_paused_until: int = 0  # pause of everything (control)
@@ -129,15 +129,15 @@ def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config:
     if blockers:
         log.reasons.extend(blockers)
         return skipped(base, log)
-    trades, estimate = ctx.strategy_stats.get(signal.strategy, (0, None))
-    kelly = kelly_for_strategy(trades, estimate, config.risk)
+    sizing = kelly_sizing(ctx.strategy_stats.get(signal.strategy, KellyBasis()), config.risk, now_ms)
+    kelly = sizing.fraction
     allocation = min(max(config.strategies.allocation.get(signal.strategy, 0.0), 0.0), 1.0)
     multiplier = min(ctx.breakers.size_multiplier(now_ms), 1.0)
     fraction = kelly * signal.confidence * allocation * multiplier
     if not 0.0 <= fraction <= 1.0:  # also refuses NaN
         raise InvalidRiskInput("size_fraction", fraction, "[0, 1]", "sizing inputs are not numbers", symbol)
-    basis = "estimate" if trades >= config.risk.min_trades_for_kelly and estimate is not None else "prior"
-    log.note(RuleId.SIZING_KELLY, f"size: fractional Kelly {kelly:.4f} ({basis}, {trades} closed trades) × confidence "
+    log.note(RuleId.SIZING_KELLY, f"size: fractional Kelly {kelly:.4f} ({sizing.message}) "
+             f"× confidence "
              f"{signal.confidence:.2f} × allocation {allocation:.2f} × breaker {multiplier:.2f} = "
              f"{fraction * 100:.4f}% of equity {ctx.equity}")
     with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):

@@ -9,7 +9,10 @@ closed enough trades for its estimate to mean anything, uses a configured prior 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from enum import StrEnum
 
+from core.clock import MS_PER_HOUR
 from core.config import CEILINGS, RiskConfig
 from core.risk.errors import InvalidRiskInput
 
@@ -26,22 +29,70 @@ def full_kelly(win_rate: float, payoff_ratio: float) -> float:
     return min(max(kelly, 0.0), 1.0)
 
 
-def kelly_for_strategy(closed_trades: int, kelly_estimate: float | None, config: RiskConfig) -> float:
+class KellySource(StrEnum):
+    PRIOR = "prior"  # fewer than min_trades_for_kelly closed trades
+    ESTIMATE = "estimate"  # the estimate from the strategy's closed trades, aged toward the prior
+
+
+@dataclass(frozen=True, slots=True)
+class KellyBasis:
+    """What a strategy's sizing rests on: its closed trades, its full-Kelly estimate on returns (None without
+    trades), and when its last trade closed (the age of the evidence)."""
+
+    closed_trades: int = 0
+    estimate: float | None = None
+    last_closed_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KellySizing:
+    fraction: float  # kelly_fraction × full; 0 when sized out
+    full: float  # the full-Kelly value used (after ageing, before the fraction)
+    source: KellySource
+    basis: KellyBasis
+    message: str  # the basis, for the decision's SIZING_KELLY reason
+
+    @property
+    def sized_out(self) -> bool:
+        return self.fraction <= 0.0
+
+
+def kelly_sizing(basis: KellyBasis, config: RiskConfig, now_ms: int) -> KellySizing:
     """The fraction of equity a strategy's next position starts from, before confidence, allocation and breakers.
 
-    `kelly_fraction × full Kelly`, where full Kelly is the strategy's estimate once it has
-    `min_trades_for_kelly` closed trades (and an estimate), else `kelly_prior`. The estimate is clipped to
-    [0, 1] and the fraction to its code ceiling, so a config built around validation cannot enlarge it.
+    `kelly_fraction × full Kelly`, the fraction clipped to its code ceiling. Full Kelly is `kelly_prior` until the
+    strategy has `min_trades_for_kelly` closed trades; after that it is the estimate on returns (clipped to
+    [0, 1]) **aged toward the prior** with a half-life of `kelly_recovery_half_life_hours` since the strategy's
+    last closed trade:
+
+        full = prior + (estimate − prior) × 2^(−hours since the last close / half-life)
+
+    This is the recovery rule. An estimate of 0 stops a strategy at once, but it is not for ever: the strategy
+    stays sized out while `full` is below `kelly_min_full` (a size that small is noise), then trades again at a
+    small size that grows toward the prior, and every trade that closes brings fresh evidence (and restarts the
+    ageing). An estimate below the prior rises toward it and can never pass it; only an estimate above the prior,
+    which is evidence, sizes above the prior, and it too ages back toward the prior while nothing closes.
     """
-    if closed_trades < 0:
-        raise InvalidRiskInput("closed_trades", closed_trades, ">= 0", "a count of closed trades")
+    if basis.closed_trades < 0:
+        raise InvalidRiskInput("closed_trades", basis.closed_trades, ">= 0", "a count of closed trades")
     fraction = min(config.kelly_fraction, CEILINGS["kelly_fraction"])
     if not fraction >= 0.0:
         raise InvalidRiskInput("kelly_fraction", config.kelly_fraction, CEILINGS["kelly_fraction"], "not a number")
-    if closed_trades >= config.min_trades_for_kelly and kelly_estimate is not None:
-        if math.isnan(kelly_estimate):
-            raise InvalidRiskInput("kelly_estimate", kelly_estimate, "[0, 1]", "the strategy's Kelly estimate is NaN")
-        full = min(max(kelly_estimate, 0.0), 1.0)
-    else:
-        full = min(max(config.kelly_prior, 0.0), 1.0)
-    return fraction * full
+    prior = min(max(config.kelly_prior, 0.0), 1.0)
+    estimate = basis.estimate
+    if basis.closed_trades < config.min_trades_for_kelly or estimate is None:
+        return KellySizing(fraction * prior, prior, KellySource.PRIOR, basis,
+                           f"prior {prior:.4f} ({basis.closed_trades} of {config.min_trades_for_kelly} closed "
+                           "trades needed for an estimate)")
+    if math.isnan(estimate):
+        raise InvalidRiskInput("kelly_estimate", estimate, "[0, 1]", "the strategy's Kelly estimate is NaN")
+    raw = min(max(estimate, 0.0), 1.0)
+    hours = max(now_ms - (basis.last_closed_ms if basis.last_closed_ms is not None else now_ms), 0) / MS_PER_HOUR
+    weight = 2.0 ** (-hours / config.kelly_recovery_half_life_hours)
+    full = prior + (raw - prior) * weight
+    full = min(max(full, min(raw, prior)), max(raw, prior))  # float rounding never leaves the segment
+    sized_out = full < config.kelly_min_full
+    message = (f"estimate {raw:.4f} on returns after {basis.closed_trades} closed trades, aged {hours:.1f} h toward "
+               f"the prior {prior:.4f} (half-life {config.kelly_recovery_half_life_hours:g} h) = {full:.4f}"
+               + (f", below the minimum {config.kelly_min_full:g}: sized out until it recovers" if sized_out else ""))
+    return KellySizing(0.0 if sized_out else fraction * full, full, KellySource.ESTIMATE, basis, message)

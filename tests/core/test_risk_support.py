@@ -7,6 +7,7 @@ from decimal import Decimal
 from core.filters import SymbolRules
 from core.risk.breakers import BreakerState
 from core.risk.gate import RiskContext
+from core.risk.sizing import KellyBasis
 from core.types import Decision, DecisionAction, Signal, StrategyName
 
 # 2024-01-01 was a Monday: 00:00 UTC starts a day and a week.
@@ -37,7 +38,8 @@ def context(equity: str = "10000", free: str | None = None, exposure: str = "0",
         open_symbols=open_symbols,
         pending_symbols=pending_symbols,
         breakers=breakers or BreakerState.initial(float(equity), now_ms),
-        strategy_stats=stats or {},
+        # (closed trades, estimate) with the last close now: the estimate as it stands, not aged
+        strategy_stats={k: KellyBasis(n, e, now_ms) for k, (n, e) in (stats or {}).items()},
         paused_symbols=paused or {},
         data_outages=outages or {},
         all_paused_until=all_paused_until,

@@ -6,6 +6,7 @@ twice. Run once per module through the real command line; each test reads the jo
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from core.analytics import trade_stats
 from core.config import ExecutorConfig
 from tests.conftest import fixture_path
 from tests.runtime.helpers import query, run_cli
@@ -110,3 +112,44 @@ def test_risk_rules_held(runs: tuple[dict[str, Any], dict[str, Any]]) -> None:
     assert data["breaker_level"] in ("normal", "weekly_reduced", "daily_pause", "drawdown_pause", "killed")
     for (reasons,) in query(db, "SELECT decision_json FROM decisions WHERE action = 'enter'"):
         assert '"quantity":"0"' not in reasons
+
+
+def _last_engine_state(db: Path) -> dict[str, Any]:
+    (document,), = query(db, "SELECT document FROM engine_checkpoint ORDER BY id DESC LIMIT 1")
+    state = json.loads(document)
+    return state.get("engine", state)
+
+
+def test_kelly_is_estimated_on_returns_per_unit_staked(runs: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Stat-arb's first estimate (after its 30th trade, 2021-03-16) is Kelly on the trades' returns, 0.057; on
+    their quote P&Ls it would be 0.016, because the sizes of its early positions differ (the prior and the
+    confidence set them) and a quote P&L weighs each trade by its size."""
+    db = Path(runs[0]["journal"])
+    outcomes = _last_engine_state(db)["outcomes"]["stat_arb"][:30]
+    on_returns = trade_stats([o[0] for o in outcomes]).kelly
+    on_quote = trade_stats([o[1] for o in outcomes]).kelly
+    assert round(on_returns, 3) == 0.057 and round(on_quote, 3) == 0.016
+    first = next(json.loads(d) for (d,) in query(
+        db, "SELECT decision_json FROM decisions WHERE strategy = 'stat_arb' ORDER BY id")
+        if "after 30 closed trades" in json.dumps(d))
+    assert f"estimate {on_returns:.4f} on returns after 30 closed trades" in first["reasons"][0]["message"]
+
+
+def test_a_sized_out_strategy_trades_again_at_no_more_than_the_prior(
+        runs: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Momentum's estimate is 0 from its 30th trade on (2020-12-01): before the recovery rule it never traded
+    again. Now it is sized out, comes back about a day later at a small size, and trades on; every entry's
+    Kelly after that is at most the prior (its estimate never rose above it)."""
+    data = runs[0]
+    assert data["per_strategy"]["momentum"]["trades"] > 100
+    assert data["notices"]["strategy_sized_out"] >= 1 and data["notices"]["strategy_sizes_again"] >= 1
+    config = ExecutorConfig()
+    aged = 0
+    for (document,) in query(Path(data["journal"]),
+                             "SELECT decision_json FROM decisions WHERE strategy = 'momentum' AND action = 'enter'"):
+        message = json.loads(document)["reasons"][0]["message"]
+        if "aged" in message:
+            aged += 1
+            kelly = float(message.split("fractional Kelly ")[1].split()[0])
+            assert 0 < kelly <= config.risk.kelly_fraction * config.risk.kelly_prior
+    assert aged > 100
