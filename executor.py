@@ -292,7 +292,15 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
         # Called under the single-writer lock: a `run` refused because another holds the home stores nothing.
         return ExecutorConfig(risk=limits_at_start(home, settings.risk, RUN_START, wall_clock_ms()).risk)
 
-    return run_executor(args, configure, settings)
+    def background(home: Home) -> list[Any]:
+        if settings.telegram_bot is None:
+            return []
+        from tools.spec import ToolContext
+        from tools.telegram.bot import TelegramBot
+
+        return [TelegramBot(home, settings.telegram_bot, ToolContext.from_environment(str(home.root)))]
+
+    return run_executor(args, configure, settings, background)
 
 
 def cmd_config(args: argparse.Namespace) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -29,6 +29,9 @@ from runtime.home import Home
 from runtime.settings import StartSettings
 from runtime.sources import MarketSource, load_exchange_info
 from runtime.view import LiveView
+
+if TYPE_CHECKING:
+    from runtime.runner import Background
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 IDLE_TICK_S = 0.5
@@ -125,7 +128,8 @@ def live_source(symbols: Sequence[str], rest: str, stream: str, exchange_info: A
                         live=True)
 
 
-def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace, settings: StartSettings) -> dict[str, Any]:
+def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace, settings: StartSettings,
+              background: Sequence[Background] = ()) -> dict[str, Any]:
     from runtime.runner import Runner
 
     symbols = args.symbols or list(DEFAULT_SYMBOLS)
@@ -133,5 +137,6 @@ def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace, sett
     view = None if args.no_view or args.format == "json" else LiveView("paper", source)
     runner = Runner(home, config, source, f"paper:{','.join(sorted(symbols))}", args.balance,
                     args.checkpoint_every, None, view, accept_rollback=args.accept_journal_rollback,
-                    notifiers=settings.notifiers, alerts=settings.alerts, alert_outage_min=settings.alert_outage_min)
+                    notifiers=settings.notifiers, alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
+                    background=background, confirmation_channel=settings.confirmation_channel)
     return runner.run_to_end()

@@ -15,7 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from core.analytics import trade_stats
 from core.config import ExecutorConfig
@@ -56,7 +56,17 @@ COMMAND_POLL_S = 0.2  # how often (wall time) the queue of requests from other p
 COMMAND_POLL_EVENTS = 256  # at full replay speed, the wall clock is only looked at every this many events
 ALERT_DRAIN_S = 5.0  # at the end of a run, how long pending alerts may take to go out before they wait for the next
 REPORT_IDLE_S = 5.0  # at the end of a run, how long the report sender may go without a delivery before it is left
+BACKGROUND_STOP_S = 2.0  # at the end of a run, how long each background service may take to stop
 REPORT_CLOCK_EVERY = 100  # paper: the wall clock is handed to the report sender every this many events
+
+
+class Background(Protocol):
+    """A service that runs beside the trading loop for the life of `run` (the Telegram command bot): started
+    after the start-up reconciliation, stopped before the journal closes, never called from the loop."""
+
+    def start(self) -> object: ...
+
+    def stop(self, timeout_s: float) -> None: ...
 
 
 class ModeUnavailable(ExecutorError):
@@ -73,8 +83,11 @@ class Runner:
     def __init__(self, home: Home, config: ExecutorConfig, source: MarketSource, source_id: str,
                  balance: Decimal, checkpoint_every: int, speed: float | None, view: LiveView | None,
                  accept_rollback: bool = False, notifiers: Sequence[Notifier] = (),
-                 alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN) -> None:
+                 alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN,
+                 background: Sequence[Background] = (), confirmation_channel: str = "terminal") -> None:
         self.home = home
+        self.background = list(background)
+        self.confirmation_channel = confirmation_channel
         self.notifiers = list(notifiers)
         self.config = config
         self.source = source
@@ -157,6 +170,7 @@ class Runner:
         rules = {s: self.source.rules[s].model_dump(mode="json") for s in self.engine.symbols}
         self.journal.save_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
                                       "mode": "paper" if self.source.live else "replay",
+                                      "confirmation_channel": self.confirmation_channel,
                                       "rules": rules, "engine": self.engine.to_state(),
                                       "paper": self.exchange.to_state()}, written_ms=wall_clock_ms())
 
@@ -280,6 +294,8 @@ class Runner:
         self.reports.start()
         try:
             self.start()
+            for service in self.background:
+                service.start()
             if self.view is not None:
                 with self.view:
                     self.run(self.source.events)
@@ -290,6 +306,8 @@ class Runner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            for service in self.background:
+                service.stop(BACKGROUND_STOP_S)
             self.reports.stop(REPORT_IDLE_S)
             sender.stop(ALERT_DRAIN_S)
 
@@ -338,9 +356,11 @@ class Runner:
 
 
 def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorConfig],
-                 settings: StartSettings) -> dict[str, Any]:
+                 settings: StartSettings, background: Callable[[Home], Sequence[Background]] = lambda home: ()
+                 ) -> dict[str, Any]:
     """`run` on the home of `args`; `configure(home)` gives the configuration once the home's lock is held;
-    `settings` are the environment's, checked before anything ran."""
+    `settings` are the environment's, checked before anything ran; `background(home)` the services that run
+    beside the loop (built by the composition root: runtime never imports the tools they call)."""
     if args.mode in ("testnet", "live"):
         raise ModeUnavailable(f"--mode {args.mode} needs the Binance adapter, which this version does not ship yet; "
                               "use --mode replay or --mode paper", mode=args.mode)
@@ -351,7 +371,7 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
         if args.mode == "paper":
             from runtime.paper_live import run_paper
 
-            return run_paper(home, config, args, settings)
+            return run_paper(home, config, args, settings, background(home))
         if args.data is not None:
             source = recorded_source(args.data.resolve(), args.symbols, exchange_info=args.exchange_info,
                                      cache_dir=home.candle_cache)
@@ -362,5 +382,6 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
         view = None if args.no_view or args.format == "json" else LiveView("replay", source)
         runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, args.speed, view,
                         accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers,
-                        alerts=settings.alerts, alert_outage_min=settings.alert_outage_min)
+                        alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
+                        background=background(home), confirmation_channel=settings.confirmation_channel)
         return runner.run_to_end()

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from core.config import env_settings
 from core.errors import ConfigError
 from reports.alerts import FORMATS, AlertKind
-from reports.notify import Notifier, notifiers_from_env
+from reports.notify import TELEGRAM_API_BASE, Notifier, notifiers_from_env, telegram_chat_ids
 
 DEFAULT_REST = "https://api.binance.com"
 DEFAULT_STREAM = "wss://stream.binance.com:9443"
@@ -32,6 +32,8 @@ SCAN_SYMBOLS_ENV = "SCAN_SYMBOLS"
 MAX_SCAN_SYMBOLS = 20
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
 CONFIRMATION_SETTINGS = ("auto", "always")
+CONFIRMATION_CHANNELS = ("terminal", "telegram")
+SWITCH_VALUES = {"on": True, "off": False}
 DEFAULT_ALERT_OUTAGE_MIN = 5
 MAX_ALERT_OUTAGE_MIN = 1440
 AlertRoutes = dict[str, frozenset[AlertKind]]
@@ -48,6 +50,20 @@ class StartSettings:
     binance_stream: str
     alerts: AlertRoutes  # service -> the alert kinds it receives
     alert_outage_min: int
+    telegram_bot: TelegramBotSettings | None = None  # the command bot `run` starts; None: no bot
+    confirmation_channel: str = "terminal"
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramBotSettings:
+    """The command bot's settings: who may command it (every chat of TELEGRAM_CHAT_ID) and where the API is."""
+
+    token: str
+    chat_ids: tuple[str, ...]
+    api_base: str
+
+    def __repr__(self) -> str:  # the token is a credential: never in a repr, a log line or a trace
+        return f"TelegramBotSettings(chat_ids={self.chat_ids!r}, api_base={self.api_base!r})"
 
 
 def check_settings(env: Mapping[str, str]) -> StartSettings:
@@ -64,9 +80,41 @@ def check_settings(env: Mapping[str, str]) -> StartSettings:
     hooks = _value(env, "ORACLE_TEST_HOOKS")
     if hooks is not None and hooks not in ("0", "1"):
         raise ConfigError("ORACLE_TEST_HOOKS", hooks, "must be 1 (tests only) or 0")
-    return StartSettings(risk=env_settings(env), notifiers=notifiers_from_env(env), binance_rest=binance_rest(env),
+    risk = env_settings(env)
+    notifiers = notifiers_from_env(env)
+    channel = confirmation_channel(env)
+    return StartSettings(risk=risk, notifiers=notifiers, binance_rest=binance_rest(env),
                          binance_stream=binance_stream(env), alerts=alert_routes(env),
-                         alert_outage_min=alert_outage_min(env))
+                         alert_outage_min=alert_outage_min(env), telegram_bot=telegram_bot(env, channel),
+                         confirmation_channel=channel)
+
+
+def confirmation_channel(env: Mapping[str, str]) -> str:
+    """TRADE_CONFIRMATION_CHANNEL: where the code of a two-phase trade goes. `terminal` (default): back to the
+    caller, in the preview. `telegram`: only to the Telegram chat(s), as Confirm / Cancel buttons."""
+    setting = (_value(env, "TRADE_CONFIRMATION_CHANNEL") or "terminal").lower()
+    if setting not in CONFIRMATION_CHANNELS:
+        raise ConfigError("TRADE_CONFIRMATION_CHANNEL", setting, f"must be one of {', '.join(CONFIRMATION_CHANNELS)}")
+    return setting
+
+
+def telegram_bot(env: Mapping[str, str], channel: str) -> TelegramBotSettings | None:
+    """TELEGRAM_COMMANDS=on (default off), or TRADE_CONFIRMATION_CHANNEL=telegram, starts the command bot inside
+    `run`; either needs TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID, and is refused by name without them."""
+    raw = (_value(env, "TELEGRAM_COMMANDS") or "off").lower()
+    if raw not in SWITCH_VALUES:
+        raise ConfigError("TELEGRAM_COMMANDS", raw, "must be on or off")
+    wanted = SWITCH_VALUES[raw] or channel == "telegram"
+    if not wanted:
+        return None
+    why = "TELEGRAM_COMMANDS=on" if SWITCH_VALUES[raw] else "TRADE_CONFIRMATION_CHANNEL=telegram"
+    token, chats = _value(env, "TELEGRAM_BOT_TOKEN"), _value(env, "TELEGRAM_CHAT_ID")
+    if token is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN", "", f"{why} needs the bot's token (from BotFather)")
+    if chats is None:
+        raise ConfigError("TELEGRAM_CHAT_ID", "", f"{why} needs the chat(s) allowed to command the bot")
+    return TelegramBotSettings(token=token, chat_ids=telegram_chat_ids(chats),
+                               api_base=_value(env, "TELEGRAM_API_BASE") or TELEGRAM_API_BASE)
 
 
 def alert_routes(env: Mapping[str, str]) -> AlertRoutes:
