@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -182,3 +183,115 @@ def test_trade_confirmation_channel_needs_the_bot_settings(tmp_path: Path) -> No
     assert envelope["error"]["details"]["setting"] == "TELEGRAM_BOT_TOKEN"
     code, envelope, _ = run_cli(tmp_path / "home", *RUN[:10], TRADE_CONFIRMATION_CHANNEL="sms")
     assert envelope["error"]["details"]["setting"] == "TRADE_CONFIRMATION_CHANNEL"
+
+
+# ----- out-of-band confirmation -------------------------------------------------------------------------------
+
+AGENT_TRADE = ("trade", "--symbol", "ETHUSDT", "--side", "buy", "--quote", "10")
+
+
+def _preview(bot: Running, **env: str) -> tuple[dict[str, object], str]:
+    """The agent asks for a trade (its environment without the Telegram settings); its envelope and output."""
+    code, envelope, stderr = run_cli(bot.home, *AGENT_TRADE, TRADE_CONFIRMATION="always", **env)
+    assert code == 0, (envelope, stderr[-2000:])
+    return envelope, json.dumps(envelope) + stderr
+
+
+def _buttons(telegram: FakeTelegram, count: int) -> list[tuple[str, str]]:
+    """(confirm data, cancel data) of every confirmation message sent to the first chat so far."""
+    calls = [c for c in telegram.wait_for("sendMessage", count, chat_id=CHAT) if "reply_markup" in c.body]
+    return [(row[0]["callback_data"], row[1]["callback_data"])
+            for row in (c.body["reply_markup"]["inline_keyboard"][0] for c in calls)]
+
+
+def _entries(home: Path) -> list[tuple[object, ...]]:
+    return [o for o in operator_orders(home) if o[2] == "BUY" and o[3] == "MARKET"]
+
+
+@pytest.fixture
+def confirming(tmp_path: Path) -> Iterator[Running]:
+    telegram = FakeTelegram()
+    with telegram.running():
+        env = bot_env(telegram, TELEGRAM_COMMANDS="off", TRADE_CONFIRMATION_CHANNEL="telegram",
+                      TRADE_CONFIRMATION="always")
+        bot = start(tmp_path / "home", telegram, env)
+        try:
+            yield bot
+        finally:
+            if bot.proc.poll() is None:
+                bot.proc.send_signal(signal.SIGTERM)
+                bot.proc.communicate(timeout=60)
+
+
+def test_a_trade_confirmed_in_telegram_executes_once_and_its_code_is_never_in_clear(confirming: Running) -> None:
+    telegram = confirming.telegram
+    envelope, agent_saw = _preview(confirming)
+    data = envelope["data"]
+    assert data["status"] == "preview" and data["confirmation"] is None  # type: ignore[index]
+    delivery = data["confirmation_delivery"]  # type: ignore[index]
+    assert delivery["delivered"] is True and delivery["channel"] == "telegram"
+    assert "press Confirm there" in data["message"] and _entries(confirming.home) == []  # type: ignore[index]
+    [(confirm, cancel)] = _buttons(telegram, 1)
+    assert telegram.sent(chat_id=-100999), "every allowed chat gets the buttons"
+    code = confirm.split(":")[2]
+    assert cancel == f"tx:{confirm.split(':')[1]}:{code}"
+    preview = telegram.sent(chat_id=CHAT)[0].body["text"]
+    assert "BUY ETHUSDT" in preview and code not in preview
+    assert code not in agent_saw, "the agent's answer never holds the code"
+
+    before = len(telegram.sent(chat_id=CHAT))
+    telegram.press(CHAT, confirm)
+    telegram.press(CHAT, confirm)
+    answers = telegram.wait_for("answerCallbackQuery", 2)
+    assert [a.body["text"] for a in answers] == ["confirmed", "already confirmed: nothing more done"]
+    [executed] = [c.body["text"] for c in telegram.wait_for("sendMessage", before + 1, chat_id=CHAT)[before:]]
+    assert "trade: ok" in executed and "protected by oco" in executed, executed
+    assert len(_entries(confirming.home)) == 1, "Confirm pressed twice places one order"
+
+    # The same code typed by an agent into the terminal path is spent: refused, nothing placed.
+    _, refused, _ = run_cli(confirming.home, *AGENT_TRADE, "--confirm", code, TRADE_CONFIRMATION="always")
+    assert refused["ok"] is False or refused["data"]["replayed"] is True
+    assert len(_entries(confirming.home)) == 1
+    confirming.stop()
+    for path in confirming.home.rglob("*"):
+        if path.is_file():
+            assert code.encode() not in path.read_bytes(), f"the code is in {path} in clear"
+
+
+def test_cancel_spends_the_code_and_an_expired_code_refuses(confirming: Running) -> None:
+    telegram = confirming.telegram
+    _preview(confirming)
+    [(confirm, cancel)] = _buttons(telegram, 1)
+    telegram.press(CHAT, cancel)
+    telegram.press(CHAT, confirm)
+    answers = telegram.wait_for("answerCallbackQuery", 2)
+    assert [a.body["text"] for a in answers] == ["cancelled", "already cancelled: nothing more done"]
+    code = confirm.split(":")[2]
+    _, refused, _ = run_cli(confirming.home, *AGENT_TRADE, "--confirm", code, TRADE_CONFIRMATION="always")
+    assert refused["error"]["code"] == "CONFIRMATION_USED"
+
+    _preview(confirming)
+    [_, (confirm, _)] = _buttons(telegram, 2)
+    db = sqlite3.connect(confirming.home / "journal.db")  # the 120 s pass
+    with db:
+        db.execute("UPDATE confirmations SET expires_ms = 0 WHERE used_ms IS NULL")
+    db.close()
+    before = len(telegram.sent(chat_id=CHAT))
+    telegram.press(CHAT, confirm)
+    [reply] = [c.body["text"] for c in telegram.wait_for("sendMessage", before + 1, chat_id=CHAT)[before:]]
+    assert "CONFIRMATION_EXPIRED" in reply
+    assert telegram.wait_for("answerCallbackQuery", 3)[2].body["text"] == "refused"
+    assert _entries(confirming.home) == []
+
+
+def test_a_code_that_cannot_be_delivered_is_said_so_and_confirms_nothing(confirming: Running) -> None:
+    confirming.telegram.fail("sendMessage", 403, "Forbidden: bot was blocked by the user", times=2)
+    envelope, _ = _preview(confirming)
+    delivery = envelope["data"]["confirmation_delivery"]  # type: ignore[index]
+    assert delivery["delivered"] is False and "bot was blocked by the user" in delivery["detail"]
+    assert "could NOT be delivered" in envelope["data"]["message"]  # type: ignore[index]
+    confirming.stop()
+    envelope, _ = _preview(confirming)  # nothing runs the home now: no bot can deliver or read a press
+    delivery = envelope["data"]["confirmation_delivery"]  # type: ignore[index]
+    assert delivery["delivered"] is False and "no running executor" in delivery["detail"]
+    assert _entries(confirming.home) == []
