@@ -7,8 +7,9 @@ variable and what is wrong (a credential's value masked); the parsers below are 
 variables, so the tools and the runtime cannot disagree on what a value means. A blank variable is unset.
 
 The variables (CONFIGURATION.md documents each): `EXECUTOR_HOME`, `BINANCE_BASE_URL`, `BINANCE_STREAM_URL`,
-`SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `ORACLE_LOG_LEVEL`, `ORACLE_TEST_HOOKS`, `ALERTS`, `ALERT_OUTAGE_MIN`, the
-risk limits (`core.config.env_settings`) and the notifiers' (`reports.notify.notifiers_from_env`).
+`SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `TRADE_CONFIRMATION_CHANNEL`, `TELEGRAM_COMMANDS`, `ORACLE_LOG_LEVEL`,
+`ORACLE_TEST_HOOKS`, `ALERTS`, `ALERT_OUTAGE_MIN`, the risk limits (`core.config.env_settings`) and the
+notifiers' (`reports.notify.notifiers_from_env`).
 """
 
 from __future__ import annotations
