@@ -51,8 +51,8 @@ def bot_env(telegram: FakeTelegram, **extra: str) -> dict[str, str]:
             "TELEGRAM_COMMANDS": "on", "ALERTS": "none", **extra}
 
 
-def start(home: Path, telegram: FakeTelegram, env: dict[str, str]) -> Running:
-    proc = start_cli(home, *RUN, env=env)
+def start(home: Path, telegram: FakeTelegram, env: dict[str, str], run: tuple[str, ...] = RUN) -> Running:
+    proc = start_cli(home, *run, env=env)
     deadline = time.monotonic() + 60
     while saved_checkpoint(home) is None or not telegram.offsets:
         assert proc.poll() is None, proc.communicate()
@@ -97,6 +97,8 @@ def test_every_command_is_answered_from_the_tool_registry(running: Running) -> N
     assert profit.startswith("<b>Profit, day of ") and "P&amp;L" in profit
     [report] = running.ask("/report week")
     assert report.startswith("<b>Report, week of ")
+    [day_report] = running.ask("/report day 2023-11-14")
+    assert day_report.startswith("<b>Report, day of 2023-11-14</b>")
     [killed] = running.ask("/kill")
     assert "kill: ok" in killed and "kill_switch: yes" in killed
     assert (running.home / "KILL").exists(), "the kill switch engaged at once"
@@ -295,3 +297,43 @@ def test_a_code_that_cannot_be_delivered_is_said_so_and_confirms_nothing(confirm
     delivery = envelope["data"]["confirmation_delivery"]  # type: ignore[index]
     assert delivery["delivered"] is False and "no running executor" in delivery["detail"]
     assert _entries(confirming.home) == []
+
+
+def test_a_trade_asked_in_the_chat_is_confirmed_with_the_buttons_too(confirming: Running) -> None:
+    telegram = confirming.telegram
+    [buttons, preview] = confirming.ask("/trade ETHUSDT buy 10", replies=2)
+    assert buttons.startswith("<b>Trade waiting for your confirmation</b>")
+    assert "press Confirm there" in preview and _entries(confirming.home) == []
+    [(confirm, _)] = _buttons(telegram, 1)
+    assert confirm.split(":")[2] not in preview
+    before = len(telegram.sent(chat_id=CHAT))
+    telegram.press(CHAT, confirm)
+    [executed] = [c.body["text"] for c in telegram.wait_for("sendMessage", before + 1, chat_id=CHAT)[before:]]
+    assert "trade: ok" in executed and len(_entries(confirming.home)) == 1
+
+
+def test_report_sends_its_text_then_its_chart_as_a_photo(tmp_path: Path) -> None:
+    telegram = FakeTelegram()
+    fast = tuple("5000" if arg == "20" else arg for arg in RUN)  # a day of market time in about 17 s
+    with telegram.running():
+        bot = start(tmp_path / "home", telegram, bot_env(telegram), fast)
+        try:
+            deadline = time.monotonic() + 120
+            while True:  # until the replay's first UTC day is over and has its equity points
+                [text] = bot.ask("/report day")
+                if "no equity snapshots" not in text:
+                    break
+                assert time.monotonic() < deadline, text
+                time.sleep(2)
+            deadline = time.monotonic() + 30
+            # The replay also sends its own daily report (plain text); the bot's answer is the HTML one.
+            while not (photos := [p for p in telegram.sent("sendPhoto", CHAT) if p.body.get("parse_mode")]):
+                assert time.monotonic() < deadline, "the bot sent no chart"
+                time.sleep(0.05)
+        finally:
+            bot.stop()
+    day = text.split("day of ")[1].split("<")[0]
+    assert text.startswith(f"<b>Report, day of {day}</b>") and "Equity" in text
+    [photo] = photos
+    assert photo.files["photo"].startswith(b"\x89PNG") and photo.body["parse_mode"] == "HTML"
+    assert photo.body["caption"] == f"day report of {day}"
