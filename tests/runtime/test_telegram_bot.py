@@ -244,8 +244,9 @@ def test_a_trade_confirmed_in_telegram_executes_once_and_its_code_is_never_in_cl
     before = len(telegram.sent(chat_id=CHAT))
     telegram.press(CHAT, confirm)
     telegram.press(CHAT, confirm)
-    answers = telegram.wait_for("answerCallbackQuery", 2)
-    assert [a.body["text"] for a in answers] == ["confirmed", "already confirmed: nothing more done"]
+    telegram.press(CHAT, cancel)
+    answers = telegram.wait_for("answerCallbackQuery", 3)
+    assert [a.body["text"] for a in answers] == ["confirmed"] + ["already confirmed: nothing more done"] * 2
     [executed] = [c.body["text"] for c in telegram.wait_for("sendMessage", before + 1, chat_id=CHAT)[before:]]
     assert "trade: ok" in executed and "protected by oco" in executed, executed
     assert len(_entries(confirming.home)) == 1, "Confirm pressed twice places one order"

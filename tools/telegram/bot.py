@@ -150,15 +150,16 @@ class TelegramBot:
         if request is None or request.code_hash != code_digest(code) or action not in (CONFIRM, CANCEL):
             self._answer(str(query.get("id")), "unknown confirmation: ask for a new preview")
             return
+        if request.status is not RequestStatus.SENT:
+            self._answer(str(query.get("id")), f"already {request.status.value}: nothing more done")
+            return
         if action == CANCEL:
+            # Spent first: from here on neither this button nor `trade confirm=CODE` can execute it.
             journal.use_confirmation(code_digest(code), params_digest(request.params), wall_clock_ms())
             journal.bot.move_request(request.id, RequestStatus.SENT, RequestStatus.CANCELLED, wall_clock_ms())
             self._answer(str(query.get("id")), "cancelled")
             self._reply(chat_id, message("Cancelled", f"{request.preview_text}\nNothing was placed; the code is "
                                                       "spent."))
-            return
-        if request.status is not RequestStatus.SENT:
-            self._answer(str(query.get("id")), f"already {request.status.value}: nothing more done")
             return
         arguments = {k: v for k, v in request.params.items() if v is not None}
         envelope = self._invoke("trade", {**arguments, "confirm": code})
