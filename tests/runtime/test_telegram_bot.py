@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,17 +62,24 @@ def start(home: Path, telegram: FakeTelegram, env: dict[str, str], run: tuple[st
     return Running(home, proc, telegram, env)
 
 
-@pytest.fixture
-def running(tmp_path: Path) -> Iterator[Running]:
+@contextmanager
+def bot_running(home: Path, **env: str) -> Iterator[Running]:
+    """A fake Telegram and a paced replay whose bot talks to it, stopped (if still running) at the end."""
     telegram = FakeTelegram()
     with telegram.running():
-        bot = start(tmp_path / "home", telegram, bot_env(telegram))
+        bot = start(home, telegram, bot_env(telegram, **env))
         try:
             yield bot
         finally:
             if bot.proc.poll() is None:
                 bot.proc.send_signal(signal.SIGTERM)
                 bot.proc.communicate(timeout=60)
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    with bot_running(tmp_path / "home") as bot:
+        yield bot
 
 
 def test_every_command_is_answered_from_the_tool_registry(running: Running) -> None:
@@ -212,17 +220,9 @@ def _entries(home: Path) -> list[tuple[object, ...]]:
 
 @pytest.fixture
 def confirming(tmp_path: Path) -> Iterator[Running]:
-    telegram = FakeTelegram()
-    with telegram.running():
-        env = bot_env(telegram, TELEGRAM_COMMANDS="off", TRADE_CONFIRMATION_CHANNEL="telegram",
-                      TRADE_CONFIRMATION="always")
-        bot = start(tmp_path / "home", telegram, env)
-        try:
-            yield bot
-        finally:
-            if bot.proc.poll() is None:
-                bot.proc.send_signal(signal.SIGTERM)
-                bot.proc.communicate(timeout=60)
+    with bot_running(tmp_path / "home", TELEGRAM_COMMANDS="off", TRADE_CONFIRMATION_CHANNEL="telegram",
+                     TRADE_CONFIRMATION="always") as bot:
+        yield bot
 
 
 def test_a_trade_confirmed_in_telegram_executes_once_and_its_code_is_never_in_clear(confirming: Running) -> None:

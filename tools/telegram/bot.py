@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from core.errors import ExecutorError
 from memory.bot_store import RequestStatus
 from memory.journal import Journal
 from reports.delivery import NotifyError, TransientFailure, scrub
@@ -87,7 +88,7 @@ class TelegramBot:
             while not self._stop.is_set():
                 try:
                     updates = self._api.get_updates(journal.bot.offset(BOT_NAME), self._poll_timeout_s)
-                except (NotifyError, TransientFailure) as failure:
+                except (NotifyError, TransientFailure, ExecutorError) as failure:  # Telegram, or a busy journal
                     log.warning("telegram getUpdates failed: %s", scrub(str(failure)))
                     self._stop.wait(ERROR_PAUSE_S)
                     continue
