@@ -7,7 +7,6 @@ thread and hands events over through a queue; when nothing arrives for a moment 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -16,22 +15,15 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-from core.config import ExecutorConfig
 from core.errors import ExecutorError
 from core.events import Tick
 from core.filters import SymbolRules, rules_from_exchange_info
 from exchange.feeds.live import LiveFeed
-from runtime.home import Home
-from runtime.settings import StartSettings
 from runtime.sources import MarketSource, load_exchange_info
-from runtime.view import LiveView
-
-if TYPE_CHECKING:
-    from runtime.runner import Background
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 IDLE_TICK_S = 0.5
@@ -126,17 +118,3 @@ def live_source(symbols: Sequence[str], rest: str, stream: str, exchange_info: A
                         start_ms=wall_clock_ms(), total_events=None,
                         description=f"live Binance public data, {len(symbols)} symbols", rules_origin=rest,
                         live=True)
-
-
-def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace, settings: StartSettings,
-              background: Sequence[Background] = ()) -> dict[str, Any]:
-    from runtime.runner import Runner
-
-    symbols = args.symbols or list(DEFAULT_SYMBOLS)
-    source = live_source(symbols, settings.binance_rest, settings.binance_stream, args.exchange_info)
-    view = None if args.no_view or args.format == "json" else LiveView("paper", source)
-    runner = Runner(home, config, source, f"paper:{','.join(sorted(symbols))}", args.balance,
-                    args.checkpoint_every, None, view, accept_rollback=args.accept_journal_rollback,
-                    notifiers=settings.notifiers, alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
-                    background=background, confirmation_channel=settings.confirmation_channel)
-    return runner.run_to_end()
