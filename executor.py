@@ -336,7 +336,8 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
                         args.speed if mode is RunMode.REPLAY else None, view,
                         accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers,
                         alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
-                        research=settings.research)
+                        research=settings.research, background=background_services(home, settings),
+                        confirmation_channel=settings.confirmation_channel)
         # The scouts run beside live trading only (a replay stays deterministic and fast), on their own thread.
         schedule = ScoutSchedule(home, config, os.environ, settings.llm, wall_clock_ms) \
             if ScoutSchedule.wanted(settings.llm, mode.value) else None
@@ -347,6 +348,16 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
         finally:
             if schedule is not None:
                 schedule.stop()
+
+
+def background_services(home: Home, settings: StartSettings) -> list[Any]:
+    """What runs beside the trading loop: the Telegram command bot when the settings ask for it."""
+    if settings.telegram_bot is None:
+        return []
+    from tools.spec import ToolContext
+    from tools.telegram.bot import TelegramBot
+
+    return [TelegramBot(home, settings.telegram_bot, ToolContext.from_environment(str(home.root)))]
 
 
 def cmd_config(args: argparse.Namespace) -> dict[str, Any]:

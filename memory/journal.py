@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from core.types import Decision, Fill, OcoRequest, OrderRequest, OrderStatus
+from memory.bot_store import BotStore
 from memory.database import Database, read_only_uri
 from memory.journal_errors import (
     ClientIdConflict,
@@ -154,6 +155,7 @@ class Journal:
                 raise JournalWriteError(self.path, "create its folder", exc.strerror or str(exc), None) from exc
         self._db = Database(self.path, durable=durable, max_size_bytes=max_size_bytes, read_only=read_only)
         self.outbox = Outbox(self._db)
+        self.bot = BotStore(self._db)
 
     # -- orders and fills ---------------------------------------------------------------------------
 

@@ -308,6 +308,39 @@ def _v9_llm_call_effects(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v10_telegram_bot(conn: sqlite3.Connection) -> None:
+    """The Telegram command bot (issue 14, section 2). `confirmation_requests`: a trade preview waiting for a
+    person's Confirm in Telegram. The asking process writes the parameters (the same ones its PREVIEW command
+    already holds) and the preview text; the running executor's bot makes the code, keeps only its hash (in
+    `confirmations` too, so the code is spent by the same rules as `trade confirm=CODE`), sends it to the chat
+    and records the outcome; the code itself never reaches the file. `status`: requested, sent, failed,
+    confirmed, cancelled. `bot_offsets`: the next `getUpdates` offset per bot, so a restart never answers an
+    update twice."""
+    _execute_all(
+        conn,
+        (
+            """CREATE TABLE confirmation_requests (
+                id INTEGER PRIMARY KEY,
+                channel TEXT NOT NULL,
+                params_json TEXT NOT NULL,
+                preview_text TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                expires_ms INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                code_hash TEXT,
+                detail TEXT,
+                updated_ms INTEGER NOT NULL
+            )""",
+            "CREATE INDEX confirmation_requests_open ON confirmation_requests(channel, id) "
+            "WHERE status = 'requested'",
+            """CREATE TABLE bot_offsets (
+                bot TEXT PRIMARY KEY,
+                next_offset INTEGER NOT NULL
+            )""",
+        ),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_orders_and_fills,
     _v2_decisions_and_events,
@@ -318,6 +351,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v7_llm_call_accounting,
     _v8_alert_outbox,
     _v9_llm_call_effects,
+    _v10_telegram_bot,
 )
 RISK_SETTINGS_VERSION = MIGRATIONS.index(_v6_risk_settings) + 1
 LATEST_VERSION = len(MIGRATIONS)

@@ -21,6 +21,7 @@ A retried send after a timeout may deliver a message twice: for a report that is
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -55,6 +56,7 @@ TELEGRAM_CAPTION_LIMIT = 1024
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 CHART_FILENAME = "report.png"
 _ELLIPSIS = "…"
+_CHAT_ID = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z0-9_]{4,32})$")
 Sleep = Callable[[float], None]
 
 
@@ -85,10 +87,11 @@ class TelegramNotifier:
         register_secret(token)
         self._token = token
         self.chat_id = chat_id
+        self.chat_ids = telegram_chat_ids(chat_id)
         self.api_base = _http_base("TELEGRAM_API_BASE", api_base)
         self._timeout_s = timeout_s
         self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep}
-        self.pace = telegram_pace(chat_id)
+        self.pace = telegram_pace(self.chat_ids)
 
     def __repr__(self) -> str:
         return (f"TelegramNotifier(token={mask_secret(self._token)!r}, chat_id={self.chat_id!r}, "
@@ -96,40 +99,31 @@ class TelegramNotifier:
 
     def send(self, text: str, chart: Path | None = None) -> None:
         text = _require_text(text)
-        if chart is None:
-            self._call("sendMessage", json={"chat_id": self.chat_id, "text": truncate(text, TELEGRAM_TEXT_LIMIT)})
-            return
-        photo = _read_chart(self.service, chart)
-        caption: dict[str, str] = {}
-        if len(text) <= TELEGRAM_CAPTION_LIMIT:
-            caption = {"caption": text}
-        else:
-            self._call("sendMessage", json={"chat_id": self.chat_id, "text": truncate(text, TELEGRAM_TEXT_LIMIT)})
-        self._call("sendPhoto", data={"chat_id": self.chat_id, **caption},
-                   files={"photo": (CHART_FILENAME, photo, "image/png")})
+        photo = None if chart is None else _read_chart(self.service, chart)
+        for chat_id in self.chat_ids:
+            if photo is None:
+                self._call("sendMessage", json={"chat_id": chat_id, "text": truncate(text, TELEGRAM_TEXT_LIMIT)})
+                continue
+            caption: dict[str, str] = {}
+            if len(text) <= TELEGRAM_CAPTION_LIMIT:
+                caption = {"caption": text}
+            else:
+                self._call("sendMessage", json={"chat_id": chat_id, "text": truncate(text, TELEGRAM_TEXT_LIMIT)})
+            self._call("sendPhoto", data={"chat_id": chat_id, **caption},
+                       files={"photo": (CHART_FILENAME, photo, "image/png")})
 
     def send_alert(self, body: str | tuple[Embed, ...]) -> None:
         if not isinstance(body, str):
             raise TypeError(f"a Telegram alert is an HTML text, not {type(body).__name__}")
-        self._call("sendMessage", json={"chat_id": self.chat_id, "text": _require_text(body), "parse_mode": "HTML"})
+        text = _require_text(body)
+        for chat_id in self.chat_ids:
+            self._call("sendMessage", json={"chat_id": chat_id, "text": text, "parse_mode": "HTML"})
 
     def _call(self, method: str, **request: Any) -> None:
         url = f"{self.api_base}/bot{self._token}/{method}"
 
         def attempt() -> None:
-            response = _post(self.service, url, self._timeout_s, request)
-            body = _json_object(response)
-            if response.status_code == 200 and body.get("ok") is True:
-                return
-            description = str(body.get("description") or response.reason_phrase or "no description")
-            reason = f"{method} answered HTTP {response.status_code}: {description}"
-            if response.status_code == 429:
-                parameters = body.get("parameters")
-                retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
-                raise TransientFailure(reason, status=429, retry_after=_seconds(retry_after, response))
-            if response.status_code >= 500:
-                raise TransientFailure(reason, status=response.status_code)
-            raise NotifyError(self.service, reason, status=response.status_code)
+            telegram_result(method, _post(self.service, url, self._timeout_s, request))
 
         deliver(self.service, attempt, **self._retry)
 
@@ -228,6 +222,18 @@ def research_notifier_from_env(env: Mapping[str, str]) -> DiscordNotifier | None
     return DiscordNotifier(webhook, service=RESEARCH_SERVICE) if webhook else None
 
 
+def telegram_chat_ids(raw: str) -> tuple[str, ...]:
+    """TELEGRAM_CHAT_ID: one chat id or a comma-separated list (user ids, group ids like -100123), without repeats.
+    Every chat listed receives reports and alerts and may command the bot."""
+    ids = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    bad = [chat for chat in ids if not _CHAT_ID.match(chat)]
+    if bad or not ids:
+        raise ConfigError("TELEGRAM_CHAT_ID", raw, f"must be a chat id or a comma list of them (digits, a group's "
+                                                   f"with a leading -, or a channel's @name); refused: "
+                                                   f"{', '.join(bad) or '(none given)'}")
+    return ids
+
+
 def notify_all(notifiers: Iterable[Notifier], text: str, chart: Path | None = None) -> list[NotifyError]:
     """Send to every notifier; one service failing does not keep the others from sending. Returns the failures."""
     failures: list[NotifyError] = []
@@ -248,6 +254,23 @@ def truncate(text: str, limit: int) -> str:
     if cut >= limit * 3 // 4:
         head = head[:cut]
     return head.rstrip() + _ELLIPSIS
+
+
+def telegram_result(method: str, response: httpx.Response) -> Any:
+    """The `result` of a Bot API answer; TransientFailure for a 429 (with its `retry_after`) or a 5xx, NotifyError
+    for any other refusal (its `description`, never the token: the URL is not quoted)."""
+    body = _json_object(response)
+    if response.status_code == 200 and body.get("ok") is True:
+        return body.get("result")
+    description = str(body.get("description") or response.reason_phrase or "no description")
+    reason = f"{method} answered HTTP {response.status_code}: {description}"
+    if response.status_code == 429:
+        parameters = body.get("parameters")
+        retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
+        raise TransientFailure(reason, status=429, retry_after=_seconds(retry_after, response))
+    if response.status_code >= 500:
+        raise TransientFailure(reason, status=response.status_code)
+    raise NotifyError(TelegramNotifier.service, reason, status=response.status_code)
 
 
 def _post(service: str, url: str, timeout_s: float, request: Mapping[str, Any]) -> httpx.Response:

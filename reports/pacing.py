@@ -9,6 +9,7 @@ time is `time.monotonic()` seconds, passed in so that the rule is testable witho
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 TELEGRAM_CHAT_INTERVAL_S = 1.0
@@ -41,9 +42,10 @@ class Pace:
             self._sent.popleft()
 
 
-def telegram_pace(chat_id: str) -> Pace:
-    """One message a second per chat; a group (negative id) also 20 a minute."""
-    group = chat_id.strip().startswith("-")
+def telegram_pace(chat_ids: str | Sequence[str]) -> Pace:
+    """One message a second per chat; when any chat is a group (negative id), also 20 a minute. A notifier sends
+    each message to every chat it serves, so its pace is that of its strictest chat."""
+    group = any(chat.strip().startswith("-") for chat in ((chat_ids,) if isinstance(chat_ids, str) else chat_ids))
     return Pace(TELEGRAM_CHAT_INTERVAL_S, TELEGRAM_GROUP_PER_MINUTE if group else None, 60.0)
 
 

@@ -582,6 +582,15 @@ def _try_lock(home: Home) -> SingleWriterLock | None:
         return None
 
 
+def home_is_held(home: Home) -> bool:
+    """Whether a process (a running `run`, or a tool acting on the home) holds the home's single-writer lock now."""
+    lock = _try_lock(home)
+    if lock is None:
+        return True
+    lock.release()
+    return False
+
+
 def submit(home: Home, config: ExecutorConfig, kind: str, payload: dict[str, Any], idempotency_key: str,
            wall_ms: Callable[[], int], wait_s: float = 30.0, poll_s: float = 0.05) -> Outcome:
     """Have the home's engine execute one command exactly once and return its answer.

@@ -14,7 +14,7 @@ import signal
 import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from core.config import ExecutorConfig
 from core.display import fixed
@@ -51,7 +51,17 @@ COMMAND_POLL_S = 0.2  # how often (wall time) the queue of requests from other p
 COMMAND_POLL_EVENTS = 256  # at full replay speed, the wall clock is only looked at every this many events
 ALERT_DRAIN_S = 5.0  # at the end of a run, how long pending alerts may take to go out before they wait for the next
 REPORT_IDLE_S = 5.0  # at the end of a run, how long the report sender may go without a delivery before it is left
+BACKGROUND_STOP_S = 2.0  # at the end of a run, how long each background service may take to stop
 REPORT_CLOCK_EVERY = 100  # paper: the wall clock is handed to the report sender every this many events
+
+
+class Background(Protocol):
+    """A service that runs beside the trading loop for the life of `run` (the Telegram command bot): started
+    after the start-up reconciliation, stopped before the journal closes, never called from the loop."""
+
+    def start(self) -> object: ...
+
+    def stop(self, timeout_s: float) -> None: ...
 
 
 class ReplayFinished(ExecutorError):
@@ -65,8 +75,11 @@ class Runner:
                  balance: Decimal, checkpoint_every: int, speed: float | None, view: LiveView | None,
                  accept_rollback: bool = False, notifiers: Sequence[Notifier] = (),
                  alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN,
-                 research: Notifier | None = None) -> None:
+                 research: Notifier | None = None, background: Sequence[Background] = (),
+                 confirmation_channel: str = "terminal") -> None:
         self.home = home
+        self.background = list(background)
+        self.confirmation_channel = confirmation_channel
         self.notifiers = list(notifiers)
         self.research_notifier = research
         self.config = config
@@ -150,6 +163,7 @@ class Runner:
         rules = {s: self.source.rules[s].model_dump(mode="json") for s in self.engine.symbols}
         self.journal.save_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
                                       "mode": "paper" if self.source.live else "replay",
+                                      "confirmation_channel": self.confirmation_channel,
                                       "rules": rules, "engine": self.engine.to_state(),
                                       "paper": self.exchange.to_state()}, written_ms=wall_clock_ms())
 
@@ -272,6 +286,8 @@ class Runner:
         self.reports.start()
         try:
             self.start()
+            for service in self.background:
+                service.start()
             if self.view is not None:
                 with self.view:
                     self.run(self.source.events)
@@ -282,6 +298,8 @@ class Runner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            for service in self.background:
+                service.stop(BACKGROUND_STOP_S)
             self.reports.stop(REPORT_IDLE_S)
             sender.stop(ALERT_DRAIN_S)
 

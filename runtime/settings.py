@@ -7,10 +7,10 @@ variable and what is wrong (a credential's value masked); the parsers below are 
 variables, so the tools and the runtime cannot disagree on what a value means. A blank variable is unset.
 
 The variables (CONFIGURATION.md documents each): `EXECUTOR_HOME`, `BINANCE_BASE_URL`, `BINANCE_STREAM_URL`,
-`SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `ORACLE_LOG_LEVEL`, `ORACLE_TEST_HOOKS`, `ALERTS`, `ALERT_OUTAGE_MIN`, the
-risk limits (`core.config.env_settings`), the notifiers' (`reports.notify.notifiers_from_env` and
-`research_notifier_from_env`) and the LLM settings (`scouts.llm.settings`: LM Studio, SCOUT_*, DeepSeek,
-budgets).
+`SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `TRADE_CONFIRMATION_CHANNEL`, `TELEGRAM_COMMANDS`, `ORACLE_LOG_LEVEL`,
+`ORACLE_TEST_HOOKS`, `ALERTS`, `ALERT_OUTAGE_MIN`, the risk limits (`core.config.env_settings`), the
+notifiers' (`reports.notify.notifiers_from_env` and `research_notifier_from_env`) and the LLM settings
+(`scouts.llm.settings`: LM Studio, SCOUT_*, DeepSeek, budgets).
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ from urllib.parse import urlsplit
 from core.config import env_settings
 from core.errors import ConfigError
 from reports.alerts import ALERT_SERVICES, AlertKind
-from reports.notify import DiscordNotifier, Notifier, notifiers_from_env, research_notifier_from_env
+from reports.notify import (
+    TELEGRAM_API_BASE,
+    DiscordNotifier,
+    Notifier,
+    notifiers_from_env,
+    research_notifier_from_env,
+    telegram_chat_ids,
+)
 from scouts.llm.settings import LlmSettings
 
 DEFAULT_REST = "https://api.binance.com"
@@ -35,6 +42,8 @@ SCAN_SYMBOLS_ENV = "SCAN_SYMBOLS"
 MAX_SCAN_SYMBOLS = 20
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
 CONFIRMATION_SETTINGS = ("auto", "always")
+CONFIRMATION_CHANNELS = ("terminal", "telegram")
+SWITCH_VALUES = {"on": True, "off": False}
 DEFAULT_ALERT_OUTAGE_MIN = 5
 MAX_ALERT_OUTAGE_MIN = 1440
 AlertRoutes = dict[str, frozenset[AlertKind]]
@@ -53,6 +62,20 @@ class StartSettings:
     alert_outage_min: int
     llm: LlmSettings  # the scouts' and the analyzer's (scouts.llm.settings)
     research: DiscordNotifier | None = None  # DISCORD_WEBHOOK_RESEARCH: scout intel and analyzer verdicts
+    telegram_bot: TelegramBotSettings | None = None  # the command bot `run` starts; None: no bot
+    confirmation_channel: str = "terminal"
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramBotSettings:
+    """The command bot's settings: who may command it (every chat of TELEGRAM_CHAT_ID) and where the API is."""
+
+    token: str
+    chat_ids: tuple[str, ...]
+    api_base: str
+
+    def __repr__(self) -> str:  # the token is a credential: never in a repr, a log line or a trace
+        return f"TelegramBotSettings(chat_ids={self.chat_ids!r}, api_base={self.api_base!r})"
 
 
 def check_settings(env: Mapping[str, str]) -> StartSettings:
@@ -69,10 +92,42 @@ def check_settings(env: Mapping[str, str]) -> StartSettings:
     hooks = _value(env, "ORACLE_TEST_HOOKS")
     if hooks is not None and hooks not in ("0", "1"):
         raise ConfigError("ORACLE_TEST_HOOKS", hooks, "must be 1 (tests only) or 0")
-    return StartSettings(risk=env_settings(env), notifiers=notifiers_from_env(env), binance_rest=binance_rest(env),
+    risk = env_settings(env)
+    notifiers = notifiers_from_env(env)
+    channel = confirmation_channel(env)
+    return StartSettings(risk=risk, notifiers=notifiers, binance_rest=binance_rest(env),
                          binance_stream=binance_stream(env), alerts=alert_routes(env),
                          alert_outage_min=alert_outage_min(env), llm=LlmSettings.from_env(env),
-                         research=research_notifier_from_env(env))
+                         research=research_notifier_from_env(env), telegram_bot=telegram_bot(env, channel),
+                         confirmation_channel=channel)
+
+
+def confirmation_channel(env: Mapping[str, str]) -> str:
+    """TRADE_CONFIRMATION_CHANNEL: where the code of a two-phase trade goes. `terminal` (default): back to the
+    caller, in the preview. `telegram`: only to the Telegram chat(s), as Confirm / Cancel buttons."""
+    setting = (_value(env, "TRADE_CONFIRMATION_CHANNEL") or "terminal").lower()
+    if setting not in CONFIRMATION_CHANNELS:
+        raise ConfigError("TRADE_CONFIRMATION_CHANNEL", setting, f"must be one of {', '.join(CONFIRMATION_CHANNELS)}")
+    return setting
+
+
+def telegram_bot(env: Mapping[str, str], channel: str) -> TelegramBotSettings | None:
+    """TELEGRAM_COMMANDS=on (default off), or TRADE_CONFIRMATION_CHANNEL=telegram, starts the command bot inside
+    `run`; either needs TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID, and is refused by name without them."""
+    raw = (_value(env, "TELEGRAM_COMMANDS") or "off").lower()
+    if raw not in SWITCH_VALUES:
+        raise ConfigError("TELEGRAM_COMMANDS", raw, "must be on or off")
+    wanted = SWITCH_VALUES[raw] or channel == "telegram"
+    if not wanted:
+        return None
+    why = "TELEGRAM_COMMANDS=on" if SWITCH_VALUES[raw] else "TRADE_CONFIRMATION_CHANNEL=telegram"
+    token, chats = _value(env, "TELEGRAM_BOT_TOKEN"), _value(env, "TELEGRAM_CHAT_ID")
+    if token is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN", "", f"{why} needs the bot's token (from BotFather)")
+    if chats is None:
+        raise ConfigError("TELEGRAM_CHAT_ID", "", f"{why} needs the chat(s) allowed to command the bot")
+    return TelegramBotSettings(token=token, chat_ids=telegram_chat_ids(chats),
+                               api_base=_value(env, "TELEGRAM_API_BASE") or TELEGRAM_API_BASE)
 
 
 def alert_routes(env: Mapping[str, str]) -> AlertRoutes:

@@ -190,6 +190,11 @@ def _notes(data: Data) -> list[str]:
     return [line for note in data["notes"] for line in wrapped(f"Note: {note}")]
 
 
+def positions_lines(data: Data) -> list[str]:
+    """One line per open position of a status answer (the bot's /positions)."""
+    return _positions(data)
+
+
 STATUS_ESSENTIAL: list[Section] = [_head, _equity, _pnl_today, _breakers, _kill_switch, _pauses,
                                    _delivery_failures, _notes]
 STATUS_DETAIL: list[Section] = [_positions, _data_health, _regimes, _errors, _llm, _strategies, _limits]

@@ -28,6 +28,7 @@ from core.types import Reason
 from memory.journal import CommandRow, CommandStatus, Journal
 from runtime.checkpoint_mode import UNKNOWN_MODE, checkpoint_mode, needs_confirmation
 from runtime.commands import CommandKind, NotStarted, Outcome, has_state, request_fingerprint, same_request, submit
+from runtime.settings import confirmation_channel
 from tools.spec import ToolContext, ToolSpec
 from tools.state import stored_checkpoint
 
@@ -166,6 +167,15 @@ class ConfirmationView(BaseModel):
     expires_at: str = Field(description="Expiry in UTC, ISO 8601.")
 
 
+class DeliveryView(BaseModel):
+    channel: Literal["telegram"] = Field(description="Where the confirmation code went instead of this answer.")
+    delivered: bool = Field(description="true: the preview and its Confirm / Cancel buttons are in the Telegram "
+                            "chat; false: they could not be delivered, so nothing can confirm this preview.")
+    request_id: int = Field(description="The confirmation request's id (0: none was made).")
+    detail: str = Field(description="What happened, for the person.")
+    expires_at: str = Field(description="Until when Confirm works, UTC, ISO 8601.")
+
+
 class TradeOutput(BaseModel):
     status: Literal["executed", "skipped", "preview"] = Field(
         description="executed: orders were placed; skipped: the risk engine refused, nothing placed; preview: "
@@ -187,7 +197,11 @@ class TradeOutput(BaseModel):
                                           "(see exit_order); it is never left unprotected.")
     exit_order: OrderView | None = Field(default=None, description="Buy: the market sell that closed a position "
                                          "whose protection failed.")
-    confirmation: ConfirmationView | None = Field(default=None, description="Preview: the code to confirm with.")
+    confirmation: ConfirmationView | None = Field(default=None, description="Preview: the code to confirm with "
+                                                  "(null when the code went to Telegram instead).")
+    confirmation_delivery: DeliveryView | None = Field(default=None, description="Preview with "
+                                                       "TRADE_CONFIRMATION_CHANNEL=telegram: where the code went; "
+                                                       "only the person pressing Confirm there can execute it.")
     request_id: str | None = Field(default=None, description="The idempotency key this request ran under.")
     executed_by: str | None = Field(default=None, description="running engine, this process, or stored answer "
                                     "(a retry of a request already done).")
@@ -273,7 +287,7 @@ def resolved_parameters(args: TradeInput, ctx: ToolContext) -> dict[str, str | N
 
 def spend_code(ctx: ToolContext, code: str, params: dict[str, str | None], now_ms: int) -> None:
     """Use a confirmation code once, for exactly the parameters it was issued for, before it expires."""
-    code_hash, params_hash = _digest(code), _digest(params)
+    code_hash, params_hash = code_digest(code), params_digest(params)
     with Journal(ctx.home.journal) as journal:
         if journal.use_confirmation(code_hash, params_hash, now_ms):
             return
@@ -303,13 +317,45 @@ def _preview(args: TradeInput, ctx: ToolContext, mode: str, params: dict[str, st
     if not data.get("would_execute"):
         output.message = f"preview: the risk engine would refuse this now ({_reasons(output)}); nothing to confirm"
         return output
-    code = _new_code()
+    if confirmation_channel_of(ctx) == "telegram":
+        return _preview_out_of_band(args, ctx, params, now_ms, output)
+    code = new_code()
     expires = now_ms + CONFIRMATION_TTL_MS
     with Journal(ctx.home.journal) as journal:
-        journal.record_confirmation(_digest(code), _digest(params), now_ms, expires)
+        journal.record_confirmation(code_digest(code), params_digest(params), now_ms, expires)
     output.confirmation = ConfirmationView(code=code, expires_ms=expires, expires_at=_iso(expires))
     output.message = f"preview only, nothing placed: {_summary(output)}. To execute, call trade again with the same " \
                      f"parameters and confirm={code} before {_iso(expires)}"
+    return output
+
+
+def confirmation_channel_of(ctx: ToolContext) -> str:
+    """Where codes go: telegram when this process's TRADE_CONFIRMATION_CHANNEL says so, or when the running
+    executor of the home does (its checkpoint records it): an agent cannot take the code back into its own answer
+    by leaving the setting out of its environment."""
+    stored = stored_checkpoint(ctx.home)
+    if stored is not None and stored.document.get("confirmation_channel") == "telegram":
+        return "telegram"
+    return confirmation_channel(ctx.env)
+
+
+def _preview_out_of_band(args: TradeInput, ctx: ToolContext, params: dict[str, str | None], now_ms: int,
+                         output: TradeOutput) -> TradeOutput:
+    from tools.telegram.confirm import request_delivery
+
+    summary = _summary(output)
+    delivery = request_delivery(ctx, params, f"{output.mode}: {summary}", now_ms, args.wait_s)
+    expires = _iso(now_ms + CONFIRMATION_TTL_MS)
+    output.confirmation_delivery = DeliveryView(channel="telegram", delivered=delivery.delivered,
+                                                request_id=delivery.request_id, detail=delivery.detail,
+                                                expires_at=expires)
+    if delivery.delivered:
+        output.message = (f"preview only, nothing placed: {summary}. The confirmation was sent to the person's "
+                          f"Telegram chat: ask them to press Confirm there before {expires}; this answer holds no "
+                          "code and cannot execute the trade")
+    else:
+        output.message = (f"preview only, nothing placed: {summary}. The confirmation code could NOT be delivered "
+                          f"({delivery.detail}); nothing will execute this trade")
     return output
 
 
@@ -374,13 +420,23 @@ def _reasons(output: TradeOutput) -> str:
     return "; ".join(r.message for r in output.decision.reasons) if output.decision is not None else "no decision"
 
 
-def _new_code() -> str:
+def new_code() -> str:
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
     return f"{raw[:4]}-{raw[4:]}"
 
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def code_digest(code: str) -> str:
+    """What the journal keeps of a confirmation code."""
+    return _digest(code)
+
+
+def params_digest(params: dict[str, Any]) -> str:
+    """What the journal keeps of the parameters a code is bound to."""
+    return _digest(params)
 
 
 def _canonical(value: Decimal | None) -> str | None:
