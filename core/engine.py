@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.analytics import trade_stats
-from core.clock import MS_PER_DAY, MS_PER_HOUR
+from core.clock import MS_PER_DAY, MS_PER_HOUR, utc_text
 from core.config import ExecutorConfig, RiskConfig
 from core.errors import ExecutorError, FilterRejected
 from core.events import Bar, Book, BookTop, DataGap, DataOutage, DataRestored, Tick, TradePrint
@@ -30,6 +30,7 @@ from core.features import PairSpread, SymbolFeatures
 from core.filters import SymbolRules, conform_oco, conform_order, conform_quantity
 from core.portfolio import ClosedTrade, Portfolio
 from core.risk.breakers import BreakerEvent, BreakerState, QuietBand, quiet_band, reset_kill, update_breakers
+from core.risk.clamp import ALL_SYMBOLS, advice_pauses
 from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
 from core.risk.sizing import kelly_for_strategy
 from core.risk.trailing import trailing_stop
@@ -59,6 +60,8 @@ SEEN_FILLS_KEPT = 50_000
 # Which strategy a slot of `Engine._episodes[symbol]` stands for.
 EPISODE_SLOT = {name: slot for slot, name in enumerate(StrategyName)}
 STAT_ARB_SLOT = EPISODE_SLOT[StrategyName.STAT_ARB]
+# Live advice an engine keeps at most: more is refused (never dropped: dropping advice could only loosen).
+MAX_LIVE_ADVICE = 500
 _KILL_SWITCH = Reason(rule=RuleId.KILL_SWITCH, message="kill switch is on (manual)", kind=ReasonKind.REFUSAL)
 
 
@@ -226,6 +229,7 @@ class Engine:
         self.holdings: dict[str, Holding] = {}
         self.pending: dict[str, PendingEntry] = {}
         self.controls = Controls()
+        self.advice: list[Advice] = []  # live advice (scouts, analyzer), dropped by engine time at expiry
         self.outages: dict[str, str] = {}
         self.pnls: dict[StrategyName, list[float]] = {s: [] for s in StrategyName}
         self._stats: dict[StrategyName, tuple[int, float | None]] = {}
@@ -466,7 +470,7 @@ class Engine:
                                 reasons=(_KILL_SWITCH,), time_ms=signal.time_ms)
         else:
             decision = evaluate_entry(signal, self.risk_context(), self.rules[signal.symbol], self.config,
-                                      signal.time_ms)
+                                      signal.time_ms, self.live_advice())
         if decision.action is DecisionAction.ENTER:
             decision = self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason)
         self.records.append(decision)
@@ -507,7 +511,7 @@ class Engine:
         else:
             decision = evaluate_manual_entry(symbol, quote_amount, take_profit_pct, stop_loss_pct,
                                              Decimal(repr(price)), self.risk_context(), self.rules[symbol],
-                                             self.config, self.now_ms, advice)
+                                             self.config, self.now_ms, (*advice, *self.live_advice()))
         if decision.action is DecisionAction.ENTER:
             decision = self._enter(decision, take_profit_pct, stop_loss_pct, "requested by the operator")
         self.records.append(decision)
@@ -844,6 +848,36 @@ class Engine:
                              type=OrderType.MARKET, quantity=quantity)
         self.commands.append(PlaceOrder(order, holding.position_id, holding.strategy, "exit", reason, self.cycle_ms))
 
+    # ----- advice ----------------------------------------------------------------------------------------
+    def on_advice(self, advice: Advice, now_ms: int) -> bool:
+        """Keep `advice` until its expiry by engine time; a PAUSE also pauses its symbol (or all) in the controls.
+
+        Returns whether it was kept: advice already expired at the engine's time, or beyond `MAX_LIVE_ADVICE`, is
+        refused with a notice. What it does to an entry is decided by the risk clamp, so it can only tighten."""
+        self._advance(now_ms)
+        live = self.live_advice()
+        what = f"{advice.action.value} advice from {advice.source} on {advice.symbol or 'every symbol'}"
+        if not advice.live_at(self.now_ms):
+            self._notice("advice_expired", advice.symbol,
+                         f"{what} expired at {utc_text(advice.expires_ms)}, before the engine took it; ignored")
+            return False
+        if len(live) >= MAX_LIVE_ADVICE:
+            self._notice("advice_refused", advice.symbol,
+                         f"{what} refused: {MAX_LIVE_ADVICE} pieces of advice are live already")
+            return False
+        self.advice.append(advice)
+        for key, until in advice_pauses([advice], self.now_ms).items():
+            self.pause(None if key == ALL_SYMBOLS else key, until)
+        self._notice("advice_applied", advice.symbol,
+                     f"{what} live until {utc_text(advice.expires_ms)}: {advice.reason or 'no reason given'}")
+        return True
+
+    def live_advice(self) -> tuple[Advice, ...]:
+        """The advice still live at engine time; expired advice is dropped here, the same way in every replay."""
+        if self.advice and any(not a.live_at(self.now_ms) for a in self.advice):
+            self.advice = [a for a in self.advice if a.live_at(self.now_ms)]
+        return tuple(self.advice)
+
     # ----- controls --------------------------------------------------------------------------------
     def pause(self, symbol: str | None, until_ms: int) -> None:
         if symbol is None:
@@ -888,6 +922,7 @@ class Engine:
             "holdings": {s: _plain(asdict(h)) for s, h in self.holdings.items()},
             "pending": {s: _plain(asdict(p)) for s, p in self.pending.items()},
             "controls": asdict(self.controls),
+            "advice": [a.model_dump(mode="json") for a in self.advice],
             "outages": self.outages,
             "pnls": {k.value: v for k, v in self.pnls.items()},
             "seen_fills": [list(k) for k in self._seen_fills],
@@ -916,6 +951,7 @@ class Engine:
             holding.set_stop(holding.stop_price)  # a checkpoint from before `stop_trigger` existed has none
         engine.pending = {s: _restore(PendingEntry, d) for s, d in state["pending"].items()}
         engine.controls = Controls(**state["controls"])
+        engine.advice = [Advice.model_validate(a) for a in state.get("advice", [])]  # none before advice existed
         engine.outages = dict(state["outages"])
         engine.pnls = {StrategyName(k): list(v) for k, v in state["pnls"].items()}
         engine._seen_fills = {(s, int(t)): None for s, t in state["seen_fills"]}
