@@ -519,6 +519,7 @@ class Engine:
 
     def _enter(self, decision: Decision, take_profit_pct: Decimal, stop_loss_pct: Decimal, reason: str) -> Decision:
         """Place the entry; the decision comes back naming it, to be journaled."""
+        take_profit_pct, stop_loss_pct = _advised_exits(decision, take_profit_pct, stop_loss_pct)
         symbol = decision.symbol
         client_id = self._next_id("e", decision.time_ms)
         position_id = self.portfolio.next_position_id(symbol, decision.time_ms)
@@ -978,6 +979,21 @@ class Engine:
 
     def _notice(self, kind: str, symbol: str | None, message: str) -> None:
         self.records.append(Notice(self.now_ms, kind, symbol, message))
+
+
+def _advised_exits(decision: Decision, take_profit_pct: Decimal, stop_loss_pct: Decimal) -> tuple[Decimal, Decimal]:
+    """The take-profit and stop percents the position is protected with: a stop the advice clamp tightened or a
+    take-profit it lowered (measured from the decision's reference price) replaces the asked percent, never
+    loosening it; the protection is built from these percents once the entry has filled."""
+    price = decision.reference_price
+    if price is None or price <= 0 or not decision.clamps:
+        return take_profit_pct, stop_loss_pct
+    rules = {clamp.rule for clamp in decision.clamps}
+    if RuleId.ADVICE_STOP_TIGHTENED in rules and decision.stop_price is not None:
+        stop_loss_pct = min(stop_loss_pct, (price - decision.stop_price) / price * HUNDRED)
+    if RuleId.ADVICE_TAKE_PROFIT_LOWERED in rules and decision.take_profit_price is not None:
+        take_profit_pct = min(take_profit_pct, (decision.take_profit_price - price) / price * HUNDRED)
+    return take_profit_pct, stop_loss_pct
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
