@@ -29,8 +29,9 @@ from core.events import Bar, Book, BookTop, DataGap, DataOutage, DataRestored, T
 from core.features import PairSpread, SymbolFeatures
 from core.filters import SymbolRules, conform_oco, conform_order, conform_quantity
 from core.portfolio import ClosedTrade, Portfolio
+from core.review import EntryReview, review_cause
 from core.risk.breakers import BreakerEvent, BreakerState, QuietBand, quiet_band, reset_kill, update_breakers
-from core.risk.clamp import ALL_SYMBOLS, advice_pauses
+from core.risk.clamp import ALL_SYMBOLS, advice_pauses, clamp_advice
 from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
 from core.risk.sizing import kelly_for_strategy
 from core.risk.trailing import trailing_stop
@@ -230,6 +231,8 @@ class Engine:
         self.pending: dict[str, PendingEntry] = {}
         self.controls = Controls()
         self.advice: list[Advice] = []  # live advice (scouts, analyzer), dropped by engine time at expiry
+        # The analyzer port (`core.review`), set by the runtime; None (replays, backtests, no key): no review.
+        self.review: EntryReview | None = None
         self.outages: dict[str, str] = {}
         self.pnls: dict[StrategyName, list[float]] = {s: [] for s in StrategyName}
         self._stats: dict[StrategyName, tuple[int, float | None]] = {}
@@ -471,6 +474,7 @@ class Engine:
         else:
             decision = evaluate_entry(signal, self.risk_context(), self.rules[signal.symbol], self.config,
                                       signal.time_ms, self.live_advice())
+        decision = self._reviewed(decision)
         if decision.action is DecisionAction.ENTER:
             decision = self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason)
         self.records.append(decision)
@@ -512,10 +516,24 @@ class Engine:
             decision = evaluate_manual_entry(symbol, quote_amount, take_profit_pct, stop_loss_pct,
                                              Decimal(repr(price)), self.risk_context(), self.rules[symbol],
                                              self.config, self.now_ms, (*advice, *self.live_advice()))
+        decision = self._reviewed(decision)
         if decision.action is DecisionAction.ENTER:
             decision = self._enter(decision, take_profit_pct, stop_loss_pct, "requested by the operator")
         self.records.append(decision)
         return decision
+
+    def _reviewed(self, decision: Decision) -> Decision:
+        """An entry the analyzer must review, with its verdict (or fallback) applied through the clamp: the
+        verdict is data the port returns, and the clamp lets it only keep or shrink the entry."""
+        review = self.review
+        if review is None or decision.action is not DecisionAction.ENTER:
+            return decision
+        equity = Decimal(repr(self.portfolio.equity_float()))
+        cause = review_cause(decision, equity, review.min_trade_pct)
+        if cause is None:
+            return decision
+        advice = review(decision, cause, equity, decision.time_ms)
+        return clamp_advice(decision, [advice], decision.time_ms, rules=self.rules[decision.symbol])
 
     def _enter(self, decision: Decision, take_profit_pct: Decimal, stop_loss_pct: Decimal, reason: str) -> Decision:
         """Place the entry; the decision comes back naming it, to be journaled."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -103,3 +104,13 @@ def fallback_advice(decision: Decision, equity: Decimal, min_trade_pct: Decimal,
         return Advice(action=AdviceAction.SKIP, **life)
     multiplier = _multiplier(decision, threshold_quote(equity, min_trade_pct))
     return Advice(action=AdviceAction.SHRINK, size_multiplier=multiplier, **life)
+
+
+class EntryReview(Protocol):
+    """The port an engine asks before it sends a reviewed entry. The runtime gives one only when an analyzer is
+    configured (DEEPSEEK_API_KEY) and the mode is not a replay or backtest; with none, nothing is reviewed.
+    It must return within its deadline and never raise: its answer, or its fallback, is advice."""
+
+    min_trade_pct: Decimal
+
+    def __call__(self, decision: Decision, cause: ReviewCause, equity: Decimal, now_ms: int) -> Advice: ...

@@ -55,6 +55,10 @@ class Analyzer:
         self.fallback = fallback
         self.on_verdict = on_verdict
 
+    def __call__(self, decision: Decision, cause: ReviewCause, equity: Decimal, now_ms: int) -> Advice:
+        """`core.review.EntryReview`: the advice the engine applies through the clamp."""
+        return self.review(decision, cause, equity, now_ms).advice
+
     def review(self, decision: Decision, cause: ReviewCause, equity: Decimal, now_ms: int) -> Review:
         """Ask DeepSeek about `decision`; never raises for anything the server does, never waits past the deadline."""
         result = self.client.complete_sync(self._messages(decision, cause, equity), EXAMPLE)
