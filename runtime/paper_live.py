@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import queue
 import sys
 import threading
@@ -126,6 +127,7 @@ def live_source(symbols: Sequence[str], rest: str, stream: str, exchange_info: A
 
 
 def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace, settings: StartSettings) -> dict[str, Any]:
+    from runtime.analyzer import build_analyzer  # loads the LLM client only for a run that may use it
     from runtime.runner import Runner
 
     symbols = args.symbols or list(DEFAULT_SYMBOLS)
@@ -134,4 +136,5 @@ def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace, sett
     runner = Runner(home, config, source, f"paper:{','.join(sorted(symbols))}", args.balance,
                     args.checkpoint_every, None, view, accept_rollback=args.accept_journal_rollback,
                     notifiers=settings.notifiers, alerts=settings.alerts, alert_outage_min=settings.alert_outage_min)
+    runner.engine.review = build_analyzer(os.environ, settings.analyzer, runner.journal, "paper")
     return runner.run_to_end()

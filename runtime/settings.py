@@ -7,7 +7,8 @@ variable and what is wrong (a credential's value masked); the parsers below are 
 variables, so the tools and the runtime cannot disagree on what a value means. A blank variable is unset.
 
 The variables (CONFIGURATION.md documents each): `EXECUTOR_HOME`, `BINANCE_BASE_URL`, `BINANCE_STREAM_URL`,
-`SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `ORACLE_LOG_LEVEL`, `ORACLE_TEST_HOOKS`, `ALERTS`, `ALERT_OUTAGE_MIN`, the
+`SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `ORACLE_LOG_LEVEL`, `ORACLE_TEST_HOOKS`, `ALERTS`, `ALERT_OUTAGE_MIN`,
+`ANALYZER_MIN_TRADE_PCT`, `ANALYZER_FALLBACK`, `ANALYZER_DEADLINE_S`, the
 risk limits (`core.config.env_settings`) and the notifiers' (`reports.notify.notifiers_from_env`).
 """
 
@@ -16,13 +17,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from core.config import env_settings
 from core.errors import ConfigError
+from core.review import AnalyzerFallback
 from reports.alerts import FORMATS, AlertKind
 from reports.notify import Notifier, notifiers_from_env
 
@@ -34,6 +37,9 @@ SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
 CONFIRMATION_SETTINGS = ("auto", "always")
 DEFAULT_ALERT_OUTAGE_MIN = 5
 MAX_ALERT_OUTAGE_MIN = 1440
+DEFAULT_ANALYZER_MIN_TRADE_PCT = Decimal(5)
+DEFAULT_ANALYZER_DEADLINE_S = 10.0
+MAX_ANALYZER_DEADLINE_S = 60.0
 AlertRoutes = dict[str, frozenset[AlertKind]]
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 
@@ -48,6 +54,16 @@ class StartSettings:
     binance_stream: str
     alerts: AlertRoutes  # service -> the alert kinds it receives
     alert_outage_min: int
+    analyzer: AnalyzerSettings = field(default_factory=lambda: AnalyzerSettings())
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerSettings:
+    """When the DeepSeek analyzer reviews an entry and what happens without a usable answer (see core.review)."""
+
+    min_trade_pct: Decimal = DEFAULT_ANALYZER_MIN_TRADE_PCT
+    fallback: AnalyzerFallback = AnalyzerFallback.SHRINK
+    deadline_s: float = DEFAULT_ANALYZER_DEADLINE_S
 
 
 def check_settings(env: Mapping[str, str]) -> StartSettings:
@@ -66,7 +82,38 @@ def check_settings(env: Mapping[str, str]) -> StartSettings:
         raise ConfigError("ORACLE_TEST_HOOKS", hooks, "must be 1 (tests only) or 0")
     return StartSettings(risk=env_settings(env), notifiers=notifiers_from_env(env), binance_rest=binance_rest(env),
                          binance_stream=binance_stream(env), alerts=alert_routes(env),
-                         alert_outage_min=alert_outage_min(env))
+                         alert_outage_min=alert_outage_min(env), analyzer=analyzer_settings(env))
+
+
+def analyzer_settings(env: Mapping[str, str]) -> AnalyzerSettings:
+    """ANALYZER_MIN_TRADE_PCT (0 < pct <= 100, default 5), ANALYZER_FALLBACK (shrink|skip, default shrink),
+    ANALYZER_DEADLINE_S (0 < s <= 60, default 10)."""
+    pct_text = _value(env, "ANALYZER_MIN_TRADE_PCT")
+    pct = DEFAULT_ANALYZER_MIN_TRADE_PCT
+    if pct_text is not None:
+        try:
+            pct = Decimal(pct_text)
+        except InvalidOperation:
+            raise ConfigError("ANALYZER_MIN_TRADE_PCT", pct_text, "must be a number of percent") from None
+        if not pct.is_finite() or not Decimal(0) < pct <= Decimal(100):
+            raise ConfigError("ANALYZER_MIN_TRADE_PCT", pct_text, "must be above 0 and at most 100 (percent)")
+    fallback_text = _value(env, "ANALYZER_FALLBACK")
+    fallback = AnalyzerFallback.SHRINK
+    if fallback_text is not None:
+        if fallback_text not in set(AnalyzerFallback):
+            raise ConfigError("ANALYZER_FALLBACK", fallback_text, "must be shrink or skip")
+        fallback = AnalyzerFallback(fallback_text)
+    deadline_text = _value(env, "ANALYZER_DEADLINE_S")
+    deadline = DEFAULT_ANALYZER_DEADLINE_S
+    if deadline_text is not None:
+        try:
+            deadline = float(deadline_text)
+        except ValueError:
+            raise ConfigError("ANALYZER_DEADLINE_S", deadline_text, "must be a number of seconds") from None
+        if not 0 < deadline <= MAX_ANALYZER_DEADLINE_S:
+            raise ConfigError("ANALYZER_DEADLINE_S", deadline_text,
+                              f"must be above 0 and at most {MAX_ANALYZER_DEADLINE_S:g} seconds")
+    return AnalyzerSettings(pct, fallback, deadline)
 
 
 def alert_routes(env: Mapping[str, str]) -> AlertRoutes:
