@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config import ExecutorConfig
 from core.errors import ExecutorError, InvalidArgument
@@ -33,6 +33,10 @@ from tools.cli import (
 )
 from tools.envelope import dumps, exit_code, failure, from_error, ok
 from tools.spec import wall_clock_ms
+
+if TYPE_CHECKING:
+    from runtime.home import Home
+    from runtime.settings import StartSettings
 
 DEFAULT_BALANCE = Decimal("10000")
 SEED_HELP = "seed of the synthetic market (default 7): the same seed replays the same market"
@@ -237,7 +241,9 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
                                  cache_dir=home.candle_cache)
     rid = run_id({"data": args.data.resolve() if args.data else "synthetic", "seed": args.seed,
                   "symbols": args.symbols, "from": args.from_ms, "to": args.to_ms, "balance": args.balance,
-                  "steps": args.steps, "exchange_info": args.exchange_info, "config": config.model_dump_json()})
+                  "steps": args.steps,
+                  "exchange_info": args.exchange_info.resolve() if args.exchange_info else None,
+                  "config": config.model_dump_json()})
     reporter: AbstractContextManager[Callable[[int], None] | None] = nullcontext(None)
     if args.format == "text":  # rich takes ~70 ms to import: only when a progress bar is drawn
         from runtime.view import progress_reporter
@@ -271,9 +277,7 @@ REPLAY_ONLY_OPTIONS = {"data": "--data", "synthetic": "--synthetic", "steps": "-
 
 
 def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
-    from runtime.home import Home
     from runtime.limits import RUN_START, limits_at_start
-    from runtime.runner import run_executor
     from runtime.settings import check_settings
 
     chosen = choose_mode(args.mode, os.environ, args.data is not None or args.synthetic)
@@ -293,6 +297,50 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
         return ExecutorConfig(risk=limits_at_start(home, settings.risk, RUN_START, wall_clock_ms()).risk)
 
     return run_executor(args, configure, settings)
+
+
+def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorConfig],
+                 settings: StartSettings) -> dict[str, Any]:
+    """`run` on the home of `args` (the composition root: source, session and runner are put together here);
+    `configure(home)` gives the configuration once the home's lock is held; `settings` are the environment's,
+    checked before anything ran."""
+    from runtime.home import Home
+    from runtime.lock import SingleWriterLock
+    from runtime.paper_live import DEFAULT_SYMBOLS, live_source
+    from runtime.runner import Runner
+    from runtime.sources import recorded_source, synthetic_source
+    from runtime.state import refuse_diverged_journal
+    from runtime.venues import venue_for
+    from runtime.view import LiveView
+
+    mode = RunMode(args.mode)
+    venue_for(mode)  # refuses a mode whose venue this version cannot build, before the home is touched
+    home = Home.resolve(args.home).ensure()
+    with SingleWriterLock(home.lock):
+        refuse_diverged_journal(home, accept_rollback=args.accept_journal_rollback)  # before configure() writes
+        config = configure(home)
+        if mode is RunMode.PAPER:
+            symbols = args.symbols or list(DEFAULT_SYMBOLS)
+            source = live_source(symbols, settings.binance_rest, settings.binance_stream, args.exchange_info)
+            source_id = f"paper:{','.join(sorted(symbols))}"
+        elif args.data is not None:
+            source = recorded_source(args.data.resolve(), args.symbols, exchange_info=args.exchange_info,
+                                     cache_dir=home.candle_cache)
+            source_id = f"data:{args.data.resolve()}:{','.join(args.symbols or [])}"
+        else:
+            source = synthetic_source(args.seed, args.symbols, args.steps)
+            source_id = f"synthetic:{args.seed}:{','.join(args.symbols or [])}:{args.steps}"
+        view = None if args.no_view or args.format == "json" else LiveView(mode.value, source)
+        runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every,
+                        args.speed if mode is RunMode.REPLAY else None, view,
+                        accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers,
+                        alerts=settings.alerts, alert_outage_min=settings.alert_outage_min)
+        if mode is not RunMode.REPLAY:  # a replay is never reviewed, and does not load the LLM client
+            from runtime.analyzer import build_analyzer
+
+            # None without DEEPSEEK_API_KEY: then no entry is reviewed.
+            runner.engine.review = build_analyzer(os.environ, settings.analyzer, runner.journal, mode.value)
+        return runner.run_to_end()
 
 
 def cmd_config(args: argparse.Namespace) -> dict[str, Any]:

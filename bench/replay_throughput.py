@@ -29,12 +29,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from core.config import ExecutorConfig  # noqa: E402
-from core.engine import Engine  # noqa: E402
 from core.events import Bar  # noqa: E402
-from core.portfolio import Portfolio  # noqa: E402
-from exchange.paper import PaperExchange  # noqa: E402
 from memory.journal import Journal  # noqa: E402
 from runtime.pump import Pump  # noqa: E402
+from runtime.run_mode import RunMode  # noqa: E402
+from runtime.session import new_session  # noqa: E402
 from runtime.sources import recorded_source  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "fixtures" / "candles" / "binance_spot_5m_nfi"
@@ -55,10 +54,10 @@ def median(values: list[float]) -> float:
 def in_process(data: Path) -> dict[str, float]:
     source = recorded_source(data)
     config = ExecutorConfig()
-    balances = {"USDT": Decimal(10_000)}
     with tempfile.TemporaryDirectory() as home:
-        engine = Engine(config, source.rules, Portfolio("USDT", balances), source.symbols, source.start_ms)
-        exchange = PaperExchange(source.rules, balances, fee_rate=config.risk.fee_rate)
+        session = new_session(RunMode.REPLAY, config, source.rules, source.symbols, source.start_ms, "USDT",
+                              Decimal(10_000))
+        engine, exchange = session.engine, session.exchange
         journal = Journal(Path(home) / "journal.db", durable=False)
         pump = Pump(engine, exchange, journal)
         latencies: list[int] = []

@@ -26,6 +26,7 @@ from core.clock import MS_PER_DAY, MS_PER_HOUR, utc_text
 from core.config import ExecutorConfig, RiskConfig
 from core.errors import ExecutorError, FilterRejected
 from core.events import Bar, Book, BookTop, DataGap, DataOutage, DataRestored, Tick, TradePrint
+from core.exchange_port import ExecutionReport
 from core.features import PairSpread, SymbolFeatures
 from core.filters import SymbolRules, conform_oco, conform_order, conform_quantity
 from core.portfolio import ClosedTrade, Portfolio
@@ -558,8 +559,8 @@ class Engine:
         return blockers
 
     # ----- execution reports -----------------------------------------------------------------------
-    def on_report(self, report: Any) -> None:
-        """An ExecutionReport from the exchange adapter (duck-typed: core imports no adapter)."""
+    def on_report(self, report: ExecutionReport) -> None:
+        """An ExecutionReport from the exchange adapter."""
         self._advance(report.time_ms)
         fill: Fill | None = report.fill
         if fill is not None:

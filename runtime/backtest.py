@@ -20,14 +20,15 @@ from typing import Any
 
 from core.config import ExecutorConfig
 from core.display import fixed
-from core.engine import Engine, Record
+from core.engine import Record
 from core.filters import SymbolRules
 from core.portfolio import ClosedTrade, Portfolio
 from core.types import StrategyName
-from exchange.paper import PaperExchange
 from memory.files import write_json_atomic
 from memory.journal import Journal
 from runtime.pump import Pump
+from runtime.run_mode import RunMode
+from runtime.session import new_session
 from runtime.sources import MarketSource
 from tools.spec import wall_clock_ms
 
@@ -95,10 +96,10 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    balances = {quote_asset: quote_balance}
-    portfolio = Portfolio(quote_asset, balances)
-    exchange = PaperExchange(source.rules, balances, fee_rate=config.risk.fee_rate)
-    engine = Engine(config, source.rules, portfolio, source.symbols, source.start_ms)
+    session = new_session(RunMode.REPLAY, config, source.rules, source.symbols, source.start_ms, quote_asset,
+                          quote_balance)
+    engine, exchange = session.engine, session.exchange
+    portfolio = engine.portfolio
     journal = Journal(out_dir / "journal.db", durable=False)  # a derived artifact: rebuilt by re-running
     tally = Tally()
     pump = Pump(engine, exchange, journal, on_record=tally)

@@ -32,13 +32,15 @@ from core.errors import ExecutorError, InvalidArgument, UnknownSymbol
 from core.filters import SymbolRules, rules_from_exchange_info
 from core.types import Advice, DecisionAction
 from exchange.feeds.synthetic import SyntheticMarket
-from exchange.paper import PaperExchange
 from memory.files import MemoryStore
 from memory.home_state import check_journal_present, marker_path
 from memory.journal import CommandRow, CommandStatus, FillRow, Journal, OrderRow
+from runtime.checkpoint_mode import checkpoint_mode
 from runtime.home import Home
 from runtime.lock import HomeLocked, SingleWriterLock
 from runtime.pump import Pump
+from runtime.run_mode import RunMode
+from runtime.session import restore_session
 from runtime.sources import recorded_source
 from runtime.state import leave_kill_flag, prepare_journal, publish_marker, reconcile_at_start
 
@@ -47,7 +49,6 @@ OPERATOR_REASON = "requested by the operator"
 # Notices that mean a filled entry could not be protected (Invariant 6) and was, or is being, sold.
 PROTECTION_FAILURES = frozenset({"PROTECTION_FAILED"})
 EXIT_PREFIX = "cx-x-"
-REPLAY_SOURCES = ("synthetic:", "data:")
 DIRECT_MODES = ("replay", "paper")  # modes whose exchange is the paper simulator in the checkpoint
 
 
@@ -494,19 +495,6 @@ def _error(code: str, message: str, details: dict[str, Any]) -> dict[str, Any]:
 # ----- the checkpoint ------------------------------------------------------------------------------------
 
 
-def checkpoint_mode(checkpoint: dict[str, Any]) -> str:
-    """replay | paper | testnet | live | unknown: the checkpoint's own `mode`, else read from its source id."""
-    mode = checkpoint.get("mode")
-    if isinstance(mode, str):
-        return mode
-    source_id = str(checkpoint.get("source_id", ""))
-    if source_id.startswith(REPLAY_SOURCES):
-        return "replay"
-    if source_id.startswith("paper"):
-        return "paper"
-    return "unknown"
-
-
 def unrestorable_checkpoint(home: Home, exc: Exception) -> StateUnreadable:
     """The error for a checkpoint that parses as JSON but lacks a part, or holds one that is not a state."""
     path = home.journal
@@ -556,10 +544,10 @@ class DirectSession:
         self.checkpoint = checkpoint
         rules = checkpoint_rules(checkpoint)
         try:
-            self.engine = Engine.from_state(checkpoint["engine"], config, rules)
-            self.exchange = PaperExchange.from_state(checkpoint["paper"], rules)
+            session = restore_session(RunMode(self.mode), checkpoint["engine"], checkpoint["paper"], config, rules)
         except (KeyError, TypeError, ValueError) as exc:
             raise unrestorable_checkpoint(home, exc) from None
+        self.engine, self.exchange = session.engine, session.exchange
         self.pump = Pump(self.engine, self.exchange, journal, on_record=lambda record: leave_kill_flag(home, record))
         replay = self.mode == "replay"
         reconcile_at_start(home, journal, self.pump, replay_after_ms=self.engine.now_ms if replay else None)

@@ -7,11 +7,9 @@ thread and hands events over through a queue; when nothing arrives for a moment 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
-import os
 import queue
 import sys
 import threading
@@ -21,15 +19,11 @@ from typing import Any
 
 import httpx
 
-from core.config import ExecutorConfig
 from core.errors import ExecutorError
 from core.events import Tick
 from core.filters import SymbolRules, rules_from_exchange_info
 from exchange.feeds.live import LiveFeed
-from runtime.home import Home
-from runtime.settings import StartSettings
 from runtime.sources import MarketSource, load_exchange_info
-from runtime.view import LiveView
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 IDLE_TICK_S = 0.5
@@ -124,17 +118,3 @@ def live_source(symbols: Sequence[str], rest: str, stream: str, exchange_info: A
                         start_ms=wall_clock_ms(), total_events=None,
                         description=f"live Binance public data, {len(symbols)} symbols", rules_origin=rest,
                         live=True)
-
-
-def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace, settings: StartSettings) -> dict[str, Any]:
-    from runtime.analyzer import build_analyzer  # loads the LLM client only for a run that may use it
-    from runtime.runner import Runner
-
-    symbols = args.symbols or list(DEFAULT_SYMBOLS)
-    source = live_source(symbols, settings.binance_rest, settings.binance_stream, args.exchange_info)
-    view = None if args.no_view or args.format == "json" else LiveView("paper", source)
-    runner = Runner(home, config, source, f"paper:{','.join(sorted(symbols))}", args.balance,
-                    args.checkpoint_every, None, view, accept_rollback=args.accept_journal_rollback,
-                    notifiers=settings.notifiers, alerts=settings.alerts, alert_outage_min=settings.alert_outage_min)
-    runner.engine.review = build_analyzer(os.environ, settings.analyzer, runner.journal, "paper")
-    return runner.run_to_end()

@@ -5,6 +5,12 @@ pace), then the engine decides, then every command is journaled *before* it is s
 it produces go back to the engine until nothing is left to do. With candles, a bar is two phases: queued
 market orders fill at the bar's open, protection is placed, and only then are resting orders matched
 against the bar's high and low.
+
+A request whose outcome the exchange could not tell (`ExecutionStatusUnknown`: a timeout, a 5xx, -1007) is
+never resent: its order is looked up by client order id first. Found, it is adopted (its reports come as
+any order's do); absent, it never reached the matching engine and is handled as refused. Until every such
+lookup has answered, no entry is sent (each is refused to the engine with ENTRY_HELD_BACK): exits and
+protection still go out, since they only reduce risk.
 """
 
 from __future__ import annotations
@@ -13,15 +19,35 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from core.engine import CancelOrder, CancelOrderList, Command, Engine, EquityPoint, Notice, PlaceOco, PlaceOrder, Record
+from core.errors import ExecutorError
 from core.events import Bar, Book, TradePrint
+from core.exchange_port import (
+    Exchange,
+    ExchangeRejected,
+    ExecutionReport,
+    ExecutionStatusUnknown,
+    SimulatedVenue,
+)
 from core.portfolio import ClosedTrade
 from core.risk.breakers import BreakerEvent
 from core.types import Decision, OrderStatus
-from exchange.port import Exchange, ExchangeRejected, ExecutionReport
 from memory.journal import Journal, OrderNotJournaled
 
 RecordSink = Callable[[Record], None]
 CommandSink = Callable[[Command], None]
+STATUS_UNKNOWN = "EXECUTION_STATUS_UNKNOWN"
+ORDER_ADOPTED = "ORDER_ADOPTED"
+NEVER_REACHED = "never reached the exchange (looked up by client order id after an unknown outcome)"
+
+
+class EntryHeldBack(ExecutorError):
+    """An entry not sent because an earlier order's outcome is still unknown (its lookup has not answered)."""
+
+    code = "ENTRY_HELD_BACK"
+
+    def __init__(self, symbol: str, unresolved: list[str]) -> None:
+        super().__init__(f"{symbol}: entry held back until the outcome of {', '.join(unresolved)} is known "
+                         "(looked up by client order id)", symbol=symbol, unresolved=unresolved)
 
 
 class Pump:
@@ -38,10 +64,13 @@ class Pump:
         self.trades_closed = 0
         self.rejections = 0
         self.reports_seen = 0
-        simulator = exchange  # a simulator matches on market data; a real exchange has none of these
-        self._on_bar = getattr(simulator, "on_bar", None)
-        self._on_book = getattr(simulator, "on_book", None)
-        self._on_trade = getattr(simulator, "on_trade", None)
+        # Commands whose outcome the exchange could not tell, by the client id they are looked up by.
+        self.unresolved: dict[str, Command] = {}
+        # A simulated venue matches on the market data it is shown; a real exchange matches on its own.
+        simulated = isinstance(exchange, SimulatedVenue)
+        self._on_bar = exchange.on_bar if simulated else None
+        self._on_book = exchange.on_book if simulated else None
+        self._on_trade = exchange.on_trade if simulated else None
         # Bound once: handle() passes and calls these for every bar of a replay.
         self._deliver_bound = self._deliver
         self._engine_bar = engine.on_bar
@@ -70,6 +99,8 @@ class Pump:
     def deliver(self, reports: list[ExecutionReport]) -> None:
         """Reports that arrive on their own (a live user-data stream, reconciliation)."""
         self._deliver(reports)
+        if self.unresolved:
+            self.resolve_unknown()
 
     def _deliver(self, reports: list[ExecutionReport]) -> None:
         journal = self.journal
@@ -112,6 +143,12 @@ class Pump:
 
     def _send(self, command: Command) -> None:
         journal, exchange, now = self.journal, self.exchange, command.time_ms
+        if self.unresolved and isinstance(command, PlaceOrder) and command.purpose == "entry":
+            self.resolve_unknown()
+            if self.unresolved:
+                self.engine.on_rejected(command, EntryHeldBack(command.order.symbol, sorted(self.unresolved)))
+                self.flush()
+                return
         try:
             if isinstance(command, PlaceOrder):
                 order = command.order
@@ -145,10 +182,45 @@ class Pump:
             self.engine.on_rejected(command, exc)
             self.flush()
             return
+        except ExecutionStatusUnknown as exc:
+            self.journal.record_error(now, STATUS_UNKNOWN, exc.message, {"symbol": exc.symbol,
+                                                                         "client_order_id": exc.client_order_id})
+            self.unresolved[_lookup_id(command)] = command
+            self.resolve_unknown()
+            return
         if not isinstance(command, (CancelOrder, CancelOrderList)):
             self._placed(command)
         if reports:
             self._deliver(reports)
+
+    def resolve_unknown(self) -> None:
+        """Look up every order whose outcome is unknown, by client order id, before anything else is decided.
+
+        Found: adopted, as if the exchange had answered (its reports follow as any order's). Absent: it never
+        reached the matching engine, and the engine is told it was refused. A cancel whose outcome is unknown
+        is handled as a refused cancel either way: an exit waiting for it waits for that order's reports. A
+        lookup that fails leaves the order unresolved, to be looked up again before the next entry."""
+        for client_id, command in list(self.unresolved.items()):
+            symbol = _symbol_of(command)
+            try:
+                view = self.exchange.get_order(symbol, client_id)
+            except ExecutionStatusUnknown:
+                continue
+            del self.unresolved[client_id]
+            now = command.time_ms
+            if isinstance(command, (CancelOrder, CancelOrderList)):
+                self.engine.on_rejected(command, ExecutionStatusUnknown("cancel outcome unknown", symbol=symbol,
+                                                                        client_order_id=client_id))
+            elif view is not None:
+                self.journal.record_error(now, ORDER_ADOPTED, f"{symbol} {client_id}: found on the exchange "
+                                          f"({view.status}) after an unknown outcome; adopted, not resent",
+                                          {"symbol": symbol, "client_order_id": client_id})
+                self._placed(command)
+            else:
+                refused = ExecutionStatusUnknown(NEVER_REACHED, symbol=symbol, client_order_id=client_id)
+                self._mark_rejected(command, refused)
+                self.engine.on_rejected(command, refused)
+        self.flush()
 
     def _placed(self, command: Command) -> None:
         if self.on_placed is not None:
@@ -188,3 +260,21 @@ class Pump:
         if self.on_record is not None:
             self.on_record(record)
 
+
+def _symbol_of(command: Command) -> str:
+    if isinstance(command, PlaceOrder):
+        return command.order.symbol
+    if isinstance(command, PlaceOco):
+        return command.oco.symbol
+    return command.symbol
+
+
+def _lookup_id(command: Command) -> str:
+    """The client id an order of `command` is looked up by (an OCO by its stop leg, as the pump's resend check)."""
+    if isinstance(command, PlaceOrder):
+        return command.order.client_order_id
+    if isinstance(command, PlaceOco):
+        return command.oco.stop_client_id
+    if isinstance(command, CancelOrder):
+        return command.client_order_id
+    return command.list_client_id

@@ -12,8 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core.engine import Engine
+from core.exchange_port import Exchange
 from core.types import OrderStatus
-from exchange.port import Exchange
 from memory.home_state import StateDiverged
 from memory.journal import Journal
 

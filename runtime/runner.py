@@ -10,22 +10,19 @@ exchange-side orders, state saved).
 
 from __future__ import annotations
 
-import argparse
 import signal
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from core.analytics import trade_stats
 from core.config import ExecutorConfig
 from core.display import fixed
-from core.engine import Engine, Record
+from core.engine import Record
 from core.errors import ExecutorError
 from core.events import Bar
-from core.portfolio import Portfolio
 from core.risk.sizing import kelly_for_strategy
-from exchange.paper import PaperExchange
 from memory.files import MemoryStore
 from reports.notify import Notifier
 from reports.outbox import OutboxSender
@@ -35,18 +32,18 @@ from runtime.alerting import AlertQueue
 from runtime.backtest import Tally, dust_summary, quote_places
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
-from runtime.lock import SingleWriterLock
 from runtime.pump import Pump
 from runtime.reconcile import reconcile_orders
 from runtime.reporting import REPLAY_HOUR_UTC, ReportSender
-from runtime.settings import DEFAULT_ALERT_OUTAGE_MIN, AlertRoutes, StartSettings, alert_routes
-from runtime.sources import MarketSource, recorded_source, synthetic_source
+from runtime.run_mode import RunMode
+from runtime.session import new_session, restore_session
+from runtime.settings import DEFAULT_ALERT_OUTAGE_MIN, AlertRoutes, alert_routes
+from runtime.sources import MarketSource
 from runtime.state import (
     leave_kill_flag,
     open_journal_for_writing,
     publish_marker,
     reconcile_at_start,
-    refuse_diverged_journal,
 )
 from runtime.view import LiveView
 from tools.spec import wall_clock_ms
@@ -57,10 +54,6 @@ COMMAND_POLL_EVENTS = 256  # at full replay speed, the wall clock is only looked
 ALERT_DRAIN_S = 5.0  # at the end of a run, how long pending alerts may take to go out before they wait for the next
 REPORT_IDLE_S = 5.0  # at the end of a run, how long the report sender may go without a delivery before it is left
 REPORT_CLOCK_EVERY = 100  # paper: the wall clock is handed to the report sender every this many events
-
-
-class ModeUnavailable(ExecutorError):
-    code = "MODE_UNAVAILABLE"
 
 
 class ReplayFinished(ExecutorError):
@@ -82,6 +75,7 @@ class Runner:
         self.checkpoint_every = checkpoint_every
         self.speed = speed
         self.view = view
+        self.mode = RunMode.PAPER if source.live else RunMode.REPLAY
         self.store = MemoryStore(home.root)
         self.journal, self.warnings = open_journal_for_writing(home, accept_rollback=accept_rollback,
                                                                wall_ms=wall_clock_ms())
@@ -115,8 +109,7 @@ class Runner:
                 raise ReplayFinished(f"this replay already finished on {home.root}; use another --home to run it "
                                      "again", home=str(home.root))
             try:
-                self.engine = Engine.from_state(checkpoint["engine"], config, source.rules)
-                self.exchange = PaperExchange.from_state(checkpoint["paper"], source.rules)
+                session = restore_session(self.mode, checkpoint["engine"], checkpoint["paper"], config, source.rules)
                 self.cursor = self.resumed_from = 0 if source.live else int(checkpoint["cursor"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise unrestorable_checkpoint(home, exc) from None
@@ -125,10 +118,9 @@ class Runner:
                 f"{home.root} holds the state of a different run ({checkpoint.get('source_id')}); "
                 "use another --home for this one", home=str(home.root))
         else:
-            balances = {QUOTE_ASSET: balance}
-            self.engine = Engine(config, source.rules, Portfolio(QUOTE_ASSET, balances), source.symbols,
-                                 source.start_ms)
-            self.exchange = PaperExchange(source.rules, balances, fee_rate=config.risk.fee_rate)
+            session = new_session(self.mode, config, source.rules, source.symbols, source.start_ms, QUOTE_ASSET,
+                                  balance)
+        self.engine, self.exchange = session.engine, session.exchange
 
     def _on_record(self, record: Record) -> None:
         leave_kill_flag(self.home, record)
@@ -334,33 +326,3 @@ class Runner:
             "journal": str(self.home.journal),
             "report": str(self.home.root / "performance_metrics.json"),
         }
-
-
-
-def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorConfig],
-                 settings: StartSettings) -> dict[str, Any]:
-    """`run` on the home of `args`; `configure(home)` gives the configuration once the home's lock is held;
-    `settings` are the environment's, checked before anything ran."""
-    if args.mode in ("testnet", "live"):
-        raise ModeUnavailable(f"--mode {args.mode} needs the Binance adapter, which this version does not ship yet; "
-                              "use --mode replay or --mode paper", mode=args.mode)
-    home = Home.resolve(args.home).ensure()
-    with SingleWriterLock(home.lock):
-        refuse_diverged_journal(home, accept_rollback=args.accept_journal_rollback)  # before configure() writes
-        config = configure(home)
-        if args.mode == "paper":
-            from runtime.paper_live import run_paper
-
-            return run_paper(home, config, args, settings)
-        if args.data is not None:
-            source = recorded_source(args.data.resolve(), args.symbols, exchange_info=args.exchange_info,
-                                     cache_dir=home.candle_cache)
-            source_id = f"data:{args.data.resolve()}:{','.join(args.symbols or [])}"
-        else:
-            source = synthetic_source(args.seed, args.symbols, args.steps)
-            source_id = f"synthetic:{args.seed}:{','.join(args.symbols or [])}:{args.steps}"
-        view = None if args.no_view or args.format == "json" else LiveView("replay", source)
-        runner = Runner(home, config, source, source_id, args.balance, args.checkpoint_every, args.speed, view,
-                        accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers,
-                        alerts=settings.alerts, alert_outage_min=settings.alert_outage_min)
-        return runner.run_to_end()

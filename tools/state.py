@@ -28,13 +28,11 @@ from memory.database import read_only_uri
 from memory.home_state import check_journal_present, read_checkpoint, refuse_divergence
 from memory.journal import Journal, JournalUnreadable, StoredCheckpoint
 from memory.schema import LATEST_VERSION
+from runtime.checkpoint_mode import checkpoint_mode
 from runtime.home import Home
 from runtime.lock import open_lock_file
 
 RUN_HINT = "start the executor first: python executor.py run"
-# Source ids as runtime.runner writes them: "synthetic:<seed>:…" and "data:<path>:…" are replays.
-_REPLAY_SOURCES = ("synthetic", "data")
-_LIVE_MODES = ("paper", "testnet", "live")
 
 
 class NoData(ExecutorError):
@@ -82,14 +80,6 @@ def money(value: Decimal) -> str:
     return format(value, "f")
 
 
-def mode_of(source_id: str) -> str:
-    """The trading mode a checkpoint's source id stands for: replay, paper, testnet, live (or unknown)."""
-    kind = source_id.split(":", 1)[0]
-    if kind in _REPLAY_SOURCES:
-        return "replay"
-    return kind if kind in _LIVE_MODES else "unknown"
-
-
 def stored_checkpoint(home: Home) -> StoredCheckpoint | None:
     """The home's last checkpoint, read without writing anything: from the journal, or from an older version's
     `checkpoint.json` while its journal has not been migrated yet by a `run`."""
@@ -120,8 +110,7 @@ def read_saved_engine(home: Home, config: ExecutorConfig) -> SavedEngine | None:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UnreadableState(f"the checkpoint in {home.root} is not an engine state this version can read "
                               f"({type(exc).__name__}: {exc})", home=str(home.root)) from None
-    mode = checkpoint.get("mode")
-    return SavedEngine(engine=engine, source_id=source_id, mode=mode if isinstance(mode, str) else mode_of(source_id),
+    return SavedEngine(engine=engine, source_id=source_id, mode=checkpoint_mode(checkpoint),
                        finished=bool(checkpoint.get("finished", False)),
                        paper_state=paper if isinstance(paper, dict) else None,
                        written_ms=stored.written_ms, warning=warning,

@@ -18,12 +18,12 @@ from core.analytics import trade_stats
 from core.clock import utc_day_start
 from core.engine import Engine
 from core.types import StrategyName
-from exchange.paper import PaperExchange
 from memory.journal import Journal
 from reports.delivery import NotifyError
 from reports.dispatch import last_sent
 from reports.periods import utc_date
 from runtime.limits import HomeLimits
+from runtime.venues import VenueKind, restore_exchange
 from tools.spec import ToolContext, ToolSpec
 from tools.state import (
     EngineProcess,
@@ -273,7 +273,7 @@ def _open_order_ids(saved: SavedEngine, notes: list[str]) -> set[str] | None:
     if saved.paper_state is None:
         return None
     try:
-        paper = PaperExchange.from_state(saved.paper_state, saved.engine.rules)
+        paper = restore_exchange(VenueKind.PAPER, saved.paper_state, saved.engine.rules)
     except (KeyError, TypeError, ValueError) as exc:
         notes.append(f"paper exchange state unreadable ({type(exc).__name__}: {exc}); protection not checked")
         return None

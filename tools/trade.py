@@ -26,16 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_valida
 from core.errors import ExecutorError
 from core.types import Reason
 from memory.journal import CommandRow, CommandStatus, Journal
+from runtime.checkpoint_mode import UNKNOWN_MODE, checkpoint_mode, needs_confirmation
 from runtime.commands import CommandKind, NotStarted, Outcome, has_state, request_fingerprint, same_request, submit
-from runtime.commands import checkpoint_mode as mode_of_checkpoint
-from runtime.settings import trade_confirmation
 from tools.spec import ToolContext, ToolSpec
 from tools.state import stored_checkpoint
 
 CONFIRMATION_TTL_MS = 120_000
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read and typed by people
-ALWAYS_TWO_PHASE = frozenset({"testnet", "live"})
-SINGLE_PHASE = frozenset({"replay", "paper"})
 RETRY_WINDOW_MS = 60_000  # an automatic key matches the previous request only if it was answered this recently
 AUTOMATIC_KEY_PREFIX = "auto:"
 
@@ -254,15 +251,10 @@ def current_mode(ctx: ToolContext) -> str:
     """The home's engine mode from its checkpoint; "unknown" while a starting engine has not saved one."""
     stored = stored_checkpoint(ctx.home)
     if stored is not None:
-        return mode_of_checkpoint(stored.document)
+        return checkpoint_mode(stored.document)
     if has_state(ctx.home):
-        return "unknown"
+        return UNKNOWN_MODE
     raise NotStarted(ctx.home.root)
-
-
-def needs_confirmation(mode: str, env: Any) -> bool:
-    """Live and testnet always; paper and replay only with TRADE_CONFIRMATION=always; an unknown mode always."""
-    return mode not in SINGLE_PHASE or trade_confirmation(env) == "always"
 
 
 def resolved_parameters(args: TradeInput, ctx: ToolContext) -> dict[str, str | None]:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from core.exchange_port import ExecutionReport, ExecutionType, OrderView
 from core.types import Fill, OrderStatus, OrderType, Side, TimeInForce
 from exchange.paper.trailing import Trail
-from exchange.port import ExecutionReport, ExecutionType, OrderView
 
 ZERO = Decimal(0)
 

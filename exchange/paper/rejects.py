@@ -8,7 +8,7 @@ treats a paper rejection exactly like a live one.
 
 from __future__ import annotations
 
-from exchange.port import ExchangeRejected
+from core.exchange_port import ExchangeRejected
 
 FILTER_FAILURE = -1013
 PARAMETER_NOT_REQUIRED = -1106

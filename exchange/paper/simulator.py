@@ -40,6 +40,7 @@ from decimal import ROUND_CEILING, Context, Decimal, localcontext
 from typing import Any
 
 from core.events import Bar, Book, TradePrint
+from core.exchange_port import ExecutionReport, ExecutionType, OrderView, SimulatedVenue
 from core.filters import SymbolRules, round_to_step
 from core.types import Fill, OcoRequest, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from exchange.paper import rejects
@@ -48,7 +49,6 @@ from exchange.paper.ledger import Ledger
 from exchange.paper.orders import OrderList, PaperOrder
 from exchange.paper.trailing import Trail
 from exchange.paper.validation import check_oco, check_order
-from exchange.port import Exchange, ExecutionReport, ExecutionType, OrderView
 
 ZERO = Decimal(0)
 _EXACT = Context(prec=60)
@@ -59,7 +59,7 @@ _STATE_VERSION = 1
 Fills = list[tuple[Decimal, Decimal]]
 
 
-class PaperExchange(Exchange):
+class PaperExchange(SimulatedVenue):
     remote = False  # its state lives in the checkpoint: see Exchange.remote
     def __init__(self, rules: dict[str, SymbolRules], balances: Mapping[str, Decimal],
                  fee_rate: Decimal = Decimal("0.001"), slippage_bps: Decimal = Decimal("0")) -> None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core.errors import FilterRejected, SymbolNotTrading, TrailingStopNotAllowed
+from core.exchange_port import ExchangeRejected
 from core.filters import SymbolRules, conform_oco, conform_order, round_to_step
 from core.types import OcoRequest, OrderRequest, OrderType
 from exchange.paper import rejects
-from exchange.port import ExchangeRejected
 
 
 def check_order(rules: SymbolRules, order: OrderRequest, *, reference_price: Decimal, open_orders: int,

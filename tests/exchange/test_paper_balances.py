@@ -72,7 +72,7 @@ def test_stop_buy_locks_quote_at_its_limit_price() -> None:
 
 
 def test_locked_base_cannot_be_sold_twice() -> None:
-    from exchange.port import ExchangeRejected
+    from core.exchange_port import ExchangeRejected
 
     ex = paper(btc="1")
     ex.on_trade(trade(100.0, time_ms=1))

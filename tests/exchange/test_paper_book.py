@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.exchange_port import ExecutionType
 from core.types import OrderStatus, Side, TimeInForce
-from exchange.port import ExecutionType
 from tests.exchange.test_paper_support import (
     SYMBOL,
     D,
@@ -113,7 +113,7 @@ def test_ioc_expires_what_does_not_fill_and_fok_fills_all_or_nothing() -> None:
 
 
 def test_limit_maker_that_would_cross_is_rejected_with_binance_code_and_message() -> None:
-    from exchange.port import ExchangeRejected
+    from core.exchange_port import ExchangeRejected
 
     ex = paper()
     ex.on_book(book([(99.0, 1.0)], [(100.0, 1.0)]))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.exchange_port import ExchangeRejected
 from core.types import OrderRequest, OrderStatus, OrderType, Side
 from exchange.paper import PaperExchange
-from exchange.port import ExchangeRejected
 from tests.exchange.test_paper_support import (
     SYMBOL,
     D,

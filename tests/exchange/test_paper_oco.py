@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.exchange_port import ExchangeRejected, ExecutionType
 from core.types import OrderStatus, OrderType, Side
-from exchange.port import ExchangeRejected, ExecutionType
 from tests.exchange.test_paper_support import SYMBOL, D, bar, book, oco, paper, trade
 
 

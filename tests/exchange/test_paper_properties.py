@@ -20,9 +20,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.exchange_port import ExchangeRejected, ExecutionReport
 from core.types import OcoRequest, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from exchange.paper import PaperExchange
-from exchange.port import ExchangeRejected, ExecutionReport
 from tests.exchange.test_paper_support import SYMBOL, D, bar, book, btc_rules, trade
 
 START = {"USDT": D("5000"), "BTC": D("20")}

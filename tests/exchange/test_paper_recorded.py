@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from core.events import Book
+from core.exchange_port import ExchangeRejected
 from core.filters import SymbolRules, rules_from_exchange_info
 from core.types import OrderStatus, Side
 from exchange.paper import PaperExchange
-from exchange.port import ExchangeRejected
 from tests.conftest import fixture_path
 from tests.exchange.test_paper_support import D, limit_maker, market, oco
 

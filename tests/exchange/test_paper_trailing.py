@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import pytest
 
+from core.exchange_port import ExchangeRejected, ExecutionReport, ExecutionType
 from core.types import OcoRequest, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from exchange.paper import PaperExchange
-from exchange.port import ExchangeRejected, ExecutionReport, ExecutionType
 from tests.exchange.test_paper_support import SYMBOL, D, bar, btc_rules, paper, trade
 
 FAQ_RULES = {"allow_trailing_stop": True, "min_price": D("0.01")}

@@ -9,9 +9,17 @@ from decimal import Decimal
 import pytest
 
 from core.errors import ExecutorError
+from core.exchange_port import (
+    Exchange,
+    ExchangeRejected,
+    ExecutionReport,
+    ExecutionStatusUnknown,
+    ExecutionType,
+    OrderView,
+    SimulatedVenue,
+)
 from core.types import OrderStatus, OrderType, Side
 from exchange.paper import PaperExchange
-from exchange.port import Exchange, ExchangeRejected, ExecutionReport, ExecutionStatusUnknown, ExecutionType, OrderView
 from tests.exchange.test_paper_support import SYMBOL, btc_rules
 
 
@@ -53,3 +61,22 @@ def test_paper_exchange_implements_the_port() -> None:
     assert paper.exchange_rules() == {SYMBOL: btc_rules()}
     assert paper.balances() == {"USDT": (Decimal("1"), Decimal("0"))}
     assert paper.open_orders() == []
+
+
+def test_the_simulator_is_a_simulated_venue_and_a_plain_exchange_is_not() -> None:
+    """The pump feeds market data only to a declared simulated venue: a real adapter matches on its own."""
+    paper = PaperExchange({SYMBOL: btc_rules()}, {"USDT": Decimal("1")})
+
+    class Remote:  # the port's methods only, as a live adapter has them
+        remote = True
+        exchange_rules = paper.exchange_rules
+        place_order = paper.place_order
+        place_oco = paper.place_oco
+        cancel_order = paper.cancel_order
+        cancel_order_list = paper.cancel_order_list
+        get_order = paper.get_order
+        open_orders = paper.open_orders
+        balances = paper.balances
+
+    assert isinstance(paper, SimulatedVenue)
+    assert isinstance(Remote(), Exchange) and not isinstance(Remote(), SimulatedVenue)

@@ -12,6 +12,7 @@ from core.config import load_config
 from core.errors import ExecutorError
 from memory.home_state import marker_path
 from memory.journal import CommandRow, CommandStatus, Journal
+from runtime.checkpoint_mode import checkpoint_mode
 from runtime.commands import (
     CommandFailed,
     DirectSession,
@@ -20,7 +21,6 @@ from runtime.commands import (
     QueueTimeout,
     ResultUnknown,
     StateUnreadable,
-    checkpoint_mode,
     checkpoint_rules,
     execute,
     submit,

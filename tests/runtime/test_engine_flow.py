@@ -226,8 +226,8 @@ def test_a_fill_before_midnight_belongs_to_the_day_it_happened_in(rig: Rig) -> N
 
 def test_a_report_for_an_order_the_journal_never_saw_is_recorded_not_applied(rig: Rig) -> None:
     """E.g. an order placed by hand on the exchange: noted for a person, kept away from the engine's books."""
+    from core.exchange_port import ExecutionReport
     from core.types import OrderStatus, OrderType, Side
-    from exchange.port import ExecutionReport
 
     rig.bar(0.0)
     foreign = ExecutionReport(client_order_id="web_12345", symbol=SYMBOL, side=Side.BUY, order_type=OrderType.LIMIT,

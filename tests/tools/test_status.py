@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 
 from core.config import load_config
 from core.portfolio import Portfolio
+from executor import run_executor
 from memory.journal import Journal
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
-from runtime.runner import run_executor
 from runtime.settings import check_settings
 from tests.conftest import REPO_ROOT
 from tests.runtime.helpers import replace_checkpoint, saved_checkpoint

@@ -6,8 +6,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from core.exchange_port import ExecutionReport
 from core.types import OrderType
-from exchange.port import ExecutionReport
 from tests.fakes.binance.render import num
 from tests.fakes.binance.venue import ListRecord, OrderRecord, TradeRecord, Venue
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from exchange.port import ExchangeRejected
+from core.exchange_port import ExchangeRejected
 
 DECIMAL_PATTERN = r"^([0-9]{1,20})(\.[0-9]{1,20})?$"
 

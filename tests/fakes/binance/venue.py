@@ -24,10 +24,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.events import Book, TradePrint
+from core.exchange_port import ExchangeRejected, ExecutionReport
 from core.filters import SymbolRules
 from core.types import OcoRequest, OrderRequest, OrderType, Side, TimeInForce
 from exchange.paper import PaperExchange
-from exchange.port import ExchangeRejected, ExecutionReport
 from tests.fakes.binance.errors import BinanceError, Code, illegal_chars, mandatory, no_such_order, not_required
 from tests.fakes.binance.params import Params
 from tests.fakes.binance.render import num

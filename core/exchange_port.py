@@ -1,5 +1,8 @@
 """The Exchange port: what every adapter (paper simulator, Binance live/testnet) offers the runtime.
 
+It lives in `core` so the engine can name what it is handed (`Engine.on_report(ExecutionReport)`); the
+adapters (`exchange/paper`, a Binance adapter) implement it, and nothing here does I/O.
+
 Synchronous on purpose: the runtime drives one account from one thread, journals before it sends, and
 needs each call's outcome before the next decision. The shapes mirror Binance Spot so that an adapter
 translates rather than interprets: `ExecutionReport` is Binance's user-data `executionReport` event,
@@ -8,12 +11,14 @@ translates rather than interprets: `ExecutionReport` is Binance's user-data `exe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from core.errors import ExecutorError
+from core.events import Bar, Book, TradePrint
 from core.filters import SymbolRules
 from core.types import Fill, OcoRequest, OrderRequest, OrderStatus, OrderType, Side
 
@@ -163,4 +168,28 @@ class Exchange(Protocol):
 
     def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
         """asset -> (free, locked)."""
+        ...
+
+
+ReportSink = Callable[[list[ExecutionReport]], None]
+
+
+@runtime_checkable
+class SimulatedVenue(Exchange, Protocol):
+    """An exchange that matches its resting orders against the market data it is shown (the paper simulator).
+
+    A real venue matches on its own; only a simulated one needs the pump to hand it every market event,
+    before the engine sees it, so fills happen at the market's pace.
+    """
+
+    def on_bar(self, bar: Bar, deliver: ReportSink) -> None:
+        """Match a candle in two phases, handing each phase's reports to `deliver` (see `runtime.pump`)."""
+        ...
+
+    def on_book(self, book: Book) -> list[ExecutionReport]:
+        """Match resting orders against a new top of book."""
+        ...
+
+    def on_trade(self, trade: TradePrint) -> list[ExecutionReport]:
+        """Match resting orders against one public trade."""
         ...
