@@ -338,6 +338,11 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
                         alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
                         research=settings.research, background=background_services(home, settings),
                         confirmation_channel=settings.confirmation_channel)
+        if mode is not RunMode.REPLAY:  # a replay is never reviewed, and does not load the LLM client
+            from runtime.analyzer import build_analyzer
+
+            # None without DEEPSEEK_API_KEY: then no entry is reviewed.
+            runner.engine.review = build_analyzer(os.environ, settings.analyzer, runner.journal, mode.value)
         # The scouts run beside live trading only (a replay stays deterministic and fast), on their own thread.
         schedule = ScoutSchedule(home, config, os.environ, settings.llm, wall_clock_ms) \
             if ScoutSchedule.wanted(settings.llm, mode.value) else None

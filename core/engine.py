@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
-from core.clock import MS_PER_DAY, MS_PER_HOUR
+from core.clock import MS_PER_DAY, MS_PER_HOUR, utc_text
 from core.config import ExecutorConfig, RiskConfig
 from core.errors import ExecutorError, FilterRejected
 from core.events import Bar, Book, BookTop, DataGap, DataOutage, DataRestored, Tick, TradePrint
@@ -31,7 +31,9 @@ from core.filters import SymbolRules, conform_oco, conform_order, conform_quanti
 from core.performance import StrategyPerformance, TradeOutcome, strategy_performance
 from core.portfolio import ClosedTrade, Portfolio
 from core.regime import Regime, RegimeTracker
+from core.review import EntryReview, review_cause
 from core.risk.breakers import BreakerEvent, BreakerState, QuietBand, quiet_band, reset_kill, update_breakers
+from core.risk.clamp import ALL_SYMBOLS, advice_pauses, clamp_advice
 from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
 from core.risk.sizing import KellyBasis, KellySizing, kelly_sizing
 from core.risk.trailing import trailing_stop
@@ -61,6 +63,8 @@ SEEN_FILLS_KEPT = 50_000
 # Which strategy a slot of `Engine._episodes[symbol]` stands for.
 EPISODE_SLOT = {name: slot for slot, name in enumerate(StrategyName)}
 STAT_ARB_SLOT = EPISODE_SLOT[StrategyName.STAT_ARB]
+# Live advice an engine keeps at most: more is refused (never dropped: dropping advice could only loosen).
+MAX_LIVE_ADVICE = 500
 _KILL_SWITCH = Reason(rule=RuleId.KILL_SWITCH, message="kill switch is on (manual)", kind=ReasonKind.REFUSAL)
 
 
@@ -228,6 +232,9 @@ class Engine:
         self.holdings: dict[str, Holding] = {}
         self.pending: dict[str, PendingEntry] = {}
         self.controls = Controls()
+        self.advice: list[Advice] = []  # live advice (scouts, analyzer), dropped by engine time at expiry
+        # The analyzer port (`core.review`), set by the runtime; None (replays, backtests, no key): no review.
+        self.review: EntryReview | None = None
         self.outages: dict[str, str] = {}
         self.pnls: dict[StrategyName, list[float]] = {s: [] for s in StrategyName}
         # Closed trades as the learning sees them (return per unit staked, regime at entry), per strategy.
@@ -472,7 +479,8 @@ class Engine:
                                 reasons=(_KILL_SWITCH,), time_ms=signal.time_ms)
         else:
             decision = evaluate_entry(signal, self.risk_context(), self.rules[signal.symbol], self.config,
-                                      signal.time_ms)
+                                      signal.time_ms, self.live_advice())
+        decision = self._reviewed(decision)
         if decision.action is DecisionAction.ENTER:
             decision = self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason)
         self.records.append(decision)
@@ -515,14 +523,29 @@ class Engine:
         else:
             decision = evaluate_manual_entry(symbol, quote_amount, take_profit_pct, stop_loss_pct,
                                              Decimal(repr(price)), self.risk_context(), self.rules[symbol],
-                                             self.config, self.now_ms, advice)
+                                             self.config, self.now_ms, (*advice, *self.live_advice()))
+        decision = self._reviewed(decision)
         if decision.action is DecisionAction.ENTER:
             decision = self._enter(decision, take_profit_pct, stop_loss_pct, "requested by the operator")
         self.records.append(decision)
         return decision
 
+    def _reviewed(self, decision: Decision) -> Decision:
+        """An entry the analyzer must review, with its verdict (or fallback) applied through the clamp: the
+        verdict is data the port returns, and the clamp lets it only keep or shrink the entry."""
+        review = self.review
+        if review is None or decision.action is not DecisionAction.ENTER:
+            return decision
+        equity = Decimal(repr(self.portfolio.equity_float()))
+        cause = review_cause(decision, equity, review.min_trade_pct)
+        if cause is None:
+            return decision
+        advice = review(decision, cause, equity, decision.time_ms)
+        return clamp_advice(decision, [advice], decision.time_ms, rules=self.rules[decision.symbol])
+
     def _enter(self, decision: Decision, take_profit_pct: Decimal, stop_loss_pct: Decimal, reason: str) -> Decision:
         """Place the entry; the decision comes back naming it, to be journaled."""
+        take_profit_pct, stop_loss_pct = _advised_exits(decision, take_profit_pct, stop_loss_pct)
         symbol = decision.symbol
         client_id = self._next_id("e", decision.time_ms)
         position_id = self.portfolio.next_position_id(symbol, decision.time_ms)
@@ -866,6 +889,36 @@ class Engine:
                              type=OrderType.MARKET, quantity=quantity)
         self.commands.append(PlaceOrder(order, holding.position_id, holding.strategy, "exit", reason, self.cycle_ms))
 
+    # ----- advice ----------------------------------------------------------------------------------------
+    def on_advice(self, advice: Advice, now_ms: int) -> bool:
+        """Keep `advice` until its expiry by engine time; a PAUSE also pauses its symbol (or all) in the controls.
+
+        Returns whether it was kept: advice already expired at the engine's time, or beyond `MAX_LIVE_ADVICE`, is
+        refused with a notice. What it does to an entry is decided by the risk clamp, so it can only tighten."""
+        self._advance(now_ms)
+        live = self.live_advice()
+        what = f"{advice.action.value} advice from {advice.source} on {advice.symbol or 'every symbol'}"
+        if not advice.live_at(self.now_ms):
+            self._notice("advice_expired", advice.symbol,
+                         f"{what} expired at {utc_text(advice.expires_ms)}, before the engine took it; ignored")
+            return False
+        if len(live) >= MAX_LIVE_ADVICE:
+            self._notice("advice_refused", advice.symbol,
+                         f"{what} refused: {MAX_LIVE_ADVICE} pieces of advice are live already")
+            return False
+        self.advice.append(advice)
+        for key, until in advice_pauses([advice], self.now_ms).items():
+            self.pause(None if key == ALL_SYMBOLS else key, until)
+        self._notice("advice_applied", advice.symbol,
+                     f"{what} live until {utc_text(advice.expires_ms)}: {advice.reason or 'no reason given'}")
+        return True
+
+    def live_advice(self) -> tuple[Advice, ...]:
+        """The advice still live at engine time; expired advice is dropped here, the same way in every replay."""
+        if self.advice and any(not a.live_at(self.now_ms) for a in self.advice):
+            self.advice = [a for a in self.advice if a.live_at(self.now_ms)]
+        return tuple(self.advice)
+
     # ----- controls --------------------------------------------------------------------------------
     def pause(self, symbol: str | None, until_ms: int) -> None:
         if symbol is None:
@@ -910,6 +963,7 @@ class Engine:
             "holdings": {s: _plain(asdict(h)) for s, h in self.holdings.items()},
             "pending": {s: _plain(asdict(p)) for s, p in self.pending.items()},
             "controls": asdict(self.controls),
+            "advice": [a.model_dump(mode="json") for a in self.advice],
             "outages": self.outages,
             "pnls": {k.value: v for k, v in self.pnls.items()},
             "outcomes": {k.value: [o.to_list() for o in v] for k, v in self.outcomes.items()},
@@ -941,6 +995,7 @@ class Engine:
             holding.set_stop(holding.stop_price)  # a checkpoint from before `stop_trigger` existed has none
         engine.pending = {s: _restore(PendingEntry, d) for s, d in state["pending"].items()}
         engine.controls = Controls(**state["controls"])
+        engine.advice = [Advice.model_validate(a) for a in state.get("advice", [])]  # none before advice existed
         engine.outages = dict(state["outages"])
         engine.pnls = {StrategyName(k): list(v) for k, v in state["pnls"].items()}
         if "outcomes" in state:
@@ -977,6 +1032,21 @@ class Engine:
 
     def _notice(self, kind: str, symbol: str | None, message: str) -> None:
         self.records.append(Notice(self.now_ms, kind, symbol, message))
+
+
+def _advised_exits(decision: Decision, take_profit_pct: Decimal, stop_loss_pct: Decimal) -> tuple[Decimal, Decimal]:
+    """The take-profit and stop percents the position is protected with: a stop the advice clamp tightened or a
+    take-profit it lowered (measured from the decision's reference price) replaces the asked percent, never
+    loosening it; the protection is built from these percents once the entry has filled."""
+    price = decision.reference_price
+    if price is None or price <= 0 or not decision.clamps:
+        return take_profit_pct, stop_loss_pct
+    rules = {clamp.rule for clamp in decision.clamps}
+    if RuleId.ADVICE_STOP_TIGHTENED in rules and decision.stop_price is not None:
+        stop_loss_pct = min(stop_loss_pct, (price - decision.stop_price) / price * HUNDRED)
+    if RuleId.ADVICE_TAKE_PROFIT_LOWERED in rules and decision.take_profit_price is not None:
+        take_profit_pct = min(take_profit_pct, (decision.take_profit_price - price) / price * HUNDRED)
+    return take_profit_pct, stop_loss_pct
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:

@@ -269,6 +269,11 @@ class Signal(Frozen):
     reason: str
 
 
+MAX_ADVICE_LIFETIME_MS = 24 * 3_600_000  # advice lives 24 h at most
+MAX_ADVICE_PAUSE_MINUTES = 24 * 60  # a pause advice asks for 24 h at most
+MAX_ADVICE_REASON_CHARS = 2_000
+
+
 class AdviceAction(StrEnum):
     APPROVE = "approve"
     SKIP = "skip"
@@ -290,8 +295,27 @@ class Advice(Frozen):
     size_multiplier: float = Field(default=1.0, allow_inf_nan=False)
     stop_loss_pct: Decimal | None = None
     take_profit_pct: Decimal | None = None
-    pause_minutes: int | None = Field(default=None, ge=0)
-    reason: str = ""
+    pause_minutes: int | None = Field(default=None, ge=0, le=MAX_ADVICE_PAUSE_MINUTES)
+    reason: str = Field(default="", max_length=MAX_ADVICE_REASON_CHARS)
+    # Epoch ms. Advice lives from `issued_ms` until `expires_ms` (exclusive) of engine time, at most
+    # MAX_ADVICE_LIFETIME_MS: stale advice must not steer entries for ever, and an engine drops it by its own clock.
+    issued_ms: int = Field(ge=0)
+    expires_ms: int
+
+    @model_validator(mode="after")
+    def _bounded_life(self) -> Advice:
+        life = self.expires_ms - self.issued_ms
+        if life <= 0:
+            raise ValueError(f"advice must expire after it is issued (issued {self.issued_ms}, "
+                             f"expires {self.expires_ms})")
+        if life > MAX_ADVICE_LIFETIME_MS:
+            raise ValueError(f"advice may live at most {MAX_ADVICE_LIFETIME_MS // 3_600_000} h "
+                             f"(asked {life} ms)")
+        return self
+
+    def live_at(self, now_ms: int) -> bool:
+        """Whether the advice still applies at engine time `now_ms` (it never applies at or after its expiry)."""
+        return now_ms < self.expires_ms
 
 
 class RuleId(StrEnum):

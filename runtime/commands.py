@@ -30,7 +30,7 @@ from core.config import ExecutorConfig
 from core.engine import Engine
 from core.errors import ExecutorError, InvalidArgument, UnknownSymbol
 from core.filters import SymbolRules, rules_from_exchange_info
-from core.types import DecisionAction
+from core.types import Advice, DecisionAction
 from exchange.feeds.synthetic import SyntheticMarket
 from memory.files import MemoryStore
 from memory.home_state import check_journal_present, marker_path
@@ -171,6 +171,13 @@ class EmptyPayload(Payload):
     expires_ms: int | None = None
 
 
+class AdvicePayload(Payload):
+    """Advice from a scout or the analyzer. Its own `issued_ms`/`expires_ms` bound its life by engine time; there
+    is no delivery expiry: advice nobody waits for is still applied while it is live, and dropped after."""
+
+    advice: Advice
+
+
 class CommandKind(StrEnum):
     """What a queued command asks for; stored as its value in the journal's `commands.kind`."""
 
@@ -180,6 +187,7 @@ class CommandKind(StrEnum):
     RESUME = "resume"
     KILL = "kill"
     RESET_KILL = "reset_kill"
+    ADVICE = "advice"
 
 
 PAYLOADS: dict[str, type[Payload]] = {
@@ -189,6 +197,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     CommandKind.RESUME: ResumePayload,
     CommandKind.KILL: EmptyPayload,
     CommandKind.RESET_KILL: EmptyPayload,
+    CommandKind.ADVICE: AdvicePayload,
 }
 # Payload fields that say how long somebody waits for the answer, not what is asked: a retry may differ in them.
 DELIVERY_FIELDS = frozenset({"expires_ms"})
@@ -273,6 +282,8 @@ def execute(engine: Engine, pump: Pump, kind: str, payload: dict[str, Any], now_
             engine.reset_kill()
             pump.flush()
             return _controls(engine, None)
+        case CommandKind.ADVICE, AdvicePayload():
+            return _advice(engine, pump, request.advice, now_ms)
         case _:
             raise UnknownCommand(kind)
 
@@ -381,6 +392,17 @@ def _preview(engine: Engine, request: TradePayload, now_ms: int) -> dict[str, An
             "take_profit_pct": _text(take_profit_pct), "stop_loss_pct": _text(stop_loss_pct),
             "decision": decision.model_dump(mode="json"), "engine_time_ms": copy.now_ms,
             "would_execute": decision.action is DecisionAction.ENTER}
+
+
+def _advice(engine: Engine, pump: Pump, advice: Advice, now_ms: int) -> dict[str, Any]:
+    """Apply advice: the engine keeps it while live (the clamp decides what it does); a notice journals it."""
+    if advice.symbol is not None:
+        _check_watched(engine, advice.symbol)
+    applied = engine.on_advice(advice, now_ms)
+    pump.flush()
+    return {"applied": applied, "source": advice.source, "advice_action": advice.action.value,
+            "expires_ms": advice.expires_ms, "live_advice": len(engine.advice),
+            **_controls(engine, advice.symbol)}
 
 
 def _controls(engine: Engine, symbol: str | None, paused_until_ms: int | None = None) -> dict[str, Any]:

@@ -8,8 +8,9 @@ variables, so the tools and the runtime cannot disagree on what a value means. A
 
 The variables (CONFIGURATION.md documents each): `EXECUTOR_HOME`, `BINANCE_BASE_URL`, `BINANCE_STREAM_URL`,
 `SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `TRADE_CONFIRMATION_CHANNEL`, `TELEGRAM_COMMANDS`, `ORACLE_LOG_LEVEL`,
-`ORACLE_TEST_HOOKS`, `ALERTS`, `ALERT_OUTAGE_MIN`, the risk limits (`core.config.env_settings`), the
-notifiers' (`reports.notify.notifiers_from_env` and `research_notifier_from_env`) and the LLM settings
+`ORACLE_TEST_HOOKS`, `ALERTS`, `ALERT_OUTAGE_MIN`, `ANALYZER_MIN_TRADE_PCT`, `ANALYZER_FALLBACK`,
+`ANALYZER_DEADLINE_S`, the risk limits (`core.config.env_settings`), the notifiers'
+(`reports.notify.notifiers_from_env` and `research_notifier_from_env`) and the LLM settings
 (`scouts.llm.settings`: LM Studio, SCOUT_*, DeepSeek, budgets).
 """
 
@@ -18,13 +19,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from core.config import env_settings
 from core.errors import ConfigError
+from core.review import AnalyzerFallback
 from reports.alerts import ALERT_SERVICES, AlertKind
 from reports.notify import (
     TELEGRAM_API_BASE,
@@ -46,6 +49,9 @@ CONFIRMATION_CHANNELS = ("terminal", "telegram")
 SWITCH_VALUES = {"on": True, "off": False}
 DEFAULT_ALERT_OUTAGE_MIN = 5
 MAX_ALERT_OUTAGE_MIN = 1440
+DEFAULT_ANALYZER_MIN_TRADE_PCT = Decimal(5)
+DEFAULT_ANALYZER_DEADLINE_S = 10.0
+MAX_ANALYZER_DEADLINE_S = 60.0
 AlertRoutes = dict[str, frozenset[AlertKind]]
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 
@@ -64,6 +70,7 @@ class StartSettings:
     research: DiscordNotifier | None = None  # DISCORD_WEBHOOK_RESEARCH: scout intel and analyzer verdicts
     telegram_bot: TelegramBotSettings | None = None  # the command bot `run` starts; None: no bot
     confirmation_channel: str = "terminal"
+    analyzer: AnalyzerSettings = field(default_factory=lambda: AnalyzerSettings())
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,15 @@ class TelegramBotSettings:
 
     def __repr__(self) -> str:  # the token is a credential: never in a repr, a log line or a trace
         return f"TelegramBotSettings(chat_ids={self.chat_ids!r}, api_base={self.api_base!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerSettings:
+    """When the DeepSeek analyzer reviews an entry and what happens without a usable answer (see core.review)."""
+
+    min_trade_pct: Decimal = DEFAULT_ANALYZER_MIN_TRADE_PCT
+    fallback: AnalyzerFallback = AnalyzerFallback.SHRINK
+    deadline_s: float = DEFAULT_ANALYZER_DEADLINE_S
 
 
 def check_settings(env: Mapping[str, str]) -> StartSettings:
@@ -99,7 +115,7 @@ def check_settings(env: Mapping[str, str]) -> StartSettings:
                          binance_stream=binance_stream(env), alerts=alert_routes(env),
                          alert_outage_min=alert_outage_min(env), llm=LlmSettings.from_env(env),
                          research=research_notifier_from_env(env), telegram_bot=telegram_bot(env, channel),
-                         confirmation_channel=channel)
+                         confirmation_channel=channel, analyzer=analyzer_settings(env))
 
 
 def confirmation_channel(env: Mapping[str, str]) -> str:
@@ -128,6 +144,37 @@ def telegram_bot(env: Mapping[str, str], channel: str) -> TelegramBotSettings | 
         raise ConfigError("TELEGRAM_CHAT_ID", "", f"{why} needs the chat(s) allowed to command the bot")
     return TelegramBotSettings(token=token, chat_ids=telegram_chat_ids(chats),
                                api_base=_value(env, "TELEGRAM_API_BASE") or TELEGRAM_API_BASE)
+
+
+def analyzer_settings(env: Mapping[str, str]) -> AnalyzerSettings:
+    """ANALYZER_MIN_TRADE_PCT (0 < pct <= 100, default 5), ANALYZER_FALLBACK (shrink|skip, default shrink),
+    ANALYZER_DEADLINE_S (0 < s <= 60, default 10)."""
+    pct_text = _value(env, "ANALYZER_MIN_TRADE_PCT")
+    pct = DEFAULT_ANALYZER_MIN_TRADE_PCT
+    if pct_text is not None:
+        try:
+            pct = Decimal(pct_text)
+        except InvalidOperation:
+            raise ConfigError("ANALYZER_MIN_TRADE_PCT", pct_text, "must be a number of percent") from None
+        if not pct.is_finite() or not Decimal(0) < pct <= Decimal(100):
+            raise ConfigError("ANALYZER_MIN_TRADE_PCT", pct_text, "must be above 0 and at most 100 (percent)")
+    fallback_text = _value(env, "ANALYZER_FALLBACK")
+    fallback = AnalyzerFallback.SHRINK
+    if fallback_text is not None:
+        if fallback_text not in set(AnalyzerFallback):
+            raise ConfigError("ANALYZER_FALLBACK", fallback_text, "must be shrink or skip")
+        fallback = AnalyzerFallback(fallback_text)
+    deadline_text = _value(env, "ANALYZER_DEADLINE_S")
+    deadline = DEFAULT_ANALYZER_DEADLINE_S
+    if deadline_text is not None:
+        try:
+            deadline = float(deadline_text)
+        except ValueError:
+            raise ConfigError("ANALYZER_DEADLINE_S", deadline_text, "must be a number of seconds") from None
+        if not 0 < deadline <= MAX_ANALYZER_DEADLINE_S:
+            raise ConfigError("ANALYZER_DEADLINE_S", deadline_text,
+                              f"must be above 0 and at most {MAX_ANALYZER_DEADLINE_S:g} seconds")
+    return AnalyzerSettings(pct, fallback, deadline)
 
 
 def alert_routes(env: Mapping[str, str]) -> AlertRoutes:

@@ -14,10 +14,11 @@ from tests.core.test_risk_support import MONDAY_MS, btc_rules, enter_decision
 
 NOW = MONDAY_MS
 RULES = btc_rules()
+LIFE = {"issued_ms": NOW, "expires_ms": NOW + 60 * MS_PER_MINUTE}
 
 
 def advise(action: AdviceAction = AdviceAction.APPROVE, **fields: object) -> Advice:
-    return Advice.model_validate({"source": "scout:test", "symbol": "BTCUSDT", "action": action, **fields})
+    return Advice.model_validate({"source": "scout:test", "symbol": "BTCUSDT", "action": action, **LIFE, **fields})
 
 
 def rules_of(decision: Decision) -> list[str]:
@@ -98,8 +99,8 @@ def test_veto_skip_and_pause_skip_the_entry() -> None:
 
 
 def test_advice_for_another_symbol_is_ignored_and_symbol_less_advice_applies_to_all() -> None:
-    other = Advice(source="scout", symbol="ETHUSDT", action=AdviceAction.VETO)
-    everyone = Advice(source="analyzer", symbol=None, action=AdviceAction.VETO)
+    other = Advice(source="scout", symbol="ETHUSDT", action=AdviceAction.VETO, **LIFE)
+    everyone = Advice(source="analyzer", symbol=None, action=AdviceAction.VETO, **LIFE)
     before = enter_decision()
     assert clamp_advice(before, [other], NOW) is before
     assert clamp_advice(before, [everyone], NOW).action is DecisionAction.SKIP
@@ -117,8 +118,8 @@ def test_advice_pauses() -> None:
         advise(AdviceAction.PAUSE, pause_minutes=30),
         advise(AdviceAction.PAUSE, pause_minutes=90),
         advise(AdviceAction.VETO),
-        Advice(source="analyzer", symbol="ETHUSDT", action=AdviceAction.PAUSE),
-        Advice(source="analyzer", symbol=None, action=AdviceAction.PAUSE, pause_minutes=5),
+        Advice(source="analyzer", symbol="ETHUSDT", action=AdviceAction.PAUSE, **LIFE),
+        Advice(source="analyzer", symbol=None, action=AdviceAction.PAUSE, pause_minutes=5, **LIFE),
     ], NOW)
     assert pauses == {"BTCUSDT": NOW + 90 * MS_PER_MINUTE, "ETHUSDT": NOW + 60 * MS_PER_MINUTE,
                       ALL_SYMBOLS: NOW + 5 * MS_PER_MINUTE}
@@ -130,7 +131,8 @@ any_advice = st.builds(
     Advice, source=st.sampled_from(["scout:a", "analyzer"]), symbol=st.sampled_from(["BTCUSDT", None, "ETHUSDT"]),
     action=st.sampled_from(list(AdviceAction)),
     size_multiplier=st.floats(-5, 5, allow_nan=False) | st.sampled_from([0.0, 1.0, 1e9]),
-    stop_loss_pct=any_pct, take_profit_pct=any_pct, pause_minutes=st.none() | st.integers(0, 10_000),
+    stop_loss_pct=any_pct, take_profit_pct=any_pct, pause_minutes=st.none() | st.integers(0, 1_440),
+    issued_ms=st.just(NOW), expires_ms=st.integers(NOW + 1, NOW + 24 * 60 * MS_PER_MINUTE),
 )
 
 

@@ -174,10 +174,11 @@ def test_breaker_pause_and_kill_block_entries() -> None:
 
 
 def test_advice_is_applied_last_and_only_tightens() -> None:
-    veto = [Advice(source="analyzer", symbol="BTCUSDT", action=AdviceAction.VETO, reason="conflict")]
+    veto = [Advice(source="analyzer", symbol="BTCUSDT", action=AdviceAction.VETO, reason="conflict",
+                   issued_ms=NOW, expires_ms=NOW + 60_000)]
     assert evaluate_entry(signal(), context(), RULES, CONFIG, NOW, veto).action is DecisionAction.SKIP
     enlarge = [Advice(source="scout", symbol="BTCUSDT", action=AdviceAction.APPROVE, size_multiplier=4.0,
-                      stop_loss_pct=D("5"))]
+                      stop_loss_pct=D("5"), issued_ms=NOW, expires_ms=NOW + 60_000)]
     plain = evaluate_entry(signal(), context(), RULES, CONFIG, NOW)
     advised = evaluate_entry(signal(), context(), RULES, CONFIG, NOW, enlarge)
     assert advised.quantity == plain.quantity and advised.stop_price == plain.stop_price
