@@ -122,15 +122,15 @@ def advice_from_intel(intel: Intel, source: str, now_ms: int, max_minutes: int) 
     checked (`check_symbol`)."""
     if intel.bias is not Bias.BEARISH or intel.confidence < SHRINK_CONFIDENCE:
         return None
-    minutes = min(intel.expires_in_min, max_minutes)
+    minutes = max(1, min(intel.expires_in_min, max_minutes))
+    expires_ms = now_ms + minutes * MS_PER_MINUTE
     reason = clean_text(f"{intel.bias.value} {intel.confidence:.2f}: {intel.rationale}", ADVICE_REASON_CHARS)
+    life = {"source": source, "symbol": intel.symbol, "reason": reason, "issued_ms": now_ms, "expires_ms": expires_ms}
     if intel.confidence >= PAUSE_CONFIDENCE:
-        advice = Advice(source=source, symbol=intel.symbol, action=AdviceAction.PAUSE, pause_minutes=minutes,
-                        reason=reason)
+        advice = Advice(action=AdviceAction.PAUSE, pause_minutes=minutes, **life)
     elif intel.confidence >= SKIP_CONFIDENCE:
-        advice = Advice(source=source, symbol=intel.symbol, action=AdviceAction.SKIP, reason=reason)
+        advice = Advice(action=AdviceAction.SKIP, **life)
     else:
         multiplier = float((Decimal(1) - Decimal(repr(intel.confidence))).quantize(Decimal("0.01")))
-        advice = Advice(source=source, symbol=intel.symbol, action=AdviceAction.SHRINK, size_multiplier=multiplier,
-                        reason=reason)
-    return TimedAdvice(advice, now_ms + minutes * MS_PER_MINUTE)
+        advice = Advice(action=AdviceAction.SHRINK, size_multiplier=multiplier, **life)
+    return TimedAdvice(advice, expires_ms)

@@ -14,11 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.clock import MS_PER_MINUTE
 from core.errors import ExecutorError, InvalidArgument
-from core.types import AdviceAction
 from memory.journal import Journal
 from memory.redact import credential_values
+from runtime.advice import advice_key
 from runtime.commands import CommandKind, submit
 from runtime.settings import MAX_SCAN_SYMBOLS, scan_symbols
 from scouts.intel import TimedAdvice
@@ -118,28 +117,13 @@ def handle(args: ScoutsInput, ctx: ToolContext) -> ScoutsOutput:
                         advice_delivered=len(delivered), notes=notes, text="\n".join(_line(r) for r in reports))
 
 
-class AdviceNotDeliverable(ExecutorError):
-    """Advice the engine has no command for yet (a shrink needs the engine's advice command): not applied."""
-
-    code = "ADVICE_NOT_DELIVERABLE"
-
-    def __init__(self, advice: TimedAdvice) -> None:
-        super().__init__(f"{advice.advice.action.value} advice on {advice.advice.symbol} cannot reach the engine: it "
-                         "takes pauses only until it has an advice command", action=advice.advice.action.value,
-                         symbol=advice.advice.symbol)
-
-
 def deliver_advice(ctx: ToolContext, timed: TimedAdvice) -> None:
-    """Hand one advice to the home's engine through the command queue (`runtime.commands.submit`: queued to a
-    running `run`, or executed under the lock): a pause or a skip becomes a pause of the symbol until the advice
-    expires (both refuse new entries on it). The key is the advice's source (which names the journaled call) and
-    symbol, so delivering the same advice twice pauses once."""
+    """Hand one advice to the home's engine as an "advice" command (`runtime.commands.submit`: queued to a running
+    `run`, or executed under the lock), where `Engine.on_advice` keeps it until it expires and the clamp lets it
+    only tighten. The key is the advice itself (`runtime.advice.advice_key`): delivering it twice applies it once."""
     advice = timed.advice
-    if advice.action not in (AdviceAction.PAUSE, AdviceAction.SKIP) or advice.symbol is None:
-        raise AdviceNotDeliverable(timed)
-    minutes = max(1, -(-(timed.expires_ms - ctx.now_ms()) // MS_PER_MINUTE))
-    submit(ctx.home, ctx.config, CommandKind.PAUSE, {"symbol": advice.symbol, "minutes": minutes},
-           f"advice:{advice.source}:{advice.symbol}", ctx.now_ms, wait_s=ADVICE_WAIT_S)
+    submit(ctx.home, ctx.config, CommandKind.ADVICE, {"advice": advice.model_dump(mode="json")}, advice_key(advice),
+           ctx.now_ms, wait_s=ADVICE_WAIT_S)
 
 
 def _line(report: RoundReport) -> str:

@@ -84,9 +84,10 @@ def test_advice_reaches_the_engine_of_a_started_home_as_a_pause_until_it_expires
     ctx = ToolContext(home=Home(home), config=ExecutorConfig(), env=env, now_ms=lambda: engine_now)
     out = handle(ScoutsInput(once=True), ctx)
 
-    assert out.advice_delivered == 1 and "ADVICE_NOT_DELIVERABLE" in out.notes[0]  # the shrink: no command yet
+    assert out.advice_delivered == 2 and out.notes == []  # the pause and the shrink
     saved = read_saved_engine(Home(home), ExecutorConfig())
     assert saved is not None
+    assert [a.action.value for a in saved.engine.live_advice()] == ["pause", "shrink"]
     assert saved.engine.controls.paused_symbols[symbols[0]] >= engine_now + 30 * 60_000
     assert symbols[-1] not in saved.engine.controls.paused_symbols
     with Journal(Home(home).journal) as journal:
