@@ -497,13 +497,15 @@ class Journal:
         reason: str | None = None,
         prompt: str | None = None,
         answer: str | None = None,
-    ) -> None:
-        """Journal one logical LLM call. `attempts` counts every HTTP request it made (openai resends a timed-out
+    ) -> int:
+        """Journal one logical LLM call; its row id (to note the advice it caused later).
+
+        `attempts` counts every HTTP request it made (openai resends a timed-out
         POST), `billed_attempts` those the provider may have charged; `outcome` is the typed result (ok,
         invalid, unavailable, refused) and `reason` its rule id. Text is redacted before it is stored, and
         the prompt and answer are capped at LLM_TEXT_CAP characters."""
         with self._db.write(f"journal an LLM call ({role})") as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "INSERT INTO llm_calls (time_ms, role, model, prompt_tokens, completion_tokens, latency_ms, ok,"
                 " summary, provider, attempts, billed_attempts, cache_hit_tokens, cache_miss_tokens, cost_usd,"
                 " outcome, reason, prompt, answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -528,11 +530,30 @@ class Journal:
                     _capped_redacted(answer),
                 ),
             )
+            return int(cursor.lastrowid or 0)
+
+    def note_llm_effects(self, call_id: int, *, advice: list[dict[str, Any]] | None = None,
+                         rejections: list[dict[str, Any]] | None = None) -> None:
+        """Add to a journaled call what it caused: the tightening advice submitted from its answer, and the parts
+        of its answer that were refused (a tool or symbol it may not use, malformed arguments), each with its
+        rule. Appended, so a round's notes accumulate on the call that caused them."""
+        with self._db.write(f"note the effects of LLM call {call_id}") as conn:
+            row = conn.execute("SELECT advice_json, rejections_json FROM llm_calls WHERE id = ?", (call_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no LLM call {call_id} in the journal")
+            kept_advice = [*json.loads(row[0] or "[]"), *(advice or [])]
+            kept_rejections = [*json.loads(row[1] or "[]"), *(rejections or [])]
+            conn.execute("UPDATE llm_calls SET advice_json = ?, rejections_json = ? WHERE id = ?",
+                         (_json(redact(kept_advice)), _json(redact(kept_rejections)), call_id))
 
     def llm_calls(self, since_ms: int | None = None) -> list[dict[str, Any]]:
-        return [{**row, "ok": bool(row["ok"]),
-                 "cost_usd": None if row["cost_usd"] is None else Decimal(row["cost_usd"])}
-                for row in self._events("llm_calls", since_ms)]
+        rows = self._events("llm_calls", since_ms)
+        for row in rows:
+            row["ok"] = bool(row["ok"])
+            row["cost_usd"] = None if row["cost_usd"] is None else Decimal(row["cost_usd"])
+            row["advice"] = json.loads(row.pop("advice_json") or "[]")
+            row["rejections"] = json.loads(row.pop("rejections_json") or "[]")
+        return rows
 
     def llm_spend(self, provider: str, since_ms: int) -> tuple[Decimal, int]:
         """Dollars and tokens (prompt + completion) journaled for `provider`'s calls from `since_ms` on: what the

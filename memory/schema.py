@@ -294,6 +294,20 @@ def _v8_alert_outbox(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v9_llm_call_effects(conn: sqlite3.Connection) -> None:
+    """What an LLM call caused (issue 13, section 5): the tightening advice submitted from its answer (JSON list,
+    each carrying the call id in its source, so the engine's clamp events name the call too), and what of its
+    answer was refused and why (unknown tool, unknown or disguised symbol, malformed arguments: JSON list of
+    {rule, detail})."""
+    _execute_all(
+        conn,
+        (
+            "ALTER TABLE llm_calls ADD COLUMN advice_json TEXT",
+            "ALTER TABLE llm_calls ADD COLUMN rejections_json TEXT",
+        ),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_orders_and_fills,
     _v2_decisions_and_events,
@@ -303,6 +317,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v6_risk_settings,
     _v7_llm_call_accounting,
     _v8_alert_outbox,
+    _v9_llm_call_effects,
 )
 RISK_SETTINGS_VERSION = MIGRATIONS.index(_v6_risk_settings) + 1
 LATEST_VERSION = len(MIGRATIONS)

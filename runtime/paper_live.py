@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import queue
 import sys
 import threading
@@ -26,6 +27,7 @@ from core.events import Tick
 from core.filters import SymbolRules, rules_from_exchange_info
 from exchange.feeds.live import LiveFeed
 from runtime.home import Home
+from runtime.scout_schedule import ScoutSchedule
 from runtime.settings import StartSettings
 from runtime.sources import MarketSource, load_exchange_info
 from runtime.view import LiveView
@@ -134,4 +136,14 @@ def run_paper(home: Home, config: ExecutorConfig, args: argparse.Namespace, sett
     runner = Runner(home, config, source, f"paper:{','.join(sorted(symbols))}", args.balance,
                     args.checkpoint_every, None, view, accept_rollback=args.accept_journal_rollback,
                     notifiers=settings.notifiers, alerts=settings.alerts, alert_outage_min=settings.alert_outage_min)
-    return runner.run_to_end()
+    from tools.spec import wall_clock_ms
+
+    schedule = ScoutSchedule(home, config, os.environ, settings.llm, wall_clock_ms) \
+        if ScoutSchedule.wanted(settings.llm, "paper") else None
+    if schedule is not None:
+        schedule.start()
+    try:
+        return runner.run_to_end()
+    finally:
+        if schedule is not None:
+            schedule.stop()

@@ -8,7 +8,8 @@ variables, so the tools and the runtime cannot disagree on what a value means. A
 
 The variables (CONFIGURATION.md documents each): `EXECUTOR_HOME`, `BINANCE_BASE_URL`, `BINANCE_STREAM_URL`,
 `SCAN_SYMBOLS`, `TRADE_CONFIRMATION`, `ORACLE_LOG_LEVEL`, `ORACLE_TEST_HOOKS`, `ALERTS`, `ALERT_OUTAGE_MIN`, the
-risk limits (`core.config.env_settings`) and the notifiers' (`reports.notify.notifiers_from_env`).
+risk limits (`core.config.env_settings`), the notifiers' (`reports.notify.notifiers_from_env`) and the LLM
+settings (`scouts.llm.settings`: LM Studio, SCOUT_*, DeepSeek, budgets).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from core.config import env_settings
 from core.errors import ConfigError
 from reports.alerts import FORMATS, AlertKind
 from reports.notify import Notifier, notifiers_from_env
+from scouts.llm.settings import LlmSettings
 
 DEFAULT_REST = "https://api.binance.com"
 DEFAULT_STREAM = "wss://stream.binance.com:9443"
@@ -48,6 +50,7 @@ class StartSettings:
     binance_stream: str
     alerts: AlertRoutes  # service -> the alert kinds it receives
     alert_outage_min: int
+    llm: LlmSettings  # the scouts' and the analyzer's (scouts.llm.settings)
 
 
 def check_settings(env: Mapping[str, str]) -> StartSettings:
@@ -66,7 +69,7 @@ def check_settings(env: Mapping[str, str]) -> StartSettings:
         raise ConfigError("ORACLE_TEST_HOOKS", hooks, "must be 1 (tests only) or 0")
     return StartSettings(risk=env_settings(env), notifiers=notifiers_from_env(env), binance_rest=binance_rest(env),
                          binance_stream=binance_stream(env), alerts=alert_routes(env),
-                         alert_outage_min=alert_outage_min(env))
+                         alert_outage_min=alert_outage_min(env), llm=LlmSettings.from_env(env))
 
 
 def alert_routes(env: Mapping[str, str]) -> AlertRoutes:

@@ -140,7 +140,24 @@ def _errors(data: Data) -> list[str]:
 
 def _llm(data: Data) -> list[str]:
     llm = data["llm"]
-    return [f"LLM: {llm['calls']} call(s), {llm['failures']} failed"] if llm and llm["calls"] else []
+    if not llm:
+        return []
+    lines = [f"LLM: {llm['calls']} call(s), {llm['failures']} failed"] if llm["calls"] else []
+    for role in llm.get("roles") or []:
+        state = "configured" if role["configured"] else "not configured"
+        last = "no call yet" if role["last_call_ms"] is None else (
+            f"last call {'ok' if role['last_ok'] else 'failed (' + str(role['last_reason']) + ')'} "
+            f"{utc_text(role['last_call_ms'])}")
+        stopped = f" · STOPPED by {role['stopped_by']}" if role["stopped_by"] else ""
+        lines.append(f"  {role['role']} {role['model']}: {state}, {last}{stopped}")
+    spend = llm.get("spend")
+    if spend and (spend["month_tokens"] or any(r["provider"] == spend["provider"] for r in llm.get("roles") or [])):
+        lines.append(f"  {spend['provider']} spend: today ${money(spend['today_usd'])} "
+                     f"(${money(spend['daily_left_usd'])} left), month ${money(spend['month_usd'])} "
+                     f"(${money(spend['monthly_left_usd'])} left)")
+    if llm.get("settings_error"):
+        lines += wrapped(f"  LLM settings: {llm['settings_error']}")
+    return lines
 
 
 def _strategies(data: Data) -> list[str]:

@@ -35,6 +35,7 @@ TOOL_MODULES: dict[str, str] = {
     "resume": "tools.control",
     "kill": "tools.control",
     "kill_reset": "tools.control",
+    "scouts": "tools.scouts",
 }
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.analytics import trade_stats
 from core.clock import utc_day_start
 from core.engine import Engine
+from core.errors import ConfigError
 from core.types import StrategyName
 from exchange.paper import PaperExchange
 from memory.journal import Journal
@@ -24,6 +25,8 @@ from reports.delivery import NotifyError
 from reports.dispatch import last_sent
 from reports.periods import utc_date
 from runtime.limits import HomeLimits
+from scouts.llm.budget import journal_spend
+from scouts.llm.settings import LlmSettings, Provider
 from tools.spec import ToolContext, ToolSpec
 from tools.state import (
     EngineProcess,
@@ -115,10 +118,40 @@ class DataHealthLine(BaseModel):
     outage: str | None = Field(description="DATA_OUTAGE reason while entries on the symbol are blocked")
 
 
+class LlmRoleHealth(BaseModel):
+    role: str = Field(description="scout or analyzer")
+    model: str
+    provider: str = Field(description="lmstudio (local, free) or deepseek (paid, budgeted)")
+    configured: bool = Field(description="this process's settings (SCOUT_MODELS, DEEPSEEK_API_KEY) name it")
+    calls: int
+    failures: int
+    last_call_ms: int | None = Field(description="wall time of its last call")
+    last_ok: bool | None
+    last_outcome: str | None = Field(description="ok, invalid, unavailable or refused")
+    last_reason: str | None = Field(description="why the last call failed (deadline, connection, auth, budget, …)")
+    stopped_by: str | None = Field(description="auth (HTTP 401: check the key) or no_balance (HTTP 402: top up): "
+                                   "its last failure, with no call answered since")
+
+
+class LlmSpend(BaseModel):
+    provider: str
+    today_usd: str
+    month_usd: str
+    today_tokens: int
+    month_tokens: int
+    daily_left_usd: str = Field(description="DEEPSEEK_DAILY_BUDGET_USD minus today's spend (UTC day), at least 0")
+    monthly_left_usd: str = Field(description="DEEPSEEK_MONTHLY_BUDGET_USD minus this UTC month's spend, at least 0")
+    daily_tokens_left: int
+    monthly_tokens_left: int
+
+
 class LlmHealth(BaseModel):
     calls: int
     failures: int
     last_call: dict[str, Any] | None
+    roles: list[LlmRoleHealth] = Field(default_factory=list, description="per configured or journaled model")
+    spend: LlmSpend | None = Field(default=None, description="the paid provider's spend and budget left")
+    settings_error: str | None = Field(default=None, description="why the LLM settings could not be read")
 
 
 class ErrorLine(BaseModel):
@@ -203,7 +236,7 @@ def _status(saved: SavedEngine | None, process: EngineProcess, journal: Journal 
         notes.append(saved.warning)
     if journal is None:
         notes.append(journal_note or "no journal in this home yet")
-    llm, errors = _journal_health(journal)
+    llm, errors = _journal_health(journal, ctx)
     common: dict[str, Any] = {
         "running": process.running, "pid": process.pid, "kill_switch": _kill_switch(engine, flag, process),
         "strategy_mix": _strategy_mix(engine, ctx), "llm": llm, "last_errors": errors, "notes": notes,
@@ -352,17 +385,71 @@ def _data_health(engine: Engine) -> list[DataHealthLine]:
     return lines
 
 
-def _journal_health(journal: Journal | None) -> tuple[LlmHealth | None, list[ErrorLine]]:
+def _journal_health(journal: Journal | None, ctx: ToolContext) -> tuple[LlmHealth | None, list[ErrorLine]]:
     if journal is None:
         return None, []
     calls = journal.llm_calls()
     last = calls[-1] if calls else None
     llm = LlmHealth(calls=len(calls), failures=sum(1 for c in calls if not c["ok"]),
                     last_call=None if last is None else {k: last[k] for k in
-                                                         ("time_ms", "role", "model", "ok", "latency_ms", "summary")})
+                                                         ("time_ms", "role", "model", "ok", "latency_ms", "summary")},
+                    **llm_health(journal, calls, ctx))
     errors = [ErrorLine(time_ms=e["time_ms"], code=e["code"], message=e["message"], details=e["details"])
               for e in journal.errors()[-LAST_ERRORS:]]
     return llm, errors
+
+
+def llm_health(journal: Journal, calls: list[dict[str, Any]], ctx: ToolContext) -> dict[str, Any]:
+    """Per role and model: configured?, its last call, stopped by 401/402?; the paid provider's spend against its
+    budgets (UTC day and month, wall time, as the client checks them)."""
+    try:
+        settings: LlmSettings | None = LlmSettings.from_env(ctx.env)
+    except ConfigError as exc:
+        settings, error = None, exc.message
+    else:
+        error = None
+    configured: dict[tuple[str, str], str] = {}
+    if settings is not None:
+        roles = settings.scouts() + ([settings.analyzer()] if settings.deepseek_api_key is not None else [])
+        configured = {(r.role.value, r.model): r.provider.value for r in roles}
+    by_role: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in configured}
+    for call in calls:
+        by_role.setdefault((call["role"], call["model"]), []).append(call)
+    lines = [_role_health(role, model, configured.get((role, model)), rows) for (role, model), rows in by_role.items()]
+    spend = None if settings is None else _spend(journal, settings, ctx.now_ms())
+    return {"roles": sorted(lines, key=lambda line: (line.role, line.model)), "spend": spend, "settings_error": error}
+
+
+_STOPPING_REASONS = frozenset({"auth", "no_balance", "stopped"})
+
+
+def _role_health(role: str, model: str, provider: str | None, rows: list[dict[str, Any]]) -> LlmRoleHealth:
+    last = rows[-1] if rows else None
+    stopped = None
+    for row in reversed(rows):
+        if row["ok"]:
+            break
+        if row["reason"] in _STOPPING_REASONS and row["reason"] != "stopped":
+            stopped = row["reason"]
+            break
+    return LlmRoleHealth(role=role, model=model, provider=provider or (last or {}).get("provider") or "unknown",
+                         configured=provider is not None, calls=len(rows),
+                         failures=sum(1 for row in rows if not row["ok"]),
+                         last_call_ms=None if last is None else last["time_ms"],
+                         last_ok=None if last is None else last["ok"],
+                         last_outcome=None if last is None else last["outcome"],
+                         last_reason=None if last is None else last["reason"], stopped_by=stopped)
+
+
+def _spend(journal: Journal, settings: LlmSettings, now_ms: int) -> LlmSpend:
+    provider = Provider.DEEPSEEK.value
+    spent = journal_spend(journal, provider, now_ms)
+    return LlmSpend(provider=provider, today_usd=money(spent.day.usd), month_usd=money(spent.month.usd),
+                    today_tokens=spent.day.tokens, month_tokens=spent.month.tokens,
+                    daily_left_usd=money(max(Decimal(0), settings.daily_budget_usd - spent.day.usd)),
+                    monthly_left_usd=money(max(Decimal(0), settings.monthly_budget_usd - spent.month.usd)),
+                    daily_tokens_left=max(0, settings.daily_budget_tokens - spent.day.tokens),
+                    monthly_tokens_left=max(0, settings.monthly_budget_tokens - spent.month.tokens))
 
 
 def _report_delivery(ctx: ToolContext, journal: Journal | None, notes: list[str]) -> list[DeliveryLine]:

@@ -25,7 +25,7 @@ import json
 import ssl
 import time
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Generic
 
@@ -55,13 +55,15 @@ from scouts.llm.results import (
     Ok,
     Outcome,
     T,
+    ToolCall,
+    ToolCalls,
     Unavailable,
     UnavailableReason,
 )
 from scouts.llm.settings import LlmSettings, Provider, RoleConfig
 from scouts.llm.usage import TokenUsage, usage_of
 
-Message = Mapping[str, str]
+Message = Mapping[str, Any]  # a chat message: role, content, and tool_calls / tool_call_id in a tool loop
 CONNECT_TIMEOUT_S = 5.0
 SUMMARY_CHARS = 200
 
@@ -86,7 +88,7 @@ class _Answer(Generic[T]):
 
     content: str | None = None
     usages: list[TokenUsage] = field(default_factory=list)
-    verdict: T | Rejected | None = None
+    verdict: T | Rejected | tuple[ToolCall, ...] | None = None
 
 
 class LlmClient:
@@ -117,6 +119,20 @@ class LlmClient:
     async def complete(self, messages: Sequence[Message], example: T) -> LlmResult[T]:
         """Ask for one JSON answer shaped like `example` (an instance of the output model, shown to the model
         as the example the prompt needs). Never raises for anything the server does: the result says it."""
+        result = await self._call(messages, example, None)
+        assert not isinstance(result, ToolCalls)  # no tools offered, none can come back
+        return result
+
+    async def complete_with_tools(self, messages: Sequence[Message], example: T,
+                                  tools: Sequence[Mapping[str, Any]]) -> LlmResult[T] | ToolCalls:
+        """One round of native tool calling (`tool_choice` "auto", the one value every server takes): the
+        model's tool calls (`ToolCalls`, arguments unparsed: the caller checks them), or its final answer,
+        validated like `complete`'s. No `response_format` is sent with tools: a grammar-constrained answer
+        could not call a tool, and the answer is validated whatever it is."""
+        return await self._call(messages, example, list(tools))
+
+    async def _call(self, messages: Sequence[Message], example: T,
+                    tools: list[Mapping[str, Any]] | None) -> LlmResult[T] | ToolCalls:
         config = self.config
         time_ms = self._clock.now_ms()
         started = time.monotonic()
@@ -125,14 +141,14 @@ class LlmClient:
         if refusal is not None:
             reason, error = refusal
             record = self._record(time_ms, started, AttemptLog(), [])
-            self._journal_call(record, Outcome.REFUSED, reason.value, sent, None, str(error))
+            record = self._journal_call(record, Outcome.REFUSED, reason.value, sent, None, str(error))
             return Unavailable(reason, error, record)
         log = AttemptLog()
         answer: _Answer[T] = _Answer()
         failure: tuple[UnavailableReason, LlmError] | None = None
         try:
             async with asyncio.timeout(config.deadline_s):
-                await self._exchange(log, sent, example, answer)
+                await self._exchange(log, sent, example, answer, tools)
         except TimeoutError:
             failure = UnavailableReason.DEADLINE, DeadlineExceeded(config.role.value, config.deadline_variable,
                                                                    config.deadline_s, len(log))
@@ -148,19 +164,26 @@ class LlmClient:
         record = self._record(time_ms, started, log, answer.usages)
         if failure is not None:
             reason, error = failure
-            self._journal_call(record, Outcome.UNAVAILABLE, reason.value, sent, answer.content, str(error))
+            record = self._journal_call(record, Outcome.UNAVAILABLE, reason.value, sent, answer.content, str(error))
             return Unavailable(reason, error, record)
         verdict = answer.verdict
+        if isinstance(verdict, tuple):
+            summary = "tool calls: " + ", ".join(call.name for call in verdict)
+            record = self._journal_call(record, Outcome.OK, None, sent, json.dumps(
+                [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in verdict], ensure_ascii=False), summary)
+            return ToolCalls(verdict, answer.content, record)
         if isinstance(verdict, Rejected) or verdict is None:
             rejected = verdict or Rejected(InvalidReason.MALFORMED, "no answer")
-            self._journal_call(record, Outcome.INVALID, rejected.reason.value, sent, answer.content, rejected.detail)
+            record = self._journal_call(record, Outcome.INVALID, rejected.reason.value, sent, answer.content,
+                                        rejected.detail)
             return Invalid(rejected.reason, rejected.detail, record)
-        self._journal_call(record, Outcome.OK, None, sent, answer.content, answer.content or "")
+        record = self._journal_call(record, Outcome.OK, None, sent, answer.content, answer.content or "")
         return Ok(verdict, record)
 
     # ----- the exchange with the server -----------------------------------------------------------------
 
-    async def _exchange(self, log: AttemptLog, sent: list[dict[str, str]], example: T, answer: _Answer[T]) -> None:
+    async def _exchange(self, log: AttemptLog, sent: list[dict[str, Any]], example: T, answer: _Answer[T],
+                        tools: list[Mapping[str, Any]] | None) -> None:
         """Fills `answer` as it goes, so that the usage of a first answer survives a deadline during the retry."""
         loop = asyncio.get_running_loop()
         end = loop.time() + self.config.deadline_s
@@ -170,17 +193,21 @@ class LlmClient:
             base_url=self.config.base_url, api_key=self.config.api_key.get_secret_value(),
             max_retries=self.config.max_retries, timeout=timeout, http_client=http,
         ) as client:
-            await self._one(self._create(client, sent, example), answer, type(example))
+            await self._one(self._create(client, sent, example, tools), answer, type(example), tools is not None)
             verdict = answer.verdict
             if isinstance(verdict, Rejected) and verdict.reason is InvalidReason.BLANK \
                     and self.config.provider is Provider.DEEPSEEK:
-                await self._one(self._create(client, sent, example), answer, type(example))
+                await self._one(self._create(client, sent, example, tools), answer, type(example), tools is not None)
 
     def _attempt_timeout(self) -> httpx2.Timeout:
         per_attempt = self.config.deadline_s / (self.config.max_retries + 1)
         return httpx2.Timeout(per_attempt, connect=min(CONNECT_TIMEOUT_S, per_attempt))
 
-    def _create(self, client: openai.AsyncOpenAI, sent: list[dict[str, str]], example: T) -> Awaitable[Any]:
+    def _create(self, client: openai.AsyncOpenAI, sent: list[dict[str, Any]], example: T,
+                tools: list[Mapping[str, Any]] | None) -> Awaitable[Any]:
+        if tools is not None:
+            return client.chat.completions.create(model=self.config.model, messages=sent,  # type: ignore[arg-type]
+                                                  tools=tools, tool_choice="auto")  # type: ignore[arg-type]
         if self.config.provider is Provider.DEEPSEEK:
             response_format: dict[str, Any] = {"type": "json_object"}
         else:
@@ -190,20 +217,24 @@ class LlmClient:
                                               response_format=response_format)  # type: ignore[arg-type]
 
     @staticmethod
-    async def _one(create: Awaitable[Any], answer: _Answer[T], output: type[T]) -> None:
+    async def _one(create: Awaitable[Any], answer: _Answer[T], output: type[T], tools: bool) -> None:
         completion = await create
         usage = usage_of(getattr(completion, "usage", None))
         if usage is not None:
             answer.usages.append(usage)
-        answer.content, answer.verdict = validate_answer(completion, output)
+        calls = tool_calls_of(completion) if tools else ()
+        if calls:
+            answer.content, answer.verdict = None, calls
+        else:
+            answer.content, answer.verdict = validate_answer(completion, output)
 
     # ----- before and after -----------------------------------------------------------------------------
 
-    def _prepare(self, messages: Sequence[Message], example: T) -> list[dict[str, str]]:
+    def _prepare(self, messages: Sequence[Message], example: T) -> list[dict[str, Any]]:
         schema = json.dumps(type(example).model_json_schema(), separators=(",", ":"))
         instruction = ("Answer with one json object and nothing else. It must validate against this JSON schema: "
                        f"{schema}\nExample json answer: {example.model_dump_json()}")
-        return [{"role": m["role"], "content": self._mask.text(m["content"])}
+        return [{**m, "content": self._mask.text(c) if isinstance(c := m.get("content"), str) else c}
                 for m in [*messages, {"role": "system", "content": instruction}]]
 
     def _refusal(self, time_ms: int) -> tuple[UnavailableReason, LlmError] | None:
@@ -255,10 +286,11 @@ class LlmClient:
                           time_ms=time_ms, attempts=len(log), billed_attempts=log.billable(), usage=total,
                           cost_usd=cost, latency_ms=round((time.monotonic() - started) * 1000))
 
-    def _journal_call(self, record: CallRecord, outcome: Outcome, reason: str | None, sent: list[dict[str, str]],
-                      answer: str | None, summary: str) -> None:
+    def _journal_call(self, record: CallRecord, outcome: Outcome, reason: str | None, sent: list[dict[str, Any]],
+                      answer: str | None, summary: str) -> CallRecord:
+        """The call journaled; the record given back carries its journal row id (to note the advice it caused)."""
         usage = record.usage
-        self._journal.record_llm_call(
+        row = self._journal.record_llm_call(
             record.time_ms, record.role, record.model,
             None if usage is None else usage.prompt_tokens, None if usage is None else usage.completion_tokens,
             record.latency_ms, outcome is Outcome.OK, self._mask.text(summary)[:SUMMARY_CHARS],
@@ -267,6 +299,7 @@ class LlmClient:
             cache_miss_tokens=None if usage is None else usage.cache_miss_tokens,
             cost_usd=record.cost_usd, outcome=outcome.value, reason=reason,
             prompt=json.dumps(sent, ensure_ascii=False), answer=None if answer is None else self._mask.text(answer))
+        return replace(record, journal_id=row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +326,22 @@ def validate_answer(completion: Any, output: type[T]) -> tuple[str | None, T | R
         reason = InvalidReason.NOT_JSON if any(e["type"] == "json_invalid" for e in errors) else InvalidReason.SCHEMA
         where = ".".join(str(p) for p in errors[0]["loc"]) or "answer"
         return content, Rejected(reason, f"{where}: {errors[0]['msg']}")
+
+
+def tool_calls_of(completion: Any) -> tuple[ToolCall, ...]:
+    """The function calls of a completion's first choice, as sent (name and arguments unchecked); () for none."""
+    try:
+        calls = completion.choices[0].message.tool_calls
+    except (AttributeError, IndexError, TypeError):
+        return ()
+    found = []
+    for call in calls or ():
+        function = getattr(call, "function", None)
+        name, arguments = getattr(function, "name", None), getattr(function, "arguments", None)
+        found.append(ToolCall(id=str(getattr(call, "id", "") or f"call_{len(found)}"),
+                              name=name if isinstance(name, str) else "",
+                              arguments=arguments if isinstance(arguments, str) else ""))
+    return tuple(found)
 
 
 def _sum_known(values: Iterable[int | None]) -> int | None:

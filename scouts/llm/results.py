@@ -56,6 +56,7 @@ class CallRecord:
     usage: TokenUsage | None
     cost_usd: Decimal
     latency_ms: int
+    journal_id: int | None = None  # the llm_calls row, once journaled
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,24 @@ class Invalid:
 class Unavailable:
     reason: UnavailableReason
     error: LlmError
+    call: CallRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One function call a model asked for, as it sent it: nothing about it is trusted yet."""
+
+    id: str
+    name: str
+    arguments: str  # JSON text, unparsed
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCalls:
+    """A tool-calling round's answer: the model wants these tools run before it answers."""
+
+    calls: tuple[ToolCall, ...]
+    content: str | None
     call: CallRecord
 
 

@@ -26,6 +26,9 @@ from scouts.llm.pricing import DEFAULT_PRICES, FREE, ModelPrice
 LMSTUDIO_PLACEHOLDER_KEY = "lm-studio"
 MAX_DEADLINE_S = 600.0
 MAX_RETRIES_CEILING = 3
+MAX_SCOUT_ROUNDS = 10  # model turns in one scout's tool loop
+MAX_SCOUT_CALLS = 8  # tool calls run in one turn
+MAX_SCOUT_ADVICE_MINUTES = 1440  # a scout's advice never outlives a day
 
 
 class Provider(StrEnum):
@@ -53,6 +56,10 @@ ENV_FIELDS: dict[str, str] = {
     "DEEPSEEK_MONTHLY_BUDGET_USD": "monthly_budget_usd",
     "DEEPSEEK_DAILY_BUDGET_TOKENS": "daily_budget_tokens",
     "DEEPSEEK_MONTHLY_BUDGET_TOKENS": "monthly_budget_tokens",
+    "SCOUT_INTERVAL_MIN": "scout_interval_min",
+    "SCOUT_MAX_ROUNDS": "scout_max_rounds",
+    "SCOUT_MAX_CALLS_PER_ROUND": "scout_max_calls_per_round",
+    "SCOUT_ADVICE_MINUTES": "scout_advice_minutes",
 }
 VARIABLE_OF: dict[str, str] = {field: var for var, field in ENV_FIELDS.items()}
 SECRET_VARIABLES = frozenset({"DEEPSEEK_API_KEY"})
@@ -98,6 +105,10 @@ class LlmSettings(BaseModel):
     monthly_budget_usd: Decimal = Field(default=Decimal("1.00"), ge=0, allow_inf_nan=False)
     daily_budget_tokens: int = Field(default=300_000, ge=0)
     monthly_budget_tokens: int = Field(default=5_000_000, ge=0)
+    scout_interval_min: int = Field(default=30, ge=1, le=1440)
+    scout_max_rounds: int = Field(default=4, ge=1, le=MAX_SCOUT_ROUNDS)
+    scout_max_calls_per_round: int = Field(default=4, ge=1, le=MAX_SCOUT_CALLS)
+    scout_advice_minutes: int = Field(default=60, ge=1, le=MAX_SCOUT_ADVICE_MINUTES)
 
     @field_validator("lmstudio_base_url", "deepseek_base_url")
     @classmethod

@@ -82,13 +82,14 @@ def test_read_only_and_destructive_hints_match_what_each_tool_does():
         assert not get_spec(name).read_only and get_spec(name).destructive
     for name in ("pause", "kill"):  # they only reduce risk: no host should ask twice before the emergency stop
         assert not get_spec(name).read_only and not get_spec(name).destructive
-    assert {s.name for s in all_specs() if s.open_world} == {"scan", "trade"}
+    assert {s.name for s in all_specs() if s.open_world} == {"scan", "trade", "scouts"}
+    assert not get_spec("scouts").read_only and not get_spec("scouts").destructive  # it can only tighten
     assert all(s.title for s in all_specs())
 
 
 def test_the_kill_reset_is_command_line_only():
     hidden = [s for s in all_specs() if not s.agent_facing]
-    assert [s.name for s in hidden] == ["kill_reset"]
+    assert [s.name for s in hidden] == ["kill_reset", "scouts"]
     with pytest.raises(UnknownTool):
         get_spec("kill_reset", agent_facing_only=True)
     assert get_spec("kill_reset").name == "kill_reset"

@@ -51,6 +51,15 @@ class Reply:
         return cls(content=json.dumps(value), **kwargs)
 
     @classmethod
+    def calls(cls, *calls: tuple[str, Any], **kwargs: Any) -> Reply:
+        """A reply that calls tools, as a model trained for tool use does: (name, arguments) pairs, the
+        arguments a value sent as JSON, or a str sent as it is (to script malformed arguments)."""
+        scripted = [{"id": f"call_{index}", "type": "function",
+                     "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
+                    for index, (name, args) in enumerate(calls)]
+        return cls(content=None, tool_calls=scripted, finish_reason="tool_calls", **kwargs)
+
+    @classmethod
     def error(cls, status: int, retry_after: float | None = None) -> Reply:
         return cls(content=None, status=status, retry_after=retry_after)
 

@@ -1,0 +1,3 @@
+from tests.scouts.support import lmstudio
+
+__all__ = ["lmstudio"]
