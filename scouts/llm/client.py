@@ -207,14 +207,16 @@ class LlmClient:
                 tools: list[Mapping[str, Any]] | None) -> Awaitable[Any]:
         if tools is not None:
             return client.chat.completions.create(model=self.config.model, messages=sent,  # type: ignore[arg-type]
-                                                  tools=tools, tool_choice="auto")  # type: ignore[arg-type]
+                                                  tools=tools, tool_choice="auto",  # type: ignore[arg-type]
+                                                  max_tokens=self.config.max_output_tokens)
         if self.config.provider is Provider.DEEPSEEK:
             response_format: dict[str, Any] = {"type": "json_object"}
         else:
             response_format = {"type": "json_schema", "json_schema": {
                 "name": type(example).__name__, "schema": type(example).model_json_schema()}}
         return client.chat.completions.create(model=self.config.model, messages=sent,  # type: ignore[arg-type]
-                                              response_format=response_format)  # type: ignore[arg-type]
+                                              response_format=response_format,  # type: ignore[arg-type]
+                                              max_tokens=self.config.max_output_tokens)
 
     @staticmethod
     async def _one(create: Awaitable[Any], answer: _Answer[T], output: type[T], tools: bool) -> None:

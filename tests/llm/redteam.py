@@ -141,3 +141,26 @@ def assert_never_looser(before: Decision, after: Decision) -> None:
     assert after.stop_price >= before.stop_price
     assert after.take_profit_price is not None and before.take_profit_price is not None
     assert after.take_profit_price <= before.take_profit_price
+
+
+@dataclass(frozen=True, slots=True)
+class ScoutCase:
+    """A scout round against scripted answers: the advice it may submit ("pause BTCUSDT"), the rule ids of
+    what it refuses, and whether the round fails."""
+
+    id: str
+    kind: str
+    tool_use: bool
+    replies: tuple[Reply, ...]
+    advice: tuple[str, ...]
+    rejections: tuple[str, ...]
+    failed: bool
+
+
+def load_scout_corpus(path: Path = CORPUS_PATH) -> list[ScoutCase]:
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return [ScoutCase(id=raw["id"], kind=raw["kind"], tool_use=raw["tool_use"],
+                      replies=tuple(Reply.from_dict(r) for r in raw["replies"]),
+                      advice=tuple(raw["expect"]["advice"]), rejections=tuple(raw["expect"]["rejections"]),
+                      failed=raw["expect"]["failed"])
+            for raw in doc["scout_cases"]]

@@ -259,3 +259,13 @@ def test_the_ca_bundle_is_loaded_once_per_process_not_once_per_call(
     client = analyzer(deepseek, journal)
     assert all(isinstance(client.complete_sync(ASK, EXAMPLE), Ok) for _ in range(2))
     assert len(loads) == 1
+
+
+def test_every_request_caps_the_answer_with_max_tokens(deepseek: FakeOpenAI, lmstudio: FakeOpenAI,
+                                                       journal: Journal) -> None:
+    # A small model asked for json without max_tokens generated until the 120 s deadline.
+    deepseek.script(Reply.json(VETO))
+    analyzer(deepseek, journal, LLM_MAX_OUTPUT_TOKENS="300").complete_sync(ASK, EXAMPLE)
+    lmstudio.script(Reply.json(VETO))
+    scout(lmstudio, journal).complete_sync(ASK, EXAMPLE)
+    assert [r.body["max_tokens"] for r in (*deepseek.completions(), *lmstudio.completions())] == [300, 1024]
