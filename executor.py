@@ -237,7 +237,9 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
                                  cache_dir=home.candle_cache)
     rid = run_id({"data": args.data.resolve() if args.data else "synthetic", "seed": args.seed,
                   "symbols": args.symbols, "from": args.from_ms, "to": args.to_ms, "balance": args.balance,
-                  "steps": args.steps, "exchange_info": args.exchange_info, "config": config.model_dump_json()})
+                  "steps": args.steps,
+                  "exchange_info": args.exchange_info.resolve() if args.exchange_info else None,
+                  "config": config.model_dump_json()})
     reporter: AbstractContextManager[Callable[[int], None] | None] = nullcontext(None)
     if args.format == "text":  # rich takes ~70 ms to import: only when a progress bar is drawn
         from runtime.view import progress_reporter

@@ -328,6 +328,7 @@ class RuleId(StrEnum):
     # the symbol's exchange rules
     SYMBOL_NOT_TRADING = "filters.symbol_not_trading"
     QUOTE_ORDER_QTY = "filters.quote_order_qty"
+    ORDER_TYPES = "filters.order_types"
     MAX_NOTIONAL = "filters.max_notional"
     MIN_SIZE = "filters.min_size"
     MAX_QTY = "filters.max_qty"

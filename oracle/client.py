@@ -52,6 +52,23 @@ def worker_command(base_url: str | None = None) -> list[str]:
     return argv if base_url is None else [*argv, "--base-url", base_url]
 
 
+# What a worker inherits from the caller's environment: what Python, TLS and the locale need, and the oracle's own
+# settings. Nothing else: the executor's environment holds exchange keys, bot tokens and LLM keys, and a worker
+# that fetches public order books needs none of them (a crash dump or a debug log of the worker cannot leak them).
+_INHERITED_NAMES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "VIRTUAL_ENV",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
+    "PYTHONPYCACHEPREFIX", "PYTHONUTF8", "PYTHONIOENCODING", "BINANCE_BASE_URL",
+})
+_INHERITED_PREFIXES = ("LC_", "ORACLE_")
+
+
+def inherited_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The part of `env` a worker may see (`_INHERITED_NAMES`, `LC_*`, `ORACLE_*`)."""
+    return {name: value for name, value in env.items()
+            if name in _INHERITED_NAMES or name.startswith(_INHERITED_PREFIXES)}
+
+
 def worker_environment(env: Mapping[str, str]) -> dict[str, str]:
     """`env` with PACKAGE_PARENT first on PYTHONPATH (the caller's own entries kept after it), so the worker
     finds this package from any working directory, from an environment that names no path at all, and
@@ -198,7 +215,7 @@ class OracleClient:
         self.deadline_s = deadline_s
         self.grace_s = grace_s
         self._argv = worker_command(base_url)
-        self._env = worker_environment({**os.environ, **(env or {})})
+        self._env = worker_environment({**inherited_environment(os.environ), **(env or {})})
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self._closed = False

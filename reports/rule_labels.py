@@ -37,6 +37,7 @@ RULE_LABELS = MappingProxyType({
     RuleId.SIZING_MANUAL: "requested amount",
     RuleId.SYMBOL_NOT_TRADING: "symbol not trading",
     RuleId.QUOTE_ORDER_QTY: "quote-amount market orders not allowed",
+    RuleId.ORDER_TYPES: "entry or stop order type not allowed",
     RuleId.MAX_NOTIONAL: "exchange maxNotional",
     RuleId.MIN_SIZE: "below the exchange minimum (minQty, minNotional)",
     RuleId.MAX_QTY: "exchange maxQty",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.errors import ConfigError, ExecutorError
 
-DEFAULT_HOME = Path.home() / ".crypto-executor"
+DEFAULT_HOME_NAME = ".crypto-executor"  # in the user's home directory
 HOME_ENV = "EXECUTOR_HOME"
 
 
@@ -47,7 +47,7 @@ class Home:
                 raise ConfigError(HOME_ENV, configured, "must be an absolute path (or start with ~): a relative "
                                   "one would name another home in every working directory")
             return cls(path.resolve())
-        return cls(DEFAULT_HOME.resolve())
+        return cls(_default_root())
 
     def ensure(self) -> Home:
         for folder in (self.root, self.reports, self.root / "history"):
@@ -78,3 +78,13 @@ class Home:
     @property
     def paper_state(self) -> Path:
         return self.root / "paper_exchange.json"
+
+
+def _default_root() -> Path:
+    """~/.crypto-executor, looked up when needed: a process with no HOME and no passwd entry (a service account
+    in a container) still imports and runs every command that names its home, and is told what to set."""
+    try:
+        return (Path.home() / DEFAULT_HOME_NAME).resolve()
+    except RuntimeError:
+        raise ConfigError(HOME_ENV, "", "no home directory is known for this user (HOME is not set): set "
+                          "EXECUTOR_HOME to an absolute path, or pass --home") from None

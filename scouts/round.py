@@ -24,6 +24,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from memory.journal import Journal
@@ -56,6 +57,11 @@ SYSTEM_PROMPT = (
 )
 
 
+class ScoutPath(StrEnum):
+    TOOLS = "tools"  # native tool calling
+    JSON_SCHEMA = "json_schema"  # the tools' answers given as data, one constrained answer
+
+
 @dataclass(frozen=True, slots=True)
 class ScoutTool:
     """A read-only tool as a scout sees it."""
@@ -71,7 +77,7 @@ class RoundReport:
     """What one scout's round came to: what `scouts --once` prints."""
 
     model: str
-    path: str  # "tools" or "json_schema"
+    path: ScoutPath
     turns: int = 0
     tool_calls: list[str] = field(default_factory=list)
     intel: list[Intel] = field(default_factory=list)
@@ -80,7 +86,7 @@ class RoundReport:
     failure: str | None = None  # why the round produced nothing (unavailable, invalid, loop bound)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "path": self.path, "turns": self.turns, "tool_calls": self.tool_calls,
+        return {"model": self.model, "path": self.path.value, "turns": self.turns, "tool_calls": self.tool_calls,
                 "intel": [i.model_dump(mode="json") for i in self.intel],
                 "advice": [a.to_dict() for a in self.advice],
                 "rejections": [r.to_dict() for r in self.rejections], "failure": self.failure}
@@ -109,7 +115,7 @@ class ScoutRound:
         self._post_intel = post_intel
 
     async def run(self, tool_use: bool) -> RoundReport:
-        report = RoundReport(self._client.config.model, "tools" if tool_use else "json_schema")
+        report = RoundReport(self._client.config.model, ScoutPath.TOOLS if tool_use else ScoutPath.JSON_SCHEMA)
         messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT},
                                    {"role": "user", "content": self._ask()}]
         if tool_use:
@@ -161,19 +167,21 @@ class ScoutRound:
 
     async def _run_call(self, call: ToolCall, index: int, rejections: list[Rejection], report: RoundReport) -> str:
         """The text the model gets back for one call: the tool's fenced answer, or why it was refused."""
-        refused = self._refusal(call, index)
-        if refused is not None:
-            rejections.append(refused)
-            return json.dumps({"ok": False, "refused": refused.rule.value, "message": refused.detail})
-        tool = self._tools[call.name]
+        checked = self._checked(call, index)
+        if isinstance(checked, Rejection):
+            rejections.append(checked)
+            return json.dumps({"ok": False, "refused": checked.rule.value, "message": checked.detail})
+        tool, arguments = checked
         report.tool_calls.append(call.name)
-        envelope = await asyncio.to_thread(tool.call, json.loads(call.arguments or "{}"))
+        envelope = await asyncio.to_thread(tool.call, arguments)
         if envelope.get("ok") is False:
             error = envelope.get("error") or {}
             rejections.append(Rejection(RejectRule.BAD_ARGUMENTS, f"{call.name}: {error.get('message', 'refused')}"))
         return self._fenced(call.name, envelope)
 
-    def _refusal(self, call: ToolCall, index: int) -> Rejection | None:
+    def _checked(self, call: ToolCall, index: int) -> tuple[ScoutTool, dict[str, Any]] | Rejection:
+        """The tool and its arguments as a JSON object with only watched symbols in them, or why not (the tool's
+        own schema checks the rest when it is called)."""
         if index >= self._limits.max_calls_per_turn:
             return Rejection(RejectRule.TOO_MANY_CALLS, f"call {index + 1} to {ascii(call.name)[:60]} is past "
                                                         f"SCOUT_MAX_CALLS_PER_ROUND={self._limits.max_calls_per_turn}")
@@ -194,7 +202,7 @@ class ScoutRound:
                 checked = check_symbol(symbol, self._watched)
                 if isinstance(checked, Rejection):
                     return Rejection(checked.rule, f"{call.name}.{name}: {checked.detail}")
-        return None
+        return tool, arguments
 
     @staticmethod
     def _fenced(name: str, envelope: dict[str, Any]) -> str:

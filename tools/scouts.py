@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.clock import MS_PER_MINUTE
-from core.errors import ConfigError, ExecutorError, InvalidArgument
+from core.errors import ExecutorError, InvalidArgument
 from core.types import AdviceAction
 from memory.journal import Journal
 from memory.redact import credential_values
@@ -102,9 +102,6 @@ def handle(args: ScoutsInput, ctx: ToolContext) -> ScoutsOutput:
     if not args.once:
         raise InvalidArgument("scouts runs one round with --once; scheduled rounds run inside `run` every "
                               "SCOUT_INTERVAL_MIN minutes", option="--once")
-    if not LlmSettings.from_env(ctx.env).scout_models:
-        raise ConfigError("SCOUT_MODELS", None, "is not set: name the LM Studio model(s) the scouts use, comma "
-                                                "separated (e.g. qwen2.5-3b-instruct)")
     delivered: list[TimedAdvice] = []
     notes: list[str] = []
 

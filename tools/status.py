@@ -420,7 +420,8 @@ def llm_health(journal: Journal, calls: list[dict[str, Any]], ctx: ToolContext) 
     return {"roles": sorted(lines, key=lambda line: (line.role, line.model)), "spend": spend, "settings_error": error}
 
 
-_STOPPING_REASONS = frozenset({"auth", "no_balance", "stopped"})
+# A 401 or 402 stops the role in the process that met it; later failures (a restart's deadline) do not lift it.
+_STOPPING_REASONS = frozenset({"auth", "no_balance"})
 
 
 def _role_health(role: str, model: str, provider: str | None, rows: list[dict[str, Any]]) -> LlmRoleHealth:
@@ -429,7 +430,7 @@ def _role_health(role: str, model: str, provider: str | None, rows: list[dict[st
     for row in reversed(rows):
         if row["ok"]:
             break
-        if row["reason"] in _STOPPING_REASONS and row["reason"] != "stopped":
+        if row["reason"] in _STOPPING_REASONS:
             stopped = row["reason"]
             break
     return LlmRoleHealth(role=role, model=model, provider=provider or (last or {}).get("provider") or "unknown",

@@ -204,6 +204,17 @@ def _pct_limit(config_value: float, setting: str) -> tuple[Decimal, RuleId]:
     return Decimal(repr(float(config_value))), RuleId(f"risk.{setting}")
 
 
+# What every entry needs: a market buy, and at least a lone STOP_LOSS_LIMIT to protect it (an OCO is preferred
+# and falls back to the lone stop when refused). A symbol whose exchangeInfo lists no order types is not judged.
+_ENTRY_ORDER_TYPES = ("MARKET", "STOP_LOSS_LIMIT")
+
+
+def _missing_order_types(rules: SymbolRules) -> list[str]:
+    if not rules.order_types:
+        return []
+    return [kind for kind in _ENTRY_ORDER_TYPES if kind not in rules.order_types]
+
+
 def _sized_entry(base: Decision, requested: Decimal, take_profit_pct: Decimal, stop_loss_pct: Decimal,
                  ctx: RiskContext, rules: SymbolRules, config: ExecutorConfig, now_ms: int,
                  advice: Sequence[Advice], log: ClampLog) -> Decision:
@@ -215,6 +226,12 @@ def _sized_entry(base: Decision, requested: Decimal, take_profit_pct: Decimal, s
         log.refuse(RuleId.SYMBOL_NOT_TRADING, f"{rules.symbol} is not trading (status {rules.status})")
         return skipped(base, log)
     if not _stop_within_limit(stop_loss_pct, config, log):
+        return skipped(base, log)
+    missing = _missing_order_types(rules)
+    if missing:
+        log.refuse(RuleId.ORDER_TYPES,
+                   f"filters.order_types: {rules.symbol} does not allow {', '.join(missing)} orders, so the entry "
+                   "could not be bought at market or could not be protected by a stop on the exchange")
         return skipped(base, log)
     if not rules.quote_order_qty_market_allowed:
         log.refuse(RuleId.QUOTE_ORDER_QTY,

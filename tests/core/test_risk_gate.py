@@ -304,6 +304,19 @@ def test_a_symbol_without_quote_amount_market_orders_is_refused_with_the_rule() 
     assert any(r.rule is RuleId.QUOTE_ORDER_QTY and "BTCUSDT" in r.message for r in decision.reasons)
 
 
+@pytest.mark.parametrize("missing", ["MARKET", "STOP_LOSS_LIMIT"])
+def test_a_symbol_that_could_not_be_bought_at_market_or_protected_by_a_stop_is_refused(missing: str) -> None:
+    listed = frozenset({"LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT"} - {missing})
+    rules = btc_rules(order_types=listed)
+    for decision in (evaluate_entry(signal(), context(), rules, CONFIG, NOW),
+                     evaluate_manual_entry("BTCUSDT", D("100"), D("2"), D("1"), D("40000"), context(), rules, CONFIG,
+                                           NOW)):
+        assert decision.action is DecisionAction.SKIP
+        assert any(r.rule is RuleId.ORDER_TYPES and missing in r.message for r in decision.reasons)
+    allowed = btc_rules(order_types=listed | {missing})
+    assert evaluate_entry(signal(), context(), allowed, CONFIG, NOW).action is DecisionAction.ENTER
+
+
 def test_the_least_quantity_counts_the_slippage_allowance() -> None:
     # 12 USDT buys 0.0003 BTC at 40 000 (0.00029 kept after the fee) but only 0.00029 at 40 200 (0.00028 kept):
     # with a 0.00029 minimum that fill could not be protected, so the entry is refused rather than sent.

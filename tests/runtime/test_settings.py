@@ -45,6 +45,9 @@ def test_half_a_telegram_setup_stops_paper_mode_before_it_starts(tmp_path: Path)
     ("DISCORD_WEBHOOK_EXECUTION", f"discord.com/api/webhooks/1/{WEBHOOK_SECRET}", "http(s) URL"),
     ("TELEGRAM_BOT_TOKEN", "", "bot token is missing"),
     ("MAX_POSITION_SIZE_PCT", "80", "25"),
+    ("SCOUT_INTERVAL_MIN", "0", "greater than or equal to 1"),
+    ("SCOUT_MAX_ROUNDS", "50", "less than or equal to 10"),
+    ("LMSTUDIO_BASE_URL", "localhost:1234/v1", "http:// or https://"),
 ])
 def test_a_bad_setting_refuses_run_by_name(tmp_path: Path, setting: str, value: str, says: str) -> None:
     env = {setting: value} if value else {"TELEGRAM_CHAT_ID": "-100123"}

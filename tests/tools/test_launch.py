@@ -155,3 +155,27 @@ def test_mcp_takes_home_and_format_and_serves_from_another_folder(user, tmp_path
                           text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.splitlines()[0])["result"]["protocolVersion"] == "2025-06-18"
+
+
+NO_HOME_DIRECTORY = (  # a user with no HOME and no passwd entry: Path.home() raises, as in some containers
+    "import os, pathlib, runpy, sys\n"
+    "def _no_home(cls):\n    raise RuntimeError('Could not determine home directory.')\n"
+    "pathlib.Path.home = classmethod(_no_home)\n"
+    "sys.argv = sys.argv[1:]\n"
+    "sys.path.insert(0, os.path.dirname(sys.argv[0]))\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
+
+def test_a_user_without_a_home_directory_can_name_a_home_and_is_told_what_to_set_otherwise(user, tmp_path):
+    env = fresh_user_env(user)
+    env.pop("HOME", None)
+    named = subprocess.run([sys.executable, "-c", NO_HOME_DIRECTORY, str(EXECUTOR), "status", "--home",
+                            str(tmp_path / "home")], cwd="/", env=env, capture_output=True, text=True, timeout=120)
+    assert named.returncode == 0, named.stderr[-2000:]
+    assert json.loads(named.stdout)["tool"] == "status"
+    unnamed = subprocess.run([sys.executable, "-c", NO_HOME_DIRECTORY, str(EXECUTOR), "status"], cwd="/", env=env,
+                             capture_output=True, text=True, timeout=120)
+    document = json.loads(unnamed.stdout)
+    assert unnamed.returncode != 0 and document["error"]["code"] == "INVALID_CONFIG", document
+    assert document["error"]["details"]["setting"] == "EXECUTOR_HOME"
