@@ -14,7 +14,7 @@ from core.types import AdviceAction
 from memory.journal import Journal
 from scouts.llm.client import LlmClient
 from scouts.llm.settings import LlmSettings
-from scouts.round import ScoutRound
+from scouts.round import ScoutPath, ScoutRound
 from scouts.runner import round_limits
 from tests.llm.local_model import MODEL_NAME, LocalModel
 from tests.llm.redteam import advised, assert_never_looser, baseline
@@ -45,7 +45,7 @@ def test_a_tool_calling_scout_round_on_the_real_model_only_ever_tightens(local_m
         report = asyncio.run(scout.run(tool_use=True))
         calls = journal.llm_calls()
 
-    assert report.path == "tools" and 1 <= report.turns <= 2
+    assert report.path is ScoutPath.TOOLS and 1 <= report.turns <= 2
     assert len(calls) == report.turns and all(c["prompt_tokens"] and c["prompt_tokens"] > 0 for c in calls)
     assert set(report.tool_calls) <= {"scan", "status"}  # anything else was refused, never run
     assert all(intel.symbol in watched for intel in report.intel)
@@ -61,5 +61,5 @@ def test_scouts_once_on_the_real_server_fails_cleanly_and_submits_nothing(local_
     # json_schema path, which this server answers with a 500. The round reports it; nothing reaches the engine.
     submitted = Recorder()
     [report] = run_round(context(tmp_path, local_env(local_model)), submitted)
-    assert report.path == "json_schema" and report.failure is not None and report.failure.startswith("server")
+    assert report.path is ScoutPath.JSON_SCHEMA and report.failure is not None and report.failure.startswith("server")
     assert submitted.advice == [] and report.intel == []
