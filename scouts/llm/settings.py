@@ -26,6 +26,7 @@ from scouts.llm.pricing import DEFAULT_PRICES, FREE, ModelPrice
 LMSTUDIO_PLACEHOLDER_KEY = "lm-studio"
 MAX_DEADLINE_S = 600.0
 MAX_RETRIES_CEILING = 3
+MAX_OUTPUT_TOKENS_CEILING = 32_768
 MAX_SCOUT_ROUNDS = 10  # model turns in one scout's tool loop
 MAX_SCOUT_CALLS = 8  # tool calls run in one turn
 MAX_SCOUT_ADVICE_MINUTES = 1440  # a scout's advice never outlives a day
@@ -51,6 +52,7 @@ ENV_FIELDS: dict[str, str] = {
     "DEEPSEEK_MODEL": "deepseek_model",
     "DEEPSEEK_DEADLINE_S": "deepseek_deadline_s",
     "LLM_MAX_RETRIES": "max_retries",
+    "LLM_MAX_OUTPUT_TOKENS": "max_output_tokens",
     "LLM_PRICES": "prices",
     "DEEPSEEK_DAILY_BUDGET_USD": "daily_budget_usd",
     "DEEPSEEK_MONTHLY_BUDGET_USD": "monthly_budget_usd",
@@ -79,6 +81,7 @@ class RoleConfig(BaseModel):
     deadline_s: float
     deadline_variable: str
     max_retries: int
+    max_output_tokens: int
     price: ModelPrice
 
     def __repr__(self) -> str:
@@ -100,6 +103,8 @@ class LlmSettings(BaseModel):
     deepseek_model: str = "deepseek-flash"
     deepseek_deadline_s: float = Field(default=30.0, gt=0, le=MAX_DEADLINE_S, allow_inf_nan=False)
     max_retries: int = Field(default=1, ge=0, le=MAX_RETRIES_CEILING)
+    # Sent as `max_tokens`: without it a small model may generate until its context is full, past any deadline.
+    max_output_tokens: int = Field(default=1_024, ge=16, le=MAX_OUTPUT_TOKENS_CEILING)
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     daily_budget_usd: Decimal = Field(default=Decimal("0.10"), ge=0, allow_inf_nan=False)
     monthly_budget_usd: Decimal = Field(default=Decimal("1.00"), ge=0, allow_inf_nan=False)
@@ -182,14 +187,15 @@ class LlmSettings(BaseModel):
         return RoleConfig(role=Role.ANALYZER, provider=Provider.DEEPSEEK, base_url=self.deepseek_base_url,
                           model=self.deepseek_model, api_key=self.deepseek_api_key, key_variable="DEEPSEEK_API_KEY",
                           deadline_s=self.deepseek_deadline_s, deadline_variable="DEEPSEEK_DEADLINE_S",
-                          max_retries=self.max_retries, price=self.price_of(self.deepseek_model))
+                          max_retries=self.max_retries, max_output_tokens=self.max_output_tokens,
+                          price=self.price_of(self.deepseek_model))
 
     def scouts(self) -> list[RoleConfig]:
         """One LM Studio role per model of SCOUT_MODELS, free of charge."""
         return [RoleConfig(role=Role.SCOUT, provider=Provider.LMSTUDIO, base_url=self.lmstudio_base_url, model=model,
                            api_key=SecretStr(LMSTUDIO_PLACEHOLDER_KEY), key_variable="LMSTUDIO_BASE_URL",
                            deadline_s=self.lmstudio_deadline_s, deadline_variable="LMSTUDIO_DEADLINE_S",
-                           max_retries=self.max_retries, price=FREE)
+                           max_retries=self.max_retries, max_output_tokens=self.max_output_tokens, price=FREE)
                 for model in self.scout_models]
 
     def secrets(self) -> list[str]:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from core.clock import MS_PER_MINUTE
 from core.risk import ALL_SYMBOLS, advice_pauses, clamp_advice
+from core.risk.clamp import MAX_ADVICE_PAUSE_MINUTES
 from core.types import Advice, AdviceAction, Decision, DecisionAction, ReasonKind, RuleId
 from tests.core.test_risk_support import MONDAY_MS, btc_rules, enter_decision
 
@@ -123,6 +124,14 @@ def test_advice_pauses() -> None:
     ], NOW)
     assert pauses == {"BTCUSDT": NOW + 90 * MS_PER_MINUTE, "ETHUSDT": NOW + 60 * MS_PER_MINUTE,
                       ALL_SYMBOLS: NOW + 5 * MS_PER_MINUTE}
+
+
+def test_a_pause_past_any_clock_is_cut_to_the_longest_advice_pause() -> None:
+    # A model answered 10**30 minutes: the clamp used to format that time and crash (OverflowError).
+    huge = advise(AdviceAction.PAUSE, pause_minutes=10**30)
+    after = clamp_advice(enter_decision(), [huge], NOW)
+    assert after.action is DecisionAction.SKIP
+    assert advice_pauses([huge], NOW) == {"BTCUSDT": NOW + MAX_ADVICE_PAUSE_MINUTES * MS_PER_MINUTE}
 
 
 any_pct = st.one_of(st.none(), st.decimals(min_value=Decimal("-50"), max_value=Decimal("150"), places=3),

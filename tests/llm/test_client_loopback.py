@@ -6,6 +6,8 @@ import json
 import time
 from decimal import Decimal
 
+import pytest
+
 from memory.journal import Journal
 from scouts.llm.errors import BudgetReached, DeadlineExceeded, LlmConfigError, NoBalance
 from scouts.llm.results import Invalid, InvalidReason, Ok, Unavailable, UnavailableReason
@@ -240,3 +242,30 @@ def test_lm_studio_is_never_budgeted_and_a_blank_answer_is_not_retried(lmstudio:
     result = scout(lmstudio, journal, DEEPSEEK_DAILY_BUDGET_TOKENS="0").complete_sync(ASK, EXAMPLE)
     assert isinstance(result, Invalid) and result.reason is InvalidReason.BLANK
     assert len(lmstudio.completions()) == 1
+
+
+def test_the_ca_bundle_is_loaded_once_per_process_not_once_per_call(
+        deepseek: FakeOpenAI, journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Loading the CA bundle takes ~0.25 s: per call, it cost more than a small local model's answer.
+    import httpcore2
+
+    from scouts.llm.client import tls_context
+
+    loads = []
+    real = httpcore2.default_ssl_context
+    monkeypatch.setattr(httpcore2, "default_ssl_context", lambda *a, **k: loads.append(1) or real(*a, **k))
+    tls_context.cache_clear()
+    deepseek.script(Reply.json(VETO), Reply.json(VETO))
+    client = analyzer(deepseek, journal)
+    assert all(isinstance(client.complete_sync(ASK, EXAMPLE), Ok) for _ in range(2))
+    assert len(loads) == 1
+
+
+def test_every_request_caps_the_answer_with_max_tokens(deepseek: FakeOpenAI, lmstudio: FakeOpenAI,
+                                                       journal: Journal) -> None:
+    # A small model asked for json without max_tokens generated until the 120 s deadline.
+    deepseek.script(Reply.json(VETO))
+    analyzer(deepseek, journal, LLM_MAX_OUTPUT_TOKENS="300").complete_sync(ASK, EXAMPLE)
+    lmstudio.script(Reply.json(VETO))
+    scout(lmstudio, journal).complete_sync(ASK, EXAMPLE)
+    assert [r.body["max_tokens"] for r in (*deepseek.completions(), *lmstudio.completions())] == [300, 1024]

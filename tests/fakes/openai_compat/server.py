@@ -99,6 +99,12 @@ class FakeOpenAI:
         with self._lock:
             self._replies.extend(replies)
 
+    def reset(self) -> None:
+        """Forget the replies not served yet and the requests received (a new test case on a running fake)."""
+        with self._lock:
+            self._replies.clear()
+            self._requests.clear()
+
     @property
     def requests(self) -> list[Received]:
         with self._lock:
