@@ -14,8 +14,6 @@ process of the home sees them.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,11 +27,11 @@ from memory.journal import CommandRow, CommandStatus, Journal
 from runtime.checkpoint_mode import UNKNOWN_MODE, checkpoint_mode, needs_confirmation
 from runtime.commands import CommandKind, NotStarted, Outcome, has_state, request_fingerprint, same_request, submit
 from runtime.settings import confirmation_channel
+from tools.confirmation_codes import CONFIRMATION_TTL_MS, code_digest, new_code, params_digest
+from tools.confirmation_codes import digest as _digest
 from tools.spec import ToolContext, ToolSpec
 from tools.state import stored_checkpoint
 
-CONFIRMATION_TTL_MS = 120_000
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read and typed by people
 RETRY_WINDOW_MS = 60_000  # an automatic key matches the previous request only if it was answered this recently
 AUTOMATIC_KEY_PREFIX = "auto:"
 
@@ -418,25 +416,6 @@ def _summary(output: TradeOutput) -> str:
 
 def _reasons(output: TradeOutput) -> str:
     return "; ".join(r.message for r in output.decision.reasons) if output.decision is not None else "no decision"
-
-
-def new_code() -> str:
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-    return f"{raw[:4]}-{raw[4:]}"
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def code_digest(code: str) -> str:
-    """What the journal keeps of a confirmation code."""
-    return _digest(code)
-
-
-def params_digest(params: dict[str, Any]) -> str:
-    """What the journal keeps of the parameters a code is bound to."""
-    return _digest(params)
 
 
 def _canonical(value: Decimal | None) -> str | None:

@@ -21,9 +21,6 @@ from core.types import Advice, AdviceAction, Decision, DecisionAction, RuleId
 
 ALL_SYMBOLS = "*"  # key of a pause that advice without a symbol asks for
 DEFAULT_ADVICE_PAUSE_MINUTES = 60
-# The longest pause advice can ask for (30 days): a model answering 10**30 minutes would otherwise put a time no
-# clock can print into the controls. A person resumes earlier or pauses longer by hand.
-MAX_ADVICE_PAUSE_MINUTES = 30 * 24 * 60
 HUNDRED = Decimal(100)
 _REFUSING = {AdviceAction.VETO: RuleId.ADVICE_VETO, AdviceAction.SKIP: RuleId.ADVICE_SKIP,
              AdviceAction.PAUSE: RuleId.ADVICE_PAUSE}
@@ -35,9 +32,9 @@ def advice_for(symbol: str, advice: Sequence[Advice]) -> list[Advice]:
 
 
 def pause_until(advice: Advice, now_ms: int) -> int:
-    """When the pause `advice` asks for ends: its minutes (60 when unsaid), at most `MAX_ADVICE_PAUSE_MINUTES`."""
+    """When the pause `advice` asks for ends: its minutes (60 when unsaid; `Advice` refuses more than
+    `core.types.MAX_ADVICE_PAUSE_MINUTES`, so a model answering 10**30 minutes never reaches the controls)."""
     minutes = DEFAULT_ADVICE_PAUSE_MINUTES if advice.pause_minutes is None else advice.pause_minutes
-    minutes = min(minutes, MAX_ADVICE_PAUSE_MINUTES)
     return now_ms + minutes * MS_PER_MINUTE
 
 

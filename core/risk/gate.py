@@ -139,7 +139,7 @@ def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config:
     log.note(RuleId.SIZING_KELLY, f"size: fractional Kelly {kelly:.4f} ({sizing.message}) "
              f"× confidence "
              f"{signal.confidence:.2f} × allocation {allocation:.2f} × breaker {multiplier:.2f} = "
-             f"{fraction * 100:.4f}% of equity {ctx.equity}")
+             f"{fraction * 100:.4f}% of equity {ctx.equity:.2f}")
     with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
         # Each factor as the decimal it prints as, multiplied exactly: 10 000 × 0.05 × 0.7 is 350, not the
         # 349.99999999 that the float product 0.034999999999999996 would ask the exchange to spend.

@@ -82,8 +82,8 @@ def kelly_sizing(basis: KellyBasis, config: RiskConfig, now_ms: int) -> KellySiz
     estimate = basis.estimate
     if basis.closed_trades < config.min_trades_for_kelly or estimate is None:
         return KellySizing(fraction * prior, prior, KellySource.PRIOR, basis,
-                           f"prior {prior:.4f} ({basis.closed_trades} of {config.min_trades_for_kelly} closed "
-                           "trades needed for an estimate)")
+                           f"prior {prior:.4f}, {basis.closed_trades}/{config.min_trades_for_kelly} closed trades "
+                           "before an estimate")
     if math.isnan(estimate):
         raise InvalidRiskInput("kelly_estimate", estimate, "[0, 1]", "the strategy's Kelly estimate is NaN")
     raw = min(max(estimate, 0.0), 1.0)

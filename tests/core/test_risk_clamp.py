@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from core.clock import MS_PER_MINUTE
 from core.risk import ALL_SYMBOLS, advice_pauses, clamp_advice
-from core.risk.clamp import MAX_ADVICE_PAUSE_MINUTES
-from core.types import Advice, AdviceAction, Decision, DecisionAction, ReasonKind, RuleId
+from core.types import MAX_ADVICE_PAUSE_MINUTES, Advice, AdviceAction, Decision, DecisionAction, ReasonKind, RuleId
 from tests.core.test_risk_support import MONDAY_MS, btc_rules, enter_decision
 
 NOW = MONDAY_MS
@@ -126,12 +127,13 @@ def test_advice_pauses() -> None:
                       ALL_SYMBOLS: NOW + 5 * MS_PER_MINUTE}
 
 
-def test_a_pause_past_any_clock_is_cut_to_the_longest_advice_pause() -> None:
+def test_a_pause_past_any_clock_is_refused_and_the_longest_pause_still_applies() -> None:
     # A model answered 10**30 minutes: the clamp used to format that time and crash (OverflowError).
-    huge = advise(AdviceAction.PAUSE, pause_minutes=10**30)
-    after = clamp_advice(enter_decision(), [huge], NOW)
-    assert after.action is DecisionAction.SKIP
-    assert advice_pauses([huge], NOW) == {"BTCUSDT": NOW + MAX_ADVICE_PAUSE_MINUTES * MS_PER_MINUTE}
+    with pytest.raises(ValidationError):
+        advise(AdviceAction.PAUSE, pause_minutes=10**30)
+    longest = advise(AdviceAction.PAUSE, pause_minutes=MAX_ADVICE_PAUSE_MINUTES)
+    assert clamp_advice(enter_decision(), [longest], NOW).action is DecisionAction.SKIP
+    assert advice_pauses([longest], NOW) == {"BTCUSDT": NOW + MAX_ADVICE_PAUSE_MINUTES * MS_PER_MINUTE}
 
 
 any_pct = st.one_of(st.none(), st.decimals(min_value=Decimal("-50"), max_value=Decimal("150"), places=3),

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.config import ExecutorConfig
 from core.risk.gate import evaluate_entry
-from core.types import Advice, AdviceAction, Decision, DecisionAction, Symbol
+from core.types import MAX_ADVICE_PAUSE_MINUTES, Advice, AdviceAction, Decision, DecisionAction, Symbol
 from scouts.llm.fence import fence
 from scouts.llm.results import Invalid, LlmResult, Ok, Unavailable
 from tests.core.test_risk_support import MONDAY_MS, btc_rules, context, signal
@@ -31,6 +31,9 @@ CORPUS_PATH = Path(__file__).with_name("redteam_corpus.json")
 SOURCE = "redteam"
 CONFIG = ExecutorConfig()
 RULES = btc_rules()
+
+
+ADVICE_LIFE_MS = 3_600_000
 
 
 class AdviceAnswer(BaseModel):
@@ -47,7 +50,11 @@ class AdviceAnswer(BaseModel):
     reason: str = ""
 
     def advice(self) -> Advice:
-        return Advice(source=SOURCE, **self.model_dump())
+        """As the analyzer makes advice of an answer: issued now, live an hour, a pause cut to the longest allowed."""
+        fields = self.model_dump()
+        if fields["pause_minutes"] is not None:
+            fields["pause_minutes"] = min(fields["pause_minutes"], MAX_ADVICE_PAUSE_MINUTES)
+        return Advice(source=SOURCE, issued_ms=MONDAY_MS, expires_ms=MONDAY_MS + ADVICE_LIFE_MS, **fields)
 
 
 EXAMPLE = AdviceAnswer(symbol="BTCUSDT", action=AdviceAction.SHRINK, size_multiplier=0.5, reason="example")

@@ -21,9 +21,9 @@ from memory.journal import Journal
 from reports.delivery import NotifyError
 from reports.telegram_api import TelegramApi, callback_data
 from runtime.commands import home_is_held
+from tools.confirmation_codes import CONFIRMATION_TTL_MS, code_digest, new_code, params_digest
 from tools.spec import ToolContext
 from tools.telegram.commands import message
-from tools.trade import CONFIRMATION_TTL_MS, code_digest, new_code, params_digest
 
 CHANNEL = "telegram"
 DELIVERY_WAIT_S = 15.0  # how long the asking process waits for the bot to say the code is in the chat
