@@ -339,13 +339,23 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
                         research=settings.research, background=background_services(home, settings),
                         confirmation_channel=settings.confirmation_channel)
         if mode is not RunMode.REPLAY:  # a replay is never reviewed, and does not load the LLM client
+            from runtime.alerting import AlertOutbox, llm_stop_hook
             from runtime.analyzer import build_analyzer
+            from runtime.research import verdict_poster
 
-            # None without DEEPSEEK_API_KEY: then no entry is reviewed.
-            runner.engine.review = build_analyzer(os.environ, settings.analyzer, runner.journal, mode.value)
+            # None without DEEPSEEK_API_KEY: then no entry is reviewed. Verdicts go to DISCORD_WEBHOOK_RESEARCH; a
+            # budget reached, a 402 or a 401 becomes an `llm` alert.
+            stops = llm_stop_hook(AlertOutbox(runner.journal, settings.notifiers, settings.alerts))
+            runner.engine.review = build_analyzer(os.environ, settings.analyzer, runner.journal, mode.value,
+                                                  on_verdict=verdict_poster(runner.research, wall_clock_ms),
+                                                  on_stop=stops)
         # The scouts run beside live trading only (a replay stays deterministic and fast), on their own thread.
-        schedule = ScoutSchedule(home, config, os.environ, settings.llm, wall_clock_ms) \
-            if ScoutSchedule.wanted(settings.llm, mode.value) else None
+        schedule = None
+        if ScoutSchedule.wanted(settings.llm, mode.value):
+            from runtime.research import intel_poster
+
+            schedule = ScoutSchedule(home, config, os.environ, settings.llm, wall_clock_ms,
+                                     post_intel=intel_poster(home, settings.research, wall_clock_ms))
         if schedule is not None:
             schedule.start()
         try:

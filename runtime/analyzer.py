@@ -7,13 +7,14 @@ ANALYZER_DEADLINE_S (it replaces DEEPSEEK_DEADLINE_S for this role): an entry ne
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from memory.journal import Journal
 from memory.redact import credential_values
 from runtime.settings import AnalyzerSettings
 from scouts.analyzer import Analyzer, VerdictHook
 from scouts.llm.client import LlmClient
+from scouts.llm.errors import LlmError
 from scouts.llm.settings import LlmSettings
 
 REVIEWED_MODES = frozenset({"paper", "testnet", "live"})
@@ -29,12 +30,13 @@ def analyzer_status(env: Mapping[str, str], mode: str) -> str:
 
 
 def build_analyzer(env: Mapping[str, str], settings: AnalyzerSettings, journal: Journal, mode: str,
-                   on_verdict: VerdictHook | None = None) -> Analyzer | None:
+                   on_verdict: VerdictHook | None = None,
+                   on_stop: Callable[[LlmError, int], None] | None = None) -> Analyzer | None:
     """The analyzer for an engine in `mode`, or None (see the module docstring)."""
     if mode not in REVIEWED_MODES or not (env.get("DEEPSEEK_API_KEY") or "").strip():
         return None
     llm = LlmSettings.from_env(env)
     role = llm.analyzer().model_copy(update={"deadline_s": settings.deadline_s,
                                              "deadline_variable": "ANALYZER_DEADLINE_S"})
-    client = LlmClient(role, llm, journal, secrets=credential_values(env))
+    client = LlmClient(role, llm, journal, secrets=credential_values(env), on_stop=on_stop)
     return Analyzer(client, settings.min_trade_pct, settings.fallback, on_verdict)
