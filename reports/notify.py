@@ -40,7 +40,7 @@ from reports.delivery import (
     scrub,
 )
 from reports.embeds import EMBED_DESCRIPTION_LIMIT, EMBED_TITLE_LIMIT, Embed, escape_markdown
-from reports.pacing import Pace, discord_pace, telegram_pace
+from reports.pacing import Pacing, discord_pace, telegram_pace
 
 if TYPE_CHECKING:
     import httpx
@@ -65,7 +65,7 @@ RESEARCH_SERVICE = "discord_research"
 
 class Notifier(Protocol):
     service: str
-    pace: Pace  # how often the alert sender may send to it
+    pace: Pacing  # how often the alert sender may send to it
 
     def send(self, text: str, chart: Path | None = None) -> None: ...
 

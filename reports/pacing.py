@@ -8,9 +8,11 @@ time is `time.monotonic()` seconds, passed in so that the rule is testable witho
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 TELEGRAM_CHAT_INTERVAL_S = 1.0
 TELEGRAM_GROUP_PER_MINUTE = 20
@@ -42,11 +44,69 @@ class Pace:
             self._sent.popleft()
 
 
-def telegram_pace(chat_ids: str | Sequence[str]) -> Pace:
-    """One message a second per chat; when any chat is a group (negative id), also 20 a minute. A notifier sends
-    each message to every chat it serves, so its pace is that of its strictest chat."""
-    group = any(chat.strip().startswith("-") for chat in ((chat_ids,) if isinstance(chat_ids, str) else chat_ids))
-    return Pace(TELEGRAM_CHAT_INTERVAL_S, TELEGRAM_GROUP_PER_MINUTE if group else None, 60.0)
+class Pacing(Protocol):
+    """What a sender asks before a message and tells after it (`Pace`, or a Telegram notifier's `ChatsPace`)."""
+
+    def wait_s(self, now: float) -> float: ...
+
+    def note(self, now: float) -> None: ...
+
+
+class ChatPaces:
+    """One Pace per Telegram chat for the whole process: the alert and report sender and the command bot send to
+    the same chats from different threads, and Telegram's limits are per chat, not per sender."""
+
+    def __init__(self) -> None:
+        self._paces: dict[str, Pace] = {}
+        self._lock = threading.Lock()
+
+    def _pace(self, chat_id: str) -> Pace:
+        pace = self._paces.get(chat_id)
+        if pace is None:
+            group = chat_id.strip().startswith("-")
+            pace = self._paces[chat_id] = Pace(TELEGRAM_CHAT_INTERVAL_S,
+                                               TELEGRAM_GROUP_PER_MINUTE if group else None, 60.0)
+        return pace
+
+    def wait_s(self, chat_ids: Sequence[str], now: float) -> float:
+        with self._lock:
+            return max((self._pace(chat).wait_s(now) for chat in chat_ids), default=0.0)
+
+    def note(self, chat_ids: Sequence[str], now: float) -> None:
+        with self._lock:
+            for chat in chat_ids:
+                self._pace(chat).note(now)
+
+    def reserve(self, chat_id: str, now: float) -> float:
+        """0 and the send counted when `chat_id` may be sent to at `now`; else the seconds to wait first."""
+        with self._lock:
+            wait = self._pace(chat_id).wait_s(now)
+            if wait == 0.0:
+                self._pace(chat_id).note(now)
+            return wait
+
+
+TELEGRAM_CHATS = ChatPaces()  # this process's
+
+
+@dataclass(frozen=True, slots=True)
+class ChatsPace:
+    """A Telegram notifier's pace: it sends each message to every chat it serves, so it waits for the strictest."""
+
+    chat_ids: tuple[str, ...]
+    paces: ChatPaces
+
+    def wait_s(self, now: float) -> float:
+        return self.paces.wait_s(self.chat_ids, now)
+
+    def note(self, now: float) -> None:
+        self.paces.note(self.chat_ids, now)
+
+
+def telegram_pace(chat_ids: str | Sequence[str], paces: ChatPaces = TELEGRAM_CHATS) -> ChatsPace:
+    """One message a second per chat; a group (negative id) also 20 a minute; shared with every other sender of
+    this process to the same chats (`TELEGRAM_CHATS`)."""
+    return ChatsPace((chat_ids,) if isinstance(chat_ids, str) else tuple(chat_ids), paces)
 
 
 def discord_pace() -> Pace:

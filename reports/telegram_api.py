@@ -3,13 +3,12 @@
 `getUpdates` long polling (`offset` confirms every update below it, `timeout` is how long Telegram holds the
 request open when there is nothing new), `sendMessage` (HTML parse mode, up to 4096 characters, optional inline
 keyboard), `sendPhoto` (caption up to 1024), `answerCallbackQuery` (stops the button's spinner). Sends to one
-chat are spaced by at least `CHAT_INTERVAL_S` (Telegram's ~1 message/s per chat); 429 waits `retry_after` and
+chat wait their turn on the process's shared per-chat paces (`reports.pacing`); 429 waits `retry_after` and
 5xx are retried through `reports.delivery.deliver`, as for the report notifier.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -17,33 +16,28 @@ from typing import TYPE_CHECKING, Any
 from core.errors import ExecutorError
 from reports.delivery import NotifyError, TransientFailure, deliver, register_secret, scrub
 from reports.notify import TELEGRAM_CAPTION_LIMIT, TELEGRAM_TEXT_LIMIT, telegram_result, truncate
+from reports.pacing import TELEGRAM_CHATS, ChatPaces
 
 if TYPE_CHECKING:
     pass
 
-CHAT_INTERVAL_S = 1.0
 SERVICE = "telegram"
 Keyboard = list[list[dict[str, str]]]
 
 
 class ChatPacer:
-    """At most one message per chat every `interval_s` seconds, shared by every thread that sends."""
+    """Waits for a chat's turn on the process's shared per-chat paces (`reports.pacing.TELEGRAM_CHATS`): one
+    message a second per chat and 20 a minute per group, counted together with the alert and report sender's."""
 
-    def __init__(self, interval_s: float = CHAT_INTERVAL_S, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, paces: ChatPaces = TELEGRAM_CHATS, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self._interval_s = interval_s
+        self._paces = paces
         self._clock = clock
         self._sleep = sleep
-        self._next: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     def wait_turn(self, chat_id: str) -> None:
-        with self._lock:
-            now = self._clock()
-            due = max(now, self._next.get(chat_id, now))
-            self._next[chat_id] = due + self._interval_s
-        if due > now:
-            self._sleep(due - now)
+        while (wait := self._paces.reserve(chat_id, self._clock())) > 0:
+            self._sleep(wait)
 
 
 class TelegramApi:

@@ -328,5 +328,10 @@ def test_the_sender_keeps_to_the_notifiers_pace(tmp_path: Path) -> None:
 
 
 def test_a_telegram_group_is_paced_at_20_a_minute_and_a_private_chat_is_not() -> None:
-    assert TelegramNotifier(TOKEN, "-100123", "http://127.0.0.1:1").pace.per_window == 20
-    assert TelegramNotifier(TOKEN, "42", "http://127.0.0.1:1").pace.per_window is None
+    group = TelegramNotifier(TOKEN, "-100330331", "http://127.0.0.1:1").pace  # ids no other test uses: the
+    private = TelegramNotifier(TOKEN, "330331", "http://127.0.0.1:1").pace  # paces are the process's
+    for second in range(20):
+        group.note(float(second))
+        private.note(float(second))
+    assert group.wait_s(20.0) == 40.0, "the 21st message to a group waits for the first to leave the minute"
+    assert private.wait_s(20.0) == 0.0

@@ -7,10 +7,10 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reports.pacing import TELEGRAM_GROUP_PER_MINUTE, Pace, discord_pace, telegram_pace
+from reports.pacing import TELEGRAM_GROUP_PER_MINUTE, ChatPaces, Pacing, discord_pace, telegram_pace
 
 
-def _send_as_fast_as_allowed(pace: Pace, count: int) -> list[float]:
+def _send_as_fast_as_allowed(pace: Pacing, count: int) -> list[float]:
     """The times `count` messages go out when each is sent the moment the pace allows it."""
     now, times = 0.0, []
     for _ in range(count):
@@ -21,12 +21,12 @@ def _send_as_fast_as_allowed(pace: Pace, count: int) -> list[float]:
 
 
 def test_a_private_chat_gets_one_message_a_second_and_no_minute_cap() -> None:
-    times = _send_as_fast_as_allowed(telegram_pace("42"), 30)
+    times = _send_as_fast_as_allowed(telegram_pace("42", ChatPaces()), 30)
     assert times == [float(i) for i in range(30)]
 
 
 def test_a_group_gets_at_most_20_messages_in_any_minute() -> None:
-    times = _send_as_fast_as_allowed(telegram_pace("-100123456"), 45)
+    times = _send_as_fast_as_allowed(telegram_pace("-100123456", ChatPaces()), 45)
     assert all(b - a >= 1.0 for a, b in itertools.pairwise(times))
     assert times[TELEGRAM_GROUP_PER_MINUTE] == 60.0, "the 21st waits for the first to leave the minute"
     for i in range(len(times) - TELEGRAM_GROUP_PER_MINUTE):
@@ -36,7 +36,7 @@ def test_a_group_gets_at_most_20_messages_in_any_minute() -> None:
 @settings(max_examples=200, deadline=None)
 @given(gaps=st.lists(st.floats(min_value=0, max_value=90, allow_nan=False), min_size=1, max_size=80))
 def test_a_group_pace_never_allows_21_in_a_minute_whatever_the_arrivals(gaps: list[float]) -> None:
-    pace = telegram_pace("-42")
+    pace = telegram_pace("-42", ChatPaces())
     now, times = 0.0, []
     for gap in gaps:
         now += gap
@@ -49,7 +49,7 @@ def test_a_group_pace_never_allows_21_in_a_minute_whatever_the_arrivals(gaps: li
 
 
 def test_nothing_waits_after_a_quiet_spell() -> None:
-    pace = telegram_pace("-42")
+    pace = telegram_pace("-42", ChatPaces())
     _send_as_fast_as_allowed(pace, 20)
     assert pace.wait_s(1000.0) == 0.0
     assert discord_pace().wait_s(0.0) == 0.0

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from core.errors import ConfigError
 from reports.notify import TELEGRAM_TEXT_LIMIT, telegram_chat_ids
+from reports.pacing import TELEGRAM_GROUP_PER_MINUTE, ChatPaces, telegram_pace
 from reports.telegram_api import ChatPacer, callback_data
 from runtime.settings import check_settings
 from tools.telegram.commands import BadCommand, Command, message, parse
@@ -72,15 +73,38 @@ def test_callback_data_fits_telegram_limit() -> None:
         callback_data("tc", "x" * 70)
 
 
+class FakeTime:
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 def test_the_pacer_spaces_messages_to_one_chat_by_a_second() -> None:
-    now = [100.0]
-    slept: list[float] = []
-    pacer = ChatPacer(clock=lambda: now[0], sleep=slept.append)
+    clock = FakeTime(100.0)
+    pacer = ChatPacer(ChatPaces(), clock=lambda: clock.now, sleep=clock.sleep)
     pacer.wait_turn("1")
     pacer.wait_turn("2")
     pacer.wait_turn("1")
     pacer.wait_turn("1")
-    assert slept == [1.0, 2.0], "the second and third messages to chat 1 wait their turn; chat 2 does not"
+    assert clock.slept == [1.0, 1.0], "the second and third messages to chat 1 wait their turn; chat 2 does not"
+
+
+def test_the_bot_and_the_alert_sender_share_each_chats_limits() -> None:
+    """Both send to the same chats from one process: Telegram counts their messages together."""
+    paces, clock = ChatPaces(), FakeTime(0.0)
+    alerts = telegram_pace(["42", "-100"], paces)  # what the alert sender of a notifier for both chats asks
+    bot = ChatPacer(paces, clock=lambda: clock.now, sleep=clock.sleep)
+    alerts.note(clock.now)
+    bot.wait_turn("42")
+    assert clock.slept == [1.0], "the bot waits for the alert that just went to the same chat"
+    assert alerts.wait_s(clock.now) == 1.0, "and the alert sender waits for the bot's message"
+    for _ in range(TELEGRAM_GROUP_PER_MINUTE - 1):
+        bot.wait_turn("-100")
+    assert clock.now < 60.0 and alerts.wait_s(clock.now) > 1.0, "the group's 20 a minute are the bot's and the alerts'"
 
 
 def test_chat_ids_are_a_list_and_one_id_still_works() -> None:
