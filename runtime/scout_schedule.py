@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 
 from core.config import ExecutorConfig
 from core.errors import ExecutorError
+from core.types import Advice
 from runtime.home import Home
-from scouts.intel import TimedAdvice
 from scouts.llm.settings import LlmSettings
 from scouts.round import PostIntel
 
@@ -67,7 +67,7 @@ class ScoutSchedule:
 
         ctx = ToolContext(home=self._home, config=self._config, env=self._env, now_ms=self._now_ms)
 
-        def deliver(advice: TimedAdvice) -> None:
+        def deliver(advice: Advice) -> None:
             try:
                 deliver_advice(ctx, advice)
             except ExecutorError as exc:

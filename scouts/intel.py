@@ -106,18 +106,7 @@ def check_symbol(raw: object, watched: frozenset[str]) -> str | Rejection:
     return Rejection(RejectRule.UNWATCHED_SYMBOL, f"symbol {shown} is not watched ({', '.join(sorted(watched))})")
 
 
-@dataclass(frozen=True, slots=True)
-class TimedAdvice:
-    """Advice and the moment it stops applying (engine ms)."""
-
-    advice: Advice
-    expires_ms: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.advice.model_dump(mode="json"), "expires_ms": self.expires_ms}
-
-
-def advice_from_intel(intel: Intel, source: str, now_ms: int, max_minutes: int) -> TimedAdvice | None:
+def advice_from_intel(intel: Intel, source: str, now_ms: int, max_minutes: int) -> Advice | None:
     """The tightening advice `intel` stands for (see the table above), or None. `intel.symbol` must already be
     checked (`check_symbol`)."""
     if intel.bias is not Bias.BEARISH or intel.confidence < SHRINK_CONFIDENCE:
@@ -133,4 +122,4 @@ def advice_from_intel(intel: Intel, source: str, now_ms: int, max_minutes: int) 
     else:
         multiplier = float((Decimal(1) - Decimal(repr(intel.confidence))).quantize(Decimal("0.01")))
         advice = Advice(action=AdviceAction.SHRINK, size_multiplier=multiplier, **life)
-    return TimedAdvice(advice, expires_ms)
+    return advice

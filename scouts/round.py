@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from core.types import Advice
 from memory.journal import Journal
 from scouts.intel import (
     EXAMPLE_ANSWER,
@@ -34,7 +35,6 @@ from scouts.intel import (
     Rejection,
     RejectRule,
     ScoutAnswer,
-    TimedAdvice,
     advice_from_intel,
     check_symbol,
 )
@@ -45,7 +45,7 @@ from scouts.llm.results import Invalid, Ok, ToolCall, ToolCalls, Unavailable
 log = logging.getLogger("scouts")
 
 TOOL_RESULT_CAP = 6_000  # characters of one tool answer put into a prompt
-SubmitAdvice = Callable[[TimedAdvice], None]
+SubmitAdvice = Callable[[Advice], None]
 PostIntel = Callable[[str, Sequence[Intel]], None]  # (model, accepted intel) → e.g. the Discord research webhook
 
 SYSTEM_PROMPT = (
@@ -81,14 +81,14 @@ class RoundReport:
     turns: int = 0
     tool_calls: list[str] = field(default_factory=list)
     intel: list[Intel] = field(default_factory=list)
-    advice: list[TimedAdvice] = field(default_factory=list)
+    advice: list[Advice] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     failure: str | None = None  # why the round produced nothing (unavailable, invalid, loop bound)
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "path": self.path.value, "turns": self.turns, "tool_calls": self.tool_calls,
                 "intel": [i.model_dump(mode="json") for i in self.intel],
-                "advice": [a.to_dict() for a in self.advice],
+                "advice": [a.model_dump(mode="json") for a in self.advice],
                 "rejections": [r.to_dict() for r in self.rejections], "failure": self.failure}
 
 
@@ -243,9 +243,9 @@ class ScoutRound:
             except Exception as exc:  # a webhook failing never stops a round; it is logged by the hook's owner too
                 log.warning("posting intel of %s failed: %s", report.model, type(exc).__name__)
 
-    def _note(self, call_id: int | None, *, advice: Sequence[TimedAdvice] = (), rejections: Sequence[Rejection] = (),
+    def _note(self, call_id: int | None, *, advice: Sequence[Advice] = (), rejections: Sequence[Rejection] = (),
               report: RoundReport) -> None:
         report.rejections.extend(rejections)
         if call_id is not None and (advice or rejections):
-            self._journal.note_llm_effects(call_id, advice=[a.to_dict() for a in advice],
+            self._journal.note_llm_effects(call_id, advice=[a.model_dump(mode="json") for a in advice],
                                            rejections=[r.to_dict() for r in rejections])

@@ -15,12 +15,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import ExecutorError, InvalidArgument
+from core.types import Advice
 from memory.journal import Journal
 from memory.redact import credential_values
 from runtime.advice import advice_key
 from runtime.commands import CommandKind, submit
 from runtime.settings import MAX_SCAN_SYMBOLS, scan_symbols
-from scouts.intel import TimedAdvice
 from scouts.llm.settings import LlmSettings
 from scouts.round import PostIntel, RoundReport, ScoutTool, SubmitAdvice
 from scouts.runner import scout_all
@@ -101,14 +101,14 @@ def handle(args: ScoutsInput, ctx: ToolContext) -> ScoutsOutput:
     if not args.once:
         raise InvalidArgument("scouts runs one round with --once; scheduled rounds run inside `run` every "
                               "SCOUT_INTERVAL_MIN minutes", option="--once")
-    delivered: list[TimedAdvice] = []
+    delivered: list[Advice] = []
     notes: list[str] = []
 
-    def deliver(advice: TimedAdvice) -> None:
+    def deliver(advice: Advice) -> None:
         try:
             deliver_advice(ctx, advice)
         except ExecutorError as exc:
-            notes.append(f"advice on {advice.advice.symbol} not delivered ({exc.code}): {exc.message}")
+            notes.append(f"advice on {advice.symbol} not delivered ({exc.code}): {exc.message}")
         else:
             delivered.append(advice)
 
@@ -117,11 +117,10 @@ def handle(args: ScoutsInput, ctx: ToolContext) -> ScoutsOutput:
                         advice_delivered=len(delivered), notes=notes, text="\n".join(_line(r) for r in reports))
 
 
-def deliver_advice(ctx: ToolContext, timed: TimedAdvice) -> None:
+def deliver_advice(ctx: ToolContext, advice: Advice) -> None:
     """Hand one advice to the home's engine as an "advice" command (`runtime.commands.submit`: queued to a running
     `run`, or executed under the lock), where `Engine.on_advice` keeps it until it expires and the clamp lets it
     only tighten. The key is the advice itself (`runtime.advice.advice_key`): delivering it twice applies it once."""
-    advice = timed.advice
     submit(ctx.home, ctx.config, CommandKind.ADVICE, {"advice": advice.model_dump(mode="json")}, advice_key(advice),
            ctx.now_ms, wait_s=ADVICE_WAIT_S)
 

@@ -53,9 +53,9 @@ def test_a_tool_calling_scout_round_on_the_real_model_only_ever_tightens(local_m
     assert set(report.tool_calls) <= {"scan", "status"}  # anything else was refused, never run
     assert all(intel.symbol in watched for intel in report.intel)
     assert report.advice == submitted.advice
-    assert all(a.advice.action in TIGHTENING and a.advice.size_multiplier <= 1 for a in submitted.advice)
+    assert all(a.action in TIGHTENING and a.size_multiplier <= 1 for a in submitted.advice)
     assert (report.failure is None) or not submitted.advice
-    assert_never_looser(baseline(), advised([a.advice for a in submitted.advice]))
+    assert_never_looser(baseline(), advised(list(submitted.advice)))
 
 
 def test_scouts_once_on_the_real_server_fails_cleanly_and_submits_nothing(local_model: LocalModel,

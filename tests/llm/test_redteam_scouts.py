@@ -44,9 +44,9 @@ def test_scout_corpus_case(case: ScoutCase, tmp_path: Path) -> None:
             report = asyncio.run(scout.run(tool_use=case.tool_use))
             calls = journal.llm_calls()
 
-    assert [f"{a.advice.action.value} {a.advice.symbol}" for a in submitted.advice] == list(case.advice)
+    assert [f"{a.action.value} {a.symbol}" for a in submitted.advice] == list(case.advice)
     assert [r.rule.value for r in report.rejections] == list(case.rejections)
     assert (report.failure is not None) is case.failed
     assert set(report.tool_calls) <= {"scan", "status"}
     assert len(calls) == report.turns or case.failed
-    assert_never_looser(baseline(), advised([a.advice for a in submitted.advice]))
+    assert_never_looser(baseline(), advised(list(submitted.advice)))

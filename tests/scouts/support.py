@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.config import ExecutorConfig
+from core.types import Advice
 from runtime.home import Home
-from scouts.intel import TimedAdvice
 from tests.fakes.openai_compat import FakeOpenAI, Mode
 from tests.tools.test_cli_support import closed_loopback_url
 from tools.spec import ToolContext
@@ -42,7 +42,7 @@ class Recorder:
     """The submit callable of a round: keeps what it was given."""
 
     def __init__(self) -> None:
-        self.advice: list[TimedAdvice] = []
+        self.advice: list[Advice] = []
 
-    def __call__(self, advice: TimedAdvice) -> None:
+    def __call__(self, advice: Advice) -> None:
         self.advice.append(advice)

@@ -44,8 +44,8 @@ def test_a_tool_calling_round_calls_scan_then_its_intel_becomes_advice(lmstudio:
 
     assert report.path == "tools" and report.tool_calls == ["scan"] and report.failure is None
     [advice] = submitted.advice
-    assert advice.advice.action is AdviceAction.PAUSE and advice.advice.symbol == "BTCUSDT"
-    assert advice.advice.pause_minutes == 60  # expires_in_min 90, capped at SCOUT_ADVICE_MINUTES (default 60)
+    assert advice.action is AdviceAction.PAUSE and advice.symbol == "BTCUSDT"
+    assert advice.pause_minutes == 60  # expires_in_min 90, capped at SCOUT_ADVICE_MINUTES (default 60)
     assert advice.expires_ms == NOW_MS + 60 * 60_000
     first, second = lmstudio.completions()
     assert {t["function"]["name"] for t in first.body["tools"]} == {"scan", "status"}
@@ -57,7 +57,7 @@ def test_a_tool_calling_round_calls_scan_then_its_intel_becomes_advice(lmstudio:
     calls = journaled(tmp_path)
     assert [c["outcome"] for c in calls] == ["ok", "ok"] and calls[0]["summary"] == "tool calls: scan"
     assert calls[1]["advice"][0]["action"] == "pause" and calls[1]["advice"][0]["expires_ms"] == advice.expires_ms
-    assert advice.advice.source == f"scout:qwen2.5-3b-instruct:call{calls[1]['id']}"
+    assert advice.source == f"scout:qwen2.5-3b-instruct:call{calls[1]['id']}"
 
 
 def test_a_model_without_tool_use_gets_the_tools_answers_as_data_and_a_json_schema_answer(
@@ -72,8 +72,8 @@ def test_a_model_without_tool_use_gets_the_tools_answers_as_data_and_a_json_sche
     data = sent.body["messages"][2]["content"]
     assert data.count("<<<DATA ") == 2 and '"tool":"scan"' in data and '"tool":"status"' in data
     skip, shrink = submitted.advice
-    assert (skip.advice.symbol, skip.advice.action) == ("ETHUSDT", AdviceAction.SKIP)
-    assert (shrink.advice.symbol, shrink.advice.action, shrink.advice.size_multiplier) == (
+    assert (skip.symbol, skip.action) == ("ETHUSDT", AdviceAction.SKIP)
+    assert (shrink.symbol, shrink.action, shrink.size_multiplier) == (
         "BTCUSDT", AdviceAction.SHRINK, 0.55)
 
 
@@ -163,7 +163,7 @@ def test_one_bad_item_does_not_sink_the_good_ones(lmstudio: FakeOpenAI, tmp_path
     lmstudio.script(answer(intel("XRPUSDT"), intel("ETHUSDT", confidence=0.7)))
     submitted = Recorder()
     [report] = run_round(context(tmp_path, scout_env(lmstudio, PLAIN_MODEL)), submitted)
-    assert [a.advice.symbol for a in submitted.advice] == ["ETHUSDT"]
+    assert [a.symbol for a in submitted.advice] == ["ETHUSDT"]
     assert [r.rule for r in report.rejections] == [RejectRule.UNWATCHED_SYMBOL]
 
 
