@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from core.config import env_settings
 from core.errors import ConfigError
 from core.review import AnalyzerFallback
+from exchange.binance.config import BinanceConfig, BinanceVenue
 from reports.alerts import ALERT_SERVICES, AlertKind
 from reports.notify import (
     TELEGRAM_API_BASE,
@@ -37,6 +38,7 @@ from reports.notify import (
     research_notifier_from_env,
     telegram_chat_ids,
 )
+from runtime.run_mode import RunMode
 from scouts.llm.settings import LlmSettings
 
 DEFAULT_REST = "https://api.binance.com"
@@ -234,6 +236,47 @@ def binance_rest(env: Mapping[str, str]) -> str:
 def binance_stream(env: Mapping[str, str]) -> str:
     """BINANCE_STREAM_URL: the WebSocket base for live market data, a ws(s) URL without a trailing slash."""
     return _url(env, "BINANCE_STREAM_URL", DEFAULT_STREAM, ("ws", "wss"))
+
+
+BINANCE_KEY_VARIABLES: dict[BinanceVenue, tuple[str, str]] = {
+    BinanceVenue.LIVE: ("BINANCE_API_KEY", "BINANCE_API_SECRET"),
+    # Testnet keys are a different account: they never fall back to the live pair, nor the live pair to them.
+    BinanceVenue.TESTNET: ("BINANCE_TESTNET_API_KEY", "BINANCE_TESTNET_API_SECRET"),
+}
+BINANCE_WS_API_URL_ENV = "BINANCE_WS_API_URL"
+
+
+def binance_venue(mode: RunMode) -> BinanceVenue:
+    """The Binance account a mode trades on; refused for a mode that places no real order."""
+    match mode:
+        case RunMode.LIVE:
+            return BinanceVenue.LIVE
+        case RunMode.TESTNET:
+            return BinanceVenue.TESTNET
+        case RunMode.REPLAY | RunMode.PAPER:
+            raise ConfigError("--mode", mode.value, "trades on the paper simulator and uses no Binance account")
+        case _:
+            raise ConfigError("--mode", str(mode), "is not a known mode")
+
+
+def binance_account(env: Mapping[str, str], mode: RunMode) -> BinanceConfig:
+    """The Binance account `--mode testnet|live` trades on: the mode's own key pair (BINANCE_API_KEY and
+    BINANCE_API_SECRET for live, BINANCE_TESTNET_API_KEY and BINANCE_TESTNET_API_SECRET for testnet), the venue's
+    published URLs unless BINANCE_BASE_URL (REST) or BINANCE_WS_API_URL (WebSocket API) name others (a loopback
+    server in tests). A missing key is refused by name; a key's value never appears in a message."""
+    venue = binance_venue(mode)
+    key_name, secret_name = BINANCE_KEY_VARIABLES[venue]
+    key, secret = _value(env, key_name), _value(env, secret_name)
+    for name, value in ((key_name, key), (secret_name, secret)):
+        if value is None:
+            raise ConfigError(name, "", f"--mode {mode.value} needs {key_name} and {secret_name} "
+                                        "(CONFIGURATION.md, 'Binance API key')")
+        if not value.isascii() or not value.isprintable() or " " in value:
+            raise ConfigError(name, "(masked)", "holds spaces or characters no Binance key has; paste it again")
+    rest = _url(env, "BINANCE_BASE_URL", "", ("http", "https")) if _value(env, "BINANCE_BASE_URL") else None
+    ws_api = _url(env, BINANCE_WS_API_URL_ENV, "", ("ws", "wss")) if _value(env, BINANCE_WS_API_URL_ENV) else None
+    assert key is not None and secret is not None
+    return BinanceConfig.for_venue(venue, key, secret, rest_url=rest, ws_api_url=ws_api)
 
 
 def scan_symbols(env: Mapping[str, str]) -> list[str] | None:

@@ -1,0 +1,48 @@
+"""Which Binance account `--mode testnet|live` uses: each mode its own key pair, refused by name when missing."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import ConfigError
+from exchange.binance.config import BinanceVenue
+from runtime.run_mode import RunMode
+from runtime.settings import binance_account
+
+LIVE = {"BINANCE_API_KEY": "livekey123", "BINANCE_API_SECRET": "livesecret456"}
+TESTNET = {"BINANCE_TESTNET_API_KEY": "testkey123", "BINANCE_TESTNET_API_SECRET": "testsecret456"}
+
+
+def test_each_mode_takes_its_own_keys_and_venue_urls() -> None:
+    live = binance_account(LIVE | TESTNET, RunMode.LIVE)
+    testnet = binance_account(LIVE | TESTNET, RunMode.TESTNET)
+    assert (live.api_key, live.rest_url) == ("livekey123", "https://api.binance.com")
+    assert (testnet.api_key, testnet.rest_url) == ("testkey123", "https://testnet.binance.vision")
+    assert "testnet" in testnet.ws_api_url
+
+
+@pytest.mark.parametrize(("env", "mode", "missing"), [
+    (LIVE, RunMode.TESTNET, "BINANCE_TESTNET_API_KEY"),  # live keys never stand in for testnet's
+    (TESTNET, RunMode.LIVE, "BINANCE_API_KEY"),
+    ({"BINANCE_API_KEY": "k"}, RunMode.LIVE, "BINANCE_API_SECRET"),
+])
+def test_a_missing_key_is_refused_by_name(env: dict[str, str], mode: RunMode, missing: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        binance_account(env, mode)
+    assert refused.value.setting == missing
+
+
+def test_a_malformed_key_is_refused_without_showing_it() -> None:
+    with pytest.raises(ConfigError) as refused:
+        binance_account({"BINANCE_API_KEY": "abc def", "BINANCE_API_SECRET": "s3cr3t"}, RunMode.LIVE)
+    assert "abc def" not in str(refused.value) and refused.value.setting == "BINANCE_API_KEY"
+
+
+def test_loopback_urls_override_the_venue_and_paper_modes_have_no_account() -> None:
+    env = TESTNET | {"BINANCE_BASE_URL": "http://127.0.0.1:9001", "BINANCE_WS_API_URL": "ws://127.0.0.1:9002/ws-api/v3"}
+    config = binance_account(env, RunMode.TESTNET)
+    assert (config.rest_url, config.ws_api_url) == ("http://127.0.0.1:9001", "ws://127.0.0.1:9002/ws-api/v3")
+    assert "testsecret456" not in repr(config)
+    with pytest.raises(ConfigError):
+        binance_account(TESTNET, RunMode.PAPER)
+    assert BinanceVenue.TESTNET.value == "testnet"
