@@ -233,7 +233,8 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
 
     settings = check_settings(os.environ)  # a bad value is refused by name before the home is touched
     home = Home.resolve(args.home).ensure()
-    config = ExecutorConfig(risk=limits_at_start(home, settings.risk, BACKTEST_START, wall_clock_ms()).risk)
+    config = ExecutorConfig(risk=limits_at_start(home, settings.risk, BACKTEST_START, wall_clock_ms()).risk,
+                            sector_map=settings.sector_map)
     if args.synthetic:
         source = synthetic_source(args.seed, args.symbols, args.steps)
     else:
@@ -294,7 +295,8 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
 
     def configure(home: Home) -> ExecutorConfig:
         # Called under the single-writer lock: a `run` refused because another holds the home stores nothing.
-        return ExecutorConfig(risk=limits_at_start(home, settings.risk, RUN_START, wall_clock_ms()).risk)
+        return ExecutorConfig(risk=limits_at_start(home, settings.risk, RUN_START, wall_clock_ms()).risk,
+                              sector_map=settings.sector_map)
 
     return run_executor(args, configure, settings)
 

@@ -11,6 +11,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -26,6 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from core.errors import ConfigError
+from core.sectors import DEFAULT_SECTORS, Sector
 from core.types import StrategyName
 
 # Absolute ceilings: no configuration can go past these.
@@ -39,6 +41,8 @@ CEILINGS: dict[str, float] = {
     "max_total_exposure_pct": 90.0,
     "kelly_fraction": 1.0,
     "max_stop_loss_pct": 25.0,
+    "max_positions_per_sector": 20,
+    "base_deploy_pct": 100.0,
 }
 
 # Environment variable → field, for the settings ARCHITECTURE.md names.
@@ -52,7 +56,22 @@ ENV_SETTINGS: dict[str, str] = {
     "MAX_TOTAL_EXPOSURE_PCT": "max_total_exposure_pct",
     "KELLY_FRACTION": "kelly_fraction",
     "MAX_STOP_LOSS_PCT": "max_stop_loss_pct",
+    "MAX_POSITIONS_PER_SECTOR": "max_positions_per_sector",
+    "BASE_DEPLOY_PCT": "base_deploy_pct",
 }
+# Environment variable → field, for the settings that take one of a few words rather than a number. A tool
+# process's environment cannot change them (they have no "lower"): the home's value stands.
+ENV_CHOICES: dict[str, str] = {
+    "CAPITAL_RULE": "capital_rule",
+}
+_ENV_NAMES: dict[str, str] = {**ENV_SETTINGS, **ENV_CHOICES}
+
+
+class CapitalRule(StrEnum):
+    """How much capital may be deployed at once, on top of MAX_TOTAL_EXPOSURE_PCT (`core.risk.capital`)."""
+
+    OFF = "off"  # only MAX_TOTAL_EXPOSURE_PCT of equity
+    BASE_PLUS_PROFITS = "base_plus_profits"  # BASE_DEPLOY_PCT of the starting capital + realized P&L since start
 
 
 class Strict(BaseModel):
@@ -87,6 +106,13 @@ class RiskConfig(Strict):
     stop_limit_buffer_pct: Decimal = Field(default=Decimal("0.2"), gt=0, le=Decimal("5"),
                                            description="a protective stop's limit price sits this far below its "
                                            "trigger, so that it fills in a fast market")
+    max_positions_per_sector: int = Field(default=2, ge=1, description="open or pending positions at once in "
+                                          "one sector of the sector map (core.sectors)")
+    capital_rule: CapitalRule = Field(default=CapitalRule.OFF, description="off, or base_plus_profits: deployed "
+                                      "capital at most base_deploy_pct of the starting capital plus the realized "
+                                      "profits since the start (losses shrink it), never above max_total_exposure_pct")
+    base_deploy_pct: float = Field(default=50.0, gt=0, description="the share of the starting capital that "
+                                   "capital_rule=base_plus_profits deploys before any profit, in percent")
     entry_slippage_allowance_pct: Decimal = Field(
         default=Decimal("0.5"), ge=0, le=Decimal("5"),
         description="how far above the reference price an entry is assumed to fill at worst: the entry is a "
@@ -159,22 +185,24 @@ class StrategyConfig(Strict):
 class ExecutorConfig(Strict):
     risk: RiskConfig = RiskConfig()
     strategies: StrategyConfig = StrategyConfig()
+    # symbol -> sector for the sector guard: DEFAULT_SECTORS with SECTOR_MAP's overrides (core.sectors)
+    sector_map: dict[str, Sector] = Field(default_factory=lambda: dict(DEFAULT_SECTORS))
 
 
 def setting_name(field: str) -> str:
     """The name a person or an error uses for a risk field: its environment variable when it has one."""
-    return next((var for var, f in ENV_SETTINGS.items() if f == field), field)
+    return next((var for var, f in _ENV_NAMES.items() if f == field), field)
 
 
 def known_settings() -> list[str]:
     """Every name `config set` accepts: the environment names, then the risk fields without one."""
-    return [*ENV_SETTINGS, *(f for f in RiskConfig.model_fields if f not in ENV_SETTINGS.values())]
+    return [*_ENV_NAMES, *(f for f in RiskConfig.model_fields if f not in _ENV_NAMES.values())]
 
 
 def risk_field(name: str) -> str:
     """The RiskConfig field a setting names, by its environment name or its field name (any case)."""
-    if name.upper() in ENV_SETTINGS:
-        return ENV_SETTINGS[name.upper()]
+    if name.upper() in _ENV_NAMES:
+        return _ENV_NAMES[name.upper()]
     if name.lower() in RiskConfig.model_fields:
         return name.lower()
     raise ConfigError(name, None, f"unknown setting; known: {', '.join(known_settings())}",
@@ -196,13 +224,15 @@ def parse_setting(field: str, raw: str, setting: str | None = None) -> Any:
     """
     setting = setting or setting_name(field)
     text = raw.strip()
+    kind = RiskConfig.model_fields[field].annotation
+    if isinstance(kind, type) and issubclass(kind, StrEnum):
+        return _parse_choice(kind, setting, raw)
     try:
         number = Decimal(text)
     except InvalidOperation:
         raise ConfigError(setting, raw, "not a number") from None
     if not number.is_finite():
         raise ConfigError(setting, raw, "not a finite number")
-    kind = RiskConfig.model_fields[field].annotation
     if kind is int and number != number.to_integral_value():
         raise ConfigError(setting, raw, "not a whole number")
     value: Any = int(number) if kind is int else float(number) if kind is float else number
@@ -216,10 +246,19 @@ def parse_setting(field: str, raw: str, setting: str | None = None) -> Any:
     return value
 
 
+def _parse_choice(kind: type[StrEnum], setting: str, raw: str) -> StrEnum:
+    """One of an enum's words, in any case; ConfigError listing the words otherwise."""
+    try:
+        return kind(raw.strip().lower())
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise ConfigError(setting, raw, f"must be one of {choices}", choices=choices) from None
+
+
 def env_settings(env: Mapping[str, str] | None) -> dict[str, Any]:
     """The risk settings an environment sets (blank variables are unset): field → checked value."""
     values: dict[str, Any] = {}
-    for var, field in ENV_SETTINGS.items():
+    for var, field in _ENV_NAMES.items():
         raw = (env or {}).get(var)
         if raw is not None and raw.strip() != "":
             values[field] = parse_setting(field, raw, var)

@@ -229,6 +229,8 @@ class Engine:
         self._pair_bar_ms: dict[str, int] = {}
         self._pair_symbols = frozenset((pair_a, pair_b)) if self.pair is not None else frozenset()
         self.breakers = BreakerState.initial(portfolio.equity_float(), now_ms)
+        # What CAPITAL_RULE=base_plus_profits measures its base from: the equity the engine started trading with.
+        self.starting_capital: Decimal = portfolio.equity()
         self.holdings: dict[str, Holding] = {}
         self.pending: dict[str, PendingEntry] = {}
         self.controls = Controls()
@@ -470,6 +472,8 @@ class Engine:
             paused_symbols=self.controls.paused_symbols,
             data_outages=self.outages,
             all_paused_until=self.controls.all_paused_until,
+            starting_capital=self.starting_capital,
+            realized_pnl=portfolio.realized_pnl,
         )
 
     def _consider(self, signal: Signal) -> None:
@@ -954,6 +958,7 @@ class Engine:
             "seq": self.seq,
             "max_drawdown_pct": self.max_drawdown_pct,
             "high_water": self._high_water,
+            "starting_capital": str(self.starting_capital),
             "equity_hour": self._equity_hour,
             "portfolio": self.portfolio.to_dict(),
             "breakers": self.breakers.to_dict(),
@@ -984,6 +989,9 @@ class Engine:
         engine.seq = state["seq"]
         engine.max_drawdown_pct = state["max_drawdown_pct"]
         engine._high_water = state["high_water"]
+        # A checkpoint from before the capital rule: the equity it started with is what realized P&L did not add.
+        engine.starting_capital = (Decimal(state["starting_capital"]) if "starting_capital" in state
+                                   else engine.portfolio.equity() - engine.portfolio.realized_pnl)
         engine._equity_hour = state["equity_hour"]
         engine.breakers = BreakerState.from_dict(state["breakers"])
         engine.features = {s: SymbolFeatures.from_dict(d) for s, d in state["features"].items()}

@@ -341,6 +341,8 @@ class RuleId(StrEnum):
     # the account and its caps
     ONE_POSITION_PER_SYMBOL = "risk.one_position_per_symbol"
     MAX_OPEN_POSITIONS = "risk.max_open_positions"
+    MAX_POSITIONS_PER_SECTOR = "risk.max_positions_per_sector"
+    CAPITAL_BASE_PLUS_PROFITS = "risk.capital_rule.base_plus_profits"
     NO_EQUITY = "risk.no_equity"
     MAX_POSITION_SIZE = "risk.max_position_size_pct"
     MAX_POSITION_SIZE_CEILING = "risk.ceiling.max_position_size_pct"

@@ -23,6 +23,8 @@ RULE_LABELS = MappingProxyType({
     RuleId.SYMBOL_NOT_TRADED: "symbol not traded by the engine",
     RuleId.ONE_POSITION_PER_SYMBOL: "one position per symbol",
     RuleId.MAX_OPEN_POSITIONS: "MAX_OPEN_POSITIONS reached",
+    RuleId.MAX_POSITIONS_PER_SECTOR: "MAX_POSITIONS_PER_SECTOR reached",
+    RuleId.CAPITAL_BASE_PLUS_PROFITS: "capital rule: base plus profits",
     RuleId.NO_EQUITY: "no equity",
     RuleId.MAX_POSITION_SIZE: "MAX_POSITION_SIZE_PCT cap",
     RuleId.MAX_POSITION_SIZE_CEILING: "position code ceiling",

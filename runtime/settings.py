@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from core.config import env_settings
 from core.errors import ConfigError
 from core.review import AnalyzerFallback
+from core.sectors import DEFAULT_SECTORS, SECTOR_MAP_SETTING, Sector, parse_sector_map
 from exchange.binance.config import BinanceConfig, BinanceVenue
 from reports.alerts import ALERT_SERVICES, AlertKind
 from reports.notify import (
@@ -73,6 +74,7 @@ class StartSettings:
     telegram_bot: TelegramBotSettings | None = None  # the command bot `run` starts; None: no bot
     confirmation_channel: str = "terminal"
     analyzer: AnalyzerSettings = field(default_factory=lambda: AnalyzerSettings())
+    sector_map: dict[str, Sector] = field(default_factory=lambda: dict(DEFAULT_SECTORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,14 @@ def check_settings(env: Mapping[str, str]) -> StartSettings:
                          binance_stream=binance_stream(env), alerts=alert_routes(env),
                          alert_outage_min=alert_outage_min(env), llm=LlmSettings.from_env(env),
                          research=research_notifier_from_env(env), telegram_bot=telegram_bot(env, channel),
-                         confirmation_channel=channel, analyzer=analyzer_settings(env))
+                         confirmation_channel=channel, analyzer=analyzer_settings(env), sector_map=sector_map(env))
+
+
+def sector_map(env: Mapping[str, str]) -> dict[str, Sector]:
+    """SECTOR_MAP: overrides of the default sector map (core.sectors), read by `run` and `backtest` only: a tool
+    process's environment must not move a symbol out of a full sector."""
+    raw = _value(env, SECTOR_MAP_SETTING)
+    return dict(DEFAULT_SECTORS) if raw is None else parse_sector_map(raw)
 
 
 def confirmation_channel(env: Mapping[str, str]) -> str:

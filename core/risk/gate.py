@@ -5,7 +5,7 @@ An entry is refused while anything blocks it (`entry_blockers`), then sized and 
     fraction = kelly_fraction × (Kelly estimate, or the prior) × confidence × allocation × breaker multiplier
     quote    = fraction × equity                        (a manual request: the requested amount × breaker multiplier)
     capped by  max_position_size_pct × equity          (and the code ceiling, whatever the config says)
-               max_total_exposure_pct × equity − exposure
+               max_total_exposure_pct × equity − exposure  (or less: CAPITAL_RULE, `core.risk.capital`)
                free quote balance / (1 + fee rate)      (the free balance, never the total equity)
                the symbol's maxNotional
     quote    → rounded DOWN to the quote asset's precision: the entry's quoteOrderQty
@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from core.clock import utc_text
-from core.config import CEILINGS, ExecutorConfig
+from core.config import CEILINGS, CapitalRule, ExecutorConfig
 from core.errors import FilterRejected
 from core.filters import SymbolRules, check_notional, conform_oco, conform_price, conform_quantity, round_to_step
 from core.risk.breakers import DAILY_LOSS, DRAWDOWN_KILL, DRAWDOWN_PAUSE, MANUAL_KILL, BreakerState
+from core.risk.capital import deploy_limit
 from core.risk.clamp import ALL_SYMBOLS, clamp_advice
 from core.risk.decision import ZERO, ClampLog, skipped
 from core.risk.errors import InvalidRiskInput
@@ -75,6 +76,8 @@ class RiskContext:
     paused_symbols: Mapping[str, int]  # symbol -> paused until ms (advice or control); "*" pauses every symbol
     data_outages: Mapping[str, str]  # symbol -> reason
     all_paused_until: int = 0  # pause of everything (control)
+    starting_capital: Decimal | None = None  # equity when the engine started trading (CAPITAL_RULE needs it)
+    realized_pnl: Decimal = ZERO  # realized P&L since the start (CAPITAL_RULE)
 
     def __post_init__(self) -> None:
         for name in ("equity", "free_quote", "exposure"):
@@ -86,6 +89,25 @@ class RiskContext:
 
 def max_open_positions(config: ExecutorConfig) -> int:
     return min(config.risk.max_open_positions, int(CEILINGS["max_open_positions"]))
+
+
+def max_positions_per_sector(config: ExecutorConfig) -> int:
+    return min(config.risk.max_positions_per_sector, int(CEILINGS["max_positions_per_sector"]))
+
+
+def _sector_blocker(symbol: str, ctx: RiskContext, config: ExecutorConfig) -> tuple[RuleId, str] | None:
+    """MAX_POSITIONS_PER_SECTOR: the symbol's sector (config.sector_map) already holds the limit in open or
+    pending positions. A symbol in no sector is not counted."""
+    sector = config.sector_map.get(symbol)
+    if sector is None:
+        return None
+    held = sorted(s for s in ctx.open_symbols | ctx.pending_symbols if config.sector_map.get(s) is sector)
+    limit = max_positions_per_sector(config)
+    if len(held) < limit:
+        return None
+    return (RuleId.MAX_POSITIONS_PER_SECTOR,
+            f"max_positions_per_sector: sector {sector.value} of {symbol} holds {len(held)} open or pending "
+            f"({', '.join(held)}) >= limit {limit}")
 
 
 def entry_blockers(symbol: str, ctx: RiskContext, config: ExecutorConfig, now_ms: int) -> list[Reason]:
@@ -111,6 +133,9 @@ def entry_blockers(symbol: str, ctx: RiskContext, config: ExecutorConfig, now_ms
     elif symbol in ctx.pending_symbols:
         found.append((RuleId.ONE_POSITION_PER_SYMBOL,
                       f"one position per symbol: an entry on {symbol} is already in flight"))
+    sector = _sector_blocker(symbol, ctx, config)
+    if sector is not None:
+        found.append(sector)
     count, limit = len(ctx.open_symbols | ctx.pending_symbols), max_open_positions(config)
     if count >= limit:
         found.append((RuleId.MAX_OPEN_POSITIONS, f"max_open_positions: {count} open or pending >= limit {limit}"))
@@ -269,13 +294,19 @@ def _capped_quote(requested: Decimal, take_profit_pct: Decimal, ctx: RiskContext
     amount = _cap(log, requested, equity * position_pct / HUNDRED, position_rule,
                   f"{position_pct}% of equity {equity}")
     exposure_pct, exposure_rule = _pct_limit(config.risk.max_total_exposure_pct, "max_total_exposure_pct")
-    room = equity * exposure_pct / HUNDRED - ctx.exposure
+    rule = config.risk.capital_rule
+    starting = ctx.starting_capital
+    if starting is None:
+        if rule is not CapitalRule.OFF:
+            raise InvalidRiskInput("starting_capital", None, "a Decimal", f"capital_rule={rule.value} needs the "
+                                   "starting capital")
+        starting = ZERO
+    deploy = deploy_limit(rule, equity, exposure_pct, exposure_rule, starting, ctx.realized_pnl, config.risk)
+    room = deploy.limit - ctx.exposure
     if room <= ZERO:
-        log.refuse(exposure_rule,
-                   f"{exposure_rule}: exposure {ctx.exposure} already at or above {exposure_pct}% of equity {equity}")
+        log.refuse(deploy.rule, f"{deploy.rule}: exposure {ctx.exposure} already at or above {deploy.why}")
         return None
-    amount = _cap(log, amount, room, exposure_rule,
-                  f"exposure {ctx.exposure} + entry <= {exposure_pct}% of equity {equity}")
+    amount = _cap(log, amount, room, deploy.rule, f"exposure {ctx.exposure} + entry <= {deploy.why}")
     fee_rate = max(config.risk.fee_rate, ZERO)
     if ctx.free_quote <= ZERO:
         log.refuse(RuleId.FREE_BALANCE, f"risk.free_balance: no free quote balance ({ctx.free_quote})")
