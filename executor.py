@@ -117,6 +117,15 @@ def _count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _version(text: str) -> int:
+    from memory.versions import parse_version_number
+
+    try:
+        return parse_version_number(text)
+    except InvalidArgument as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
 def _speed(text: str) -> float | None:
     """Replay speed: a finite positive multiple of real time, or `max` (None: as fast as possible)."""
     if text == "max":
@@ -207,6 +216,23 @@ def build_parser(command: str | None = None) -> Parser:
     _common(setter)
     setter.add_argument("name", help="e.g. MAX_POSITION_SIZE_PCT (or the field name max_position_size_pct)")
     setter.add_argument("value")
+
+    mem = sub.add_parser("memory", help="the versions of what the executor learned: list, show, compare, roll back "
+                                        "(rollback is a person's command)")
+    mem_sub = mem.add_subparsers(dest="action", required=True, parser_class=Parser)
+    _common(mem_sub.add_parser("history", help="every version, the current one and the journaled rollbacks"))
+    mem_show = mem_sub.add_parser("show", help="one version's learned configuration")
+    _common(mem_show)
+    mem_show.add_argument("version", type=_version)
+    mem_diff = mem_sub.add_parser("diff", help="what changed from version N to version M")
+    _common(mem_diff)
+    mem_diff.add_argument("version", type=_version)
+    mem_diff.add_argument("other", type=_version)
+    mem_back = mem_sub.add_parser("rollback", help="make version N's learned configuration current again (a new "
+                                                   "version, journaled); refused while run runs or an entry is in "
+                                                   "flight")
+    _common(mem_back)
+    mem_back.add_argument("version", type=_version)
 
     defs = sub.add_parser("tools", help="print the tool definitions: OpenAI tools=, MCP tool list, or JSON schemas")
     _home(defs)  # accepted like every command's; the definitions are the same for every home
@@ -402,6 +428,26 @@ def cmd_config(args: argparse.Namespace) -> dict[str, Any]:
     return {"limits": limits.lines(), "history": history}
 
 
+def cmd_memory(args: argparse.Namespace) -> dict[str, Any]:
+    """`memory history|show N|diff N M|rollback N`: person's commands; none of them is an agent tool."""
+    from runtime import learned_memory
+    from runtime.home import Home
+
+    home = Home.resolve(args.home).ensure()
+    match args.action:
+        case "history":
+            data = learned_memory.history(home)
+        case "show":
+            data = learned_memory.show(home, args.version)
+        case "diff":
+            data = learned_memory.compare(home, args.version, args.other)
+        case "rollback":
+            data = learned_memory.rollback(home, args.version, wall_clock_ms())
+        case _:
+            raise InvalidArgument(f"unknown memory action {args.action!r}", action=args.action)
+    return {"action": args.action, **data}
+
+
 def cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.backup import backup_home
     from runtime.home import Home
@@ -422,6 +468,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "record": cmd_record,
     "backup": cmd_backup,
     "config": cmd_config,
+    "memory": cmd_memory,
 }
 TEXT_BY_DEFAULT = frozenset({"backtest", "run", "record"})
 

@@ -57,7 +57,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     Serialising happens before the disk is touched, so unserialisable data changes nothing.
     """
     try:
-        text = json.dumps(data, default=_json_default, ensure_ascii=False, indent=2, allow_nan=False)
+        text = json.dumps(data, default=json_default, ensure_ascii=False, indent=2, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise MemoryFileError(path, "serialise its data", str(exc)) from exc
     folder = path.parent
@@ -70,7 +70,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        _fsync_folder(folder)
+        fsync_folder(folder)
     except OSError as exc:
         raise MemoryFileError(path, "write it", f"{exc.strerror or exc}") from exc
 
@@ -88,7 +88,7 @@ def write_bytes_atomic(path: Path, payload: bytes) -> None:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        _fsync_folder(folder)
+        fsync_folder(folder)
     except OSError as exc:
         raise MemoryFileError(path, "write it", f"{exc.strerror or exc}") from exc
 
@@ -167,7 +167,7 @@ def _keep_previous(path: Path) -> None:
     os.replace(link, prev)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -179,7 +179,7 @@ def _prev_path(path: Path) -> Path:
     return path.with_name(path.name + PREV_SUFFIX)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"{value} is not a finite number")
@@ -194,7 +194,6 @@ def _json_default(value: Any) -> Any:
 class MemoryStore:
     """The memory files of one data directory (EXECUTOR_HOME): what the executor learned and where it was."""
 
-    LEARNED_CONFIG = "learned_config.json"
     PERFORMANCE_METRICS = "performance_metrics.json"
     PORTFOLIO_STATE = "portfolio_state.json"
     ENGINE_CHECKPOINT = "checkpoint.json"
@@ -202,12 +201,6 @@ class MemoryStore:
 
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
-
-    def read_learned_config(self) -> tuple[dict[str, Any] | None, str | None]:
-        return self._read(self.LEARNED_CONFIG)
-
-    def write_learned_config(self, data: dict[str, Any]) -> None:
-        self._write(self.LEARNED_CONFIG, data)
 
     def read_performance_metrics(self) -> tuple[dict[str, Any] | None, str | None]:
         return self._read(self.PERFORMANCE_METRICS)
@@ -238,7 +231,7 @@ class MemoryStore:
             raise MemoryFileError(self.home / self.HISTORY_DIR, "append a history record", "it needs an int time_ms")
         path = self.history_path(time_ms)
         try:
-            line = json.dumps(record, default=_json_default, ensure_ascii=False, allow_nan=False)
+            line = json.dumps(record, default=json_default, ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise MemoryFileError(path, "serialise a history record", str(exc)) from exc
         try:

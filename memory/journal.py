@@ -130,6 +130,17 @@ class SettingChange:
     actor: str
 
 
+@dataclass(frozen=True, slots=True)
+class MemoryRollback:
+    """One journaled `memory rollback`: the learned content of `restored_version` became `new_version`."""
+
+    time_ms: int
+    restored_version: int
+    previous_version: int | None
+    new_version: int
+    actor: str
+
+
 # Characters of an LLM call's prompt and answer kept in the journal.
 LLM_TEXT_CAP = 16_000
 
@@ -793,6 +804,18 @@ class Journal:
         rows = self._db.fetch_all("SELECT * FROM risk_setting_changes ORDER BY id")
         return [SettingChange(row["time_ms"], row["name"], None if row["old_json"] is None else json.loads(
             row["old_json"]), json.loads(row["new_json"]), row["source"], row["actor"]) for row in rows]
+
+    def record_memory_rollback(self, rollback: MemoryRollback) -> None:
+        with self._db.write("journal a memory rollback") as conn:
+            conn.execute("INSERT INTO memory_rollbacks (time_ms, restored_version, previous_version, new_version,"
+                         " actor) VALUES (?, ?, ?, ?, ?)", (rollback.time_ms, rollback.restored_version,
+                                                            rollback.previous_version, rollback.new_version,
+                                                            rollback.actor))
+
+    def memory_rollbacks(self) -> list[MemoryRollback]:
+        rows = self._db.fetch_all("SELECT * FROM memory_rollbacks ORDER BY id")
+        return [MemoryRollback(row["time_ms"], row["restored_version"], row["previous_version"], row["new_version"],
+                               row["actor"]) for row in rows]
 
     # -- transactions and life cycle ----------------------------------------------------------------
 

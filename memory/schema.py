@@ -341,6 +341,24 @@ def _v10_telegram_bot(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v11_memory_rollbacks(conn: sqlite3.Connection) -> None:
+    """Versioned memory (issue 16): each `memory rollback` journaled with who, when, the version whose content it
+    restored, the version that was current before and the new version it wrote (`memory/versions.py`)."""
+    _execute_all(
+        conn,
+        (
+            """CREATE TABLE memory_rollbacks (
+                id INTEGER PRIMARY KEY,
+                time_ms INTEGER NOT NULL,
+                restored_version INTEGER NOT NULL,
+                previous_version INTEGER,
+                new_version INTEGER NOT NULL,
+                actor TEXT NOT NULL
+            )""",
+        ),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_orders_and_fills,
     _v2_decisions_and_events,
@@ -352,6 +370,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v8_alert_outbox,
     _v9_llm_call_effects,
     _v10_telegram_bot,
+    _v11_memory_rollbacks,
 )
 RISK_SETTINGS_VERSION = MIGRATIONS.index(_v6_risk_settings) + 1
 LATEST_VERSION = len(MIGRATIONS)

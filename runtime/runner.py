@@ -22,6 +22,7 @@ from core.engine import Record
 from core.errors import ExecutorError
 from core.events import Bar
 from memory.files import MemoryStore
+from memory.versions import LearnedVersions
 from reports.notify import Notifier
 from reports.outbox import OutboxSender
 from reports.periods import utc_date
@@ -30,6 +31,7 @@ from runtime.alerting import AlertQueue, ResearchQueue
 from runtime.backtest import Tally, dust_summary, quote_places
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
+from runtime.learned_memory import resume
 from runtime.pump import Pump
 from runtime.reconcile import reconcile_orders
 from runtime.reporting import REPLAY_HOUR_UTC, ReportSender
@@ -90,9 +92,15 @@ class Runner:
         self.view = view
         self.mode = RunMode.PAPER if source.live else RunMode.REPLAY
         self.store = MemoryStore(home.root)
+        self.versions = LearnedVersions(home.root)
         self.journal, self.warnings = open_journal_for_writing(home, accept_rollback=accept_rollback,
                                                                wall_ms=wall_clock_ms())
         try:
+            # What it learned before, from the newest memory version that passes its checks (never a cold start
+            # over a memory it has, never an edited file).
+            config, self.memory_version, notices = resume(home, config)
+            self.warnings.extend(notices)
+            self.config = config
             self._restore(source, source_id, balance, config)
         except BaseException:
             self.journal.close()
@@ -173,7 +181,7 @@ class Runner:
         portfolio = self.engine.portfolio
         self.store.write_portfolio_state(portfolio.to_dict())
         self.store.write_performance_metrics(self.performance())
-        self.store.write_learned_config(self.learned())
+        self.versions.write_if_changed(self.learned(), self.engine.now_ms)
 
     def learned(self) -> dict[str, Any]:
         """What the executor has learned about its strategy mix: each strategy's record on returns per unit
@@ -343,4 +351,11 @@ class Runner:
             "warnings": self.warnings,
             "journal": str(self.home.journal),
             "report": str(self.home.root / "performance_metrics.json"),
+            "memory_version": _current_number(self.versions),
+            "resumed_memory_version": self.memory_version.number if self.memory_version is not None else None,
         }
+
+
+def _current_number(versions: LearnedVersions) -> int | None:
+    current, _ = versions.current()
+    return current.number if current is not None else None

@@ -168,18 +168,15 @@ def test_round_trip_of_json_data_with_decimals_as_strings(round_trip_path: Path,
 
 def test_memory_store_files_and_names(tmp_path: Path) -> None:
     store = MemoryStore(tmp_path / "home")
-    assert store.read_learned_config() == (None, None)
-    store.write_learned_config({"scalping": {"threshold": Decimal("0.25")}})
     store.write_performance_metrics({"sharpe": 1.2})
     store.write_portfolio_state({"cash": Decimal("1000")})
     store.write_engine_checkpoint({"last_event_ms": 1_700_000_000_000})
-    assert store.read_learned_config() == ({"scalping": {"threshold": "0.25"}}, None)
     assert store.read_performance_metrics() == ({"sharpe": 1.2}, None)
     assert store.read_portfolio_state() == ({"cash": "1000"}, None)
     assert store.read_engine_checkpoint() == ({"last_event_ms": 1_700_000_000_000}, None)
     assert store.read_engine_checkpoint() == store.read_engine_checkpoint()
     assert sorted(p.name for p in (tmp_path / "home").iterdir()) == [
-        "checkpoint.json", "learned_config.json", "performance_metrics.json", "portfolio_state.json"]
+        "checkpoint.json", "performance_metrics.json", "portfolio_state.json"]
 
 
 def test_memory_store_counts_a_non_object_as_corrupt(tmp_path: Path) -> None:
