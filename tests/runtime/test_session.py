@@ -36,3 +36,20 @@ def test_replay_and_paper_trade_on_the_simulator_and_restore_from_its_state(mode
     restored = restore_session(mode, session.engine.to_state(), session.exchange.to_state(), config, source.rules)
     assert restored.exchange.to_state() == session.exchange.to_state()
     assert restored.engine.to_state() == session.engine.to_state()
+
+
+def test_the_starting_capital_survives_a_restore_and_an_old_checkpoint_derives_it() -> None:
+    """CAPITAL_RULE measures its base from the equity the engine started with, not the equity at a restart."""
+    source = synthetic_source(7, None, 50)
+    config = ExecutorConfig()
+    session = new_session(RunMode.REPLAY, config, source.rules, source.symbols, source.start_ms, "USDT",
+                          Decimal("10000"))
+    state = session.engine.to_state()
+    assert state["starting_capital"] == "10000"
+    state["portfolio"]["realized_pnl"] = "250"
+    restored = restore_session(RunMode.REPLAY, state, session.exchange.to_state(), config, source.rules)
+    assert restored.engine.starting_capital == Decimal("10000")
+    assert restored.engine.risk_context().realized_pnl == Decimal("250")
+    del state["starting_capital"]  # a checkpoint from before the capital rule
+    older = restore_session(RunMode.REPLAY, state, session.exchange.to_state(), config, source.rules)
+    assert older.engine.starting_capital == older.engine.portfolio.equity() - Decimal("250")
