@@ -35,8 +35,10 @@ from exchange.feeds.synthetic import SyntheticMarket
 from memory.files import MemoryStore
 from memory.home_state import check_journal_present, marker_path
 from memory.journal import CommandRow, CommandStatus, FillRow, Journal, OrderRow
+from memory.versions import VersionInvalid
 from runtime.checkpoint_mode import checkpoint_mode
 from runtime.home import Home
+from runtime.learned_memory import resume
 from runtime.lock import HomeLocked, SingleWriterLock
 from runtime.pump import Pump
 from runtime.run_mode import RunMode
@@ -543,6 +545,10 @@ class DirectSession:
             raise EngineNotRunning(home.root, self.mode)
         self.checkpoint = checkpoint
         rules = checkpoint_rules(checkpoint)
+        # The same learned mix `run` resumes from; a skipped version is journaled so that `status` shows it.
+        config, _, notices = resume(home, config)
+        for notice in notices:
+            journal.record_error(wall_ms, VersionInvalid.code, notice, {})
         try:
             session = restore_session(RunMode(self.mode), checkpoint["engine"], checkpoint["paper"], config, rules)
         except (KeyError, TypeError, ValueError) as exc:

@@ -168,3 +168,16 @@ def test_memory_is_not_an_agent_tool(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(REPO_ROOT / "executor.py"), "tools", "--format", "jsonschema"],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path, check=True)
     assert not any("memory" in name or "rollback" in name for name in json.loads(proc.stdout))
+
+
+def test_a_tool_that_restores_the_stopped_engine_journals_the_version_it_skipped(home: Path, tmp_path: Path) -> None:
+    versions = LearnedVersions(home)
+    newest = versions.path(versions.numbers()[-1])
+    document = json.loads(newest.read_text())
+    document["learned"]["strategies"]["scalping"]["allocation"] = 0.05
+    newest.write_text(json.dumps(document))
+    code, answer = executor(home, tmp_path, "pause", "--minutes", "5")
+    assert code == 0, answer
+    code, status = executor(home, tmp_path, "status")
+    errors = [e for e in status["data"]["last_errors"] if e["code"] == "MEMORY_VERSION_INVALID"]
+    assert errors and str(newest) in errors[0]["message"] and "checksum" in errors[0]["message"]
