@@ -25,6 +25,7 @@ from typing import Any
 
 from core.config import (
     CEILINGS,
+    LOWER_IS_STRICTER,
     EnvOverride,
     RiskConfig,
     effective_risk,
@@ -60,8 +61,10 @@ class HomeLimits:
                                     "source": self.sources.get(name, DEFAULT), "ceiling": CEILINGS.get(name)}
             override = self.overrides.get(name)
             if override is not None and not override.applied:
-                line["ignored"] = (f"{override.variable}={override.requested} in this process's environment is not "
-                                   "stricter than the home's value, which stands")
+                why = ("cannot be changed by a tool's environment" if name not in LOWER_IS_STRICTER else
+                       "is not stricter than the home's value")
+                line["ignored"] = (f"{override.variable}={override.requested} in this process's environment {why}, "
+                                   "so the home's value stands")
             out.append(line)
         return out
 

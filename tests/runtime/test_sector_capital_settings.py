@@ -26,3 +26,15 @@ def test_a_bad_value_is_refused_by_name_before_the_home_is_touched(tmp_path: Pat
 def test_the_sector_map_reaches_the_start_settings() -> None:
     assert check_settings({}).sector_map == dict(DEFAULT_SECTORS)
     assert check_settings({"SECTOR_MAP": "SOLUSDT=meme"}).sector_map["SOLUSDT"] is Sector.MEME
+
+
+def test_a_tool_environment_cannot_switch_the_capital_rule(tmp_path: Path) -> None:
+    from core.config import CapitalRule
+    from runtime.home import Home
+    from runtime.limits import limits_for_tool
+
+    limits = limits_for_tool(Home.resolve(str(tmp_path / "home")).ensure(), {"CAPITAL_RULE": "base_plus_profits",
+                                                                             "BASE_DEPLOY_PCT": "20"})
+    assert limits.risk.capital_rule is CapitalRule.OFF and limits.risk.base_deploy_pct == 20.0
+    [line] = [line for line in limits.lines() if line["field"] == "capital_rule"]
+    assert "cannot be changed by a tool's environment" in line["ignored"]
