@@ -25,8 +25,8 @@ CALLS: list[tuple[str, ...]] = [
     ("report", "--period", "week", "--date", "2023-11-14"),
     ("pause", "--symbol", "BTCUSDT", "--minutes", "30"),
     ("resume", "--symbol", "BTCUSDT"),
-    ("trade", "--symbol", "BTCUSDT", "--side", "sell"),
-    ("trade", "--symbol", "BTCUSDT", "--side", "buy", "--quote", "25", "--tp", "1.5", "--sl", "0.8"),
+    ("trade", "--symbol", "BNBUSDT", "--side", "sell"),  # BNB: alone in its sector, so it can be bought back
+    ("trade", "--symbol", "BNBUSDT", "--side", "buy", "--quote", "25", "--tp", "1.5", "--sl", "0.8"),
     ("kill",),
     ("kill", "--reset", "--yes-i-understand"),
 ]
@@ -113,8 +113,8 @@ def test_the_kill_reset_is_not_a_command_of_its_own(home, monkeypatch, capsys):
 def test_a_two_phase_trade_previews_first_and_executes_only_with_its_code(tmp_path, monkeypatch, capsys):
     """TRADE_CONFIRMATION=always (what live does anyway): a preview places nothing; `--confirm CODE` acts once."""
     home = prepare_home(tmp_path / "home")
-    parsed(*run_in_process(home, monkeypatch, capsys, "trade", "--symbol", "BTCUSDT", "--side", "sell"))
-    call = ("trade", "--symbol", "BTCUSDT", "--side", "buy", "--pct", "1")
+    parsed(*run_in_process(home, monkeypatch, capsys, "trade", "--symbol", "BNBUSDT", "--side", "sell"))
+    call = ("trade", "--symbol", "BNBUSDT", "--side", "buy", "--pct", "1")
     before = journal_counts(home)
     preview = parsed(*run_in_process(home, monkeypatch, capsys, *call, TRADE_CONFIRMATION="always"))
     assert preview["data"]["status"] == "preview", preview
