@@ -55,6 +55,8 @@ REST_ROUTES: dict[tuple[str, str], Op] = {
     ("GET", "/api/v3/order"): Op.QUERY_ORDER,
     ("GET", "/api/v3/openOrders"): Op.OPEN_ORDERS,
     ("GET", "/api/v3/myTrades"): Op.MY_TRADES,
+    ("GET", "/api/v3/orderList"): Op.QUERY_ORDER_LIST,
+    ("GET", "/api/v3/openOrderList"): Op.OPEN_ORDER_LISTS,
 }
 WS_METHODS: dict[str, Op] = {op.value: op for op in Op}
 UNSIGNED = frozenset({Op.TIME, Op.EXCHANGE_INFO})
@@ -298,6 +300,10 @@ class FakeBinance:
             return [docs.order_status(o) for o in venue.open_orders(p.text("symbol"))]
         if op is Op.MY_TRADES:
             return [docs.trade(t) for t in venue.my_trades(p)]
+        if op is Op.QUERY_ORDER_LIST:
+            return docs.list_status(venue, venue.query_order_list(p), now)
+        if op is Op.OPEN_ORDER_LISTS:
+            return [docs.list_status(venue, order_list, now) for order_list in venue.open_order_lists()]
         return None  # USER_STREAM_SUBSCRIBE: the WebSocket API subscribes its own connection
 
     def _listed(self, p: Params) -> list[SymbolRules]:
