@@ -16,11 +16,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from memory.journal import Journal
+from memory.rows import CommandStatus
 from runtime.home import Home
 from tests.conftest import REPO_ROOT
 from tests.fakes.binance import FakeBinance
@@ -78,13 +80,20 @@ def generation(home: Path) -> int:
     return int(rows[0][0]) if rows else 0
 
 
+def published(home: Path) -> int:
+    """When the derived memory files were last written (ns, 0 before): `run` writes them once its start-up
+    (reconciliation and protection) is saved, and never while an order intent is being made durable."""
+    metrics = home / "performance_metrics.json"
+    return metrics.stat().st_mtime_ns if metrics.exists() else 0
+
+
 def start_and_wait(home: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    """A run started and past its start-up reconciliation: it holds the home and saved the checkpoint that ends
-    the start-up (its signal handlers are in place from then on)."""
-    before = generation(home)
+    """A run started and past its start-up: it holds the home and published the checkpoint that ends the start-up
+    reconciliation (its signal handlers are in place from then on)."""
+    before, last = generation(home), published(home)
     proc = start_run(home, cwd, env)
     wait_for("the start-up reconciliation", lambda: engine_process(Home.resolve(str(home))).pid == proc.pid
-             and generation(home) > before, proc, cwd)
+             and generation(home) > before and published(home) > last, proc, cwd)
     checkpoint = saved_checkpoint(home)
     assert checkpoint is not None and checkpoint["mode"] == "testnet"
     return proc
@@ -141,41 +150,65 @@ def test_run_testnet_trades_through_the_adapter_and_protects_every_position(fake
     assert KEY not in (cwd / "run.err").read_text() and SECRET not in (cwd / "run.err").read_text()
 
 
-def queue_trade(home: Path, side: str, key: str) -> None:
+def queue_trade(home: Path, side: str, key: str) -> int:
     """Queue a trade for the running engine as the trade tool does once a person confirmed it (the command queue),
     without waiting for its answer: the run is about to be killed."""
     payload = {"symbol": SYMBOL, "side": side, **({"quote": "100"} if side == "buy" else {})}
     with Journal(home / "journal.db") as journal:
-        journal.enqueue_command("trade", payload, key, int(time.time() * 1000))
+        return journal.enqueue_command("trade", payload, key, int(time.time() * 1000))
+
+
+def taken(home: Path, command_id: int) -> bool:
+    """The running engine claimed the command (it is executing it, or has)."""
+    rows = query(home / "journal.db", "SELECT status FROM commands WHERE id = ?", command_id)
+    return bool(rows) and rows[0][0] != CommandStatus.QUEUED.value
+
+
+def refused_for_now(home: Path, command_id: int) -> bool:
+    """The engine answered the buy without an order (no market price yet right after start: DATA_OUTAGE)."""
+    ((status, result),) = query(home / "journal.db", "SELECT status, result_json FROM commands WHERE id = ?",
+                                command_id)
+    return status == CommandStatus.DONE.value and not json.loads(result).get("data", {}).get("orders")
+
+
+def buy_taken(home: Path, proc: subprocess.Popen[str], cwd: Path, key: str) -> None:
+    """Queue a buy and return once the engine is executing it (asked again while it has no price yet)."""
+    for attempt in range(60):
+        command_id = queue_trade(home, "buy", f"{key}-{attempt}")
+        wait_for("the run to take the buy", partial(taken, home, command_id), proc, cwd)
+        if not refused_for_now(home, command_id):
+            return
+        time.sleep(0.25)
+    pytest.fail("the run never had a price to buy at")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(fake: FakeBinance, tmp_path: Path, seed: int) -> None:
-    """kill -9 of `run --mode testnet` at random moments (while a buy or a sell it was asked for is on its way, or
-    during the start-up reconciliation of the restarted run), then a last restart: the loopback exchange's own
-    ledger and the journal agree order for order, and every position is protected once start-up is done."""
+    """kill -9 of `run --mode testnet` at random moments: while a buy it took is on its way (entry, fill, OCO), then
+    during the restarted run's start-up (its imports, or its reconciliation with the account); after a last
+    restart the loopback exchange's own ledger and the journal agree order for order, and every position is
+    protected by the end of the start-up, before the first market event."""
     rng = random.Random(seed)
     home, cwd, env = tmp_path / "home", tmp_path / "elsewhere", loopback_env(fake)
     cwd.mkdir()
     proc = start_and_wait(home, cwd, env)
-    queue_trade(home, "buy", f"{seed}-buy-1")
-    time.sleep(rng.uniform(0.0, 0.6))
+    buy_taken(home, proc, cwd, f"{seed}-buy")
+    time.sleep(rng.uniform(0.0, 0.3))
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=WAIT_S)
-    queue_trade(home, rng.choice(["buy", "sell"]), f"{seed}-second")  # taken by the restarted run
     proc = start_run(home, cwd, env)
-    time.sleep(rng.uniform(0.5, 4.0))  # start-up (imports, reconciliation) or the first moments of trading
+    time.sleep(rng.uniform(0.5, 4.0))
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=WAIT_S)
     proc = start_and_wait(home, cwd, env)
     try:
-        wait_for("every position protected", lambda: protected(fake), proc, cwd)
+        assert protected(fake)  # by the end of the start-up, before the first market event is handled
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=WAIT_S)
     assert proc.returncode == 0, (cwd / "run.err").read_text()[-3000:]
     ledger = fake.venue.ledger()
-    assert any(o.last.side.value == "BUY" for o in ledger)  # the run traded before it was killed
+    assert query(home / "journal.db", "SELECT COUNT(*) FROM orders WHERE side = 'BUY'")[0][0] == 1  # one entry
     duplicated = [cid for cid, n in Counter(o.wire_id for o in ledger).items() if n > 1]
     assert duplicated == []
     journaled = {row[0]: (row[1], row[2]) for row in
