@@ -83,17 +83,19 @@ def build_analyzer(env: Mapping[str, str], settings: AnalyzerSettings, journal: 
     return Analyzer(client, settings.min_trade_pct, settings.fallback, on_verdict)
 
 
-def direct_review(env: Mapping[str, str], now_ms: Callable[[], int]) -> ReviewFactory:
-    """The analyzer for a process that becomes the engine for one command (`trade` with no `run` holding the home,
-    `runtime.commands.DirectSession`): the review `run` would give, with the same settings, its stops queued as
-    `llm` alerts and its verdicts for the research webhook, all in the home's journal. ConfigError (named) for a
-    setting it cannot read, before anything is restored."""
-    settings = analyzer_settings(env)
-    notifiers, routes, research = notifiers_from_env(env), alert_routes(env), research_notifier_from_env(env)
+def analyzer_factory(env: Mapping[str, str], now_ms: Callable[[], int]) -> ReviewFactory:
+    """The analyzer of an engine, given the journal it writes to and its mode: `run`'s, and that of a process that
+    becomes the engine for one command (`trade` with no `run` holding the home, `runtime.commands.DirectSession`),
+    alike: the same settings, its stops queued as `llm` alerts and its verdicts for the research webhook
+    (DISCORD_WEBHOOK_RESEARCH), all in that journal. The settings are read only for an engine that is reviewed
+    (a mode of REVIEWED_MODES, DEEPSEEK_API_KEY set): ConfigError (named) for one it cannot read."""
 
     def build(journal: Journal, mode: str) -> Analyzer | None:
-        stops = llm_stop_hook(AlertOutbox(journal, notifiers, routes))
-        return build_analyzer(env, settings, journal, mode, on_verdict=verdict_poster(ResearchQueue(journal, research),
-                                                                                      now_ms), on_stop=stops)
+        if mode not in REVIEWED_MODES or not (env.get("DEEPSEEK_API_KEY") or "").strip():
+            return None
+        stops = llm_stop_hook(AlertOutbox(journal, notifiers_from_env(env), alert_routes(env)))
+        research = ResearchQueue(journal, research_notifier_from_env(env))
+        return build_analyzer(env, analyzer_settings(env), journal, mode, on_verdict=verdict_poster(research, now_ms),
+                              on_stop=stops)
 
     return build

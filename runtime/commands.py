@@ -52,7 +52,7 @@ PROTECTION_FAILURES = frozenset({"PROTECTION_FAILED"})
 EXIT_PREFIX = "cx-x-"
 DIRECT_MODES = ("replay", "paper")  # modes whose exchange is the paper simulator in the checkpoint
 # The analyzer of an engine restored for a moment, given the journal it writes to and the engine's mode
-# (`runtime.analyzer.direct_review`); None: no review.
+# (`runtime.analyzer.analyzer_factory`); None: no review.
 ReviewFactory = Callable[[Journal, str], EntryReview | None]
 
 
