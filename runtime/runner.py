@@ -28,6 +28,7 @@ from reports.periods import utc_date
 from reports.schedule import DEFAULT_HOUR_UTC
 from runtime.alerting import AlertQueue, ResearchQueue
 from runtime.backtest import Tally, dust_summary, quote_places
+from runtime.checkpoint import Checkpoint, load_checkpoint
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
 from runtime.pump import Pump
@@ -43,6 +44,7 @@ from runtime.state import (
     publish_marker,
     reconcile_at_start,
 )
+from runtime.venues import venue_for
 from runtime.view import LiveView
 from tools.spec import wall_clock_ms
 
@@ -122,11 +124,12 @@ class Runner:
             if checkpoint.get("finished"):
                 raise ReplayFinished(f"this replay already finished on {home.root}; use another --home to run it "
                                      "again", home=str(home.root))
+            saved = load_checkpoint(checkpoint, self.journal.path)
             try:
-                session = restore_session(self.mode, checkpoint["engine"], checkpoint["paper"], config, source.rules)
-                self.cursor = self.resumed_from = 0 if source.live else int(checkpoint["cursor"])
+                session = restore_session(saved, config, source.rules)
             except (KeyError, TypeError, ValueError) as exc:
                 raise unrestorable_checkpoint(home, exc) from None
+            self.cursor = self.resumed_from = 0 if source.live else saved.cursor
         elif checkpoint is not None:
             raise ExecutorError(
                 f"{home.root} holds the state of a different run ({checkpoint.get('source_id')}); "
@@ -160,12 +163,11 @@ class Runner:
 
     def checkpoint(self, finished: bool = False) -> None:
         """Store the checkpoint in the journal: inside a batch, it commits with the rows it accounts for."""
-        rules = {s: self.source.rules[s].model_dump(mode="json") for s in self.engine.symbols}
-        self.journal.save_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
-                                      "mode": "paper" if self.source.live else "replay",
-                                      "confirmation_channel": self.confirmation_channel,
-                                      "rules": rules, "engine": self.engine.to_state(),
-                                      "paper": self.exchange.to_state()}, written_ms=wall_clock_ms())
+        self.journal.save_checkpoint(Checkpoint.model_validate({
+            "source_id": self.source_id, "cursor": self.cursor, "finished": finished, "mode": self.mode,
+            "venue": venue_for(self.mode), "confirmation_channel": self.confirmation_channel,
+            "rules": {s: self.source.rules[s] for s in self.engine.symbols}, "engine": self.engine.to_state(),
+            "paper": self.exchange.to_state()}).document(), written_ms=wall_clock_ms())
 
     def publish(self) -> None:
         """After a checkpoint committed: the marker, then the derived memory files."""

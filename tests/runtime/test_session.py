@@ -8,6 +8,7 @@ import pytest
 
 from core.config import ExecutorConfig
 from core.exchange_port import SimulatedVenue
+from runtime.checkpoint import Checkpoint
 from runtime.run_mode import RunMode
 from runtime.session import new_session, restore_session
 from runtime.sources import synthetic_source
@@ -33,6 +34,9 @@ def test_replay_and_paper_trade_on_the_simulator_and_restore_from_its_state(mode
     assert isinstance(session.exchange, SimulatedVenue)
     assert session.exchange.balances() == {"USDT": (Decimal(1000), Decimal(0))}
     assert session.engine.portfolio.cash == Decimal(1000) and session.engine.now_ms == source.start_ms
-    restored = restore_session(mode, session.engine.to_state(), session.exchange.to_state(), config, source.rules)
+    saved = Checkpoint.model_validate({"source_id": "synthetic:7::10", "mode": mode,
+                                       "engine": session.engine.to_state(), "paper": session.exchange.to_state()})
+    assert saved.venue is VenueKind.PAPER
+    restored = restore_session(saved, config, source.rules)
     assert restored.exchange.to_state() == session.exchange.to_state()
     assert restored.engine.to_state() == session.engine.to_state()
