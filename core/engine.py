@@ -803,7 +803,8 @@ class Engine:
         stop = trailing_trigger(Decimal(repr(high)), holding.trailing_delta)
         if stop > holding.stop_price:
             holding.set_stop(stop)
-            self.portfolio.set_protection(holding.symbol, stop, holding.take_profit_price, holding.protection_id)
+            if self.portfolio.position(holding.symbol) is not None:
+                self.portfolio.set_protection(holding.symbol, stop, holding.take_profit_price, holding.protection_id)
 
     def _place_stop(self, holding: Holding) -> None:
         symbol = holding.symbol
