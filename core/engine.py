@@ -8,8 +8,10 @@ restarted from a checkpoint re-decides the same orders under the same ids and th
 
 Protection (Invariant 6): as soon as an entry is done filling, a SELL OCO (take-profit LIMIT_MAKER above,
 STOP_LOSS_LIMIT below) is placed; if the exchange refuses the OCO a lone stop is placed; if no protection
-can be placed, the position is closed at market. Stops only move up (trailing ladder), and a replacement is
-built and checked before the working one is cancelled. A stop-limit whose trigger the market crossed without
+can be placed, the position is closed at market. Stops only move up: where the symbol allows trailing stops the
+OCO's stop leg carries a trailing delta and the exchange trails it (`core.risk.trailing.native_trailing_delta`);
+elsewhere the engine's ladder moves it, and a replacement is built and checked before the working one is
+cancelled. A stop-limit whose trigger the market crossed without
 filling it (a gap through its limit: Binance leaves it resting, unfilled) is cancelled at the end of that
 cycle and the position is sold at market (`STOP_GAPPED`). An exit never sells before the exchange confirms
 that the protection it replaces is cancelled: a leg that filled meanwhile is never sold twice.
@@ -36,9 +38,10 @@ from core.risk.breakers import BreakerEvent, BreakerState, QuietBand, quiet_band
 from core.risk.clamp import ALL_SYMBOLS, advice_pauses, clamp_advice
 from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
 from core.risk.sizing import KellyBasis, KellySizing, kelly_sizing
-from core.risk.trailing import trailing_stop
+from core.risk.trailing import native_trailing_delta, trailing_stop, trailing_trigger
 from core.strategies import SYMBOL_STRATEGIES, pair_laggard, pair_reverted, pair_signal
 from core.types import (
+    BIPS_PER_UNIT,
     Advice,
     Decision,
     DecisionAction,
@@ -58,6 +61,7 @@ from core.types import (
 
 STATE_VERSION = 1
 HUNDRED = Decimal(100)
+BIPS = Decimal(BIPS_PER_UNIT)
 # Fills already applied, by (symbol, trade id): a fill delivered twice (stream and query) is applied once.
 SEEN_FILLS_KEPT = 50_000
 # Which strategy a slot of `Engine._episodes[symbol]` stands for.
@@ -91,6 +95,8 @@ class PlaceOco:
     time_ms: int
     # The entry order this OCO is the first protection of: its decision row is given the prices sent.
     entry_client_order_id: str | None = None
+    # Where the stop leg triggers at placement: its stop price, or for a trailing leg the last price less the delta.
+    stop_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +151,7 @@ class Holding:
     entry_price: Decimal  # break-even of the entry (fees included): the trailing ladder's base
     stop_price: Decimal
     take_profit_price: Decimal
-    high: float  # the highest price seen since entry
+    high: float  # the highest price seen since entry (since the trailing stop was placed, for an exchange trail)
     next_rung: float  # the price at which the trailing ladder next moves the stop
     protection_id: str | None = None
     protection_kind: str | None = None  # "oco" | "stop"
@@ -160,10 +166,18 @@ class Holding:
     # The entry's last fill price: the latest trade on the exchange until the engine sees a newer market price,
     # so the price Binance checks a new protection against (tp > last > stop), not the previous bar's close.
     fill_last: Decimal | None = None
+    # The OCO's stop leg trails on the exchange by this many BIPS (None: a fixed stop moved by the ladder). Then
+    # `stop_price` mirrors the exchange's trigger (the high less the delta) and `stop_floor` is the leg's fixed
+    # limit price: a trigger always sells at or above it, so only a trade below it while the position is still
+    # held means the stop was gapped.
+    trailing_delta: int | None = None
+    stop_floor: Decimal | None = None
+    # The exchange refused this position's trailing OCO: its protection stays a fixed stop moved by the ladder.
+    ladder_only: bool = False
 
     def set_stop(self, price: Decimal) -> None:
         self.stop_price = price
-        self.stop_trigger = float(price)
+        self.stop_trigger = float(price if self.stop_floor is None else self.stop_floor)
 
 
 @dataclass(slots=True)
@@ -371,7 +385,9 @@ class Engine:
                 top = price if high is None else high
                 if top > holding.high:
                     holding.high = top
-                    if top >= holding.next_rung:
+                    if holding.trailing_delta is not None:
+                        self._follow_exchange_trail(holding, top)
+                    elif top >= holding.next_rung:
                         self._trail(holding, time_ms)
         elif not moved and not self._equity_dirty and time_ms == self._breakers_ms:
             return  # nothing held on this symbol moved and the breakers already saw this moment's equity
@@ -682,6 +698,11 @@ class Engine:
             holding = self.holdings.get(command.oco.symbol)
             if holding is not None and holding.protection_id == command.oco.list_client_id:
                 holding.protection_id = None
+                if holding.trailing_delta is not None:  # the lone stop is a fixed one: the ladder trails it
+                    holding.ladder_only = True
+                holding.trailing_delta = None
+                holding.stop_floor = None
+                holding.set_stop(holding.stop_price)
                 self._notice("oco_refused", holding.symbol, f"OCO refused ({error.message}); placing a stop")
                 self._place_stop(holding)
 
@@ -720,30 +741,69 @@ class Engine:
             return
         rules, last = market
         try:
-            oco = self._build_oco(holding, rules, last, holding.stop_price, holding.take_profit_price)
+            built = self._build_oco(holding, rules, last, holding.stop_price, holding.take_profit_price)
         except (FilterRejected, ValueError) as exc:
             self._unprotectable(holding, "an OCO", exc)
             return
-        self._send_oco(holding, oco, reason, entry_client_order_id)
+        self._send_oco(holding, built, reason, entry_client_order_id)
 
     def _build_oco(self, holding: Holding, rules: SymbolRules, last: Decimal, stop: Decimal,
-                   take_profit: Decimal) -> OcoRequest:
+                   take_profit: Decimal) -> tuple[OcoRequest, Decimal]:
         """The protective OCO for what is held, conformed to the filters and checked against the last price
-        (tp > last > stop); raises FilterRejected (or ValueError) when it cannot be placed. Sends nothing."""
+        (tp > last > stop), with where its stop triggers at placement; raises FilterRejected (or ValueError) when
+        it cannot be placed. Sends nothing.
+
+        Where the symbol allows it, the stop leg is an exchange trailing stop (no stop price, `belowTrailingDelta`)
+        when its trigger at placement, the last price less the delta, is not below `stop`: a replacement never
+        loosens the stop it replaces. Its limit price is fixed at placement (the starting trigger less the stop
+        limit buffer), below every later trigger, so a triggered leg sells at the market down to that floor."""
         quantity = conform_quantity(rules, self.portfolio.sellable_quantity(holding.symbol), market=False)
-        return conform_oco(rules, OcoRequest(
-            list_client_id=self._next_id("p", self.now_ms), symbol=holding.symbol, quantity=quantity,
+        list_client_id = self._next_id("p", self.now_ms)
+        delta = None if holding.ladder_only else native_trailing_delta(rules, holding.stop_loss_pct,
+                                                                        self.config.risk.trailing_start_pct)
+        if delta is not None:
+            start = trailing_trigger(last, delta)
+            if start >= stop:
+                try:
+                    oco = conform_oco(rules, OcoRequest(
+                        list_client_id=list_client_id, symbol=holding.symbol, quantity=quantity,
+                        take_profit_price=take_profit, stop_limit_price=self._stop_limit(start),
+                        trailing_delta=delta), last_price=last)
+                except (FilterRejected, ValueError):
+                    pass  # e.g. the floor under PERCENT_PRICE: a fixed stop at `stop` may still be placeable
+                else:
+                    return oco, start
+        oco = conform_oco(rules, OcoRequest(
+            list_client_id=list_client_id, symbol=holding.symbol, quantity=quantity,
             take_profit_price=take_profit, stop_price=stop, stop_limit_price=self._stop_limit(stop)),
             last_price=last)
+        assert oco.stop_price is not None  # sent with one
+        return oco, oco.stop_price
 
-    def _send_oco(self, holding: Holding, oco: OcoRequest, reason: str,
+    def _send_oco(self, holding: Holding, built: tuple[OcoRequest, Decimal], reason: str,
                   entry_client_order_id: str | None = None) -> None:
-        holding.set_stop(oco.stop_price)
+        oco, stop = built
+        holding.trailing_delta = oco.trailing_delta
+        holding.stop_floor = None if oco.trailing_delta is None else oco.stop_limit_price
+        if oco.trailing_delta is not None:
+            # The exchange tracks from the last price at placement, which is what `stop` was measured from.
+            holding.high = float(stop * BIPS / (BIPS - oco.trailing_delta))
+        holding.set_stop(stop)
         holding.take_profit_price = oco.take_profit_price
         holding.protection_id = oco.list_client_id
         holding.protection_kind = "oco"
-        self.portfolio.set_protection(holding.symbol, oco.stop_price, oco.take_profit_price, oco.list_client_id)
-        self.commands.append(PlaceOco(oco, holding.position_id, reason, self.cycle_ms, entry_client_order_id))
+        self.portfolio.set_protection(holding.symbol, stop, oco.take_profit_price, oco.list_client_id)
+        self.commands.append(PlaceOco(oco, holding.position_id, reason, self.cycle_ms, entry_client_order_id, stop))
+
+    def _follow_exchange_trail(self, holding: Holding, high: float) -> None:
+        """A new high under an exchange trailing stop: mirror where the exchange's trigger now sits (for status
+        and for a fallback stop); nothing is sent, the exchange trails by itself."""
+        assert holding.trailing_delta is not None
+        stop = trailing_trigger(Decimal(repr(high)), holding.trailing_delta)
+        if stop > holding.stop_price:
+            holding.set_stop(stop)
+            if self.portfolio.position(holding.symbol) is not None:
+                self.portfolio.set_protection(holding.symbol, stop, holding.take_profit_price, holding.protection_id)
 
     def _place_stop(self, holding: Holding) -> None:
         symbol = holding.symbol
@@ -794,13 +854,13 @@ class Engine:
         if take_profit <= new_stop:
             take_profit = new_stop * (1 + holding.take_profit_pct / HUNDRED)
         try:
-            oco = self._build_oco(holding, rules, last, new_stop, take_profit)
+            built = self._build_oco(holding, rules, last, new_stop, take_profit)
         except (FilterRejected, ValueError) as exc:
             self._notice("trail_skipped", holding.symbol,
                          f"trailing stop to {new_stop} cannot be placed ({exc}); the working protection stays")
             return
         self._cancel_protection(holding, "trailing stop moves up")
-        self._send_oco(holding, oco, f"trailing stop to {new_stop}")
+        self._send_oco(holding, built, f"trailing stop to {new_stop}")
 
     def reprotect(self, symbol: str) -> None:
         """Place protection again for a position whose exit orders are not working (found at start-up)."""
@@ -837,8 +897,9 @@ class Engine:
         reason = holding.exit_reason
         if reason is None:
             if holding.protection_id is not None:
+                limit = holding.stop_floor or self._stop_limit(holding.stop_price)
                 self._notice("stop_gapped", holding.symbol,
-                             f"stop {holding.stop_price} (limit {self._stop_limit(holding.stop_price)}) crossed at "
+                             f"stop {holding.stop_price} (limit {limit}) crossed at "
                              f"{price!r} and not filled; cancelling it and exiting at market")
                 reason = "stop gapped"
             else:

@@ -234,8 +234,8 @@ class Journal:
         conn.execute(
             "INSERT INTO orders (client_order_id, list_client_id, symbol, side, type, quantity, quote_order_qty,"
             " price, stop_price, time_in_force, status, executed_qty, cum_quote, strategy, position_id, reason,"
-            " last_reason, is_final, created_ms, updated_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '0', '0', ?, ?, ?, NULL, 0, ?, ?)",
+            " last_reason, is_final, created_ms, updated_ms, trailing_delta)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '0', '0', ?, ?, ?, NULL, 0, ?, ?, ?)",
             (
                 order.client_order_id,
                 list_client_id,
@@ -253,6 +253,7 @@ class Journal:
                 reason,
                 time_ms,
                 time_ms,
+                order.trailing_delta,
             ),
         )
         conn.execute(

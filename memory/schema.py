@@ -341,6 +341,12 @@ def _v10_telegram_bot(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v11_order_trailing_delta(conn: sqlite3.Connection) -> None:
+    """Each order's `trailingDelta` in BIPS (issue 12): a protective OCO's stop leg trails on the exchange where
+    the symbol allows it, and the journal keeps what was sent. NULL: no trailing (every order before this)."""
+    _execute_all(conn, ("ALTER TABLE orders ADD COLUMN trailing_delta INTEGER",))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_orders_and_fills,
     _v2_decisions_and_events,
@@ -352,6 +358,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v8_alert_outbox,
     _v9_llm_call_effects,
     _v10_telegram_bot,
+    _v11_order_trailing_delta,
 )
 RISK_SETTINGS_VERSION = MIGRATIONS.index(_v6_risk_settings) + 1
 LATEST_VERSION = len(MIGRATIONS)

@@ -26,10 +26,12 @@ from core.portfolio import ClosedTrade, Portfolio
 from core.types import StrategyName
 from memory.files import write_json_atomic
 from memory.journal import Journal
+from runtime.checkpoint import Checkpoint
 from runtime.pump import Pump
 from runtime.run_mode import RunMode
 from runtime.session import new_session
 from runtime.sources import MarketSource
+from runtime.venues import venue_for
 from tools.spec import wall_clock_ms
 
 Progress = Callable[[int], None]
@@ -112,10 +114,10 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
                 handle(event)
                 if progress is not None and events % progress_every == 0:
                     progress(events)
-            journal.save_checkpoint({
-                "source_id": f"backtest:{out_dir.name}", "cursor": events, "finished": True, "mode": "replay",
-                "rules": {s: source.rules[s].model_dump(mode="json") for s in engine.symbols},
-                "engine": engine.to_state(), "paper": exchange.to_state()}, written_ms=wall_clock_ms())
+            journal.save_checkpoint(Checkpoint.model_validate({
+                "source_id": f"backtest:{out_dir.name}", "cursor": events, "finished": True, "mode": RunMode.REPLAY,
+                "venue": venue_for(RunMode.REPLAY), "rules": {s: source.rules[s] for s in engine.symbols},
+                "engine": engine.to_state(), "paper": exchange.to_state()}).document(), written_ms=wall_clock_ms())
     finally:
         journal.close()
     marks = {s: Decimal(repr(f.last_price)) for s, f in engine.features.items() if f.last_price is not None}

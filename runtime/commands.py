@@ -36,11 +36,11 @@ from exchange.feeds.synthetic import SyntheticMarket
 from memory.files import MemoryStore
 from memory.home_state import check_journal_present, marker_path
 from memory.journal import CommandRow, CommandStatus, FillRow, Journal, OrderRow
+from runtime.checkpoint import Checkpoint, load_checkpoint
 from runtime.checkpoint_mode import checkpoint_mode
 from runtime.home import Home
 from runtime.lock import HomeLocked, SingleWriterLock
 from runtime.pump import Pump
-from runtime.run_mode import RunMode
 from runtime.session import restore_session
 from runtime.sources import recorded_source
 from runtime.state import leave_kill_flag, prepare_journal, publish_marker, reconcile_at_start
@@ -428,14 +428,16 @@ def _protection(engine: Engine, symbol: str) -> dict[str, Any] | None:
     if holding is None or holding.protection_id is None:
         return None
     return {"kind": holding.protection_kind, "id": holding.protection_id, "stop_price": _text(holding.stop_price),
-            "take_profit_price": _text(holding.take_profit_price) if holding.protection_kind == "oco" else None}
+            "take_profit_price": _text(holding.take_profit_price) if holding.protection_kind == "oco" else None,
+            "trailing_delta": holding.trailing_delta}
 
 
 def _order(row: OrderRow) -> dict[str, Any]:
     return {"client_order_id": row.client_order_id, "list_client_id": row.list_client_id, "side": row.side.value,
             "type": row.type.value, "status": row.status.value, "quantity": _text(row.quantity),
             "quote_order_qty": _text(row.quote_order_qty), "price": _text(row.price),
-            "stop_price": _text(row.stop_price), "executed_qty": _text(row.executed_qty),
+            "stop_price": _text(row.stop_price), "trailing_delta": row.trailing_delta,
+            "executed_qty": _text(row.executed_qty),
             "cum_quote": _text(row.cum_quote), "reason": row.reason}
 
 
@@ -546,10 +548,10 @@ class DirectSession:
         self.mode = checkpoint_mode(checkpoint)
         if self.mode not in DIRECT_MODES:
             raise EngineNotRunning(home.root, self.mode)
-        self.checkpoint = checkpoint
+        self.checkpoint = load_checkpoint(checkpoint, journal.path)
         rules = checkpoint_rules(checkpoint)
         try:
-            session = restore_session(RunMode(self.mode), checkpoint["engine"], checkpoint["paper"], config, rules)
+            session = restore_session(self.checkpoint, config, rules)
         except (KeyError, TypeError, ValueError) as exc:
             raise unrestorable_checkpoint(home, exc) from None
         self.engine, self.exchange = session.engine, session.exchange
@@ -569,8 +571,9 @@ class DirectSession:
     def save(self, wall_ms: int) -> None:
         """Store the checkpoint in the journal: call it inside the batch that completed the commands."""
         self.pump.flush()
-        self.journal.save_checkpoint({**self.checkpoint, "engine": self.engine.to_state(),
-                                      "paper": self.exchange.to_state()}, written_ms=wall_ms)
+        self.journal.save_checkpoint(Checkpoint.model_validate({
+            **self.checkpoint.document(), "engine": self.engine.to_state(), "paper": self.exchange.to_state()
+        }).document(), written_ms=wall_ms)
 
     def publish(self) -> None:
         """After the checkpoint committed: the marker, then the derived portfolio file."""

@@ -176,9 +176,10 @@ class Pump:
                 if not fresh and exchange.get_order(oco.symbol, oco.stop_client_id) is not None:
                     self._placed(command)
                     return
-                if command.entry_client_order_id is not None:
+                stop = command.stop_price if command.stop_price is not None else oco.stop_price
+                if command.entry_client_order_id is not None and stop is not None:
                     journal.record_protection_prices(oco.symbol, command.entry_client_order_id,
-                                                     oco.take_profit_price, oco.stop_price)
+                                                     oco.take_profit_price, stop)
                 reports = exchange.place_oco(oco, now)
                 self.orders_sent += 2
             else:

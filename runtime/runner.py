@@ -31,6 +31,7 @@ from reports.periods import utc_date
 from reports.schedule import DEFAULT_HOUR_UTC
 from runtime.alerting import AlertQueue, ResearchQueue
 from runtime.backtest import Tally, dust_summary, quote_places
+from runtime.checkpoint import Checkpoint, load_checkpoint
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
 from runtime.pump import Pump
@@ -143,17 +144,18 @@ class Runner:
             if checkpoint.get("finished"):
                 raise ReplayFinished(f"this replay already finished on {home.root}; use another --home to run it "
                                      "again", home=str(home.root))
-            saved_venue = checkpoint.get("venue", VenueKind.PAPER.value)
-            if saved_venue != self.venue.value:
-                raise ExecutorError(f"{home.root} holds the state of a run on the {saved_venue} venue, and --mode "
+            saved = load_checkpoint(checkpoint, self.journal.path)
+            if saved.venue is not self.venue:
+                named = "no" if saved.venue is None else f"the {saved.venue}"
+                raise ExecutorError(f"{home.root} holds the state of a run on {named} venue, and --mode "
                                     f"{self.mode} trades on {self.venue}; use another --home for this one",
-                                    home=str(home.root), venue=saved_venue, mode=self.mode.value)
+                                    home=str(home.root), venue=None if saved.venue is None else saved.venue.value,
+                                    mode=self.mode.value)
             try:
-                session = restore_session(self.mode, checkpoint["engine"], checkpoint.get("paper"), config,
-                                          source.rules, self.account)
-                self.cursor = self.resumed_from = 0 if source.live else int(checkpoint["cursor"])
+                session = restore_session(saved, config, source.rules, self.account)
             except (KeyError, TypeError, ValueError) as exc:
                 raise unrestorable_checkpoint(home, exc) from None
+            self.cursor = self.resumed_from = 0 if source.live else saved.cursor
         elif checkpoint is not None:
             raise ExecutorError(
                 f"{home.root} holds the state of a different run ({checkpoint.get('source_id')}); "
@@ -193,14 +195,12 @@ class Runner:
 
     def checkpoint(self, finished: bool = False) -> None:
         """Store the checkpoint in the journal: inside a batch, it commits with the rows it accounts for."""
-        rules = {s: self.source.rules[s].model_dump(mode="json") for s in self.engine.symbols}
-        document = {"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
-                    "mode": self.mode.value, "venue": self.venue.value,
-                    "confirmation_channel": self.confirmation_channel, "rules": rules, "engine": self.engine.to_state()}
-        state = venue_state(self.exchange)
-        if state is not None:  # a real account keeps no venue state: the exchange is the truth
-            document["paper"] = state
-        self.journal.save_checkpoint(document, written_ms=wall_clock_ms())
+        # A real account keeps no venue state (`paper` null): the exchange is the truth.
+        self.journal.save_checkpoint(Checkpoint.model_validate({
+            "source_id": self.source_id, "cursor": self.cursor, "finished": finished, "mode": self.mode,
+            "venue": self.venue, "confirmation_channel": self.confirmation_channel,
+            "rules": {s: self.source.rules[s] for s in self.engine.symbols}, "engine": self.engine.to_state(),
+            "paper": venue_state(self.exchange)}).document(), written_ms=wall_clock_ms())
 
     def publish(self) -> None:
         """After a checkpoint committed: the marker, then the derived memory files."""

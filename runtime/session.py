@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.config import ExecutorConfig
 from core.engine import Engine
 from core.exchange_port import Exchange
 from core.filters import SymbolRules
 from core.portfolio import Portfolio
+from runtime.checkpoint import Checkpoint
 from runtime.run_mode import RunMode
 from runtime.venues import new_exchange, restore_exchange, venue_for
 
@@ -42,11 +43,12 @@ def new_session(mode: RunMode, config: ExecutorConfig, rules: dict[str, SymbolRu
     return Session(engine, exchange)
 
 
-def restore_session(mode: RunMode, engine_state: dict[str, Any], venue_state: dict[str, Any] | None,
-                    config: ExecutorConfig, rules: dict[str, SymbolRules],
+def restore_session(checkpoint: Checkpoint, config: ExecutorConfig, rules: dict[str, SymbolRules],
                     account: BinanceConfig | None = None) -> Session:
-    """The engine and venue of a checkpoint (`venue_state` None for a remote venue, which keeps none). Raises
-    KeyError/TypeError/ValueError for a part that is not a state: the caller names the checkpoint
-    (`runtime.commands.unrestorable_checkpoint`)."""
-    engine = Engine.from_state(engine_state, config, rules)
-    return Session(engine, restore_exchange(venue_for(mode), venue_state or {}, rules, account))
+    """The engine and venue of a validated checkpoint, on the venue it names (its `paper` state for the simulator;
+    a remote venue keeps none and is reached again with `account`). Raises KeyError/TypeError/ValueError for a part
+    the engine or venue cannot take: the caller names the checkpoint (`runtime.commands.unrestorable_checkpoint`)."""
+    if checkpoint.venue is None:
+        raise ValueError(f"the checkpoint names no venue for mode {checkpoint.mode}")
+    engine = Engine.from_state(checkpoint.engine_state(), config, rules)
+    return Session(engine, restore_exchange(checkpoint.venue, checkpoint.paper, rules, account))

@@ -62,12 +62,15 @@ def new_exchange(kind: VenueKind, rules: dict[str, SymbolRules], balances: dict[
             raise ExecutorError(f"no venue {kind!r}", venue=str(kind))
 
 
-def restore_exchange(kind: VenueKind, state: dict[str, Any], rules: dict[str, SymbolRules],
+def restore_exchange(kind: VenueKind, state: dict[str, Any] | None, rules: dict[str, SymbolRules],
                      account: BinanceConfig | None = None) -> Exchange:
-    """The venue as the checkpoint saved it. Raises KeyError/TypeError/ValueError for a state that is not one
-    (the caller names the checkpoint). A Binance account is reached again, not restored: it has no saved state."""
+    """The venue as the checkpoint saved it (`state`: the venue's own part, None for a venue that keeps none).
+    Raises KeyError/TypeError/ValueError for a state that is not one (the caller names the checkpoint). A Binance
+    account is reached again, not restored: it has no saved state."""
     match kind:
         case VenueKind.PAPER:
+            if state is None:
+                raise ValueError("the paper venue's checkpoint has no simulator state")
             return PaperExchange.from_state(state, rules)
         case VenueKind.BINANCE:
             return _binance(account)

@@ -156,8 +156,11 @@ class FillView(BaseModel):
 class ProtectionView(BaseModel):
     kind: str = Field(description="oco (take-profit and stop) or stop (a lone stop when the OCO was refused).")
     id: str = Field(description="Client id of the protective order list or order.")
-    stop_price: Money = Field(description="Stop trigger price.")
+    stop_price: Money = Field(description="Stop trigger price (for a stop the exchange trails: where it triggers "
+                              "now, the highest price since placement less the delta).")
     take_profit_price: Money | None = Field(description="Take-profit price (OCO only).")
+    trailing_delta: int | None = Field(default=None, description="BIPS (0.01 %) the exchange trails the stop by "
+                                       "(belowTrailingDelta); null: a fixed stop moved up by the engine's ladder.")
 
 
 class ConfirmationView(BaseModel):

@@ -10,6 +10,7 @@ import pytest
 from core.config import ExecutorConfig
 from core.exchange_port import SimulatedVenue
 from exchange.binance import BinanceConfig, BinanceExchange
+from runtime.checkpoint import Checkpoint
 from runtime.run_mode import RunMode
 from runtime.session import new_session, restore_session
 from runtime.sources import synthetic_source
@@ -35,7 +36,9 @@ def test_testnet_and_live_trade_on_the_binance_account_and_keep_no_venue_state(m
             assert venue_state(session.exchange) is None
         finally:
             session.exchange.close()  # type: ignore[attr-defined]
-        restored = restore_session(mode, session.engine.to_state(), None, config, rules, account)
+        saved = Checkpoint.model_validate({"source_id": f"{mode}:{symbol}", "mode": mode, "venue": venue_for(mode),
+                                           "engine": session.engine.to_state(), "paper": None})
+        restored = restore_session(saved, config, rules, account)
         try:
             assert isinstance(restored.exchange, BinanceExchange)
             assert restored.engine.to_state() == session.engine.to_state()
@@ -61,6 +64,9 @@ def test_replay_and_paper_trade_on_the_simulator_and_restore_from_its_state(mode
     assert session.exchange.balances() == {"USDT": (Decimal(1000), Decimal(0))}
     assert session.engine.portfolio.cash == Decimal(1000) and session.engine.now_ms == source.start_ms
     assert venue_state(session.exchange) == session.exchange.to_state()
-    restored = restore_session(mode, session.engine.to_state(), session.exchange.to_state(), config, source.rules)
+    saved = Checkpoint.model_validate({"source_id": "synthetic:7::10", "mode": mode,
+                                       "engine": session.engine.to_state(), "paper": venue_state(session.exchange)})
+    assert saved.venue is VenueKind.PAPER
+    restored = restore_session(saved, config, source.rules)
     assert restored.exchange.to_state() == session.exchange.to_state()
     assert restored.engine.to_state() == session.engine.to_state()

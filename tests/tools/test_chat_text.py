@@ -62,7 +62,8 @@ def test_status_text_puts_breakers_kill_switch_and_pnl_first(home: Path) -> None
     data = json.loads(run_executor(home, "status", "--format", "json").stdout)["data"]
     btc = next(p for p in data["positions"] if p["symbol"] == "BTCUSDT")
     assert btc["avg_entry"].startswith("65055.4554554554")  # JSON keeps every digit
-    assert ("- BTCUSDT 0.003996 @ 65,055.455 · mark 64,995.18 · uPnL -0.2409 · stop 64,665.45 / tp 65,185.38 · "
+    # The stop is where the exchange's trailing stop triggers now (the highest price since placement less the delta).
+    assert ("- BTCUSDT 0.003996 @ 65,055.455 · mark 64,995.18 · uPnL -0.2409 · stop 64,785.753 / tp 65,185.38 · "
             "protected (oco)") in lines
 
 

@@ -10,6 +10,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,9 @@ def test_each_symbol_gets_oracle_metrics_signals_and_blockers(built: Path, serve
     if "BTCUSDT" in checkpoint(home)["engine"]["holdings"]:  # a person closes it: BTCUSDT is then free to enter
         sold = trade(TradeInput(symbol="BTCUSDT", side="sell"), context(home))
         assert sold.status == "executed"
+    if "ETHUSDT" not in checkpoint(home)["engine"]["holdings"]:  # a person opens it: ETHUSDT is then held
+        bought = trade(TradeInput(symbol="ETHUSDT", side="buy", quote=Decimal("20")), context(home))
+        assert bought.status == "executed", bought.message
     engine = checkpoint(home)["engine"]
     assert "BTCUSDT" not in engine["holdings"] and {"ETHUSDT", "SOLUSDT"} <= set(engine["holdings"])
     out = scan(home, server.base_url, ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
