@@ -42,6 +42,7 @@ from memory.outbox import Outbox
 from memory.redact import redact, redact_text
 from memory.rows import CommandRow, CommandStatus, FillRow, OrderRow, command_row, fill_row, order_row
 from memory.schema import RISK_SETTINGS_VERSION
+from memory.strategy_trust import TrustStore
 
 __all__ = [
     "ClientIdConflict",
@@ -156,6 +157,7 @@ class Journal:
         self._db = Database(self.path, durable=durable, max_size_bytes=max_size_bytes, read_only=read_only)
         self.outbox = Outbox(self._db)
         self.bot = BotStore(self._db)
+        self.trust = TrustStore(self._db)
 
     # -- orders and fills ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from core.display import fixed
 from core.engine import Record
 from core.errors import ExecutorError
 from core.events import Bar
+from core.strategies.registry import StrategySet
 from memory.files import MemoryStore
 from reports.notify import Notifier
 from reports.outbox import OutboxSender
@@ -76,8 +77,9 @@ class Runner:
                  accept_rollback: bool = False, notifiers: Sequence[Notifier] = (),
                  alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN,
                  research: Notifier | None = None, background: Sequence[Background] = (),
-                 confirmation_channel: str = "terminal") -> None:
+                 confirmation_channel: str = "terminal", strategies: StrategySet | None = None) -> None:
         self.home = home
+        self.strategies = strategies
         self.background = list(background)
         self.confirmation_channel = confirmation_channel
         self.notifiers = list(notifiers)
@@ -123,7 +125,8 @@ class Runner:
                 raise ReplayFinished(f"this replay already finished on {home.root}; use another --home to run it "
                                      "again", home=str(home.root))
             try:
-                session = restore_session(self.mode, checkpoint["engine"], checkpoint["paper"], config, source.rules)
+                session = restore_session(self.mode, checkpoint["engine"], checkpoint["paper"], config, source.rules,
+                                          self.strategies)
                 self.cursor = self.resumed_from = 0 if source.live else int(checkpoint["cursor"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise unrestorable_checkpoint(home, exc) from None
@@ -133,7 +136,7 @@ class Runner:
                 "use another --home for this one", home=str(home.root))
         else:
             session = new_session(self.mode, config, source.rules, source.symbols, source.start_ms, QUOTE_ASSET,
-                                  balance)
+                                  balance, self.strategies)
         self.engine, self.exchange = session.engine, session.exchange
 
     def _on_record(self, record: Record) -> None:
@@ -182,7 +185,7 @@ class Runner:
         strategies = {}
         for name in sorted(engine.outcomes):
             kelly = engine.kelly(name)
-            strategies[name.value] = {"allocation": self.config.strategies.allocation.get(name, 0.0),
+            strategies[str(name)] = {"allocation": self.config.strategies.allocation.get(name, 0.0),
                                       **engine.performance(name).as_dict(),
                                       "sizing_kelly": round(kelly.fraction, 4), "kelly_source": kelly.source.value,
                                       "kelly_basis": kelly.message}
