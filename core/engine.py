@@ -37,7 +37,7 @@ from core.risk.clamp import ALL_SYMBOLS, advice_pauses, clamp_advice
 from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
 from core.risk.sizing import KellyBasis, KellySizing, kelly_sizing
 from core.risk.trailing import trailing_stop
-from core.strategies.base import SymbolView
+from core.strategies.base import ReadOnlySymbol
 from core.strategies.guard import checked_signal, fault_message
 from core.strategies.pairs import PairTrack
 from core.strategies.registry import StrategySet
@@ -231,7 +231,7 @@ class Engine:
         self.symbols = list(symbols)
         self.strategies = strategies if strategies is not None else StrategySet.resolve(config.strategies)
         self.features = {s: SymbolFeatures(s, self.strategies.momentum_window) for s in symbols}
-        self._views = {s: SymbolView(f) for s, f in self.features.items()}
+        self._views = {s: ReadOnlySymbol(f) for s, f in self.features.items()}
         # Each pair strategy's spread, when both its legs are traded here (`core.strategies.pairs`).
         self.pairs: dict[StrategyName, PairTrack] = {}
         for active in self.strategies.pair:
@@ -269,8 +269,8 @@ class Engine:
         self._episodes: dict[str, list[bool]] = {s: [False] * len(self._slots) for s in symbols}
         # Strategies that raised, silenced until restart (not checkpointed): name -> the fault's notice text.
         self.faulted: dict[StrategyName, str] = {}
-        self._symbol_rules: tuple[tuple[int, StrategyName, Any, Any, Any], ...] = ()
-        self._symbol_exits: dict[StrategyName, tuple[Any, Any]] = {}
+        self._symbol_rules: tuple[tuple[int, StrategyName, Any, Any, Any, bool], ...] = ()
+        self._symbol_exits: dict[StrategyName, tuple[Any, Any, bool]] = {}
         self._wire_symbol_rules()
         self._silenced: set[StrategyName] = set()
         self._equity = portfolio.equity_float()
@@ -417,11 +417,12 @@ class Engine:
     # ----- strategies: wiring, exits, pairs, faults -------------------------------------------------------
     def _wire_symbol_rules(self) -> None:
         """The per-bar loop's view of the symbol strategies that have not faulted: (slot, name, rule, settings,
-        builder), and the exit rules of those that have one."""
+        builder, reads the features directly), and the exit rules of those that have one. Only a built-in (its
+        source in core/) reads the features directly; any other strategy is handed the enforcing read-only view."""
         live = [a for a in self.strategies.symbol if a.name not in self.faulted]
-        self._symbol_rules = tuple((self._slots[a.name], a.name, a.strategy.fires, a.config, a.strategy.signal)
-                                   for a in live)
-        self._symbol_exits = {a.name: (a.strategy.exit_reason, a.config) for a in live
+        self._symbol_rules = tuple((self._slots[a.name], a.name, a.strategy.fires, a.config, a.strategy.signal,
+                                    a.built_in) for a in live)
+        self._symbol_exits = {a.name: (a.strategy.exit_reason, a.config, a.built_in) for a in live
                               if a.strategy.has_exit_rule}  # type: ignore[attr-defined]
 
     def _strategy_faulted(self, name: StrategyName, symbol: str | None, exc: Exception) -> None:
@@ -441,9 +442,9 @@ class Engine:
         rule = self._symbol_exits.get(holding.strategy) if holding.strategy is not None else None
         if rule is None or holding.exiting:
             return
-        exit_reason, cfg = rule
+        exit_reason, cfg, direct = rule
         try:
-            reason = exit_reason(self._views[symbol], cfg)
+            reason = exit_reason(self.features[symbol] if direct else self._views[symbol], cfg)
         except Exception as exc:  # a plugin's fault, whatever it is, must not stop the engine
             self._strategy_faulted(holding.strategy, symbol, exc)  # type: ignore[arg-type]
             return
@@ -461,10 +462,10 @@ class Engine:
     def _pair_decide(self, name: StrategyName, track: PairTrack, close_ms: int) -> None:
         active = self.strategies.by_name[name]
         strategy, cfg = active.strategy, active.config
-        a, b = self._views[track.symbol_a], self._views[track.symbol_b]
+        pair, a, b = self._pair_inputs(track, active.built_in)
         try:
-            reason = strategy.exit_reason(track.view, cfg)
-            laggard = strategy.laggard(track.view, a, b, cfg)  # type: ignore[attr-defined]
+            reason = strategy.exit_reason(pair, cfg)
+            laggard = strategy.laggard(pair, a, b, cfg)  # type: ignore[attr-defined]
         except Exception as exc:  # a plugin's fault must not stop the engine
             self._strategy_faulted(name, None, exc)
             return
@@ -482,12 +483,19 @@ class Engine:
                 if self._worth_a_signal(leg.symbol, name):
                     try:
                         signal = checked_signal(name, (leg.symbol,), strategy.signal(  # type: ignore[call-arg]
-                            track.view, a, b, cfg, close_ms))
+                            pair, a, b, cfg, close_ms))
                     except Exception as exc:
                         self._strategy_faulted(name, leg.symbol, exc)
                         return
                     if signal is not None:
                         self._consider(signal)
+
+    def _pair_inputs(self, track: PairTrack, direct: bool) -> tuple[Any, Any, Any]:
+        """What a pair strategy reads: the spread and both legs' features, through enforcing read-only views unless
+        the strategy is a built-in."""
+        if direct:
+            return track.spread, self.features[track.symbol_a], self.features[track.symbol_b]
+        return track.view, self._views[track.symbol_a], self._views[track.symbol_b]
 
     # ----- entries ---------------------------------------------------------------------------------
     def _symbol_episodes(self, features: SymbolFeatures, now_ms: int) -> None:
@@ -497,11 +505,11 @@ class Engine:
         journal with identical refusals, and enter late into a move that has already run.
         """
         symbol = features.symbol
-        view = self._views[symbol]
         episodes = self._episodes[symbol]
-        for slot, name, fires, cfg, build in self._symbol_rules:
+        for slot, name, fires, cfg, build, direct in self._symbol_rules:
+            seen = features if direct else self._views[symbol]
             try:  # free in Python 3.11 until something raises
-                fired = fires(view, cfg)
+                fired = fires(seen, cfg)
             except Exception as exc:  # a plugin's fault must not stop the engine
                 self._strategy_faulted(name, symbol, exc)
                 continue
@@ -511,7 +519,7 @@ class Engine:
                 episodes[slot] = True
                 if self._worth_a_signal(symbol, name):
                     try:
-                        signal = checked_signal(name, (symbol,), build(view, cfg, now_ms))
+                        signal = checked_signal(name, (symbol,), build(seen, cfg, now_ms))
                     except Exception as exc:
                         self._strategy_faulted(name, symbol, exc)
                         continue
@@ -526,9 +534,10 @@ class Engine:
         if view is None:
             return []
         signals: list[Signal] = []
-        for _slot, name, _fires, cfg, build in self._symbol_rules:
+        for _slot, name, _fires, cfg, build, direct in self._symbol_rules:
             try:
-                signal = checked_signal(name, (symbol,), build(view, cfg, self.now_ms))
+                signal = checked_signal(name, (symbol,), build(self.features[symbol] if direct else view, cfg,
+                                                               self.now_ms))
             except Exception as exc:  # a plugin's fault must not stop the caller
                 self._strategy_faulted(name, symbol, exc)
                 continue
@@ -538,10 +547,10 @@ class Engine:
             if symbol not in track.legs or name in self.faulted:
                 continue
             active = self.strategies.by_name[name]
-            a, b = self._views[track.symbol_a], self._views[track.symbol_b]
+            pair, a, b = self._pair_inputs(track, active.built_in)
             try:
                 signal = checked_signal(name, track.legs, active.strategy.signal(  # type: ignore[call-arg]
-                    track.view, a, b, active.config, self.now_ms))
+                    pair, a, b, active.config, self.now_ms))
             except Exception as exc:
                 self._strategy_faulted(name, symbol, exc)
                 continue
@@ -1107,7 +1116,7 @@ class Engine:
         engine._equity_hour = state["equity_hour"]
         engine.breakers = BreakerState.from_dict(state["breakers"])
         engine.features = {s: SymbolFeatures.from_dict(d) for s, d in state["features"].items()}
-        engine._views = {s: SymbolView(f) for s, f in engine.features.items()}
+        engine._views = {s: ReadOnlySymbol(f) for s, f in engine.features.items()}
         engine._restore_pairs(state)
         engine.holdings = {s: _restore(Holding, d) for s, d in state["holdings"].items()}
         for holding in engine.holdings.values():

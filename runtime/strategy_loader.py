@@ -132,7 +132,11 @@ def home_candidates(home: Home, pins: Mapping[str, TrustedFile]) -> tuple[list[C
     candidates: list[Candidate] = []
     refused: list[RefusedFile] = []
     for path in sorted(folder.glob("*.py")):
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            refused.append(RefusedFile(path.name, "", f"cannot be read: {exc.strerror or exc}"))
+            continue
         digest = sha256_of(data)
         pin = pins.get(path.name)
         if pin is None:

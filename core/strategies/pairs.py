@@ -2,8 +2,8 @@
 
 The spread is updated only when both legs have a bar of the same close time (a replay of several symbols
 hands their bars over one after the other; the second leg's bar completes the pair's bar). It belongs to the
-pair strategy that named the pair (`PairStrategy.pair`), is read by it through a `PairView`, and is
-checkpointed under that strategy's name.
+pair strategy that named the pair (`PairStrategy.pair`), is read by it (through `view`, a `ReadOnlyPair`, when
+it comes from outside `core/`), and is checkpointed under that strategy's name.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.features import PairSpread
-from core.strategies.base import PairView
+from core.strategies.base import ReadOnlyPair
 
 
 class PairTrack:
@@ -21,7 +21,7 @@ class PairTrack:
         self.spread = spread
         self.symbol_a, self.symbol_b = spread.symbol_a, spread.symbol_b
         self.legs = (spread.symbol_a, spread.symbol_b)
-        self.view = PairView(spread)
+        self.view = ReadOnlyPair(spread)
         self._bar_ms: dict[str, int] = dict(bar_ms or {})
 
     def on_bar(self, symbol: str, close_ms: int, price_a: float | None, price_b: float | None) -> bool:

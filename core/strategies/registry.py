@@ -75,6 +75,11 @@ class Active:
     def name(self) -> StrategyName:
         return StrategyName(self.strategy.name)
 
+    @property
+    def built_in(self) -> bool:
+        """A built-in's source is in core/, checked by the purity test: it may read the features without a proxy."""
+        return self.origin.kind is OriginKind.BUILT_IN
+
 
 class StrategySet:
     """The strategies an engine runs, in registration order (built-ins first), each with its settings."""

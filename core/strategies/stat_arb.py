@@ -99,8 +99,7 @@ class StatArb(PairStrategy[StatArbConfig]):
     def window(self, config: StatArbConfig) -> int:
         return config.window_bars
 
-    def laggard(self, pair: PairView, a: SymbolView, b: SymbolView, config: StatArbConfig) -> SymbolView | None:
-        return pair_laggard(pair, a, b, config)
+    laggard = staticmethod(pair_laggard)  # type: ignore[assignment]  # run on every pair bar: no wrapper call
 
     def signal(self, pair: PairView, a: SymbolView, b: SymbolView, config: StatArbConfig,
                now_ms: int) -> Signal | None:

@@ -15,7 +15,7 @@ from core.errors import ConfigError
 from core.events import Bar
 from core.features import PairSpread, SymbolFeatures
 from core.portfolio import Portfolio
-from core.strategies.base import PairView, StrategySettings, SymbolStrategy, SymbolView
+from core.strategies.base import ReadOnlyPair, ReadOnlySymbol, StrategySettings, SymbolStrategy, SymbolView
 from core.strategies.guard import StrategyFault, checked_signal
 from core.strategies.registry import BUILT_INS, Candidate, Origin, OriginKind, StrategySet
 from core.strategies.scoring import long_signal
@@ -59,6 +59,20 @@ class Watching(SymbolStrategy[StrategySettings]):
 
     def fires(self, features: SymbolView, config: StrategySettings) -> bool:
         type(self).calls += 1
+        return False
+
+    def signal(self, features: SymbolView, config: StrategySettings, now_ms: int) -> Signal | None:
+        return None
+
+
+class Writer(SymbolStrategy[StrategySettings]):
+    """Tries to change the features it is shown."""
+
+    name: ClassVar[StrategyName] = StrategyName("writer")
+    config_model = StrategySettings
+
+    def fires(self, features: SymbolView, config: StrategySettings) -> bool:
+        features.last_price = 1.0  # type: ignore[misc]
         return False
 
     def signal(self, features: SymbolView, config: StrategySettings, now_ms: int) -> Signal | None:
@@ -126,14 +140,14 @@ def test_something_that_is_not_a_strategy_class_is_refused() -> None:
 
 def test_views_are_read_only() -> None:
     features = SymbolFeatures(SYMBOL, 3)
-    view = SymbolView(features)
+    view = ReadOnlySymbol(features)
     features.last_price = 5.0
     assert view.last_price == 5.0
     with pytest.raises(AttributeError):
         view.last_price = 6.0  # type: ignore[misc]
     with pytest.raises(AttributeError):
         view._source = features  # type: ignore[misc]
-    pair = PairView(PairSpread("AAAUSDT", "BBBUSDT", 10))
+    pair = ReadOnlyPair(PairSpread("AAAUSDT", "BBBUSDT", 10))
     with pytest.raises(AttributeError):
         pair.z = 3.0  # type: ignore[misc]
 
@@ -175,3 +189,11 @@ def test_the_same_plugin_without_faults_trades_like_a_built_in() -> None:
     entries = [r for r in engine.records if type(r).__name__ == "Decision" and r.strategy == "every_bar"]
     assert len(entries) == 1 and entries[0].action is DecisionAction.ENTER
     assert not engine.faulted
+
+
+def test_a_plugin_is_handed_views_it_cannot_change() -> None:
+    engine = _engine(ExecutorConfig(), Writer)
+    _bars(engine, 3)
+    assert engine.features[SYMBOL].last_price == pytest.approx(100.0 * 1.002 ** 2)
+    assert "writer raised AttributeError" in engine.faulted["writer"]
+    assert "read-only" in engine.faulted["writer"]
