@@ -97,7 +97,7 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     session = new_session(RunMode.REPLAY, config, source.rules, source.symbols, source.start_ms, quote_asset,
-                          quote_balance, strategies)
+                          quote_balance, strategies=strategies)
     engine, exchange = session.engine, session.exchange
     portfolio = engine.portfolio
     journal = Journal(out_dir / "journal.db", durable=False)  # a derived artifact: rebuilt by re-running

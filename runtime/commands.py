@@ -547,7 +547,7 @@ class DirectSession:
         rules = checkpoint_rules(checkpoint)
         try:
             session = restore_session(RunMode(self.mode), checkpoint["engine"], checkpoint["paper"], config, rules,
-                                      load_strategies(home, os.environ, config.strategies).strategies)
+                                      strategies=load_strategies(home, os.environ, config.strategies).strategies)
         except (KeyError, TypeError, ValueError) as exc:
             raise unrestorable_checkpoint(home, exc) from None
         self.engine, self.exchange = session.engine, session.exchange

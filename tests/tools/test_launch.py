@@ -84,9 +84,17 @@ def test_an_unknown_executor_mode_is_refused_by_name_even_when_mode_is_given(use
     assert not (user / ".crypto-executor").exists()
 
 
-def test_executor_mode_live_is_unavailable_like_the_flag(user):
+def test_executor_mode_testnet_without_its_own_keys_is_refused_by_name_before_the_home_is_made(user):
+    done = launch(Path("/"), fresh_user_env(user, EXECUTOR_MODE="testnet"))  # the live pair is planted: not used
+    error = document_of(done, 2)["error"]
+    assert error["code"] == "INVALID_CONFIG" and error["details"]["setting"] == "BINANCE_TESTNET_API_KEY", error
+    assert not (user / ".crypto-executor").exists()
+
+
+def test_executor_mode_live_trades_on_binance_and_says_when_it_cannot_be_reached(user):
     done = launch(Path("/"), fresh_user_env(user, EXECUTOR_MODE="live"))
-    assert document_of(done, 1)["error"]["code"] == "MODE_UNAVAILABLE"
+    error = document_of(done, 1)["error"]
+    assert error["code"] == "DATA_OUTAGE" and "cannot be reached" in error["message"], error
 
 
 def test_a_replay_option_refused_in_paper_mode_names_executor_mode_as_the_reason(user):
