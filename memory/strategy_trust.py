@@ -12,8 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from memory.database import Database, read_only_uri
-from memory.journal_errors import JournalUnreadable
+from memory.database import Database, read_since
 from memory.schema import TRUSTED_STRATEGIES_VERSION
 
 
@@ -46,21 +45,7 @@ class TrustStore:
 def read_trusted(path: Path) -> dict[str, TrustedFile]:
     """The pins of the journal at `path`, read without writing anything: no journal, or one from before strategy
     files could be trusted, trusts none ({})."""
-    if not path.exists():
-        return {}
-    try:
-        conn = sqlite3.connect(read_only_uri(path), uri=True)
-    except sqlite3.Error as exc:
-        raise JournalUnreadable(path, str(exc)) from exc
-    try:
-        conn.row_factory = sqlite3.Row
-        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < TRUSTED_STRATEGIES_VERSION:
-            return {}
-        return _pins(conn)
-    except sqlite3.DatabaseError as exc:
-        raise JournalUnreadable(path, f"read the trusted strategy files: {exc}") from exc
-    finally:
-        conn.close()
+    return read_since(path, TRUSTED_STRATEGIES_VERSION, "read the trusted strategy files", _pins, {})
 
 
 def _pins(conn: sqlite3.Connection) -> dict[str, TrustedFile]:
