@@ -35,6 +35,7 @@ from tools.envelope import dumps, exit_code, failure, from_error, ok
 from tools.spec import wall_clock_ms
 
 if TYPE_CHECKING:
+    from core.strategies.registry import StrategySet
     from runtime.home import Home
     from runtime.settings import StartSettings
 
@@ -210,6 +211,18 @@ def build_parser(command: str | None = None) -> Parser:
     setter.add_argument("name", help="e.g. MAX_POSITION_SIZE_PCT (or the field name max_position_size_pct)")
     setter.add_argument("value")
 
+    strat = sub.add_parser("strategies", help="the registered strategy plugins, their settings and JSON schemas, "
+                           "where each came from; trust a file of <home>/strategies/ (a person's command)")
+    strat_sub = strat.add_subparsers(dest="action", required=True, parser_class=Parser)
+    _common(strat_sub.add_parser("list", help="every registered strategy and every refused file"))
+    strat_show = strat_sub.add_parser("show", help="one strategy: its settings, their JSON schema, its origin")
+    _common(strat_show)
+    strat_show.add_argument("name")
+    strat_trust = strat_sub.add_parser("trust", help="pin a strategy file's SHA-256 in the home, after reading it: "
+                                       "only then is it loaded, and only while it is unchanged")
+    _common(strat_trust)
+    strat_trust.add_argument("file", type=Path, help="a .py file in <home>/strategies/ (its path or its name)")
+
     defs = sub.add_parser("tools", help="print the tool definitions: OpenAI tools=, MCP tool list, or JSON schemas")
     _home(defs)  # accepted like every command's; the definitions are the same for every home
     defs.add_argument("--format", choices=DEFINITION_FORMATS, default="jsonschema")
@@ -232,10 +245,12 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.limits import BACKTEST_START, limits_at_start
     from runtime.settings import check_settings
     from runtime.sources import recorded_source, synthetic_source
+    from runtime.strategy_loader import home_config
 
     settings = check_settings(os.environ)  # a bad value is refused by name before the home is touched
     home = Home.resolve(args.home).ensure()
-    config = ExecutorConfig(risk=limits_at_start(home, settings.risk, BACKTEST_START, wall_clock_ms()).risk)
+    config = home_config(home, limits_at_start(home, settings.risk, BACKTEST_START, wall_clock_ms()).risk)
+    strategies = home_strategies(home, config)
     if args.synthetic:
         source = synthetic_source(args.seed, args.symbols, args.steps)
     else:
@@ -253,7 +268,8 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
         reporter = progress_reporter(source.total_events, source.description, enabled=True)
     out = home.root / "backtests" / rid
     with reporter as progress:
-        summary = run_backtest(source, config, out, quote_balance=args.balance, progress=progress)
+        summary = run_backtest(source, config, out, quote_balance=args.balance, progress=progress,
+                               strategies=strategies)
     if args.reports:
         summary["reports"] = _archive_backtest_days(out, source.start_ms, config, progress=args.format == "text")
     return summary
@@ -295,8 +311,10 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     settings = check_settings(os.environ)
 
     def configure(home: Home) -> ExecutorConfig:
+        from runtime.strategy_loader import home_config
+
         # Called under the single-writer lock: a `run` refused because another holds the home stores nothing.
-        return ExecutorConfig(risk=limits_at_start(home, settings.risk, RUN_START, wall_clock_ms()).risk)
+        return home_config(home, limits_at_start(home, settings.risk, RUN_START, wall_clock_ms()).risk)
 
     return run_executor(args, configure, settings)
 
@@ -344,7 +362,8 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
                         accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers,
                         alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
                         research=settings.research, background=background_services(home, settings),
-                        confirmation_channel=settings.confirmation_channel, mode=mode, account=account)
+                        confirmation_channel=settings.confirmation_channel, mode=mode, account=account,
+                        strategies=home_strategies(home, config))
         if mode is not RunMode.REPLAY:  # a replay is never reviewed, and does not load the LLM client
             from runtime.analyzer import analyzer_factory
 
@@ -365,6 +384,17 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
         finally:
             if schedule is not None:
                 schedule.stop()
+
+
+def home_strategies(home: Home, config: ExecutorConfig) -> StrategySet:
+    """The strategies `run` and `backtest` trade with (built-ins, STRATEGIES, the home's trusted files); each file
+    refused (new or changed since it was trusted) is said on stderr with the command that trusts it."""
+    from runtime.strategy_loader import load_strategies
+
+    loaded = load_strategies(home, os.environ, config.strategies)
+    for refused in loaded.refused:
+        print(f"strategy file refused: {refused.file}: {refused.reason}", file=sys.stderr)
+    return loaded.strategies
 
 
 def background_services(home: Home, settings: StartSettings) -> list[Any]:
@@ -416,12 +446,24 @@ def cmd_record(args: argparse.Namespace) -> dict[str, Any]:
     return record_command(args, check_settings(os.environ))
 
 
+def cmd_strategies(args: argparse.Namespace) -> dict[str, Any]:
+    """`strategies list|show NAME|trust FILE`."""
+    from runtime.home import Home
+    from runtime.strategy_catalog import catalog, trust
+
+    home = Home.resolve(args.home).ensure()
+    if args.action == "trust":
+        return trust(home, args.file, wall_clock_ms())
+    return catalog(home, args.name if args.action == "show" else None)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "backtest": cmd_backtest,
     "run": cmd_run,
     "record": cmd_record,
     "backup": cmd_backup,
     "config": cmd_config,
+    "strategies": cmd_strategies,
 }
 TEXT_BY_DEFAULT = frozenset({"backtest", "run", "record"})
 

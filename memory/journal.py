@@ -28,7 +28,7 @@ from typing import Any
 
 from core.types import Decision, Fill, OcoRequest, OrderRequest, OrderStatus
 from memory.bot_store import BotStore
-from memory.database import Database, read_only_uri
+from memory.database import Database, read_since
 from memory.journal_errors import (
     ClientIdConflict,
     CommandStateError,
@@ -42,6 +42,7 @@ from memory.outbox import Outbox
 from memory.redact import redact, redact_text
 from memory.rows import CommandRow, CommandStatus, FillRow, OrderRow, command_row, fill_row, order_row
 from memory.schema import RISK_SETTINGS_VERSION
+from memory.strategy_trust import TrustStore
 
 __all__ = [
     "ClientIdConflict",
@@ -156,6 +157,7 @@ class Journal:
         self._db = Database(self.path, durable=durable, max_size_bytes=max_size_bytes, read_only=read_only)
         self.outbox = Outbox(self._db)
         self.bot = BotStore(self._db)
+        self.trust = TrustStore(self._db)
 
     # -- orders and fills ---------------------------------------------------------------------------
 
@@ -827,23 +829,8 @@ class Journal:
 
 def read_risk_settings(path: Path) -> dict[str, StoredSetting]:
     """The risk settings stored in the journal at `path`, read without writing anything: no journal, or one
-    from before settings were stored, has none ({}). A process that only reads (a tool) must not migrate
-    the journal of a home another version may be running."""
-    if not path.exists():
-        return {}
-    try:
-        conn = sqlite3.connect(read_only_uri(path), uri=True)
-    except sqlite3.Error as exc:
-        raise JournalUnreadable(path, str(exc)) from exc
-    try:
-        conn.row_factory = sqlite3.Row
-        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < RISK_SETTINGS_VERSION:
-            return {}
-        return _risk_settings(conn)
-    except sqlite3.DatabaseError as exc:
-        raise JournalUnreadable(path, f"read the risk settings: {exc}") from exc
-    finally:
-        conn.close()
+    from before settings were stored, has none ({})."""
+    return read_since(path, RISK_SETTINGS_VERSION, "read the risk settings", _risk_settings, {})
 
 
 def _risk_settings(conn: sqlite3.Connection) -> dict[str, StoredSetting]:

@@ -347,6 +347,31 @@ def _v11_order_trailing_delta(conn: sqlite3.Connection) -> None:
     _execute_all(conn, ("ALTER TABLE orders ADD COLUMN trailing_delta INTEGER",))
 
 
+def _v12_trusted_strategies(conn: sqlite3.Connection) -> None:
+    """Strategy files a person trusted (issue 15): `<home>/strategies/FILE` is loaded only while its SHA-256 is the
+    one pinned here by `executor.py strategies trust FILE`. Every pin is kept in the changes table with who and
+    when, like the risk settings."""
+    _execute_all(
+        conn,
+        (
+            """CREATE TABLE trusted_strategies (
+                file TEXT PRIMARY KEY,
+                sha256 TEXT NOT NULL,
+                trusted_ms INTEGER NOT NULL,
+                actor TEXT NOT NULL
+            )""",
+            """CREATE TABLE trusted_strategy_changes (
+                id INTEGER PRIMARY KEY,
+                time_ms INTEGER NOT NULL,
+                file TEXT NOT NULL,
+                old_sha256 TEXT,
+                new_sha256 TEXT NOT NULL,
+                actor TEXT NOT NULL
+            )""",
+        ),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_orders_and_fills,
     _v2_decisions_and_events,
@@ -359,8 +384,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v9_llm_call_effects,
     _v10_telegram_bot,
     _v11_order_trailing_delta,
+    _v12_trusted_strategies,
 )
 RISK_SETTINGS_VERSION = MIGRATIONS.index(_v6_risk_settings) + 1
+TRUSTED_STRATEGIES_VERSION = MIGRATIONS.index(_v12_trusted_strategies) + 1
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -23,7 +23,7 @@ from core.display import fixed
 from core.engine import Record
 from core.filters import SymbolRules
 from core.portfolio import ClosedTrade, Portfolio
-from core.types import StrategyName
+from core.strategies.registry import StrategySet
 from memory.files import write_json_atomic
 from memory.journal import Journal
 from runtime.checkpoint import Checkpoint
@@ -57,7 +57,7 @@ class Tally:
 
     def __call__(self, record: Record) -> None:
         if isinstance(record, ClosedTrade):
-            name = record.strategy.value if isinstance(record.strategy, StrategyName) else "manual"
+            name = "manual" if record.strategy is None else str(record.strategy)
             tally = self.per_strategy.setdefault(name, StrategyTally())
             tally.trades += 1
             tally.wins += record.pnl > 0
@@ -93,13 +93,13 @@ def run_id(parts: dict[str, Any]) -> str:
 
 def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *, quote_balance: Decimal,
                  quote_asset: str = "USDT", progress: Progress | None = None,
-                 progress_every: int = 50_000) -> dict[str, Any]:
+                 progress_every: int = 50_000, strategies: StrategySet | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     session = new_session(RunMode.REPLAY, config, source.rules, source.symbols, source.start_ms, quote_asset,
-                          quote_balance)
+                          quote_balance, strategies=strategies)
     engine, exchange = session.engine, session.exchange
     portfolio = engine.portfolio
     journal = Journal(out_dir / "journal.db", durable=False)  # a derived artifact: rebuilt by re-running

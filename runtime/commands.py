@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from runtime.pump import Pump
 from runtime.session import restore_session
 from runtime.sources import recorded_source
 from runtime.state import leave_kill_flag, prepare_journal, publish_marker, reconcile_at_start
+from runtime.strategy_loader import load_strategies
 
 MS_PER_MINUTE = 60_000
 OPERATOR_REASON = "requested by the operator"
@@ -300,10 +302,10 @@ def _check_watched(engine: Engine, symbol: str) -> None:
 
 
 def _defaults(engine: Engine, request: TradePayload) -> tuple[Decimal, Decimal]:
-    """Take-profit and stop percents: the request's, else the momentum strategy's from config."""
-    momentum = engine.config.strategies.momentum
-    return (request.tp if request.tp is not None else momentum.take_profit_pct,
-            request.sl if request.sl is not None else momentum.stop_loss_pct)
+    """Take-profit and stop percents: the request's, else the manual trade section's (`config.manual`)."""
+    manual = engine.config.manual
+    return (request.tp if request.tp is not None else manual.take_profit_pct,
+            request.sl if request.sl is not None else manual.stop_loss_pct)
 
 
 def requested_quote(engine: Engine, request: TradePayload) -> Decimal:
@@ -388,7 +390,7 @@ def _preview(engine: Engine, request: TradePayload, now_ms: int) -> dict[str, An
         return {"action": "sell", "symbol": symbol, "position_id": holding.position_id, "quantity": _text(quantity),
                 "last_price": None if price is None else repr(price), "engine_time_ms": engine.now_ms,
                 "would_execute": True}
-    copy = Engine.from_state(engine.to_state(), engine.config, engine.rules)
+    copy = Engine.from_state(engine.to_state(), engine.config, engine.rules, engine.strategies)
     take_profit_pct, stop_loss_pct = _defaults(engine, request)
     quote = requested_quote(copy, request)
     decision = copy.request_entry(symbol, quote, take_profit_pct, stop_loss_pct, now_ms)
@@ -551,7 +553,8 @@ class DirectSession:
         self.checkpoint = load_checkpoint(checkpoint, journal.path)
         rules = checkpoint_rules(checkpoint)
         try:
-            session = restore_session(self.checkpoint, config, rules)
+            session = restore_session(self.checkpoint, config, rules,
+                                      strategies=load_strategies(home, os.environ, config.strategies).strategies)
         except (KeyError, TypeError, ValueError) as exc:
             raise unrestorable_checkpoint(home, exc) from None
         self.engine, self.exchange = session.engine, session.exchange

@@ -24,6 +24,7 @@ from core.display import fixed
 from core.engine import Record
 from core.errors import ExecutorError
 from core.events import Bar
+from core.strategies.registry import StrategySet
 from memory.files import MemoryStore
 from reports.notify import Notifier
 from reports.outbox import OutboxSender
@@ -87,10 +88,12 @@ class Runner:
                  alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN,
                  research: Notifier | None = None, background: Sequence[Background] = (),
                  confirmation_channel: str = "terminal", mode: RunMode | None = None,
-                 account: BinanceConfig | None = None) -> None:
+                 account: BinanceConfig | None = None, strategies: StrategySet | None = None) -> None:
         """`mode`: the run's mode (default: paper for a live source, replay otherwise); `account`: the Binance
-        account of testnet/live (`runtime.settings.binance_account`)."""
+        account of testnet/live (`runtime.settings.binance_account`); `strategies`: what the engine runs (None:
+        the built-ins with `config.strategies`)."""
         self.home = home
+        self.strategies = strategies
         self.background = list(background)
         self.confirmation_channel = confirmation_channel
         self.notifiers = list(notifiers)
@@ -152,7 +155,7 @@ class Runner:
                                     home=str(home.root), venue=None if saved.venue is None else saved.venue.value,
                                     mode=self.mode.value)
             try:
-                session = restore_session(saved, config, source.rules, self.account)
+                session = restore_session(saved, config, source.rules, self.account, strategies=self.strategies)
             except (KeyError, TypeError, ValueError) as exc:
                 raise unrestorable_checkpoint(home, exc) from None
             self.cursor = self.resumed_from = 0 if source.live else saved.cursor
@@ -162,7 +165,7 @@ class Runner:
                 "use another --home for this one", home=str(home.root))
         else:
             session = new_session(self.mode, config, source.rules, source.symbols, source.start_ms, QUOTE_ASSET,
-                                  balance, self.account)
+                                  balance, self.account, strategies=self.strategies)
         self.engine, self.exchange = session.engine, session.exchange
 
     def _on_record(self, record: Record) -> None:
@@ -217,7 +220,7 @@ class Runner:
         strategies = {}
         for name in sorted(engine.outcomes):
             kelly = engine.kelly(name)
-            strategies[name.value] = {"allocation": self.config.strategies.allocation.get(name, 0.0),
+            strategies[str(name)] = {"allocation": self.config.strategies.allocation.get(name, 0.0),
                                       **engine.performance(name).as_dict(),
                                       "sizing_kelly": round(kelly.fraction, 4), "kelly_source": kelly.source.value,
                                       "kelly_basis": kelly.message}

@@ -66,7 +66,7 @@ class ScoutsOutput(BaseModel):
 def watched_symbols(ctx: ToolContext) -> list[str]:
     """The scouts' universe, as scan's default: the engine's symbols, else SCAN_SYMBOLS, else BTCUSDT, ETHUSDT."""
     try:
-        saved = read_saved_engine(ctx.home, ctx.config)
+        saved = read_saved_engine(ctx.home, ctx.config, ctx.strategies())
     except ExecutorError:
         saved = None
     if saved is not None and saved.engine.symbols:

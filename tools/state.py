@@ -24,6 +24,7 @@ from core.config import ExecutorConfig
 from core.engine import Engine
 from core.errors import ExecutorError
 from core.filters import SymbolRules
+from core.strategies.registry import StrategySet
 from exchange.feeds.errors import UnsupportedSymbol
 from exchange.feeds.rules import split_symbol
 from memory.database import read_only_uri
@@ -95,8 +96,9 @@ def stored_checkpoint(home: Home) -> StoredCheckpoint | None:
         return read_checkpoint(home.root, None)
 
 
-def read_saved_engine(home: Home, config: ExecutorConfig) -> SavedEngine | None:
-    """The last checkpointed engine of `home`, or None when the executor has never saved one."""
+def read_saved_engine(home: Home, config: ExecutorConfig, strategies: StrategySet | None = None) -> SavedEngine | None:
+    """The last checkpointed engine of `home` running `strategies` (None: the built-ins with `config`'s settings),
+    or None when the executor has never saved one."""
     stored = stored_checkpoint(home)
     if stored is None:
         return None
@@ -106,7 +108,7 @@ def read_saved_engine(home: Home, config: ExecutorConfig) -> SavedEngine | None:
     try:
         source_id = saved.source_id
         rules, origin = _rules_for_reading(checkpoint)
-        engine = Engine.from_state(saved.engine_state(), config, rules)
+        engine = Engine.from_state(saved.engine_state(), config, rules, strategies)
         paper = saved.paper
     except ExecutorError:
         raise

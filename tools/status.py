@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.clock import utc_day_start
 from core.engine import Engine
 from core.errors import ConfigError
-from core.types import StrategyName
 from memory.journal import Journal
 from reports.delivery import NotifyError
 from reports.dispatch import last_sent
@@ -240,7 +239,7 @@ class StatusOutput(BaseModel):
 
 def handle(args: StatusInput, ctx: ToolContext) -> StatusOutput:
     process = engine_process(ctx.home)
-    saved = read_saved_engine(ctx.home, ctx.config)
+    saved = read_saved_engine(ctx.home, ctx.config, ctx.strategies())
     try:
         with read_journal(ctx.home) as journal:
             output = _status(saved, process, journal, ctx, journal_note=None)
@@ -389,16 +388,19 @@ def _pnl_today(engine: Engine, journal: Journal | None) -> PnlToday:
 def _strategy_mix(engine: Engine | None, ctx: ToolContext) -> list[StrategyLine]:
     allocation = ctx.config.strategies.allocation
     lines = []
-    for name in StrategyName:
+    # The registered strategies, then any whose trades the engine still remembers but that is not registered now.
+    names = list(allocation) if engine is None else [
+        *engine.strategies.names, *(n for n in engine.outcomes if n not in engine.strategies.by_name)]
+    for name in names:
         if engine is None:
-            lines.append(StrategyLine(strategy=name.value, allocation=allocation.get(name, 0.0), closed_trades=0,
+            lines.append(StrategyLine(strategy=str(name), allocation=allocation.get(name, 0.0), closed_trades=0,
                                       wins=0, losses=0, win_rate=None, profit_factor=None, payoff=None,
                                       kelly_estimate=None, sizing_kelly=0.0, kelly_basis="no engine state",
                                       drawdown_contribution=0.0, trades_by_regime={}, pnl=0.0))
             continue
         record, kelly = engine.performance(name), engine.kelly(name)
         stats = record.returns
-        lines.append(StrategyLine(strategy=name.value, allocation=allocation.get(name, 0.0),
+        lines.append(StrategyLine(strategy=str(name), allocation=allocation.get(name, 0.0),
                                   closed_trades=stats.count, wins=stats.wins, losses=stats.losses,
                                   win_rate=stats.win_rate if stats.count else None,
                                   profit_factor=stats.profit_factor, payoff=record.payoff,

@@ -75,9 +75,9 @@ class TradeInput(BaseModel):
         default=None, description="Buy: percent of current equity to spend at most (the position cap still "
         "applies). Give exactly one of quote or pct for a buy; none for a sell.")
     tp: Percent | None = Field(default=None, description="Buy: take-profit distance above the entry, in percent "
-                               "(default: the momentum strategy's from config).")
+                               "(default: the home's manual trade setting, manual.take_profit_pct).")
     sl: Percent | None = Field(default=None, description="Buy: stop-loss distance below the entry, in percent "
-                               "(default: the momentum strategy's from config).")
+                               "(default: the home's manual trade setting, manual.stop_loss_pct).")
     confirm: str | None = Field(default=None, pattern=r"^[A-Z0-9]{4}-[A-Z0-9]{4}$",
                                 description="The confirmation code a preview returned; executes the previewed "
                                 "trade if the other parameters are exactly the same and the code is unused and "
@@ -275,15 +275,15 @@ def current_mode(ctx: ToolContext) -> str:
 
 def resolved_parameters(args: TradeInput, ctx: ToolContext) -> dict[str, str | None]:
     """The trade as executed (defaults filled in, numbers in canonical form): what a code is bound to."""
-    momentum = ctx.config.strategies.momentum
+    manual = ctx.config.manual
     buying = args.side == "buy"
     return {
         "symbol": args.symbol,
         "side": args.side,
         "quote": _canonical(args.quote),
         "pct": _canonical(args.pct),
-        "tp": _canonical(args.tp if args.tp is not None else momentum.take_profit_pct) if buying else None,
-        "sl": _canonical(args.sl if args.sl is not None else momentum.stop_loss_pct) if buying else None,
+        "tp": _canonical(args.tp if args.tp is not None else manual.take_profit_pct) if buying else None,
+        "sl": _canonical(args.sl if args.sl is not None else manual.stop_loss_pct) if buying else None,
     }
 
 
