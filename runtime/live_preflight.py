@@ -112,7 +112,7 @@ def preflight(mode: RunMode, env: Mapping[str, str], *, confirmed_on_command_lin
         if confirmed_on_command_line:
             raise InvalidArgument(f"{CONFIRM_LIVE_FLAG} only applies to --mode live; leave it out for {mode.value}",
                                   option=CONFIRM_LIVE_FLAG, mode=mode.value)
-        return _account(mode, env) if mode is RunMode.TESTNET else None
+        return mode_account(mode, env) if mode is RunMode.TESTNET else None
     if mode is not RunMode.LIVE:
         raise ExecutorError(f"no pre-flight for mode {mode!r}", mode=str(mode))
     if not confirmed_on_command_line:
@@ -123,7 +123,7 @@ def preflight(mode: RunMode, env: Mapping[str, str], *, confirmed_on_command_lin
             f"live trading uses real money and needs {CONFIRM_LIVE_FLAG} typed on the command line: "
             f"python executor.py run --mode live {CONFIRM_LIVE_FLAG}{ignored}. Run `python executor.py doctor "
             "--mode live` first"), option=CONFIRM_LIVE_FLAG, ignored_variables=configured)
-    config = _account(mode, env)
+    config = mode_account(mode, env)
     problems = permission_problems(fetch_key_permissions(config))
     if problems:
         first = problems[0]
@@ -131,7 +131,7 @@ def preflight(mode: RunMode, env: Mapping[str, str], *, confirmed_on_command_lin
     return config
 
 
-def _account(mode: RunMode, env: Mapping[str, str]) -> BinanceConfig:
+def mode_account(mode: RunMode, env: Mapping[str, str]) -> BinanceConfig:
     """The mode's Binance account; a missing key is BINANCE_KEYS_MISSING naming both variables of the pair."""
     names = BINANCE_KEY_VARIABLES[binance_venue(mode)]
     try:
