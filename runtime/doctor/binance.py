@@ -54,9 +54,9 @@ FIX_CLOCK = "sync the system clock (e.g. `timedatectl set-ntp true`, or chrony/n
 
 def binance_checks(mode: RunMode, env: Mapping[str, str], symbols: list[str]) -> list[Check]:
     """Every Binance check of a mode: paper reads public data only; testnet and live also check their account."""
-    try:
-        rest_url = binance_rest(env) if mode is RunMode.PAPER or env.get("BINANCE_BASE_URL", "").strip() \
-            else venue_rest_url(binance_venue(mode))
+    overridden = bool(env.get("BINANCE_BASE_URL", "").strip())
+    try:  # BINANCE_BASE_URL (paper's public data, or a loopback Binance), else the account venue's own URL
+        rest_url = binance_rest(env) if mode is RunMode.PAPER or overridden else venue_rest_url(binance_venue(mode))
     except ConfigError as refused:
         return [fail(CheckId.BINANCE_CONNECTIVITY, refused.message)]
     checks = public_checks(rest_url, symbols)

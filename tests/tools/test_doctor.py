@@ -179,3 +179,20 @@ def test_no_check_puts_a_secret_in_its_answer_even_before_the_masking(world: Wor
     assert {c.status.value for c in checks} >= {"ok", "fail"}
     for secret in (*PLANTED, DEEPSEEK_KEY[:-1] + "0"):
         assert secret not in shown
+
+
+def test_testnet_checks_its_own_keys_and_a_running_executor_is_a_warning(world: World, tmp_path: Path) -> None:
+    from runtime.home import Home
+    from runtime.lock import SingleWriterLock
+
+    env = {k: v for k, v in world.env.items() if not k.startswith("BINANCE_API")}
+    env |= {"BINANCE_TESTNET_API_KEY": BINANCE_KEY, "BINANCE_TESTNET_API_SECRET": BINANCE_SECRET}
+    home = Home.resolve(tmp_path / "home").ensure()
+    with SingleWriterLock(home.lock):  # an executor trading this home
+        code, stdout = doctor(tmp_path, env, "--mode", "testnet")
+    document, checks = checks_of(stdout)
+    assert code == 0 and document["data"]["warnings"] == 1, stdout
+    assert checks["lock"]["status"] == "warn" and str(os.getpid()) in checks["lock"]["message"]
+    assert checks["binance.key_permissions"]["status"] == "ok" and "testnet" in checks["binance.key_permissions"][
+        "message"]
+    assert checks["binance.user_data"]["status"] == "ok"
