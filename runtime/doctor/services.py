@@ -8,6 +8,7 @@ is never put in a message or a detail.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from core.errors import ConfigError
 from reports.notify import TELEGRAM_API_BASE
 from runtime.doctor.model import Check, CheckId, fail, ok, skipped, warn
 from scouts.llm.settings import LlmSettings
+from scouts.lmstudio import ScoutServerUnreachable, api_root, tool_use_models
 
 TIMEOUT_S = 5.0
 DISCORD_WEBHOOKS = {CheckId.DISCORD_EXECUTION: "DISCORD_WEBHOOK_EXECUTION",
@@ -80,20 +82,17 @@ def _discord(check: CheckId, variable: str, env: Mapping[str, str]) -> Check:
 def _lmstudio(settings: LlmSettings) -> Check:
     if not settings.scout_models:
         return skipped(CheckId.LMSTUDIO, "SCOUT_MODELS is empty: no scouts")
-    root = settings.lmstudio_base_url.rstrip("/").removesuffix("/v1")
-    try:
-        answer = _request("GET", f"{root}/api/v1/models")
-        listed = {str(m.get("key")): m for m in _object(answer.raise_for_status()).get("models", [])
-                  if isinstance(m, dict)}
-    except (httpx.HTTPError, ValueError) as failed:
-        return fail(CheckId.LMSTUDIO, f"LM Studio at {root} did not list its models ({_why(failed)}): start its "
-                                      "server (lms server start) or fix LMSTUDIO_BASE_URL", url=root)
+    root = api_root(settings.lmstudio_base_url.rstrip("/"))
+    try:  # the same probe a scout round makes before it picks native tool calls or json_schema
+        listed = asyncio.run(tool_use_models(settings.lmstudio_base_url.rstrip("/"), TIMEOUT_S))
+    except ScoutServerUnreachable as down:
+        return fail(CheckId.LMSTUDIO, down.message, url=root)
     missing = [m for m in settings.scout_models if m not in listed]
     if missing:
-        return fail(CheckId.LMSTUDIO, f"LM Studio has no model {', '.join(missing)} of SCOUT_MODELS: download it "
-                                      f"(lms get) or fix SCOUT_MODELS; it has {', '.join(sorted(listed)) or 'none'}",
-                    url=root, available=sorted(listed))
-    tools = {m: bool((listed[m].get("capabilities") or {}).get("trained_for_tool_use")) for m in settings.scout_models}
+        return fail(CheckId.LMSTUDIO, f"LM Studio at {root} lists no model {', '.join(missing)} of SCOUT_MODELS: "
+                                      f"download it (lms get) or fix SCOUT_MODELS; it lists "
+                                      f"{', '.join(sorted(listed)) or 'none'}", url=root, available=sorted(listed))
+    tools = {m: listed[m] for m in settings.scout_models}
     without = [m for m, native in tools.items() if not native]
     if without:
         return warn(CheckId.LMSTUDIO, f"{', '.join(without)} not trained for tool use: those scouts answer through "
