@@ -168,7 +168,9 @@ def build_parser(command: str | None = None) -> Parser:
     run.add_argument("--mode", choices=tuple(RunMode), default=None,
                      help="replay: recorded or synthetic data, offline; paper: live public Binance data, simulated "
                           "orders (default: $EXECUTOR_MODE, else replay when --data or --synthetic is given, else "
-                          "paper); testnet and live are not in this version")
+                          "paper); testnet: the Binance Spot testnet with its own keys "
+                          "(BINANCE_TESTNET_API_KEY/_SECRET); live: real orders on Binance (BINANCE_API_KEY/_SECRET, "
+                          "and --confirm-live)")
     rsrc = run.add_mutually_exclusive_group()
     rsrc.add_argument("--data", type=Path, help="replay: candle file/folder (freqtrade JSON, Binance kline CSV) or "
                                                 "recording")
@@ -179,7 +181,8 @@ def build_parser(command: str | None = None) -> Parser:
     run.add_argument("--symbols", type=_symbols, help=f"{SYMBOLS_HELP} (default: paper BTCUSDT,ETHUSDT; replay "
                                                       "every symbol of the data)")
     run.add_argument("--exchange-info", type=Path, help=EXCHANGE_INFO_HELP)
-    run.add_argument("--balance", type=_balance, default=DEFAULT_BALANCE, help=BALANCE_HELP)
+    run.add_argument("--balance", type=_balance, default=DEFAULT_BALANCE,
+                     help=f"{BALANCE_HELP}; testnet and live trade the account's own USDT")
     run.add_argument("--steps", type=_count(1), help=f"replay: {STEPS_HELP}")
     run.add_argument("--no-view", action="store_true", help="no live terminal view (logs only)")
     run.add_argument("--checkpoint-every", type=_count(1), default=5_000, help="events between checkpoints in replay")
@@ -315,21 +318,26 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
     from runtime.paper_live import DEFAULT_SYMBOLS, live_source
     from runtime.runner import Runner
     from runtime.scout_schedule import ScoutSchedule
+    from runtime.settings import binance_account, market_data_urls
     from runtime.sources import recorded_source, synthetic_source
     from runtime.state import refuse_diverged_journal
-    from runtime.venues import venue_for
     from runtime.view import LiveView
 
     mode = RunMode(args.mode)
-    venue_for(mode)  # refuses a mode whose venue this version cannot build, before the home is touched
+    account = None
+    if mode in (RunMode.TESTNET, RunMode.LIVE):
+        account = binance_account(os.environ, mode)  # the mode's own keys, refused by name when missing
+        # Pre-flight checks of the account (key permissions, a person's confirmation for live) belong here: after
+        # the keys are read, before the home is touched or anything is sent.
     home = Home.resolve(args.home).ensure()
     with SingleWriterLock(home.lock):
         refuse_diverged_journal(home, accept_rollback=args.accept_journal_rollback)  # before configure() writes
         config = configure(home)
-        if mode is RunMode.PAPER:
+        if mode is not RunMode.REPLAY:
             symbols = args.symbols or list(DEFAULT_SYMBOLS)
-            source = live_source(symbols, settings.binance_rest, settings.binance_stream, args.exchange_info)
-            source_id = f"paper:{','.join(sorted(symbols))}"
+            rest, stream = market_data_urls(os.environ, mode)
+            source = live_source(symbols, rest, stream, args.exchange_info)
+            source_id = f"{mode.value}:{','.join(sorted(symbols))}"
         elif args.data is not None:
             source = recorded_source(args.data.resolve(), args.symbols, exchange_info=args.exchange_info,
                                      cache_dir=home.candle_cache)
@@ -343,7 +351,7 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
                         accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers,
                         alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
                         research=settings.research, background=background_services(home, settings),
-                        confirmation_channel=settings.confirmation_channel)
+                        confirmation_channel=settings.confirmation_channel, mode=mode, account=account)
         if mode is not RunMode.REPLAY:  # a replay is never reviewed, and does not load the LLM client
             from runtime.alerting import AlertOutbox, llm_stop_hook
             from runtime.analyzer import build_analyzer

@@ -373,6 +373,12 @@ class Journal:
         )
         return [{**dict(row), "applied": bool(row["applied"])} for row in rows]
 
+    def last_trade_id(self, symbol: str) -> int | None:
+        """The highest exchange trade id journaled for `symbol` (None before its first fill): where catching up
+        with the exchange's own trades starts (`myTrades` fromId)."""
+        row = self._db.fetch_one("SELECT MAX(trade_id) AS last FROM fills WHERE symbol = ?", (symbol,))
+        return None if row is None or row["last"] is None else int(row["last"])
+
     def fills(self, since_ms: int | None = None) -> list[FillRow]:
         rows = self._db.fetch_all("SELECT * FROM fills WHERE time_ms >= ? ORDER BY time_ms, rowid", (_floor(since_ms),))
         return [fill_row(row) for row in rows]

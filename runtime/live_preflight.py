@@ -4,7 +4,8 @@ Live trades real money, so it is refused, each time with a code and what to do:
 - without `--confirm-live` typed on `run`'s command line (LIVE_NOT_CONFIRMED). The confirmation is never read
   from the environment (EXECUTOR_MODE=live alone, or a variable such as EXECUTOR_CONFIRM_LIVE, does not
   count), and `run` is not a tool: no MCP, OpenAI-tools, chat or Telegram caller can give it;
-- without BINANCE_API_KEY and BINANCE_API_SECRET (BINANCE_KEYS_MISSING);
+- without BINANCE_API_KEY and BINANCE_API_SECRET (INVALID_CONFIG naming the missing one, as `binance_account`
+  refuses it);
 - when Binance refuses the key (KEY_REFUSED: a wrong key or secret, or an IP the key does not allow);
 - when the key's permissions cannot be read (KEY_PERMISSIONS_UNKNOWN: Binance unreachable, rate-limited or an
   unreadable answer): unknown permissions are treated as unsafe;
@@ -22,14 +23,14 @@ from enum import StrEnum
 
 from binance_common.errors import Error, NetworkError, ServerError
 
-from core.errors import ConfigError, ExecutorError, InvalidArgument
+from core.errors import ExecutorError, InvalidArgument
 from exchange.binance.config import BinanceConfig
 from exchange.binance.errors import binance_code, message
 from exchange.binance.permissions import KeyPermissions, read_key_permissions
 from exchange.binance.rest import RestClient
 from exchange.feeds.live import wall_clock_ms
 from runtime.run_mode import RunMode
-from runtime.settings import BINANCE_KEY_VARIABLES, binance_account, binance_venue
+from runtime.settings import binance_account
 
 CONFIRM_LIVE_FLAG = "--confirm-live"
 # Variables a person might expect to confirm live trading; they are named in the refusal, never honoured.
@@ -39,7 +40,6 @@ API_MANAGEMENT = "Binance > Account > API Management"
 
 class PreflightCode(StrEnum):
     LIVE_NOT_CONFIRMED = "LIVE_NOT_CONFIRMED"
-    BINANCE_KEYS_MISSING = "BINANCE_KEYS_MISSING"
     KEY_REFUSED = "KEY_REFUSED"
     KEY_PERMISSIONS_UNKNOWN = "KEY_PERMISSIONS_UNKNOWN"
     KEY_CAN_WITHDRAW = "KEY_CAN_WITHDRAW"
@@ -112,7 +112,7 @@ def preflight(mode: RunMode, env: Mapping[str, str], *, confirmed_on_command_lin
         if confirmed_on_command_line:
             raise InvalidArgument(f"{CONFIRM_LIVE_FLAG} only applies to --mode live; leave it out for {mode.value}",
                                   option=CONFIRM_LIVE_FLAG, mode=mode.value)
-        return mode_account(mode, env) if mode is RunMode.TESTNET else None
+        return binance_account(env, mode) if mode is RunMode.TESTNET else None
     if mode is not RunMode.LIVE:
         raise ExecutorError(f"no pre-flight for mode {mode!r}", mode=str(mode))
     if not confirmed_on_command_line:
@@ -123,22 +123,9 @@ def preflight(mode: RunMode, env: Mapping[str, str], *, confirmed_on_command_lin
             f"live trading uses real money and needs {CONFIRM_LIVE_FLAG} typed on the command line: "
             f"python executor.py run --mode live {CONFIRM_LIVE_FLAG}{ignored}. Run `python executor.py doctor "
             "--mode live` first"), option=CONFIRM_LIVE_FLAG, ignored_variables=configured)
-    config = mode_account(mode, env)
+    config = binance_account(env, mode)
     problems = permission_problems(fetch_key_permissions(config))
     if problems:
         first = problems[0]
         raise LiveRefused(first.code, first.message, problems=[p.code.value for p in problems])
     return config
-
-
-def mode_account(mode: RunMode, env: Mapping[str, str]) -> BinanceConfig:
-    """The mode's Binance account; a missing key is BINANCE_KEYS_MISSING naming both variables of the pair."""
-    names = BINANCE_KEY_VARIABLES[binance_venue(mode)]
-    try:
-        return binance_account(env, mode)
-    except ConfigError as refused:
-        if refused.setting in names and refused.details.get("value") == "":
-            raise LiveRefused(PreflightCode.BINANCE_KEYS_MISSING, (
-                f"--mode {mode.value} needs {names[0]} and {names[1]} in the environment (CONFIGURATION.md, "
-                f"'Binance API key'); {refused.setting} is not set"), setting=refused.setting) from None
-        raise

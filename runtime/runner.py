@@ -3,6 +3,9 @@
 Start-up: take the single-writer lock, open the journal once it is known to be the complete journal of the
 home (`runtime.state`), restore the last checkpoint it holds (engine, paper exchange, feed position),
 reconcile the journal with the exchange and make sure every open position is protected — only then trade.
+On a real account (testnet/live) the checkpoint holds no venue state: the user-data stream is subscribed, the
+account itself is reconciled with (`runtime.venue_reconcile`), the stream feeds the pump while running
+(`runtime.venue_link`), and the checkpoint is saved before each order intent is made durable.
 While running: checkpoint regularly, in the same journal transaction as the events it accounts for, watch
 the kill flag file, answer SIGINT/SIGTERM by stopping cleanly (positions stay protected by their
 exchange-side orders, state saved).
@@ -14,7 +17,7 @@ import signal
 import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.config import ExecutorConfig
 from core.display import fixed
@@ -43,8 +46,14 @@ from runtime.state import (
     publish_marker,
     reconcile_at_start,
 )
+from runtime.venue_reconcile import reconcile_with_venue
+from runtime.venues import VenueKind, venue_for, venue_state
 from runtime.view import LiveView
 from tools.spec import wall_clock_ms
+
+if TYPE_CHECKING:
+    from exchange.binance import BinanceConfig
+    from runtime.venue_link import VenueLink
 
 QUOTE_ASSET = "USDT"
 COMMAND_POLL_S = 0.2  # how often (wall time) the queue of requests from other processes is read
@@ -76,7 +85,10 @@ class Runner:
                  accept_rollback: bool = False, notifiers: Sequence[Notifier] = (),
                  alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN,
                  research: Notifier | None = None, background: Sequence[Background] = (),
-                 confirmation_channel: str = "terminal") -> None:
+                 confirmation_channel: str = "terminal", mode: RunMode | None = None,
+                 account: BinanceConfig | None = None) -> None:
+        """`mode`: the run's mode (default: paper for a live source, replay otherwise); `account`: the Binance
+        account of testnet/live (`runtime.settings.binance_account`)."""
         self.home = home
         self.background = list(background)
         self.confirmation_channel = confirmation_channel
@@ -88,7 +100,10 @@ class Runner:
         self.checkpoint_every = checkpoint_every
         self.speed = speed
         self.view = view
-        self.mode = RunMode.PAPER if source.live else RunMode.REPLAY
+        self.mode = mode or (RunMode.PAPER if source.live else RunMode.REPLAY)
+        self.venue = venue_for(self.mode)
+        self.account = account
+        self.link: VenueLink | None = None
         self.store = MemoryStore(home.root)
         self.journal, self.warnings = open_journal_for_writing(home, accept_rollback=accept_rollback,
                                                                wall_ms=wall_clock_ms())
@@ -103,7 +118,13 @@ class Runner:
                                  alert_routes({}) if alerts is None else alerts, alert_outage_min)
         self.research = ResearchQueue(self.journal, research)
         self.pump = Pump(self.engine, self.exchange, self.journal, on_record=self._on_record,
-                         on_placed=self.alerts.on_sent)
+                         on_placed=self.alerts.on_sent, before_send=self.checkpoint)
+        if self.venue is VenueKind.BINANCE:  # a real account: its user-data stream, catch-up, checks
+            from exchange.binance import BinanceExchange
+            from runtime.venue_link import VenueLink
+
+            assert isinstance(self.exchange, BinanceExchange)
+            self.link = VenueLink(self.exchange, self.exchange.user_stream(), self.journal, self.pump, wall_clock_ms)
         self.checkpoint_ms = self.engine.now_ms
         self._commands_polled = 0.0
         # Paper reports by the wall clock at 09:00 UTC; a replay by its engine's time, each day as it passes it.
@@ -122,8 +143,14 @@ class Runner:
             if checkpoint.get("finished"):
                 raise ReplayFinished(f"this replay already finished on {home.root}; use another --home to run it "
                                      "again", home=str(home.root))
+            saved_venue = checkpoint.get("venue", VenueKind.PAPER.value)
+            if saved_venue != self.venue.value:
+                raise ExecutorError(f"{home.root} holds the state of a run on the {saved_venue} venue, and --mode "
+                                    f"{self.mode} trades on {self.venue}; use another --home for this one",
+                                    home=str(home.root), venue=saved_venue, mode=self.mode.value)
             try:
-                session = restore_session(self.mode, checkpoint["engine"], checkpoint["paper"], config, source.rules)
+                session = restore_session(self.mode, checkpoint["engine"], checkpoint.get("paper"), config,
+                                          source.rules, self.account)
                 self.cursor = self.resumed_from = 0 if source.live else int(checkpoint["cursor"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise unrestorable_checkpoint(home, exc) from None
@@ -133,7 +160,7 @@ class Runner:
                 "use another --home for this one", home=str(home.root))
         else:
             session = new_session(self.mode, config, source.rules, source.symbols, source.start_ms, QUOTE_ASSET,
-                                  balance)
+                                  balance, self.account)
         self.engine, self.exchange = session.engine, session.exchange
 
     def _on_record(self, record: Record) -> None:
@@ -148,8 +175,14 @@ class Runner:
         switch as the `KILL` file and the journal record it; all of it saved with a checkpoint."""
         with self.journal.batch():
             complete_interrupted(self.journal, wall_clock_ms())
-            self.warnings.extend(reconcile_at_start(self.home, self.journal, self.pump,
-                                                    replay_after_ms=None if self.source.live else self.checkpoint_ms))
+            if self.link is not None:
+                self.link.start()  # subscribed first: nothing that happens during the reconciliation is missed
+                report = reconcile_with_venue(self.home, self.journal, self.pump, self.link.exchange, wall_clock_ms())
+                self.warnings.extend(report.notes())
+            else:
+                self.warnings.extend(reconcile_at_start(self.home, self.journal, self.pump,
+                                                        replay_after_ms=None if self.source.live
+                                                        else self.checkpoint_ms))
             # A new replay saves its first checkpoint at its first interval: one saved now, at the start time,
             # would make the orders of the replay's first moment look older than it after a crash.
             restarted = self.resumed_from is not None or self.source.live
@@ -161,11 +194,13 @@ class Runner:
     def checkpoint(self, finished: bool = False) -> None:
         """Store the checkpoint in the journal: inside a batch, it commits with the rows it accounts for."""
         rules = {s: self.source.rules[s].model_dump(mode="json") for s in self.engine.symbols}
-        self.journal.save_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
-                                      "mode": "paper" if self.source.live else "replay",
-                                      "confirmation_channel": self.confirmation_channel,
-                                      "rules": rules, "engine": self.engine.to_state(),
-                                      "paper": self.exchange.to_state()}, written_ms=wall_clock_ms())
+        document = {"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
+                    "mode": self.mode.value, "venue": self.venue.value,
+                    "confirmation_channel": self.confirmation_channel, "rules": rules, "engine": self.engine.to_state()}
+        state = venue_state(self.exchange)
+        if state is not None:  # a real account keeps no venue state: the exchange is the truth
+            document["paper"] = state
+        self.journal.save_checkpoint(document, written_ms=wall_clock_ms())
 
     def publish(self) -> None:
         """After a checkpoint committed: the marker, then the derived memory files."""
@@ -195,7 +230,7 @@ class Runner:
                 "per_strategy": {k: v.as_dict() for k, v in sorted(self.tally.per_strategy.items())}}
 
     def run(self, events: Iterable[object]) -> None:
-        pump, journal = self.pump, self.journal
+        pump, journal, link = self.pump, self.journal, self.link
         index = 0
         last_view = 0.0
         wall_start = time.monotonic()
@@ -209,6 +244,8 @@ class Runner:
                 first_event_ms = self._pace(event, first_event_ms, wall_start)
             with journal.batch():
                 pump.handle(event)
+                if link is not None:
+                    link.poll()
                 self.cursor = index
                 activity = (pump.orders_sent, pump.reports_seen)
                 # Live data will not re-run after a crash: save with every order sent or order update received.
@@ -298,6 +335,9 @@ class Runner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if self.link is not None:
+                self.link.stop()
+                self.link.close()
             for service in self.background:
                 service.stop(BACKGROUND_STOP_S)
             self.reports.stop(REPORT_IDLE_S)
@@ -322,7 +362,7 @@ class Runner:
         portfolio = engine.portfolio
         places = quote_places(self.source.rules, portfolio.quote_asset)
         return {
-            "mode": "paper" if self.source.live else "replay",
+            "mode": self.mode.value,
             "source": self.source.description,
             "events": self.cursor,
             "resumed_from": self.resumed_from,

@@ -33,11 +33,10 @@ from runtime.live_preflight import (
     API_MANAGEMENT,
     LiveRefused,
     fetch_key_permissions,
-    mode_account,
     permission_problems,
 )
 from runtime.run_mode import RunMode
-from runtime.settings import binance_rest, binance_venue
+from runtime.settings import binance_account, binance_rest, binance_venue
 
 TIMEOUT_S = 5.0
 # The executor judges data freshness and stamps its journal with the local clock: a clock this far from
@@ -64,8 +63,8 @@ def binance_checks(mode: RunMode, env: Mapping[str, str], symbols: list[str]) ->
         return [*checks, skipped(CheckId.BINANCE_KEY_PERMISSIONS, "paper trades no Binance account"),
                 skipped(CheckId.BINANCE_USER_DATA, "paper trades no Binance account")]
     try:
-        config = mode_account(mode, env)
-    except (LiveRefused, ConfigError) as refused:
+        config = binance_account(env, mode)
+    except ConfigError as refused:
         return [*checks, fail(CheckId.BINANCE_KEY_PERMISSIONS, refused.message),
                 skipped(CheckId.BINANCE_USER_DATA, "no usable key")]
     return [*checks, key_permissions_check(mode, config), user_data_check(config)]

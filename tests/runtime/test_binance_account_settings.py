@@ -7,7 +7,7 @@ import pytest
 from core.errors import ConfigError
 from exchange.binance.config import BinanceVenue
 from runtime.run_mode import RunMode
-from runtime.settings import binance_account
+from runtime.settings import binance_account, market_data_urls
 
 LIVE = {"BINANCE_API_KEY": "livekey123", "BINANCE_API_SECRET": "livesecret456"}
 TESTNET = {"BINANCE_TESTNET_API_KEY": "testkey123", "BINANCE_TESTNET_API_SECRET": "testsecret456"}
@@ -46,3 +46,20 @@ def test_loopback_urls_override_the_venue_and_paper_modes_have_no_account() -> N
     with pytest.raises(ConfigError):
         binance_account(TESTNET, RunMode.PAPER)
     assert BinanceVenue.TESTNET.value == "testnet"
+
+
+@pytest.mark.parametrize(("mode", "rest", "stream"), [
+    (RunMode.TESTNET, "https://testnet.binance.vision", "wss://stream.testnet.binance.vision"),  # testnet's own prices
+    (RunMode.LIVE, "https://api.binance.com", "wss://stream.binance.com:9443"),
+    (RunMode.PAPER, "https://api.binance.com", "wss://stream.binance.com:9443"),
+])
+def test_market_data_comes_from_the_venues_own_urls(mode: RunMode, rest: str, stream: str) -> None:
+    assert market_data_urls({}, mode) == (rest, stream)
+    loopback = {"BINANCE_BASE_URL": "http://127.0.0.1:9/", "BINANCE_STREAM_URL": "ws://127.0.0.1:9"}
+    assert market_data_urls(loopback, mode) == ("http://127.0.0.1:9", "ws://127.0.0.1:9")
+
+
+def test_a_market_data_url_of_the_wrong_kind_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError) as refused:
+        market_data_urls({"BINANCE_STREAM_URL": "https://stream.example"}, RunMode.TESTNET)
+    assert refused.value.details["setting"] == "BINANCE_STREAM_URL"

@@ -30,6 +30,9 @@ CASES: list[tuple[dict[str, Any], str, bool]] = [
     ({"source_id": "paper:BTCUSDT"}, "paper", False),
     ({"source_id": "testnet:BTCUSDT"}, "testnet", True),
     ({"source_id": "live:BTCUSDT"}, "live", True),
+    # As `run --mode testnet|live` writes it: its mode, the Binance venue and no venue state. Always two-phase.
+    ({"source_id": "testnet:BTCUSDT", "mode": "testnet", "venue": "binance"}, "testnet", True),
+    ({"source_id": "live:BTCUSDT", "mode": "live", "venue": "binance"}, "live", True),
     ({"source_id": "paperclip:BTCUSDT"}, "unknown", True),  # not a paper source id: never single-phase
     ({"source_id": "paper:BTCUSDT", "mode": "Paper"}, "unknown", True),  # not one of our modes
     ({"source_id": "synthetic:7::100", "mode": 3}, "replay", False),  # not a mode at all: read from the source

@@ -22,9 +22,9 @@ def live_env(fake: FakeBinance, **extra: str) -> dict[str, str]:
             "BINANCE_WS_API_URL": fake.ws_api_url, **extra}
 
 
-def refused(home: Path, *args: str, **env: str) -> dict[str, object]:
+def refused(home: Path, *args: str, exit_code: int = 1, **env: str) -> dict[str, object]:
     code, envelope, stderr = run_cli(home, "run", *args, "--no-view", **env)
-    assert code == 1 and not envelope["ok"], envelope
+    assert code == exit_code and not envelope["ok"], envelope
     assert KEY not in stderr + str(envelope) and SECRET not in stderr + str(envelope)
     assert not home.exists(), "a refused start must not create or touch the home"
     error = envelope["error"]
@@ -43,8 +43,9 @@ def test_live_without_confirm_live_is_refused_and_the_environment_cannot_confirm
 
 
 def test_live_without_keys_is_refused_naming_the_variables(tmp_path: Path) -> None:
-    error = refused(tmp_path / "home", "--mode", "live", "--confirm-live")
-    assert error["code"] == "BINANCE_KEYS_MISSING"
+    error = refused(tmp_path / "home", "--mode", "live", "--confirm-live", exit_code=2)
+    assert error["code"] == "INVALID_CONFIG" and error["details"] == {
+        "setting": "BINANCE_API_KEY", "value": "", "reason": error["details"]["reason"]}  # type: ignore[index]
     assert "BINANCE_API_KEY" in str(error["message"]) and "BINANCE_API_SECRET" in str(error["message"])
 
 
@@ -85,8 +86,8 @@ def test_a_healthy_confirmed_live_key_passes_and_reads_the_permissions(fake: Fak
 
 
 def test_testnet_needs_its_own_keys_and_no_confirmation(fake: FakeBinance, tmp_path: Path) -> None:
-    error = refused(tmp_path / "home", "--mode", "testnet", **live_env(fake))  # live keys never serve testnet
-    assert error["code"] == "BINANCE_KEYS_MISSING" and "BINANCE_TESTNET_API_KEY" in str(error["message"])
+    error = refused(tmp_path / "home", "--mode", "testnet", exit_code=2, **live_env(fake))  # never the live pair
+    assert error["code"] == "INVALID_CONFIG" and "BINANCE_TESTNET_API_KEY" in str(error["message"])
     env = {"BINANCE_TESTNET_API_KEY": KEY, "BINANCE_TESTNET_API_SECRET": SECRET, "BINANCE_BASE_URL": fake.rest_url}
     config = preflight(RunMode.TESTNET, env, confirmed_on_command_line=False)
     assert config is not None and config.api_key == KEY

@@ -79,6 +79,13 @@ def order_list(venue: Venue, the_list: ListRecord, now_ms: int, *, reports: list
     }
 
 
+def list_status(venue: Venue, the_list: ListRecord, now_ms: int) -> Doc:
+    """`GET /api/v3/orderList` and each element of `GET /api/v3/openOrderList`: the list without order reports."""
+    doc = order_list(venue, the_list, now_ms, reports=[])
+    del doc["orderReports"]
+    return doc
+
+
 def new_oco(venue: Venue, the_list: ListRecord, now_ms: int) -> Doc:
     legs = [venue.order(i) for i in the_list.order_ids]
     reports = [{"symbol": o.symbol, "orderId": o.order_id, "orderListId": o.list_id, "clientOrderId": o.wire_id,

@@ -35,6 +35,7 @@ from tests.fakes.binance.limits import (
     Op,
     RateLimiter,
 )
+from tests.fakes.binance.market import Market
 from tests.fakes.binance.params import Params
 from tests.fakes.binance.render import exchange_info
 from tests.fakes.binance.signing import check_api_key, check_timestamp, param_text, verify_rest, verify_ws
@@ -56,6 +57,8 @@ REST_ROUTES: dict[tuple[str, str], Op] = {
     ("GET", "/api/v3/openOrders"): Op.OPEN_ORDERS,
     ("GET", "/api/v3/myTrades"): Op.MY_TRADES,
     ("GET", "/sapi/v1/account/apiRestrictions"): Op.API_RESTRICTIONS,
+    ("GET", "/api/v3/orderList"): Op.QUERY_ORDER_LIST,
+    ("GET", "/api/v3/openOrderList"): Op.OPEN_ORDER_LISTS,
 }
 WS_METHODS: dict[str, Op] = {op.value: op for op in Op if op is not Op.API_RESTRICTIONS}
 # userDataStream.unsubscribe acts on its own connection's subscriptions and needs no key (web-socket-api.md).
@@ -66,6 +69,8 @@ ORDERS_PLACED = {Op.NEW_ORDER: 1, Op.NEW_OCO: 2}  # an OCO counts as two orders
 FREE_WHEN_SUCCESSFUL = frozenset({Op.NEW_ORDER, Op.NEW_OCO, Op.CANCEL_ORDER, Op.CANCEL_ORDER_LIST})
 WS_API_PATH = "/ws-api/v3"
 KEY_CREATED_MS = 1_767_225_600_000  # apiRestrictions' createTime: 2026-01-01
+STREAM_PATH = "/stream"
+DEFAULT_DEPTH_LIMIT = 100
 
 
 def wall_clock_ms() -> int:
@@ -87,8 +92,15 @@ class FakeBinance:
 
     def __init__(self, rules: dict[str, SymbolRules], balances: dict[str, Decimal], *, api_key: str,
                  api_secret: str, fee_rate: Decimal = Decimal("0.001"), limits: Limits | None = None,
-                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+                 clock_ms: Callable[[], int] = wall_clock_ms, market: Market | None = None,
+                 market_interval_s: float = 0.1) -> None:
+        """`market`: public prices that move the matching engine every `market_interval_s` and are streamed on
+        `/stream` (see `tests.fakes.binance.market`); None: the market moves only when a test drives it."""
         self.venue = Venue(rules, balances, fee_rate=fee_rate)
+        self.market = market
+        self._market_interval_s = market_interval_s
+        self._market_task: asyncio.Task[None] | None = None
+        self._streams: list[tuple[web.WebSocketResponse, frozenset[str]]] = []
         self.faults = FaultQueue()
         self.limiter = RateLimiter(limits or Limits())
         self.api_key = api_key
@@ -114,6 +126,11 @@ class FakeBinance:
         return f"ws://127.0.0.1:{self.port}{WS_API_PATH}"
 
     @property
+    def stream_url(self) -> str:
+        """The market streams' base (BINANCE_STREAM_URL): clients connect to `<base>/stream?streams=...`."""
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
     def control_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/fake"
 
@@ -135,6 +152,8 @@ class FakeBinance:
         for method, path in REST_ROUTES:
             app.router.add_route(method, path, self._rest)
         app.router.add_get(WS_API_PATH, self._ws_api)
+        app.router.add_get(STREAM_PATH, self._stream)
+        app.router.add_get("/api/v3/depth", self._depth)
         for action in ("book", "trade", "balance", "fault", "clock", "drop", "terminate", "restrictions"):
             app.router.add_post(f"/fake/{action}", self._control)
         self._runner = web.AppRunner(app, handle_signals=False)
@@ -144,8 +163,16 @@ class FakeBinance:
         server = site._server
         assert server is not None and server.sockets  # type: ignore[union-attr]
         self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        if self.market is not None:
+            self._market_task = asyncio.create_task(self._run_market(self.market))
 
     async def _shutdown(self) -> None:
+        if self._market_task is not None:
+            self._market_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._market_task
+        for ws, _ in list(self._streams):
+            await ws.close()
         await self._drop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -284,6 +311,10 @@ class FakeBinance:
             return [docs.trade(t) for t in venue.my_trades(p)]
         if op is Op.API_RESTRICTIONS:
             return self.api_restrictions.document(KEY_CREATED_MS)
+        if op is Op.QUERY_ORDER_LIST:
+            return docs.list_status(venue, venue.query_order_list(p), now)
+        if op is Op.OPEN_ORDER_LISTS:
+            return [docs.list_status(venue, order_list, now) for order_list in venue.open_order_lists()]
         return None  # USER_STREAM_(UN)SUBSCRIBE: the WebSocket API acts on its own connection
 
     def _listed(self, p: Params) -> list[SymbolRules]:
@@ -415,6 +446,44 @@ class FakeBinance:
                 raise BinanceError(Code.UNKNOWN, f"No subscription with id {subscription_id}.")
             self.venue.unlisten(listener)
         return {}
+
+    # ----- public market data ----------------------------------------------------------------------------
+
+    async def _run_market(self, market: Market) -> None:
+        """Move the market every interval: the venue matches on it first, then the streams carry it."""
+        while True:
+            await asyncio.sleep(self._market_interval_s)
+            now = self.now_ms()
+            for step in market.step(now):
+                self.venue.set_book(step.symbol, step.bids, step.asks, now)
+                self.venue.trade(step.symbol, step.trade_price, Decimal("0.0001"), now)
+                for name, data in step.messages.items():
+                    text = json.dumps({"stream": name, "data": data})
+                    for ws, wanted in list(self._streams):
+                        if name in wanted and not ws.closed:
+                            with contextlib.suppress(ConnectionError):
+                                await ws.send_str(text)
+
+    async def _stream(self, request: web.Request) -> web.WebSocketResponse:
+        """A combined-stream connection: the messages of the streams named in `?streams=a/b`."""
+        ws = web.WebSocketResponse(heartbeat=20)
+        await ws.prepare(request)
+        entry = (ws, frozenset(request.query.get("streams", "").split("/")))
+        self._streams.append(entry)
+        try:
+            async for _ in ws:
+                pass  # Binance ignores what a stream client sends here (no SUBSCRIBE support needed)
+        finally:
+            self._streams.remove(entry)
+        return ws
+
+    async def _depth(self, request: web.Request) -> web.Response:
+        """`GET /api/v3/depth?symbol=S&limit=N`: the current book of the streamed market."""
+        symbol = request.query.get("symbol", "")
+        if self.market is None or symbol not in self.market.symbols:
+            return web.json_response({"code": Code.INVALID_SYMBOL, "msg": "Invalid symbol."}, status=400)
+        limit = int(request.query.get("limit", DEFAULT_DEPTH_LIMIT))
+        return web.json_response(self.market.depth(symbol, limit), headers=self.limiter.headers(self.now_ms()))
 
     # ----- control API (by hand: curl -X POST .../fake/trade -d '{"symbol": ..., "price": ...}') ---------
 
