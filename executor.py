@@ -353,16 +353,11 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
                         research=settings.research, background=background_services(home, settings),
                         confirmation_channel=settings.confirmation_channel, mode=mode, account=account)
         if mode is not RunMode.REPLAY:  # a replay is never reviewed, and does not load the LLM client
-            from runtime.alerting import AlertOutbox, llm_stop_hook
-            from runtime.analyzer import build_analyzer
-            from runtime.research import verdict_poster
+            from runtime.analyzer import analyzer_factory
 
             # None without DEEPSEEK_API_KEY: then no entry is reviewed. Verdicts go to DISCORD_WEBHOOK_RESEARCH; a
-            # budget reached, a 402 or a 401 becomes an `llm` alert.
-            stops = llm_stop_hook(AlertOutbox(runner.journal, settings.notifiers, settings.alerts))
-            runner.engine.review = build_analyzer(os.environ, settings.analyzer, runner.journal, mode.value,
-                                                  on_verdict=verdict_poster(runner.research, wall_clock_ms),
-                                                  on_stop=stops)
+            # budget reached, a 402 or a 401 becomes an `llm` alert. The same as a `trade` run by the tool itself.
+            runner.engine.review = analyzer_factory(os.environ, wall_clock_ms)(runner.journal, mode.value)
         # The scouts run beside live trading only (a replay stays deterministic and fast), on their own thread.
         schedule = None
         if ScoutSchedule.wanted(settings.llm, mode.value):

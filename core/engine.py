@@ -28,7 +28,7 @@ from core.events import Bar, Book, BookTop, DataGap, DataOutage, DataRestored, T
 from core.exchange_port import ExecutionReport
 from core.features import PairSpread, SymbolFeatures
 from core.filters import SymbolRules, conform_oco, conform_order, conform_quantity
-from core.performance import StrategyPerformance, TradeOutcome, strategy_performance
+from core.performance import StrategyPerformance, TradeOutcome, returns_stats, strategy_performance
 from core.portfolio import ClosedTrade, Portfolio
 from core.regime import Regime, RegimeTracker
 from core.review import EntryReview, review_cause
@@ -643,9 +643,8 @@ class Engine:
         if not outcomes:
             self._stats[strategy] = KellyBasis()
             return
-        performance = strategy_performance(outcomes)
-        self._stats[strategy] = KellyBasis(performance.returns.count, performance.returns.kelly,
-                                           performance.last_closed_ms)
+        returns = returns_stats(outcomes)  # not the whole strategy_performance: its drawdown walk is not needed here
+        self._stats[strategy] = KellyBasis(returns.count, returns.kelly, outcomes[-1].closed_ms)
 
     def on_rejected(self, command: Command, error: ExecutorError) -> None:
         """The exchange refused a command. Entries are dropped; protection falls back to a stop, then an exit.

@@ -281,11 +281,12 @@ class Journal:
         """
         safe_reason = redact_text(reason) if reason is not None else None
         with self._db.write(f"update order {client_order_id}") as conn:
-            row = conn.execute("SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,)).fetchone()
+            # The two columns the staleness rule reads, not the whole row: every report of every order comes here.
+            row = conn.execute("SELECT status, executed_qty FROM orders WHERE client_order_id = ?",
+                               (client_order_id,)).fetchone()
             if row is None:
                 raise OrderNotJournaled(client_order_id)
-            current = order_row(row)
-            applied = not _is_stale(current, status, executed_qty)
+            applied = not _is_stale(OrderStatus(row["status"]), Decimal(row["executed_qty"]), status, executed_qty)
             conn.execute(
                 "INSERT INTO order_updates (client_order_id, time_ms, status, executed_qty, cum_quote, reason, applied)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -849,10 +850,11 @@ def _risk_settings(conn: sqlite3.Connection) -> dict[str, StoredSetting]:
     return {row["name"]: StoredSetting(json.loads(row["value_json"]), row["source"], row["changed_ms"]) for row in rows}
 
 
-def _is_stale(current: OrderRow, status: OrderStatus, executed_qty: Decimal) -> bool:
-    if executed_qty < current.executed_qty:
+def _is_stale(current_status: OrderStatus, current_executed: Decimal, status: OrderStatus,
+              executed_qty: Decimal) -> bool:
+    if executed_qty < current_executed:
         return True
-    return current.is_final and not status.is_final and executed_qty == current.executed_qty
+    return current_status.is_final and not status.is_final and executed_qty == current_executed
 
 
 def _describe(request: OrderRequest | OcoRequest) -> str:

@@ -30,6 +30,7 @@ from core.config import ExecutorConfig
 from core.engine import Engine
 from core.errors import ExecutorError, InvalidArgument, UnknownSymbol
 from core.filters import SymbolRules, rules_from_exchange_info
+from core.review import EntryReview
 from core.types import Advice, DecisionAction
 from exchange.feeds.synthetic import SyntheticMarket
 from memory.files import MemoryStore
@@ -50,6 +51,9 @@ OPERATOR_REASON = "requested by the operator"
 PROTECTION_FAILURES = frozenset({"PROTECTION_FAILED"})
 EXIT_PREFIX = "cx-x-"
 DIRECT_MODES = ("replay", "paper")  # modes whose exchange is the paper simulator in the checkpoint
+# The analyzer of an engine restored for a moment, given the journal it writes to and the engine's mode
+# (`runtime.analyzer.analyzer_factory`); None: no review.
+ReviewFactory = Callable[[Journal, str], EntryReview | None]
 
 
 # ----- errors --------------------------------------------------------------------------------------------
@@ -528,7 +532,8 @@ class DirectSession:
     Open it (restore, then reconcile exactly as `run` does at start-up), `process` the queue, `save`.
     """
 
-    def __init__(self, home: Home, config: ExecutorConfig, journal: Journal, wall_ms: int) -> None:
+    def __init__(self, home: Home, config: ExecutorConfig, journal: Journal, wall_ms: int,
+                 review: ReviewFactory | None = None) -> None:
         self.home = home
         self.journal = journal
         self.store = MemoryStore(home.root)
@@ -548,6 +553,8 @@ class DirectSession:
         except (KeyError, TypeError, ValueError) as exc:
             raise unrestorable_checkpoint(home, exc) from None
         self.engine, self.exchange = session.engine, session.exchange
+        # The analyzer reviews a large manual entry here as it would in `run` (None: replay, no key, no factory).
+        self.engine.review = None if review is None else review(journal, self.mode)
         self.pump = Pump(self.engine, self.exchange, journal, on_record=lambda record: leave_kill_flag(home, record))
         replay = self.mode == "replay"
         reconcile_at_start(home, journal, self.pump, replay_after_ms=self.engine.now_ms if replay else None)
@@ -614,11 +621,13 @@ def home_is_held(home: Home) -> bool:
 
 
 def submit(home: Home, config: ExecutorConfig, kind: str, payload: dict[str, Any], idempotency_key: str,
-           wall_ms: Callable[[], int], wait_s: float = 30.0, poll_s: float = 0.05) -> Outcome:
+           wall_ms: Callable[[], int], wait_s: float = 30.0, poll_s: float = 0.05,
+           review: ReviewFactory | None = None) -> Outcome:
     """Have the home's engine execute one command exactly once and return its answer.
 
     If `run` holds the home, the command is queued and its answer awaited (up to `wait_s` seconds); if not,
-    this process takes the lock and runs the same code path itself. A key already answered returns the
+    this process takes the lock and runs the same code path itself, its entries reviewed by `review`'s analyzer
+    as `run`'s are. A key already answered returns the
     stored answer and executes nothing; a key is bound to the request's kind and parameters (`same_request`),
     so a key that names another request raises RequestIdConflict instead of answering for it. Raises
     CommandFailed with the command's own error, QueueTimeout (not executed, withdrawn), ResultUnknown (taken
@@ -638,11 +647,12 @@ def submit(home: Home, config: ExecutorConfig, kind: str, payload: dict[str, Any
         lock = _try_lock(home)
         if lock is not None:
             try:
-                return _run_directly(home, config, journal, kind, payload, idempotency_key, wall_ms, replayed)
+                return _run_directly(home, config, journal, kind, payload, idempotency_key, wall_ms, replayed,
+                                     review)
             finally:
                 lock.release()
         command_id = _enqueue(journal, kind, payload, idempotency_key, wall_ms())
-        return _await(home, config, journal, command_id, wall_ms, wait_s, poll_s, replayed)
+        return _await(home, config, journal, command_id, wall_ms, wait_s, poll_s, replayed, review)
 
 
 def _enqueue(journal: Journal, kind: str, payload: dict[str, Any], key: str, now_ms: int) -> int:
@@ -656,9 +666,9 @@ def _enqueue(journal: Journal, kind: str, payload: dict[str, Any], key: str, now
 
 
 def _run_directly(home: Home, config: ExecutorConfig, journal: Journal, kind: str, payload: dict[str, Any],
-                  key: str, wall_ms: Callable[[], int], replayed: bool) -> Outcome:
+                  key: str, wall_ms: Callable[[], int], replayed: bool, review: ReviewFactory | None) -> Outcome:
     with journal.batch():  # the command, its effects and the checkpoint that holds them: all saved, or none
-        session = DirectSession(home, config, journal, wall_ms())
+        session = DirectSession(home, config, journal, wall_ms(), review)
         command_id = _enqueue(journal, kind, payload, key, wall_ms())
         while _status(journal, command_id) is CommandStatus.QUEUED and session.process(wall_ms()):
             pass
@@ -668,7 +678,7 @@ def _run_directly(home: Home, config: ExecutorConfig, journal: Journal, kind: st
 
 
 def _await(home: Home, config: ExecutorConfig, journal: Journal, command_id: int, wall_ms: Callable[[], int],
-           wait_s: float, poll_s: float, replayed: bool) -> Outcome:
+           wait_s: float, poll_s: float, replayed: bool, review: ReviewFactory | None) -> Outcome:
     deadline = time.monotonic() + wait_s
     while True:
         if _status(journal, command_id) is CommandStatus.DONE:
@@ -676,7 +686,7 @@ def _await(home: Home, config: ExecutorConfig, journal: Journal, command_id: int
         lock = _try_lock(home)
         if lock is not None:  # the engine stopped: answer it here (or learn that it was interrupted)
             try:
-                session = _session_or_withdraw(home, config, journal, command_id, wall_ms())
+                session = _session_or_withdraw(home, config, journal, command_id, wall_ms(), review)
                 with journal.batch():
                     session.process(wall_ms())
                     session.save(wall_ms())
@@ -702,11 +712,11 @@ def _await(home: Home, config: ExecutorConfig, journal: Journal, command_id: int
 
 
 def _session_or_withdraw(home: Home, config: ExecutorConfig, journal: Journal, command_id: int,
-                         wall_ms: int) -> DirectSession:
+                         wall_ms: int, review: ReviewFactory | None) -> DirectSession:
     """Restore the engine to answer a queued command; if it cannot be restored, the command is withdrawn with
     that error, so it never waits in the queue for an engine that may only start much later."""
     try:
-        return DirectSession(home, config, journal, wall_ms)
+        return DirectSession(home, config, journal, wall_ms, review)
     except ExecutorError as exc:
         journal.withdraw_command(command_id, {"ok": False, "error": exc.to_dict()}, wall_ms)
         raise

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_valida
 from core.errors import ExecutorError
 from core.types import Reason
 from memory.journal import CommandRow, CommandStatus, Journal
+from runtime.analyzer import analyzer_factory
 from runtime.checkpoint_mode import UNKNOWN_MODE, checkpoint_mode, needs_confirmation
 from runtime.commands import CommandKind, NotStarted, Outcome, has_state, request_fingerprint, same_request, submit
 from runtime.settings import confirmation_channel
@@ -359,7 +360,8 @@ def _preview_out_of_band(args: TradeInput, ctx: ToolContext, params: dict[str, s
 
 def _execute(args: TradeInput, ctx: ToolContext, mode: str, params: dict[str, str | None], key: str) -> TradeOutput:
     payload = {**_payload(params), "expires_ms": ctx.now_ms() + int(args.wait_s * 1000)}
-    outcome = submit(ctx.home, ctx.config, CommandKind.TRADE, payload, key, ctx.now_ms, wait_s=args.wait_s)
+    outcome = submit(ctx.home, ctx.config, CommandKind.TRADE, payload, key, ctx.now_ms, wait_s=args.wait_s,
+                     review=analyzer_factory(ctx.env, ctx.now_ms))
     placed = bool(outcome.data.get("orders")) or outcome.data.get("action") == "sell"
     output = _output(args, mode, outcome.data, outcome, status="executed" if placed else "skipped", request_id=key)
     output.message = _summary(output) if placed else f"not executed: {_reasons(output)}"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from core.errors import ConfigError
@@ -10,6 +14,7 @@ from runtime.run_mode import RunMode
 from runtime.settings import binance_account, market_data_urls
 
 LIVE = {"BINANCE_API_KEY": "livekey123", "BINANCE_API_SECRET": "livesecret456"}
+REPO = Path(__file__).resolve().parents[2]
 TESTNET = {"BINANCE_TESTNET_API_KEY": "testkey123", "BINANCE_TESTNET_API_SECRET": "testsecret456"}
 
 
@@ -46,6 +51,24 @@ def test_loopback_urls_override_the_venue_and_paper_modes_have_no_account() -> N
     with pytest.raises(ConfigError):
         binance_account(TESTNET, RunMode.PAPER)
     assert BinanceVenue.TESTNET.value == "testnet"
+
+
+def test_reading_the_settings_does_not_load_the_binance_sdk() -> None:
+    """Every command reads the settings (a backtest too): the SDK's clients (and aiohttp) load only when an
+    adapter or a REST configuration is built, and the package's names still resolve when asked for."""
+    code = ("import sys, runtime.settings, runtime.backtest; "
+            "print(sorted(m for m in ('binance_sdk_spot', 'aiohttp', 'exchange.binance.adapter') "
+            "if m in sys.modules)); "
+            "from exchange.binance import BinanceExchange, UserStream; print(BinanceExchange.__module__)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["[]", "exchange.binance.adapter"]
+
+
+def test_an_unknown_name_of_the_binance_package_is_an_attribute_error() -> None:
+    import exchange.binance
+
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        exchange.binance.NoSuchThing  # noqa: B018
 
 
 @pytest.mark.parametrize(("mode", "rest", "stream"), [
