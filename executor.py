@@ -170,7 +170,8 @@ def build_parser(command: str | None = None) -> Parser:
                      help="replay: recorded or synthetic data, offline; paper: live public Binance data, simulated "
                           "orders (default: $EXECUTOR_MODE, else replay when --data or --synthetic is given, else "
                           "paper); testnet: the Binance Spot testnet with its own keys "
-                          "(BINANCE_TESTNET_API_KEY/_SECRET); live: real orders on Binance (BINANCE_API_KEY/_SECRET)")
+                          "(BINANCE_TESTNET_API_KEY/_SECRET); live: real orders on Binance (BINANCE_API_KEY/_SECRET, "
+                          "and --confirm-live)")
     rsrc = run.add_mutually_exclusive_group()
     rsrc.add_argument("--data", type=Path, help="replay: candle file/folder (freqtrade JSON, Binance kline CSV) or "
                                                 "recording")
@@ -186,6 +187,9 @@ def build_parser(command: str | None = None) -> Parser:
     run.add_argument("--steps", type=_count(1), help=f"replay: {STEPS_HELP}")
     run.add_argument("--no-view", action="store_true", help="no live terminal view (logs only)")
     run.add_argument("--checkpoint-every", type=_count(1), default=5_000, help="events between checkpoints in replay")
+    run.add_argument("--confirm-live", action="store_true",
+                     help="--mode live only: you, a person, confirm trading real money (never read from the "
+                          "environment; run `doctor --mode live` first)")
     run.add_argument("--accept-journal-rollback", action="store_true",
                      help="go on from what journal.db holds although it is older than the home's last checkpoint "
                           "(a restored backup, a lost -wal); journaled")
@@ -296,6 +300,7 @@ REPLAY_ONLY_OPTIONS = {"data": "--data", "synthetic": "--synthetic", "steps": "-
 
 def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.limits import RUN_START, limits_at_start
+    from runtime.live_preflight import preflight
     from runtime.settings import check_settings
 
     chosen = choose_mode(args.mode, os.environ, args.data is not None or args.synthetic)
@@ -309,6 +314,8 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     # Every setting, the notifiers' too, is checked by name before the home is touched: a typo found at the first
     # report would stop a long-running executor hours after it started.
     settings = check_settings(os.environ)
+    # Testnet and live: keys, their permissions and live's typed confirmation, before anything is opened.
+    preflight(chosen.mode, os.environ, confirmed_on_command_line=args.confirm_live)
 
     def configure(home: Home) -> ExecutorConfig:
         from runtime.strategy_loader import home_config

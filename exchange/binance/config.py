@@ -33,6 +33,11 @@ _URLS: dict[BinanceVenue, tuple[str, str]] = {
 }
 
 
+def venue_rest_url(venue: BinanceVenue) -> str:
+    """The venue's published REST base (Binance's own, not an override)."""
+    return _URLS[venue][0]
+
+
 @dataclass(frozen=True, slots=True)
 class BinanceConfig:
     """Everything the adapter needs to reach one Binance account. `api_secret` is never printed (repr=False)."""

@@ -91,10 +91,14 @@ def test_executor_mode_testnet_without_its_own_keys_is_refused_by_name_before_th
     assert not (user / ".crypto-executor").exists()
 
 
-def test_executor_mode_live_trades_on_binance_and_says_when_it_cannot_be_reached(user):
-    done = launch(Path("/"), fresh_user_env(user, EXECUTOR_MODE="live"))
+def test_executor_mode_live_needs_a_typed_confirmation_and_a_readable_key_before_anything_starts(user):
+    done = launch(Path("/"), fresh_user_env(user, EXECUTOR_MODE="live"))  # the environment cannot confirm live
     error = document_of(done, 1)["error"]
-    assert error["code"] == "DATA_OUTAGE" and "cannot be reached" in error["message"], error
+    assert error["code"] == "LIVE_NOT_CONFIRMED" and "--confirm-live" in error["message"], error
+    done = launch(Path("/"), fresh_user_env(user, EXECUTOR_MODE="live"), "--confirm-live")
+    error = document_of(done, 1)["error"]  # Binance unreachable: the key's permissions are unknown, so unsafe
+    assert error["code"] == "KEY_PERMISSIONS_UNKNOWN" and "could not be read" in error["message"], error
+    assert not (user / ".crypto-executor").exists()
 
 
 def test_a_replay_option_refused_in_paper_mode_names_executor_mode_as_the_reason(user):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -55,16 +56,19 @@ REST_ROUTES: dict[tuple[str, str], Op] = {
     ("GET", "/api/v3/order"): Op.QUERY_ORDER,
     ("GET", "/api/v3/openOrders"): Op.OPEN_ORDERS,
     ("GET", "/api/v3/myTrades"): Op.MY_TRADES,
+    ("GET", "/sapi/v1/account/apiRestrictions"): Op.API_RESTRICTIONS,
     ("GET", "/api/v3/orderList"): Op.QUERY_ORDER_LIST,
     ("GET", "/api/v3/openOrderList"): Op.OPEN_ORDER_LISTS,
 }
-WS_METHODS: dict[str, Op] = {op.value: op for op in Op}
-UNSIGNED = frozenset({Op.TIME, Op.EXCHANGE_INFO})
+WS_METHODS: dict[str, Op] = {op.value: op for op in Op if op is not Op.API_RESTRICTIONS}
+# userDataStream.unsubscribe acts on its own connection's subscriptions and needs no key (web-socket-api.md).
+UNSIGNED = frozenset({Op.TIME, Op.EXCHANGE_INFO, Op.USER_STREAM_UNSUBSCRIBE})
 ORDERS_PLACED = {Op.NEW_ORDER: 1, Op.NEW_OCO: 2}  # an OCO counts as two orders
 # Binance CHANGELOG 2026-03-27 (effective 2026-04-02): these requests weigh 0 when they succeed; "Failed
 # requests are still charged the documented weight".
 FREE_WHEN_SUCCESSFUL = frozenset({Op.NEW_ORDER, Op.NEW_OCO, Op.CANCEL_ORDER, Op.CANCEL_ORDER_LIST})
 WS_API_PATH = "/ws-api/v3"
+KEY_CREATED_MS = 1_767_225_600_000  # apiRestrictions' createTime: 2026-01-01
 STREAM_PATH = "/stream"
 DEFAULT_DEPTH_LIMIT = 100
 
@@ -101,6 +105,7 @@ class FakeBinance:
         self.limiter = RateLimiter(limits or Limits())
         self.api_key = api_key
         self._api_secret = api_secret
+        self.api_restrictions = docs.ApiRestrictions()  # what apiRestrictions reports; a test sets its flags
         self._clock = clock_ms
         self.clock_offset_ms = 0
         self.port = 0
@@ -149,7 +154,7 @@ class FakeBinance:
         app.router.add_get(WS_API_PATH, self._ws_api)
         app.router.add_get(STREAM_PATH, self._stream)
         app.router.add_get("/api/v3/depth", self._depth)
-        for action in ("book", "trade", "balance", "fault", "clock", "drop", "terminate"):
+        for action in ("book", "trade", "balance", "fault", "clock", "drop", "terminate", "restrictions"):
             app.router.add_post(f"/fake/{action}", self._control)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
@@ -192,6 +197,10 @@ class FakeBinance:
     def set_clock_offset(self, offset_ms: int) -> None:
         """Skew the server's clock against the client's (a stale client timestamp gets -1021)."""
         self.clock_offset_ms = offset_ms
+
+    def set_api_restrictions(self, **flags: bool) -> None:
+        """The key's permissions from now on, e.g. `set_api_restrictions(enable_withdrawals=True)`."""
+        self.api_restrictions = dataclasses.replace(self.api_restrictions, **flags)
 
     def drop_connections(self) -> None:
         """Cut every WebSocket API connection at once, without a close handshake."""
@@ -300,11 +309,13 @@ class FakeBinance:
             return [docs.order_status(o) for o in venue.open_orders(p.text("symbol"))]
         if op is Op.MY_TRADES:
             return [docs.trade(t) for t in venue.my_trades(p)]
+        if op is Op.API_RESTRICTIONS:
+            return self.api_restrictions.document(KEY_CREATED_MS)
         if op is Op.QUERY_ORDER_LIST:
             return docs.list_status(venue, venue.query_order_list(p), now)
         if op is Op.OPEN_ORDER_LISTS:
             return [docs.list_status(venue, order_list, now) for order_list in venue.open_order_lists()]
-        return None  # USER_STREAM_SUBSCRIBE: the WebSocket API subscribes its own connection
+        return None  # USER_STREAM_(UN)SUBSCRIBE: the WebSocket API acts on its own connection
 
     def _listed(self, p: Params) -> list[SymbolRules]:
         rules = self.venue.rules
@@ -396,6 +407,8 @@ class FakeBinance:
             answer, error, silent = self._handle(op, Transport.WS_API, params, authenticate, now)
             if op is Op.USER_STREAM_SUBSCRIBE and error is None:
                 answer = self._subscribe(connection)
+            if op is Op.USER_STREAM_UNSUBSCRIBE and error is None:
+                answer = self._unsubscribe(connection, params)
         except BinanceError as refused:
             answer, error = None, refused
         if silent:
@@ -422,6 +435,17 @@ class FakeBinance:
         connection.subscriptions[subscription_id] = listener
         self.venue.listen(listener)
         return {"subscriptionId": subscription_id}
+
+    def _unsubscribe(self, connection: _Connection, params: Params) -> dict[str, Any]:
+        """Ends the given subscription of this connection, or every one of them without `subscriptionId`."""
+        wanted = params.text("subscriptionId")
+        ids = list(connection.subscriptions) if wanted is None else [int(wanted)]
+        for subscription_id in ids:
+            listener = connection.subscriptions.pop(subscription_id, None)
+            if listener is None:
+                raise BinanceError(Code.UNKNOWN, f"No subscription with id {subscription_id}.")
+            self.venue.unlisten(listener)
+        return {}
 
     # ----- public market data ----------------------------------------------------------------------------
 
@@ -484,6 +508,8 @@ class FakeBinance:
                 await self._drop()
             elif action == "terminate":
                 await self._terminate()
+            elif action == "restrictions":
+                self.set_api_restrictions(**{k: bool(v) for k, v in body.items()})
         except (KeyError, ValueError, TypeError, BinanceError) as bad:
             return web.json_response({"ok": False, "error": str(bad)}, status=400)
         return web.json_response({"ok": True})

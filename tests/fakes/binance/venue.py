@@ -109,6 +109,11 @@ class Venue:
         self._listeners: list[Listener] = []
         self.update_ms = 0
 
+    @property
+    def orders_placed(self) -> int:
+        """Every order the account ever took (OCO legs each count), open or not."""
+        return len(self._orders)
+
     # ----- listeners (user data) --------------------------------------------------------------------
 
     def listen(self, listener: Listener) -> None:

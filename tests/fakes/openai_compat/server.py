@@ -224,6 +224,8 @@ class FakeOpenAI:
         return response
 
     async def _models(self, request: web.Request) -> web.Response:
+        if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return web.json_response(error_body(401), status=401)
         return web.json_response({"object": "list", "data": [
             {"id": model, "object": "model", "owned_by": self.mode.value} for model in self.models]})
 
