@@ -35,6 +35,7 @@ from tools.envelope import dumps, exit_code, failure, from_error, ok
 from tools.spec import wall_clock_ms
 
 if TYPE_CHECKING:
+    from core.strategies.registry import StrategySet
     from runtime.home import Home
     from runtime.settings import StartSettings
 
@@ -177,7 +178,9 @@ def build_parser(command: str | None = None) -> Parser:
     run.add_argument("--mode", choices=tuple(RunMode), default=None,
                      help="replay: recorded or synthetic data, offline; paper: live public Binance data, simulated "
                           "orders (default: $EXECUTOR_MODE, else replay when --data or --synthetic is given, else "
-                          "paper); testnet and live are not in this version")
+                          "paper); testnet: the Binance Spot testnet with its own keys "
+                          "(BINANCE_TESTNET_API_KEY/_SECRET); live: real orders on Binance (BINANCE_API_KEY/_SECRET, "
+                          "and --confirm-live)")
     rsrc = run.add_mutually_exclusive_group()
     rsrc.add_argument("--data", type=Path, help="replay: candle file/folder (freqtrade JSON, Binance kline CSV) or "
                                                 "recording")
@@ -188,10 +191,14 @@ def build_parser(command: str | None = None) -> Parser:
     run.add_argument("--symbols", type=_symbols, help=f"{SYMBOLS_HELP} (default: paper BTCUSDT,ETHUSDT; replay "
                                                       "every symbol of the data)")
     run.add_argument("--exchange-info", type=Path, help=EXCHANGE_INFO_HELP)
-    run.add_argument("--balance", type=_balance, default=DEFAULT_BALANCE, help=BALANCE_HELP)
+    run.add_argument("--balance", type=_balance, default=DEFAULT_BALANCE,
+                     help=f"{BALANCE_HELP}; testnet and live trade the account's own USDT")
     run.add_argument("--steps", type=_count(1), help=f"replay: {STEPS_HELP}")
     run.add_argument("--no-view", action="store_true", help="no live terminal view (logs only)")
     run.add_argument("--checkpoint-every", type=_count(1), default=5_000, help="events between checkpoints in replay")
+    run.add_argument("--confirm-live", action="store_true",
+                     help="--mode live only: you, a person, confirm trading real money (never read from the "
+                          "environment; run `doctor --mode live` first)")
     run.add_argument("--accept-journal-rollback", action="store_true",
                      help="go on from what journal.db holds although it is older than the home's last checkpoint "
                           "(a restored backup, a lost -wal); journaled")
@@ -233,6 +240,17 @@ def build_parser(command: str | None = None) -> Parser:
                                                    "flight")
     _common(mem_back)
     mem_back.add_argument("version", type=_version)
+    strat = sub.add_parser("strategies", help="the registered strategy plugins, their settings and JSON schemas, "
+                           "where each came from; trust a file of <home>/strategies/ (a person's command)")
+    strat_sub = strat.add_subparsers(dest="action", required=True, parser_class=Parser)
+    _common(strat_sub.add_parser("list", help="every registered strategy and every refused file"))
+    strat_show = strat_sub.add_parser("show", help="one strategy: its settings, their JSON schema, its origin")
+    _common(strat_show)
+    strat_show.add_argument("name")
+    strat_trust = strat_sub.add_parser("trust", help="pin a strategy file's SHA-256 in the home, after reading it: "
+                                       "only then is it loaded, and only while it is unchanged")
+    _common(strat_trust)
+    strat_trust.add_argument("file", type=Path, help="a .py file in <home>/strategies/ (its path or its name)")
 
     defs = sub.add_parser("tools", help="print the tool definitions: OpenAI tools=, MCP tool list, or JSON schemas")
     _home(defs)  # accepted like every command's; the definitions are the same for every home
@@ -256,11 +274,13 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.limits import BACKTEST_START, limits_at_start
     from runtime.settings import check_settings
     from runtime.sources import recorded_source, synthetic_source
+    from runtime.strategy_loader import home_config
 
     settings = check_settings(os.environ)  # a bad value is refused by name before the home is touched
     home = Home.resolve(args.home).ensure()
-    config = ExecutorConfig(risk=limits_at_start(home, settings.risk, BACKTEST_START, wall_clock_ms()).risk,
-                            sector_map=settings.sector_map)
+    config = home_config(home, limits_at_start(home, settings.risk, BACKTEST_START, wall_clock_ms()).risk).model_copy(
+        update={"sector_map": settings.sector_map})
+    strategies = home_strategies(home, config)
     if args.synthetic:
         source = synthetic_source(args.seed, args.symbols, args.steps)
     else:
@@ -278,7 +298,8 @@ def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
         reporter = progress_reporter(source.total_events, source.description, enabled=True)
     out = home.root / "backtests" / rid
     with reporter as progress:
-        summary = run_backtest(source, config, out, quote_balance=args.balance, progress=progress)
+        summary = run_backtest(source, config, out, quote_balance=args.balance, progress=progress,
+                               strategies=strategies)
     if args.reports:
         summary["reports"] = _archive_backtest_days(out, source.start_ms, config, progress=args.format == "text")
     return summary
@@ -305,6 +326,7 @@ REPLAY_ONLY_OPTIONS = {"data": "--data", "synthetic": "--synthetic", "steps": "-
 
 def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.limits import RUN_START, limits_at_start
+    from runtime.live_preflight import preflight
     from runtime.settings import check_settings
 
     chosen = choose_mode(args.mode, os.environ, args.data is not None or args.synthetic)
@@ -318,11 +340,15 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     # Every setting, the notifiers' too, is checked by name before the home is touched: a typo found at the first
     # report would stop a long-running executor hours after it started.
     settings = check_settings(os.environ)
+    # Testnet and live: keys, their permissions and live's typed confirmation, before anything is opened.
+    preflight(chosen.mode, os.environ, confirmed_on_command_line=args.confirm_live)
 
     def configure(home: Home) -> ExecutorConfig:
+        from runtime.strategy_loader import home_config
+
         # Called under the single-writer lock: a `run` refused because another holds the home stores nothing.
-        return ExecutorConfig(risk=limits_at_start(home, settings.risk, RUN_START, wall_clock_ms()).risk,
-                              sector_map=settings.sector_map)
+        return home_config(home, limits_at_start(home, settings.risk, RUN_START, wall_clock_ms()).risk).model_copy(
+            update={"sector_map": settings.sector_map})
 
     return run_executor(args, configure, settings)
 
@@ -337,21 +363,26 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
     from runtime.paper_live import DEFAULT_SYMBOLS, live_source
     from runtime.runner import Runner
     from runtime.scout_schedule import ScoutSchedule
+    from runtime.settings import binance_account, market_data_urls
     from runtime.sources import recorded_source, synthetic_source
     from runtime.state import refuse_diverged_journal
-    from runtime.venues import venue_for
     from runtime.view import LiveView
 
     mode = RunMode(args.mode)
-    venue_for(mode)  # refuses a mode whose venue this version cannot build, before the home is touched
+    account = None
+    if mode in (RunMode.TESTNET, RunMode.LIVE):
+        account = binance_account(os.environ, mode)  # the mode's own keys, refused by name when missing
+        # Pre-flight checks of the account (key permissions, a person's confirmation for live) belong here: after
+        # the keys are read, before the home is touched or anything is sent.
     home = Home.resolve(args.home).ensure()
     with SingleWriterLock(home.lock):
         refuse_diverged_journal(home, accept_rollback=args.accept_journal_rollback)  # before configure() writes
         config = configure(home)
-        if mode is RunMode.PAPER:
+        if mode is not RunMode.REPLAY:
             symbols = args.symbols or list(DEFAULT_SYMBOLS)
-            source = live_source(symbols, settings.binance_rest, settings.binance_stream, args.exchange_info)
-            source_id = f"paper:{','.join(sorted(symbols))}"
+            rest, stream = market_data_urls(os.environ, mode)
+            source = live_source(symbols, rest, stream, args.exchange_info)
+            source_id = f"{mode.value}:{','.join(sorted(symbols))}"
         elif args.data is not None:
             source = recorded_source(args.data.resolve(), args.symbols, exchange_info=args.exchange_info,
                                      cache_dir=home.candle_cache)
@@ -365,18 +396,14 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
                         accept_rollback=args.accept_journal_rollback, notifiers=settings.notifiers,
                         alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
                         research=settings.research, background=background_services(home, settings),
-                        confirmation_channel=settings.confirmation_channel)
+                        confirmation_channel=settings.confirmation_channel, mode=mode, account=account,
+                        strategies=home_strategies(home, config))
         if mode is not RunMode.REPLAY:  # a replay is never reviewed, and does not load the LLM client
-            from runtime.alerting import AlertOutbox, llm_stop_hook
-            from runtime.analyzer import build_analyzer
-            from runtime.research import verdict_poster
+            from runtime.analyzer import analyzer_factory
 
             # None without DEEPSEEK_API_KEY: then no entry is reviewed. Verdicts go to DISCORD_WEBHOOK_RESEARCH; a
-            # budget reached, a 402 or a 401 becomes an `llm` alert.
-            stops = llm_stop_hook(AlertOutbox(runner.journal, settings.notifiers, settings.alerts))
-            runner.engine.review = build_analyzer(os.environ, settings.analyzer, runner.journal, mode.value,
-                                                  on_verdict=verdict_poster(runner.research, wall_clock_ms),
-                                                  on_stop=stops)
+            # budget reached, a 402 or a 401 becomes an `llm` alert. The same as a `trade` run by the tool itself.
+            runner.engine.review = analyzer_factory(os.environ, wall_clock_ms)(runner.journal, mode.value)
         # The scouts run beside live trading only (a replay stays deterministic and fast), on their own thread.
         schedule = None
         if ScoutSchedule.wanted(settings.llm, mode.value):
@@ -391,6 +418,17 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
         finally:
             if schedule is not None:
                 schedule.stop()
+
+
+def home_strategies(home: Home, config: ExecutorConfig) -> StrategySet:
+    """The strategies `run` and `backtest` trade with (built-ins, STRATEGIES, the home's trusted files); each file
+    refused (new or changed since it was trusted) is said on stderr with the command that trusts it."""
+    from runtime.strategy_loader import load_strategies
+
+    loaded = load_strategies(home, os.environ, config.strategies)
+    for refused in loaded.refused:
+        print(f"strategy file refused: {refused.file}: {refused.reason}", file=sys.stderr)
+    return loaded.strategies
 
 
 def background_services(home: Home, settings: StartSettings) -> list[Any]:
@@ -462,6 +500,17 @@ def cmd_record(args: argparse.Namespace) -> dict[str, Any]:
     return record_command(args, check_settings(os.environ))
 
 
+def cmd_strategies(args: argparse.Namespace) -> dict[str, Any]:
+    """`strategies list|show NAME|trust FILE`."""
+    from runtime.home import Home
+    from runtime.strategy_catalog import catalog, trust
+
+    home = Home.resolve(args.home).ensure()
+    if args.action == "trust":
+        return trust(home, args.file, wall_clock_ms())
+    return catalog(home, args.name if args.action == "show" else None)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "backtest": cmd_backtest,
     "run": cmd_run,
@@ -469,6 +518,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "backup": cmd_backup,
     "config": cmd_config,
     "memory": cmd_memory,
+    "strategies": cmd_strategies,
 }
 TEXT_BY_DEFAULT = frozenset({"backtest", "run", "record"})
 

@@ -9,8 +9,10 @@ shared with whatever else runs.
 - scout round: one turn (SCOUT_MAX_ROUNDS=1) of `ScoutRound` on the tool-calling path with the real `scan` and
   `status` tools (their Binance is a closed loopback port, so scan answers an outage at once: the figure is the
   model's, not the network's).
-- analyzer review: one `LlmClient.complete` in DeepSeek's dialect (`json_object`), the call the analyzer makes
-  on an entry. Its latency on an entry is bounded by its deadline: the maximum is printed beside it.
+- analyzer review: `scouts.analyzer.Analyzer.review` of a BTCUSDT entry the risk engine sized, its prompt and
+  its `AnalyzerAnswer` schema as in `run`, in the JSON dialect given (`json_object` by default, DeepSeek's;
+  `json_object_schema` is llama-cpp's grammar-constrained one, much slower on this model). What it adds to an
+  entry is the review's wall time, answer or fallback, which its deadline bounds: printed beside it.
 """
 
 from __future__ import annotations
@@ -23,22 +25,28 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.review import AnalyzerFallback, ReviewCause  # noqa: E402
 from memory.journal import Journal  # noqa: E402
+from scouts.analyzer import Analyzer  # noqa: E402
 from scouts.llm.client import LlmClient  # noqa: E402
-from scouts.llm.results import Invalid, Ok, Unavailable  # noqa: E402
 from scouts.llm.settings import LlmSettings  # noqa: E402
 from scouts.round import ScoutRound  # noqa: E402
 from scouts.runner import round_limits  # noqa: E402
 from tests.llm.local_model import MODEL_NAME, start_local_model  # noqa: E402
-from tests.llm.test_local_model import ASK, EXAMPLE, FREE_PRICE  # noqa: E402
+from tests.llm.redteam import baseline  # noqa: E402
+from tests.llm.test_local_model import FREE_PRICE  # noqa: E402
 from tests.scouts.support import Recorder, context  # noqa: E402
 from tests.tools.test_cli_support import closed_loopback_url  # noqa: E402
 from tools.scouts import scout_tools, watched_symbols  # noqa: E402
+
+REVIEW_MIN_PCT = Decimal("1")  # the entry spends 350 of 10 000 USDT: it is reviewed
+EQUITY = Decimal(10_000)
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -46,11 +54,12 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-def env_for(base_url: str, max_tokens: int, deadline_s: float) -> dict[str, str]:
+def env_for(base_url: str, max_tokens: int, deadline_s: float, dialect: str) -> dict[str, str]:
     return {"LMSTUDIO_BASE_URL": base_url, "SCOUT_MODELS": MODEL_NAME, "LMSTUDIO_DEADLINE_S": f"{deadline_s:g}",
             "DEEPSEEK_BASE_URL": base_url, "DEEPSEEK_API_KEY": "sk-local-model-needs-no-key-000000",
             "DEEPSEEK_MODEL": MODEL_NAME, "DEEPSEEK_DEADLINE_S": f"{deadline_s:g}", "LLM_PRICES": FREE_PRICE,
             "LLM_MAX_RETRIES": "0", "LLM_MAX_OUTPUT_TOKENS": str(max_tokens), "SCOUT_MAX_ROUNDS": "1",
+            "DEEPSEEK_JSON_DIALECT": dialect,
             "BINANCE_BASE_URL": closed_loopback_url(), "SCAN_SYMBOLS": "BTCUSDT,ETHUSDT"}
 
 
@@ -70,14 +79,16 @@ def scout_round(home: Path, env: dict[str, str]) -> tuple[float, str]:
 
 def analyzer_review(home: Path, env: dict[str, str]) -> tuple[float, str]:
     settings = LlmSettings.from_env(env)
+    entry = baseline()
+    home.mkdir(parents=True, exist_ok=True)
     with Journal(home / "analyzer.db", durable=False) as journal:
-        result = LlmClient(settings.analyzer(), settings, journal).complete_sync(ASK, EXAMPLE)
-    match result:
-        case Ok():
-            outcome = "ok"
-        case Invalid(reason=reason) | Unavailable(reason=reason):
-            outcome = reason.value
-    return float(result.call.latency_ms), outcome
+        reviewer = Analyzer(LlmClient(settings.analyzer(), settings, journal), REVIEW_MIN_PCT, AnalyzerFallback.SHRINK)
+        started = time.monotonic()
+        review = reviewer.review(entry, ReviewCause.LARGE, EQUITY, entry.time_ms)
+        elapsed = (time.monotonic() - started) * 1000
+        [call] = journal.llm_calls()
+    outcome = review.answer.verdict.value if review.answer is not None else f"fallback: {call['reason']}"
+    return elapsed, outcome
 
 
 def main() -> None:
@@ -85,6 +96,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=48, help="LLM_MAX_OUTPUT_TOKENS")
     parser.add_argument("--deadline", type=float, default=120.0, help="the deadline of each call, seconds")
+    parser.add_argument("--analyzer-dialect", default="json_object", choices=["json_object", "json_object_schema"],
+                        help="DEEPSEEK_JSON_DIALECT of the review")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
@@ -92,7 +105,7 @@ def main() -> None:
         server = start_local_model(root)
         print(f"server ready in {time.monotonic() - started:.1f} s ({MODEL_NAME}, {server.base_url})")
         try:
-            env = env_for(server.base_url, args.max_tokens, args.deadline)
+            env = env_for(server.base_url, args.max_tokens, args.deadline, args.analyzer_dialect)
             figures: dict[str, dict[str, object]] = {}
             for name, run in (("scout round", scout_round), ("analyzer review", analyzer_review)):
                 times, outcomes = [], Counter[str]()
@@ -105,7 +118,12 @@ def main() -> None:
                                  "outcomes": dict(outcomes)}
                 print(f"{name:16} p50 {figures[name]['p50_ms']:>7} ms  p99 {figures[name]['p99_ms']:>7} ms  "
                       f"max {figures[name]['max_ms']:>7} ms (deadline {args.deadline:g} s)  {dict(outcomes)}")
-            print(json.dumps({"rounds": args.rounds, "max_tokens": args.max_tokens, **figures}))
+            review = figures["analyzer review"]
+            print(f"analyzer's added latency on an entry: p50 {review['p50_ms']} ms, p99 {review['p99_ms']} ms, "
+                  f"max {review['max_ms']} ms; bounded by its deadline ({args.deadline:g} s here, "
+                  "ANALYZER_DEADLINE_S in `run`, default 10 s): past it the entry gets the fallback")
+            print(json.dumps({"rounds": args.rounds, "max_tokens": args.max_tokens,
+                              "analyzer_dialect": args.analyzer_dialect, **figures}))
         finally:
             server.stop()
 

@@ -15,10 +15,12 @@ from core.types import Advice
 
 
 class SubmitAdvice(Protocol):
-    """Hand one piece of advice to the engine of a home. Returns the id of the queued command.
+    """Hand one piece of advice to the engine of a home. Returns the id of the queued command, or None when a
+    submitter that keeps going (`scouts --once`) could not deliver it and noted why.
 
-    Raises an `ExecutorError` when it cannot be queued (no executor state in the home, an unreadable journal).
+    Raises an `ExecutorError` when it cannot be queued (no executor state in the home, an unreadable journal)
+    and the submitter does not note it.
     Queued advice is applied when the engine takes it, and only while it is live by the engine's clock.
     """
 
-    def __call__(self, advice: Advice) -> int: ...
+    def __call__(self, advice: Advice) -> int | None: ...

@@ -141,36 +141,31 @@ class RiskConfig(Strict):
         return self
 
 
-class ScalpingConfig(Strict):
-    min_imbalance: float = Field(default=0.10, ge=0, lt=1)
-    max_spread_bps: float = Field(default=8.0, gt=0)
-    take_profit_pct: Decimal = Field(default=Decimal("0.3"), gt=0)
-    stop_loss_pct: Decimal = Field(default=Decimal("0.5"), gt=0)
-
-
-class MomentumConfig(Strict):
-    min_imbalance: float = Field(default=0.12, ge=0, lt=1)
-    min_rise_pct: float = Field(default=0.8, gt=0)
-    window_bars: int = Field(default=12, ge=2, le=10_000)
-    take_profit_pct: Decimal = Field(default=Decimal("1.5"), gt=0)
-    stop_loss_pct: Decimal = Field(default=Decimal("0.8"), gt=0)
-
-
-class StatArbConfig(Strict):
-    pair: tuple[str, str] = ("BTCUSDT", "ETHUSDT")
-    z_entry: float = Field(default=2.0, gt=0)
-    z_exit: float = Field(default=0.5, ge=0)
-    window_bars: int = Field(default=288, ge=10, le=100_000)
-    take_profit_pct: Decimal = Field(default=Decimal("1.0"), gt=0)
-    stop_loss_pct: Decimal = Field(default=Decimal("1.0"), gt=0)
+# The built-in strategies' shares of new entries by default (a strategy without one sizes to zero).
+DEFAULT_ALLOCATION: dict[str, float] = {"scalping": 0.70, "momentum": 0.25, "stat_arb": 0.05}
+_STRATEGY_KEYS = frozenset({"allocation", "settings"})
 
 
 class StrategyConfig(Strict):
-    allocation: dict[StrategyName, float] = Field(default_factory=lambda: {
-        StrategyName.SCALPING: 0.70, StrategyName.MOMENTUM: 0.25, StrategyName.STAT_ARB: 0.05})
-    scalping: ScalpingConfig = ScalpingConfig()
-    momentum: MomentumConfig = MomentumConfig()
-    stat_arb: StatArbConfig = StatArbConfig()
+    """Allocations and per-strategy settings, keyed by strategy name.
+
+    `settings[name]` is validated by that strategy's own config model when the registry is resolved
+    (`core.strategies.registry`), since only the registry knows which strategies exist. A section given at the
+    top level (`{"momentum": {"min_rise_pct": 1.0}}`) is the same as one under `settings`."""
+
+    allocation: dict[StrategyName, float] = Field(default_factory=lambda: dict(DEFAULT_ALLOCATION))
+    settings: dict[StrategyName, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or _STRATEGY_KEYS.issuperset(data):
+            return data
+        settings = dict(data.get("settings", {}))
+        for key, value in data.items():
+            if key not in _STRATEGY_KEYS:
+                settings[key] = value.model_dump() if isinstance(value, BaseModel) else value
+        return {**{k: v for k, v in data.items() if k in _STRATEGY_KEYS}, "settings": settings}
 
     @model_validator(mode="after")
     def _allocation(self) -> StrategyConfig:
@@ -182,11 +177,20 @@ class StrategyConfig(Strict):
         return self
 
 
+class ManualTradeConfig(Strict):
+    """A trade a person or an agent asks for without --tp / --sl is protected with these (a manual trade belongs
+    to no strategy, so it borrows none's)."""
+
+    take_profit_pct: Decimal = Field(default=Decimal("1.5"), gt=0, lt=100)
+    stop_loss_pct: Decimal = Field(default=Decimal("0.8"), gt=0, lt=100)
+
+
 class ExecutorConfig(Strict):
     risk: RiskConfig = RiskConfig()
     strategies: StrategyConfig = StrategyConfig()
     # symbol -> sector for the sector guard: DEFAULT_SECTORS with SECTOR_MAP's overrides (core.sectors)
     sector_map: dict[str, Sector] = Field(default_factory=lambda: dict(DEFAULT_SECTORS))
+    manual: ManualTradeConfig = ManualTradeConfig()
 
 
 def setting_name(field: str) -> str:

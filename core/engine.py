@@ -8,8 +8,10 @@ restarted from a checkpoint re-decides the same orders under the same ids and th
 
 Protection (Invariant 6): as soon as an entry is done filling, a SELL OCO (take-profit LIMIT_MAKER above,
 STOP_LOSS_LIMIT below) is placed; if the exchange refuses the OCO a lone stop is placed; if no protection
-can be placed, the position is closed at market. Stops only move up (trailing ladder), and a replacement is
-built and checked before the working one is cancelled. A stop-limit whose trigger the market crossed without
+can be placed, the position is closed at market. Stops only move up: where the symbol allows trailing stops the
+OCO's stop leg carries a trailing delta and the exchange trails it (`core.risk.trailing.native_trailing_delta`);
+elsewhere the engine's ladder moves it, and a replacement is built and checked before the working one is
+cancelled. A stop-limit whose trigger the market crossed without
 filling it (a gap through its limit: Binance leaves it resting, unfilled) is cancelled at the end of that
 cycle and the position is sold at market (`STOP_GAPPED`). An exit never sells before the exchange confirms
 that the protection it replaces is cancelled: a leg that filled meanwhile is never sold twice.
@@ -28,7 +30,7 @@ from core.events import Bar, Book, BookTop, DataGap, DataOutage, DataRestored, T
 from core.exchange_port import ExecutionReport
 from core.features import PairSpread, SymbolFeatures
 from core.filters import SymbolRules, conform_oco, conform_order, conform_quantity
-from core.performance import StrategyPerformance, TradeOutcome, strategy_performance
+from core.performance import StrategyPerformance, TradeOutcome, returns_stats, strategy_performance
 from core.portfolio import ClosedTrade, Portfolio
 from core.regime import Regime, RegimeTracker
 from core.review import EntryReview, review_cause
@@ -36,9 +38,13 @@ from core.risk.breakers import BreakerEvent, BreakerState, QuietBand, quiet_band
 from core.risk.clamp import ALL_SYMBOLS, advice_pauses, clamp_advice
 from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
 from core.risk.sizing import KellyBasis, KellySizing, kelly_sizing
-from core.risk.trailing import trailing_stop
-from core.strategies import SYMBOL_STRATEGIES, pair_laggard, pair_reverted, pair_signal
+from core.risk.trailing import native_trailing_delta, trailing_stop, trailing_trigger
+from core.strategies.base import ReadOnlySymbol
+from core.strategies.guard import checked_signal, fault_message
+from core.strategies.pairs import PairTrack
+from core.strategies.registry import StrategySet
 from core.types import (
+    BIPS_PER_UNIT,
     Advice,
     Decision,
     DecisionAction,
@@ -58,11 +64,9 @@ from core.types import (
 
 STATE_VERSION = 1
 HUNDRED = Decimal(100)
+BIPS = Decimal(BIPS_PER_UNIT)
 # Fills already applied, by (symbol, trade id): a fill delivered twice (stream and query) is applied once.
 SEEN_FILLS_KEPT = 50_000
-# Which strategy a slot of `Engine._episodes[symbol]` stands for.
-EPISODE_SLOT = {name: slot for slot, name in enumerate(StrategyName)}
-STAT_ARB_SLOT = EPISODE_SLOT[StrategyName.STAT_ARB]
 # Live advice an engine keeps at most: more is refused (never dropped: dropping advice could only loosen).
 MAX_LIVE_ADVICE = 500
 _KILL_SWITCH = Reason(rule=RuleId.KILL_SWITCH, message="kill switch is on (manual)", kind=ReasonKind.REFUSAL)
@@ -91,6 +95,8 @@ class PlaceOco:
     time_ms: int
     # The entry order this OCO is the first protection of: its decision row is given the prices sent.
     entry_client_order_id: str | None = None
+    # Where the stop leg triggers at placement: its stop price, or for a trailing leg the last price less the delta.
+    stop_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +151,7 @@ class Holding:
     entry_price: Decimal  # break-even of the entry (fees included): the trailing ladder's base
     stop_price: Decimal
     take_profit_price: Decimal
-    high: float  # the highest price seen since entry
+    high: float  # the highest price seen since entry (since the trailing stop was placed, for an exchange trail)
     next_rung: float  # the price at which the trailing ladder next moves the stop
     protection_id: str | None = None
     protection_kind: str | None = None  # "oco" | "stop"
@@ -160,10 +166,21 @@ class Holding:
     # The entry's last fill price: the latest trade on the exchange until the engine sees a newer market price,
     # so the price Binance checks a new protection against (tp > last > stop), not the previous bar's close.
     fill_last: Decimal | None = None
+    # The OCO's stop leg trails on the exchange by this many BIPS (None: a fixed stop moved by the ladder). Then
+    # `stop_price` mirrors the exchange's trigger (the high less the delta) and `stop_floor` is the leg's fixed
+    # limit price: a trigger always sells at or above it, so only a trade below it while the position is still
+    # held means the stop was gapped.
+    trailing_delta: int | None = None
+    stop_floor: Decimal | None = None
+    # The exchange refused this position's trailing OCO: its protection stays a fixed stop moved by the ladder.
+    ladder_only: bool = False
+    # The strategy's own trailing ladder (`core.strategies.base.Protection`); None: the risk configuration's.
+    trailing_start_pct: float | None = None
+    trailing_step_pct: float | None = None
 
     def set_stop(self, price: Decimal) -> None:
         self.stop_price = price
-        self.stop_trigger = float(price)
+        self.stop_trigger = float(price if self.stop_floor is None else self.stop_floor)
 
 
 @dataclass(slots=True)
@@ -179,6 +196,8 @@ class PendingEntry:
     filled_quote: Decimal = Decimal(0)  # price × quantity of this entry's fills, no fee
     filled_quantity: Decimal = Decimal(0)  # quantity executed, no fee
     last_fill_price: Decimal | None = None
+    trailing_start_pct: float | None = None
+    trailing_step_pct: float | None = None
 
     def add_fill(self, fill: Fill, base_asset: str, quote_asset: str) -> None:
         self.cost += fill.price * fill.quantity
@@ -213,7 +232,9 @@ class Controls:
 
 class Engine:
     def __init__(self, config: ExecutorConfig, rules: dict[str, SymbolRules], portfolio: Portfolio,
-                 symbols: list[str], now_ms: int) -> None:
+                 symbols: list[str], now_ms: int, strategies: StrategySet | None = None) -> None:
+        """`strategies`: the registry's strategies with their settings (`core.strategies.registry`); None: the
+        built-ins with the settings of `config.strategies`."""
         missing = [s for s in symbols if s not in rules]
         if missing:
             raise ExecutorError(f"no exchange rules for {', '.join(missing)}", symbols=missing)
@@ -222,12 +243,17 @@ class Engine:
         self.portfolio = portfolio
         portfolio.set_rules(rules)  # LOT_SIZE and the minimum notional decide what remainder is dust
         self.symbols = list(symbols)
-        self.features = {s: SymbolFeatures(s, config.strategies.momentum.window_bars) for s in symbols}
-        pair_a, pair_b = config.strategies.stat_arb.pair
-        self.pair = (PairSpread(pair_a, pair_b, config.strategies.stat_arb.window_bars)
-                     if pair_a in rules and pair_b in rules and pair_a in symbols and pair_b in symbols else None)
-        self._pair_bar_ms: dict[str, int] = {}
-        self._pair_symbols = frozenset((pair_a, pair_b)) if self.pair is not None else frozenset()
+        self.strategies = strategies if strategies is not None else StrategySet.resolve(config.strategies)
+        self.features = {s: SymbolFeatures(s, self.strategies.momentum_window) for s in symbols}
+        self._views = {s: ReadOnlySymbol(f) for s, f in self.features.items()}
+        # Each pair strategy's spread, when both its legs are traded here (`core.strategies.pairs`).
+        self.pairs: dict[StrategyName, PairTrack] = {}
+        for active in self.strategies.pair:
+            leg_a, leg_b = active.strategy.pair(active.config)  # type: ignore[attr-defined]
+            if all(leg in rules and leg in symbols for leg in (leg_a, leg_b)):
+                self.pairs[active.name] = PairTrack(
+                    PairSpread(leg_a, leg_b, active.strategy.window(active.config)))  # type: ignore[attr-defined]
+        self._pair_symbols = frozenset(leg for track in self.pairs.values() for leg in track.legs)
         self.breakers = BreakerState.initial(portfolio.equity_float(), now_ms)
         # What CAPITAL_RULE=base_plus_profits measures its base from: the equity the engine started trading with.
         self.starting_capital: Decimal = portfolio.equity()
@@ -238,13 +264,13 @@ class Engine:
         # The analyzer port (`core.review`), set by the runtime; None (replays, backtests, no key): no review.
         self.review: EntryReview | None = None
         self.outages: dict[str, str] = {}
-        self.pnls: dict[StrategyName, list[float]] = {s: [] for s in StrategyName}
+        self.pnls: dict[StrategyName, list[float]] = {s: [] for s in self.strategies.names}
         # Closed trades as the learning sees them (return per unit staked, regime at entry), per strategy.
-        self.outcomes: dict[StrategyName, list[TradeOutcome]] = {s: [] for s in StrategyName}
+        self.outcomes: dict[StrategyName, list[TradeOutcome]] = {s: [] for s in self.strategies.names}
         self.regimes = {s: RegimeTracker() for s in symbols}
         self.entry_regimes: dict[str, str | None] = {}  # position id → its symbol's regime when it was entered
         self._stats: dict[StrategyName, KellyBasis] = {}
-        for strategy in StrategyName:
+        for strategy in self.strategies.names:
             self._update_stats(strategy)
         self.seq = 0
         self.now_ms = now_ms
@@ -253,11 +279,15 @@ class Engine:
         self._high_water = portfolio.equity_float()
         self._equity_hour = now_ms // MS_PER_HOUR
         self._seen_fills: dict[tuple[str, int], None] = {}
-        # Per symbol, per strategy (by EPISODE_SLOT): is one of its signals lasting right now. A flag list, not a
+        # Per symbol, per strategy (by its slot): is one of its signals lasting right now. A flag list, not a
         # set of (symbol, strategy) tuples: it is read on every bar, and a flag needs no tuple built and hashed.
-        self._episodes: dict[str, list[bool]] = {s: [False] * len(EPISODE_SLOT) for s in symbols}
-        self._symbol_rules = tuple((EPISODE_SLOT[s.name], s.name, s.fires, s.config_of(config.strategies), s.signal)
-                                   for s in SYMBOL_STRATEGIES)
+        self._slots: dict[StrategyName, int] = {name: slot for slot, name in enumerate(self.strategies.names)}
+        self._episodes: dict[str, list[bool]] = {s: [False] * len(self._slots) for s in symbols}
+        # Strategies that raised, silenced until restart (not checkpointed): name -> the fault's notice text.
+        self.faulted: dict[StrategyName, str] = {}
+        self._symbol_rules: tuple[tuple[int, StrategyName, Any, Any, Any, bool], ...] = ()
+        self._symbol_exits: dict[StrategyName, tuple[Any, Any, bool]] = {}
+        self._wire_symbol_rules()
         self._silenced: set[StrategyName] = set()
         self._equity = portfolio.equity_float()
         self._equity_dirty = False
@@ -300,6 +330,8 @@ class Engine:
         if close_ms > self.now_ms:
             self.now_ms = close_ms
         self._after_price(symbol, close_ms, bar.close, bar.high, bar.low)
+        if self._symbol_exits and symbol in self.holdings:
+            self._symbol_exit(symbol)
         if symbol in self._pair_symbols:
             self._on_pair_bar(symbol, close_ms)
         if symbol in self.outages:
@@ -373,7 +405,9 @@ class Engine:
                 top = price if high is None else high
                 if top > holding.high:
                     holding.high = top
-                    if top >= holding.next_rung:
+                    if holding.trailing_delta is not None:
+                        self._follow_exchange_trail(holding, top)
+                    elif top >= holding.next_rung:
                         self._trail(holding, time_ms)
         elif not moved and not self._equity_dirty and time_ms == self._breakers_ms:
             return  # nothing held on this symbol moved and the breakers already saw this moment's equity
@@ -398,33 +432,88 @@ class Engine:
             self._equity_hour = hour
             self.records.append(EquityPoint(time_ms, portfolio.equity(), portfolio.cash, portfolio.exposure()))
 
-    # ----- stat-arb pair ---------------------------------------------------------------------------
+    # ----- strategies: wiring, exits, pairs, faults -------------------------------------------------------
+    def _wire_symbol_rules(self) -> None:
+        """The per-bar loop's view of the symbol strategies that have not faulted: (slot, name, rule, settings,
+        builder, reads the features directly), and the exit rules of those that have one. Only a built-in (its
+        source in core/) reads the features directly; any other strategy is handed the enforcing read-only view."""
+        live = [a for a in self.strategies.symbol if a.name not in self.faulted]
+        self._symbol_rules = tuple((self._slots[a.name], a.name, a.strategy.fires, a.config, a.strategy.signal,
+                                    a.built_in) for a in live)
+        self._symbol_exits = {a.name: (a.strategy.exit_reason, a.config, a.built_in) for a in live
+                              if a.strategy.has_exit_rule}  # type: ignore[attr-defined]
+
+    def _strategy_faulted(self, name: StrategyName, symbol: str | None, exc: Exception) -> None:
+        """The safe wrapper's other half: a strategy that raised is silenced until restart, with one notice (the
+        runtime journals it and sends an `error` alert); every other strategy goes on."""
+        if name in self.faulted:
+            return
+        message = fault_message(name, symbol, exc)
+        self.faulted[name] = message
+        self._wire_symbol_rules()
+        for flags in self._episodes.values():
+            flags[self._slots[name]] = False
+        self._notice("strategy_fault", symbol, message)
+
+    def _symbol_exit(self, symbol: str) -> None:
+        holding = self.holdings[symbol]
+        rule = self._symbol_exits.get(holding.strategy) if holding.strategy is not None else None
+        if rule is None or holding.exiting:
+            return
+        exit_reason, cfg, direct = rule
+        try:
+            reason = exit_reason(self.features[symbol] if direct else self._views[symbol], cfg)
+        except Exception as exc:  # a plugin's fault, whatever it is, must not stop the engine
+            self._strategy_faulted(holding.strategy, symbol, exc)  # type: ignore[arg-type]
+            return
+        if reason:
+            self._exit(holding, str(reason))
+
     def _on_pair_bar(self, symbol: str, close_ms: int) -> None:
-        pair = self.pair
-        assert pair is not None
-        self._pair_bar_ms[symbol] = close_ms
-        if self._pair_bar_ms.get(pair.symbol_a) != self._pair_bar_ms.get(pair.symbol_b):
+        for name, track in self.pairs.items():
+            if symbol not in track.legs or name in self.faulted:
+                continue
+            a, b = self.features[track.symbol_a], self.features[track.symbol_b]
+            if track.on_bar(symbol, close_ms, a.last_price, b.last_price):
+                self._pair_decide(name, track, close_ms)
+
+    def _pair_decide(self, name: StrategyName, track: PairTrack, close_ms: int) -> None:
+        active = self.strategies.by_name[name]
+        strategy, cfg = active.strategy, active.config
+        pair, a, b = self._pair_inputs(track, active.built_in)
+        try:
+            reason = strategy.exit_reason(pair, cfg)
+            laggard = strategy.laggard(pair, a, b, cfg)  # type: ignore[attr-defined]
+        except Exception as exc:  # a plugin's fault must not stop the engine
+            self._strategy_faulted(name, None, exc)
             return
-        a, b = self.features[pair.symbol_a], self.features[pair.symbol_b]
-        if a.last_price is None or b.last_price is None:
-            return
-        pair.update(a.last_price, b.last_price, close_ms)
-        cfg = self.config.strategies.stat_arb
-        if pair_reverted(pair, cfg):
+        if reason:
             for holding in list(self.holdings.values()):
-                if holding.strategy is StrategyName.STAT_ARB and not holding.exiting:
-                    self._exit(holding, f"stat-arb spread reverted (z={pair.z:.2f})")
-        laggard = pair_laggard(pair, a, b, cfg)
+                if holding.strategy == name and not holding.exiting:
+                    self._exit(holding, str(reason))
+        slot = self._slots[name]
         for leg in (a, b):
             episodes = self._episodes[leg.symbol]
             if leg is not laggard or leg.symbol in self.outages:
-                episodes[STAT_ARB_SLOT] = False
-            elif not episodes[STAT_ARB_SLOT]:
-                episodes[STAT_ARB_SLOT] = True
-                if self._worth_a_signal(leg.symbol, StrategyName.STAT_ARB):
-                    signal = pair_signal(pair, a, b, cfg, close_ms)
-                    assert signal is not None
-                    self._consider(signal)
+                episodes[slot] = False
+            elif not episodes[slot]:
+                episodes[slot] = True
+                if self._worth_a_signal(leg.symbol, name):
+                    try:
+                        signal = checked_signal(name, (leg.symbol,), strategy.signal(  # type: ignore[call-arg]
+                            pair, a, b, cfg, close_ms))
+                    except Exception as exc:
+                        self._strategy_faulted(name, leg.symbol, exc)
+                        return
+                    if signal is not None:
+                        self._consider(signal)
+
+    def _pair_inputs(self, track: PairTrack, direct: bool) -> tuple[Any, Any, Any]:
+        """What a pair strategy reads: the spread and both legs' features, through enforcing read-only views unless
+        the strategy is a built-in."""
+        if direct:
+            return track.spread, self.features[track.symbol_a], self.features[track.symbol_b]
+        return track.view, self._views[track.symbol_a], self._views[track.symbol_b]
 
     # ----- entries ---------------------------------------------------------------------------------
     def _symbol_episodes(self, features: SymbolFeatures, now_ms: int) -> None:
@@ -435,15 +524,57 @@ class Engine:
         """
         symbol = features.symbol
         episodes = self._episodes[symbol]
-        for slot, name, fires, cfg, build in self._symbol_rules:
-            if not fires(features, cfg):
+        for slot, name, fires, cfg, build, direct in self._symbol_rules:
+            seen = features if direct else self._views[symbol]
+            try:  # free in Python 3.11 until something raises
+                fired = fires(seen, cfg)
+            except Exception as exc:  # a plugin's fault must not stop the engine
+                self._strategy_faulted(name, symbol, exc)
+                continue
+            if not fired:
                 episodes[slot] = False
             elif not episodes[slot]:
                 episodes[slot] = True
                 if self._worth_a_signal(symbol, name):
-                    signal = build(features, cfg, now_ms)
-                    assert signal is not None
-                    self._consider(signal)
+                    try:
+                        signal = checked_signal(name, (symbol,), build(seen, cfg, now_ms))
+                    except Exception as exc:
+                        self._strategy_faulted(name, symbol, exc)
+                        continue
+                    if signal is not None:
+                        self._consider(signal)
+
+    def signals_now(self, symbol: str) -> list[Signal]:
+        """Every strategy's signal on `symbol` as of now, whether or not an episode is starting (what `scan`
+        shows): the symbol strategies on its features, and each pair strategy whose laggard it is. A strategy
+        that raises is silenced as on a bar."""
+        view = self._views.get(symbol)
+        if view is None:
+            return []
+        signals: list[Signal] = []
+        for _slot, name, _fires, cfg, build, direct in self._symbol_rules:
+            try:
+                signal = checked_signal(name, (symbol,), build(self.features[symbol] if direct else view, cfg,
+                                                               self.now_ms))
+            except Exception as exc:  # a plugin's fault must not stop the caller
+                self._strategy_faulted(name, symbol, exc)
+                continue
+            if signal is not None:
+                signals.append(signal)
+        for name, track in self.pairs.items():
+            if symbol not in track.legs or name in self.faulted:
+                continue
+            active = self.strategies.by_name[name]
+            pair, a, b = self._pair_inputs(track, active.built_in)
+            try:
+                signal = checked_signal(name, track.legs, active.strategy.signal(  # type: ignore[call-arg]
+                    pair, a, b, active.config, self.now_ms))
+            except Exception as exc:
+                self._strategy_faulted(name, symbol, exc)
+                continue
+            if signal is not None and signal.symbol == symbol:
+                signals.append(signal)
+        return signals
 
     def _worth_a_signal(self, symbol: str, strategy: StrategyName) -> bool:
         """False for the refusals that are not journaled, decided before a Signal is built: one position per
@@ -486,7 +617,10 @@ class Engine:
                                       signal.time_ms, self.live_advice())
         decision = self._reviewed(decision)
         if decision.action is DecisionAction.ENTER:
-            decision = self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason)
+            protection = self.strategies.by_name[signal.strategy].protection
+            trailing = (None, None) if protection is None else (protection.trailing_start_pct,
+                                                                protection.trailing_step_pct)
+            decision = self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason, trailing)
         self.records.append(decision)
 
     def _sized_out(self, strategy: StrategyName) -> bool:
@@ -498,13 +632,13 @@ class Engine:
         if allocation > 0 and not sizing.sized_out:
             if strategy in self._silenced:
                 self._silenced.discard(strategy)
-                self._notice("strategy_sizes_again", None, f"{strategy.value} sizes above zero again: "
+                self._notice("strategy_sizes_again", None, f"{strategy} sizes above zero again: "
                              f"{sizing.message}")
             return False
         if strategy not in self._silenced:
             self._silenced.add(strategy)
             self._notice("strategy_sized_out", None,
-                         f"{strategy.value} sizes to zero: allocation {allocation}, Kelly {sizing.message}; "
+                         f"{strategy} sizes to zero: allocation {allocation}, Kelly {sizing.message}; "
                          "its signals are not traded until that changes")
         return True
 
@@ -547,7 +681,8 @@ class Engine:
         advice = review(decision, cause, equity, decision.time_ms)
         return clamp_advice(decision, [advice], decision.time_ms, rules=self.rules[decision.symbol])
 
-    def _enter(self, decision: Decision, take_profit_pct: Decimal, stop_loss_pct: Decimal, reason: str) -> Decision:
+    def _enter(self, decision: Decision, take_profit_pct: Decimal, stop_loss_pct: Decimal, reason: str,
+               trailing: tuple[float | None, float | None] = (None, None)) -> Decision:
         """Place the entry; the decision comes back naming it, to be journaled."""
         take_profit_pct, stop_loss_pct = _advised_exits(decision, take_profit_pct, stop_loss_pct)
         symbol = decision.symbol
@@ -559,7 +694,8 @@ class Engine:
                              quote_order_qty=decision.quote_amount)
         reserved = decision.quote_amount * (1 + self.config.risk.fee_rate)  # the fee needs cash too
         self.pending[symbol] = PendingEntry(client_id, position_id, decision.strategy, reserved,
-                                            take_profit_pct, stop_loss_pct)
+                                            take_profit_pct, stop_loss_pct, trailing_start_pct=trailing[0],
+                                            trailing_step_pct=trailing[1])
         regime = self.regimes[symbol].regime if symbol in self.regimes else None
         self.entry_regimes[position_id] = None if regime is None else regime.value
         self.commands.append(PlaceOrder(order, position_id, decision.strategy, "entry", reason, self.cycle_ms))
@@ -627,8 +763,8 @@ class Engine:
         self.records.append(closed)
         regime = self.entry_regimes.pop(closed.position_id, None)
         if closed.strategy is not None:
-            self.pnls[closed.strategy].append(float(closed.pnl))
-            self.outcomes[closed.strategy].append(TradeOutcome(
+            self.pnls.setdefault(closed.strategy, []).append(float(closed.pnl))
+            self.outcomes.setdefault(closed.strategy, []).append(TradeOutcome(
                 closed.pnl_pct, float(closed.pnl), None if regime is None else Regime(regime), closed.closed_ms))
             self._update_stats(closed.strategy)
 
@@ -647,9 +783,8 @@ class Engine:
         if not outcomes:
             self._stats[strategy] = KellyBasis()
             return
-        performance = strategy_performance(outcomes)
-        self._stats[strategy] = KellyBasis(performance.returns.count, performance.returns.kelly,
-                                           performance.last_closed_ms)
+        returns = returns_stats(outcomes)  # not the whole strategy_performance: its drawdown walk is not needed here
+        self._stats[strategy] = KellyBasis(returns.count, returns.kelly, outcomes[-1].closed_ms)
 
     def on_rejected(self, command: Command, error: ExecutorError) -> None:
         """The exchange refused a command. Entries are dropped; protection falls back to a stop, then an exit.
@@ -687,6 +822,11 @@ class Engine:
             holding = self.holdings.get(command.oco.symbol)
             if holding is not None and holding.protection_id == command.oco.list_client_id:
                 holding.protection_id = None
+                if holding.trailing_delta is not None:  # the lone stop is a fixed one: the ladder trails it
+                    holding.ladder_only = True
+                holding.trailing_delta = None
+                holding.stop_floor = None
+                holding.set_stop(holding.stop_price)
                 self._notice("oco_refused", holding.symbol, f"OCO refused ({error.message}); placing a stop")
                 self._place_stop(holding)
 
@@ -701,9 +841,10 @@ class Engine:
                           take_profit_pct=pending.take_profit_pct, stop_loss_pct=pending.stop_loss_pct,
                           entry_price=entry, stop_price=stop,
                           take_profit_price=fill * (1 + pending.take_profit_pct / HUNDRED),
-                          high=float(entry),
-                          next_rung=float(entry) * (1 + self.config.risk.trailing_start_pct / 100.0),
-                          stop_trigger=float(stop), fill_last=pending.last_fill_price)
+                          high=float(entry), next_rung=0.0, stop_trigger=float(stop),
+                          fill_last=pending.last_fill_price, trailing_start_pct=pending.trailing_start_pct,
+                          trailing_step_pct=pending.trailing_step_pct)
+        holding.next_rung = float(entry) * (1 + self._trailing(holding)[0] / 100.0)
         self.holdings[symbol] = holding
         self._place_oco(holding, "protect a new position", entry_client_order_id=pending.client_order_id)
 
@@ -725,30 +866,69 @@ class Engine:
             return
         rules, last = market
         try:
-            oco = self._build_oco(holding, rules, last, holding.stop_price, holding.take_profit_price)
+            built = self._build_oco(holding, rules, last, holding.stop_price, holding.take_profit_price)
         except (FilterRejected, ValueError) as exc:
             self._unprotectable(holding, "an OCO", exc)
             return
-        self._send_oco(holding, oco, reason, entry_client_order_id)
+        self._send_oco(holding, built, reason, entry_client_order_id)
 
     def _build_oco(self, holding: Holding, rules: SymbolRules, last: Decimal, stop: Decimal,
-                   take_profit: Decimal) -> OcoRequest:
+                   take_profit: Decimal) -> tuple[OcoRequest, Decimal]:
         """The protective OCO for what is held, conformed to the filters and checked against the last price
-        (tp > last > stop); raises FilterRejected (or ValueError) when it cannot be placed. Sends nothing."""
+        (tp > last > stop), with where its stop triggers at placement; raises FilterRejected (or ValueError) when
+        it cannot be placed. Sends nothing.
+
+        Where the symbol allows it, the stop leg is an exchange trailing stop (no stop price, `belowTrailingDelta`)
+        when its trigger at placement, the last price less the delta, is not below `stop`: a replacement never
+        loosens the stop it replaces. Its limit price is fixed at placement (the starting trigger less the stop
+        limit buffer), below every later trigger, so a triggered leg sells at the market down to that floor."""
         quantity = conform_quantity(rules, self.portfolio.sellable_quantity(holding.symbol), market=False)
-        return conform_oco(rules, OcoRequest(
-            list_client_id=self._next_id("p", self.now_ms), symbol=holding.symbol, quantity=quantity,
+        list_client_id = self._next_id("p", self.now_ms)
+        delta = None if holding.ladder_only else native_trailing_delta(rules, holding.stop_loss_pct,
+                                                                        self._trailing(holding)[0])
+        if delta is not None:
+            start = trailing_trigger(last, delta)
+            if start >= stop:
+                try:
+                    oco = conform_oco(rules, OcoRequest(
+                        list_client_id=list_client_id, symbol=holding.symbol, quantity=quantity,
+                        take_profit_price=take_profit, stop_limit_price=self._stop_limit(start),
+                        trailing_delta=delta), last_price=last)
+                except (FilterRejected, ValueError):
+                    pass  # e.g. the floor under PERCENT_PRICE: a fixed stop at `stop` may still be placeable
+                else:
+                    return oco, start
+        oco = conform_oco(rules, OcoRequest(
+            list_client_id=list_client_id, symbol=holding.symbol, quantity=quantity,
             take_profit_price=take_profit, stop_price=stop, stop_limit_price=self._stop_limit(stop)),
             last_price=last)
+        assert oco.stop_price is not None  # sent with one
+        return oco, oco.stop_price
 
-    def _send_oco(self, holding: Holding, oco: OcoRequest, reason: str,
+    def _send_oco(self, holding: Holding, built: tuple[OcoRequest, Decimal], reason: str,
                   entry_client_order_id: str | None = None) -> None:
-        holding.set_stop(oco.stop_price)
+        oco, stop = built
+        holding.trailing_delta = oco.trailing_delta
+        holding.stop_floor = None if oco.trailing_delta is None else oco.stop_limit_price
+        if oco.trailing_delta is not None:
+            # The exchange tracks from the last price at placement, which is what `stop` was measured from.
+            holding.high = float(stop * BIPS / (BIPS - oco.trailing_delta))
+        holding.set_stop(stop)
         holding.take_profit_price = oco.take_profit_price
         holding.protection_id = oco.list_client_id
         holding.protection_kind = "oco"
-        self.portfolio.set_protection(holding.symbol, oco.stop_price, oco.take_profit_price, oco.list_client_id)
-        self.commands.append(PlaceOco(oco, holding.position_id, reason, self.cycle_ms, entry_client_order_id))
+        self.portfolio.set_protection(holding.symbol, stop, oco.take_profit_price, oco.list_client_id)
+        self.commands.append(PlaceOco(oco, holding.position_id, reason, self.cycle_ms, entry_client_order_id, stop))
+
+    def _follow_exchange_trail(self, holding: Holding, high: float) -> None:
+        """A new high under an exchange trailing stop: mirror where the exchange's trigger now sits (for status
+        and for a fallback stop); nothing is sent, the exchange trails by itself."""
+        assert holding.trailing_delta is not None
+        stop = trailing_trigger(Decimal(repr(high)), holding.trailing_delta)
+        if stop > holding.stop_price:
+            holding.set_stop(stop)
+            if self.portfolio.position(holding.symbol) is not None:
+                self.portfolio.set_protection(holding.symbol, stop, holding.take_profit_price, holding.protection_id)
 
     def _place_stop(self, holding: Holding) -> None:
         symbol = holding.symbol
@@ -779,11 +959,10 @@ class Engine:
         """Move the stop up the ladder. The replacement OCO is built and checked before the working protection is
         cancelled: a replacement that cannot be placed leaves the old one working (never a window with none),
         and a new stop already at or above the last price means the market is below it: sell now."""
-        risk = self.config.risk
-        new_stop = trailing_stop(holding.entry_price, holding.stop_price, Decimal(repr(holding.high)),
-                                 risk.trailing_start_pct, risk.trailing_step_pct)
-        rungs_done = int(((holding.high / float(holding.entry_price)) - 1.0) * 100.0 / risk.trailing_step_pct + 1e-9)
-        holding.next_rung = float(holding.entry_price) * (1 + (rungs_done + 1) * risk.trailing_step_pct / 100.0)
+        start, step = self._trailing(holding)
+        new_stop = trailing_stop(holding.entry_price, holding.stop_price, Decimal(repr(holding.high)), start, step)
+        rungs_done = int(((holding.high / float(holding.entry_price)) - 1.0) * 100.0 / step + 1e-9)
+        holding.next_rung = float(holding.entry_price) * (1 + (rungs_done + 1) * step / 100.0)
         if new_stop <= holding.stop_price or holding.exiting or holding.protection_id is None:
             return
         market = self._protection_market(holding)
@@ -799,13 +978,19 @@ class Engine:
         if take_profit <= new_stop:
             take_profit = new_stop * (1 + holding.take_profit_pct / HUNDRED)
         try:
-            oco = self._build_oco(holding, rules, last, new_stop, take_profit)
+            built = self._build_oco(holding, rules, last, new_stop, take_profit)
         except (FilterRejected, ValueError) as exc:
             self._notice("trail_skipped", holding.symbol,
                          f"trailing stop to {new_stop} cannot be placed ({exc}); the working protection stays")
             return
         self._cancel_protection(holding, "trailing stop moves up")
-        self._send_oco(holding, oco, f"trailing stop to {new_stop}")
+        self._send_oco(holding, built, f"trailing stop to {new_stop}")
+
+    def _trailing(self, holding: Holding) -> tuple[float, float]:
+        """The holding's trailing ladder (start, step): its strategy's own, else the risk configuration's."""
+        risk = self.config.risk
+        start, step = holding.trailing_start_pct, holding.trailing_step_pct
+        return (risk.trailing_start_pct if start is None else start, risk.trailing_step_pct if step is None else step)
 
     def reprotect(self, symbol: str) -> None:
         """Place protection again for a position whose exit orders are not working (found at start-up)."""
@@ -842,8 +1027,9 @@ class Engine:
         reason = holding.exit_reason
         if reason is None:
             if holding.protection_id is not None:
+                limit = holding.stop_floor or self._stop_limit(holding.stop_price)
                 self._notice("stop_gapped", holding.symbol,
-                             f"stop {holding.stop_price} (limit {self._stop_limit(holding.stop_price)}) crossed at "
+                             f"stop {holding.stop_price} (limit {limit}) crossed at "
                              f"{price!r} and not filled; cancelling it and exiting at market")
                 reason = "stop gapped"
             else:
@@ -963,29 +1149,32 @@ class Engine:
             "portfolio": self.portfolio.to_dict(),
             "breakers": self.breakers.to_dict(),
             "features": {s: f.to_dict() for s, f in self.features.items()},
-            "pair": self.pair.to_dict() if self.pair is not None else None,
-            "pair_bar_ms": self._pair_bar_ms,
+            "pairs": {name: track.to_dict() for name, track in self.pairs.items()},
             "holdings": {s: _plain(asdict(h)) for s, h in self.holdings.items()},
             "pending": {s: _plain(asdict(p)) for s, p in self.pending.items()},
             "controls": asdict(self.controls),
             "advice": [a.model_dump(mode="json") for a in self.advice],
             "outages": self.outages,
-            "pnls": {k.value: v for k, v in self.pnls.items()},
-            "outcomes": {k.value: [o.to_list() for o in v] for k, v in self.outcomes.items()},
+            "pnls": {str(k): v for k, v in self.pnls.items()},
+            "outcomes": {str(k): [o.to_list() for o in v] for k, v in self.outcomes.items()},
             "regimes": {s: r.to_dict() for s, r in self.regimes.items()},
             "entry_regimes": self.entry_regimes,
             "seen_fills": [list(k) for k in self._seen_fills],
-            "live_signals": sorted([s, k.value] for s, flags in self._episodes.items()
-                                   for k, slot in EPISODE_SLOT.items() if flags[slot]),
-            "silenced": sorted(k.value for k in self._silenced),
+            "live_signals": sorted([s, str(k)] for s, flags in self._episodes.items()
+                                   for k, slot in self._slots.items() if flags[slot]),
+            "silenced": sorted(str(k) for k in self._silenced),
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], config: ExecutorConfig, rules: dict[str, SymbolRules]) -> Engine:
+    def from_state(cls, state: dict[str, Any], config: ExecutorConfig, rules: dict[str, SymbolRules],
+                   strategies: StrategySet | None = None) -> Engine:
+        """The engine of a checkpoint. Records of a strategy no longer registered are kept (its closed trades
+        still count in reports); its lasting signals are dropped."""
         if state.get("version") != STATE_VERSION:
             raise ExecutorError(f"checkpoint version {state.get('version')} is not {STATE_VERSION}",
                                 version=state.get("version"))
-        engine = cls(config, rules, Portfolio.from_dict(state["portfolio"]), state["symbols"], state["now_ms"])
+        engine = cls(config, rules, Portfolio.from_dict(state["portfolio"]), state["symbols"], state["now_ms"],
+                     strategies)
         engine.seq = state["seq"]
         engine.max_drawdown_pct = state["max_drawdown_pct"]
         engine._high_water = state["high_water"]
@@ -995,9 +1184,8 @@ class Engine:
         engine._equity_hour = state["equity_hour"]
         engine.breakers = BreakerState.from_dict(state["breakers"])
         engine.features = {s: SymbolFeatures.from_dict(d) for s, d in state["features"].items()}
-        if state["pair"] is not None:
-            engine.pair = PairSpread.from_dict(state["pair"])
-        engine._pair_bar_ms = dict(state["pair_bar_ms"])
+        engine._views = {s: ReadOnlySymbol(f) for s, f in engine.features.items()}
+        engine._restore_pairs(state)
         engine.holdings = {s: _restore(Holding, d) for s, d in state["holdings"].items()}
         for holding in engine.holdings.values():
             holding.set_stop(holding.stop_price)  # a checkpoint from before `stop_trigger` existed has none
@@ -1005,10 +1193,10 @@ class Engine:
         engine.controls = Controls(**state["controls"])
         engine.advice = [Advice.model_validate(a) for a in state.get("advice", [])]  # none before advice existed
         engine.outages = dict(state["outages"])
-        engine.pnls = {StrategyName(k): list(v) for k, v in state["pnls"].items()}
+        engine.pnls.update({StrategyName(k): list(v) for k, v in state["pnls"].items()})
         if "outcomes" in state:
-            engine.outcomes = {StrategyName(k): [TradeOutcome.from_list(o) for o in v]
-                               for k, v in state["outcomes"].items()}
+            engine.outcomes.update({StrategyName(k): [TradeOutcome.from_list(o) for o in v]
+                                    for k, v in state["outcomes"].items()})
         elif any(engine.pnls.values()):  # written before returns were kept: a P&L in quote is no return
             engine._notice("strategy_record_restarted", None, "the checkpoint predates per-trade returns: each "
                            "strategy's Kelly estimate starts again from the prior")
@@ -1018,13 +1206,27 @@ class Engine:
         engine.entry_regimes = dict(state.get("entry_regimes", {}))
         engine._seen_fills = {(s, int(t)): None for s, t in state["seen_fills"]}
         for symbol, name in state["live_signals"]:
-            engine._episodes[symbol][EPISODE_SLOT[StrategyName(name)]] = True
+            slot = engine._slots.get(name)
+            if slot is not None and symbol in engine._episodes:
+                engine._episodes[symbol][slot] = True
         engine._silenced = {StrategyName(k) for k in state["silenced"]}
         engine._breakers_ms = engine.now_ms
         engine.cycle_ms = engine.now_ms
-        for name in StrategyName:
+        for name in engine.outcomes:
             engine._update_stats(name)
         return engine
+
+    def _restore_pairs(self, state: dict[str, Any]) -> None:
+        """Each pair strategy's spread from the checkpoint. A checkpoint from before strategies were plugins has
+        one spread (`pair`, `pair_bar_ms`): it is stat-arb's, restored when it tracks the same legs."""
+        saved: dict[str, Any] = dict(state.get("pairs", {}))
+        if "pairs" not in state and state.get("pair") is not None:
+            saved["stat_arb"] = {"spread": state["pair"], "bar_ms": state.get("pair_bar_ms", {})}
+        for name, track in self.pairs.items():
+            if name in saved:
+                restored = PairTrack.from_dict(saved[name])
+                if restored.legs == track.legs:
+                    self.pairs[name] = restored
 
     # ----- helpers ---------------------------------------------------------------------------------
     def _stop_limit(self, stop: Decimal) -> Decimal:

@@ -39,25 +39,24 @@ def round_to_step(value: Decimal, step: Decimal, direction: Direction) -> Decima
         return value
     if step < ZERO or not step.is_finite() or not value.is_finite():
         raise ValueError(f"cannot round {value} to step {step}")
-    exponent = min(_exponent(value), _exponent(step))
-    scaled_value, scaled_step = _scaled(value, exponent), _scaled(step, exponent)
+    # Each Decimal is taken apart once (as_tuple builds a tuple of its digits): every quantity and price of every
+    # order and protection is conformed here.
+    value_sign, value_digits, value_exponent = value.as_tuple()
+    _, step_digits, step_exponent = step.as_tuple()
+    assert isinstance(value_exponent, int) and isinstance(step_exponent, int)  # finite values, checked above
+    exponent = min(value_exponent, step_exponent)
+    scaled_value = _integer(value_digits) * 10 ** (value_exponent - exponent)
+    if value_sign:
+        scaled_value = -scaled_value
+    step_units = _integer(step_digits)
+    scaled_step = step_units * 10 ** (step_exponent - exponent)
     units = scaled_value // scaled_step if direction == "down" else -(-scaled_value // scaled_step)
-    step_digits = _scaled(step, _exponent(step))
-    return Decimal(f"{units * step_digits}E{_exponent(step)}")
+    return Decimal(f"{units * step_units}E{step_exponent}")
 
 
-def _exponent(value: Decimal) -> int:
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)  # finite values only, checked by the caller
-    return exponent
-
-
-def _scaled(value: Decimal, exponent: int) -> int:
-    """`value` as an exact integer count of 10**exponent units (`exponent` at most the value's own)."""
-    sign, digits, own = value.as_tuple()
-    assert isinstance(own, int)
-    magnitude = int("".join(map(str, digits))) * 10 ** (own - exponent)
-    return -magnitude if sign else magnitude
+def _integer(digits: tuple[int, ...]) -> int:
+    """The digits of a Decimal's `as_tuple()` as the integer they spell."""
+    return int("".join(map(str, digits)))
 
 
 class TrailingDeltaBounds(Frozen):

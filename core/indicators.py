@@ -58,6 +58,17 @@ def _finite(indicator: str, field: str, value: float) -> float:
     return number
 
 
+def _finite_bar(indicator: str, high: float, low: float, close: float) -> tuple[float, float, float]:
+    """`_finite` of a bar's high, low and close at once: one test on the common path (ATR and ADX take every bar
+    of a replay; a generator over the three cost more than the indicator's own arithmetic)."""
+    h, lo, c = float(high), float(low), float(close)
+    isfinite = math.isfinite
+    if not (isfinite(h) and isfinite(lo) and isfinite(c)):
+        for field, value in (("high", h), ("low", lo), ("close", c)):
+            _finite(indicator, field, value)
+    return h, lo, c
+
+
 class _RollingWindow:
     """The last `period` values with their shifted sum and sum of squares (for mean and population variance)."""
 
@@ -76,7 +87,7 @@ class _RollingWindow:
         return len(self.values) == self.period
 
     def push(self, x: float) -> None:
-        if self.full:
+        if len(self.values) == self.period:  # `full`, spelled out: this runs for every value of every window
             old = self.values[0] - self.shift
             self.total -= old
             self.squares -= old * old
@@ -245,7 +256,7 @@ class Atr:
         self.value: float | None = None
 
     def update(self, high: float, low: float, close: float) -> float | None:
-        high, low, close = (_finite("ATR", f, v) for f, v in (("high", high), ("low", low), ("close", close)))
+        high, low, close = _finite_bar("ATR", high, low, close)
         previous, self._previous_close = self._previous_close, close
         if previous is None:
             return None
@@ -284,7 +295,7 @@ class Adx:
         self.value: float | None = None
 
     def update(self, high: float, low: float, close: float) -> float | None:
-        high, low, close = (_finite("ADX", f, v) for f, v in (("high", high), ("low", low), ("close", close)))
+        high, low, close = _finite_bar("ADX", high, low, close)
         previous, self._previous = self._previous, (high, low, close)
         if previous is None:
             return None

@@ -66,9 +66,15 @@ class StrategyPerformance:
                 "trades_by_regime": self.trades_by_regime, "last_closed_ms": self.last_closed_ms}
 
 
+def returns_stats(outcomes: Sequence[TradeOutcome]) -> TradeStats:
+    """Win rate, average win and loss, profit factor and full Kelly on the returns of `outcomes`: the part of
+    `strategy_performance` that Kelly sizing rests on (the engine works it out again on every closed trade)."""
+    return trade_stats([o.return_pct / 100.0 for o in outcomes])
+
+
 def strategy_performance(outcomes: Sequence[TradeOutcome]) -> StrategyPerformance:
     """The record of one strategy's closed trades, in the order they closed."""
-    stats = trade_stats([o.return_pct / 100.0 for o in outcomes])
+    stats = returns_stats(outcomes)
     payoff = stats.avg_win / stats.avg_loss if stats.losses and stats.wins else (0.0 if stats.losses else None)
     cumulative = peak = worst = 0.0
     by_regime: dict[str, int] = {}

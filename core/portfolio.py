@@ -324,7 +324,12 @@ class Portfolio:
         amount = self._float_holdings.get(symbol)
         if amount is not None:
             self._float_values[symbol] = amount * price
-        return self._update_high_water_mark()
+        # `_update_high_water_mark()` and `equity_float()` spelled out (the same sum, in the same order): this runs
+        # on nearly every bar of a replay, as soon as the account holds some dust of every symbol.
+        equity = self._cash_float + sum(self._float_values.values())
+        if equity > self.high_water_mark:
+            self.high_water_mark = equity
+        return equity
 
     def equity(self, marks: Mapping[str, Decimal] | None = None) -> Decimal:
         """Exact equity: cash plus every held asset at its mark, in the quote asset.

@@ -98,9 +98,13 @@ def _margin(value: float, threshold: float, scale: float) -> float:
 def classify(inputs: RegimeInputs) -> tuple[Regime, float]:
     """The regime and its confidence for one hour's inputs (the rule in the module docstring)."""
     adx, atr, width, momentum = inputs.adx, inputs.atr_pct, inputs.bollinger_width_pct, inputs.momentum_pct
-    for name, value in (("adx", adx), ("atr_pct", atr), ("bollinger_width_pct", width), ("momentum_pct", momentum)):
-        if not math.isfinite(value):
-            raise ValueError(f"regime input {name} is {value}, not a finite number")
+    isfinite = math.isfinite
+    # One test for the common case (runs every hour of every symbol); the loop only names the culprit.
+    if not (isfinite(adx) and isfinite(atr) and isfinite(width) and isfinite(momentum)):
+        for name, value in (("adx", adx), ("atr_pct", atr), ("bollinger_width_pct", width),
+                            ("momentum_pct", momentum)):
+            if not isfinite(value):
+                raise ValueError(f"regime input {name} is {value}, not a finite number")
     if adx >= ADX_TREND and abs(momentum) >= MOMENTUM_TREND_PCT:
         margins = [_margin(adx, ADX_TREND, ADX_SCALE), _margin(abs(momentum), MOMENTUM_TREND_PCT, MOMENTUM_SCALE_PCT),
                    _margin(atr, ATR_VOLATILE_PCT, ATR_SCALE_PCT)]
@@ -141,16 +145,16 @@ class RegimeTracker:
             return
         self._last_ms = close_ms
         hour = (close_ms - 1) // MS_PER_HOUR * MS_PER_HOUR
-        if self._hour is None:
-            self._hour, self._high, self._low, self._close = hour, high, low, close
+        if hour == self._hour:  # eleven bars in twelve: widen the hour's range (comparisons, not max()/min() calls)
+            if high > self._high:
+                self._high = high
+            if low < self._low:
+                self._low = low
+            self._close = close
             return
-        if hour != self._hour:
+        if self._hour is not None:
             self._complete()
-            self._hour, self._high, self._low = hour, high, low
-        else:
-            self._high = max(self._high, high)
-            self._low = min(self._low, low)
-        self._close = close
+        self._hour, self._high, self._low, self._close = hour, high, low, close
 
     def _complete(self) -> None:
         assert self._hour is not None

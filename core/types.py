@@ -11,9 +11,20 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -250,10 +261,59 @@ class MarketSnapshot(Frozen):
     spread_bps: float | None = Field(default=None, ge=0.0)
 
 
-class StrategyName(StrEnum):
-    SCALPING = "scalping"
-    MOMENTUM = "momentum"
-    STAT_ARB = "stat_arb"
+# A strategy's name: lower-case ASCII letters, digits and underscores, starting with a letter, 2 to 40 characters.
+# It keys allocations, per-strategy settings, journal rows and reports. "manual" is reserved: it is how reports
+# name the trades a person or an agent asked for, which belong to no strategy.
+STRATEGY_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
+_STRATEGY_NAME = re.compile(STRATEGY_NAME_PATTERN)
+RESERVED_STRATEGY_NAMES = frozenset({"manual"})
+
+
+class InvalidStrategyName(ValueError):
+    """A strategy name that does not match STRATEGY_NAME_PATTERN, or a reserved one."""
+
+    def __init__(self, value: object) -> None:
+        reserved = isinstance(value, str) and value in RESERVED_STRATEGY_NAMES
+        why = "is reserved" if reserved else f"does not match {STRATEGY_NAME_PATTERN}"
+        super().__init__(f"strategy name {value!r} {why}")
+        self.value = value
+
+
+class StrategyName(str):
+    """A validated strategy name: a value object that is its own string (it hashes and compares as one, so maps
+    keyed by name answer plain strings too, and it serialises as plain text in JSON, the journal and reports).
+
+    Strategies are plugins (`core.strategies.base`), so the set of names is open: a name is checked against its
+    pattern, not looked up in a closed list."""
+
+    __slots__ = ()
+
+    def __new__(cls, value: str) -> StrategyName:
+        if type(value) is cls:
+            return value
+        if not isinstance(value, str) or not _STRATEGY_NAME.match(value) or value in RESERVED_STRATEGY_NAMES:
+            raise InvalidStrategyName(value)
+        return super().__new__(cls, value)
+
+    @property
+    def value(self) -> str:
+        """The plain text (what an enum member's `.value` was)."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"StrategyName({str.__str__(self)!r})"
+
+    def __reduce__(self) -> tuple[type[StrategyName], tuple[str]]:
+        return (StrategyName, (str.__str__(self),))
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls, core_schema.str_schema(), serialization=core_schema.plain_serializer_function_ser_schema(str))
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "pattern": STRATEGY_NAME_PATTERN}
 
 
 class Signal(Frozen):

@@ -27,6 +27,27 @@ BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
 
 
+def read_since(path: Path, version: int, what: str, query: Callable[[sqlite3.Connection], T], empty: T) -> T:
+    """`query` on the journal at `path`, read without writing anything; `empty` when there is no journal or it is
+    older than `version` (the schema that holds what is read). A process that only reads (a tool) must not migrate
+    the journal of a home another version may be running. JournalUnreadable names `what` was being read."""
+    if not path.exists():
+        return empty
+    try:
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
+    except sqlite3.Error as exc:
+        raise JournalUnreadable(path, str(exc)) from exc
+    try:
+        conn.row_factory = sqlite3.Row
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < version:
+            return empty
+        return query(conn)
+    except sqlite3.DatabaseError as exc:
+        raise JournalUnreadable(path, f"{what}: {exc}") from exc
+    finally:
+        conn.close()
+
+
 def read_only_uri(path: Path) -> str:
     """An SQLite URI that reads `path` without writing anything, even in a folder this process may not write.
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from core.types import Decision, Fill, OcoRequest, OrderRequest, OrderStatus
 from memory.bot_store import BotStore
-from memory.database import Database, read_only_uri
+from memory.database import Database, read_since
 from memory.journal_errors import (
     ClientIdConflict,
     CommandStateError,
@@ -42,6 +42,7 @@ from memory.outbox import Outbox
 from memory.redact import redact, redact_text
 from memory.rows import CommandRow, CommandStatus, FillRow, OrderRow, command_row, fill_row, order_row
 from memory.schema import RISK_SETTINGS_VERSION
+from memory.strategy_trust import TrustStore
 
 __all__ = [
     "ClientIdConflict",
@@ -167,6 +168,7 @@ class Journal:
         self._db = Database(self.path, durable=durable, max_size_bytes=max_size_bytes, read_only=read_only)
         self.outbox = Outbox(self._db)
         self.bot = BotStore(self._db)
+        self.trust = TrustStore(self._db)
 
     # -- orders and fills ---------------------------------------------------------------------------
 
@@ -245,8 +247,8 @@ class Journal:
         conn.execute(
             "INSERT INTO orders (client_order_id, list_client_id, symbol, side, type, quantity, quote_order_qty,"
             " price, stop_price, time_in_force, status, executed_qty, cum_quote, strategy, position_id, reason,"
-            " last_reason, is_final, created_ms, updated_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '0', '0', ?, ?, ?, NULL, 0, ?, ?)",
+            " last_reason, is_final, created_ms, updated_ms, trailing_delta)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '0', '0', ?, ?, ?, NULL, 0, ?, ?, ?)",
             (
                 order.client_order_id,
                 list_client_id,
@@ -264,6 +266,7 @@ class Journal:
                 reason,
                 time_ms,
                 time_ms,
+                order.trailing_delta,
             ),
         )
         conn.execute(
@@ -292,11 +295,12 @@ class Journal:
         """
         safe_reason = redact_text(reason) if reason is not None else None
         with self._db.write(f"update order {client_order_id}") as conn:
-            row = conn.execute("SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,)).fetchone()
+            # The two columns the staleness rule reads, not the whole row: every report of every order comes here.
+            row = conn.execute("SELECT status, executed_qty FROM orders WHERE client_order_id = ?",
+                               (client_order_id,)).fetchone()
             if row is None:
                 raise OrderNotJournaled(client_order_id)
-            current = order_row(row)
-            applied = not _is_stale(current, status, executed_qty)
+            applied = not _is_stale(OrderStatus(row["status"]), Decimal(row["executed_qty"]), status, executed_qty)
             conn.execute(
                 "INSERT INTO order_updates (client_order_id, time_ms, status, executed_qty, cum_quote, reason, applied)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -383,6 +387,12 @@ class Journal:
             (client_order_id,),
         )
         return [{**dict(row), "applied": bool(row["applied"])} for row in rows]
+
+    def last_trade_id(self, symbol: str) -> int | None:
+        """The highest exchange trade id journaled for `symbol` (None before its first fill): where catching up
+        with the exchange's own trades starts (`myTrades` fromId)."""
+        row = self._db.fetch_one("SELECT MAX(trade_id) AS last FROM fills WHERE symbol = ?", (symbol,))
+        return None if row is None or row["last"] is None else int(row["last"])
 
     def fills(self, since_ms: int | None = None) -> list[FillRow]:
         rows = self._db.fetch_all("SELECT * FROM fills WHERE time_ms >= ? ORDER BY time_ms, rowid", (_floor(since_ms),))
@@ -842,23 +852,8 @@ class Journal:
 
 def read_risk_settings(path: Path) -> dict[str, StoredSetting]:
     """The risk settings stored in the journal at `path`, read without writing anything: no journal, or one
-    from before settings were stored, has none ({}). A process that only reads (a tool) must not migrate
-    the journal of a home another version may be running."""
-    if not path.exists():
-        return {}
-    try:
-        conn = sqlite3.connect(read_only_uri(path), uri=True)
-    except sqlite3.Error as exc:
-        raise JournalUnreadable(path, str(exc)) from exc
-    try:
-        conn.row_factory = sqlite3.Row
-        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < RISK_SETTINGS_VERSION:
-            return {}
-        return _risk_settings(conn)
-    except sqlite3.DatabaseError as exc:
-        raise JournalUnreadable(path, f"read the risk settings: {exc}") from exc
-    finally:
-        conn.close()
+    from before settings were stored, has none ({})."""
+    return read_since(path, RISK_SETTINGS_VERSION, "read the risk settings", _risk_settings, {})
 
 
 def _risk_settings(conn: sqlite3.Connection) -> dict[str, StoredSetting]:
@@ -866,10 +861,11 @@ def _risk_settings(conn: sqlite3.Connection) -> dict[str, StoredSetting]:
     return {row["name"]: StoredSetting(json.loads(row["value_json"]), row["source"], row["changed_ms"]) for row in rows}
 
 
-def _is_stale(current: OrderRow, status: OrderStatus, executed_qty: Decimal) -> bool:
-    if executed_qty < current.executed_qty:
+def _is_stale(current_status: OrderStatus, current_executed: Decimal, status: OrderStatus,
+              executed_qty: Decimal) -> bool:
+    if executed_qty < current_executed:
         return True
-    return current.is_final and not status.is_final and executed_qty == current.executed_qty
+    return current_status.is_final and not status.is_final and executed_qty == current_executed
 
 
 def _describe(request: OrderRequest | OcoRequest) -> str:

@@ -35,6 +35,7 @@ class OrderRow:
     last_reason: str | None
     created_ms: int
     updated_ms: int
+    trailing_delta: int | None = None  # BIPS, a trailing stop's (an OCO's trailing stop leg's) delta
 
     @property
     def is_final(self) -> bool:
@@ -57,6 +58,7 @@ class OrderRow:
             price=self.price,
             stop_price=self.stop_price,
             time_in_force=self.time_in_force,
+            trailing_delta=self.trailing_delta,
         )
 
 
@@ -130,6 +132,7 @@ def order_row(row: sqlite3.Row) -> OrderRow:
         last_reason=row["last_reason"],
         created_ms=row["created_ms"],
         updated_ms=row["updated_ms"],
+        trailing_delta=row["trailing_delta"],
     )
 
 

@@ -341,7 +341,38 @@ def _v10_telegram_bot(conn: sqlite3.Connection) -> None:
     )
 
 
-def _v11_memory_rollbacks(conn: sqlite3.Connection) -> None:
+def _v11_order_trailing_delta(conn: sqlite3.Connection) -> None:
+    """Each order's `trailingDelta` in BIPS (issue 12): a protective OCO's stop leg trails on the exchange where
+    the symbol allows it, and the journal keeps what was sent. NULL: no trailing (every order before this)."""
+    _execute_all(conn, ("ALTER TABLE orders ADD COLUMN trailing_delta INTEGER",))
+
+
+def _v12_trusted_strategies(conn: sqlite3.Connection) -> None:
+    """Strategy files a person trusted (issue 15): `<home>/strategies/FILE` is loaded only while its SHA-256 is the
+    one pinned here by `executor.py strategies trust FILE`. Every pin is kept in the changes table with who and
+    when, like the risk settings."""
+    _execute_all(
+        conn,
+        (
+            """CREATE TABLE trusted_strategies (
+                file TEXT PRIMARY KEY,
+                sha256 TEXT NOT NULL,
+                trusted_ms INTEGER NOT NULL,
+                actor TEXT NOT NULL
+            )""",
+            """CREATE TABLE trusted_strategy_changes (
+                id INTEGER PRIMARY KEY,
+                time_ms INTEGER NOT NULL,
+                file TEXT NOT NULL,
+                old_sha256 TEXT,
+                new_sha256 TEXT NOT NULL,
+                actor TEXT NOT NULL
+            )""",
+        ),
+    )
+
+
+def _v13_memory_rollbacks(conn: sqlite3.Connection) -> None:
     """Versioned memory (issue 16): each `memory rollback` journaled with who, when, the version whose content it
     restored, the version that was current before and the new version it wrote (`memory/versions.py`)."""
     _execute_all(
@@ -370,9 +401,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     _v8_alert_outbox,
     _v9_llm_call_effects,
     _v10_telegram_bot,
-    _v11_memory_rollbacks,
+    _v11_order_trailing_delta,
+    _v12_trusted_strategies,
+    _v13_memory_rollbacks,
 )
 RISK_SETTINGS_VERSION = MIGRATIONS.index(_v6_risk_settings) + 1
+TRUSTED_STRATEGIES_VERSION = MIGRATIONS.index(_v12_trusted_strategies) + 1
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -111,8 +111,10 @@ def check_learned(learned: Any) -> str | None:
         return "learned.strategies is not a JSON object"
     total = 0.0
     for name, entry in strategies.items():
-        if name not in {s.value for s in StrategyName}:
-            return f"learned.strategies has an unknown strategy {name!r}"
+        try:
+            StrategyName(name)
+        except (TypeError, ValueError):
+            return f"learned.strategies has an invalid strategy name {name!r}"
         allocation = entry.get("allocation") if isinstance(entry, dict) else None
         if isinstance(allocation, bool) or not isinstance(allocation, int | float) or not 0 <= allocation <= 1:
             return f"learned.strategies.{name}.allocation must be a number from 0 to 1"

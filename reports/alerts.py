@@ -64,12 +64,14 @@ NOTICE_KINDS: dict[str, AlertKind] = {
     "cancel_rejected": AlertKind.ERROR,
     "entry_not_filled": AlertKind.ERROR,
     "foreign_order": AlertKind.ERROR,
+    "strategy_fault": AlertKind.ERROR,
 }
 _NOTICE_TITLES = {
     "stop_gapped": "Stop gapped", "protection_failed": "Protection failed", "oco_refused": "OCO refused",
     "kill": "Kill switch engaged", "kill_reset": "Kill switch reset", "entry_rejected": "Entry rejected",
     "exit_rejected": "Exit rejected", "cancel_rejected": "Cancel rejected", "entry_not_filled": "Entry not filled",
     "foreign_order": "Order not placed by the executor",
+    "strategy_fault": "Strategy silenced after an error",
 }
 
 

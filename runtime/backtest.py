@@ -23,13 +23,15 @@ from core.display import fixed
 from core.engine import Record
 from core.filters import SymbolRules
 from core.portfolio import ClosedTrade, Portfolio
-from core.types import StrategyName
+from core.strategies.registry import StrategySet
 from memory.files import write_json_atomic
 from memory.journal import Journal
+from runtime.checkpoint import Checkpoint
 from runtime.pump import Pump
 from runtime.run_mode import RunMode
 from runtime.session import new_session
 from runtime.sources import MarketSource
+from runtime.venues import venue_for
 from tools.spec import wall_clock_ms
 
 Progress = Callable[[int], None]
@@ -55,7 +57,7 @@ class Tally:
 
     def __call__(self, record: Record) -> None:
         if isinstance(record, ClosedTrade):
-            name = record.strategy.value if isinstance(record.strategy, StrategyName) else "manual"
+            name = "manual" if record.strategy is None else str(record.strategy)
             tally = self.per_strategy.setdefault(name, StrategyTally())
             tally.trades += 1
             tally.wins += record.pnl > 0
@@ -91,13 +93,13 @@ def run_id(parts: dict[str, Any]) -> str:
 
 def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *, quote_balance: Decimal,
                  quote_asset: str = "USDT", progress: Progress | None = None,
-                 progress_every: int = 50_000) -> dict[str, Any]:
+                 progress_every: int = 50_000, strategies: StrategySet | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     session = new_session(RunMode.REPLAY, config, source.rules, source.symbols, source.start_ms, quote_asset,
-                          quote_balance)
+                          quote_balance, strategies=strategies)
     engine, exchange = session.engine, session.exchange
     portfolio = engine.portfolio
     journal = Journal(out_dir / "journal.db", durable=False)  # a derived artifact: rebuilt by re-running
@@ -112,10 +114,10 @@ def run_backtest(source: MarketSource, config: ExecutorConfig, out_dir: Path, *,
                 handle(event)
                 if progress is not None and events % progress_every == 0:
                     progress(events)
-            journal.save_checkpoint({
-                "source_id": f"backtest:{out_dir.name}", "cursor": events, "finished": True, "mode": "replay",
-                "rules": {s: source.rules[s].model_dump(mode="json") for s in engine.symbols},
-                "engine": engine.to_state(), "paper": exchange.to_state()}, written_ms=wall_clock_ms())
+            journal.save_checkpoint(Checkpoint.model_validate({
+                "source_id": f"backtest:{out_dir.name}", "cursor": events, "finished": True, "mode": RunMode.REPLAY,
+                "venue": venue_for(RunMode.REPLAY), "rules": {s: source.rules[s] for s in engine.symbols},
+                "engine": engine.to_state(), "paper": exchange.to_state()}).document(), written_ms=wall_clock_ms())
     finally:
         journal.close()
     marks = {s: Decimal(repr(f.last_price)) for s, f in engine.features.items() if f.last_price is not None}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,21 +31,23 @@ from core.config import ExecutorConfig
 from core.engine import Engine
 from core.errors import ExecutorError, InvalidArgument, UnknownSymbol
 from core.filters import SymbolRules, rules_from_exchange_info
+from core.review import EntryReview
 from core.types import Advice, DecisionAction
 from exchange.feeds.synthetic import SyntheticMarket
 from memory.files import MemoryStore
 from memory.home_state import check_journal_present, marker_path
 from memory.journal import CommandRow, CommandStatus, FillRow, Journal, OrderRow
 from memory.versions import VersionInvalid
+from runtime.checkpoint import Checkpoint, load_checkpoint
 from runtime.checkpoint_mode import checkpoint_mode
 from runtime.home import Home
 from runtime.learned_memory import resume
 from runtime.lock import HomeLocked, SingleWriterLock
 from runtime.pump import Pump
-from runtime.run_mode import RunMode
 from runtime.session import restore_session
 from runtime.sources import recorded_source
 from runtime.state import leave_kill_flag, prepare_journal, publish_marker, reconcile_at_start
+from runtime.strategy_loader import load_strategies
 
 MS_PER_MINUTE = 60_000
 OPERATOR_REASON = "requested by the operator"
@@ -52,6 +55,9 @@ OPERATOR_REASON = "requested by the operator"
 PROTECTION_FAILURES = frozenset({"PROTECTION_FAILED"})
 EXIT_PREFIX = "cx-x-"
 DIRECT_MODES = ("replay", "paper")  # modes whose exchange is the paper simulator in the checkpoint
+# The analyzer of an engine restored for a moment, given the journal it writes to and the engine's mode
+# (`runtime.analyzer.analyzer_factory`); None: no review.
+ReviewFactory = Callable[[Journal, str], EntryReview | None]
 
 
 # ----- errors --------------------------------------------------------------------------------------------
@@ -298,10 +304,10 @@ def _check_watched(engine: Engine, symbol: str) -> None:
 
 
 def _defaults(engine: Engine, request: TradePayload) -> tuple[Decimal, Decimal]:
-    """Take-profit and stop percents: the request's, else the momentum strategy's from config."""
-    momentum = engine.config.strategies.momentum
-    return (request.tp if request.tp is not None else momentum.take_profit_pct,
-            request.sl if request.sl is not None else momentum.stop_loss_pct)
+    """Take-profit and stop percents: the request's, else the manual trade section's (`config.manual`)."""
+    manual = engine.config.manual
+    return (request.tp if request.tp is not None else manual.take_profit_pct,
+            request.sl if request.sl is not None else manual.stop_loss_pct)
 
 
 def requested_quote(engine: Engine, request: TradePayload) -> Decimal:
@@ -386,7 +392,7 @@ def _preview(engine: Engine, request: TradePayload, now_ms: int) -> dict[str, An
         return {"action": "sell", "symbol": symbol, "position_id": holding.position_id, "quantity": _text(quantity),
                 "last_price": None if price is None else repr(price), "engine_time_ms": engine.now_ms,
                 "would_execute": True}
-    copy = Engine.from_state(engine.to_state(), engine.config, engine.rules)
+    copy = Engine.from_state(engine.to_state(), engine.config, engine.rules, engine.strategies)
     take_profit_pct, stop_loss_pct = _defaults(engine, request)
     quote = requested_quote(copy, request)
     decision = copy.request_entry(symbol, quote, take_profit_pct, stop_loss_pct, now_ms)
@@ -426,14 +432,16 @@ def _protection(engine: Engine, symbol: str) -> dict[str, Any] | None:
     if holding is None or holding.protection_id is None:
         return None
     return {"kind": holding.protection_kind, "id": holding.protection_id, "stop_price": _text(holding.stop_price),
-            "take_profit_price": _text(holding.take_profit_price) if holding.protection_kind == "oco" else None}
+            "take_profit_price": _text(holding.take_profit_price) if holding.protection_kind == "oco" else None,
+            "trailing_delta": holding.trailing_delta}
 
 
 def _order(row: OrderRow) -> dict[str, Any]:
     return {"client_order_id": row.client_order_id, "list_client_id": row.list_client_id, "side": row.side.value,
             "type": row.type.value, "status": row.status.value, "quantity": _text(row.quantity),
             "quote_order_qty": _text(row.quote_order_qty), "price": _text(row.price),
-            "stop_price": _text(row.stop_price), "executed_qty": _text(row.executed_qty),
+            "stop_price": _text(row.stop_price), "trailing_delta": row.trailing_delta,
+            "executed_qty": _text(row.executed_qty),
             "cum_quote": _text(row.cum_quote), "reason": row.reason}
 
 
@@ -530,7 +538,8 @@ class DirectSession:
     Open it (restore, then reconcile exactly as `run` does at start-up), `process` the queue, `save`.
     """
 
-    def __init__(self, home: Home, config: ExecutorConfig, journal: Journal, wall_ms: int) -> None:
+    def __init__(self, home: Home, config: ExecutorConfig, journal: Journal, wall_ms: int,
+                 review: ReviewFactory | None = None) -> None:
         self.home = home
         self.journal = journal
         self.store = MemoryStore(home.root)
@@ -543,17 +552,20 @@ class DirectSession:
         self.mode = checkpoint_mode(checkpoint)
         if self.mode not in DIRECT_MODES:
             raise EngineNotRunning(home.root, self.mode)
-        self.checkpoint = checkpoint
+        self.checkpoint = load_checkpoint(checkpoint, journal.path)
         rules = checkpoint_rules(checkpoint)
         # The same learned mix `run` resumes from; a skipped version is journaled so that `status` shows it.
         config, _, notices = resume(home, config)
         for notice in notices:
             journal.record_error(wall_ms, VersionInvalid.code, notice, {})
         try:
-            session = restore_session(RunMode(self.mode), checkpoint["engine"], checkpoint["paper"], config, rules)
+            session = restore_session(self.checkpoint, config, rules,
+                                      strategies=load_strategies(home, os.environ, config.strategies).strategies)
         except (KeyError, TypeError, ValueError) as exc:
             raise unrestorable_checkpoint(home, exc) from None
         self.engine, self.exchange = session.engine, session.exchange
+        # The analyzer reviews a large manual entry here as it would in `run` (None: replay, no key, no factory).
+        self.engine.review = None if review is None else review(journal, self.mode)
         self.pump = Pump(self.engine, self.exchange, journal, on_record=lambda record: leave_kill_flag(home, record))
         replay = self.mode == "replay"
         reconcile_at_start(home, journal, self.pump, replay_after_ms=self.engine.now_ms if replay else None)
@@ -568,8 +580,9 @@ class DirectSession:
     def save(self, wall_ms: int) -> None:
         """Store the checkpoint in the journal: call it inside the batch that completed the commands."""
         self.pump.flush()
-        self.journal.save_checkpoint({**self.checkpoint, "engine": self.engine.to_state(),
-                                      "paper": self.exchange.to_state()}, written_ms=wall_ms)
+        self.journal.save_checkpoint(Checkpoint.model_validate({
+            **self.checkpoint.document(), "engine": self.engine.to_state(), "paper": self.exchange.to_state()
+        }).document(), written_ms=wall_ms)
 
     def publish(self) -> None:
         """After the checkpoint committed: the marker, then the derived portfolio file."""
@@ -620,11 +633,13 @@ def home_is_held(home: Home) -> bool:
 
 
 def submit(home: Home, config: ExecutorConfig, kind: str, payload: dict[str, Any], idempotency_key: str,
-           wall_ms: Callable[[], int], wait_s: float = 30.0, poll_s: float = 0.05) -> Outcome:
+           wall_ms: Callable[[], int], wait_s: float = 30.0, poll_s: float = 0.05,
+           review: ReviewFactory | None = None) -> Outcome:
     """Have the home's engine execute one command exactly once and return its answer.
 
     If `run` holds the home, the command is queued and its answer awaited (up to `wait_s` seconds); if not,
-    this process takes the lock and runs the same code path itself. A key already answered returns the
+    this process takes the lock and runs the same code path itself, its entries reviewed by `review`'s analyzer
+    as `run`'s are. A key already answered returns the
     stored answer and executes nothing; a key is bound to the request's kind and parameters (`same_request`),
     so a key that names another request raises RequestIdConflict instead of answering for it. Raises
     CommandFailed with the command's own error, QueueTimeout (not executed, withdrawn), ResultUnknown (taken
@@ -644,11 +659,12 @@ def submit(home: Home, config: ExecutorConfig, kind: str, payload: dict[str, Any
         lock = _try_lock(home)
         if lock is not None:
             try:
-                return _run_directly(home, config, journal, kind, payload, idempotency_key, wall_ms, replayed)
+                return _run_directly(home, config, journal, kind, payload, idempotency_key, wall_ms, replayed,
+                                     review)
             finally:
                 lock.release()
         command_id = _enqueue(journal, kind, payload, idempotency_key, wall_ms())
-        return _await(home, config, journal, command_id, wall_ms, wait_s, poll_s, replayed)
+        return _await(home, config, journal, command_id, wall_ms, wait_s, poll_s, replayed, review)
 
 
 def _enqueue(journal: Journal, kind: str, payload: dict[str, Any], key: str, now_ms: int) -> int:
@@ -662,9 +678,9 @@ def _enqueue(journal: Journal, kind: str, payload: dict[str, Any], key: str, now
 
 
 def _run_directly(home: Home, config: ExecutorConfig, journal: Journal, kind: str, payload: dict[str, Any],
-                  key: str, wall_ms: Callable[[], int], replayed: bool) -> Outcome:
+                  key: str, wall_ms: Callable[[], int], replayed: bool, review: ReviewFactory | None) -> Outcome:
     with journal.batch():  # the command, its effects and the checkpoint that holds them: all saved, or none
-        session = DirectSession(home, config, journal, wall_ms())
+        session = DirectSession(home, config, journal, wall_ms(), review)
         command_id = _enqueue(journal, kind, payload, key, wall_ms())
         while _status(journal, command_id) is CommandStatus.QUEUED and session.process(wall_ms()):
             pass
@@ -674,7 +690,7 @@ def _run_directly(home: Home, config: ExecutorConfig, journal: Journal, kind: st
 
 
 def _await(home: Home, config: ExecutorConfig, journal: Journal, command_id: int, wall_ms: Callable[[], int],
-           wait_s: float, poll_s: float, replayed: bool) -> Outcome:
+           wait_s: float, poll_s: float, replayed: bool, review: ReviewFactory | None) -> Outcome:
     deadline = time.monotonic() + wait_s
     while True:
         if _status(journal, command_id) is CommandStatus.DONE:
@@ -682,7 +698,7 @@ def _await(home: Home, config: ExecutorConfig, journal: Journal, command_id: int
         lock = _try_lock(home)
         if lock is not None:  # the engine stopped: answer it here (or learn that it was interrupted)
             try:
-                session = _session_or_withdraw(home, config, journal, command_id, wall_ms())
+                session = _session_or_withdraw(home, config, journal, command_id, wall_ms(), review)
                 with journal.batch():
                     session.process(wall_ms())
                     session.save(wall_ms())
@@ -708,11 +724,11 @@ def _await(home: Home, config: ExecutorConfig, journal: Journal, command_id: int
 
 
 def _session_or_withdraw(home: Home, config: ExecutorConfig, journal: Journal, command_id: int,
-                         wall_ms: int) -> DirectSession:
+                         wall_ms: int, review: ReviewFactory | None) -> DirectSession:
     """Restore the engine to answer a queued command; if it cannot be restored, the command is withdrawn with
     that error, so it never waits in the queue for an engine that may only start much later."""
     try:
-        return DirectSession(home, config, journal, wall_ms)
+        return DirectSession(home, config, journal, wall_ms, review)
     except ExecutorError as exc:
         journal.withdraw_command(command_id, {"ok": False, "error": exc.to_dict()}, wall_ms)
         raise

@@ -52,8 +52,13 @@ class EntryHeldBack(ExecutorError):
 
 class Pump:
     def __init__(self, engine: Engine, exchange: Exchange, journal: Journal,
-                 on_record: RecordSink | None = None, on_placed: CommandSink | None = None) -> None:
-        """`on_placed` is told of every order the exchange holds (accepted now, or found already there)."""
+                 on_record: RecordSink | None = None, on_placed: CommandSink | None = None,
+                 before_send: Callable[[], None] | None = None) -> None:
+        """`on_placed` is told of every order the exchange holds (accepted now, or found already there).
+        `before_send` is called before each order intent for a remote exchange is journaled: the runner saves the
+        engine's checkpoint there, so the durable intent commits together with the engine state that decided it
+        and a crash right after the send restarts from an engine that knows the order."""
+        self.before_send = before_send
         self.engine = engine
         self.exchange = exchange
         self.journal = journal
@@ -151,6 +156,8 @@ class Pump:
                 self.flush()
                 return
         try:
+            if exchange.remote and self.before_send is not None and isinstance(command, (PlaceOrder, PlaceOco)):
+                self.before_send()
             if isinstance(command, PlaceOrder):
                 order = command.order
                 fresh = journal.record_order_intent(order, time_ms=now, strategy=command.strategy,
@@ -169,9 +176,10 @@ class Pump:
                 if not fresh and exchange.get_order(oco.symbol, oco.stop_client_id) is not None:
                     self._placed(command)
                     return
-                if command.entry_client_order_id is not None:
+                stop = command.stop_price if command.stop_price is not None else oco.stop_price
+                if command.entry_client_order_id is not None and stop is not None:
                     journal.record_protection_prices(oco.symbol, command.entry_client_order_id,
-                                                     oco.take_profit_price, oco.stop_price)
+                                                     oco.take_profit_price, stop)
                 reports = exchange.place_oco(oco, now)
                 self.orders_sent += 2
             else:

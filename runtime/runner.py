@@ -3,6 +3,9 @@
 Start-up: take the single-writer lock, open the journal once it is known to be the complete journal of the
 home (`runtime.state`), restore the last checkpoint it holds (engine, paper exchange, feed position),
 reconcile the journal with the exchange and make sure every open position is protected — only then trade.
+On a real account (testnet/live) the checkpoint holds no venue state: the user-data stream is subscribed, the
+account itself is reconciled with (`runtime.venue_reconcile`), the stream feeds the pump while running
+(`runtime.venue_link`), and the checkpoint is saved before each order intent is made durable.
 While running: checkpoint regularly, in the same journal transaction as the events it accounts for, watch
 the kill flag file, answer SIGINT/SIGTERM by stopping cleanly (positions stay protected by their
 exchange-side orders, state saved).
@@ -14,13 +17,14 @@ import signal
 import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.config import ExecutorConfig
 from core.display import fixed
 from core.engine import Record
 from core.errors import ExecutorError
 from core.events import Bar
+from core.strategies.registry import StrategySet
 from memory.files import MemoryStore
 from memory.versions import LearnedVersions
 from reports.notify import Notifier
@@ -29,6 +33,7 @@ from reports.periods import utc_date
 from reports.schedule import DEFAULT_HOUR_UTC
 from runtime.alerting import AlertQueue, ResearchQueue
 from runtime.backtest import Tally, dust_summary, quote_places
+from runtime.checkpoint import Checkpoint, load_checkpoint
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
 from runtime.learned_memory import resume
@@ -45,8 +50,14 @@ from runtime.state import (
     publish_marker,
     reconcile_at_start,
 )
+from runtime.venue_reconcile import reconcile_with_venue
+from runtime.venues import VenueKind, venue_for, venue_state
 from runtime.view import LiveView
 from tools.spec import wall_clock_ms
+
+if TYPE_CHECKING:
+    from exchange.binance import BinanceConfig
+    from runtime.venue_link import VenueLink
 
 QUOTE_ASSET = "USDT"
 COMMAND_POLL_S = 0.2  # how often (wall time) the queue of requests from other processes is read
@@ -78,8 +89,13 @@ class Runner:
                  accept_rollback: bool = False, notifiers: Sequence[Notifier] = (),
                  alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN,
                  research: Notifier | None = None, background: Sequence[Background] = (),
-                 confirmation_channel: str = "terminal") -> None:
+                 confirmation_channel: str = "terminal", mode: RunMode | None = None,
+                 account: BinanceConfig | None = None, strategies: StrategySet | None = None) -> None:
+        """`mode`: the run's mode (default: paper for a live source, replay otherwise); `account`: the Binance
+        account of testnet/live (`runtime.settings.binance_account`); `strategies`: what the engine runs (None:
+        the built-ins with `config.strategies`)."""
         self.home = home
+        self.strategies = strategies
         self.background = list(background)
         self.confirmation_channel = confirmation_channel
         self.notifiers = list(notifiers)
@@ -90,7 +106,10 @@ class Runner:
         self.checkpoint_every = checkpoint_every
         self.speed = speed
         self.view = view
-        self.mode = RunMode.PAPER if source.live else RunMode.REPLAY
+        self.mode = mode or (RunMode.PAPER if source.live else RunMode.REPLAY)
+        self.venue = venue_for(self.mode)
+        self.account = account
+        self.link: VenueLink | None = None
         self.store = MemoryStore(home.root)
         self.versions = LearnedVersions(home.root)
         self.journal, self.warnings = open_journal_for_writing(home, accept_rollback=accept_rollback,
@@ -111,7 +130,13 @@ class Runner:
                                  alert_routes({}) if alerts is None else alerts, alert_outage_min)
         self.research = ResearchQueue(self.journal, research)
         self.pump = Pump(self.engine, self.exchange, self.journal, on_record=self._on_record,
-                         on_placed=self.alerts.on_sent)
+                         on_placed=self.alerts.on_sent, before_send=self.checkpoint)
+        if self.venue is VenueKind.BINANCE:  # a real account: its user-data stream, catch-up, checks
+            from exchange.binance import BinanceExchange
+            from runtime.venue_link import VenueLink
+
+            assert isinstance(self.exchange, BinanceExchange)
+            self.link = VenueLink(self.exchange, self.exchange.user_stream(), self.journal, self.pump, wall_clock_ms)
         self.checkpoint_ms = self.engine.now_ms
         self._commands_polled = 0.0
         # Paper reports by the wall clock at 09:00 UTC; a replay by its engine's time, each day as it passes it.
@@ -130,18 +155,25 @@ class Runner:
             if checkpoint.get("finished"):
                 raise ReplayFinished(f"this replay already finished on {home.root}; use another --home to run it "
                                      "again", home=str(home.root))
+            saved = load_checkpoint(checkpoint, self.journal.path)
+            if saved.venue is not self.venue:
+                named = "no" if saved.venue is None else f"the {saved.venue}"
+                raise ExecutorError(f"{home.root} holds the state of a run on {named} venue, and --mode "
+                                    f"{self.mode} trades on {self.venue}; use another --home for this one",
+                                    home=str(home.root), venue=None if saved.venue is None else saved.venue.value,
+                                    mode=self.mode.value)
             try:
-                session = restore_session(self.mode, checkpoint["engine"], checkpoint["paper"], config, source.rules)
-                self.cursor = self.resumed_from = 0 if source.live else int(checkpoint["cursor"])
+                session = restore_session(saved, config, source.rules, self.account, strategies=self.strategies)
             except (KeyError, TypeError, ValueError) as exc:
                 raise unrestorable_checkpoint(home, exc) from None
+            self.cursor = self.resumed_from = 0 if source.live else saved.cursor
         elif checkpoint is not None:
             raise ExecutorError(
                 f"{home.root} holds the state of a different run ({checkpoint.get('source_id')}); "
                 "use another --home for this one", home=str(home.root))
         else:
             session = new_session(self.mode, config, source.rules, source.symbols, source.start_ms, QUOTE_ASSET,
-                                  balance)
+                                  balance, self.account, strategies=self.strategies)
         self.engine, self.exchange = session.engine, session.exchange
 
     def _on_record(self, record: Record) -> None:
@@ -156,8 +188,14 @@ class Runner:
         switch as the `KILL` file and the journal record it; all of it saved with a checkpoint."""
         with self.journal.batch():
             complete_interrupted(self.journal, wall_clock_ms())
-            self.warnings.extend(reconcile_at_start(self.home, self.journal, self.pump,
-                                                    replay_after_ms=None if self.source.live else self.checkpoint_ms))
+            if self.link is not None:
+                self.link.start()  # subscribed first: nothing that happens during the reconciliation is missed
+                report = reconcile_with_venue(self.home, self.journal, self.pump, self.link.exchange, wall_clock_ms())
+                self.warnings.extend(report.notes())
+            else:
+                self.warnings.extend(reconcile_at_start(self.home, self.journal, self.pump,
+                                                        replay_after_ms=None if self.source.live
+                                                        else self.checkpoint_ms))
             # A new replay saves its first checkpoint at its first interval: one saved now, at the start time,
             # would make the orders of the replay's first moment look older than it after a crash.
             restarted = self.resumed_from is not None or self.source.live
@@ -168,12 +206,12 @@ class Runner:
 
     def checkpoint(self, finished: bool = False) -> None:
         """Store the checkpoint in the journal: inside a batch, it commits with the rows it accounts for."""
-        rules = {s: self.source.rules[s].model_dump(mode="json") for s in self.engine.symbols}
-        self.journal.save_checkpoint({"source_id": self.source_id, "cursor": self.cursor, "finished": finished,
-                                      "mode": "paper" if self.source.live else "replay",
-                                      "confirmation_channel": self.confirmation_channel,
-                                      "rules": rules, "engine": self.engine.to_state(),
-                                      "paper": self.exchange.to_state()}, written_ms=wall_clock_ms())
+        # A real account keeps no venue state (`paper` null): the exchange is the truth.
+        self.journal.save_checkpoint(Checkpoint.model_validate({
+            "source_id": self.source_id, "cursor": self.cursor, "finished": finished, "mode": self.mode,
+            "venue": self.venue, "confirmation_channel": self.confirmation_channel,
+            "rules": {s: self.source.rules[s] for s in self.engine.symbols}, "engine": self.engine.to_state(),
+            "paper": venue_state(self.exchange)}).document(), written_ms=wall_clock_ms())
 
     def publish(self) -> None:
         """After a checkpoint committed: the marker, then the derived memory files."""
@@ -190,7 +228,7 @@ class Runner:
         strategies = {}
         for name in sorted(engine.outcomes):
             kelly = engine.kelly(name)
-            strategies[name.value] = {"allocation": self.config.strategies.allocation.get(name, 0.0),
+            strategies[str(name)] = {"allocation": self.config.strategies.allocation.get(name, 0.0),
                                       **engine.performance(name).as_dict(),
                                       "sizing_kelly": round(kelly.fraction, 4), "kelly_source": kelly.source.value,
                                       "kelly_basis": kelly.message}
@@ -203,7 +241,7 @@ class Runner:
                 "per_strategy": {k: v.as_dict() for k, v in sorted(self.tally.per_strategy.items())}}
 
     def run(self, events: Iterable[object]) -> None:
-        pump, journal = self.pump, self.journal
+        pump, journal, link = self.pump, self.journal, self.link
         index = 0
         last_view = 0.0
         wall_start = time.monotonic()
@@ -217,6 +255,8 @@ class Runner:
                 first_event_ms = self._pace(event, first_event_ms, wall_start)
             with journal.batch():
                 pump.handle(event)
+                if link is not None:
+                    link.poll()
                 self.cursor = index
                 activity = (pump.orders_sent, pump.reports_seen)
                 # Live data will not re-run after a crash: save with every order sent or order update received.
@@ -306,6 +346,9 @@ class Runner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if self.link is not None:
+                self.link.stop()
+                self.link.close()
             for service in self.background:
                 service.stop(BACKGROUND_STOP_S)
             self.reports.stop(REPORT_IDLE_S)
@@ -330,7 +373,7 @@ class Runner:
         portfolio = engine.portfolio
         places = quote_places(self.source.rules, portfolio.quote_asset)
         return {
-            "mode": "paper" if self.source.live else "replay",
+            "mode": self.mode.value,
             "source": self.source.description,
             "events": self.cursor,
             "resumed_from": self.resumed_from,

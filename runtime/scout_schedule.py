@@ -67,11 +67,12 @@ class ScoutSchedule:
 
         ctx = ToolContext(home=self._home, config=self._config, env=self._env, now_ms=self._now_ms)
 
-        def deliver(advice: Advice) -> None:
+        def deliver(advice: Advice) -> int | None:
             try:
-                deliver_advice(ctx, advice)
+                return deliver_advice(ctx, advice)
             except ExecutorError as exc:
                 log.warning("scout advice not delivered (%s): %s", exc.code, exc.message)
+                return None
 
         try:
             run_round(ctx, deliver, self._post_intel)

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.config import ExecutorConfig
 from core.engine import Engine
 from core.exchange_port import Exchange
 from core.filters import SymbolRules
 from core.portfolio import Portfolio
+from core.strategies.registry import StrategySet
+from runtime.checkpoint import Checkpoint
 from runtime.run_mode import RunMode
 from runtime.venues import new_exchange, restore_exchange, venue_for
+
+if TYPE_CHECKING:
+    from exchange.binance import BinanceConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,17 +31,27 @@ class Session:
 
 
 def new_session(mode: RunMode, config: ExecutorConfig, rules: dict[str, SymbolRules], symbols: list[str],
-                start_ms: int, quote_asset: str, quote_balance: Decimal) -> Session:
-    """A new account holding `quote_balance` of `quote_asset`, on the mode's venue, its engine at `start_ms`."""
-    balances = {quote_asset: quote_balance}
-    exchange = new_exchange(venue_for(mode), rules, balances, config.risk.fee_rate)
-    engine = Engine(config, rules, Portfolio(quote_asset, balances), symbols, start_ms)
+                start_ms: int, quote_asset: str, quote_balance: Decimal,
+                account: BinanceConfig | None = None, strategies: StrategySet | None = None) -> Session:
+    """A new engine at `start_ms` on the mode's venue, running `strategies` (None: the built-ins with
+    `config.strategies`). On the simulator the account is new and holds `quote_balance` of `quote_asset`; on a
+    real account (`account`, testnet/live) the engine starts with the `quote_asset` the exchange says the account
+    holds, and `quote_balance` is not used."""
+    exchange = new_exchange(venue_for(mode), rules, {quote_asset: quote_balance}, config.risk.fee_rate, account)
+    if exchange.remote:
+        free, locked = exchange.balances().get(quote_asset, (Decimal(0), Decimal(0)))
+        quote_balance = free + locked
+    engine = Engine(config, rules, Portfolio(quote_asset, {quote_asset: quote_balance}), symbols, start_ms,
+                    strategies)
     return Session(engine, exchange)
 
 
-def restore_session(mode: RunMode, engine_state: dict[str, Any], venue_state: dict[str, Any],
-                    config: ExecutorConfig, rules: dict[str, SymbolRules]) -> Session:
-    """The engine and venue of a checkpoint. Raises KeyError/TypeError/ValueError for a part that is not a state:
-    the caller names the checkpoint (`runtime.commands.unrestorable_checkpoint`)."""
-    engine = Engine.from_state(engine_state, config, rules)
-    return Session(engine, restore_exchange(venue_for(mode), venue_state, rules))
+def restore_session(checkpoint: Checkpoint, config: ExecutorConfig, rules: dict[str, SymbolRules],
+                    account: BinanceConfig | None = None, strategies: StrategySet | None = None) -> Session:
+    """The engine and venue of a validated checkpoint, on the venue it names (its `paper` state for the simulator;
+    a remote venue keeps none and is reached again with `account`). Raises KeyError/TypeError/ValueError for a part
+    the engine or venue cannot take: the caller names the checkpoint (`runtime.commands.unrestorable_checkpoint`)."""
+    if checkpoint.venue is None:
+        raise ValueError(f"the checkpoint names no venue for mode {checkpoint.mode}")
+    engine = Engine.from_state(checkpoint.engine_state(), config, rules, strategies)
+    return Session(engine, restore_exchange(checkpoint.venue, checkpoint.paper, rules, account))

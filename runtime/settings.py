@@ -25,6 +25,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from binance_common.constants import (
+    SPOT_REST_API_PROD_URL,
+    SPOT_REST_API_TESTNET_URL,
+    SPOT_WS_STREAMS_PROD_URL,
+    SPOT_WS_STREAMS_TESTNET_URL,
+)
+
 from core.config import env_settings
 from core.errors import ConfigError
 from core.review import AnalyzerFallback
@@ -42,8 +49,10 @@ from reports.notify import (
 from runtime.run_mode import RunMode
 from scouts.llm.settings import LlmSettings
 
-DEFAULT_REST = "https://api.binance.com"
-DEFAULT_STREAM = "wss://stream.binance.com:9443"
+DEFAULT_REST = SPOT_REST_API_PROD_URL
+DEFAULT_STREAM = SPOT_WS_STREAMS_PROD_URL
+# Testnet's market data is its own (its prices are not Binance's), published in binance_common.constants.
+MARKET_URLS = {RunMode.TESTNET: (SPOT_REST_API_TESTNET_URL, SPOT_WS_STREAMS_TESTNET_URL)}
 SCAN_SYMBOLS_ENV = "SCAN_SYMBOLS"
 MAX_SCAN_SYMBOLS = 20
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
@@ -245,6 +254,15 @@ def binance_rest(env: Mapping[str, str]) -> str:
 def binance_stream(env: Mapping[str, str]) -> str:
     """BINANCE_STREAM_URL: the WebSocket base for live market data, a ws(s) URL without a trailing slash."""
     return _url(env, "BINANCE_STREAM_URL", DEFAULT_STREAM, ("ws", "wss"))
+
+
+def market_data_urls(env: Mapping[str, str], mode: RunMode) -> tuple[str, str]:
+    """(REST base, stream base) of the market data a live-data mode trades on: testnet's own
+    (https://testnet.binance.vision, wss://stream.testnet.binance.vision) for --mode testnet, Binance's for paper
+    and live, unless BINANCE_BASE_URL / BINANCE_STREAM_URL name others (a loopback server in tests)."""
+    rest, stream = MARKET_URLS.get(mode, (DEFAULT_REST, DEFAULT_STREAM))
+    return (_url(env, "BINANCE_BASE_URL", rest, ("http", "https")),
+            _url(env, "BINANCE_STREAM_URL", stream, ("ws", "wss")))
 
 
 BINANCE_KEY_VARIABLES: dict[BinanceVenue, tuple[str, str]] = {

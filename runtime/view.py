@@ -56,6 +56,11 @@ def render_text(command: str, document: dict[str, Any]) -> None:
 
         stdout.print(memory_text(data["action"], data), soft_wrap=True, markup=False, highlight=False)
         return
+    if command == "strategies":
+        from runtime.strategy_catalog import render
+
+        stdout.print(render(data), soft_wrap=True, markup=False, highlight=False)
+        return
     if command in ("backtest", "run"):
         stdout.print(_summary_table(command, data))
         per_strategy = data.get("per_strategy") or {}

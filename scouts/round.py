@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from core.advice import SubmitAdvice
 from core.types import Advice
 from memory.journal import Journal
 from scouts.intel import (
@@ -45,7 +46,6 @@ from scouts.llm.results import Invalid, Ok, ToolCall, ToolCalls, Unavailable
 log = logging.getLogger("scouts")
 
 TOOL_RESULT_CAP = 6_000  # characters of one tool answer put into a prompt
-SubmitAdvice = Callable[[Advice], None]
 PostIntel = Callable[[str, Sequence[Intel]], None]  # (model, accepted intel) → e.g. the Discord research webhook
 
 SYSTEM_PROMPT = (

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from core.advice import SubmitAdvice
 from core.errors import ConfigError
 from memory.journal import Journal
 from scouts.llm.client import LlmClient
 from scouts.llm.settings import LlmSettings
 from scouts.lmstudio import tool_use_models
-from scouts.round import PostIntel, RoundLimits, RoundReport, ScoutRound, ScoutTool, SubmitAdvice
+from scouts.round import PostIntel, RoundLimits, RoundReport, ScoutRound, ScoutTool
 
 
 def round_limits(settings: LlmSettings) -> RoundLimits:

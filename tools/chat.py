@@ -152,10 +152,14 @@ def _errors(data: Data) -> list[str]:
 
 
 def _llm(data: Data) -> list[str]:
+    analyzer = data.get("analyzer")
+    lines = wrapped(analyzer["message"]) if analyzer else []
+    if analyzer and analyzer.get("blocked"):
+        lines += wrapped(f"  BLOCKED: {analyzer['blocked']}")
     llm = data["llm"]
     if not llm:
-        return []
-    lines = [f"LLM: {llm['calls']} call(s), {llm['failures']} failed"] if llm["calls"] else []
+        return lines
+    lines += [f"LLM: {llm['calls']} call(s), {llm['failures']} failed"] if llm["calls"] else []
     for role in llm.get("roles") or []:
         state = "configured" if role["configured"] else "not configured"
         last = "no call yet" if role["last_call_ms"] is None else (

@@ -36,6 +36,7 @@ TOOL_MODULES: dict[str, str] = {
     "kill": "tools.control",
     "kill_reset": "tools.control",
     "scouts": "tools.scouts",
+    "doctor": "tools.doctor",
 }
 
 

@@ -218,7 +218,7 @@ def _requested(text: str, today: Date, home: HomeTime) -> Date:
 def _saved_engine_or_none(ctx: ToolContext) -> SavedEngine | None:
     """The checkpoint's engine for the open positions; a report is still built without one."""
     try:
-        return read_saved_engine(ctx.home, ctx.config)
+        return read_saved_engine(ctx.home, ctx.config, ctx.strategies())
     except ExecutorError:
         return None
 

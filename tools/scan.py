@@ -23,8 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.engine import Engine
 from core.errors import ExecutorError
-from core.features import SymbolFeatures
-from core.strategies import pair_signal, symbol_signals
 from core.types import Reason, ReasonKind, RuleId, Signal
 from oracle.client import OracleClient
 from oracle.model import OracleDocument, OracleFailure, OracleOk, OracleResult
@@ -148,7 +146,7 @@ def handle(args: ScanInput, ctx: ToolContext) -> ScanOutput:
 def _saved_engine(ctx: ToolContext) -> tuple[SavedEngine | None, str | None]:
     """The checkpointed engine, or None with the reason (no state yet, or state that cannot be read)."""
     try:
-        saved = read_saved_engine(ctx.home, ctx.config)
+        saved = read_saved_engine(ctx.home, ctx.config, ctx.strategies())
     except ExecutorError as exc:
         return None, f"engine state unreadable ({exc.code}): {exc.message}"
     if saved is None:
@@ -230,29 +228,15 @@ def _strategies(symbol: str, engine: Engine | None, now_ms: int) -> StrategiesVi
     market = MarketView(last_price=money(snapshot.last_price), imbalance=snapshot.imbalance,
                         imbalance_source=snapshot.imbalance_source, spread_bps=snapshot.spread_bps,
                         momentum_pct=features.momentum_pct, regime=regime_view(engine, symbol))
-    signals = [_signal_view(s) for s in _signals_now(symbol, engine, features)]
+    signals = [_signal_view(s) for s in engine.signals_now(symbol)]
     return StrategiesView(source="checkpoint", as_of_ms=features.time_ms, age_ms=max(0, now_ms - features.time_ms),
                           engine_time_ms=engine.now_ms, market=market, signals=signals,
                           note=f"DATA_OUTAGE in the engine: {engine.outages[symbol]}" if symbol in engine.outages
                           else None)
 
 
-def _signals_now(symbol: str, engine: Engine, features: SymbolFeatures) -> list[Signal]:
-    """Scalping and momentum on the symbol, and the stat-arb pair's signal when it names this symbol."""
-    strategies = engine.config.strategies
-    signals = symbol_signals(features, strategies, engine.now_ms)
-    pair = engine.pair
-    if pair is not None and symbol in (pair.symbol_a, pair.symbol_b):
-        a, b = engine.features.get(pair.symbol_a), engine.features.get(pair.symbol_b)
-        if a is not None and b is not None:
-            fired = pair_signal(pair, a, b, strategies.stat_arb, engine.now_ms)
-            if fired is not None and fired.symbol == symbol:
-                signals.append(fired)
-    return signals
-
-
 def _signal_view(signal: Signal) -> SignalView:
-    return SignalView(strategy=signal.strategy.value, confidence=signal.confidence,
+    return SignalView(strategy=str(signal.strategy), confidence=signal.confidence,
                       reference_price=money(signal.reference_price), take_profit_pct=str(signal.take_profit_pct),
                       stop_loss_pct=str(signal.stop_loss_pct), reason=signal.reason)
 

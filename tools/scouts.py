@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.advice import SubmitAdvice
 from core.errors import ExecutorError, InvalidArgument
 from core.types import Advice
 from memory.journal import Journal
@@ -22,7 +23,7 @@ from runtime.advice import advice_key
 from runtime.commands import CommandKind, submit
 from runtime.settings import MAX_SCAN_SYMBOLS, scan_symbols
 from scouts.llm.settings import LlmSettings
-from scouts.round import PostIntel, RoundReport, ScoutTool, SubmitAdvice
+from scouts.round import PostIntel, RoundReport, ScoutTool
 from scouts.runner import scout_all
 from tools.openai_defs import openai_definition
 from tools.registry import get_spec
@@ -65,7 +66,7 @@ class ScoutsOutput(BaseModel):
 def watched_symbols(ctx: ToolContext) -> list[str]:
     """The scouts' universe, as scan's default: the engine's symbols, else SCAN_SYMBOLS, else BTCUSDT, ETHUSDT."""
     try:
-        saved = read_saved_engine(ctx.home, ctx.config)
+        saved = read_saved_engine(ctx.home, ctx.config, ctx.strategies())
     except ExecutorError:
         saved = None
     if saved is not None and saved.engine.symbols:
@@ -104,25 +105,26 @@ def handle(args: ScoutsInput, ctx: ToolContext) -> ScoutsOutput:
     delivered: list[Advice] = []
     notes: list[str] = []
 
-    def deliver(advice: Advice) -> None:
+    def deliver(advice: Advice) -> int | None:
         try:
-            deliver_advice(ctx, advice)
+            command_id = deliver_advice(ctx, advice)
         except ExecutorError as exc:
             notes.append(f"advice on {advice.symbol} not delivered ({exc.code}): {exc.message}")
-        else:
-            delivered.append(advice)
+            return None
+        delivered.append(advice)
+        return command_id
 
     reports = run_round(ctx, deliver)
     return ScoutsOutput(watched=watched_symbols(ctx), rounds=[RoundView.model_validate(r.to_dict()) for r in reports],
                         advice_delivered=len(delivered), notes=notes, text="\n".join(_line(r) for r in reports))
 
 
-def deliver_advice(ctx: ToolContext, advice: Advice) -> None:
+def deliver_advice(ctx: ToolContext, advice: Advice) -> int:
     """Hand one advice to the home's engine as an "advice" command (`runtime.commands.submit`: queued to a running
     `run`, or executed under the lock), where `Engine.on_advice` keeps it until it expires and the clamp lets it
     only tighten. The key is the advice itself (`runtime.advice.advice_key`): delivering it twice applies it once."""
-    submit(ctx.home, ctx.config, CommandKind.ADVICE, {"advice": advice.model_dump(mode="json")}, advice_key(advice),
-           ctx.now_ms, wait_s=ADVICE_WAIT_S)
+    return submit(ctx.home, ctx.config, CommandKind.ADVICE, {"advice": advice.model_dump(mode="json")},
+                  advice_key(advice), ctx.now_ms, wait_s=ADVICE_WAIT_S).command_id
 
 
 def _line(report: RoundReport) -> str:

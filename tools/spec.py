@@ -16,8 +16,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.config import ExecutorConfig
+from core.strategies.registry import StrategySet
 from runtime.home import Home
 from runtime.limits import HomeLimits, limits_for_tool
+from runtime.strategy_loader import home_config, load_strategies
 
 
 def wall_clock_ms() -> int:
@@ -43,8 +45,12 @@ class ToolContext:
         only tighten (an agent that sets MAX_POSITION_SIZE_PCT=25 gets the home's 5)."""
         resolved = Home.resolve(home).ensure()
         limits = limits_for_tool(resolved, os.environ)
-        return cls(home=resolved, config=ExecutorConfig(risk=limits.risk), env=dict(os.environ),
-                   limits=limits)
+        return cls(home=resolved, config=home_config(resolved, limits.risk), env=dict(os.environ), limits=limits)
+
+    def strategies(self) -> StrategySet:
+        """The strategies of the home (built-ins, STRATEGIES, trusted files) with this context's settings: what a
+        tool restores a saved engine with. Loaded when asked: a control tool never runs a strategy file."""
+        return load_strategies(self.home, self.env, self.config.strategies).strategies
 
 
 Handler = Callable[[Any, ToolContext], BaseModel]

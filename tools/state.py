@@ -24,13 +24,14 @@ from core.config import ExecutorConfig
 from core.engine import Engine
 from core.errors import ExecutorError
 from core.filters import SymbolRules
+from core.strategies.registry import StrategySet
 from exchange.feeds.errors import UnsupportedSymbol
 from exchange.feeds.rules import split_symbol
 from memory.database import read_only_uri
-from memory.home_state import check_journal_present, read_checkpoint, refuse_divergence
+from memory.home_state import LEGACY_CHECKPOINT, check_journal_present, read_checkpoint, refuse_divergence
 from memory.journal import Journal, JournalUnreadable, StoredCheckpoint
 from memory.schema import LATEST_VERSION
-from runtime.checkpoint_mode import checkpoint_mode
+from runtime.checkpoint import load_checkpoint
 from runtime.home import Home
 from runtime.lock import open_lock_file
 
@@ -95,26 +96,27 @@ def stored_checkpoint(home: Home) -> StoredCheckpoint | None:
         return read_checkpoint(home.root, None)
 
 
-def read_saved_engine(home: Home, config: ExecutorConfig) -> SavedEngine | None:
-    """The last checkpointed engine of `home`, or None when the executor has never saved one."""
+def read_saved_engine(home: Home, config: ExecutorConfig, strategies: StrategySet | None = None) -> SavedEngine | None:
+    """The last checkpointed engine of `home` running `strategies` (None: the built-ins with `config`'s settings),
+    or None when the executor has never saved one."""
     stored = stored_checkpoint(home)
     if stored is None:
         return None
     checkpoint, warning = stored.document, stored.warning
+    # Generation 0: an older version's checkpoint file, not yet moved into the journal (memory.home_state).
+    saved = load_checkpoint(checkpoint, home.journal if stored.generation else home.root / LEGACY_CHECKPOINT)
     try:
-        state = checkpoint["engine"]
-        source_id = str(checkpoint["source_id"])
+        source_id = saved.source_id
         rules, origin = _rules_for_reading(checkpoint)
-        engine = Engine.from_state(state, config, rules)
-        paper = checkpoint.get("paper")
+        engine = Engine.from_state(saved.engine_state(), config, rules, strategies)
+        paper = saved.paper
     except ExecutorError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UnreadableState(f"the checkpoint in {home.root} is not an engine state this version can read "
                               f"({type(exc).__name__}: {exc})", home=str(home.root)) from None
-    return SavedEngine(engine=engine, source_id=source_id, mode=checkpoint_mode(checkpoint),
-                       finished=bool(checkpoint.get("finished", False)),
-                       paper_state=paper if isinstance(paper, dict) else None,
+    return SavedEngine(engine=engine, source_id=source_id, mode=saved.mode.value, finished=saved.finished,
+                       paper_state=paper,
                        written_ms=stored.written_ms, warning=warning,
                        rules_origin=origin)
 

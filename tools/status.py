@@ -17,15 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.clock import utc_day_start
 from core.engine import Engine
 from core.errors import ConfigError
-from core.types import StrategyName
 from memory.journal import Journal
 from reports.delivery import NotifyError
 from reports.dispatch import last_sent
 from reports.periods import utc_date
+from runtime.analyzer import analyzer_status
 from runtime.limits import HomeLimits
 from runtime.venues import VenueKind, restore_exchange
 from scouts.llm.budget import journal_spend
-from scouts.llm.settings import LlmSettings, Provider
+from scouts.llm.settings import LlmSettings, Provider, Role
 from tools.spec import ToolContext, ToolSpec
 from tools.state import (
     EngineProcess,
@@ -164,6 +164,18 @@ class LlmHealth(BaseModel):
     settings_error: str | None = Field(default=None, description="why the LLM settings could not be read")
 
 
+class AnalyzerView(BaseModel):
+    on: bool = Field(description="entries of this home's engine are reviewed by the DeepSeek analyzer")
+    state: str = Field(description="on, no_key (DEEPSEEK_API_KEY unset), unreviewed_mode (replay, backtest), "
+                       "not_started, invalid_settings")
+    message: str = Field(description="why, in words")
+    min_trade_pct: str | None = Field(description="ANALYZER_MIN_TRADE_PCT: entries above it are reviewed")
+    fallback: str | None = Field(description="ANALYZER_FALLBACK: what a reviewed entry gets without an answer")
+    deadline_s: float | None = Field(description="ANALYZER_DEADLINE_S: the longest an entry waits for a review")
+    blocked: str | None = Field(default=None, description="on, but its calls are refused now (a 401 or 402 stop, "
+                                "a budget used up): every reviewed entry gets the fallback")
+
+
 class ErrorLine(BaseModel):
     time_ms: int
     code: str
@@ -216,6 +228,7 @@ class StatusOutput(BaseModel):
     strategy_mix: list[StrategyLine]
     data_health: list[DataHealthLine]
     llm: LlmHealth | None
+    analyzer: AnalyzerView = Field(description="whether entries are reviewed by the analyzer, and if not, why")
     last_errors: list[ErrorLine]
     report_delivery: list[DeliveryLine] = Field(description="per notifier: the last reports it received and the "
                                                 "deliveries that failed, so a report that never arrived is seen")
@@ -226,7 +239,7 @@ class StatusOutput(BaseModel):
 
 def handle(args: StatusInput, ctx: ToolContext) -> StatusOutput:
     process = engine_process(ctx.home)
-    saved = read_saved_engine(ctx.home, ctx.config)
+    saved = read_saved_engine(ctx.home, ctx.config, ctx.strategies())
     try:
         with read_journal(ctx.home) as journal:
             output = _status(saved, process, journal, ctx, journal_note=None)
@@ -247,9 +260,11 @@ def _status(saved: SavedEngine | None, process: EngineProcess, journal: Journal 
     if journal is None:
         notes.append(journal_note or "no journal in this home yet")
     llm, errors = _journal_health(journal, ctx)
+    analyzer = _analyzer(saved.mode if saved is not None and engine is not None else None, llm, ctx)
     common: dict[str, Any] = {
         "running": process.running, "pid": process.pid, "kill_switch": _kill_switch(engine, flag, process),
-        "strategy_mix": _strategy_mix(engine, ctx), "llm": llm, "last_errors": errors, "notes": notes,
+        "strategy_mix": _strategy_mix(engine, ctx), "llm": llm, "analyzer": analyzer, "last_errors": errors,
+        "notes": notes,
         "report_delivery": _report_delivery(ctx, journal, notes),
         "limits": [LimitLine.model_validate(line) for line in (ctx.limits or HomeLimits(ctx.config.risk, {})).lines()],
     }
@@ -373,16 +388,19 @@ def _pnl_today(engine: Engine, journal: Journal | None) -> PnlToday:
 def _strategy_mix(engine: Engine | None, ctx: ToolContext) -> list[StrategyLine]:
     allocation = ctx.config.strategies.allocation
     lines = []
-    for name in StrategyName:
+    # The registered strategies, then any whose trades the engine still remembers but that is not registered now.
+    names = list(allocation) if engine is None else [
+        *engine.strategies.names, *(n for n in engine.outcomes if n not in engine.strategies.by_name)]
+    for name in names:
         if engine is None:
-            lines.append(StrategyLine(strategy=name.value, allocation=allocation.get(name, 0.0), closed_trades=0,
+            lines.append(StrategyLine(strategy=str(name), allocation=allocation.get(name, 0.0), closed_trades=0,
                                       wins=0, losses=0, win_rate=None, profit_factor=None, payoff=None,
                                       kelly_estimate=None, sizing_kelly=0.0, kelly_basis="no engine state",
                                       drawdown_contribution=0.0, trades_by_regime={}, pnl=0.0))
             continue
         record, kelly = engine.performance(name), engine.kelly(name)
         stats = record.returns
-        lines.append(StrategyLine(strategy=name.value, allocation=allocation.get(name, 0.0),
+        lines.append(StrategyLine(strategy=str(name), allocation=allocation.get(name, 0.0),
                                   closed_trades=stats.count, wins=stats.wins, losses=stats.losses,
                                   win_rate=stats.win_rate if stats.count else None,
                                   profit_factor=stats.profit_factor, payoff=record.payoff,
@@ -417,6 +435,26 @@ def _journal_health(journal: Journal | None, ctx: ToolContext) -> tuple[LlmHealt
     errors = [ErrorLine(time_ms=e["time_ms"], code=e["code"], message=e["message"], details=e["details"])
               for e in journal.errors()[-LAST_ERRORS:]]
     return llm, errors
+
+
+def _analyzer(mode: str | None, llm: LlmHealth | None, ctx: ToolContext) -> AnalyzerView:
+    """`runtime.analyzer.analyzer_status` for the home's mode, and what stops an analyzer that is on from answering
+    (then every reviewed entry gets its fallback)."""
+    status = analyzer_status(ctx.env, mode)
+    settings = status.settings
+    blocked = None
+    if status.on and llm is not None:
+        stops = [role.stopped_by for role in llm.roles if role.role == Role.ANALYZER.value and role.stopped_by]
+        spend = llm.spend
+        if stops:
+            blocked = f"DeepSeek calls stopped by {stops[0]}: reviewed entries get the fallback until a restart"
+        elif spend is not None and (Decimal(spend.daily_left_usd) <= 0 or Decimal(spend.monthly_left_usd) <= 0
+                                    or spend.daily_tokens_left <= 0 or spend.monthly_tokens_left <= 0):
+            blocked = "a DeepSeek budget is used up: reviewed entries get the fallback until it renews"
+    return AnalyzerView(on=status.on, state=status.state.value, message=status.message,
+                        min_trade_pct=None if settings is None else str(settings.min_trade_pct),
+                        fallback=None if settings is None else settings.fallback.value,
+                        deadline_s=None if settings is None else settings.deadline_s, blocked=blocked)
 
 
 def llm_health(journal: Journal, calls: list[dict[str, Any]], ctx: ToolContext) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_valida
 from core.errors import ExecutorError
 from core.types import Reason
 from memory.journal import CommandRow, CommandStatus, Journal
+from runtime.analyzer import analyzer_factory
 from runtime.checkpoint_mode import UNKNOWN_MODE, checkpoint_mode, needs_confirmation
 from runtime.commands import CommandKind, NotStarted, Outcome, has_state, request_fingerprint, same_request, submit
 from runtime.settings import confirmation_channel
@@ -74,9 +75,9 @@ class TradeInput(BaseModel):
         default=None, description="Buy: percent of current equity to spend at most (the position cap still "
         "applies). Give exactly one of quote or pct for a buy; none for a sell.")
     tp: Percent | None = Field(default=None, description="Buy: take-profit distance above the entry, in percent "
-                               "(default: the momentum strategy's from config).")
+                               "(default: the home's manual trade setting, manual.take_profit_pct).")
     sl: Percent | None = Field(default=None, description="Buy: stop-loss distance below the entry, in percent "
-                               "(default: the momentum strategy's from config).")
+                               "(default: the home's manual trade setting, manual.stop_loss_pct).")
     confirm: str | None = Field(default=None, pattern=r"^[A-Z0-9]{4}-[A-Z0-9]{4}$",
                                 description="The confirmation code a preview returned; executes the previewed "
                                 "trade if the other parameters are exactly the same and the code is unused and "
@@ -155,8 +156,11 @@ class FillView(BaseModel):
 class ProtectionView(BaseModel):
     kind: str = Field(description="oco (take-profit and stop) or stop (a lone stop when the OCO was refused).")
     id: str = Field(description="Client id of the protective order list or order.")
-    stop_price: Money = Field(description="Stop trigger price.")
+    stop_price: Money = Field(description="Stop trigger price (for a stop the exchange trails: where it triggers "
+                              "now, the highest price since placement less the delta).")
     take_profit_price: Money | None = Field(description="Take-profit price (OCO only).")
+    trailing_delta: int | None = Field(default=None, description="BIPS (0.01 %) the exchange trails the stop by "
+                                       "(belowTrailingDelta); null: a fixed stop moved up by the engine's ladder.")
 
 
 class ConfirmationView(BaseModel):
@@ -271,15 +275,15 @@ def current_mode(ctx: ToolContext) -> str:
 
 def resolved_parameters(args: TradeInput, ctx: ToolContext) -> dict[str, str | None]:
     """The trade as executed (defaults filled in, numbers in canonical form): what a code is bound to."""
-    momentum = ctx.config.strategies.momentum
+    manual = ctx.config.manual
     buying = args.side == "buy"
     return {
         "symbol": args.symbol,
         "side": args.side,
         "quote": _canonical(args.quote),
         "pct": _canonical(args.pct),
-        "tp": _canonical(args.tp if args.tp is not None else momentum.take_profit_pct) if buying else None,
-        "sl": _canonical(args.sl if args.sl is not None else momentum.stop_loss_pct) if buying else None,
+        "tp": _canonical(args.tp if args.tp is not None else manual.take_profit_pct) if buying else None,
+        "sl": _canonical(args.sl if args.sl is not None else manual.stop_loss_pct) if buying else None,
     }
 
 
@@ -359,7 +363,8 @@ def _preview_out_of_band(args: TradeInput, ctx: ToolContext, params: dict[str, s
 
 def _execute(args: TradeInput, ctx: ToolContext, mode: str, params: dict[str, str | None], key: str) -> TradeOutput:
     payload = {**_payload(params), "expires_ms": ctx.now_ms() + int(args.wait_s * 1000)}
-    outcome = submit(ctx.home, ctx.config, CommandKind.TRADE, payload, key, ctx.now_ms, wait_s=args.wait_s)
+    outcome = submit(ctx.home, ctx.config, CommandKind.TRADE, payload, key, ctx.now_ms, wait_s=args.wait_s,
+                     review=analyzer_factory(ctx.env, ctx.now_ms))
     placed = bool(outcome.data.get("orders")) or outcome.data.get("action") == "sell"
     output = _output(args, mode, outcome.data, outcome, status="executed" if placed else "skipped", request_id=key)
     output.message = _summary(output) if placed else f"not executed: {_reasons(output)}"

@@ -9,7 +9,7 @@ closed enough trades for its estimate to mean anything, uses a configured prior 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from core.clock import MS_PER_HOUR
@@ -50,11 +50,29 @@ class KellySizing:
     full: float  # the full-Kelly value used (after ageing, before the fraction)
     source: KellySource
     basis: KellyBasis
-    message: str  # the basis, for the decision's SIZING_KELLY reason
+    hours: float  # since the strategy's last closed trade (0 on the prior)
+    config: RiskConfig = field(repr=False)  # the (frozen) limits it was worked out under
 
     @property
     def sized_out(self) -> bool:
         return self.fraction <= 0.0
+
+    @property
+    def message(self) -> str:
+        """The basis, for the decision's SIZING_KELLY reason. Worded when read, from the frozen inputs: the engine
+        asks for a sizing on every signal only to learn whether it is sized out, and formatting the floats cost
+        more than working the sizing out."""
+        config, basis = self.config, self.basis
+        prior = min(max(config.kelly_prior, 0.0), 1.0)
+        if self.source is KellySource.PRIOR or basis.estimate is None:
+            return (f"prior {prior:.4f}, {basis.closed_trades}/{config.min_trades_for_kelly} closed trades "
+                    "before an estimate")
+        raw = min(max(basis.estimate, 0.0), 1.0)
+        full = self.full
+        return (f"estimate {raw:.4f} on returns after {basis.closed_trades} closed trades, aged {self.hours:.1f} h "
+                f"toward the prior {prior:.4f} (half-life {config.kelly_recovery_half_life_hours:g} h) = {full:.4f}"
+                + (f", below the minimum {config.kelly_min_full:g}: sized out until it recovers"
+                   if full < config.kelly_min_full else ""))
 
 
 def kelly_sizing(basis: KellyBasis, config: RiskConfig, now_ms: int) -> KellySizing:
@@ -81,9 +99,7 @@ def kelly_sizing(basis: KellyBasis, config: RiskConfig, now_ms: int) -> KellySiz
     prior = min(max(config.kelly_prior, 0.0), 1.0)
     estimate = basis.estimate
     if basis.closed_trades < config.min_trades_for_kelly or estimate is None:
-        return KellySizing(fraction * prior, prior, KellySource.PRIOR, basis,
-                           f"prior {prior:.4f}, {basis.closed_trades}/{config.min_trades_for_kelly} closed trades "
-                           "before an estimate")
+        return KellySizing(fraction * prior, prior, KellySource.PRIOR, basis, 0.0, config)
     if math.isnan(estimate):
         raise InvalidRiskInput("kelly_estimate", estimate, "[0, 1]", "the strategy's Kelly estimate is NaN")
     raw = min(max(estimate, 0.0), 1.0)
@@ -92,7 +108,4 @@ def kelly_sizing(basis: KellyBasis, config: RiskConfig, now_ms: int) -> KellySiz
     full = prior + (raw - prior) * weight
     full = min(max(full, min(raw, prior)), max(raw, prior))  # float rounding never leaves the segment
     sized_out = full < config.kelly_min_full
-    message = (f"estimate {raw:.4f} on returns after {basis.closed_trades} closed trades, aged {hours:.1f} h toward "
-               f"the prior {prior:.4f} (half-life {config.kelly_recovery_half_life_hours:g} h) = {full:.4f}"
-               + (f", below the minimum {config.kelly_min_full:g}: sized out until it recovers" if sized_out else ""))
-    return KellySizing(0.0 if sized_out else fraction * full, full, KellySource.ESTIMATE, basis, message)
+    return KellySizing(0.0 if sized_out else fraction * full, full, KellySource.ESTIMATE, basis, hours, config)

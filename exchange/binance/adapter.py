@@ -36,6 +36,8 @@ _OPEN_ONE, _OPEN_ALL = Cost(weight=6), Cost(weight=80)
 _ACCOUNT = Cost(weight=20)
 _EXCHANGE_INFO = Cost(weight=20)
 _MY_TRADES = Cost(weight=20)
+_QUERY_LIST = Cost(weight=4)
+_OPEN_LISTS = Cost(weight=6)
 NO_LIST = -1
 
 
@@ -71,7 +73,7 @@ class BinanceExchange(Exchange):
 
     def get_order(self, symbol: str, client_order_id: str) -> OrderView | None:
         doc = self._order_doc(symbol, client_order_id)
-        return None if doc is None else wire.order_view(doc, self._list_ids.get(int(doc.get("orderListId", NO_LIST))))
+        return None if doc is None else wire.order_view(doc, self._list_client_id(doc))
 
     def _order_doc(self, symbol: str, client_order_id: str) -> dict[str, Any] | None:
         """The latest order with this client id; None where Binance answers -2013."""
@@ -87,7 +89,9 @@ class BinanceExchange(Exchange):
     def open_orders(self, symbol: str | None = None) -> list[OrderView]:
         params = {"symbol": symbol} if symbol else {}
         docs = self._read("openOrders", "/api/v3/openOrders", params, _OPEN_ONE if symbol else _OPEN_ALL)
-        views = [wire.order_view(d, self._list_ids.get(int(d.get("orderListId", NO_LIST)))) for d in docs]
+        if any(int(d.get("orderListId", NO_LIST)) not in (NO_LIST, *self._list_ids) for d in docs):
+            self._learn_open_lists()
+        views = [wire.order_view(d, self._list_client_id(d)) for d in docs]
         return sorted(views, key=lambda v: (v.time_ms, v.order_id))
 
     def my_trades(self, symbol: str, *, from_id: int | None = None) -> list[Fill]:
@@ -105,6 +109,22 @@ class BinanceExchange(Exchange):
             fills.append(wire.trade_fill(row, client_ids[order_id]))
         return fills
 
+    def _list_client_id(self, doc: dict[str, Any]) -> str | None:
+        """The listClientOrderId of an order's list (None for a lone order). A process that did not place the list
+        (a restart) learns it from `GET /api/v3/orderList`: an OCO placed before a crash is known as ours."""
+        list_id = int(doc.get("orderListId", NO_LIST))
+        if list_id == NO_LIST:
+            return None
+        if list_id not in self._list_ids:
+            found = self._read("orderList", "/api/v3/orderList", {"orderListId": list_id}, _QUERY_LIST)
+            self._list_ids[list_id] = str(found["listClientOrderId"])
+        return self._list_ids[list_id]
+
+    def _learn_open_lists(self) -> None:
+        """Every open order list's client id at once (`GET /api/v3/openOrderList`), for a listing of open orders."""
+        for found in self._read("openOrderList", "/api/v3/openOrderList", {}, _OPEN_LISTS):
+            self._list_ids[int(found["orderListId"])] = str(found["listClientOrderId"])
+
     def _order_by_id(self, symbol: str, order_id: int) -> dict[str, Any]:
         return dict(self._read("order", "/api/v3/order", {"symbol": symbol, "orderId": order_id}, _QUERY))
 
@@ -121,7 +141,7 @@ class BinanceExchange(Exchange):
             if order_id not in orders:
                 orders[order_id] = self._order_by_id(symbol, order_id)
             order = orders[order_id]
-            view = wire.order_view(order, self._list_ids.get(int(order.get("orderListId", NO_LIST))))
+            view = wire.order_view(order, self._list_client_id(order))
             reports.append(wire.trade_report(view, wire.trade_fill(row, view.client_order_id)))
         return reports
 

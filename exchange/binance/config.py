@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from binance_common.configuration import ConfigurationRestAPI
 from binance_common.constants import (
     SPOT_REST_API_PROD_URL,
     SPOT_REST_API_TESTNET_URL,
     SPOT_WS_API_PROD_URL,
     SPOT_WS_API_TESTNET_URL,
 )
+
+if TYPE_CHECKING:  # the SDK's configuration module pulls in aiohttp: imported where a configuration is built
+    from binance_common.configuration import ConfigurationRestAPI
 
 
 class BinanceVenue(StrEnum):
@@ -28,6 +31,11 @@ _URLS: dict[BinanceVenue, tuple[str, str]] = {
     # Testnet has its own keys and its own WebSocket API; its data is reset periodically.
     BinanceVenue.TESTNET: (SPOT_REST_API_TESTNET_URL, SPOT_WS_API_TESTNET_URL),
 }
+
+
+def venue_rest_url(venue: BinanceVenue) -> str:
+    """The venue's published REST base (Binance's own, not an override)."""
+    return _URLS[venue][0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,8 @@ class BinanceConfig:
 
     def rest_configuration(self, *, retries: int | None = None) -> ConfigurationRestAPI:
         """The SDK's REST configuration; `retries=0` for requests that must not be repeated (orders, cancels)."""
+        from binance_common.configuration import ConfigurationRestAPI
+
         return ConfigurationRestAPI(api_key=self.api_key, api_secret=self.api_secret, base_path=self.rest_url,
                                     timeout=self.timeout_ms, retries=self.retries if retries is None else retries,
                                     backoff=self.backoff_ms)

@@ -11,10 +11,13 @@ A logical call (`complete`) is:
    (an attempt that may have been answered unseen is charged like the answer we read), validated with
    pydantic whatever the server claims, and journaled, redacted, whatever the outcome.
 
-JSON: DeepSeek takes `response_format={"type": "json_object"}` only, and the prompt must say "json" and
-show an example; a reply that would not have been JSON comes back blank, which is retried once. LM Studio
-refuses `json_object` and takes `json_schema`. Both get the same instruction with the schema and an
-example, added as a system message.
+JSON: how a server is asked for it is the role's `JsonDialect` (configured per server, never sniffed):
+DeepSeek takes `response_format={"type": "json_object"}` only, and the prompt must say "json" and show an
+example; a reply that would not have been JSON comes back blank, which is retried once. LM Studio refuses
+`json_object` and takes `json_schema`. llama-cpp-python's server takes `json_object` with a `schema` and
+answers `json_schema` with HTTP 500. `forced_tool` asks for the answer as the arguments of one function named
+in `tool_choice`. Every dialect gets the same instruction with the schema and an example, added as a system
+message.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Generic
 
 import httpx2
 import openai
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from core.clock import Clock
 from memory.journal import Journal
@@ -60,11 +64,12 @@ from scouts.llm.results import (
     Unavailable,
     UnavailableReason,
 )
-from scouts.llm.settings import LlmSettings, Provider, RoleConfig
+from scouts.llm.settings import JsonDialect, LlmSettings, Provider, RoleConfig
 from scouts.llm.usage import TokenUsage, usage_of
 
 Message = Mapping[str, Any]  # a chat message: role, content, and tool_calls / tool_call_id in a tool loop
 CONNECT_TIMEOUT_S = 5.0
+ANSWER_FUNCTION = "answer"  # the function a `forced_tool` answer is a call of
 SUMMARY_CHARS = 200
 
 
@@ -199,11 +204,12 @@ class LlmClient:
             base_url=self.config.base_url, api_key=self.config.api_key.get_secret_value(),
             max_retries=self.config.max_retries, timeout=timeout, http_client=http,
         ) as client:
-            await self._one(self._create(client, sent, example, tools), answer, type(example), tools is not None)
+            await self._one(self._create(client, sent, example, tools), answer, type(example), self._reading(tools))
             verdict = answer.verdict
             if isinstance(verdict, Rejected) and verdict.reason is InvalidReason.BLANK \
                     and self.config.provider is Provider.DEEPSEEK:
-                await self._one(self._create(client, sent, example, tools), answer, type(example), tools is not None)
+                await self._one(self._create(client, sent, example, tools), answer, type(example),
+                                self._reading(tools))
 
     def _attempt_timeout(self) -> httpx2.Timeout:
         per_attempt = self.config.deadline_s / (self.config.max_retries + 1)
@@ -215,24 +221,35 @@ class LlmClient:
             return client.chat.completions.create(model=self.config.model, messages=sent,  # type: ignore[arg-type]
                                                   tools=tools, tool_choice="auto",  # type: ignore[arg-type]
                                                   max_tokens=self.config.max_output_tokens)
-        if self.config.provider is Provider.DEEPSEEK:
-            response_format: dict[str, Any] = {"type": "json_object"}
-        else:
-            response_format = {"type": "json_schema", "json_schema": {
-                "name": type(example).__name__, "schema": type(example).model_json_schema()}}
+        output = type(example)
+        if self.config.json_dialect is JsonDialect.FORCED_TOOL:
+            function = {"name": ANSWER_FUNCTION, "description": "Give your answer as this function's arguments.",
+                        "parameters": output.model_json_schema()}
+            return client.chat.completions.create(model=self.config.model, messages=sent,  # type: ignore[arg-type]
+                                                  tools=[{"type": "function", "function": function}],  # type: ignore[list-item]
+                                                  tool_choice={"type": "function",  # type: ignore[arg-type]
+                                                               "function": {"name": ANSWER_FUNCTION}},
+                                                  max_tokens=self.config.max_output_tokens)
         return client.chat.completions.create(model=self.config.model, messages=sent,  # type: ignore[arg-type]
-                                              response_format=response_format,  # type: ignore[arg-type]
+                                              response_format=response_format(self.config.json_dialect, output),  # type: ignore[arg-type]
                                               max_tokens=self.config.max_output_tokens)
 
+    def _reading(self, tools: list[Mapping[str, Any]] | None) -> Reading:
+        if tools is not None:
+            return Reading.TOOL_CALLS
+        return Reading.FORCED_TOOL if self.config.json_dialect is JsonDialect.FORCED_TOOL else Reading.CONTENT
+
     @staticmethod
-    async def _one(create: Awaitable[Any], answer: _Answer[T], output: type[T], tools: bool) -> None:
+    async def _one(create: Awaitable[Any], answer: _Answer[T], output: type[T], reading: Reading) -> None:
         completion = await create
         usage = usage_of(getattr(completion, "usage", None))
         if usage is not None:
             answer.usages.append(usage)
-        calls = tool_calls_of(completion) if tools else ()
-        if calls:
+        calls = tool_calls_of(completion) if reading is not Reading.CONTENT else ()
+        if calls and reading is Reading.TOOL_CALLS:
             answer.content, answer.verdict = None, calls
+        elif reading is Reading.FORCED_TOOL:
+            answer.content, answer.verdict = forced_answer(calls, output)
         else:
             answer.content, answer.verdict = validate_answer(completion, output)
 
@@ -333,13 +350,52 @@ def validate_answer(completion: Any, output: type[T]) -> tuple[str | None, T | R
     if not isinstance(content, str) or not content.strip():
         return (content if isinstance(content, str) else None), Rejected(InvalidReason.BLANK,
                                                                           "the answer's content is blank")
+    return content, validated(content, output)
+
+
+def validated(text: str, output: type[T]) -> T | Rejected:
+    """`text` as the output model, or why not. Never raises."""
     try:
-        return content, output.model_validate_json(content)
+        return output.model_validate_json(text)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         reason = InvalidReason.NOT_JSON if any(e["type"] == "json_invalid" for e in errors) else InvalidReason.SCHEMA
         where = ".".join(str(p) for p in errors[0]["loc"]) or "answer"
-        return content, Rejected(reason, f"{where}: {errors[0]['msg']}")
+        return Rejected(reason, f"{where}: {errors[0]['msg']}")
+
+
+class Reading(StrEnum):
+    """Where an answer is read from."""
+
+    CONTENT = "content"  # the message's content (a response_format dialect)
+    TOOL_CALLS = "tool_calls"  # the model's tool calls when it makes some, else its content (a scout's tool loop)
+    FORCED_TOOL = "forced_tool"  # the arguments of its call of ANSWER_FUNCTION
+
+
+def response_format(dialect: JsonDialect, output: type[BaseModel]) -> dict[str, Any]:
+    """The `response_format` a dialect sends (FORCED_TOOL sends none: it names a function instead)."""
+    match dialect:
+        case JsonDialect.JSON_SCHEMA:
+            return {"type": "json_schema", "json_schema": {"name": output.__name__,
+                                                           "schema": output.model_json_schema()}}
+        case JsonDialect.JSON_OBJECT:
+            return {"type": "json_object"}
+        case JsonDialect.JSON_OBJECT_SCHEMA:
+            return {"type": "json_object", "schema": output.model_json_schema()}
+        case _:
+            raise ValueError(f"JSON dialect {dialect.value} has no response_format")
+
+
+def forced_answer(calls: tuple[ToolCall, ...], output: type[T]) -> tuple[str | None, T | Rejected]:
+    """A `forced_tool` answer: the arguments of the call of ANSWER_FUNCTION, validated like content."""
+    named = [call for call in calls if call.name == ANSWER_FUNCTION]
+    if not named:
+        called = ", ".join(ascii(call.name)[:40] for call in calls) or "no function"
+        return None, Rejected(InvalidReason.MALFORMED, f"the answer is not a call of {ANSWER_FUNCTION} ({called})")
+    arguments = named[0].arguments
+    if not arguments.strip():
+        return arguments, Rejected(InvalidReason.BLANK, f"the {ANSWER_FUNCTION} call has no arguments")
+    return arguments, validated(arguments, output)
 
 
 def tool_calls_of(completion: Any) -> tuple[ToolCall, ...]:

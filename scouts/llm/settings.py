@@ -37,6 +37,19 @@ class Provider(StrEnum):
     DEEPSEEK = "deepseek"  # paid: priced, budgeted, stopped on 402
 
 
+class JsonDialect(StrEnum):
+    """How a server is asked for a JSON answer. Servers differ and none says which it takes, so it is configured
+    per server (LMSTUDIO_JSON_DIALECT, DEEPSEEK_JSON_DIALECT), never sniffed. Every dialect also puts the schema
+    and an example in the prompt, and every answer is validated whatever the server claims."""
+
+    JSON_SCHEMA = "json_schema"  # LM Studio: response_format json_schema (it refuses json_object)
+    JSON_OBJECT = "json_object"  # DeepSeek: response_format json_object only, the schema in the prompt
+    JSON_OBJECT_SCHEMA = "json_object_schema"  # llama-cpp-python's server: json_object carrying the schema (its
+    # json_schema answers HTTP 500)
+    FORCED_TOOL = "forced_tool"  # the answer as the arguments of one function named in tool_choice (servers that
+    # call tools but constrain no JSON; LM Studio's tool_choice takes no function name)
+
+
 class Role(StrEnum):
     SCOUT = "scout"
     ANALYZER = "analyzer"
@@ -47,10 +60,12 @@ ENV_FIELDS: dict[str, str] = {
     "LMSTUDIO_BASE_URL": "lmstudio_base_url",
     "SCOUT_MODELS": "scout_models",
     "LMSTUDIO_DEADLINE_S": "lmstudio_deadline_s",
+    "LMSTUDIO_JSON_DIALECT": "lmstudio_json_dialect",
     "DEEPSEEK_BASE_URL": "deepseek_base_url",
     "DEEPSEEK_API_KEY": "deepseek_api_key",
     "DEEPSEEK_MODEL": "deepseek_model",
     "DEEPSEEK_DEADLINE_S": "deepseek_deadline_s",
+    "DEEPSEEK_JSON_DIALECT": "deepseek_json_dialect",
     "LLM_MAX_RETRIES": "max_retries",
     "LLM_MAX_OUTPUT_TOKENS": "max_output_tokens",
     "LLM_PRICES": "prices",
@@ -80,6 +95,7 @@ class RoleConfig(BaseModel):
     key_variable: str  # named in a 401 error
     deadline_s: float
     deadline_variable: str
+    json_dialect: JsonDialect
     max_retries: int
     max_output_tokens: int
     price: ModelPrice
@@ -87,7 +103,8 @@ class RoleConfig(BaseModel):
     def __repr__(self) -> str:
         return (f"RoleConfig(role={self.role.value}, provider={self.provider.value}, base_url={self.base_url}, "
                 f"model={self.model}, api_key={mask_secret(self.api_key.get_secret_value())}, "
-                f"deadline_s={self.deadline_s:g}, max_retries={self.max_retries})")
+                f"deadline_s={self.deadline_s:g}, json_dialect={self.json_dialect.value}, "
+                f"max_retries={self.max_retries})")
 
     __str__ = __repr__
 
@@ -98,10 +115,12 @@ class LlmSettings(BaseModel):
     lmstudio_base_url: str = "http://localhost:1234/v1"
     scout_models: tuple[str, ...] = ()
     lmstudio_deadline_s: float = Field(default=60.0, gt=0, le=MAX_DEADLINE_S, allow_inf_nan=False)
+    lmstudio_json_dialect: JsonDialect = JsonDialect.JSON_SCHEMA
     deepseek_base_url: str = "https://api.deepseek.com"
     deepseek_api_key: SecretStr | None = None
     deepseek_model: str = "deepseek-flash"
     deepseek_deadline_s: float = Field(default=30.0, gt=0, le=MAX_DEADLINE_S, allow_inf_nan=False)
+    deepseek_json_dialect: JsonDialect = JsonDialect.JSON_OBJECT
     max_retries: int = Field(default=1, ge=0, le=MAX_RETRIES_CEILING)
     # Sent as `max_tokens`: without it a small model may generate until its context is full, past any deadline.
     max_output_tokens: int = Field(default=1_024, ge=16, le=MAX_OUTPUT_TOKENS_CEILING)
@@ -187,6 +206,7 @@ class LlmSettings(BaseModel):
         return RoleConfig(role=Role.ANALYZER, provider=Provider.DEEPSEEK, base_url=self.deepseek_base_url,
                           model=self.deepseek_model, api_key=self.deepseek_api_key, key_variable="DEEPSEEK_API_KEY",
                           deadline_s=self.deepseek_deadline_s, deadline_variable="DEEPSEEK_DEADLINE_S",
+                          json_dialect=self.deepseek_json_dialect,
                           max_retries=self.max_retries, max_output_tokens=self.max_output_tokens,
                           price=self.price_of(self.deepseek_model))
 
@@ -195,6 +215,7 @@ class LlmSettings(BaseModel):
         return [RoleConfig(role=Role.SCOUT, provider=Provider.LMSTUDIO, base_url=self.lmstudio_base_url, model=model,
                            api_key=SecretStr(LMSTUDIO_PLACEHOLDER_KEY), key_variable="LMSTUDIO_BASE_URL",
                            deadline_s=self.lmstudio_deadline_s, deadline_variable="LMSTUDIO_DEADLINE_S",
+                           json_dialect=self.lmstudio_json_dialect,
                            max_retries=self.max_retries, max_output_tokens=self.max_output_tokens, price=FREE)
                 for model in self.scout_models]
 

@@ -70,3 +70,13 @@ def test_importing_core_loads_no_network_or_llm_library() -> None:
     heavy = {"httpx", "httpx2", "requests", "aiohttp", "websockets", "openai", "mcp", "sqlite3", "binance_sdk_spot"}
     assert not loaded & heavy, f"importing core pulled in {sorted(loaded & heavy)}"
     assert not loaded & {f"{p}" for p in PROJECT_PACKAGES}
+
+
+def test_the_built_in_strategies_are_core_modules_this_test_checks() -> None:
+    """The built-ins are plugins like any other, and they live in core/: every check above covers their source."""
+    from core.strategies.registry import BUILT_INS
+
+    checked = {path.resolve() for path in CORE.rglob("*.py")}
+    for candidate in BUILT_INS:
+        source = Path(sys.modules[candidate.cls.__module__].__file__ or "").resolve()
+        assert source in checked, f"{candidate.origin.where} is not in core/"

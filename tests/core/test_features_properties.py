@@ -9,10 +9,13 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.config import MomentumConfig, ScalpingConfig, StatArbConfig, StrategyConfig
+from core.config import StrategyConfig
 from core.events import Bar, Book, BookTop, TradePrint
 from core.features import PairSpread, SymbolFeatures, bar_imbalance, quantity_imbalance, spread_bps
-from core.strategies import pair_reverted, pair_signal, symbol_signals
+from core.strategies.momentum import MomentumConfig
+from core.strategies.scalping import ScalpingConfig
+from core.strategies.stat_arb import StatArbConfig, pair_reverted, pair_signal
+from tests.core.symbol_signals import symbol_signals
 
 FIVE_MIN = 300_000
 any_float = st.floats(allow_nan=True, allow_infinity=True)

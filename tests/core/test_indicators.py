@@ -267,3 +267,14 @@ def test_rolling_sums_do_not_drift_over_a_long_run_at_high_prices() -> None:
     x = 50_000 + np.cumsum(rng.normal(0, 0.5, 300_000))
     assert_same(run(Sma(30), x), ref_sma(x, 30), "SMA(30)", tolerance=1e-12)
     assert_same(run(RollingZScore(30), x), ref_zscore(x, 30), "z-score(30)", tolerance=1e-6)
+
+
+@pytest.mark.parametrize("make", [lambda: Atr(3), lambda: Adx(3)])
+@pytest.mark.parametrize("field", ["high", "low", "close"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_the_bar_value_that_is_not_finite_is_the_one_named(make, field: str, bad: float) -> None:
+    """ATR and ADX check a bar's three prices in one test: the refusal still names the value at fault."""
+    prices = {"high": 2.0, "low": 1.0, "close": 1.5} | {field: bad}
+    with pytest.raises(InvalidIndicatorInput) as refused:
+        make().update(**prices)
+    assert refused.value.details["field"] == field

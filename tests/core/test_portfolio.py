@@ -40,12 +40,12 @@ def btc_rules(step: str = "0.00001", min_qty: str = "0.0001") -> SymbolRules:
 
 def test_buy_with_quote_fee_puts_the_fee_in_avg_entry() -> None:
     p = Portfolio("USDT", {"USDT": D("1000")})
-    assert p.apply_fill(fill(Side.BUY, "100", "2", "0.2"), base_asset="BTC", strategy=StrategyName.MOMENTUM) is None
+    assert p.apply_fill(fill(Side.BUY, "100", "2", "0.2"), base_asset="BTC", strategy=StrategyName("momentum")) is None
     pos = p.position("BTCUSDT")
     assert pos is not None
     assert pos.quantity == D("2")
     assert pos.avg_entry == D("100.1")  # (200 + 0.2) / 2
-    assert pos.strategy is StrategyName.MOMENTUM
+    assert pos.strategy == StrategyName("momentum")
     assert p.cash == D("799.8")
     assert p.fees_paid == D("0.2")
     assert p.balances() == {"USDT": D("799.8"), "BTC": D("2")}
@@ -87,7 +87,7 @@ def test_third_asset_fee_without_a_mark_is_kept_unpriced_not_invented() -> None:
 
 def test_round_trip_pnl_is_proceeds_minus_costs_with_both_fees() -> None:
     p = Portfolio("USDT", {"USDT": D("1000")})
-    p.apply_fill(fill(Side.BUY, "100", "1", "0.1", time_ms=10), base_asset="BTC", strategy=StrategyName.SCALPING)
+    p.apply_fill(fill(Side.BUY, "100", "1", "0.1", time_ms=10), base_asset="BTC", strategy=StrategyName("scalping"))
     closed = p.apply_fill(fill(Side.SELL, "110", "1", "0.11", time_ms=20), base_asset="BTC")
     assert isinstance(closed, ClosedTrade)
     assert closed.pnl == D("110") - D("0.11") - (D("100") + D("0.1"))
@@ -95,7 +95,7 @@ def test_round_trip_pnl_is_proceeds_minus_costs_with_both_fees() -> None:
     assert closed.exit_price == D("109.89")
     assert closed.quantity == D("1")
     assert (closed.opened_ms, closed.closed_ms) == (10, 20)
-    assert closed.strategy is StrategyName.SCALPING
+    assert closed.strategy == StrategyName("scalping")
     assert math.isclose(closed.pnl_pct, 9.79 / 100.1 * 100)
     assert p.realized_pnl == closed.pnl
     assert p.position("BTCUSDT") is None
@@ -121,7 +121,7 @@ def test_partial_sells_realize_against_average_cost_and_sum_exactly() -> None:
 
 def test_dust_below_step_closes_the_position_and_stays_the_accounts() -> None:
     p = Portfolio("USDT", {"USDT": D("1000")}, rules={"BTCUSDT": btc_rules()})
-    p.apply_fill(fill(Side.BUY, "100", "0.001", "0.000001", "BTC"), base_asset="BTC", strategy=StrategyName.MOMENTUM)
+    p.apply_fill(fill(Side.BUY, "100", "0.001", "0.000001", "BTC"), base_asset="BTC", strategy=StrategyName("momentum"))
     assert p.sellable_quantity("BTCUSDT") == D("0.00099")
     closed = p.apply_fill(fill(Side.SELL, "100", "0.00099"), base_asset="BTC")
     assert closed is not None, "a remainder below the step must close the position"
@@ -139,29 +139,29 @@ def test_dust_below_step_closes_the_position_and_stays_the_accounts() -> None:
 
 def test_dust_is_not_carried_into_the_next_position_of_another_strategy() -> None:
     p = Portfolio("USDT", {"USDT": D("1000")}, rules={"BTCUSDT": btc_rules()})
-    p.apply_fill(fill(Side.BUY, "100", "0.001", "0.000001", "BTC"), base_asset="BTC", strategy=StrategyName.MOMENTUM)
+    p.apply_fill(fill(Side.BUY, "100", "0.001", "0.000001", "BTC"), base_asset="BTC", strategy=StrategyName("momentum"))
     p.apply_fill(fill(Side.SELL, "100", "0.00099"), base_asset="BTC")
     dust = p.dust_holdings()["BTCUSDT"]
-    p.apply_fill(fill(Side.BUY, "120", "0.002"), base_asset="BTC", strategy=StrategyName.STAT_ARB)
+    p.apply_fill(fill(Side.BUY, "120", "0.002"), base_asset="BTC", strategy=StrategyName("stat_arb"))
     pos = p.position("BTCUSDT")
-    assert pos is not None and pos.strategy is StrategyName.STAT_ARB
+    assert pos is not None and pos.strategy == StrategyName("stat_arb")
     assert (pos.quantity, pos.avg_entry) == (D("0.002"), D("120")), "the new position holds only its own units"
     assert p.dust_holdings() == {"BTCUSDT": dust}
     # Its exit sells its own units (adding the dust would not reach another step), and its P&L is theirs alone.
     assert p.sellable_quantity("BTCUSDT") == D("0.002")
     closed = p.apply_fill(fill(Side.SELL, "130", "0.002"), base_asset="BTC")
-    assert closed is not None and closed.strategy is StrategyName.STAT_ARB
+    assert closed is not None and closed.strategy == StrategyName("stat_arb")
     assert closed.pnl == D("0.002") * (D("130") - D("120"))
     assert p.dust_holdings() == {"BTCUSDT": dust} and p.dust_realized_pnl == 0
 
 
 def test_dust_is_sold_with_a_later_exit_when_that_passes_the_filters() -> None:
     p = Portfolio("USDT", {"USDT": D("1000")}, rules={"BTCUSDT": btc_rules(step="0.001", min_qty="0.001")})
-    p.apply_fill(fill(Side.BUY, "100", "0.01", "0.00001", "BTC"), base_asset="BTC", strategy=StrategyName.MOMENTUM)
+    p.apply_fill(fill(Side.BUY, "100", "0.01", "0.00001", "BTC"), base_asset="BTC", strategy=StrategyName("momentum"))
     p.apply_fill(fill(Side.SELL, "100", "0.009"), base_asset="BTC")
     dust = p.dust_holdings()["BTCUSDT"]
     assert dust.quantity == D("0.00099")
-    p.apply_fill(fill(Side.BUY, "100", "0.003", "0.000003", "BTC"), base_asset="BTC", strategy=StrategyName.STAT_ARB)
+    p.apply_fill(fill(Side.BUY, "100", "0.003", "0.000003", "BTC"), base_asset="BTC", strategy=StrategyName("stat_arb"))
     # 0.002997 alone sells 0.002; with the dust's 0.00099 it sells 0.003: the exit takes the dust along.
     assert p.sellable_quantity("BTCUSDT") == D("0.003")
     closed = p.apply_fill(fill(Side.SELL, "110", "0.003"), base_asset="BTC")
@@ -190,7 +190,7 @@ def test_a_remainder_below_the_minimum_notional_is_dust() -> None:
 
 def test_a_position_the_engine_cannot_sell_becomes_dust() -> None:
     p = Portfolio("USDT", {"USDT": D("1000")}, rules={"BTCUSDT": btc_rules()})
-    p.apply_fill(fill(Side.BUY, "100", "0.0002"), base_asset="BTC", strategy=StrategyName.MOMENTUM)
+    p.apply_fill(fill(Side.BUY, "100", "0.0002"), base_asset="BTC", strategy=StrategyName("momentum"))
     assert p.to_dust("BTCUSDT", 2_000) is None, "nothing was sold: no trade closed"
     assert p.position("BTCUSDT") is None
     assert p.dust_holdings() == {"BTCUSDT": Dust("BTCUSDT", D("0.0002"), D("0.02"))}

@@ -160,3 +160,12 @@ def test_confidence_is_between_a_half_and_one_and_a_trend_needs_adx_and_momentum
 def test_a_non_finite_input_is_refused() -> None:
     with pytest.raises(ValueError, match="adx"):
         classify(RegimeInputs(float("nan"), 1.0, 1.0, 1.0))
+
+
+@pytest.mark.parametrize("position, name", [(0, "adx"), (1, "atr_pct"), (2, "bollinger_width_pct"),
+                                            (3, "momentum_pct")])
+def test_the_non_finite_input_is_the_one_named(position: int, name: str) -> None:
+    values = [30.0, 1.0, 2.0, 3.0]
+    values[position] = float("inf")
+    with pytest.raises(ValueError, match=f"regime input {name} is inf"):
+        classify(RegimeInputs(*values))

@@ -49,13 +49,13 @@ def test_signal_sized_by_fractional_kelly_prior_confidence_and_allocation() -> N
 
 
 def test_estimate_replaces_the_prior_after_enough_trades() -> None:
-    stats = {StrategyName.MOMENTUM: (40, 0.2)}  # ½ × 0.2 × 1.0 × 0.25 = 2.5%
-    decision = evaluate_entry(signal(strategy=StrategyName.MOMENTUM), context(stats=stats), RULES, CONFIG, NOW)
+    stats = {StrategyName("momentum"): (40, 0.2)}  # ½ × 0.2 × 1.0 × 0.25 = 2.5%
+    decision = evaluate_entry(signal(strategy=StrategyName("momentum")), context(stats=stats), RULES, CONFIG, NOW)
     assert decision.quote_amount == D("250")
 
 
 def test_position_cap_binds_with_a_clamp_event() -> None:
-    stats = {StrategyName.SCALPING: (100, 1.0)}  # ½ × 1.0 × 0.7 = 35% > 12%
+    stats = {StrategyName("scalping"): (100, 1.0)}  # ½ × 1.0 × 0.7 = 35% > 12%
     decision = evaluate_entry(signal(), context(stats=stats), RULES, CONFIG, NOW)
     assert decision.quote_amount == D("1200")
     assert rules_of(decision) == ["risk.max_position_size_pct"]
@@ -66,7 +66,7 @@ def test_position_cap_binds_with_a_clamp_event() -> None:
 def test_position_ceiling_binds_even_when_config_was_built_around_validation() -> None:
     loose = ExecutorConfig.model_construct(risk=RiskConfig.model_construct(
         **{**RiskConfig().model_dump(), "max_position_size_pct": 80.0, "kelly_fraction": 1.0}))
-    stats = {StrategyName.SCALPING: (100, 1.0)}
+    stats = {StrategyName("scalping"): (100, 1.0)}
     decision = evaluate_entry(signal(), context(stats=stats), RULES, loose, NOW)
     assert decision.quote_amount == D("2500")  # 25% ceiling, not 70% or 80%
     assert rules_of(decision) == ["risk.ceiling.max_position_size_pct"]
@@ -254,7 +254,7 @@ def gate_inputs(draw: st.DrawFn) -> tuple[object, ...]:
     cfg = ExecutorConfig.model_construct(risk=risk, strategies=ExecutorConfig().strategies)
     price = draw(st.sampled_from([D("0.01"), D("0.25"), D("1.37"), D("40000")])
                  | st.decimals(min_value=D("0.01"), max_value=D("100000"), places=2))
-    stats = {StrategyName.SCALPING: (draw(st.integers(0, 100)), draw(st.none() | st.floats(-1.0, 2.0)))}
+    stats = {StrategyName("scalping"): (draw(st.integers(0, 100)), draw(st.none() | st.floats(-1.0, 2.0)))}
     return equity, free, exposure, rules, cfg, price, stats
 
 

@@ -117,3 +117,19 @@ def test_property_any_record_can_trade_again_within_a_bounded_time(outcomes: lis
     later = kelly_sizing(KellyBasis(len(outcomes), estimate, NOW - 26 * HOUR), config, NOW)
     assert later.fraction > 0.0
     assert later.full <= max(config.kelly_prior, estimate)
+
+
+@pytest.mark.parametrize(("basis", "expected"), [
+    (KellyBasis(3, 0.4, NOW), "prior 0.1000, 3/30 closed trades before an estimate"),
+    (KellyBasis(40, 0.0, NOW - 10 * HOUR),
+     "estimate 0.0000 on returns after 40 closed trades, aged 10.0 h toward the prior 0.1000 (half-life 168 h) = "
+     "0.0040, below the minimum 0.01: sized out until it recovers"),
+    (KellyBasis(40, 1.5, NOW - 168 * HOUR),
+     "estimate 1.0000 on returns after 40 closed trades, aged 168.0 h toward the prior 0.1000 (half-life 168 h) = "
+     "0.5500"),
+])
+def test_the_sizing_basis_reads_as_the_decision_journal_shows_it(basis: KellyBasis, expected: str) -> None:
+    """The message is worded when read: it says the inputs the sizing was worked out from, rounded as journaled."""
+    config = RiskConfig(kelly_fraction=0.5, kelly_prior=0.1, min_trades_for_kelly=30, kelly_min_full=0.01,
+                        kelly_recovery_half_life_hours=168)
+    assert kelly_sizing(basis, config, NOW).message == expected

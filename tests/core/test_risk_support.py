@@ -10,6 +10,7 @@ from core.risk.gate import RiskContext
 from core.risk.sizing import KellyBasis
 from core.types import Decision, DecisionAction, Signal, StrategyName
 
+SCALPING = StrategyName("scalping")
 # 2024-01-01 was a Monday: 00:00 UTC starts a day and a week.
 MONDAY_MS = 1_704_067_200_000
 
@@ -47,7 +48,7 @@ def context(equity: str = "10000", free: str | None = None, exposure: str = "0",
 
 
 def signal(symbol: str = "BTCUSDT", confidence: float = 1.0, price: str = "40000",
-           strategy: StrategyName = StrategyName.SCALPING, tp: str = "1.5", sl: str = "0.8",
+           strategy: StrategyName = SCALPING, tp: str = "1.5", sl: str = "0.8",
            time_ms: int = MONDAY_MS) -> Signal:
     return Signal(symbol=symbol, strategy=strategy, confidence=confidence, reference_price=Decimal(price),
                   take_profit_pct=Decimal(tp), stop_loss_pct=Decimal(sl), time_ms=time_ms, reason="test")
@@ -56,6 +57,6 @@ def signal(symbol: str = "BTCUSDT", confidence: float = 1.0, price: str = "40000
 def enter_decision(quantity: str = "0.05000", price: str = "40000", stop: str = "39680.00",
                    take_profit: str = "40600.00") -> Decision:
     qty, ref = Decimal(quantity), Decimal(price)
-    return Decision(symbol="BTCUSDT", strategy=StrategyName.SCALPING, action=DecisionAction.ENTER,
+    return Decision(symbol="BTCUSDT", strategy=StrategyName("scalping"), action=DecisionAction.ENTER,
                     quote_amount=qty * ref, quantity=qty, reference_price=ref, take_profit_price=Decimal(take_profit),
                     stop_price=Decimal(stop), time_ms=MONDAY_MS)

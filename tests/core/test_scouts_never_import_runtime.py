@@ -3,6 +3,7 @@ engine, the journal's writer and the exchange), checked on the source and on wha
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -32,3 +33,11 @@ def test_importing_scouts_loads_no_runtime_module() -> None:
     assert any(name.startswith("scouts.") for name in loaded)
     assert not {m for m in loaded if m.split(".")[0] in FORBIDDEN}, sorted(m for m in loaded
                                                                            if m.split(".")[0] in FORBIDDEN)
+
+
+def test_one_submit_advice_contract() -> None:
+    """Scouts, the runtime and the tools share `core.advice.SubmitAdvice`: no module defines a second one."""
+    definition = re.compile(r"^(SubmitAdvice\s*[:=]|class SubmitAdvice\b)", re.M)
+    sources = [path for top in ("core", "scouts", "runtime", "tools") for path in (REPO_ROOT / top).rglob("*.py")]
+    defining = sorted(str(path.relative_to(REPO_ROOT)) for path in sources if definition.search(path.read_text()))
+    assert defining == ["core/advice.py"]

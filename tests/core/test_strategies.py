@@ -9,25 +9,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.config import MomentumConfig, ScalpingConfig, StatArbConfig, StrategyConfig
+from core.config import StrategyConfig
 from core.events import Bar, Book, TradePrint
 from core.features import FeatureError, PairSpread, SymbolFeatures
-from core.strategies import (
-    momentum_fires,
-    momentum_signal,
-    pair_laggard,
-    pair_reverted,
-    pair_signal,
-    scalping_fires,
-    scalping_signal,
-    symbol_signals,
-)
+from core.strategies.momentum import MomentumConfig, momentum_fires, momentum_signal
+from core.strategies.scalping import ScalpingConfig, scalping_fires, scalping_signal
+from core.strategies.stat_arb import StatArbConfig, pair_laggard, pair_reverted, pair_signal
 from core.types import StrategyName
+from tests.core.symbol_signals import symbol_signals
 
 CONFIG = StrategyConfig()
-SCALP = CONFIG.scalping
-MOMENTUM = CONFIG.momentum
-STAT_ARB = CONFIG.stat_arb
+SCALP = ScalpingConfig()
+MOMENTUM = MomentumConfig()
+STAT_ARB = StatArbConfig()
 FIVE_MIN = 300_000
 NOW = 1_700_000_000_000
 
@@ -56,7 +50,7 @@ def features(imbalance: float | None = None, spread: float | None = None, moment
 def test_scalping_fires_just_past_both_thresholds_with_its_exits() -> None:
     signal = scalping_signal(features(above(0.10), below(8.0)), SCALP, NOW)
     assert signal is not None
-    assert signal.strategy is StrategyName.SCALPING
+    assert signal.strategy == StrategyName("scalping")
     assert (signal.take_profit_pct, signal.stop_loss_pct) == (Decimal("0.3"), Decimal("0.5"))
     assert signal.reference_price == Decimal("100.1")
     assert signal.time_ms == NOW
@@ -82,7 +76,7 @@ def test_scalping_from_a_real_book_and_trade() -> None:
     f.on_book(Book("BTCUSDT", NOW, ((60_000.00, 3.0), (59_999.99, 1.0)), ((60_000.01, 2.0), (60_000.02, 1.0))))
     f.on_trade(TradePrint("BTCUSDT", NOW + 1, 60_000.01, 0.1, buyer_is_maker=False))
     signals = symbol_signals(f, CONFIG, NOW + 2)
-    assert [s.strategy for s in signals] == [StrategyName.SCALPING]
+    assert [s.strategy for s in signals] == [StrategyName("scalping")]
     assert signals[0].reference_price == Decimal("60000.01")
     assert "imbalance 0.143 > 0.1 (book)" in signals[0].reason
 
@@ -97,7 +91,7 @@ def test_scalping_never_fires_on_candle_data_even_with_loose_thresholds() -> Non
         f.on_bar(Bar("BTCUSDT", i * FIVE_MIN, (i + 1) * FIVE_MIN - 1, close - 0.5, close, close - 1.0, close, 10.0))
         assert f.spread_bps is None
         fired += [s.strategy for s in symbol_signals(f, loose, NOW)]
-    assert fired == [StrategyName.MOMENTUM] * 3
+    assert fired == [StrategyName("momentum")] * 3
 
 
 # --- momentum ---------------------------------------------------------------------------------------------
@@ -106,7 +100,7 @@ def test_scalping_never_fires_on_candle_data_even_with_loose_thresholds() -> Non
 def test_momentum_fires_just_past_both_thresholds_with_its_exits() -> None:
     signal = momentum_signal(features(above(0.12), None, above(0.8), source="trade_flow"), MOMENTUM, NOW)
     assert signal is not None
-    assert signal.strategy is StrategyName.MOMENTUM
+    assert signal.strategy == StrategyName("momentum")
     assert (signal.take_profit_pct, signal.stop_loss_pct) == (Decimal("1.5"), Decimal("0.8"))
     assert signal.reason.startswith("imbalance 0.120 > 0.12 (trade_flow), rise 0.80% > 0.8% over 12 bars")
 
@@ -149,7 +143,7 @@ def pair_with(z: float | None) -> tuple[PairSpread, SymbolFeatures, SymbolFeatur
 def test_rich_a_buys_b_just_past_plus_z_entry() -> None:
     signal = pair_signal(*pair_with(above(2.0)), STAT_ARB, NOW)
     assert signal is not None
-    assert (signal.symbol, signal.strategy) == ("ETHUSDT", StrategyName.STAT_ARB)
+    assert (signal.symbol, signal.strategy) == ("ETHUSDT", StrategyName("stat_arb"))
     assert signal.reference_price == Decimal("2500.0")
     assert (signal.take_profit_pct, signal.stop_loss_pct) == (Decimal("1.0"), Decimal("1.0"))
     assert "BTCUSDT rich, buy the laggard ETHUSDT" in signal.reason

@@ -8,12 +8,15 @@ from decimal import Decimal
 
 import pytest
 
-from core.config import ScalpingConfig, StrategyConfig
+from core.config import StrategyConfig
 from core.events import Bar
 from core.features import PairSpread, SymbolFeatures
-from core.strategies import pair_reverted, pair_signal, symbol_signals
+from core.strategies.momentum import MomentumConfig
+from core.strategies.scalping import ScalpingConfig
+from core.strategies.stat_arb import StatArbConfig, pair_reverted, pair_signal
 from core.types import StrategyName
 from tests.conftest import fixture_path
+from tests.core.symbol_signals import symbol_signals
 
 pytestmark = pytest.mark.fixtures
 
@@ -40,12 +43,12 @@ def eth() -> list[Bar]:
 def test_candle_replay_fires_momentum_only_on_its_own_evidence(btc: list[Bar]) -> None:
     """No book in candles: scalping stays silent even with a limitless spread threshold."""
     config = StrategyConfig(scalping=ScalpingConfig(max_spread_bps=1e9))
-    f = SymbolFeatures("BTCUSDT", config.momentum.window_bars)
+    f = SymbolFeatures("BTCUSDT", MomentumConfig().window_bars)
     momentum = 0
     for b in btc:
         f.on_bar(b)
         for signal in symbol_signals(f, config, b.close_time_ms):
-            assert signal.strategy is StrategyName.MOMENTUM
+            assert signal.strategy == StrategyName("momentum")
             assert f.imbalance_source == "candle_close_location"
             assert f.imbalance is not None and f.imbalance > 0.12
             assert f.momentum_pct is not None and f.momentum_pct > 0.8
@@ -56,7 +59,7 @@ def test_candle_replay_fires_momentum_only_on_its_own_evidence(btc: list[Bar]) -
 
 
 def test_pair_signals_on_real_btc_eth_buy_the_laggard(btc: list[Bar], eth: list[Bar]) -> None:
-    config = StrategyConfig().stat_arb
+    config = StatArbConfig()
     pair = PairSpread(*config.pair, config.window_bars)
     a, b = SymbolFeatures("BTCUSDT", 12), SymbolFeatures("ETHUSDT", 12)
     eth_by_open = {e.open_time_ms: e for e in eth}

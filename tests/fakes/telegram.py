@@ -170,6 +170,9 @@ class FakeTelegram:
                                                 "chat": {"id": body.get("chat_id")}}}
         if method == "answerCallbackQuery":
             return 200, {"ok": True, "result": True}
+        if method == "getMe":
+            return 200, {"ok": True, "result": {"id": int(self.token.split(":")[0]), "is_bot": True,
+                                                "first_name": "Fake", "username": "fake_executor_bot"}}
         return 404, {"ok": False, "error_code": 404, "description": f"Not Found: method {method}"}
 
     def _updates_from(self, offset: int, timeout_s: float) -> list[dict[str, Any]]:

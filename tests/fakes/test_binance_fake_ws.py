@@ -164,3 +164,24 @@ def test_rest_and_ws_api_share_one_account(fake: FakeBinance) -> None:
     with pytest.raises(BadRequestError) as gone:
         rest(fake).delete_order(symbol=SYMBOL, orig_client_order_id="cx-both")
     assert gone.value.status_code == -2011
+
+
+def test_unsubscribe_ends_the_user_data_events_of_that_subscription(fake: FakeBinance) -> None:
+    async def scenario() -> None:
+        api = await _client(fake)
+        events: list[Any] = []
+        subscription = await api.user_data_stream_subscribe_signature()
+        subscription.stream.on("message", events.append)
+        subscription_id = subscription.response.data().result.subscription_id
+        fake.adjust_balance("USDT", d("5"))
+        await _until(lambda: len(events) == 2)
+        done = await api.user_data_stream_unsubscribe(subscription_id=subscription_id)
+        assert done.data().result is not None
+        fake.adjust_balance("USDT", d("5"))
+        await asyncio.sleep(0.2)
+        assert len(events) == 2
+        again = await api.user_data_stream_unsubscribe(subscription_id=subscription_id)  # gone: an error, as data
+        assert again.data() == {"error": {"code": -1000, "msg": f"No subscription with id {subscription_id}."}}
+        await api.close_connection()
+
+    _run(scenario)

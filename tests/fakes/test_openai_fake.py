@@ -83,6 +83,24 @@ def test_deepseek_usage_carries_the_cache_split(deepseek: FakeOpenAI) -> None:
         "prompt_cache_hit_tokens": 20, "prompt_cache_miss_tokens": 10}
 
 
+def test_deepseek_computed_usage_serves_a_repeated_prefix_from_its_cache(deepseek: FakeOpenAI) -> None:
+    system = {"role": "system", "content": "You review entries and answer in json. " * 40}  # ~400 tokens
+    deepseek.script(Reply.json({"ok": True}), Reply.json({"ok": True}), Reply.json({"ok": True}))
+    usages = []
+    for question in ("BTCUSDT 350", "ETHUSDT 420", "answer in json: something else entirely"):
+        messages = [system, {"role": "user", "content": question}] if question[0] != "a" else \
+            [{"role": "user", "content": question}]
+        answer = client(deepseek).chat.completions.create(model="deepseek-flash", messages=messages,  # type: ignore[arg-type]
+                                                          response_format={"type": "json_object"})
+        assert answer.usage is not None and answer.usage.model_extra is not None
+        usages.append((answer.usage.prompt_tokens, answer.usage.model_extra["prompt_cache_hit_tokens"],
+                       answer.usage.model_extra["prompt_cache_miss_tokens"]))
+    (_, first_hit, _), (second, second_hit, second_miss), (_, third_hit, _) = usages
+    assert first_hit == 0 and third_hit == 0  # nothing before it; no shared start
+    assert second_hit > 0 and second_hit % 64 == 0 and second_hit + second_miss == second
+    assert second_hit <= second - 4  # the differing question is a miss
+
+
 @pytest.mark.parametrize("status", [400, 401, 402, 422, 429, 500, 503])
 def test_error_statuses_reach_openai_as_its_typed_errors(deepseek: FakeOpenAI, status: int) -> None:
     deepseek.script(Reply.error(status, retry_after=7))

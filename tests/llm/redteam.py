@@ -171,3 +171,30 @@ def load_scout_corpus(path: Path = CORPUS_PATH) -> list[ScoutCase]:
                       advice=tuple(raw["expect"]["advice"]), rejections=tuple(raw["expect"]["rejections"]),
                       failed=raw["expect"]["failed"])
             for raw in doc["scout_cases"]]
+
+
+class ReviewResult(StrEnum):
+    VERDICT = "verdict"  # the answer validated and was used
+    FALLBACK = "fallback"  # no usable answer: ANALYZER_FALLBACK applied
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerCase:
+    """An adversarial answer to the analyzer's review of the baseline entry: whether it was used (its verdict) or
+    the fallback applied (the journaled call's reason; None when not_json and schema are both acceptable), and
+    what the review does to the entry with ANALYZER_FALLBACK=shrink."""
+
+    id: str
+    kind: str
+    replies: tuple[Reply, ...]
+    result: ReviewResult
+    reason: str | None
+    order: OrderEffect
+
+
+def load_analyzer_corpus(path: Path = CORPUS_PATH) -> list[AnalyzerCase]:
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return [AnalyzerCase(id=raw["id"], kind=raw["kind"], replies=tuple(Reply.from_dict(r) for r in raw["replies"]),
+                         result=ReviewResult(raw["expect"]["result"]), reason=raw["expect"]["reason"],
+                         order=OrderEffect(raw["expect"]["order"]))
+            for raw in doc["analyzer_cases"]]

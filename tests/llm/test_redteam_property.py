@@ -1,5 +1,6 @@
 """The property of issue 13, section 6: for any sequence of LLM outputs, every limit afterwards is no looser than
-before, and no order is larger than the deterministic rules alone would have allowed.
+before, and no order is larger than the deterministic rules alone would have allowed; for the scouts' kind of
+advice and for the analyzer's verdicts on an entry.
 
 Each output is served by the loopback fake and read by the real client (validation included); what validates
 becomes advice, the advice accumulates as it would in the engine, and after every output the same signal is
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,10 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.config import ExecutorConfig
-from core.risk import ALL_SYMBOLS, advice_pauses
+from core.review import AnalyzerFallback, review_cause
+from core.risk import ALL_SYMBOLS, advice_pauses, clamp_advice
 from core.risk.gate import evaluate_entry
-from core.types import Advice, Decision, DecisionAction
+from core.types import Advice, Decision, DecisionAction, RuleId
 from memory.journal import Journal
+from scouts.analyzer import Analyzer
 from tests.core.test_risk_support import MONDAY_MS, context, signal
 from tests.fakes.openai_compat import FakeOpenAI, Mode, Reply
 from tests.llm.redteam import (
@@ -30,11 +34,13 @@ from tests.llm.redteam import (
     advice_of,
     assert_never_looser,
     baseline,
+    load_analyzer_corpus,
     load_corpus,
     messages_for,
 )
 from tests.llm.support import KEY, analyzer
 
+REVIEW_MIN_PCT = Decimal("1")  # the rules' entry spends 3.5 % of equity: every one is reviewed
 FAST_CORPUS_REPLIES = [reply for case in load_corpus() for reply in case.replies
                        if not (reply.hang or reply.keepalive_lines or reply.delay_s) and reply.status != 401
                        and (reply.retry_after or 0) < 1]
@@ -111,3 +117,50 @@ def test_any_sequence_of_llm_outputs_only_tightens(outputs: list[Reply], deepsee
 def _assert_still_skipped(decision: Decision) -> None:
     """Once advice skipped the entry, later advice cannot bring it back (advice only accumulates)."""
     assert decision.action is not DecisionAction.ENTER
+
+
+RULE_IDS = st.lists(st.one_of(st.sampled_from([r.value for r in RuleId]), TEXT), max_size=3)
+ANALYZER_FIELDS = st.sampled_from(["size_quote", "reason", "MAX_POSITION_SIZE_PCT", "action", "size_multiplier"])
+
+
+@st.composite
+def analyzer_answer(draw: st.DrawFn) -> Reply:
+    """An analyzer-shaped answer: a verdict (or not), any size (absurd, negative, non-finite, text), rule ids
+    known and unknown, and extra fields."""
+    answer: dict[str, object] = {"verdict": draw(st.sampled_from(["approve", "reduce", "veto", "buy", "enlarge"])),
+                                 "rule_ids": draw(RULE_IDS)}
+    answer |= draw(st.dictionaries(ANALYZER_FIELDS, st.one_of(NUMBERS, TEXT, st.none(), st.booleans()), max_size=3))
+    return Reply(content=json.dumps(answer, allow_nan=True))
+
+
+ANALYZER_OUTPUT = st.one_of(analyzer_answer(), st.sampled_from(
+    [reply for case in load_analyzer_corpus() for reply in case.replies
+     if not (reply.hang or reply.keepalive_lines or reply.delay_s) and reply.status != 401]))
+
+
+@pytest.mark.slow
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(outputs=st.lists(ANALYZER_OUTPUT, min_size=1, max_size=4), fallback=st.sampled_from(list(AnalyzerFallback)))
+def test_any_sequence_of_analyzer_answers_never_enlarges_an_entry(outputs: list[Reply], fallback: AnalyzerFallback,
+                                                                   deepseek_fake: FakeOpenAI,
+                                                                   module_journal: Journal) -> None:
+    """Each answer reviews the entry the rules alone decide; its verdict or fallback goes through the clamp, alone and
+    with every earlier verdict still live: no order is ever larger than the rules allow, its exits never looser."""
+    deepseek_fake.reset()
+    deepseek_fake.script(*outputs)
+    reviewer = Analyzer(analyzer(deepseek_fake, module_journal, DEEPSEEK_DAILY_BUDGET_TOKENS="1000000000",
+                                 DEEPSEEK_MONTHLY_BUDGET_TOKENS="1000000000"), REVIEW_MIN_PCT, fallback)
+    rules_only = baseline()
+    cause = review_cause(rules_only, context().equity, REVIEW_MIN_PCT)
+    assert cause is not None
+    verdicts: list[Advice] = []
+    previous = rules_only
+    for _ in outputs:
+        verdicts.append(reviewer.review(rules_only, cause, context().equity, MONDAY_MS).advice)
+        assert_never_looser(rules_only, clamp_advice(rules_only, verdicts[-1:], MONDAY_MS, rules=RULES))
+        together = clamp_advice(rules_only, verdicts, MONDAY_MS, rules=RULES)
+        assert_never_looser(rules_only, together)
+        assert_never_looser(previous, together) if previous.action is DecisionAction.ENTER else \
+            _assert_still_skipped(together)
+        assert ExecutorConfig() == CONFIG
+        previous = together

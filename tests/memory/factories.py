@@ -72,7 +72,7 @@ def fill(trade_id: int, *, client_order_id: str = "cx-test-1", price: str = "500
 def decision(time_ms: int, *, clamps: int = 0) -> Decision:
     return Decision(
         symbol="BTCUSDT",
-        strategy=StrategyName.MOMENTUM,
+        strategy=StrategyName("momentum"),
         action=DecisionAction.ENTER,
         quote_amount=Decimal("100.00"),
         quantity=Decimal("0.002"),

@@ -136,7 +136,7 @@ def test_a_learned_document_that_would_not_read_back_is_not_written(tmp_path: Pa
         versions.write({"time_ms": 1, "strategies": {"scalping": {"allocation": 0.8}, "momentum": {"allocation": 0.4}}},
                        1)
     with pytest.raises(MemoryFileError):
-        versions.write({"strategies": {"martingale": {"allocation": 0.1}}}, 1)
+        versions.write({"strategies": {"not a name!": {"allocation": 0.1}}}, 1)
     assert versions.numbers() == []
 
 

@@ -34,6 +34,7 @@ class Received:
     json: Any = None
     fields: dict[str, str] = field(default_factory=dict)
     files: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)  # name → (filename, type, bytes)
+    method: str = "POST"
 
 
 class LoopbackServer:
@@ -44,10 +45,17 @@ class LoopbackServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # a Discord webhook's description (what doctor reads)
+                server._record(self.path, "", b"", method="GET")
+                self._answer()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 server._record(self.path, self.headers.get("Content-Type", ""), raw)
+                self._answer()
+
+            def _answer(self) -> None:
                 answer = server._next_answer()
                 time.sleep(answer.delay_s)
                 payload = b"" if answer.body is None else json.dumps(answer.body).encode()
@@ -70,8 +78,8 @@ class LoopbackServer:
         self._httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
-    def _record(self, path: str, content_type: str, raw: bytes) -> None:
-        received = Received(path=path, content_type=content_type)
+    def _record(self, path: str, content_type: str, raw: bytes, method: str = "POST") -> None:
+        received = Received(path=path, content_type=content_type, method=method)
         if content_type.startswith("application/json"):
             received.json = json.loads(raw)
         elif content_type.startswith("multipart/form-data"):

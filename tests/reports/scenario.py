@@ -73,19 +73,19 @@ def _fill(cid: str, symbol: str, side: Side, price: str, qty: str, fee: str, fee
 
 
 TRADES = (
-    Trade("BTCUSDT", StrategyName.MOMENTUM, "BTCUSDT-a", (
+    Trade("BTCUSDT", StrategyName("momentum"), "BTCUSDT-a", (
         _fill("cx-a-buy", "BTCUSDT", Side.BUY, "50000", "0.01", "0.5", "USDT", 1, at(MON_MS, 10)),
         _fill("cx-a-sell", "BTCUSDT", Side.SELL, "51000", "0.01", "0.51", "USDT", 2, at(MON_MS, 14)),
     )),
-    Trade("ETHUSDT", StrategyName.SCALPING, "ETHUSDT-b", (
+    Trade("ETHUSDT", StrategyName("scalping"), "ETHUSDT-b", (
         _fill("cx-b-buy", "ETHUSDT", Side.BUY, "3000", "0.5", "0.0005", "ETH", 3, at(MON_MS, 20)),
         _fill("cx-b-sell", "ETHUSDT", Side.SELL, "2950", "0.4995", "1.473525", "USDT", 4, at(TUE_MS, 3)),
     )),
-    Trade("BTCUSDT", StrategyName.SCALPING, "BTCUSDT-c", (
+    Trade("BTCUSDT", StrategyName("scalping"), "BTCUSDT-c", (
         _fill("cx-c-buy", "BTCUSDT", Side.BUY, "50500", "0.02", "1.01", "USDT", 5, at(TUE_MS, 9)),
         _fill("cx-c-sell", "BTCUSDT", Side.SELL, "50800", "0.01", "0.508", "USDT", 6, at(TUE_MS, 12)),
     )),
-    Trade("SOLUSDT", StrategyName.STAT_ARB, "SOLUSDT-d", (
+    Trade("SOLUSDT", StrategyName("stat_arb"), "SOLUSDT-d", (
         _fill("cx-d-buy", "SOLUSDT", Side.BUY, "150", "1", "0.15", "USDT", 7, at(TUE_MS, 15)),
         _fill("cx-d-buy", "SOLUSDT", Side.BUY, "151", "1", "0.151", "USDT", 8, at(TUE_MS, 15, 1)),
         _fill("cx-d-sell", "SOLUSDT", Side.SELL, "155", "2", "0.31", "USDT", 9, at(TUE_MS, 18)),
@@ -98,7 +98,7 @@ def refusal(rule: RuleId, message: str) -> Reason:
 
 
 def skip(symbol: str, time_ms: int, *reasons: Reason, clamps: tuple[ClampEvent, ...] = ()) -> Decision:
-    return Decision(symbol=symbol, strategy=StrategyName.SCALPING, action=DecisionAction.SKIP, reasons=reasons,
+    return Decision(symbol=symbol, strategy=StrategyName("scalping"), action=DecisionAction.SKIP, reasons=reasons,
                     clamps=clamps, time_ms=time_ms)
 
 
@@ -142,7 +142,7 @@ def populate(journal: Journal) -> None:
                                  refusal(RuleId.DATA_OUTAGE, "DATA_OUTAGE: no market price for SOLUSDT yet")))
     journal.record_decision(skip("BTCUSDT", at(MON_MS, 11), refusal(
         RuleId.ONE_POSITION_PER_SYMBOL, "one position per symbol: BTCUSDT already has an open position")))
-    journal.record_decision(enter("XRPUSDT", StrategyName.MOMENTUM, at(MON_MS, 16), (size_clamp("XRPUSDT"),)))
+    journal.record_decision(enter("XRPUSDT", StrategyName("momentum"), at(MON_MS, 16), (size_clamp("XRPUSDT"),)))
     # Tuesday: the same "already in" reason on two symbols, one skip that a clamp turned into a refusal.
     journal.record_decision(skip("ETHUSDT", at(TUE_MS, 1), refusal(
         RuleId.ONE_POSITION_PER_SYMBOL, "one position per symbol: ETHUSDT already has an open position")))

@@ -49,7 +49,7 @@ NASTY = "<b>X&Y</b> @everyone"
 
 
 def _holding(symbol: str = "BTCUSDT", kind: str = "oco") -> Holding:
-    return Holding(position_id=f"{symbol}-1000-1", symbol=symbol, strategy=StrategyName.MOMENTUM,
+    return Holding(position_id=f"{symbol}-1000-1", symbol=symbol, strategy=StrategyName("momentum"),
                    take_profit_pct=Decimal(2), stop_loss_pct=Decimal(1), entry_price=Decimal("100"),
                    stop_price=Decimal("99"), take_profit_price=Decimal("102"), high=100.0, next_rung=101.0,
                    protection_id="cx-p-1", protection_kind=kind)
@@ -62,7 +62,7 @@ def one_of_each() -> list[Alert]:
     outage = watch.on_record(Notice(1_000, "data_outage", "ETHUSDT", "DATA_OUTAGE: stream silent"))
     outage += watch.on_record(Notice(1_000 + 6 * minute, "stop_through_market", "BTCUSDT", "moved"))
     alerts = [entry_alert(_holding(), Decimal("0.5"), Decimal("1000"), 2_000)]
-    alerts += alerts_from_record(ClosedTrade("BTCUSDT-1000-1", "BTCUSDT", StrategyName.MOMENTUM, Decimal("0.5"),
+    alerts += alerts_from_record(ClosedTrade("BTCUSDT-1000-1", "BTCUSDT", StrategyName("momentum"), Decimal("0.5"),
                                              Decimal("100"), Decimal("98.9"), Decimal("-0.55"), -1.1, 2_000, 3_000))
     alerts += alerts_from_record(Notice(4_000, "stop_gapped", "BTCUSDT", "stop gapped; selling at market"))
     alerts += alerts_from_record(BreakerEvent(5_000, "daily_loss", "tripped", BreakerLevel.DAILY_PAUSE, 3.2, 3.0,
@@ -73,8 +73,9 @@ def one_of_each() -> list[Alert]:
     alerts += [llm_alert(BudgetReached("analyzer", "DEEPSEEK_DAILY_BUDGET_USD", Decimal("1.00"), Decimal("1.02")),
                          8_000)]
     alerts += [strategy_mix_alert(StrategyMixChange(
-        9_000, 3, ((StrategyName.MOMENTUM, Decimal("0.5")), (StrategyName.SCALPING, Decimal("0.5"))),
-        ((StrategyName.MOMENTUM, Decimal("0.7")), (StrategyName.SCALPING, Decimal("0.3"))), "momentum won 8 of 10"))]
+        9_000, 3, ((StrategyName("momentum"), Decimal("0.5")), (StrategyName("scalping"), Decimal("0.5"))),
+        ((StrategyName("momentum"), Decimal("0.7")), (StrategyName("scalping"), Decimal("0.3"))),
+        "momentum won 8 of 10"))]
     return alerts
 
 
@@ -103,7 +104,7 @@ def test_a_closed_trade_counts_as_time_passing_for_an_outage() -> None:
     """A replay with a notifier stopped with AttributeError at its first closed trade (no `time_ms` on it)."""
     watch = OutageWatch(5 * 60_000)
     assert watch.on_record(Notice(0, "data_outage", "ETHUSDT", "stale")) == []
-    trade = ClosedTrade("BTCUSDT-1000-1", "BTCUSDT", StrategyName.MOMENTUM, Decimal("0.5"), Decimal("100"),
+    trade = ClosedTrade("BTCUSDT-1000-1", "BTCUSDT", StrategyName("momentum"), Decimal("0.5"), Decimal("100"),
                         Decimal("101"), Decimal("0.5"), 1.0, 1_000, 5 * 60_000)
     assert [a.key for a in watch.on_record(trade)] == ["outage:ETHUSDT:0"]
 

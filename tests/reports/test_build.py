@@ -147,7 +147,7 @@ def test_decisions_of_a_past_day_are_all_counted_even_when_later_days_have_many(
 
 
 def test_open_positions_come_from_the_callers_state(journal: Journal) -> None:
-    position = Position(position_id="BTCUSDT-c", symbol="BTCUSDT", strategy=StrategyName.SCALPING,
+    position = Position(position_id="BTCUSDT-c", symbol="BTCUSDT", strategy=StrategyName("scalping"),
                         quantity=Decimal("0.01"), avg_entry=Decimal("50550.5"), opened_ms=at(TUE_MS, 9),
                         stop_price=Decimal("50000"))
     report = build_report(journal, "day", TUESDAY,

@@ -121,8 +121,8 @@ def test_a_strategy_mix_change_is_alerted_once(tmp_path: Path, servers: tuple[Lo
     notifiers = _notifiers(servers)  # type: ignore[arg-type]
     outbox = AlertOutbox(journal, notifiers[:1], alert_routes({}))
     change = StrategyMixChange(1_700_000_000_000, 4,
-                               ((StrategyName.MOMENTUM, Decimal("0.5")), (StrategyName.STAT_ARB, Decimal("0.5"))),
-                               ((StrategyName.MOMENTUM, Decimal("0.8")), (StrategyName.SCALPING, Decimal("0.2"))),
+                               ((StrategyName("momentum"), Decimal("0.5")), (StrategyName("stat_arb"), Decimal("0.5"))),
+                               ((StrategyName("momentum"), Decimal("0.8")), (StrategyName("scalping"), Decimal("0.2"))),
                                "stat_arb lost 6 of 7 <trades> & paused")
     with journal.batch():
         assert outbox.strategy_mix(change) == 1

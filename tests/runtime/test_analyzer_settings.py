@@ -41,6 +41,6 @@ def test_no_key_or_a_replay_means_no_analyzer(tmp_path: Path) -> None:
         assert build_analyzer({"DEEPSEEK_API_KEY": KEY}, settings, journal, "replay") is None
         built = build_analyzer({"DEEPSEEK_API_KEY": KEY}, settings, journal, "paper")
         assert built is not None and built.client.config.deadline_s == 3.0
-    assert "DEEPSEEK_API_KEY is not set" in analyzer_status({}, "paper")
-    assert analyzer_status({"DEEPSEEK_API_KEY": KEY}, "backtest").startswith("analyzer off")
-    assert analyzer_status({"DEEPSEEK_API_KEY": KEY}, "paper").startswith("analyzer on")
+    assert "DEEPSEEK_API_KEY is not set" in analyzer_status({}, "paper").message
+    assert analyzer_status({"DEEPSEEK_API_KEY": KEY}, "backtest").message.startswith("analyzer off")
+    assert analyzer_status({"DEEPSEEK_API_KEY": KEY}, "paper").message.startswith("analyzer on")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from core.errors import ConfigError
 from exchange.binance.config import BinanceVenue
 from runtime.run_mode import RunMode
-from runtime.settings import binance_account
+from runtime.settings import binance_account, market_data_urls
 
 LIVE = {"BINANCE_API_KEY": "livekey123", "BINANCE_API_SECRET": "livesecret456"}
+REPO = Path(__file__).resolve().parents[2]
 TESTNET = {"BINANCE_TESTNET_API_KEY": "testkey123", "BINANCE_TESTNET_API_SECRET": "testsecret456"}
 
 
@@ -46,3 +51,38 @@ def test_loopback_urls_override_the_venue_and_paper_modes_have_no_account() -> N
     with pytest.raises(ConfigError):
         binance_account(TESTNET, RunMode.PAPER)
     assert BinanceVenue.TESTNET.value == "testnet"
+
+
+def test_reading_the_settings_does_not_load_the_binance_sdk() -> None:
+    """Every command reads the settings (a backtest too): the SDK's clients (and aiohttp) load only when an
+    adapter or a REST configuration is built, and the package's names still resolve when asked for."""
+    code = ("import sys, runtime.settings, runtime.backtest; "
+            "print(sorted(m for m in ('binance_sdk_spot', 'aiohttp', 'exchange.binance.adapter') "
+            "if m in sys.modules)); "
+            "from exchange.binance import BinanceExchange, UserStream; print(BinanceExchange.__module__)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["[]", "exchange.binance.adapter"]
+
+
+def test_an_unknown_name_of_the_binance_package_is_an_attribute_error() -> None:
+    import exchange.binance
+
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        exchange.binance.NoSuchThing  # noqa: B018
+
+
+@pytest.mark.parametrize(("mode", "rest", "stream"), [
+    (RunMode.TESTNET, "https://testnet.binance.vision", "wss://stream.testnet.binance.vision"),  # testnet's own prices
+    (RunMode.LIVE, "https://api.binance.com", "wss://stream.binance.com:9443"),
+    (RunMode.PAPER, "https://api.binance.com", "wss://stream.binance.com:9443"),
+])
+def test_market_data_comes_from_the_venues_own_urls(mode: RunMode, rest: str, stream: str) -> None:
+    assert market_data_urls({}, mode) == (rest, stream)
+    loopback = {"BINANCE_BASE_URL": "http://127.0.0.1:9/", "BINANCE_STREAM_URL": "ws://127.0.0.1:9"}
+    assert market_data_urls(loopback, mode) == ("http://127.0.0.1:9", "ws://127.0.0.1:9")
+
+
+def test_a_market_data_url_of_the_wrong_kind_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError) as refused:
+        market_data_urls({"BINANCE_STREAM_URL": "https://stream.example"}, RunMode.TESTNET)
+    assert refused.value.details["setting"] == "BINANCE_STREAM_URL"

@@ -26,7 +26,10 @@ SYMBOL, OTHER = "AAAUSDT", "BBBUSDT"
 
 class Rig:
     def __init__(self, tmp: Path) -> None:
-        self.rules = offline_rules({SYMBOL: 100.0, OTHER: 50.0})
+        # No trailing stops: the distances checked here are those of a fixed stop (an exchange-trailed stop leg has
+        # no stop price; tests/runtime/test_exchange_trailing.py covers it).
+        self.rules = {s: r.model_copy(update={"allow_trailing_stop": False, "trailing_delta": None})
+                      for s, r in offline_rules({SYMBOL: 100.0, OTHER: 50.0}).items()}
         balances = {"USDT": Decimal(10_000)}
         self.engine = Engine(ExecutorConfig(), self.rules, Portfolio("USDT", balances), [SYMBOL, OTHER], START)
         self.exchange = PaperExchange(self.rules, balances)

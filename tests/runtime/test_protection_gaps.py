@@ -35,11 +35,17 @@ MANUAL_ONLY = ExecutorConfig.model_validate({"strategies": {"allocation": {"scal
 
 
 class Desk:
-    """An engine, the paper exchange (no fee, no slippage: the numbers of the issue) and a journal."""
+    """An engine, the paper exchange (no fee, no slippage: the numbers of the issue) and a journal.
+
+    The symbols take no trailing stops unless `exchange_trailing`: these tests are about fixed stops moved by the
+    engine's ladder (tests/runtime/test_exchange_trailing.py drives the exchange's own trailing)."""
 
     def __init__(self, tmp: Path, prices: dict[str, float], *, cash: int = 10_000,
-                 fee: Decimal = Decimal(0), config: ExecutorConfig = MANUAL_ONLY) -> None:
-        self.rules = offline_rules(prices)
+                 fee: Decimal = Decimal(0), config: ExecutorConfig = MANUAL_ONLY,
+                 exchange_trailing: bool = False) -> None:
+        rules = offline_rules(prices)
+        self.rules = rules if exchange_trailing else {
+            s: r.model_copy(update={"allow_trailing_stop": False, "trailing_delta": None}) for s, r in rules.items()}
         balances = {"USDT": Decimal(cash)}
         self.symbols = sorted(prices)
         self.engine = Engine(config, self.rules, Portfolio("USDT", balances), self.symbols, START)

@@ -44,5 +44,6 @@ class Recorder:
     def __init__(self) -> None:
         self.advice: list[Advice] = []
 
-    def __call__(self, advice: Advice) -> None:
+    def __call__(self, advice: Advice) -> int:
         self.advice.append(advice)
+        return len(self.advice)  # the id a queued command would have

@@ -62,7 +62,8 @@ def test_status_text_puts_breakers_kill_switch_and_pnl_first(home: Path) -> None
     data = json.loads(run_executor(home, "status", "--format", "json").stdout)["data"]
     eth = next(p for p in data["positions"] if p["symbol"] == "ETHUSDT")
     assert eth["avg_entry"].startswith("3403.2232232232")  # JSON keeps every digit
-    assert ("- ETHUSDT 0.0698301 @ 3,403.2232 · mark 3,399.66 · uPnL -0.2488 · stop 3,382.83 / tp 3,410.02 · "
+    # The stop is where the exchange's trailing stop triggers now (the highest price since placement less the delta).
+    assert ("- ETHUSDT 0.0698301 @ 3,403.2232 · mark 3,399.66 · uPnL -0.2488 · stop 3,389.6964 / tp 3,410.02 · "
             "protected (oco)") in lines
 
 

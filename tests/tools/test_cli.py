@@ -14,6 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from tests.fakes.binance import FakeBinance
+from tests.fakes.binance_support import KEY, RULES, SECRET, SYMBOL
 from tests.tools.test_cli_support import envelope, journal_counts, parsed, prepare_home, run_executor, run_in_process
 from tools.cli import LINE_LIMIT, TEXT_LIMIT, render_text
 from tools.registry import agent_specs, get_spec, output_schema
@@ -29,7 +31,9 @@ CALLS: list[tuple[str, ...]] = [
     ("trade", "--symbol", "BNBUSDT", "--side", "buy", "--quote", "25", "--tp", "1.5", "--sl", "0.8"),
     ("kill",),
     ("kill", "--reset", "--yes-i-understand"),
+    ("doctor", "--symbols", "BTCUSDT"),  # against a loopback Binance, without the planted notifier and LLM keys
 ]
+DOCTOR_UNSET = {"TELEGRAM_BOT_TOKEN": "", "TELEGRAM_CHAT_ID": "", "DEEPSEEK_API_KEY": ""}
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +54,12 @@ def test_every_agent_facing_tool_has_a_call_here():
 
 
 def test_every_tool_as_a_subprocess_answers_one_envelope_matching_its_published_schema(home):
-    for call in CALLS:
-        done = run_executor(home, *call, "--format", "json")
-        _check_data(call, envelope(done))
-        assert done.stdout.count("\n") == 1, "one line of JSON on stdout, logs on stderr"
+    with FakeBinance({SYMBOL: RULES}, {}, api_key=KEY, api_secret=SECRET) as binance:
+        for call in CALLS:
+            env = DOCTOR_UNSET | {"BINANCE_BASE_URL": binance.rest_url} if call[0] == "doctor" else {}
+            done = run_executor(home, *call, "--format", "json", **env)
+            _check_data(call, envelope(done))
+            assert done.stdout.count("\n") == 1, "one line of JSON on stdout, logs on stderr"
     trade = [json.loads(run_executor(home, "trade", "--symbol", "ETHUSDT", "--side", "sell").stdout)]
     assert trade[0]["data"]["status"] == "executed"
 

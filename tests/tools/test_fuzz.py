@@ -27,6 +27,7 @@ VALID: dict[str, dict[str, Any]] = {
     "pause": {"minutes": 5},
     "resume": {},
     "kill": {},
+    "doctor": {"mode": "live", "symbols": ["BTCUSDT"]},
 }
 TRICKY_TEXT = st.sampled_from(["", " ", "NaN", "nan", "Infinity", "-Infinity", "1e999999", "-0", "0", "0.0",
                                "10 ", "١٠", "1_000", "0x10", "BTCUSDT\n", "btcusdt", "buy ", "SELL", "day",

@@ -84,9 +84,21 @@ def test_an_unknown_executor_mode_is_refused_by_name_even_when_mode_is_given(use
     assert not (user / ".crypto-executor").exists()
 
 
-def test_executor_mode_live_is_unavailable_like_the_flag(user):
-    done = launch(Path("/"), fresh_user_env(user, EXECUTOR_MODE="live"))
-    assert document_of(done, 1)["error"]["code"] == "MODE_UNAVAILABLE"
+def test_executor_mode_testnet_without_its_own_keys_is_refused_by_name_before_the_home_is_made(user):
+    done = launch(Path("/"), fresh_user_env(user, EXECUTOR_MODE="testnet"))  # the live pair is planted: not used
+    error = document_of(done, 2)["error"]
+    assert error["code"] == "INVALID_CONFIG" and error["details"]["setting"] == "BINANCE_TESTNET_API_KEY", error
+    assert not (user / ".crypto-executor").exists()
+
+
+def test_executor_mode_live_needs_a_typed_confirmation_and_a_readable_key_before_anything_starts(user):
+    done = launch(Path("/"), fresh_user_env(user, EXECUTOR_MODE="live"))  # the environment cannot confirm live
+    error = document_of(done, 1)["error"]
+    assert error["code"] == "LIVE_NOT_CONFIRMED" and "--confirm-live" in error["message"], error
+    done = launch(Path("/"), fresh_user_env(user, EXECUTOR_MODE="live"), "--confirm-live")
+    error = document_of(done, 1)["error"]  # Binance unreachable: the key's permissions are unknown, so unsafe
+    assert error["code"] == "KEY_PERMISSIONS_UNKNOWN" and "could not be read" in error["message"], error
+    assert not (user / ".crypto-executor").exists()
 
 
 def test_a_replay_option_refused_in_paper_mode_names_executor_mode_as_the_reason(user):

@@ -18,6 +18,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
+from tests.fakes.binance import FakeBinance
+from tests.fakes.binance_support import KEY, RULES, SECRET, SYMBOL
 from tests.tools.test_cli_support import (
     EXECUTOR,
     REPO,
@@ -31,7 +33,7 @@ from tools.mcp_server import SUPPORTED_PROTOCOL_VERSIONS, ExecutorMCPServer
 from tools.registry import agent_specs, answer_schema
 from tools.spec import ToolContext
 
-READ_ONLY = {"scan", "status", "report"}
+READ_ONLY = {"scan", "status", "report", "doctor"}
 CHANGING = {"trade", "pause", "resume", "kill"}
 # (readOnlyHint, destructiveHint, idempotentHint, openWorldHint): pause and kill only reduce risk, so a host must
 # not put a confirmation prompt in front of them; trade and resume loosen it.
@@ -39,6 +41,7 @@ HINTS = {
     "scan": (True, None, None, True),
     "status": (True, None, None, False),
     "report": (True, None, None, False),
+    "doctor": (True, None, None, True),
     "trade": (False, True, False, True),
     "pause": (False, False, True, False),
     "resume": (False, True, True, False),
@@ -125,6 +128,14 @@ def test_in_process_every_tool_answers_its_published_schema_ok_and_error(home, m
             assert resumed["data"]["paused_symbols"] == {}
             killed = answers.check("kill", await client.call_tool("kill", {}))
             assert killed["data"]["kill_switch"] is True
+            blocking = answers.check("doctor", await client.call_tool("doctor", {}))  # Binance: a closed port
+            assert "binance.connectivity" in blocking["error"]["details"]["blocking"]
+            with FakeBinance({SYMBOL: RULES}, {}, api_key=KEY, api_secret=SECRET) as binance:
+                monkeypatch.setenv("BINANCE_BASE_URL", binance.rest_url)
+                for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "DEEPSEEK_API_KEY"):
+                    monkeypatch.delenv(name)
+                ready = answers.check("doctor", await client.call_tool("doctor", {"symbols": [SYMBOL]}))
+            assert ready["ok"] and ready["data"]["mode"] == "paper", ready
             before = journal_counts(home)
             bad = answers.check("trade", await client.call_tool("trade", {"symbol": "BTCUSDT", "side": "buy",
                                                                           "quote": "lots"}))

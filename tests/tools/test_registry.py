@@ -22,7 +22,7 @@ from tools.spec import ToolContext, ToolSpec
 from tools.validation import invoke, scrub_secrets, validate_arguments
 
 REPO = Path(__file__).resolve().parents[2]
-EXPECTED_AGENT_TOOLS = {"scan", "trade", "status", "report", "pause", "resume", "kill"}
+EXPECTED_AGENT_TOOLS = {"scan", "trade", "status", "report", "pause", "resume", "kill", "doctor"}
 
 
 class Side(StrEnum):
@@ -82,7 +82,8 @@ def test_read_only_and_destructive_hints_match_what_each_tool_does():
         assert not get_spec(name).read_only and get_spec(name).destructive
     for name in ("pause", "kill"):  # they only reduce risk: no host should ask twice before the emergency stop
         assert not get_spec(name).read_only and not get_spec(name).destructive
-    assert {s.name for s in all_specs() if s.open_world} == {"scan", "trade", "scouts"}
+    assert {s.name for s in all_specs() if s.open_world} == {"scan", "trade", "scouts", "doctor"}
+    assert get_spec("doctor").read_only and get_spec("doctor").agent_facing  # it never places an order
     assert not get_spec("scouts").read_only and not get_spec("scouts").destructive  # it can only tighten
     assert all(s.title for s in all_specs())
 

@@ -10,6 +10,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,9 @@ def test_each_symbol_gets_oracle_metrics_signals_and_blockers(built: Path, serve
         if symbol in checkpoint(home)["engine"]["holdings"]:
             sold = trade(TradeInput(symbol=symbol, side="sell"), context(home))
             assert sold.status == "executed"
+    if "ETHUSDT" not in checkpoint(home)["engine"]["holdings"]:  # a person opens it: ETHUSDT is then held
+        bought = trade(TradeInput(symbol="ETHUSDT", side="buy", quote=Decimal("20")), context(home))
+        assert bought.status == "executed", bought.message
     engine = checkpoint(home)["engine"]
     # SOLUSDT is not held: the sector guard kept it out (two other l1 positions were open)
     assert "BTCUSDT" not in engine["holdings"] and "ETHUSDT" in engine["holdings"]

@@ -18,7 +18,7 @@ from tools.registry import agent_specs
 SKILL = REPO / "SKILL.md"
 EXAMPLE_PREFIX = "{baseDir}/.venv/bin/python {baseDir}/executor.py "
 # Typed errors an example may answer on a replayed home: the confirmation example's code is illustrative.
-EXPECTED_ERRORS = {"CONFIRMATION_UNKNOWN", "NO_POSITION"}
+EXPECTED_ERRORS = {"CONFIRMATION_UNKNOWN", "NO_POSITION", "DOCTOR_BLOCKING"}  # doctor: no Binance here
 # Where the code names its error codes: typed errors' `code = "…"`, and codes given literally to the
 # envelope, the oracle's errors and a stored command's error.
 CODE_SOURCES = (re.compile(r'^\s*code(?::[^=\n]+)?\s*=\s*"([A-Z][A-Z_]+)"', re.MULTILINE),

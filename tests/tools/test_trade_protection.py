@@ -30,8 +30,8 @@ def test_item3_a_protection_that_fails_after_the_fill_is_said_with_the_exit(home
     eth = checkpoint_rules(checkpoint(home))["ETHUSDT"].model_copy(
         update={"oco_allowed": False, "order_types": frozenset({"LIMIT", "LIMIT_MAKER", "MARKET"})})
 
-    def changed_on_the_exchange(kind, state, rules):  # type: ignore[no-untyped-def]
-        return restore_exchange(kind, state, {**rules, "ETHUSDT": eth})
+    def changed_on_the_exchange(kind, state, rules, account=None):  # type: ignore[no-untyped-def]
+        return restore_exchange(kind, state, {**rules, "ETHUSDT": eth}, account)
 
     monkeypatch.setattr(runtime.session, "restore_exchange", changed_on_the_exchange)
     out = handle(TradeInput(symbol="ETHUSDT", side="buy", quote=Decimal("10")), context(home))

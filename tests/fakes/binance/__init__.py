@@ -43,7 +43,12 @@ resyncs with `/api/v3/time`), `drop_connections()` / `POST /fake/drop` cuts ever
 `terminate_user_streams()` / `POST /fake/terminate` sends `eventStreamTerminated`.
 
 User data: `userDataStream.subscribe.signature` on the WebSocket API, then `executionReport`, `listStatus`,
-`outboundAccountPosition`, `balanceUpdate` and `eventStreamTerminated` events on that connection.
+`outboundAccountPosition`, `balanceUpdate` and `eventStreamTerminated` events on that connection, until
+`userDataStream.unsubscribe` (one `subscriptionId`, or all of the connection's).
+
+The key's permissions: `GET /sapi/v1/account/apiRestrictions` (signed) reports `fake.api_restrictions`, a
+careful key by default (reading and spot trading, no withdrawals, IP-restricted); change its flags with
+`set_api_restrictions(enable_withdrawals=True, ...)` / `POST /fake/restrictions`.
 
 Trailing stops (`trailingDelta` on a STOP_LOSS_LIMIT, an OCO's `belowTrailingDelta`) trail as the simulator
 runs them (exchange/paper/trailing.py) where the rules' `allowTrailingStop` (published in exchangeInfo with the

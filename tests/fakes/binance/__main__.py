@@ -1,7 +1,9 @@
 """`python -m tests.fakes.binance --port N`: the fake Binance by hand, until Ctrl-C.
 
-It lists one symbol, BTCUSDT (tick 0.01, step 0.00001, min notional 5, OCO allowed), funds the account and
-prints its URLs and keys. Drive it through the control API described in the package docstring.
+It lists one symbol, BTCUSDT (tick 0.01, step 0.00001, min notional 5, OCO allowed), funds the account, streams a
+seeded random-walk market for it (from 60000 USDT; `--seed`, `--interval`) and prints its URLs and keys: point
+`run --mode testnet` at it with BINANCE_BASE_URL, BINANCE_WS_API_URL and BINANCE_STREAM_URL (CONFIGURATION.md).
+Drive it further through the control API described in the package docstring.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import json
 from decimal import Decimal
 
 from core.filters import SymbolRules
+from tests.fakes.binance.market import Market
 from tests.fakes.binance.server import FakeBinance
 from tests.fakes.loop_thread import serve_until_signalled
 
+START_PRICE = Decimal(60_000)
 BTCUSDT = SymbolRules(
     symbol="BTCUSDT", status="TRADING", base_asset="BTC", quote_asset="USDT",
     order_types=frozenset({"LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT"}), oco_allowed=True,
@@ -28,11 +32,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--api-key", default="fake-api-key")
     parser.add_argument("--api-secret", default="fake-api-secret")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the streamed market")
+    parser.add_argument("--interval", type=float, default=0.1, help="seconds between market moves")
+    parser.add_argument("--btc", default="1", help="BTC the account starts with (0: only USDT)")
     args = parser.parse_args(argv)
-    fake = FakeBinance({"BTCUSDT": BTCUSDT}, {"USDT": Decimal(10_000), "BTC": Decimal(1)},
-                       api_key=args.api_key, api_secret=args.api_secret).start(args.port)
-    print(json.dumps({"rest": fake.rest_url, "ws_api": fake.ws_api_url, "control": fake.control_url,
-                      "api_key": args.api_key, "api_secret": args.api_secret}), flush=True)
+    market = Market({"BTCUSDT": BTCUSDT}, {"BTCUSDT": START_PRICE}, seed=args.seed)
+    fake = FakeBinance({"BTCUSDT": BTCUSDT}, {"USDT": Decimal(10_000), "BTC": Decimal(args.btc)},
+                       api_key=args.api_key, api_secret=args.api_secret, market=market,
+                       market_interval_s=args.interval).start(args.port)
+    print(json.dumps({"rest": fake.rest_url, "ws_api": fake.ws_api_url, "stream": fake.stream_url,
+                      "control": fake.control_url, "api_key": args.api_key, "api_secret": args.api_secret}),
+          flush=True)
     serve_until_signalled(fake.stop)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -78,6 +79,13 @@ def order_list(venue: Venue, the_list: ListRecord, now_ms: int, *, reports: list
     }
 
 
+def list_status(venue: Venue, the_list: ListRecord, now_ms: int) -> Doc:
+    """`GET /api/v3/orderList` and each element of `GET /api/v3/openOrderList`: the list without order reports."""
+    doc = order_list(venue, the_list, now_ms, reports=[])
+    del doc["orderReports"]
+    return doc
+
+
 def new_oco(venue: Venue, the_list: ListRecord, now_ms: int) -> Doc:
     legs = [venue.order(i) for i in the_list.order_ids]
     reports = [{"symbol": o.symbol, "orderId": o.order_id, "orderListId": o.list_id, "clientOrderId": o.wire_id,
@@ -110,3 +118,22 @@ def account(venue: Venue, *, omit_zero: bool, now_ms: int) -> Doc:
         "requireSelfTradePrevention": False, "preventSor": False, "updateTime": venue.update_ms or now_ms,
         "accountType": "SPOT", "balances": balances, "permissions": ["SPOT"], "uid": 1,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRestrictions:
+    """The API key's permissions as `GET /sapi/v1/account/apiRestrictions` reports them (wallet rest-api docs).
+    The default is the key a careful person makes: reading and spot trading, no withdrawals, IP-restricted."""
+
+    enable_withdrawals: bool = False
+    enable_spot_and_margin_trading: bool = True
+    enable_reading: bool = True
+    ip_restrict: bool = True
+
+    def document(self, create_ms: int) -> Doc:
+        return {"ipRestrict": self.ip_restrict, "createTime": create_ms, "enableReading": self.enable_reading,
+                "enableWithdrawals": self.enable_withdrawals, "enableInternalTransfer": False,
+                "enableMargin": False, "enableFutures": False, "permitsUniversalTransfer": False,
+                "enableVanillaOptions": False, "enableFixApiTrade": False, "enableFixReadOnly": False,
+                "enableSpotAndMarginTrading": self.enable_spot_and_margin_trading,
+                "enablePortfolioMarginTrading": False}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -34,6 +35,7 @@ from tests.fakes.binance.limits import (
     Op,
     RateLimiter,
 )
+from tests.fakes.binance.market import Market
 from tests.fakes.binance.params import Params
 from tests.fakes.binance.render import exchange_info
 from tests.fakes.binance.signing import check_api_key, check_timestamp, param_text, verify_rest, verify_ws
@@ -54,14 +56,21 @@ REST_ROUTES: dict[tuple[str, str], Op] = {
     ("GET", "/api/v3/order"): Op.QUERY_ORDER,
     ("GET", "/api/v3/openOrders"): Op.OPEN_ORDERS,
     ("GET", "/api/v3/myTrades"): Op.MY_TRADES,
+    ("GET", "/sapi/v1/account/apiRestrictions"): Op.API_RESTRICTIONS,
+    ("GET", "/api/v3/orderList"): Op.QUERY_ORDER_LIST,
+    ("GET", "/api/v3/openOrderList"): Op.OPEN_ORDER_LISTS,
 }
-WS_METHODS: dict[str, Op] = {op.value: op for op in Op}
-UNSIGNED = frozenset({Op.TIME, Op.EXCHANGE_INFO})
+WS_METHODS: dict[str, Op] = {op.value: op for op in Op if op is not Op.API_RESTRICTIONS}
+# userDataStream.unsubscribe acts on its own connection's subscriptions and needs no key (web-socket-api.md).
+UNSIGNED = frozenset({Op.TIME, Op.EXCHANGE_INFO, Op.USER_STREAM_UNSUBSCRIBE})
 ORDERS_PLACED = {Op.NEW_ORDER: 1, Op.NEW_OCO: 2}  # an OCO counts as two orders
 # Binance CHANGELOG 2026-03-27 (effective 2026-04-02): these requests weigh 0 when they succeed; "Failed
 # requests are still charged the documented weight".
 FREE_WHEN_SUCCESSFUL = frozenset({Op.NEW_ORDER, Op.NEW_OCO, Op.CANCEL_ORDER, Op.CANCEL_ORDER_LIST})
 WS_API_PATH = "/ws-api/v3"
+KEY_CREATED_MS = 1_767_225_600_000  # apiRestrictions' createTime: 2026-01-01
+STREAM_PATH = "/stream"
+DEFAULT_DEPTH_LIMIT = 100
 
 
 def wall_clock_ms() -> int:
@@ -83,12 +92,20 @@ class FakeBinance:
 
     def __init__(self, rules: dict[str, SymbolRules], balances: dict[str, Decimal], *, api_key: str,
                  api_secret: str, fee_rate: Decimal = Decimal("0.001"), limits: Limits | None = None,
-                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+                 clock_ms: Callable[[], int] = wall_clock_ms, market: Market | None = None,
+                 market_interval_s: float = 0.1) -> None:
+        """`market`: public prices that move the matching engine every `market_interval_s` and are streamed on
+        `/stream` (see `tests.fakes.binance.market`); None: the market moves only when a test drives it."""
         self.venue = Venue(rules, balances, fee_rate=fee_rate)
+        self.market = market
+        self._market_interval_s = market_interval_s
+        self._market_task: asyncio.Task[None] | None = None
+        self._streams: list[tuple[web.WebSocketResponse, frozenset[str]]] = []
         self.faults = FaultQueue()
         self.limiter = RateLimiter(limits or Limits())
         self.api_key = api_key
         self._api_secret = api_secret
+        self.api_restrictions = docs.ApiRestrictions()  # what apiRestrictions reports; a test sets its flags
         self._clock = clock_ms
         self.clock_offset_ms = 0
         self.port = 0
@@ -107,6 +124,11 @@ class FakeBinance:
     @property
     def ws_api_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}{WS_API_PATH}"
+
+    @property
+    def stream_url(self) -> str:
+        """The market streams' base (BINANCE_STREAM_URL): clients connect to `<base>/stream?streams=...`."""
+        return f"ws://127.0.0.1:{self.port}"
 
     @property
     def control_url(self) -> str:
@@ -130,7 +152,9 @@ class FakeBinance:
         for method, path in REST_ROUTES:
             app.router.add_route(method, path, self._rest)
         app.router.add_get(WS_API_PATH, self._ws_api)
-        for action in ("book", "trade", "balance", "fault", "clock", "drop", "terminate"):
+        app.router.add_get(STREAM_PATH, self._stream)
+        app.router.add_get("/api/v3/depth", self._depth)
+        for action in ("book", "trade", "balance", "fault", "clock", "drop", "terminate", "restrictions"):
             app.router.add_post(f"/fake/{action}", self._control)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
@@ -139,8 +163,16 @@ class FakeBinance:
         server = site._server
         assert server is not None and server.sockets  # type: ignore[union-attr]
         self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        if self.market is not None:
+            self._market_task = asyncio.create_task(self._run_market(self.market))
 
     async def _shutdown(self) -> None:
+        if self._market_task is not None:
+            self._market_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._market_task
+        for ws, _ in list(self._streams):
+            await ws.close()
         await self._drop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -165,6 +197,10 @@ class FakeBinance:
     def set_clock_offset(self, offset_ms: int) -> None:
         """Skew the server's clock against the client's (a stale client timestamp gets -1021)."""
         self.clock_offset_ms = offset_ms
+
+    def set_api_restrictions(self, **flags: bool) -> None:
+        """The key's permissions from now on, e.g. `set_api_restrictions(enable_withdrawals=True)`."""
+        self.api_restrictions = dataclasses.replace(self.api_restrictions, **flags)
 
     def drop_connections(self) -> None:
         """Cut every WebSocket API connection at once, without a close handshake."""
@@ -273,7 +309,13 @@ class FakeBinance:
             return [docs.order_status(o) for o in venue.open_orders(p.text("symbol"))]
         if op is Op.MY_TRADES:
             return [docs.trade(t) for t in venue.my_trades(p)]
-        return None  # USER_STREAM_SUBSCRIBE: the WebSocket API subscribes its own connection
+        if op is Op.API_RESTRICTIONS:
+            return self.api_restrictions.document(KEY_CREATED_MS)
+        if op is Op.QUERY_ORDER_LIST:
+            return docs.list_status(venue, venue.query_order_list(p), now)
+        if op is Op.OPEN_ORDER_LISTS:
+            return [docs.list_status(venue, order_list, now) for order_list in venue.open_order_lists()]
+        return None  # USER_STREAM_(UN)SUBSCRIBE: the WebSocket API acts on its own connection
 
     def _listed(self, p: Params) -> list[SymbolRules]:
         rules = self.venue.rules
@@ -365,6 +407,8 @@ class FakeBinance:
             answer, error, silent = self._handle(op, Transport.WS_API, params, authenticate, now)
             if op is Op.USER_STREAM_SUBSCRIBE and error is None:
                 answer = self._subscribe(connection)
+            if op is Op.USER_STREAM_UNSUBSCRIBE and error is None:
+                answer = self._unsubscribe(connection, params)
         except BinanceError as refused:
             answer, error = None, refused
         if silent:
@@ -392,6 +436,55 @@ class FakeBinance:
         self.venue.listen(listener)
         return {"subscriptionId": subscription_id}
 
+    def _unsubscribe(self, connection: _Connection, params: Params) -> dict[str, Any]:
+        """Ends the given subscription of this connection, or every one of them without `subscriptionId`."""
+        wanted = params.text("subscriptionId")
+        ids = list(connection.subscriptions) if wanted is None else [int(wanted)]
+        for subscription_id in ids:
+            listener = connection.subscriptions.pop(subscription_id, None)
+            if listener is None:
+                raise BinanceError(Code.UNKNOWN, f"No subscription with id {subscription_id}.")
+            self.venue.unlisten(listener)
+        return {}
+
+    # ----- public market data ----------------------------------------------------------------------------
+
+    async def _run_market(self, market: Market) -> None:
+        """Move the market every interval: the venue matches on it first, then the streams carry it."""
+        while True:
+            await asyncio.sleep(self._market_interval_s)
+            now = self.now_ms()
+            for step in market.step(now):
+                self.venue.set_book(step.symbol, step.bids, step.asks, now)
+                self.venue.trade(step.symbol, step.trade_price, Decimal("0.0001"), now)
+                for name, data in step.messages.items():
+                    text = json.dumps({"stream": name, "data": data})
+                    for ws, wanted in list(self._streams):
+                        if name in wanted and not ws.closed:
+                            with contextlib.suppress(ConnectionError):
+                                await ws.send_str(text)
+
+    async def _stream(self, request: web.Request) -> web.WebSocketResponse:
+        """A combined-stream connection: the messages of the streams named in `?streams=a/b`."""
+        ws = web.WebSocketResponse(heartbeat=20)
+        await ws.prepare(request)
+        entry = (ws, frozenset(request.query.get("streams", "").split("/")))
+        self._streams.append(entry)
+        try:
+            async for _ in ws:
+                pass  # Binance ignores what a stream client sends here (no SUBSCRIBE support needed)
+        finally:
+            self._streams.remove(entry)
+        return ws
+
+    async def _depth(self, request: web.Request) -> web.Response:
+        """`GET /api/v3/depth?symbol=S&limit=N`: the current book of the streamed market."""
+        symbol = request.query.get("symbol", "")
+        if self.market is None or symbol not in self.market.symbols:
+            return web.json_response({"code": Code.INVALID_SYMBOL, "msg": "Invalid symbol."}, status=400)
+        limit = int(request.query.get("limit", DEFAULT_DEPTH_LIMIT))
+        return web.json_response(self.market.depth(symbol, limit), headers=self.limiter.headers(self.now_ms()))
+
     # ----- control API (by hand: curl -X POST .../fake/trade -d '{"symbol": ..., "price": ...}') ---------
 
     async def _control(self, request: web.Request) -> web.Response:
@@ -415,6 +508,8 @@ class FakeBinance:
                 await self._drop()
             elif action == "terminate":
                 await self._terminate()
+            elif action == "restrictions":
+                self.set_api_restrictions(**{k: bool(v) for k, v in body.items()})
         except (KeyError, ValueError, TypeError, BinanceError) as bad:
             return web.json_response({"ok": False, "error": str(bad)}, status=400)
         return web.json_response({"ok": True})

@@ -109,6 +109,11 @@ class Venue:
         self._listeners: list[Listener] = []
         self.update_ms = 0
 
+    @property
+    def orders_placed(self) -> int:
+        """Every order the account ever took (OCO legs each count), open or not."""
+        return len(self._orders)
+
     # ----- listeners (user data) --------------------------------------------------------------------
 
     def listen(self, listener: Listener) -> None:
@@ -256,6 +261,25 @@ class Venue:
             self._after(reports, before, now_ms)
             return order_list, reports
 
+    def query_order_list(self, p: Params) -> ListRecord:
+        """`GET /api/v3/orderList`: by orderListId, or by origClientOrderId (the list's client id; any symbol)."""
+        list_id, wire = p.integer("orderListId"), p.text("origClientOrderId")
+        with self.lock:
+            if list_id is None and wire is None:
+                raise mandatory("orderListId")
+            if list_id is None:
+                found = [i for (_, w), i in self._latest_list.items() if w == wire]
+                list_id = max(found) if found else None
+            order_list = self._lists.get(list_id) if list_id is not None else None
+            if order_list is None:
+                raise BinanceError(Code.NO_SUCH_ORDER, "Order list does not exist.")
+            return order_list
+
+    def open_order_lists(self) -> list[ListRecord]:
+        """`GET /api/v3/openOrderList`: every order list still executing."""
+        with self.lock:
+            return [self._lists[i] for i in sorted(self._lists) if not self._lists[i].done]
+
     def query_order(self, p: Params) -> OrderRecord:
         symbol = p.required("symbol")
         with self.lock:
@@ -264,6 +288,11 @@ class Venue:
             if order is None:
                 raise no_such_order()
             return order
+
+    def ledger(self) -> list[OrderRecord]:
+        """Every order the venue ever accepted, in the order it accepted them (the test's ground truth)."""
+        with self.lock:
+            return [self._orders[i] for i in sorted(self._orders)]
 
     def open_orders(self, symbol: str | None) -> list[OrderRecord]:
         with self.lock:

@@ -5,6 +5,10 @@ Two modes: `Mode.DEEPSEEK` checks the bearer key (401), refuses `json_schema` an
 whose prompt lacks the word "json" (400), as DeepSeek does; `Mode.LMSTUDIO` refuses `json_object` (400,
 LM Studio accepts `json_schema` and `text` only) and any `tool_choice` other than "none", "auto",
 "required", and serves LM Studio's `GET /api/v1/models` with `capabilities.trained_for_tool_use`.
+
+A DeepSeek reply that scripts no `usage` gets one computed from the request, with DeepSeek's context cache:
+the part of the prompt that repeats the start of an earlier prompt, in whole 64-token units, is
+`prompt_cache_hit_tokens`, the rest `prompt_cache_miss_tokens`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from tests.fakes.openai_compat.script import Received, Reply, error_body, estima
 
 LMSTUDIO_TOOL_CHOICES = frozenset({"none", "auto", "required"})
 HANG_S = 3600.0
+CACHE_UNIT_TOKENS = 64  # DeepSeek's context cache stores prompt prefixes in units of 64 tokens
 
 
 class Mode(StrEnum):
@@ -43,6 +48,7 @@ class FakeOpenAI:
         self.port = 0
         self._replies: deque[Reply] = deque()
         self._requests: list[Received] = []
+        self._prompts: list[str] = []  # the prompts answered, for DeepSeek's prefix cache
         self._lock = threading.Lock()
         self._loop_thread = LoopThread("fake-openai")
         self._runner: web.AppRunner | None = None
@@ -104,6 +110,7 @@ class FakeOpenAI:
         with self._lock:
             self._replies.clear()
             self._requests.clear()
+            self._prompts.clear()
 
     @property
     def requests(self) -> list[Received]:
@@ -168,6 +175,16 @@ class FakeOpenAI:
                          "'json_object'."), status=400)
         return None
 
+    def _cached_tokens(self, body: dict[str, Any]) -> int:
+        """Prompt tokens DeepSeek's cache would serve: the longest start shared with an earlier prompt, in whole
+        units. The prompt is then remembered for later requests."""
+        prompt = json.dumps(body.get("messages"))
+        with self._lock:
+            shared = max((_common_prefix(prompt, earlier) for earlier in self._prompts), default=0)
+            self._prompts.append(prompt)
+        tokens = estimated_tokens(prompt[:shared]) if shared else 0
+        return tokens // CACHE_UNIT_TOKENS * CACHE_UNIT_TOKENS
+
     async def _answer(self, request: web.Request, body: dict[str, Any], reply: Reply,
                       received: Received) -> web.StreamResponse:
         if reply.delay_s:
@@ -183,7 +200,7 @@ class FakeOpenAI:
             received.answered = True
             return web.json_response(error_body(reply.status), status=reply.status, headers=headers)
         stream = bool(body.get("stream"))
-        completion = _completion(body, reply, self.mode)
+        completion = _completion(body, reply, self.mode, self._cached_tokens(body))
         # Generated: a real provider bills it now, whether or not the client is still there to read it. With
         # keep-alive lines the answer is generated while they trickle, so only once they are all sent.
         received.answered = reply.keepalive_lines == 0
@@ -207,6 +224,8 @@ class FakeOpenAI:
         return response
 
     async def _models(self, request: web.Request) -> web.Response:
+        if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return web.json_response(error_body(401), status=401)
         return web.json_response({"object": "list", "data": [
             {"id": model, "object": "model", "owned_by": self.mode.value} for model in self.models]})
 
@@ -226,7 +245,15 @@ class FakeOpenAI:
                                   for r in self.requests])
 
 
-def _completion(body: dict[str, Any], reply: Reply, mode: Mode) -> dict[str, Any]:
+def _common_prefix(one: str, other: str) -> int:
+    length = min(len(one), len(other))
+    for index in range(length):
+        if one[index] != other[index]:
+            return index
+    return length
+
+
+def _completion(body: dict[str, Any], reply: Reply, mode: Mode, cached: int = 0) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.content}
     if reply.tool_calls is not None:
         message["tool_calls"] = reply.tool_calls
@@ -236,7 +263,8 @@ def _completion(body: dict[str, Any], reply: Reply, mode: Mode) -> dict[str, Any
         completion = estimated_tokens(reply.content or json.dumps(reply.tool_calls or ""))
         usage = {"prompt_tokens": prompt, "completion_tokens": completion}
         if mode is Mode.DEEPSEEK:
-            usage |= {"prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": prompt}
+            hit = min(cached, prompt)
+            usage |= {"prompt_cache_hit_tokens": hit, "prompt_cache_miss_tokens": prompt - hit}
     if "total_tokens" not in usage and {"prompt_tokens", "completion_tokens"} <= usage.keys():
         usage = {**usage, "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}
     return {
