@@ -17,6 +17,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.errors import ConfigError
+from core.sectors import DEFAULT_SECTORS, Sector
 from core.types import RuleId
 from runtime.home import Home
 from runtime.lock import SingleWriterLock
@@ -79,7 +80,9 @@ def closed_port() -> int:
 def test_each_symbol_gets_oracle_metrics_signals_and_blockers(built: Path, server: BinancePublicServer,
                                                               tmp_path: Path) -> None:
     home = copy_of(built, tmp_path)
-    for symbol in ("BTCUSDT", "DOTUSDT"):  # a person closes them: BTCUSDT is then free to enter, its sector too
+    # A person closes BTCUSDT and the other l1 positions but ETHUSDT: BTCUSDT is then free to enter, its sector too.
+    l1 = [s for s, sector in DEFAULT_SECTORS.items() if sector is Sector.L1 and s != "ETHUSDT"]
+    for symbol in sorted(l1):
         if symbol in checkpoint(home)["engine"]["holdings"]:
             sold = trade(TradeInput(symbol=symbol, side="sell"), context(home))
             assert sold.status == "executed"
