@@ -93,8 +93,8 @@ class Checkpoint(BaseModel):
         return self
 
     def document(self) -> dict[str, Any]:
-        """The JSON document the journal stores."""
-        return self.model_dump(mode="json")
+        """The JSON document the journal stores; a remote venue's has no `paper` part at all."""
+        return self.model_dump(mode="json", exclude={"paper"} if self.paper is None else None)
 
     def engine_state(self) -> dict[str, Any]:
         return self.engine.model_dump(mode="json")

