@@ -147,7 +147,7 @@ class BinanceExchange(Exchange):
 
     def user_stream(self) -> UserStream:
         """The user-data stream of this account, sharing what the adapter learnt of order-list ids."""
-        return UserStream(self._config, self._list_ids)
+        return UserStream(self._config, self._list_ids, server_time_ms=self.rest.server_time_ms)
 
     def _read(self, what: str, path: str, params: dict[str, Any], cost: Cost) -> Any:
         try:

@@ -56,6 +56,10 @@ class RestClient:
     def close(self) -> None:
         self._session.close()
 
+    def server_time_ms(self) -> int:
+        """The server's clock as last synced: what every signed request is stamped with."""
+        return self._clock() + self.offset_ms
+
     def sync_time(self) -> int:
         """Measure the server clock's offset (midpoint of the round trip); returns it in ms."""
         before = self._clock()
@@ -89,7 +93,7 @@ class RestClient:
         payload = dict(params)
         if signed:
             payload["recvWindow"] = self._config.recv_window_ms
-            payload["timestamp"] = self._clock() + self.offset_ms
+            payload["timestamp"] = self.server_time_ms()
         try:
             configuration = self._read_configuration if method is Method.GET else self._write_configuration
             answer = send_request(self._session, configuration, method.value, path, payload=payload, is_signed=signed)

@@ -23,7 +23,13 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from binance_common.configuration import ConfigurationWebSocketAPI
+from binance_common.models import WebsocketApiUserDataStreamResponse
+from binance_common.websocket import RequestStream
 from binance_sdk_spot.spot import Spot
+from binance_sdk_spot.websocket_api.models import (
+    UserDataStreamEventsResponse,
+    UserDataStreamSubscribeSignatureResponse,
+)
 
 from exchange.binance.config import BinanceConfig
 from exchange.binance.events import (
@@ -71,13 +77,31 @@ def check_answer(answer: Any) -> None:
         raise SubscriptionRefused(str(data["error"]))
 
 
+async def subscribe_signature(api: Any, server_time_ms: int) -> Any:
+    """`userDataStream.subscribe.signature`, signed at the server's time. The SDK's own method stamps the request
+    with the local clock (`binance_common.utils.get_timestamp`), which Binance refuses (-1021) once that clock is
+    off by more than recvWindow: the stream would never subscribe while REST, signed at the synced time, works."""
+    payload = {"method": "userDataStream.subscribe.signature", "params": {"timestamp": server_time_ms}}
+    response = await api.send_signed_message(payload=payload, response_model=UserDataStreamSubscribeSignatureResponse,
+                                             signer=api.signer)
+    if isinstance(response, str):  # "Websocket Reconnect": the SDK answers with a string while it reconnects
+        return response
+    data = response.data()
+    if isinstance(data, dict) or data.result is None or getattr(data, "error", None) is not None:
+        raise SubscriptionRefused(str(data))
+    stream = await RequestStream(api, data.result.subscription_id, response_model=UserDataStreamEventsResponse)
+    return WebsocketApiUserDataStreamResponse(response=response, stream=stream)
+
+
 class UserStream:
     """Start it once; `drain()` from the runtime's thread returns the events (and gaps) in arrival order."""
 
     def __init__(self, config: BinanceConfig, list_ids: MutableMapping[int, str], *, backoff_s: float = 0.5,
                  max_backoff_s: float = 30.0, lifetime_ms: int = CONNECTION_LIFETIME_MS,
-                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+                 clock_ms: Callable[[], int] = wall_clock_ms,
+                 server_time_ms: Callable[[], int] | None = None) -> None:
         self._config = config
+        self._server_time = server_time_ms or clock_ms  # what the subscription is signed at (the REST clock's)
         self._list_ids = list_ids
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
@@ -160,7 +184,7 @@ class UserStream:
         try:
             await api.create_connection()
             api.on_connection("close", lambda *_: loop.call_soon_threadsafe(end, "connection closed"))
-            answer = await api.user_data_stream_subscribe_signature()
+            answer = await subscribe_signature(api, self._server_time())
             check_answer(answer)
             answer.stream.on("message", lambda message: self._on_message(message, end))
             self.connections += 1

@@ -126,3 +126,19 @@ def test_a_refused_subscription_is_retried_with_backoff_and_no_gap_is_reported_w
         assert stream.connections == 0 and stream.drain() == []  # no gap is reported while still down
     finally:
         stream.stop()
+
+
+def test_the_subscription_is_signed_at_the_servers_time_when_the_local_clock_is_off(fake: FakeBinance) -> None:
+    """With the server 30 s ahead (far past recvWindow), REST works on its synced clock; the subscription must be
+    signed at that clock too, not the local one the SDK would stamp (Binance answers that with -1021)."""
+    fake.set_clock_offset(30_000)
+    exchange = BinanceExchange(BinanceConfig(api_key=KEY, api_secret=SECRET, rest_url=fake.rest_url,
+                                             ws_api_url=fake.ws_api_url, retries=0))
+    exchange.start()
+    user = exchange.user_stream()
+    try:
+        user.start(timeout_s=WAIT_S)
+        assert user.connections == 1 and user.last_failure == ""
+    finally:
+        user.stop()
+        exchange.close()
