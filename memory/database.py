@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,7 +95,7 @@ class Database:
         conn.row_factory = sqlite3.Row
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _switch_to_wal(conn)
             conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             conn.execute("PRAGMA foreign_keys = ON")
             if max_size_bytes is not None:
@@ -239,3 +240,17 @@ class Database:
 
 def _write_error(path: Path, operation: str, exc: sqlite3.Error) -> JournalWriteError:
     return JournalWriteError(path, operation, str(exc), getattr(exc, "sqlite_errorname", None))
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> str:
+    """`PRAGMA journal_mode = WAL`, retried while the database is busy. SQLite answers SQLITE_BUSY at once, without
+    its busy handler, when another connection is switching a fresh file to WAL at the same moment: processes
+    opening a new journal together (a run and a tool) must wait for each other, not call the journal unreadable."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
