@@ -18,7 +18,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_serializer, model_validator
 
 from core.errors import FilterRejected, SymbolNotTrading, TrailingStopNotAllowed, UnknownSymbol
 from core.types import Frozen, OcoRequest, OrderRequest, OrderType, Side
@@ -126,6 +126,11 @@ class SymbolRules(Frozen):
     max_num_algo_orders: int | None = Field(default=None, ge=1)
     allow_trailing_stop: bool = False
     trailing_delta: TrailingDeltaBounds | None = None
+
+    @field_serializer("order_types")
+    def _sorted_order_types(self, order_types: frozenset[str]) -> list[str]:
+        """Sorted: a set's order follows the hash seed, and a checkpoint must read the same in every process."""
+        return sorted(order_types)
 
     @property
     def trading(self) -> bool:
