@@ -63,7 +63,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        temp = _write_temp(folder, path.name, (text + "\n").encode())
+        temp = write_temp(folder, path.name, (text + "\n").encode())
         try:
             _keep_previous(path)
             os.replace(temp, path)
@@ -82,7 +82,7 @@ def write_bytes_atomic(path: Path, payload: bytes) -> None:
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        temp = _write_temp(folder, path.name, payload)
+        temp = write_temp(folder, path.name, payload)
         try:
             os.replace(temp, path)
         except BaseException:
@@ -135,7 +135,8 @@ def _load(path: Path, expect_object: bool) -> tuple[Any | None, str | None]:
     return data, None
 
 
-def _write_temp(folder: Path, name: str, payload: bytes) -> Path:
+def write_temp(folder: Path, name: str, payload: bytes) -> Path:
+    """`payload` in a new durable temp file of `folder` (0600, fsynced), for the caller to move or link into place."""
     fd, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     temp = Path(temp_name)
     try:
@@ -163,7 +164,7 @@ def _keep_previous(path: Path) -> None:
         os.link(path, link)
     except OSError:
         # A file system without hard links: a copy, made durable before it replaces `.prev`.
-        link = _write_temp(path.parent, prev.name, path.read_bytes())
+        link = write_temp(path.parent, prev.name, path.read_bytes())
     os.replace(link, prev)
 
 

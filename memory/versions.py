@@ -24,14 +24,13 @@ import json
 import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.errors import ExecutorError, InvalidArgument
 from core.types import StrategyName
-from memory.files import MemoryFileError, fsync_folder, json_default
+from memory.files import MemoryFileError, fsync_folder, json_default, write_temp
 
 FORMAT = 1
 LEARNED_DIR = Path("memory") / "learned"
@@ -223,13 +222,8 @@ class LearnedVersions:
     def _publish(self, path: Path, payload: bytes) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.folder)  # 0600
-            temp = Path(temp_name)
+            temp = write_temp(self.folder, path.name, payload)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(payload)
-                    handle.flush()
-                    os.fsync(handle.fileno())
                 os.link(temp, path)  # never replaces: a version, once written, is never rewritten
             finally:
                 temp.unlink(missing_ok=True)
