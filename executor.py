@@ -240,6 +240,9 @@ def build_parser(command: str | None = None) -> Parser:
                                                    "flight")
     _common(mem_back)
     mem_back.add_argument("version", type=_version)
+    _common(mem_sub.add_parser("adapt", help="adjust the strategy mix now from the strategies' closed trades (a new "
+                                             "version, journaled, alerted); refused while run runs or an entry is "
+                                             "in flight"))
     strat = sub.add_parser("strategies", help="the registered strategy plugins, their settings and JSON schemas, "
                            "where each came from; trust a file of <home>/strategies/ (a person's command)")
     strat_sub = strat.add_subparsers(dest="action", required=True, parser_class=Parser)
@@ -467,7 +470,8 @@ def cmd_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_memory(args: argparse.Namespace) -> dict[str, Any]:
-    """`memory history|show N|diff N M|rollback N`: person's commands; none of them is an agent tool."""
+    """`memory history|show N|diff N M|rollback N|adapt`: person's commands; none of them is an agent tool
+    (`adapt` can raise a strategy's share, so it is not one either)."""
     from runtime import learned_memory
     from runtime.home import Home
 
@@ -481,9 +485,24 @@ def cmd_memory(args: argparse.Namespace) -> dict[str, Any]:
             data = learned_memory.compare(home, args.version, args.other)
         case "rollback":
             data = learned_memory.rollback(home, args.version, wall_clock_ms())
+        case "adapt":
+            data = memory_adapt(home)
         case _:
             raise InvalidArgument(f"unknown memory action {args.action!r}", action=args.action)
     return {"action": args.action, **data}
+
+
+def memory_adapt(home: Any) -> dict[str, Any]:
+    """`memory adapt` on the home's stored limits and strategy settings, its alert queued for the configured
+    notifiers (sent by the next `run`)."""
+    from runtime.limits import limits_for_tool
+    from runtime.memory_adapt import adapt_now
+    from runtime.settings import check_settings
+    from runtime.strategy_loader import home_config
+
+    settings = check_settings(os.environ)
+    config = home_config(home, limits_for_tool(home, os.environ).risk)
+    return adapt_now(home, config, wall_clock_ms(), settings.notifiers, settings.alerts)
 
 
 def cmd_backup(args: argparse.Namespace) -> dict[str, Any]:

@@ -177,6 +177,34 @@ class StrategyConfig(Strict):
         return self
 
 
+class AdaptConfig(Strict):
+    """How the strategy mix adapts to the strategies' own closed trades (`core.adaptive`): once per UTC day of
+    engine time and on a person's `memory adapt`. Shares are fractions of 1 of new entries, like allocations.
+    Kept in the home's `strategies.json` under `adapt` (CONFIGURATION.md, "Adaptive strategy mix")."""
+
+    enabled: bool = Field(default=True, description="adjust the mix once per UTC day (engine time)")
+    floor: float = Field(default=0.05, gt=0, le=1, description="the smallest share a strategy that takes part "
+                         "may be given (above 0: learning never switches a strategy off)")
+    ceiling: float = Field(default=0.80, gt=0, le=1, description="the largest share any strategy may be given")
+    max_step: float = Field(default=0.05, gt=0, le=0.5, description="the most one adjustment moves a share")
+    min_trades: int = Field(default=30, ge=2, le=100_000, description="closed trades a strategy needs before its "
+                            "share moves")
+    window_trades: int = Field(default=200, ge=2, le=100_000, description="a strategy is scored on its last this "
+                               "many closed trades")
+    confidence_z: float = Field(default=1.0, ge=0, le=5, description="the score is mean − z·sd/√n of the "
+                                "window's returns per trade: how much thin evidence is discounted")
+    temperature_pct: float = Field(default=0.5, gt=0, le=100, description="a score difference of this many percent "
+                                   "per trade is a factor e between two strategies' target shares")
+
+    @model_validator(mode="after")
+    def _floor_below_ceiling(self) -> AdaptConfig:
+        if self.floor > self.ceiling:
+            raise PydanticCustomError("floor_above_ceiling", "adapt.floor={floor} must not be above "
+                                      "adapt.ceiling={ceiling}", {"field": "floor", "floor": self.floor,
+                                                                  "ceiling": self.ceiling, "limit": self.ceiling})
+        return self
+
+
 class ManualTradeConfig(Strict):
     """A trade a person or an agent asks for without --tp / --sl is protected with these (a manual trade belongs
     to no strategy, so it borrows none's)."""
@@ -191,6 +219,27 @@ class ExecutorConfig(Strict):
     # symbol -> sector for the sector guard: DEFAULT_SECTORS with SECTOR_MAP's overrides (core.sectors)
     sector_map: dict[str, Sector] = Field(default_factory=lambda: dict(DEFAULT_SECTORS))
     manual: ManualTradeConfig = ManualTradeConfig()
+    adapt: AdaptConfig = AdaptConfig()
+
+    @model_validator(mode="after")
+    def _adaptable_mix(self) -> ExecutorConfig:
+        """With two or more strategies on, a mix within [floor, ceiling] that sums to the configured total must
+        exist, or the adaptation could never satisfy its own bounds."""
+        if not self.adapt.enabled:
+            return self
+        shares = [w for w in self.strategies.allocation.values() if w > 0]
+        total = sum(shares)
+        if len(shares) >= 2 and not len(shares) * self.adapt.floor <= total + 1e-9:
+            raise PydanticCustomError("adapt_floor_infeasible", "adapt.floor={floor} × {n} strategies is above "
+                                      "their allocations' total {total}",
+                                      {"field": "adapt.floor", "n": len(shares), "floor": self.adapt.floor,
+                                       "total": round(total, 6), "limit": total / len(shares)})
+        if len(shares) >= 2 and not len(shares) * self.adapt.ceiling >= total - 1e-9:
+            raise PydanticCustomError("adapt_ceiling_infeasible", "adapt.ceiling={ceiling} × {n} strategies is below "
+                                      "their allocations' total {total}", {"field": "adapt.ceiling",
+                                      "n": len(shares), "ceiling": self.adapt.ceiling, "total": round(total, 6),
+                                      "limit": total / len(shares)})
+        return self
 
 
 def setting_name(field: str) -> str:
@@ -336,6 +385,16 @@ def load_config(values: Mapping[str, Any] | None = None, env: Mapping[str, str] 
         return ExecutorConfig.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, data) from None
+
+
+def executor_config(risk: RiskConfig, strategies: StrategyConfig, manual: ManualTradeConfig,
+                    adapt: AdaptConfig) -> ExecutorConfig:
+    """The configuration from its validated parts, checked together (the adaptive mix's bounds against the
+    allocations); ConfigError naming the setting at fault."""
+    try:
+        return ExecutorConfig(risk=risk, strategies=strategies, manual=manual, adapt=adapt)
+    except ValidationError as exc:
+        raise _config_error(exc, {"adapt": adapt.model_dump()}) from None
 
 
 def _value_at(data: Mapping[str, Any], dotted: str) -> Any:

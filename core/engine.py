@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
+from core.adaptive import AdaptTrigger, MixAdjustment, adjust, learned_document
 from core.clock import MS_PER_DAY, MS_PER_HOUR, utc_text
 from core.config import ExecutorConfig, RiskConfig
 from core.errors import ExecutorError, FilterRejected
@@ -295,6 +296,10 @@ class Engine:
         self._quiet: tuple[BreakerState, RiskConfig, QuietBand] | None = None
         self.commands: list[Command] = []
         self.records: list[Record] = []
+        # The adaptive mix (`core.adaptive`): the next UTC midnight of engine time at which the mix is adjusted,
+        # and what a memory version holds (the mix in force with the evidence of the adjustment that made it).
+        self.next_adapt_ms = (now_ms // MS_PER_DAY + 1) * MS_PER_DAY
+        self.learned: dict[str, Any] = self._learned(None, now_ms)
 
     # ----- market events -------------------------------------------------------------------------
     def on_market(self, event: object) -> None:
@@ -329,6 +334,8 @@ class Engine:
         self.cycle_ms = close_ms
         if close_ms > self.now_ms:
             self.now_ms = close_ms
+            if close_ms >= self.next_adapt_ms:
+                self._daily_adapt()
         self._after_price(symbol, close_ms, bar.close, bar.high, bar.low)
         if self._symbol_exits and symbol in self.holdings:
             self._symbol_exit(symbol)
@@ -366,6 +373,51 @@ class Engine:
         self.cycle_ms = now_ms
         if now_ms > self.now_ms:
             self.now_ms = now_ms
+            if now_ms >= self.next_adapt_ms:
+                self._daily_adapt()
+
+    # ----- the adaptive mix --------------------------------------------------------------------------
+    def _daily_adapt(self) -> None:
+        """The first event of a new UTC day (engine time): adjust the mix once, if adapting is on."""
+        self.next_adapt_ms = (self.now_ms // MS_PER_DAY + 1) * MS_PER_DAY
+        if self.config.adapt.enabled:
+            self.adapt(AdaptTrigger.DAILY)
+
+    def adapt(self, trigger: AdaptTrigger) -> MixAdjustment:
+        """Adjust the strategy mix from the strategies' closed trades (`core.adaptive`): the allocations change,
+        nothing else of the configuration does. The new learned document records the adjustment and its
+        evidence; a `strategy_mix` notice says what changed."""
+        adjustment = adjust(self.config.strategies.allocation, self.outcomes, self.config.adapt, self.now_ms,
+                            trigger)
+        if adjustment.changed:
+            self.set_allocation(adjustment.after)
+            moves = ", ".join(f"{name} {adjustment.before[name]:.4f}→{share:.4f}"
+                              for name, share in adjustment.after.items() if share != adjustment.before[name])
+            self._notice("strategy_mix", None, f"strategy mix adjusted ({trigger.value}): {moves}")
+        elif trigger is AdaptTrigger.ON_DEMAND:
+            self._notice("strategy_mix", None, "strategy mix adjustment asked for (on_demand): no share moved")
+        elif self._closed_counts(self.learned) == {str(k): len(v) for k, v in self.outcomes.items() if v}:
+            return adjustment  # a day with no new evidence and no change: the document in force stays as it is
+        self.learned = self._learned(adjustment, self.now_ms)
+        return adjustment
+
+    @staticmethod
+    def _closed_counts(learned: dict[str, Any]) -> dict[str, int]:
+        return {name: entry["closed_trades"] for name, entry in learned["strategies"].items()
+                if entry.get("closed_trades")}
+
+    def set_allocation(self, allocation: dict[StrategyName, float]) -> None:
+        """The mix in force from now on (an adjustment, or a mix restored from memory)."""
+        strategies = self.config.strategies.model_copy(update={"allocation": dict(allocation)})
+        self.config = self.config.model_copy(update={"strategies": strategies})
+
+    def _learned(self, adjustment: MixAdjustment | None, time_ms: int) -> dict[str, Any]:
+        sizing = {}
+        for name in self.outcomes:
+            kelly = self.kelly(name)
+            sizing[name] = {"sizing_kelly": round(kelly.fraction, 4), "kelly_source": kelly.source.value,
+                            "kelly_basis": kelly.message}
+        return learned_document(adjustment, self.config.strategies.allocation, self.outcomes, time_ms, sizing)
 
     def _quiet_band(self) -> QuietBand:
         """The band of equity in which the breakers' current state would not change, cached for that state and
@@ -1163,6 +1215,8 @@ class Engine:
             "live_signals": sorted([s, str(k)] for s, flags in self._episodes.items()
                                    for k, slot in self._slots.items() if flags[slot]),
             "silenced": sorted(str(k) for k in self._silenced),
+            "next_adapt_ms": self.next_adapt_ms,
+            "learned": self.learned,
         }
 
     @classmethod
@@ -1214,6 +1268,9 @@ class Engine:
         engine.cycle_ms = engine.now_ms
         for name in engine.outcomes:
             engine._update_stats(name)
+        # A checkpoint from before the adaptive mix: the next adjustment is at the next UTC midnight.
+        engine.next_adapt_ms = int(state.get("next_adapt_ms", engine.next_adapt_ms))
+        engine.learned = state.get("learned") or engine._learned(None, engine.now_ms)
         return engine
 
     def _restore_pairs(self, state: dict[str, Any]) -> None:

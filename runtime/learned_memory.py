@@ -10,22 +10,38 @@ the restored content and journals it (`memory_rollbacks`). An entry is in flight
 - the last checkpoint holds an entry the engine still waits on, or a filled position without its protection.
 
 A rollback in such a moment would change the allocations under a decision the engine has not finished.
+
+The adaptive mix (`core.adaptive`) adjusts the allocations in the engine, once per UTC day of engine time; the
+engine's learned document (the mix in force and the evidence of the adjustment that made it) is a memory
+version from the publish after the checkpoint that holds it (`publish_learned`), stamped with the engine time of
+the adjustment, so that a run cut into pieces by restarts writes the same versions as one that is not. A
+`memory adapt` is the same adjustment on a person's demand, on a stopped engine: locked, refused while an entry
+is in flight, journaled, written as a version with reason "adapt". Which mix a starting engine takes when its
+checkpoint and memory disagree is `settle_learned`'s rule.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
 from core.config import ExecutorConfig, StrategyConfig
+from core.engine import Engine
 from core.errors import ExecutorError
+from core.research import StrategyMixChange
 from core.types import OrderStatus, StrategyName
 from memory.journal import Journal, MemoryRollback
 from memory.versions import LearnedVersions, Version, diff
+from runtime.alerting import AlertOutbox
 from runtime.home import Home
 from runtime.limits import actor
 from runtime.lock import SingleWriterLock
+
+LEARNED = "learned"  # a version `run` wrote from its engine
+ADAPT = "adapt"  # a version a person's `memory adapt` wrote
+ROLLBACK = "rollback"
 
 ENTRY_PREFIX = "cx-e-"
 PROTECTION_PREFIXES = ("cx-p-", "cx-s-")
@@ -34,10 +50,10 @@ PROTECTION_PREFIXES = ("cx-p-", "cx-s-")
 class EntryInFlight(ExecutorError):
     code = "ENTRY_IN_FLIGHT"
 
-    def __init__(self, version: int, entries: list[str]) -> None:
-        super().__init__(f"memory rollback to version {version} refused: an entry is in flight ({'; '.join(entries)})"
-                         "; wait until it is filled and protected (or cancelled), then roll back",
-                         version=version, in_flight=entries)
+    def __init__(self, version: int | None, entries: list[str]) -> None:
+        what = "memory adapt" if version is None else f"memory rollback to version {version}"
+        super().__init__(f"{what} refused: an entry is in flight ({'; '.join(entries)}); wait until it is filled "
+                         "and protected (or cancelled), then try again", version=version, in_flight=entries)
 
 
 def entries_in_flight(journal: Journal) -> list[str]:
@@ -110,8 +126,9 @@ def resume(home: Home, config: ExecutorConfig) -> tuple[ExecutorConfig, Version 
     version, notices = LearnedVersions(home.root).current()
     if version is None:
         return config, None, notices
-    allocation = {StrategyName(name): float(entry["allocation"])
-                  for name, entry in version.learned["strategies"].items()}
+    # A strategy the configuration switches off stays off, whatever memory holds.
+    allocation = {StrategyName(name): float(entry["allocation"]) if config.strategies.allocation.get(name, 1.0) > 0
+                  else 0.0 for name, entry in version.learned["strategies"].items()}
     if not allocation:
         return config, version, notices
     try:
@@ -127,3 +144,76 @@ def resume(home: Home, config: ExecutorConfig) -> tuple[ExecutorConfig, Version 
 def _rollback_line(record: MemoryRollback) -> dict[str, Any]:
     return {"time_ms": record.time_ms, "restored_version": record.restored_version,
             "previous_version": record.previous_version, "new_version": record.new_version, "actor": record.actor}
+
+
+def learned_mix(learned: dict[str, Any]) -> dict[StrategyName, float]:
+    """The allocations a learned document holds."""
+    return {StrategyName(name): float(entry["allocation"]) for name, entry in learned["strategies"].items()}
+
+
+def settle_learned(engine: Engine, version: Version | None, restarted: bool) -> list[str]:
+    """Make a starting engine's learned document and its mix agree with memory; a notice when it had to choose.
+
+    - memory has no version, or the same content: nothing to do;
+    - memory's newest version is a person's (`memory rollback`, `memory adapt`) or the engine is new: memory wins,
+      and the engine takes its document (its mix is already memory's: `resume`);
+    - memory's newest version is `run`'s own and the engine comes from a checkpoint: the checkpoint is newer (a
+      version is written after the checkpoint that holds it commits, so only a crash in between leaves memory
+      behind); the engine's mix wins and the next publish writes it as a version."""
+    if version is None or _same(version.learned, engine.learned):
+        return []
+    if version.reason != LEARNED or not restarted:
+        engine.learned = version.learned
+        return []
+    engine.set_allocation(learned_mix(engine.learned))
+    return [f"memory version {version.number} is older than the checkpoint's strategy mix (a stop between the "
+            "checkpoint and the memory write): resuming with the checkpoint's mix, written as the next version"]
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return diff(a, b) == []
+
+
+def publish_learned(versions: LearnedVersions, learned: dict[str, Any]) -> Version | None:
+    """The engine's learned document as a new version when it differs from the current one, stamped with the
+    engine time of the adjustment it records (never the wall clock: replays write the same versions)."""
+    return versions.write_if_changed(learned, int(learned["time_ms"]))
+
+
+def mix_change(version: Version) -> StrategyMixChange | None:
+    """The change of mix a version records, for the `strategy_mix` alert (None: its adjustment changed nothing)."""
+    adaptation = version.learned.get("adaptation")
+    if not adaptation or not adaptation.get("changed"):
+        return None
+
+    def shares(mix: dict[str, float]) -> tuple[tuple[StrategyName, Decimal], ...]:
+        return tuple((StrategyName(k), Decimal(repr(v)).quantize(Decimal("0.0001"))) for k, v in sorted(mix.items()))
+
+    reason = f"{adaptation['trigger']} adjustment ({adaptation['method']})"
+    return StrategyMixChange(version.written_ms, version.number, shares(adaptation["before"]),
+                             shares(adaptation["after"]), reason)
+
+
+def alert_adjustment(outbox: AlertOutbox, version: Version) -> int:
+    """Queue the `strategy_mix` alert of a version that changed the mix (0: it did not, or it was queued)."""
+    change = mix_change(version)
+    return 0 if change is None else outbox.strategy_mix(change)
+
+
+def mix_in_force(home: Home, configured: dict[StrategyName, float], learned: dict[str, Any] | None) -> tuple[
+        dict[StrategyName, float], str]:
+    """The mix an engine of the home trades with (or would resume with), and where it comes from: the engine's
+    own (`learned`, from its checkpoint) while memory's newest version is `run`'s, memory's after a person's
+    rollback or adapt, the configured mix before anything was learned. Reads only."""
+    try:
+        version, _ = LearnedVersions(home.root).current()
+    except ExecutorError as exc:
+        return dict(configured), f"configured (memory unreadable: {exc.message})"
+    if version is not None and (learned is None or version.reason != LEARNED):
+        mix = {n: 0.0 if configured.get(n, 1.0) <= 0 else w for n, w in learned_mix(version.learned).items()}
+        return {**configured, **mix}, f"memory version {version.number} ({version.reason})"
+    if learned is not None:
+        adaptation = learned.get("adaptation")
+        origin = "configured" if not adaptation else f"adapted {adaptation['trigger']}"
+        return {**configured, **learned_mix(learned)}, f"engine checkpoint ({origin})"
+    return dict(configured), "configured"

@@ -21,8 +21,20 @@ def memory_text(action: str, data: dict[str, Any]) -> str:
             return "\n".join(lines)
         case "rollback":
             return "\n".join([data["message"], *data["notices"]])
+        case "adapt":
+            return _adapt(data)
         case _:
             raise ValueError(f"no text form for memory {action}")
+
+
+def _adapt(data: dict[str, Any]) -> str:
+    adaptation = data["adaptation"]
+    lines = [data["message"]]
+    for name, row in adaptation["evidence"].items():
+        score = "" if row["score_pct"] is None else f", score {row['score_pct']:+.4f}% per trade"
+        lines.append(f"  {name}: {row['before']:.4f} -> {row['after']:.4f} ({row['role']}, {row['closed_trades']} "
+                     f"closed trades{score})")
+    return "\n".join([*lines, *data["notices"]])
 
 
 def _origin(row: dict[str, Any]) -> str:

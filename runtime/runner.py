@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core.clock import utc_text
 from core.config import ExecutorConfig
 from core.display import fixed
 from core.engine import Record
@@ -36,7 +37,7 @@ from runtime.backtest import Tally, dust_summary, quote_places
 from runtime.checkpoint import Checkpoint, load_checkpoint
 from runtime.commands import complete_interrupted, process_queue, unrestorable_checkpoint
 from runtime.home import Home
-from runtime.learned_memory import resume
+from runtime.learned_memory import alert_adjustment, publish_learned, resume, settle_learned
 from runtime.pump import Pump
 from runtime.reconcile import reconcile_orders
 from runtime.reporting import REPLAY_HOUR_UTC, ReportSender
@@ -90,10 +91,13 @@ class Runner:
                  alerts: AlertRoutes | None = None, alert_outage_min: int = DEFAULT_ALERT_OUTAGE_MIN,
                  research: Notifier | None = None, background: Sequence[Background] = (),
                  confirmation_channel: str = "terminal", mode: RunMode | None = None,
-                 account: BinanceConfig | None = None, strategies: StrategySet | None = None) -> None:
+                 account: BinanceConfig | None = None, strategies: StrategySet | None = None,
+                 stop_at_ms: int | None = None) -> None:
         """`mode`: the run's mode (default: paper for a live source, replay otherwise); `account`: the Binance
         account of testnet/live (`runtime.settings.binance_account`); `strategies`: what the engine runs (None:
-        the built-ins with `config.strategies`)."""
+        the built-ins with `config.strategies`); `stop_at_ms`: a replay stops (unfinished, resumable from its
+        home) before its first event at or after this time."""
+        self.stop_at_ms = stop_at_ms
         self.home = home
         self.strategies = strategies
         self.background = list(background)
@@ -121,6 +125,7 @@ class Runner:
             self.warnings.extend(notices)
             self.config = config
             self._restore(source, source_id, balance, config)
+            self.warnings.extend(settle_learned(self.engine, self.memory_version, self.resumed_from is not None))
         except BaseException:
             self.journal.close()
             raise
@@ -219,20 +224,10 @@ class Runner:
         portfolio = self.engine.portfolio
         self.store.write_portfolio_state(portfolio.to_dict())
         self.store.write_performance_metrics(self.performance())
-        self.versions.write_if_changed(self.learned(), self.engine.now_ms)
-
-    def learned(self) -> dict[str, Any]:
-        """What the executor has learned about its strategy mix: each strategy's record on returns per unit
-        staked (with its trades by regime at entry) and the Kelly that now sizes it, with its basis."""
-        engine = self.engine
-        strategies = {}
-        for name in sorted(engine.outcomes):
-            kelly = engine.kelly(name)
-            strategies[str(name)] = {"allocation": self.config.strategies.allocation.get(name, 0.0),
-                                      **engine.performance(name).as_dict(),
-                                      "sizing_kelly": round(kelly.fraction, 4), "kelly_source": kelly.source.value,
-                                      "kelly_basis": kelly.message}
-        return {"time_ms": engine.now_ms, "strategies": strategies}
+        written = publish_learned(self.versions, self.engine.learned)
+        if written is not None:
+            with self.journal.batch():
+                alert_adjustment(self.alerts.outbox, written)
 
     def performance(self) -> dict[str, Any]:
         return {"time_ms": self.engine.now_ms, "equity": str(self.engine.portfolio.equity()),
@@ -251,8 +246,12 @@ class Runner:
             index += 1
             if index <= self.cursor:
                 continue  # already lived before the restart: the checkpoint holds its effects
+            if self.stop_at_ms is not None and (event_time_ms(event, None) or 0) >= self.stop_at_ms:
+                self.stop_reason = f"reached --stop-at {utc_text(self.stop_at_ms)}"
+                break
             if self.speed is not None:
                 first_event_ms = self._pace(event, first_event_ms, wall_start)
+            learned = self.engine.learned
             with journal.batch():
                 pump.handle(event)
                 if link is not None:
@@ -260,7 +259,10 @@ class Runner:
                 self.cursor = index
                 activity = (pump.orders_sent, pump.reports_seen)
                 # Live data will not re-run after a crash: save with every order sent or order update received.
-                save = index % self.checkpoint_every == 0 or (self.source.live and activity != activity_seen)
+                # An adjustment of the mix is saved and published at once, so that its memory version is written
+                # at the same event however the run is cut into checkpoints (and restarts).
+                save = (index % self.checkpoint_every == 0 or (self.source.live and activity != activity_seen)
+                        or self.engine.learned is not learned)
                 if save:
                     activity_seen = activity
                     self.checkpoint()
@@ -288,7 +290,7 @@ class Runner:
 
     def _pace(self, event: object, first_ms: int | None, wall_start: float) -> int | None:
         """Wait until `event` is due at the requested speed, in short sleeps so a stop signal is honoured."""
-        event_ms = event.close_time_ms if isinstance(event, Bar) else getattr(event, "time_ms", None)
+        event_ms = event_time_ms(event, None)
         if event_ms is None:
             return first_ms
         if first_ms is None:
@@ -397,6 +399,11 @@ class Runner:
             "memory_version": _current_number(self.versions),
             "resumed_memory_version": self.memory_version.number if self.memory_version is not None else None,
         }
+
+
+def event_time_ms(event: object, default: int | None) -> Any:
+    """A market event's time (a bar's close), or `default` for an event without one."""
+    return event.close_time_ms if isinstance(event, Bar) else getattr(event, "time_ms", default)
 
 
 def _current_number(versions: LearnedVersions) -> int | None:

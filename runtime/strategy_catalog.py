@@ -36,7 +36,7 @@ from runtime.strategy_loader import (
 
 def catalog(home: Home, name: str | None = None) -> dict[str, Any]:
     """`strategies list` (name None) or `strategies show NAME`."""
-    config, _manual = home_settings(home)
+    config, _manual, _adapt = home_settings(home)
     loaded = load_strategies(home, os.environ, config)
     entries = [catalog_entry(a, config.allocation) for a in loaded.strategies.active]
     where = {"folder": str(strategy_folder(home)), "settings_file": str(home.root / SETTINGS_FILE)}
@@ -53,7 +53,7 @@ def catalog(home: Home, name: str | None = None) -> dict[str, Any]:
 def trust(home: Home, target: Path, now_ms: int) -> dict[str, Any]:
     """Pin `target`'s SHA-256 once it loads and registers beside the home's other strategies."""
     path, data, digest = trust_file(home, target)
-    config, _manual = home_settings(home)
+    config, _manual, _adapt = home_settings(home)
     candidates = file_candidates(path, data, digest)
     others, _refused = home_candidates(home, read_trusted(home.journal))
     others = [c for c in others if c.origin.where != str(path)]

@@ -8,7 +8,7 @@
   file is read once, checked, then compiled from that copy.
 - The home's `strategies.json` (optional) holds allocations and per-strategy settings keyed by name, and the
   manual trades' section: `{"allocation": {"momentum": 0.3, ...}, "momentum": {"min_rise_pct": 1.0},
-  "my_cross": {...}, "manual": {"take_profit_pct": "2", "stop_loss_pct": "1"}}`.
+  "my_cross": {...}, "manual": {"take_profit_pct": "2", "stop_loss_pct": "1"}, "adapt": {"floor": 0.05, ...}}`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.config import ExecutorConfig, ManualTradeConfig, RiskConfig, StrategyConfig
+from core.config import AdaptConfig, ExecutorConfig, ManualTradeConfig, RiskConfig, StrategyConfig, executor_config
 from core.errors import ConfigError, ExecutorError
 from core.strategies.base import PairStrategy, SymbolStrategy
 from core.strategies.registry import Candidate, Origin, OriginKind, StrategySet
@@ -155,12 +155,13 @@ def home_candidates(home: Home, pins: Mapping[str, TrustedFile]) -> tuple[list[C
     return candidates, refused
 
 
-def home_settings(home: Home) -> tuple[StrategyConfig, ManualTradeConfig]:
-    """The home's `strategies.json`: allocations and per-strategy settings by name, and the `manual` section (a
-    trade asked for without --tp / --sl); the defaults without the file."""
+def home_settings(home: Home) -> tuple[StrategyConfig, ManualTradeConfig, AdaptConfig]:
+    """The home's `strategies.json`: allocations and per-strategy settings by name, the `manual` section (a
+    trade asked for without --tp / --sl) and the `adapt` section (the adaptive mix); the defaults without the
+    file."""
     path = home.root / SETTINGS_FILE
     if not path.exists():
-        return StrategyConfig(), ManualTradeConfig()
+        return StrategyConfig(), ManualTradeConfig(), AdaptConfig()
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -168,8 +169,10 @@ def home_settings(home: Home) -> tuple[StrategyConfig, ManualTradeConfig]:
     if not isinstance(values, dict):
         raise ConfigError(str(path), None, "must be a JSON object")
     manual = values.pop("manual", {})
+    adapt = values.pop("adapt", {})
     try:
-        return StrategyConfig.model_validate(values), ManualTradeConfig.model_validate(manual)
+        return (StrategyConfig.model_validate(values), ManualTradeConfig.model_validate(manual),
+                AdaptConfig.model_validate(adapt))
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ()))
@@ -179,8 +182,8 @@ def home_settings(home: Home) -> tuple[StrategyConfig, ManualTradeConfig]:
 
 def home_config(home: Home, risk: RiskConfig) -> ExecutorConfig:
     """The configuration a process of the home runs with: its risk limits, and the home's strategy settings."""
-    strategies, manual = home_settings(home)
-    return ExecutorConfig(risk=risk, strategies=strategies, manual=manual)
+    strategies, manual, adapt = home_settings(home)
+    return executor_config(risk, strategies, manual, adapt)
 
 
 def load_strategies(home: Home, env: Mapping[str, str], config: StrategyConfig) -> LoadedStrategies:

@@ -178,10 +178,11 @@ def _llm(data: Data) -> list[str]:
 
 
 def _strategies(data: Data) -> list[str]:
-    parts = [f"{s['strategy']} {s['closed_trades']} trade(s)"
+    parts = [f"{s['strategy']} {percent(s['allocation'] * 100, 1)} of entries, {s['closed_trades']} trade(s)"
              + (f" {percent(s['win_rate'] * 100, 0)} won, {signed_money(s['pnl'])}" if s["closed_trades"] else "")
              + f", Kelly {s['sizing_kelly']:.4f}" for s in data["strategy_mix"]]
-    return wrapped("Strategies: " + " · ".join(parts)) if parts else []
+    source = f" (mix: {data['strategy_mix'][0]['allocation_source']})" if parts else ""
+    return wrapped("Strategies: " + " · ".join(parts) + source) if parts else []
 
 
 def _limits(data: Data) -> list[str]:

@@ -22,6 +22,7 @@ from reports.delivery import NotifyError
 from reports.dispatch import last_sent
 from reports.periods import utc_date
 from runtime.analyzer import analyzer_status
+from runtime.learned_memory import mix_in_force
 from runtime.limits import HomeLimits
 from runtime.venues import VenueKind, restore_exchange
 from scouts.llm.budget import journal_spend
@@ -103,7 +104,11 @@ class PnlToday(BaseModel):
 
 class StrategyLine(BaseModel):
     strategy: str
-    allocation: float = Field(description="share of sizing given to the strategy by config")
+    allocation: float = Field(description="share of sizing given to the strategy now: the mix in force (adapted, "
+                              "resumed from memory or rolled back), see allocation_source")
+    configured_allocation: float = Field(description="the share the configuration (strategies.json) gives it")
+    allocation_source: str = Field(description="where the mix in force comes from: the engine checkpoint (its "
+                                   "adjustments), a memory version (a rollback or memory adapt), or configured")
     closed_trades: int
     wins: int
     losses: int
@@ -386,14 +391,17 @@ def _pnl_today(engine: Engine, journal: Journal | None) -> PnlToday:
 
 
 def _strategy_mix(engine: Engine | None, ctx: ToolContext) -> list[StrategyLine]:
-    allocation = ctx.config.strategies.allocation
+    configured = ctx.config.strategies.allocation
+    allocation, source = mix_in_force(ctx.home, configured, None if engine is None else engine.learned)
     lines = []
     # The registered strategies, then any whose trades the engine still remembers but that is not registered now.
     names = list(allocation) if engine is None else [
         *engine.strategies.names, *(n for n in engine.outcomes if n not in engine.strategies.by_name)]
     for name in names:
         if engine is None:
-            lines.append(StrategyLine(strategy=str(name), allocation=allocation.get(name, 0.0), closed_trades=0,
+            lines.append(StrategyLine(strategy=str(name), allocation=allocation.get(name, 0.0),
+                                      configured_allocation=configured.get(name, 0.0), allocation_source=source,
+                                      closed_trades=0,
                                       wins=0, losses=0, win_rate=None, profit_factor=None, payoff=None,
                                       kelly_estimate=None, sizing_kelly=0.0, kelly_basis="no engine state",
                                       drawdown_contribution=0.0, trades_by_regime={}, pnl=0.0))
@@ -401,6 +409,7 @@ def _strategy_mix(engine: Engine | None, ctx: ToolContext) -> list[StrategyLine]
         record, kelly = engine.performance(name), engine.kelly(name)
         stats = record.returns
         lines.append(StrategyLine(strategy=str(name), allocation=allocation.get(name, 0.0),
+                                  configured_allocation=configured.get(name, 0.0), allocation_source=source,
                                   closed_trades=stats.count, wins=stats.wins, losses=stats.losses,
                                   win_rate=stats.win_rate if stats.count else None,
                                   profit_factor=stats.profit_factor, payoff=record.payoff,

@@ -16,7 +16,7 @@ import pytest
 
 from core.types import OrderRequest, OrderType, Side
 from memory.journal import Journal
-from memory.versions import LearnedVersions
+from memory.versions import LearnedVersions, VersionInvalid
 from runtime.learned_memory import entries_in_flight
 from runtime.lock import SingleWriterLock
 from tests.conftest import REPO_ROOT
@@ -39,9 +39,14 @@ def executor(home: Path, cwd: Path, *args: str, fmt: str = "json", **env: str) -
 @pytest.fixture(scope="module")
 def ran_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("ran") / "home"
-    code, answer = executor(home, tmp_path_factory.mktemp("cwd"), *RUN, **SECRETS)
+    cwd = tmp_path_factory.mktemp("cwd")
+    code, answer = executor(home, cwd, *RUN, **SECRETS)
     assert code == 0, answer
-    assert answer["data"]["memory_version"] >= 3, answer["data"]
+    # 42 minutes of market: no UTC midnight, so no daily adjustment; the run wrote the configured mix as version 1.
+    assert answer["data"]["memory_version"] == 1, answer["data"]
+    for _ in range(2):  # two adjustments on demand: versions 2 and 3, with their evidence
+        code, answer = executor(home, cwd, "memory", "adapt", **SECRETS)
+        assert code == 0, answer
     return home
 
 
@@ -158,10 +163,17 @@ def test_a_start_resumes_from_the_newest_valid_version_and_names_the_file_it_ski
     assert data["resumed_memory_version"] == 1
     assert any(str(edited.path) in w and "checksum" in w for w in data["warnings"]), data["warnings"]
     current, notices = versions.current()
-    assert current is not None and current.number == data["memory_version"] >= 3
+    # No UTC midnight in the run: nothing adjusted, so the version it resumed from stays current, with its mix.
+    assert current is not None and current.number == data["memory_version"] == 1
     assert {k: v["allocation"] for k, v in current.learned["strategies"].items()} == {
         "scalping": 0.5, "momentum": 0.3, "stat_arb": 0.1}
-    assert notices == []
+    assert notices == [f"{VersionInvalid(edited.path, 'x').message.split(' is refused')[0]} is refused: its "
+                       "checksum does not match its content: it was changed by something other than the executor (a "
+                       "hand edit, another program, a bad disk); falling back to the previous version"]
+    code, status = executor(home, tmp_path, "status")
+    lines = {line["strategy"]: line for line in status["data"]["strategy_mix"]}
+    assert lines["momentum"]["allocation"] == 0.3 and lines["momentum"]["configured_allocation"] == 0.25
+    assert lines["momentum"]["allocation_source"] == "engine checkpoint (configured)"
 
 
 def test_memory_is_not_an_agent_tool(tmp_path: Path) -> None:
@@ -181,3 +193,32 @@ def test_a_tool_that_restores_the_stopped_engine_journals_the_version_it_skipped
     code, status = executor(home, tmp_path, "status")
     errors = [e for e in status["data"]["last_errors"] if e["code"] == "MEMORY_VERSION_INVALID"]
     assert errors and str(newest) in errors[0]["message"] and "checksum" in errors[0]["message"]
+
+
+def test_adapt_on_demand_writes_a_journaled_version_that_status_shows(home: Path, tmp_path: Path) -> None:
+    versions = LearnedVersions(home)
+    before = versions.numbers()
+    code, answer = executor(home, tmp_path, "memory", "adapt")
+    assert code == 0 and answer["ok"], answer
+    data = answer["data"]
+    assert data["version"] == before[-1] + 1 and data["reason"] == "adapt" and data["previous_version"] == before[-1]
+    adaptation = data["adaptation"]
+    assert adaptation["trigger"] == "on_demand" and set(adaptation["evidence"]) == {"scalping", "momentum", "stat_arb"}
+    written = versions.read(data["version"]).learned
+    assert written["adaptation"] == adaptation and written["strategies"]["scalping"]["allocation"] == (
+        adaptation["after"]["scalping"])
+    notices = query(home / "journal.db", "SELECT message FROM errors WHERE code = 'STRATEGY_MIX'")
+    assert len(notices) == 3 and "on_demand" in notices[-1][0]  # the fixture's two, and this one
+    code, status = executor(home, tmp_path, "status")
+    lines = status["data"]["strategy_mix"]
+    assert {line["allocation_source"] for line in lines} == {f"memory version {data['version']} (adapt)"}
+    code, text = executor(home, tmp_path, "memory", "adapt", fmt="text")
+    assert code == 0 and f"version {data['version'] + 1}" in text and "  scalping: " in text
+
+
+def test_adapt_refused_while_run_holds_the_home(home: Path, tmp_path: Path) -> None:
+    before = LearnedVersions(home).numbers()
+    with SingleWriterLock(home / "executor.lock"):
+        code, answer = executor(home, tmp_path, "memory", "adapt")
+    assert code == 1 and answer["error"]["code"] == "HOME_LOCKED", answer
+    assert LearnedVersions(home).numbers() == before
