@@ -86,6 +86,16 @@ def _date_ms(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _time_ms(text: str) -> int:
+    """A UTC time as YYYY-MM-DD or YYYY-MM-DDTHH:MM."""
+    for form in ("%Y-%m-%dT%H:%M", "%Y-%m-%d"):
+        try:
+            return int(datetime.strptime(text, form).replace(tzinfo=UTC).timestamp() * 1000)
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(f"{text!r} is not a UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+
+
 def _symbols(text: str) -> list[str]:
     names = [s.strip().upper() for s in text.split(",") if s.strip()]
     if not names:
@@ -194,6 +204,9 @@ def build_parser(command: str | None = None) -> Parser:
     run.add_argument("--balance", type=_balance, default=DEFAULT_BALANCE,
                      help=f"{BALANCE_HELP}; testnet and live trade the account's own USDT")
     run.add_argument("--steps", type=_count(1), help=f"replay: {STEPS_HELP}")
+    run.add_argument("--stop-at", dest="stop_at_ms", type=_time_ms,
+                     help="replay: stop (unfinished) before the first event at or after this UTC time, YYYY-MM-DD or "
+                          "YYYY-MM-DDTHH:MM; the same command without it resumes from the home")
     run.add_argument("--no-view", action="store_true", help="no live terminal view (logs only)")
     run.add_argument("--checkpoint-every", type=_count(1), default=5_000, help="events between checkpoints in replay")
     run.add_argument("--confirm-live", action="store_true",
@@ -372,6 +385,8 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
     from runtime.view import LiveView
 
     mode = RunMode(args.mode)
+    if args.stop_at_ms is not None and mode is not RunMode.REPLAY:
+        raise InvalidArgument("--stop-at is for a replay: a live run stops on SIGINT/SIGTERM", option="--stop-at")
     account = None
     if mode in (RunMode.TESTNET, RunMode.LIVE):
         account = binance_account(os.environ, mode)  # the mode's own keys, refused by name when missing
@@ -400,7 +415,7 @@ def run_executor(args: argparse.Namespace, configure: Callable[[Home], ExecutorC
                         alerts=settings.alerts, alert_outage_min=settings.alert_outage_min,
                         research=settings.research, background=background_services(home, settings),
                         confirmation_channel=settings.confirmation_channel, mode=mode, account=account,
-                        strategies=home_strategies(home, config))
+                        strategies=home_strategies(home, config), stop_at_ms=args.stop_at_ms)
         if mode is not RunMode.REPLAY:  # a replay is never reviewed, and does not load the LLM client
             from runtime.analyzer import analyzer_factory
 
