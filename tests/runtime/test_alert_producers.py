@@ -11,14 +11,22 @@ from pathlib import Path
 
 import pytest
 
+from core.clock import MS_PER_DAY
+from core.config import AdaptConfig, ExecutorConfig, StrategyConfig
+from core.engine import Engine
+from core.performance import TradeOutcome
+from core.portfolio import Portfolio
 from core.research import ResearchItem, ResearchKind, StrategyMixChange
 from core.types import StrategyName
+from exchange.feeds.rules import offline_rules
 from memory.journal import Journal
+from memory.versions import LearnedVersions
 from reports.alerts import AlertKind
 from reports.embeds import escape_markdown
 from reports.notify import DiscordNotifier, TelegramNotifier
 from reports.outbox import OutboxSender
 from runtime.alerting import AlertOutbox, ResearchQueue, llm_stop_hook
+from runtime.learned_memory import alert_adjustment
 from runtime.settings import alert_routes
 from scouts.llm.client import LlmClient
 from scouts.llm.results import Unavailable, UnavailableReason
@@ -171,4 +179,35 @@ def test_without_a_research_webhook_nothing_is_queued(tmp_path: Path, servers: t
     assert not ResearchQueue(journal, None).publish(_item("k"))
     assert not ResearchQueue(journal, _notifiers(servers)[1]).publish(_item("k")), "the execution webhook is not it"
     assert journal.outbox.summary() == []
+    journal.close()
+
+
+def test_an_adjustment_the_engine_made_is_alerted_to_telegram_and_discord(tmp_path: Path,
+                                                                           servers: tuple[LoopbackServer, ...]) -> None:
+    telegram, execution, _ = servers
+    config = ExecutorConfig(strategies=StrategyConfig(allocation={"momentum": 0.5, "stat_arb": 0.5}),
+                            adapt=AdaptConfig(min_trades=2))
+    engine = Engine(config, offline_rules({"BTCUSDT": 40_000.0}), Portfolio("USDT", {"USDT": Decimal(1000)}),
+                    ["BTCUSDT"], 0)
+    engine.outcomes[StrategyName("momentum")] = [TradeOutcome(r, r, None, 1) for r in (2.0, 1.0, 1.5)]
+    engine.outcomes[StrategyName("stat_arb")] = [TradeOutcome(r, r, None, 1) for r in (-2.0, -1.0, 0.5)]
+    versions = LearnedVersions(tmp_path / "home")
+    unchanged = versions.write(engine.learned, 0)  # the configured mix: no adjustment to alert
+    engine._advance(MS_PER_DAY)
+    adjusted = versions.write(engine.learned, MS_PER_DAY)
+    journal = Journal(tmp_path / "journal.db")
+    notifiers = _notifiers(servers)  # type: ignore[arg-type]
+    outbox = AlertOutbox(journal, notifiers[:2], alert_routes({}))
+    with journal.batch():
+        assert alert_adjustment(outbox, unchanged) == 0
+        assert alert_adjustment(outbox, adjusted) == 2  # one row per service
+    assert alert_adjustment(outbox, adjusted) == 0, "a version is alerted once, however often it is published"
+    _deliver(journal, list(notifiers[:2]))
+    [text] = [r.json["text"] for r in telegram.received]
+    assert text.split("\n") == ["<b>Strategy mix changed (v2)</b>", "momentum: 50.00% → 55.00%",
+                                "stat_arb: 50.00% → 45.00%",
+                                "reason: daily adjustment (lower_confidence_bound_softmax)"]
+    [embed] = [e for r in execution.received for e in r.json["embeds"]]
+    assert embed["title"] == escape_markdown("Strategy mix changed (v2)")
+    assert {f["name"]: f["value"] for f in embed["fields"]}["momentum"] == "50.00% → 55.00%"
     journal.close()
