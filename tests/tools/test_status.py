@@ -58,7 +58,8 @@ def replayed_home(root: Path, *, steps: int = STEPS, kill_flag: bool = False) ->
         home.kill_flag.write_text("kill requested by a test\n")
     args = argparse.Namespace(mode="replay", home=str(root), data=None, synthetic=True, seed=SEED, steps=steps,
                               symbols=None, speed=None, no_view=True, format="json", balance=Decimal(10_000),
-                              checkpoint_every=5_000, exchange_info=None, accept_journal_rollback=False)
+                              checkpoint_every=5_000, exchange_info=None, accept_journal_rollback=False,
+                              stop_at_ms=None)
     summary = run_executor(args, lambda _home: load_config(env={}), check_settings({}))
     assert summary["finished"], summary
     return root
