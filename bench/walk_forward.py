@@ -111,19 +111,19 @@ def table(results: list[dict[str, Any]]) -> str:
         mix = ", ".join(f"{k} {v:.2f}" for k, v in r["final_mix"].items() if v)
         lines.append(f"| {r['variant']} | {r['trades']} | {r['realized_pnl']:+.2f} | {r['equity_end']:.2f} | "
                      f"{r['max_drawdown_pct']:.2f}% | {r['adjustments']} | {mix} |")
-    regimes = sorted({k for r in results for k in r["by_regime"]})
-    lines += ["", "| run | " + " | ".join(regimes) + " |", "| --- |" + " ---: |" * len(regimes)]
-    for r in results:
-        cells = [(lambda g: f"{g['trades']} / {g['wins']} won / {g['pnl']:+.2f}" if g else "–")(r["by_regime"].get(k))
-                 for k in regimes]
-        lines.append(f"| {r['variant']} | " + " | ".join(cells) + " |")
-    strategies = sorted({k for r in results for k in r["by_strategy"]})
-    lines += ["", "| run | " + " | ".join(strategies) + " |", "| --- |" + " ---: |" * len(strategies)]
-    for r in results:
-        cells = [(lambda g: f"{g['trades']} / {g['pnl']:+.2f}" if g else "–")(r["by_strategy"].get(k))
-                 for k in strategies]
-        lines.append(f"| {r['variant']} | " + " | ".join(cells) + " |")
+    lines += ["", *_breakdown(results, "by_regime", "{trades} / {wins} won / {pnl:+.2f}")]
+    lines += ["", *_breakdown(results, "by_strategy", "{trades} / {pnl:+.2f}")]
     return "\n".join(lines)
+
+
+def _breakdown(results: list[dict[str, Any]], key: str, cell: str) -> list[str]:
+    """One row per run, one column per group of `key` (a regime, a strategy), each cell formatted by `cell`."""
+    groups = sorted({k for r in results for k in r[key]})
+    lines = ["| run | " + " | ".join(groups) + " |", "| --- |" + " ---: |" * len(groups)]
+    for r in results:
+        cells = [cell.format(**r[key][k]) if k in r[key] else "–" for k in groups]
+        lines.append(f"| {r['variant']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:
