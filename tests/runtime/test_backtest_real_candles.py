@@ -121,16 +121,16 @@ def _last_engine_state(db: Path) -> dict[str, Any]:
 
 
 def test_kelly_is_estimated_on_returns_per_unit_staked(runs: tuple[dict[str, Any], dict[str, Any]]) -> None:
-    """Stat-arb's 36 trades have no edge on their returns (Kelly 0.000) but seem to on their quote P&Ls (0.012),
-    because the sizes of its positions differ (the prior, the confidence and the Kelly estimate set them) and a
-    quote P&L weighs each trade by its size. The engine's first estimate, after its 30th trade, is the one on
-    returns."""
+    """Stat-arb's 51 trades have next to no edge on their returns (Kelly 0.004) but seem to on their quote P&Ls
+    (0.078), because the sizes of its positions differ (the prior, the confidence, the Kelly estimate and, once the
+    adaptive mix has moved its share, the allocation set them) and a quote P&L weighs each trade by its size. The
+    engine's first estimate, after its 30th trade, is the one on returns."""
     db = Path(runs[0]["journal"])
     outcomes = _last_engine_state(db)["outcomes"]["stat_arb"]
-    assert len(outcomes) == 36
+    assert len(outcomes) == 51
     on_returns = trade_stats([o[0] for o in outcomes]).kelly
     on_quote = trade_stats([o[1] for o in outcomes]).kelly
-    assert round(on_returns, 3) == 0.0 and round(on_quote, 3) == 0.012
+    assert round(on_returns, 3) == 0.004 and round(on_quote, 3) == 0.078
     first_30 = trade_stats([o[0] for o in outcomes[:30]]).kelly
     first = next(json.loads(d) for (d,) in query(
         db, "SELECT decision_json FROM decisions WHERE strategy = 'stat_arb' ORDER BY id")
