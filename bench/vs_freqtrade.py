@@ -4,8 +4,8 @@
 
 Runs our engine (strategies, risk, paper simulator, journal: `executor.py backtest`, see `our_command`) and
 `freqtrade backtesting` on the same candles, alternating the two N times (default 3), and prints for each side
-the wall time and peak RSS of the whole process (from `wait4`: the largest resident set of the process and of
-any child it waited for), the medians, their ratios, and each side's trade count and net P&L. freqtrade runs
+the wall time, CPU time and peak RSS of the whole process (from `wait4`: its own and its waited children's CPU,
+the largest resident set among them), the medians, their ratios, and each side's trade count and net P&L. freqtrade runs
 offline: its market list comes from `ftshim.markets` on 127.0.0.1, its strategy is `ftshim/strategy/`, and
 its trade list is checked against the recorded one in `../shared/parity/` (the check is printed).
 
@@ -52,9 +52,11 @@ EXAMPLE_SETTINGS = REPO / "strategies" / "examples" / "ema_rsi_cross.strategies.
 
 @dataclass(frozen=True)
 class Measured:
-    """One whole process: wall time from start to exit, its peak RSS, its exit code."""
+    """One whole process: wall time from start to exit, CPU time (user + system, its waited children's
+    included: the figure that a busy shared machine disturbs least), its peak RSS, its exit code."""
 
     wall_s: float
+    cpu_s: float
     peak_rss_mb: float
     returncode: int
 
@@ -77,7 +79,7 @@ def measure(command: list[str], log: Path, env: dict[str, str] | None = None, cw
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(wall, usage.ru_maxrss / 1024, process.returncode)
+    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode)
 
 
 def our_command(home: Path, data: Path) -> tuple[list[str], dict[str, str], str]:
@@ -131,7 +133,7 @@ def failed(side: str, measured: Measured, log: Path) -> None:
 def median_line(side: str, runs: list[Measured]) -> str:
     walls = ", ".join(f"{r.wall_s:.1f}" for r in runs)
     return (f"{side}: median {statistics.median(r.wall_s for r in runs):.2f} s wall ({walls}), "
-            f"peak RSS {max(r.peak_rss_mb for r in runs):.0f} MB")
+            f"{statistics.median(r.cpu_s for r in runs):.2f} s CPU, peak RSS {max(r.peak_rss_mb for r in runs):.0f} MB")
 
 
 def run_ours(data: Path, scratch: Path, index: int) -> tuple[Measured, Outcome, str]:
@@ -145,9 +147,9 @@ def run_ours(data: Path, scratch: Path, index: int) -> tuple[Measured, Outcome, 
 
 
 def run_freqtrade(venv: Path, data: Path, market_url: str, scratch: Path,
-                  index: int) -> tuple[Measured, ParityCheck | None, int]:
+                  index: int) -> tuple[Measured, ParityCheck | None, Outcome]:
     """One freqtrade run: its measure, the check of its trades against the recorded list (on the fixture
-    only: there is no recorded list for other candles) and its trade count."""
+    only: there is no recorded list for other candles) and its trade count and net P&L."""
     user_data = scratch / f"freqtrade-{index}"
     user_data.mkdir()
     config = user_data / "config.json"
@@ -158,7 +160,7 @@ def run_freqtrade(venv: Path, data: Path, market_url: str, scratch: Path,
         failed("freqtrade", measured, log)
     trades = freqtrade_trades(user_data, FREQTRADE_STRATEGY)
     check = compare(recorded_trades(RECORDED_TRADES), trades) if data == DEFAULT_DATA.resolve() else None
-    return measured, check, len(trades.trades)
+    return measured, check, Outcome(len(trades.trades), trades.net)
 
 
 def alternate(repeats: int, data: Path, freqtrade: tuple[Path, str] | None) -> None:
@@ -180,19 +182,22 @@ def alternate(repeats: int, data: Path, freqtrade: tuple[Path, str] | None) -> N
             if freqtrade is None:
                 continue
             progress(f"run {index + 1}/{repeats}: freqtrade {freqtrade[1]}")
-            measured, check, trade_count = run_freqtrade(freqtrade[0], data, market_url, scratch, index)
+            measured, check, their_outcome = run_freqtrade(freqtrade[0], data, market_url, scratch, index)
             theirs.append(measured)
             checks.append(check)
-            progress(f"  {measured.wall_s:.1f} s, {measured.peak_rss_mb:.0f} MB, {trade_count} trades")
+            progress(f"  {measured.wall_s:.1f} s, {measured.peak_rss_mb:.0f} MB, {their_outcome.trades} trades")
     print(f"same work: {what}; candles {data.name}; {repeats} alternating run(s) a side")
     print(median_line("ours", ours) + f"; {outcome.trades:,} trades, net {outcome.net_usdt:,.3f} USDT")
     if freqtrade is None:
         print(f"freqtrade: {RECORDED_FREQTRADE}")
         return
-    print(median_line(f"freqtrade {freqtrade[1]}", theirs) + f"; {trade_count:,} trades")
+    print(median_line(f"freqtrade {freqtrade[1]}", theirs)
+          + f"; {their_outcome.trades:,} trades, net {their_outcome.net_usdt:,.3f} USDT")
     wall_ratio = statistics.median(r.wall_s for r in ours) / statistics.median(r.wall_s for r in theirs)
+    cpu_ratio = statistics.median(r.cpu_s for r in ours) / statistics.median(r.cpu_s for r in theirs)
     rss_ratio = max(r.peak_rss_mb for r in ours) / max(r.peak_rss_mb for r in theirs)
-    print(f"ratio ours/freqtrade: wall {wall_ratio:.3f} (1/{1 / wall_ratio:.1f}), peak RSS {rss_ratio:.3f}")
+    print(f"ratio ours/freqtrade: wall {wall_ratio:.3f} (1/{1 / wall_ratio:.1f}), CPU {cpu_ratio:.3f} "
+          f"(1/{1 / cpu_ratio:.1f}), peak RSS {rss_ratio:.3f}")
     last = checks[-1]
     if last is None:
         print("no recorded freqtrade trade list for these candles: the shim is checked on the fixture only")
