@@ -33,6 +33,7 @@ from ftshim.markets import exchange_info, serve
 from ftshim.parity import ParityCheck, compare, freqtrade_trades, recorded_trades
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # for `runtime.parity`, which sets up our side's run
 SHARED = REPO.parent / "shared"
 DEFAULT_DATA = SHARED / "fixtures" / "candles" / "binance_spot_5m_nfi"
 RECORDED_MARKETS = SHARED / "fixtures" / "rest" / "nautilus_btcusdt_2021-10" / "http_spot_market_exchange_info.json"
@@ -85,17 +86,18 @@ def measure(command: list[str], log: Path, env: dict[str, str] | None = None, cw
 def our_command(home: Path, data: Path) -> tuple[list[str], dict[str, str], str]:
     """Our side as one documented command: the command, its environment and what it runs.
 
-    The EMA/RSI cross example plugin with its settings copied into the home; until that plugin exists in this
-    checkout, the default strategies' backtest stands in (and the output says so)."""
+    The EMA/RSI cross example plugin as its parity run sets it up (`runtime.parity`: the settings copied into
+    the home, the environment, the flags); until that plugin is in this checkout, the default strategies'
+    backtest stands in (and the output says so)."""
     command = [str(REPO / ".venv" / "bin" / "python"), str(REPO / "executor.py"), "backtest", "--data", str(data),
-               "--home", str(home), "--balance", str(BALANCE_USDT), "--format", "json"]
-    env = dict(os.environ)
+               "--home", str(home), "--format", "json"]
     if not EXAMPLE_SETTINGS.is_file():
-        return command, env, "STAND-IN: the default strategies (the EMA/RSI cross example plugin is not here yet)"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "strategies.json").write_bytes(EXAMPLE_SETTINGS.read_bytes())
-    env["STRATEGIES"] = EXAMPLE_PLUGIN
-    return command, env, f"the EMA/RSI cross ({EXAMPLE_PLUGIN})"
+        return ([*command, "--balance", str(BALANCE_USDT)], dict(os.environ),
+                "STAND-IN: the default strategies (the EMA/RSI cross example plugin is not here yet)")
+    from runtime.parity import backtest_flags, parity_env, prepare_home
+
+    prepare_home(home)
+    return [*command, *backtest_flags()], {**os.environ, **parity_env()}, f"the EMA/RSI cross ({EXAMPLE_PLUGIN})"
 
 
 def our_outcome(stdout: Path) -> Outcome:
