@@ -89,8 +89,8 @@ def fetch_key_permissions(config: BinanceConfig) -> KeyPermissions:
     except Error as refused:  # Binance answered, and refused the key
         code = binance_code(refused)
         raise LiveRefused(PreflightCode.KEY_REFUSED, (
-            f"Binance refused the API key ({code} {message(refused)}): check BINANCE_API_KEY and BINANCE_API_SECRET, "
-            f"and that the key allows this machine's IP address in {API_MANAGEMENT}"),
+            f"Binance refused the API key ({code} {message(refused)}): check BINANCE_API_KEY and its secret or key "
+            f"file, and that the key allows this machine's IP address in {API_MANAGEMENT}"),
             binance_code=code, url=config.rest_url) from None
     except ExecutorError as unknown:  # unreachable, rate-limited or banned, an unreadable answer
         raise _unknown(config, unknown.message, unknown.code) from None
