@@ -174,7 +174,7 @@ def _testnet_account(config: BinanceConfig, key: dict[str, str]) -> Check:
     except Error as refused:
         return fail(CheckId.BINANCE_KEY_PERMISSIONS, f"the testnet refused the key ({binance_code(refused)} "
                                                      f"{message(refused)}): check BINANCE_TESTNET_API_KEY and "
-                                                     "BINANCE_TESTNET_API_SECRET (testnet keys come from "
+                                                     "its secret or key file (testnet keys come from "
                                                      "testnet.binance.vision)", **key)
     except ExecutorError as unknown:
         return fail(CheckId.BINANCE_KEY_PERMISSIONS, f"the testnet account could not be read ({unknown.message})",
