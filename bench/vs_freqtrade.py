@@ -138,6 +138,11 @@ def median_line(side: str, runs: list[Measured]) -> str:
             f"{statistics.median(r.cpu_s for r in runs):.2f} s CPU, peak RSS {max(r.peak_rss_mb for r in runs):.0f} MB")
 
 
+def ratio_text(ratio: float) -> str:
+    """0.195 as "0.195 (1/5.1)", 2.3 as "2.300 (2.3 times freqtrade's)"."""
+    return f"{ratio:.3f} (1/{1 / ratio:.1f})" if ratio < 1 else f"{ratio:.3f} ({ratio:.1f} times freqtrade's)"
+
+
 def run_ours(data: Path, scratch: Path, index: int) -> tuple[Measured, Outcome, str]:
     home = scratch / f"ours-{index}"
     command, env, what = our_command(home, data)
@@ -198,8 +203,8 @@ def alternate(repeats: int, data: Path, freqtrade: tuple[Path, str] | None) -> N
     wall_ratio = statistics.median(r.wall_s for r in ours) / statistics.median(r.wall_s for r in theirs)
     cpu_ratio = statistics.median(r.cpu_s for r in ours) / statistics.median(r.cpu_s for r in theirs)
     rss_ratio = max(r.peak_rss_mb for r in ours) / max(r.peak_rss_mb for r in theirs)
-    print(f"ratio ours/freqtrade: wall {wall_ratio:.3f} (1/{1 / wall_ratio:.1f}), CPU {cpu_ratio:.3f} "
-          f"(1/{1 / cpu_ratio:.1f}), peak RSS {rss_ratio:.3f}")
+    print(f"ratio ours/freqtrade: wall {ratio_text(wall_ratio)}, CPU {ratio_text(cpu_ratio)}, "
+          f"peak RSS {ratio_text(rss_ratio)}")
     last = checks[-1]
     if last is None:
         print("no recorded freqtrade trade list for these candles: the shim is checked on the fixture only")
