@@ -3,6 +3,7 @@
 An entry is refused while anything blocks it (`entry_blockers`), then sized and capped:
 
     fraction = kelly_fraction × (Kelly estimate, or the prior) × confidence × allocation × breaker multiplier
+               × the signal's size multiplier (at most MAX_SIGNAL_SIZE_MULTIPLIER = 1.2; 1 unless it asks)
     quote    = fraction × equity                        (a manual request: the requested amount × breaker multiplier)
     capped by  max_position_size_pct × equity          (and the code ceiling, whatever the config says)
                max_total_exposure_pct × equity − exposure  (or less: CAPITAL_RULE, `core.risk.capital`)
