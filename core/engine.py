@@ -11,10 +11,12 @@ STOP_LOSS_LIMIT below) is placed; if the exchange refuses the OCO a lone stop is
 can be placed, the position is closed at market. Stops only move up: where the symbol allows trailing stops the
 OCO's stop leg carries a trailing delta and the exchange trails it (`core.risk.trailing.native_trailing_delta`);
 elsewhere the engine's ladder moves it, and a replacement is built and checked before the working one is
-cancelled. A stop-limit whose trigger the market crossed without
-filling it (a gap through its limit: Binance leaves it resting, unfilled) is cancelled at the end of that
-cycle and the position is sold at market (`STOP_GAPPED`). An exit never sells before the exchange confirms
-that the protection it replaces is cancelled: a leg that filled meanwhile is never sold twice.
+cancelled. A position whose Signal carried a stop plan (`core.stop_plan`: breakeven plus fees, then a trail) is
+moved by its plan instead of the ladder, always with fixed stops the engine re-places. A stop-limit whose
+trigger the market crossed without filling it (a gap through its limit: Binance leaves it resting, unfilled) is
+cancelled at the end of that cycle and the position is sold at market (`STOP_GAPPED`). An exit never sells
+before the exchange confirms that the protection it replaces is cancelled: a leg that filled meanwhile is never
+sold twice.
 """
 
 from __future__ import annotations
@@ -991,9 +993,10 @@ class Engine:
                                         self.cycle_ms))
 
     def _trail(self, holding: Holding, time_ms: int) -> None:
-        """Move the stop up the ladder. The replacement OCO is built and checked before the working protection is
-        cancelled: a replacement that cannot be placed leaves the old one working (never a window with none),
-        and a new stop already at or above the last price means the market is below it: sell now."""
+        """Move the stop up the ladder (or by the holding's stop plan). The replacement OCO is built and checked
+        before the working protection is cancelled: a replacement that cannot be placed leaves the old one working
+        (never a window with none), and a new stop already at or above the last price means the market is below
+        it: sell now."""
         if holding.stop_plan is not None:
             new_stop = self._planned_stop(holding)
         else:

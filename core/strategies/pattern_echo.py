@@ -28,6 +28,9 @@ that had completed before the day's first bar, and that first bar itself is not 
 the day's *pending* precursor and enters the library only once the day has closed and its move is known. A
 replay cut at any bar decides the same up to the cut (tested).
 
+Hours and days are counted as they complete in the data: across a gap in the data (an exchange maintenance
+window) the return from the last hour before it to the first after it counts as one hour's.
+
 **Cost.** Each bar updates the hour and day being built (a few float operations); each hour appends one
 (close, volume) to a bounded deque; the vector and the nearest-neighbour search run once per symbol per day, over
 at most `library_size` precursors (250 × 17 numbers).
