@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from core.events import Bar
 from core.indicators import Atr, Bollinger, Ema
@@ -66,6 +66,12 @@ class RegimeAtrConfig(StrategySettings):
     trail_atr: float = Field(default=1.5, gt=0, le=10)
     trail_step_pct: Decimal = Field(default=Decimal("0.25"), gt=0, lt=100)
     take_profit_pct: Decimal = Field(default=Decimal("6"), gt=0, lt=100)
+
+    @model_validator(mode="after")
+    def _trail_after_breakeven(self) -> RegimeAtrConfig:
+        if self.trail_at_pct < self.breakeven_at_pct:  # refused at start-up, not at the first signal
+            raise ValueError(f"trail_at_pct {self.trail_at_pct} is below breakeven_at_pct {self.breakeven_at_pct}")
+        return self
 
     @field_validator("stop_atr")
     @classmethod

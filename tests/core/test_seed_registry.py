@@ -34,3 +34,10 @@ def test_a_seed_strategys_settings_are_validated_by_its_own_model() -> None:
     with pytest.raises(ConfigError) as err:
         StrategySet.resolve(StrategyConfig.model_validate({"pattern_echo": {"max_distance": 0}}))
     assert err.value.setting == "strategies.pattern_echo.max_distance"
+
+
+def test_a_regime_atr_plan_that_would_trail_before_breakeven_is_refused_at_start_up() -> None:
+    with pytest.raises(ConfigError) as err:
+        StrategySet.resolve(StrategyConfig.model_validate(
+            {"regime_atr": {"breakeven_at_pct": "3", "trail_at_pct": "2"}}))
+    assert err.value.setting == "strategies.regime_atr"
