@@ -25,7 +25,7 @@ from exchange.binance.config import BinanceConfig, venue_rest_url
 from exchange.binance.errors import binance_code, message
 from exchange.binance.limits import Cost
 from exchange.binance.rest import RestClient
-from exchange.binance.user_stream import SubscriptionRefused, check_answer
+from exchange.binance.user_stream import SubscriptionRefused, check_answer, subscribe_signature
 from exchange.feeds.live import wall_clock_ms
 from memory.redact import mask_secret
 from runtime.doctor.model import Check, CheckId, fail, ok, skipped, warn
@@ -190,26 +190,43 @@ def _testnet_account(config: BinanceConfig, key: dict[str, str]) -> Check:
 
 
 def user_data_check(config: BinanceConfig) -> Check:
-    """Subscribe to the user-data stream over the WebSocket API, then unsubscribe: what `run` needs for fills."""
+    """Subscribe to the user-data stream over the WebSocket API, then unsubscribe: what `run` needs for fills.
+
+    Signed at the server's clock, synced first over REST, exactly as `run` subscribes
+    (`exchange.binance.user_stream.subscribe_signature`): a local clock off by more than recvWindow fails the
+    clock check, and must not also make this check fail where `run` would subscribe."""
+    rest = RestClient(config, clock_ms=wall_clock_ms, sleep_s=time.sleep)
     try:
-        subscription = asyncio.run(asyncio.wait_for(_subscribe_and_leave(config), USER_DATA_TIMEOUT_S))
+        rest.sync_time()
+        subscription = asyncio.run(asyncio.wait_for(_subscribe_and_leave(config, rest.server_time_ms),
+                                                    USER_DATA_TIMEOUT_S))
+    except Error as failed:  # the clock sync over REST
+        return fail(CheckId.BINANCE_USER_DATA, f"the server's clock could not be read at {config.rest_url} "
+                                               f"({binance_code(failed)} {message(failed)}), so no subscription was "
+                                               "tried: check the network and BINANCE_BASE_URL", url=config.rest_url)
+    except ExecutorError as held_back:  # rate limited or banned before the clock could be read
+        return fail(CheckId.BINANCE_USER_DATA, f"no user-data subscription tried: {held_back.message}",
+                    url=config.rest_url)
     except (SubscriptionRefused, ValueError, OSError, RuntimeError, TimeoutError) as failed:
         return fail(CheckId.BINANCE_USER_DATA, f"no user-data subscription at {config.ws_api_url} ({_why(failed)}): "
                                                "fills would not reach the executor; check the network and "
                                                "BINANCE_WS_API_URL", url=config.ws_api_url)
+    finally:
+        rest.close()
     return ok(CheckId.BINANCE_USER_DATA, "subscribed to the user-data stream and unsubscribed again",
               url=config.ws_api_url, subscription_id=subscription)
 
 
-async def _subscribe_and_leave(config: BinanceConfig) -> int:
+async def _subscribe_and_leave(config: BinanceConfig, server_time_ms: Callable[[], int]) -> int:
     settings = ConfigurationWebSocketAPI(api_key=config.api_key, api_secret=config.api_secret,
                                          stream_url=config.ws_api_url, timeout=config.timeout_ms)
     api = Spot(config_ws_api=settings).websocket_api
     await api.create_connection()
     try:
-        # The SDK raises ValueError for an error answer here, and returns errors as data elsewhere: both checked.
-        answer = await api.user_data_stream_subscribe_signature()
-        check_answer(answer.response)
+        # Errors come back as data (or "Websocket Reconnect" as a string): `subscribe_signature` and
+        # `check_answer` raise SubscriptionRefused for each.
+        answer = await subscribe_signature(api, server_time_ms())
+        check_answer(answer)
         subscription = int(answer.response.data().result.subscription_id)
         check_answer(await api.user_data_stream_unsubscribe(subscription_id=subscription))
         return subscription
