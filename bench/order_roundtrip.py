@@ -11,12 +11,13 @@ with the executor's own parts: the engine, the pump, a durable journal and `Bina
    gate) → the MARKET entry journaled, sent and acknowledged (filled against the fake's book) → the engine's
    protective OCO (its stop leg trailing on the exchange) journaled, sent and acknowledged. Timed from the decision
    to the OCO's acknowledgement; the position is closed between round trips (not timed).
-2. Start-up reconciliation (`runtime.state.reconcile_at_start`, what `run` and a tool acting on a stopped engine
-   do before acting) with N journal orders that are not final: a fifth of them resting on the exchange (NEW in
-   the journal), the rest journaled but never sent (a crash between journaling and sending), each looked up by its
-   client order id. This is the reconciliation that exists today (journal → exchange, one query per order, then
-   the exchange's open orders and balances); the exchange-side reconciliation (adopting unknown `cx-` orders,
-   recent trades) is being written separately and is not measured here.
+2. Start-up reconciliation as `run --mode testnet|live` does it (`runtime.venue_reconcile.reconcile_with_venue`:
+   unknown `cx-` orders adopted, missed trades caught up, every open journal order settled, balances compared,
+   positions protected) with N journal orders that are not final, decided in the ten minutes before a crash: a
+   fifth of them resting on the exchange (NEW in the journal), the rest journaled but never sent (a crash between
+   journaling and sending). Settled in bulk: per symbol one `allOrders` listing decides them by client id (an
+   absent order counts as never sent only where the listing proves it); prints the requests the loopback server
+   received.
 
 Prints figures; asserts nothing. Targets (issue 12): round trip p99 < 10 ms, reconciliation of 1,000 orders < 2 s.
 """
@@ -29,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
@@ -45,8 +47,9 @@ from exchange.binance.config import BinanceConfig  # noqa: E402
 from memory.journal import Journal  # noqa: E402
 from runtime.home import Home  # noqa: E402
 from runtime.pump import Pump  # noqa: E402
-from runtime.state import reconcile_at_start  # noqa: E402
-from tests.fakes.binance import FakeBinance, Limits  # noqa: E402
+from runtime.venue_reconcile import reconcile_with_venue  # noqa: E402
+from tests.fakes.binance import FakeBinance, Limits, Op  # noqa: E402
+from tests.fakes.binance.params import Params  # noqa: E402
 from tests.fakes.binance_support import KEY, RULES, SECRET, SYMBOL  # noqa: E402
 
 MANUAL_ONLY = ExecutorConfig.model_validate({"strategies": {"allocation": {"scalping": 0.0, "momentum": 0.0,
@@ -54,6 +57,7 @@ MANUAL_ONLY = ExecutorConfig.model_validate({"strategies": {"allocation": {"scal
 PRICE = Decimal("40000")
 FUNDS = {"USDT": Decimal("10000000")}
 RESTING_SHARE = 5  # one journal order in five rests on the exchange
+CRASH_AGO_MS = 10 * 60_000  # the journal's orders were decided in the ten minutes before the crash
 UNTHROTTLED = Limits(weight_per_minute=10_000_000, orders_per_10s=10_000_000, orders_per_day=10_000_000)
 
 
@@ -114,8 +118,9 @@ def roundtrips(count: int, folder: Path, *, durable: bool) -> list[float]:
     return times
 
 
-def reconciliation(orders: int, repeats: int, folder: Path) -> list[tuple[float, int]]:
-    """Seconds per `reconcile_at_start` over `orders` open journal orders, and the notes it produced."""
+def reconciliation(orders: int, repeats: int, folder: Path) -> list[tuple[float, int, Counter[Op]]]:
+    """Seconds per `reconcile_with_venue` over `orders` open journal orders, its notes, and the requests the loopback
+    Binance received during it."""
     results = []
     resting = orders // RESTING_SHARE
     symbols = [f"B{i:02d}USDT" for i in range(-(-resting // 150))]  # at most 150 resting orders per symbol
@@ -126,30 +131,36 @@ def reconciliation(orders: int, repeats: int, folder: Path) -> list[tuple[float,
         with FakeBinance(rules, FUNDS, api_key=KEY, api_secret=SECRET) as fake:
             for symbol in rules:
                 fake.trade(symbol, PRICE)
-            exchange = adapter_for(fake)
             journal = Journal(home.journal)
             now = int(time.time() * 1000)
-            engine = Engine(MANUAL_ONLY, rules, Portfolio("USDT", dict(FUNDS)), list(rules), now)
+            decided = now - CRASH_AGO_MS
             with journal.batch():
                 for i in range(orders):
                     symbol = symbols[i // 150] if i < resting else SYMBOL
                     order = OrderRequest(client_order_id=f"cx-b-{now:x}-{i:x}", symbol=symbol, side=Side.BUY,
                                          type=OrderType.LIMIT, quantity=Decimal("0.001"),
                                          price=Decimal("20000") + i, time_in_force=TimeInForce.GTC)
-                    journal.record_order_intent(order, time_ms=now - 60_000, strategy=None, position_id=None,
+                    journal.record_order_intent(order, time_ms=decided + i, strategy=None, position_id=None,
                                                 reason="bench", durable=False)
-                    if i < resting:
-                        exchange.place_order(order, now)
+                    if i < resting:  # sent before the crash: straight into the loopback venue, no request counted
+                        fake.venue.place_order(Params({"symbol": symbol, "side": "BUY", "type": "LIMIT",
+                                                       "timeInForce": "GTC", "quantity": "0.001",
+                                                       "price": str(order.price),
+                                                       "newClientOrderId": order.client_order_id}), fake.now_ms())
                         journal.update_order(order.client_order_id, status=OrderStatus.NEW, executed_qty=Decimal(0),
-                                             cum_quote=Decimal(0), time_ms=now, reason=None)
+                                             cum_quote=Decimal(0), time_ms=decided + i, reason=None)
+            exchange = adapter_for(fake)
+            engine = Engine(MANUAL_ONLY, rules, Portfolio("USDT", dict(FUNDS)), list(rules), now)
             pump = Pump(engine, exchange, journal)
+            fake.requests.clear()
             started = time.perf_counter()
             with journal.batch():
-                notes = reconcile_at_start(home, journal, pump, replay_after_ms=None)
-            results.append((time.perf_counter() - started, len(notes)))
+                report = reconcile_with_venue(home, journal, pump, exchange, int(time.time() * 1000))
+            results.append((time.perf_counter() - started, len(report.notes()), Counter(fake.requests)))
             left_open = len(journal.open_orders())
-            if left_open != resting:
-                raise SystemExit(f"reconciliation left {left_open} open journal orders, expected {resting}")
+            if left_open != resting or len(report.resolved) != orders - resting:
+                raise SystemExit(f"reconciliation left {left_open} open journal orders (expected {resting}) and "
+                                 f"resolved {len(report.resolved)} (expected {orders - resting})")
             exchange.close()
             journal.close()
     return results
@@ -172,13 +183,16 @@ def main() -> None:
             print(f"  journal {label}  p50 {statistics.median(times):.2f} ms   p99 {percentile(times, 0.99):.2f} ms"
                   f"   max {max(times):.2f} ms")
         runs = reconciliation(args.journal_orders, args.repeats, folder)
-        print(f"start-up reconciliation (runtime.state.reconcile_at_start: journal → exchange by client id, then "
-              f"open orders and balances; the exchange-side adoption is not built yet), {args.journal_orders} open "
-              f"journal orders ({args.journal_orders // RESTING_SHARE} resting on the exchange, the rest never sent), "
+        print(f"start-up reconciliation (runtime.venue_reconcile.reconcile_with_venue, what run --mode testnet|live "
+              f"does), {args.journal_orders} open journal orders decided in the {CRASH_AGO_MS // 60_000} minutes "
+              f"before a crash ({args.journal_orders // RESTING_SHARE} resting on the exchange, the rest never sent), "
               "Binance's request-weight limit in force:")
-        seconds = [s for s, _ in runs]
+        seconds = [s for s, _, _ in runs]
         print(f"  {', '.join(f'{s:.2f} s' for s in seconds)}   median {statistics.median(seconds):.2f} s   "
               f"({runs[0][1]} notes; target < 2 s)")
+        requests = runs[0][2]
+        print(f"  requests the loopback Binance received: {sum(requests.values())} "
+              f"({', '.join(f'{op.value} {n}' for op, n in requests.most_common())})")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

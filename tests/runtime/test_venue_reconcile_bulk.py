@@ -1,0 +1,189 @@
+"""Start-up reconciliation in bulk (`runtime.venue_reconcile.settle` over `BinanceExchange.order_history`), against
+the loopback Binance through the real SDK: a symbol's `allOrders` listing decides most journal orders by client id
+at once, an order absent from it is called never sent only where the listing proves it, and the fake counts every
+request it received."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from core.config import ExecutorConfig
+from core.engine import Engine
+from core.portfolio import Portfolio
+from core.types import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from exchange.binance import BinanceExchange
+from memory.journal import Journal
+from runtime.home import Home
+from runtime.pump import Pump
+from runtime.reconcile import NEVER_SENT
+from runtime.venue_reconcile import VenueReconciliation, reconcile_with_venue
+from tests.fakes.binance import FakeBinance, Op
+from tests.fakes.binance.params import Params
+from tests.fakes.binance_support import KEY, RULES, SECRET, SYMBOL
+from tests.runtime.test_venue_reconcile import FUNDS, account, buy_then_crash, restart, sell_ocos
+
+HOUR_MS = 3_600_000
+
+
+class ShiftedClock:
+    """The loopback Binance's clock, moved on by hand (an order placed "30 hours ago")."""
+
+    def __init__(self) -> None:
+        self.shift_ms = 0
+
+    def __call__(self) -> int:
+        return time.time_ns() // 1_000_000 + self.shift_ms
+
+
+@pytest.fixture
+def clock() -> ShiftedClock:
+    return ShiftedClock()
+
+
+@pytest.fixture
+def fake(clock: ShiftedClock) -> Iterator[FakeBinance]:
+    with FakeBinance({SYMBOL: RULES}, FUNDS, api_key=KEY, api_secret=SECRET, clock_ms=clock) as server:
+        server.set_book(SYMBOL, [(Decimal("99.99"), Decimal(50))], [(Decimal("100.01"), Decimal(50))])
+        server.trade(SYMBOL, Decimal("100"))
+        yield server
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def limit_buy(client_id: str, price: str, quantity: str = "0.1") -> OrderRequest:
+    return OrderRequest(client_order_id=client_id, symbol=SYMBOL, side=Side.BUY, type=OrderType.LIMIT,
+                        quantity=Decimal(quantity), price=Decimal(price), time_in_force=TimeInForce.GTC)
+
+
+def place_on_venue(fake: FakeBinance, order: OrderRequest) -> None:
+    """Straight into the loopback venue (no REST request counted): what an earlier process had sent."""
+    fake.venue.place_order(Params({"symbol": order.symbol, "side": order.side.value, "type": order.type.value,
+                                   "timeInForce": "GTC", "quantity": str(order.quantity), "price": str(order.price),
+                                   "newClientOrderId": order.client_order_id}), fake.now_ms())
+
+
+def journal_orders(home: Path, orders: list[tuple[OrderRequest, int, OrderStatus]]) -> None:
+    """The journal a crashed process left: each order's intent at its decision time, with the status it knew."""
+    with Journal(home / "journal.db") as journal, journal.batch():
+        for order, decided_ms, status in orders:
+            journal.record_order_intent(order, time_ms=decided_ms, strategy=None, position_id=None, reason="test",
+                                        durable=False)
+            if status is not OrderStatus.PENDING_SEND:
+                journal.update_order(order.client_order_id, status=status, executed_qty=Decimal(0),
+                                     cum_quote=Decimal(0), time_ms=decided_ms, reason=None)
+
+
+def reconcile(home: Path, fake: FakeBinance) -> tuple[Journal, Engine, BinanceExchange, VenueReconciliation]:
+    journal = Journal(home / "journal.db")
+    engine = Engine(ExecutorConfig(), {SYMBOL: RULES}, Portfolio("USDT", dict(FUNDS)), [SYMBOL], wall_ms())
+    exchange = BinanceExchange(account(fake))
+    exchange.start()
+    fake.requests.clear()
+    with journal.batch():
+        report = reconcile_with_venue(Home.resolve(str(home)), journal, Pump(engine, exchange, journal), exchange,
+                                      wall_ms())
+    return journal, engine, exchange, report
+
+
+def test_a_thousand_journal_orders_are_settled_with_a_few_bulk_requests(fake: FakeBinance, tmp_path: Path) -> None:
+    """100 resting on the exchange, 900 journaled in the ten minutes before a crash and never sent: every one is
+    decided, and the fake receives a few dozen requests, not one per order."""
+    decided = wall_ms() - 10 * 60_000
+    orders = []
+    for i in range(1000):
+        order = limit_buy(f"cx-b-{i}", f"{60 + i % 40}")
+        if i < 100:
+            place_on_venue(fake, order)
+        orders.append((order, decided + i, OrderStatus.NEW if i < 100 else OrderStatus.PENDING_SEND))
+    journal_orders(tmp_path, orders)
+    journal, _, exchange, report = reconcile(tmp_path, fake)
+    try:
+        assert len(report.resolved) == 900 and all(r.exchange_status is None for r in report.resolved)
+        assert {r.client_order_id for r in journal.open_orders()} == {f"cx-b-{i}" for i in range(100)}
+        assert all(journal.order(f"cx-b-{i}").last_reason == NEVER_SENT for i in range(100, 1000))  # type: ignore[union-attr]
+        assert fake.requests[Op.QUERY_ORDER] == 0 and fake.requests[Op.ALL_ORDERS] == 1
+        assert sum(fake.requests.values()) < 20, fake.requests
+        assert len(fake.venue.ledger()) == 100  # nothing resent
+    finally:
+        exchange.close()
+        journal.close()
+
+
+def test_an_order_older_than_the_listing_is_looked_up_not_called_never_sent(
+        fake: FakeBinance, clock: ShiftedClock, tmp_path: Path) -> None:
+    """Sent and cancelled 30 hours ago (past what `allOrders` lists in one window), then a never-sent order of the
+    same age: both absent from the listing, and the listing cannot tell them apart; each is looked up."""
+    sent, unsent = limit_buy("cx-old-1", "90"), limit_buy("cx-old-2", "91")
+    place_on_venue(fake, sent)
+    fake.venue.cancel_order(Params({"symbol": SYMBOL, "origClientOrderId": sent.client_order_id}), fake.now_ms())
+    decided = wall_ms()
+    journal_orders(tmp_path, [(sent, decided, OrderStatus.NEW), (unsent, decided, OrderStatus.PENDING_SEND)])
+    clock.shift_ms = 30 * HOUR_MS  # the restart comes 30 hours later
+    journal, _, exchange, report = reconcile(tmp_path, fake)
+    try:
+        outcome = {r.client_order_id: r.exchange_status for r in report.resolved}
+        assert outcome == {"cx-old-1": OrderStatus.CANCELED, "cx-old-2": None}
+        assert fake.requests[Op.QUERY_ORDER] == 2
+        assert journal.order("cx-old-1").status is OrderStatus.CANCELED  # type: ignore[union-attr]
+    finally:
+        exchange.close()
+        journal.close()
+
+
+def test_an_order_journaled_in_the_last_recv_window_is_looked_up(fake: FakeBinance, tmp_path: Path) -> None:
+    """Decided a moment ago: a request signed then could still be carried out, so its absence proves nothing yet."""
+    journal_orders(tmp_path, [(limit_buy("cx-new-1", "90"), wall_ms(), OrderStatus.PENDING_SEND)])
+    journal, _, exchange, report = reconcile(tmp_path, fake)
+    try:
+        (resolved,) = report.resolved
+        assert resolved.exchange_status is None and fake.requests[Op.QUERY_ORDER] == 1
+    finally:
+        exchange.close()
+        journal.close()
+
+
+def test_a_partially_filled_order_takes_its_fills_and_state_from_the_bulk_answers(fake: FakeBinance,
+                                                                                 tmp_path: Path) -> None:
+    order = limit_buy("cx-part-1", "100", quantity="0.5")
+    place_on_venue(fake, order)
+    journal_orders(tmp_path, [(order, wall_ms() - 10 * 60_000, OrderStatus.NEW)])
+    fake.set_book(SYMBOL, [(Decimal("99"), Decimal(5))], [(Decimal("99.5"), Decimal("0.2"))])  # 0.2 of 0.5 fills
+    assert fake.venue.ledger()[0].last.status is OrderStatus.PARTIALLY_FILLED
+    journal, _, exchange, report = reconcile(tmp_path, fake)
+    try:
+        row = journal.order("cx-part-1")
+        assert row is not None and row.status is OrderStatus.PARTIALLY_FILLED and row.executed_qty == Decimal("0.2")
+        assert report.fills_caught_up >= 1 and fake.requests[Op.QUERY_ORDER] == 0
+    finally:
+        exchange.close()
+        journal.close()
+
+
+def test_an_oco_whose_take_profit_filled_while_down_is_settled_leg_by_leg(fake: FakeBinance, tmp_path: Path) -> None:
+    buy_then_crash(tmp_path, fake, before=False)
+    process, _ = restart(tmp_path, fake)  # protected by an OCO, then stopped
+    protection = process.engine.holdings[SYMBOL].protection_id
+    process.close()
+    legs = {o.last.order_type: o for o in fake.venue.open_orders(SYMBOL) if o.list_id != -1}
+    take_profit = legs[OrderType.LIMIT_MAKER].last.price
+    assert take_profit is not None and len(legs) == 2
+    fake.trade(SYMBOL, take_profit + 1)  # the take-profit fills, the stop leg expires with it
+    fake.requests.clear()
+    process, report = restart(tmp_path, fake)
+    try:
+        assert SYMBOL not in process.engine.holdings and sell_ocos(fake) == []
+        statuses = {leg.wire_id: process.journal.order(leg.wire_id).status  # type: ignore[union-attr]
+                    for leg in legs.values()}
+        assert sorted(statuses.values()) == [OrderStatus.EXPIRED, OrderStatus.FILLED]
+        assert all(process.journal.order(w).list_client_id == protection for w in statuses)  # type: ignore[union-attr]
+        assert all(r.exchange_status is not None for r in report.resolved)  # nothing called never sent
+        assert fake.requests[Op.QUERY_ORDER] <= 1  # at most the traded leg, to name its list
+    finally:
+        process.close()
