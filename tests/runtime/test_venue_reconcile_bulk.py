@@ -187,3 +187,24 @@ def test_an_oco_whose_take_profit_filled_while_down_is_settled_leg_by_leg(fake: 
         assert fake.requests[Op.QUERY_ORDER] <= 1  # at most the traded leg, to name its list
     finally:
         process.close()
+
+
+def test_a_listing_longer_than_a_page_is_paged_by_order_id_and_proves_only_what_follows_its_first_page(
+        fake: FakeBinance, tmp_path: Path) -> None:
+    started = fake.now_ms()
+    for i in range(1100):  # placed and cancelled: more than one page (1,000), never more than 200 open at once
+        place_on_venue(fake, limit_buy(f"cx-p-{i}", "90"))
+        fake.venue.cancel_order(Params({"symbol": SYMBOL, "origClientOrderId": f"cx-p-{i}"}), fake.now_ms())
+    exchange = BinanceExchange(account(fake))
+    exchange.start()
+    fake.requests.clear()
+    try:
+        history = exchange.order_history(SYMBOL, started - 60_000)
+        assert set(history.views) == {f"cx-p-{i}" for i in range(1100)}
+        assert all(v.status is OrderStatus.CANCELED for v in history.views.values())
+        assert fake.requests[Op.ALL_ORDERS] == 2 and fake.requests[Op.QUERY_ORDER] == 0
+        first_page_oldest = min(o.created_ms for o in fake.venue.ledger())
+        assert history.complete_since_ms > first_page_oldest  # a full page proves nothing before its oldest order
+        assert not history.proves_never_sent("cx-never", started - 30_000, 0)
+    finally:
+        exchange.close()
