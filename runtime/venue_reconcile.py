@@ -62,6 +62,8 @@ class RemoteVenue(Exchange, Protocol):
 
     def catch_up(self, symbol: str, after_trade_id: int, since_ms: int | None = None) -> CatchUp: ...
 
+    def order_history(self, symbol: str, since_ms: int) -> OrderHistory: ...
+
     def close(self) -> None: ...
 
 
@@ -160,7 +162,7 @@ def settle(journal: Journal, pump: Pump, exchange: RemoteVenue, symbols: list[st
     settlement = Settlement()
     oldest = _oldest_open(journal.open_orders())
     histories: dict[str, OrderHistory] = {}
-    for symbol in [*symbols, *sorted(set(oldest) - set(symbols))]:
+    for symbol in symbols:
         last = journal.last_trade_id(symbol)
         since = oldest.get(symbol)
         caught = exchange.catch_up(symbol, -1 if last is None else last,
@@ -171,6 +173,8 @@ def settle(journal: Journal, pump: Pump, exchange: RemoteVenue, symbols: list[st
         if reports:
             settlement.fills += len(reports)
             pump.deliver(reports)
+    for symbol in sorted(set(oldest) - set(symbols)):  # open orders of a symbol the engine no longer trades
+        histories[symbol] = exchange.order_history(symbol, oldest[symbol] - CLOCK_SLACK_MS)
     undecided: dict[str, list[OrderRow]] = defaultdict(list)
     for row in journal.open_orders():
         history = histories.get(row.symbol)
