@@ -42,7 +42,7 @@ from core.risk.trailing import native_trailing_delta, trailing_stop, trailing_tr
 from core.strategies.base import ReadOnlySymbol
 from core.strategies.guard import checked_signal, fault_message
 from core.strategies.pairs import PairTrack
-from core.strategies.registry import StrategySet
+from core.strategies.registry import Active, StrategySet
 from core.types import (
     BIPS_PER_UNIT,
     Advice,
@@ -287,6 +287,10 @@ class Engine:
         self.faulted: dict[StrategyName, str] = {}
         self._symbol_rules: tuple[tuple[int, StrategyName, Any, Any, Any, bool], ...] = ()
         self._symbol_exits: dict[StrategyName, tuple[Any, Any, bool]] = {}
+        self._bar_hooks: tuple[tuple[StrategyName, Any, Any], ...] = ()
+        # The checkpointed state of strategies not loaded now (a file no longer trusted, a control run on the
+        # built-ins alone): kept as it was and saved again, so that a restart with them loaded resumes it.
+        self._unloaded_state: dict[str, Any] = {}
         self._wire_symbol_rules()
         self._silenced: set[StrategyName] = set()
         self._equity = portfolio.equity_float()
@@ -324,6 +328,8 @@ class Engine:
         if features is None:
             return
         features.on_bar(bar)
+        if self._bar_hooks:
+            self._strategy_bars(bar)
         close_ms = bar.close_time_ms
         self.regimes[symbol].update(close_ms, bar.high, bar.low, bar.close)
         self.cycle_ms = close_ms
@@ -442,6 +448,19 @@ class Engine:
                                     a.built_in) for a in live)
         self._symbol_exits = {a.name: (a.strategy.exit_reason, a.config, a.built_in) for a in live
                               if a.strategy.has_exit_rule}  # type: ignore[attr-defined]
+        self._bar_hooks = tuple((a.name, a.strategy.on_bar, a.config) for a in live
+                                if a.strategy.has_bar_hook)  # type: ignore[attr-defined]
+
+    def _strategy_bars(self, bar: Bar) -> None:
+        """Each stateful strategy sees the closed bar before its rules run on it."""
+        for name, on_bar, cfg in self._bar_hooks:
+            try:
+                on_bar(bar, cfg)
+            except Exception as exc:  # a plugin's fault must not stop the engine
+                self._strategy_faulted(name, bar.symbol, exc)
+
+    def _stateful(self) -> tuple[Active, ...]:
+        return tuple(a for a in self.strategies.symbol if a.strategy.has_bar_hook)  # type: ignore[attr-defined]
 
     def _strategy_faulted(self, name: StrategyName, symbol: str | None, exc: Exception) -> None:
         """The safe wrapper's other half: a strategy that raised is silenced until restart, with one notice (the
@@ -1163,6 +1182,8 @@ class Engine:
             "live_signals": sorted([s, str(k)] for s, flags in self._episodes.items()
                                    for k, slot in self._slots.items() if flags[slot]),
             "silenced": sorted(str(k) for k in self._silenced),
+            "strategy_state": {**self._unloaded_state,
+                               **{str(a.name): a.strategy.state() for a in self._stateful()}},  # type: ignore[attr-defined]
         }
 
     @classmethod
@@ -1210,11 +1231,26 @@ class Engine:
             if slot is not None and symbol in engine._episodes:
                 engine._episodes[symbol][slot] = True
         engine._silenced = {StrategyName(k) for k in state["silenced"]}
+        engine._restore_strategy_state(state.get("strategy_state", {}))
         engine._breakers_ms = engine.now_ms
         engine.cycle_ms = engine.now_ms
         for name in engine.outcomes:
             engine._update_stats(name)
         return engine
+
+    def _restore_strategy_state(self, saved: dict[str, Any]) -> None:
+        """Each stateful strategy's own state from the checkpoint. One that cannot take it back is silenced with a
+        notice; one the checkpoint has no state for (new since) starts from nothing and warms up on the bars."""
+        stateful = self._stateful()
+        loaded = {str(a.name) for a in stateful}
+        self._unloaded_state = {name: state for name, state in saved.items() if name not in loaded}
+        for active in stateful:
+            if active.name not in saved:
+                continue
+            try:
+                active.strategy.restore(saved[active.name], active.config)  # type: ignore[attr-defined]
+            except Exception as exc:  # a plugin's fault must not stop the restore
+                self._strategy_faulted(active.name, None, exc)
 
     def _restore_pairs(self, state: dict[str, Any]) -> None:
         """Each pair strategy's spread from the checkpoint. A checkpoint from before strategies were plugins has
