@@ -10,9 +10,10 @@ brought to it here, in this order:
    delivered as the user-data stream would have (fills are deduplicated by trade id).
 3. Every order the journal does not know to be finished takes its state on the exchange; one the exchange never
    received (a crash between journaling and sending) is closed as refused, so the engine stops waiting for it.
-   In bulk (1,000 orders in well under a second, where one query each took ~6.5 s): per symbol the order
-   history since the oldest open journal order (`allOrders`, fetched with step 2's trades) decides orders by
-   client id; absence counts only where that history proves it; the rest are looked up by client order id.
+   In bulk (1,000 orders in well under a second, where one query each took ~6.5 s): per symbol with six open
+   journal orders or more, the order history since the oldest of them (`allOrders`, fetched with step 2's trades)
+   decides orders by client id; absence counts only where that history proves it; the rest are looked up by
+   client order id.
 4. Balances: each asset the engine counts (the quote asset and the universe's base assets) is compared with
    the account's; a difference is reported (journaled and in the report), never silently adopted.
 5. Every held position gets working protection (or is closed) before the first entry.
@@ -44,6 +45,9 @@ ZERO = Decimal(0)
 # adapter measured (that offset's own error, a slow send): an absent order is conclusive only this far inside the
 # span its history covers (`OrderHistory.proves_never_sent`).
 CLOCK_SLACK_MS = 5_000
+# allOrders weighs 20 and a lookup by client id 4 (rest-api.md): a symbol's open journal orders are listed in bulk
+# from six on.
+BULK_FROM_ORDERS = 6
 ADOPTED = "adopted at start-up: open on the exchange, unknown to the journal"
 _END_TYPES = {OrderStatus.CANCELED: ExecutionType.CANCELED, OrderStatus.REJECTED: ExecutionType.REJECTED,
               OrderStatus.EXPIRED: ExecutionType.EXPIRED, OrderStatus.EXPIRED_IN_MATCH: ExecutionType.EXPIRED}
@@ -154,11 +158,11 @@ def settle(journal: Journal, pump: Pump, exchange: RemoteVenue, symbols: list[st
     """The trades the journal has not seen, then the exchange's state of every order the journal holds open,
     delivered to the engine through the pump.
 
-    In bulk: per symbol, one `myTrades` page and the order history since the oldest open journal order
-    (`allOrders`, listed after the trades) decide most orders by client id at once. An order absent from the
-    history is taken as never sent only where the history proves it (`OrderHistory.proves_never_sent`); the
-    rest, and any order the history shows behind the journal, are looked up: by the symbol's open orders when
-    several remain, then one by one."""
+    In bulk: per symbol with `BULK_FROM_ORDERS` open journal orders or more, one `myTrades` page and the order
+    history since the oldest of them (`allOrders`, listed after the trades) decide most orders by client id at
+    once. An order absent from the history is taken as never sent only where the history proves it
+    (`OrderHistory.proves_never_sent`); the rest, and any order the history shows behind the journal, are looked
+    up: by the symbol's open orders when several remain, then one by one."""
     settlement = Settlement()
     oldest = _oldest_open(journal.open_orders())
     histories: dict[str, OrderHistory] = {}
@@ -194,11 +198,15 @@ def settle(journal: Journal, pump: Pump, exchange: RemoteVenue, symbols: list[st
 
 
 def _oldest_open(rows: list[OrderRow]) -> dict[str, int]:
-    """Per symbol, the decision time of its oldest open journal order."""
+    """Per symbol worth a bulk listing (more than `BULK_FROM_ORDERS` open journal orders), the decision time of
+    its oldest open journal order. Fewer are cheaper looked up one by one: a listing weighs as much as five lookups
+    (the running link's periodic settlement, with two OCO legs a position, stays at two lookups a symbol)."""
     oldest: dict[str, int] = {}
+    count: dict[str, int] = defaultdict(int)
     for row in rows:
         oldest[row.symbol] = min(row.time_ms, oldest.get(row.symbol, row.time_ms))
-    return oldest
+        count[row.symbol] += 1
+    return {symbol: ms for symbol, ms in oldest.items() if count[symbol] >= BULK_FROM_ORDERS}
 
 
 def _settle_one(settlement: Settlement, pump: Pump, row: OrderRow, view: OrderView | None, now_ms: int) -> None:

@@ -14,18 +14,20 @@ import pytest
 
 from core.config import ExecutorConfig
 from core.engine import Engine
+from core.events import Book
 from core.portfolio import Portfolio
 from core.types import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from exchange.binance import BinanceExchange
 from memory.journal import Journal
+from runtime.commands import CommandKind, execute
 from runtime.home import Home
 from runtime.pump import Pump
 from runtime.reconcile import NEVER_SENT
-from runtime.venue_reconcile import VenueReconciliation, reconcile_with_venue
+from runtime.venue_reconcile import BULK_FROM_ORDERS, VenueReconciliation, reconcile_with_venue
 from tests.fakes.binance import FakeBinance, Op
 from tests.fakes.binance.params import Params
 from tests.fakes.binance_support import KEY, RULES, SECRET, SYMBOL
-from tests.runtime.test_venue_reconcile import FUNDS, account, buy_then_crash, restart, sell_ocos
+from tests.runtime.test_venue_reconcile import FUNDS, account, restart, sell_ocos, start
 
 HOUR_MS = 3_600_000
 
@@ -67,6 +69,11 @@ def place_on_venue(fake: FakeBinance, order: OrderRequest) -> None:
     fake.venue.place_order(Params({"symbol": order.symbol, "side": order.side.value, "type": order.type.value,
                                    "timeInForce": "GTC", "quantity": str(order.quantity), "price": str(order.price),
                                    "newClientOrderId": order.client_order_id}), fake.now_ms())
+
+
+def unsent(count: int, decided_ms: int) -> list[tuple[OrderRequest, int, OrderStatus]]:
+    """Orders journaled and never sent: beside a test's own, they make the symbol worth a bulk listing."""
+    return [(limit_buy(f"cx-u-{i}", "80"), decided_ms, OrderStatus.PENDING_SEND) for i in range(count)]
 
 
 def journal_orders(home: Path, orders: list[tuple[OrderRequest, int, OrderStatus]]) -> None:
@@ -118,32 +125,44 @@ def test_a_thousand_journal_orders_are_settled_with_a_few_bulk_requests(fake: Fa
 
 def test_an_order_older_than_the_listing_is_looked_up_not_called_never_sent(
         fake: FakeBinance, clock: ShiftedClock, tmp_path: Path) -> None:
-    """Sent and cancelled 30 hours ago (past what `allOrders` lists in one window), then a never-sent order of the
-    same age: both absent from the listing, and the listing cannot tell them apart; each is looked up."""
-    sent, unsent = limit_buy("cx-old-1", "90"), limit_buy("cx-old-2", "91")
+    """Sent and cancelled 30 hours ago (past what `allOrders` lists in one window), beside never-sent orders of the
+    same age: all absent from the listing, which cannot tell them apart; each is looked up."""
+    sent = limit_buy("cx-old-1", "90")
     place_on_venue(fake, sent)
     fake.venue.cancel_order(Params({"symbol": SYMBOL, "origClientOrderId": sent.client_order_id}), fake.now_ms())
     decided = wall_ms()
-    journal_orders(tmp_path, [(sent, decided, OrderStatus.NEW), (unsent, decided, OrderStatus.PENDING_SEND)])
+    journal_orders(tmp_path, [(sent, decided, OrderStatus.NEW), *unsent(BULK_FROM_ORDERS - 1, decided)])
     clock.shift_ms = 30 * HOUR_MS  # the restart comes 30 hours later
     journal, _, exchange, report = reconcile(tmp_path, fake)
     try:
         outcome = {r.client_order_id: r.exchange_status for r in report.resolved}
-        assert outcome == {"cx-old-1": OrderStatus.CANCELED, "cx-old-2": None}
-        assert fake.requests[Op.QUERY_ORDER] == 2
+        assert outcome == {"cx-old-1": OrderStatus.CANCELED} | {f"cx-u-{i}": None for i in range(BULK_FROM_ORDERS - 1)}
+        assert fake.requests[Op.ALL_ORDERS] == 1 and fake.requests[Op.QUERY_ORDER] == BULK_FROM_ORDERS
         assert journal.order("cx-old-1").status is OrderStatus.CANCELED  # type: ignore[union-attr]
     finally:
         exchange.close()
         journal.close()
 
 
-def test_an_order_journaled_in_the_last_recv_window_is_looked_up(fake: FakeBinance, tmp_path: Path) -> None:
-    """Decided a moment ago: a request signed then could still be carried out, so its absence proves nothing yet."""
-    journal_orders(tmp_path, [(limit_buy("cx-new-1", "90"), wall_ms(), OrderStatus.PENDING_SEND)])
+def test_orders_journaled_in_the_last_recv_window_are_looked_up(fake: FakeBinance, tmp_path: Path) -> None:
+    """Decided a moment ago: a request signed then could still be carried out, so absence proves nothing yet."""
+    journal_orders(tmp_path, unsent(BULK_FROM_ORDERS, wall_ms()))
     journal, _, exchange, report = reconcile(tmp_path, fake)
     try:
-        (resolved,) = report.resolved
-        assert resolved.exchange_status is None and fake.requests[Op.QUERY_ORDER] == 1
+        assert len(report.resolved) == BULK_FROM_ORDERS and all(r.exchange_status is None for r in report.resolved)
+        assert fake.requests[Op.ALL_ORDERS] == 1 and fake.requests[Op.QUERY_ORDER] == BULK_FROM_ORDERS
+    finally:
+        exchange.close()
+        journal.close()
+
+
+def test_a_few_open_orders_are_looked_up_without_a_listing(fake: FakeBinance, tmp_path: Path) -> None:
+    """Fewer than `BULK_FROM_ORDERS`: a listing (weight 20) would cost more than the lookups (4 each)."""
+    journal_orders(tmp_path, unsent(BULK_FROM_ORDERS - 1, wall_ms() - 10 * 60_000))
+    journal, _, exchange, report = reconcile(tmp_path, fake)
+    try:
+        assert len(report.resolved) == BULK_FROM_ORDERS - 1
+        assert fake.requests[Op.ALL_ORDERS] == 0 and fake.requests[Op.QUERY_ORDER] == BULK_FROM_ORDERS - 1
     finally:
         exchange.close()
         journal.close()
@@ -153,38 +172,53 @@ def test_a_partially_filled_order_takes_its_fills_and_state_from_the_bulk_answer
                                                                                  tmp_path: Path) -> None:
     order = limit_buy("cx-part-1", "100", quantity="0.5")
     place_on_venue(fake, order)
-    journal_orders(tmp_path, [(order, wall_ms() - 10 * 60_000, OrderStatus.NEW)])
+    decided = wall_ms() - 10 * 60_000
+    journal_orders(tmp_path, [(order, decided, OrderStatus.NEW), *unsent(BULK_FROM_ORDERS - 1, decided)])
     fake.set_book(SYMBOL, [(Decimal("99"), Decimal(5))], [(Decimal("99.5"), Decimal("0.2"))])  # 0.2 of 0.5 fills
     assert fake.venue.ledger()[0].last.status is OrderStatus.PARTIALLY_FILLED
     journal, _, exchange, report = reconcile(tmp_path, fake)
     try:
         row = journal.order("cx-part-1")
         assert row is not None and row.status is OrderStatus.PARTIALLY_FILLED and row.executed_qty == Decimal("0.2")
-        assert report.fills_caught_up >= 1 and fake.requests[Op.QUERY_ORDER] == 0
+        assert report.fills_caught_up >= 1 and fake.requests[Op.ALL_ORDERS] == 1
+        assert fake.requests[Op.QUERY_ORDER] == 0
+        assert sorted(r.client_order_id for r in report.resolved if r.exchange_status is None) == [
+            f"cx-u-{i}" for i in range(BULK_FROM_ORDERS - 1)]
     finally:
         exchange.close()
         journal.close()
 
 
 def test_an_oco_whose_take_profit_filled_while_down_is_settled_leg_by_leg(fake: FakeBinance, tmp_path: Path) -> None:
-    buy_then_crash(tmp_path, fake, before=False)
-    process, _ = restart(tmp_path, fake)  # protected by an OCO, then stopped
-    protection = process.engine.holdings[SYMBOL].protection_id
+    """A position bought and protected ten minutes ago; while the executor was down the take-profit filled and the
+    stop leg expired. The restarted adapter has never seen the list: the listing settles both legs under the
+    journal's list id, and only the traded leg is looked up (to name its list for the trade)."""
+    decided = wall_ms() - 10 * 60_000
+    engine = Engine(ExecutorConfig(), {SYMBOL: RULES}, Portfolio("USDT", dict(FUNDS)), [SYMBOL], decided)
+    engine.on_market(Book(symbol=SYMBOL, time_ms=decided, bids=((99.99, 50.0),), asks=((100.01, 50.0),)))
+    process = start(tmp_path, BinanceExchange(account(fake)), engine)
+    with process.journal.batch():
+        execute(engine, process.pump, CommandKind.TRADE, {"symbol": SYMBOL, "side": "buy", "quote": "200"},
+                decided + 1000)
+        process.checkpoint()
+    protection = engine.holdings[SYMBOL].protection_id
     process.close()
-    legs = {o.last.order_type: o for o in fake.venue.open_orders(SYMBOL) if o.list_id != -1}
-    take_profit = legs[OrderType.LIMIT_MAKER].last.price
-    assert take_profit is not None and len(legs) == 2
+    journal_orders(tmp_path, unsent(BULK_FROM_ORDERS - 2, decided))
+    legs = {o.last.order_type: o.wire_id for o in fake.venue.open_orders(SYMBOL) if o.list_id != -1}
+    take_profit = max(o.last.price for o in fake.venue.open_orders(SYMBOL) if o.last.price is not None)
     fake.trade(SYMBOL, take_profit + 1)  # the take-profit fills, the stop leg expires with it
     fake.requests.clear()
     process, report = restart(tmp_path, fake)
     try:
         assert SYMBOL not in process.engine.holdings and sell_ocos(fake) == []
-        statuses = {leg.wire_id: process.journal.order(leg.wire_id).status  # type: ignore[union-attr]
-                    for leg in legs.values()}
-        assert sorted(statuses.values()) == [OrderStatus.EXPIRED, OrderStatus.FILLED]
-        assert all(process.journal.order(w).list_client_id == protection for w in statuses)  # type: ignore[union-attr]
-        assert all(r.exchange_status is not None for r in report.resolved)  # nothing called never sent
-        assert fake.requests[Op.QUERY_ORDER] <= 1  # at most the traded leg, to name its list
+        journal = process.journal
+        rows = {kind: journal.order(wire_id) for kind, wire_id in legs.items()}
+        assert {kind: row.status for kind, row in rows.items() if row is not None} == {
+            OrderType.LIMIT_MAKER: OrderStatus.FILLED, OrderType.STOP_LOSS_LIMIT: OrderStatus.EXPIRED}
+        assert all(row is not None and row.list_client_id == protection for row in rows.values())
+        outcome = {r.client_order_id: r.exchange_status for r in report.resolved}
+        assert outcome[legs[OrderType.STOP_LOSS_LIMIT]] is OrderStatus.EXPIRED and report.fills_caught_up == 1
+        assert fake.requests[Op.ALL_ORDERS] == 1 and fake.requests[Op.QUERY_ORDER] <= 1
     finally:
         process.close()
 
