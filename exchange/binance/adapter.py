@@ -56,7 +56,7 @@ class BinanceExchange(Exchange):
         self.rest = RestClient(config, clock_ms=clock_ms, sleep_s=sleep_s)
         self._rules: dict[str, SymbolRules] = {}
         self._list_ids: dict[int, str] = {}  # orderListId -> listClientOrderId, learnt from answers
-        self._unnamed_lists: set[int] = set()  # orderIds listed in bulk whose order list's client id was not known
+        self._unnamed_lists: set[int] = set()  # orderIds of the last listing whose order list's name was not known
 
     def start(self) -> None:
         """Sync the clock and load the rules and rate limits (before any order)."""
@@ -138,13 +138,15 @@ class BinanceExchange(Exchange):
     def catch_up(self, symbol: str, after_trade_id: int, since_ms: int | None = None) -> CatchUp:
         """What the user-data stream may have missed for `symbol` while it was down: one TRADE report per own
         trade after `after_trade_id` (with its order's state as of now), oldest first, and, when `since_ms` is
-        given or trades were found, the symbol's order history since then (`order_history`, listed after the
-        trades, so every order's state there is at least as new as its trades). The caller deduplicates fills
-        by trade id. Orders of trades outside the history are looked up one by one."""
+        given or the trades' orders are more than a listing's weight in lookups, the symbol's order history since
+        then (`order_history`, listed after the trades, so every order's state there is at least as new as its
+        trades). The caller deduplicates fills by trade id. Orders of trades outside the history are looked up one
+        by one."""
         rows = self._read("myTrades", "/api/v3/myTrades", {"symbol": symbol, "fromId": after_trade_id + 1,
                                                             "limit": PAGE}, _MY_TRADES)
-        if rows:
-            first_trade_ms = min(int(row["time"]) for row in rows)
+        traded_orders = {int(row["orderId"]) for row in rows}
+        if rows and (since_ms is not None or len(traded_orders) * _QUERY.weight > _ALL_ORDERS.weight):
+            first_trade_ms = min(int(row["time"]) for row in rows)  # an order is placed before its first trade
             since_ms = first_trade_ms if since_ms is None else min(since_ms, first_trade_ms)
         history = None if since_ms is None else self.order_history(symbol, since_ms)
         by_order_id = {} if history is None else {view.order_id: view for view in history.views.values()}
@@ -183,6 +185,7 @@ class BinanceExchange(Exchange):
                               _ALL_ORDERS)
             docs = [*docs, *page]
         views: dict[str, OrderView] = {}
+        self._unnamed_lists.clear()  # only the latest listing's: `catch_up` uses the history it has just fetched
         for doc in sorted(docs, key=lambda d: int(d["orderId"])):  # the latest order under a client id wins
             list_id = int(doc.get("orderListId", NO_LIST))
             if list_id != NO_LIST and list_id not in self._list_ids:

@@ -242,3 +242,22 @@ def test_a_listing_longer_than_a_page_is_paged_by_order_id_and_proves_only_what_
         assert not history.proves_never_sent("cx-never", started - 30_000, 0)
     finally:
         exchange.close()
+
+
+def test_catching_up_the_trades_of_many_orders_lists_them_and_of_a_few_looks_them_up(fake: FakeBinance) -> None:
+    exchange = BinanceExchange(account(fake))
+    exchange.start()
+    try:
+        for i in range(BULK_FROM_ORDERS):
+            place_on_venue(fake, limit_buy(f"cx-t-{i}", "100.01"))  # each crosses the ask and fills
+        fake.requests.clear()
+        few = exchange.catch_up(SYMBOL, after_trade_id=BULK_FROM_ORDERS - 1)  # trade ids from 1: the last only
+        assert [r.client_order_id for r in few.reports] == [f"cx-t-{BULK_FROM_ORDERS - 1}"] and few.history is None
+        assert fake.requests[Op.QUERY_ORDER] == 1 and fake.requests[Op.ALL_ORDERS] == 0
+        fake.requests.clear()
+        many = exchange.catch_up(SYMBOL, after_trade_id=-1)
+        assert [r.client_order_id for r in many.reports] == [f"cx-t-{i}" for i in range(BULK_FROM_ORDERS)]
+        assert all(r.status is OrderStatus.FILLED for r in many.reports) and many.history is not None
+        assert fake.requests[Op.QUERY_ORDER] == 0 and fake.requests[Op.ALL_ORDERS] == 1
+    finally:
+        exchange.close()
