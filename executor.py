@@ -179,8 +179,8 @@ def build_parser(command: str | None = None) -> Parser:
                      help="replay: recorded or synthetic data, offline; paper: live public Binance data, simulated "
                           "orders (default: $EXECUTOR_MODE, else replay when --data or --synthetic is given, else "
                           "paper); testnet: the Binance Spot testnet with its own keys "
-                          "(BINANCE_TESTNET_API_KEY/_SECRET); live: real orders on Binance (BINANCE_API_KEY/_SECRET, "
-                          "and --confirm-live)")
+                          "(BINANCE_TESTNET_API_KEY with _SECRET or _PRIVATE_KEY_FILE); live: real orders on Binance "
+                          "(BINANCE_API_KEY with BINANCE_API_SECRET or BINANCE_PRIVATE_KEY_FILE, and --confirm-live)")
     rsrc = run.add_mutually_exclusive_group()
     rsrc.add_argument("--data", type=Path, help="replay: candle file/folder (freqtrade JSON, Binance kline CSV) or "
                                                 "recording")
