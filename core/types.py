@@ -416,6 +416,7 @@ class RuleId(StrEnum):
     # sizing (informational)
     SIZING_KELLY = "sizing.kelly"
     SIZING_MANUAL = "sizing.manual"
+    SIZING_FIXED_STAKE = "sizing.fixed_stake"
     # the symbol's exchange rules
     SYMBOL_NOT_TRADING = "filters.symbol_not_trading"
     QUOTE_ORDER_QTY = "filters.quote_order_qty"

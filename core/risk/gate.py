@@ -3,7 +3,8 @@
 An entry is refused while anything blocks it (`entry_blockers`), then sized and capped:
 
     fraction = kelly_fraction × (Kelly estimate, or the prior) × confidence × allocation × breaker multiplier
-    quote    = fraction × equity                        (a manual request: the requested amount × breaker multiplier)
+    quote    = fraction × equity                        (a manual request: the requested amount × breaker multiplier;
+                                                         a strategy with a fixed stake: the stake × breaker multiplier)
     capped by  max_position_size_pct × equity          (and the code ceiling, whatever the config says)
                max_total_exposure_pct × equity − exposure  (or less: CAPITAL_RULE, `core.risk.capital`)
                free quote balance / (1 + fee rate)      (the free balance, never the total equity)
@@ -154,6 +155,9 @@ def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config:
     if blockers:
         log.reasons.extend(blockers)
         return skipped(base, log)
+    stake = config.strategies.fixed_stake.get(signal.strategy)
+    if stake is not None:
+        return _fixed_stake_entry(base, signal, stake, ctx, rules, config, now_ms, advice, log)
     sizing = kelly_sizing(ctx.strategy_stats.get(signal.strategy, KellyBasis()), config.risk, now_ms)
     kelly = sizing.fraction
     allocation = min(max(config.strategies.allocation.get(signal.strategy, 0.0), 0.0), 1.0)
@@ -171,6 +175,19 @@ def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config:
         requested = ctx.equity
         for factor in (kelly, signal.confidence, allocation, multiplier):
             requested *= Decimal(repr(factor))
+    return _sized_entry(base, requested, signal.take_profit_pct, signal.stop_loss_pct, ctx, rules, config, now_ms,
+                        advice, log)
+
+
+def _fixed_stake_entry(base: Decision, signal: Signal, stake: Decimal, ctx: RiskContext, rules: SymbolRules,
+                       config: ExecutorConfig, now_ms: int, advice: Sequence[Advice], log: ClampLog) -> Decision:
+    """A signal of a strategy with a fixed stake (`strategies.fixed_stake`): it asks for that quote amount, times the
+    breakers' size multiplier; no Kelly, confidence or allocation. Every cap after it applies as to any entry."""
+    multiplier = min(ctx.breakers.size_multiplier(now_ms), 1.0)
+    log.note(RuleId.SIZING_FIXED_STAKE, f"size: fixed stake {stake} (strategies.fixed_stake.{signal.strategy}; "
+             f"no Kelly) × breaker {multiplier:.2f}")
+    with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
+        requested = stake * Decimal(repr(multiplier))
     return _sized_entry(base, requested, signal.take_profit_pct, signal.stop_loss_pct, ctx, rules, config, now_ms,
                         advice, log)
 
