@@ -53,10 +53,10 @@ def render(result: Comparison) -> str:
              f"net P&L ours {result.our_pnl:.3f} USDT, freqtrade {result.freqtrade_pnl:.3f} USDT: "
              f"difference {result.pnl_difference_pct:+.2f} %",
              f"matched trades' P&L ours {result.matched_our_pnl:.3f}, freqtrade {result.matched_freqtrade_pnl:.3f}",
-             f"{'mismatch class':<22} {'freqtrade':>9} {'ours':>6}"]
+             f"{'mismatch class':<24} {'freqtrade':>9} {'ours':>6}"]
     for kind in Mismatch:
         theirs, ours = result.freqtrade_unmatched.get(kind, 0), result.our_unmatched.get(kind, 0)
-        lines.append(f"{kind.value:<22} {theirs:>9} {ours:>6}")
+        lines.append(f"{kind.value:<24} {theirs:>9} {ours:>6}")
     for kind, shown in result.examples.items():
         lines.extend(f"  {kind.value}: {line}" for line in shown)
     return "\n".join(lines)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import gzip
 import itertools
+import json
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -204,9 +205,18 @@ class Mismatch(StrEnum):
     """Why a trade of one side has no twin on the other, in the order the rules are tried."""
 
     GAP_FILLED_CANDLE = "gap_filled_candle"  # entered or exited on a candle missing from the data (freqtrade fills it)
-    FREQTRADE_EXIT_LATER = "freqtrade_exit_later"  # same entry, freqtrade exits later (its exit-order timeouts)
-    TAKE_PROFIT_TOUCHED = "take_profit_touched"  # same entry; freqtrade's ROI filled on a high equal to its price,
-    # where the simulator's resting take-profit limit needs the market to trade through it
+    # Same entry, freqtrade exits later: its exit order for a signal exit did not fill in the candle we sold in (an
+    # exit-order timeout; it reported 20) and it sold on the next candle or at its next exit. On the fixture 35 of
+    # these 39 exit candles opened at their low (5.7 % of all signal exits do), where a sell limit priced at the
+    # open, on freqtrade's tick, can sit outside the candle's range.
+    FREQTRADE_EXIT_LATER = "freqtrade_exit_later"
+    # Same entry; freqtrade's ROI filled in a bar whose high touched its price (or passed it by less than a tick),
+    # where ours was not reached: the simulator's resting take-profit limit, on the tick of the offline rules (coarser
+    # than freqtrade's 4 decimals for some pairs, rounded up), needs the market to trade through it.
+    TAKE_PROFIT_NOT_REACHED = "take_profit_not_reached"
+    # Same entry; freqtrade rounds its stop UP to Binance's price tick (0.01 on LTC/USDT) and the bar's low touched
+    # that; ours, on the offline rules' finer tick, sits a fraction lower and was not reached.
+    STOP_ROUNDED_UP = "stop_rounded_up"
     STOP_GAPPED = "stop_gapped"  # same entry; the bar opened below our stop's limit: the stop rested, sold at market
     EXIT_LATER = "exit_later"  # same entry, we exit later for another reason
     ENTRY_REFUSED = "entry_refused"  # the signal was there; the risk gate refused the entry (a cap)
@@ -300,9 +310,18 @@ def refused_entries(journal_path: Path) -> frozenset[tuple[str, int]]:
                      if row["action"] == "skip")
 
 
+def stop_loss_fraction() -> float:
+    """The parity run's stop distance, as a fraction, from the committed settings."""
+    settings = json.loads(SETTINGS_PATH.read_text(encoding="utf-8"))
+    return float(settings["ema_rsi_cross"]["stop_loss_pct"]) / 100.0
+
+
 def compare(freqtrade: Sequence[Trade], ours: Sequence[Trade], missing: Mapping[str, frozenset[int]],
-            margins: CrossMargins, refused: Iterable[tuple[str, int]] = (), examples: int = 3) -> Comparison:
-    """Match by (pair, open, close) and give every unmatched trade of either side its class."""
+            margins: CrossMargins, refused: Iterable[tuple[str, int]] = (), examples: int = 3,
+            stop_loss: float | None = None) -> Comparison:
+    """Match by (pair, open, close) and give every unmatched trade of either side its class. `stop_loss`: the stop
+    distance as a fraction (default: the committed settings')."""
+    stop = stop_loss_fraction() if stop_loss is None else stop_loss
     theirs_by_key = {t.key: t for t in freqtrade}
     ours_by_key = {t.key: t for t in ours}
     matched = theirs_by_key.keys() & ours_by_key.keys()
@@ -322,7 +341,7 @@ def compare(freqtrade: Sequence[Trade], ours: Sequence[Trade], missing: Mapping[
             twin = other_by_entry.get((trade.pair, trade.open_ms))
             theirs, mine = (trade, twin) if is_freqtrade else (twin, trade)
             kind = _classify(trade, theirs, mine, other_by_pair[trade.pair], missing.get(trade.pair, frozenset()),
-                             margins, refusals, is_freqtrade)
+                             margins, refusals, is_freqtrade, stop)
             counter[kind] += 1
             shown = result.examples.setdefault(kind, [])
             if len(shown) < examples:
@@ -334,7 +353,7 @@ def compare(freqtrade: Sequence[Trade], ours: Sequence[Trade], missing: Mapping[
 
 def _classify(trade: Trade, theirs: Trade | None, mine: Trade | None, other_trades: Sequence[Trade],
               missing: frozenset[int], margins: CrossMargins, refusals: frozenset[tuple[str, int]],
-              is_freqtrade: bool) -> Mismatch:
+              is_freqtrade: bool, stop_loss: float) -> Mismatch:
     """One unmatched trade's class; `theirs` and `mine` are freqtrade's and our trade of the same entry (one of them
     is `trade`, the other None when the other side has no trade with that entry)."""
     if trade.open_ms in missing or trade.close_ms in missing or trade.open_ms - CANDLE_MS in missing:
@@ -343,7 +362,10 @@ def _classify(trade: Trade, theirs: Trade | None, mine: Trade | None, other_trad
         if theirs.close_ms > mine.close_ms:
             return Mismatch.FREQTRADE_EXIT_LATER
         if theirs.exit is ExitKind.ROI and mine.close_ms > theirs.close_ms:
-            return Mismatch.TAKE_PROFIT_TOUCHED
+            return Mismatch.TAKE_PROFIT_NOT_REACHED
+        if theirs.exit is ExitKind.STOP_LOSS and mine.close_ms > theirs.close_ms \
+                and theirs.close_rate > theirs.open_rate * (1 - stop_loss) * (1 + 1e-9):
+            return Mismatch.STOP_ROUNDED_UP
         if mine.exit is ExitKind.OTHER:
             return Mismatch.STOP_GAPPED
         return Mismatch.EXIT_LATER
