@@ -291,6 +291,9 @@ class Engine:
         self._symbol_rules: tuple[tuple[int, StrategyName, Any, Any, Any, bool], ...] = ()
         self._symbol_exits: dict[StrategyName, tuple[Any, Any, bool]] = {}
         self._bar_hooks: tuple[tuple[StrategyName, Any, Any], ...] = ()
+        # The checkpointed state of strategies not loaded now (a file no longer trusted, a control run on the
+        # built-ins alone): kept as it was and saved again, so that a restart with them loaded resumes it.
+        self._unloaded_state: dict[str, Any] = {}
         self._wire_symbol_rules()
         self._silenced: set[StrategyName] = set()
         self._equity = portfolio.equity_float()
@@ -1189,7 +1192,8 @@ class Engine:
             "live_signals": sorted([s, str(k)] for s, flags in self._episodes.items()
                                    for k, slot in self._slots.items() if flags[slot]),
             "silenced": sorted(str(k) for k in self._silenced),
-            "strategy_state": {str(a.name): a.strategy.state() for a in self._stateful()},  # type: ignore[attr-defined]
+            "strategy_state": {**self._unloaded_state,
+                               **{str(a.name): a.strategy.state() for a in self._stateful()}},  # type: ignore[attr-defined]
         }
 
     @classmethod
@@ -1247,7 +1251,10 @@ class Engine:
     def _restore_strategy_state(self, saved: dict[str, Any]) -> None:
         """Each stateful strategy's own state from the checkpoint. One that cannot take it back is silenced with a
         notice; one the checkpoint has no state for (new since) starts from nothing and warms up on the bars."""
-        for active in self._stateful():
+        stateful = self._stateful()
+        loaded = {str(a.name) for a in stateful}
+        self._unloaded_state = {name: state for name, state in saved.items() if name not in loaded}
+        for active in stateful:
             if active.name not in saved:
                 continue
             try:

@@ -4,7 +4,8 @@ the SDK's transport, its used-weight headers recorded, its failure classified.
 Why `binance_common.utils.send_request` and not the generated `SpotRestAPI` methods: those stamp the
 timestamp from the local clock at signing time, so after -1021 they cannot re-sign with a corrected one
 (binance-sdk-spot 13.2.0); `send_request` keeps a caller's `timestamp`. It also percent-encodes the
-payload before computing the HMAC, as Binance requires since 2026-01-15 (else -1022).
+payload before computing the signature, as Binance requires since 2026-01-15 (else -1022): the HMAC of an
+HMAC key, or the base64 Ed25519 / RSA signature of a private key, with the signer passed in here.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class RestClient:
         # Binance had carried out would come back -2011 and hide that it worked.
         self._read_configuration = config.rest_configuration()
         self._write_configuration = config.rest_configuration(retries=0)
+        self._signer = config.signer()
         self._session = requests.Session()
         self._clock = clock_ms
         self.limits = RateLimits(headroom=config.weight_headroom, max_wait_ms=config.max_wait_ms, clock_ms=clock_ms,
@@ -96,7 +98,8 @@ class RestClient:
             payload["timestamp"] = self.server_time_ms()
         try:
             configuration = self._read_configuration if method is Method.GET else self._write_configuration
-            answer = send_request(self._session, configuration, method.value, path, payload=payload, is_signed=signed)
+            answer = send_request(self._session, configuration, method.value, path, payload=payload,
+                                  is_signed=signed, signer=self._signer)
         except TooManyRequestsError as error:
             self.limits.refused(error.retry_after)
             raise RateLimited(binance_code(error), message(error), retry_at_ms=self.limits.retry_at_ms) from error

@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
-from binance_common.configuration import ConfigurationWebSocketAPI
 from binance_common.errors import Error
 from binance_sdk_spot.spot import Spot
 
@@ -25,7 +24,7 @@ from exchange.binance.config import BinanceConfig, venue_rest_url
 from exchange.binance.errors import binance_code, message
 from exchange.binance.limits import Cost
 from exchange.binance.rest import RestClient
-from exchange.binance.user_stream import SubscriptionRefused, check_answer
+from exchange.binance.user_stream import SubscriptionRefused, check_answer, subscribe
 from exchange.feeds.live import wall_clock_ms
 from memory.redact import mask_secret
 from runtime.doctor.model import Check, CheckId, fail, ok, skipped, warn
@@ -175,7 +174,7 @@ def _testnet_account(config: BinanceConfig, key: dict[str, str]) -> Check:
     except Error as refused:
         return fail(CheckId.BINANCE_KEY_PERMISSIONS, f"the testnet refused the key ({binance_code(refused)} "
                                                      f"{message(refused)}): check BINANCE_TESTNET_API_KEY and "
-                                                     "BINANCE_TESTNET_API_SECRET (testnet keys come from "
+                                                     "its secret or key file (testnet keys come from "
                                                      "testnet.binance.vision)", **key)
     except ExecutorError as unknown:
         return fail(CheckId.BINANCE_KEY_PERMISSIONS, f"the testnet account could not be read ({unknown.message})",
@@ -202,13 +201,12 @@ def user_data_check(config: BinanceConfig) -> Check:
 
 
 async def _subscribe_and_leave(config: BinanceConfig) -> int:
-    settings = ConfigurationWebSocketAPI(api_key=config.api_key, api_secret=config.api_secret,
-                                         stream_url=config.ws_api_url, timeout=config.timeout_ms)
-    api = Spot(config_ws_api=settings).websocket_api
+    api = Spot(config_ws_api=config.ws_api_configuration()).websocket_api
     await api.create_connection()
     try:
-        # The SDK raises ValueError for an error answer here, and returns errors as data elsewhere: both checked.
-        answer = await api.user_data_stream_subscribe_signature()
+        # As `run` subscribes: by signature, or an Ed25519 key's session.logon first (user_stream.subscribe).
+        answer = await subscribe(api, config, wall_clock_ms())
+        check_answer(answer)
         check_answer(answer.response)
         subscription = int(answer.response.data().result.subscription_id)
         check_answer(await api.user_data_stream_unsubscribe(subscription_id=subscription))

@@ -269,3 +269,12 @@ def test_a_plugin_that_cannot_take_its_state_back_is_silenced_not_trusted() -> N
     assert "amnesic raised ValueError" in resumed.faulted["amnesic"]
     _bars(resumed, 17, start=3)
     assert _signal_times(resumed, "amnesic") == []
+
+
+def test_the_state_of_a_strategy_not_loaded_now_is_kept_for_when_it_is_again() -> None:
+    config = load_config({"strategies": {"allocation": {"rising_closes": 0.5}}})
+    engine = _engine(config, RisingCloses)
+    _bars(engine, 3)
+    saved = engine.to_state()["strategy_state"]
+    built_ins_only = Engine.from_state(engine.to_state(), ExecutorConfig(), offline_rules({SYMBOL: 100.0}))
+    assert built_ins_only.to_state()["strategy_state"] == saved  # e.g. a kill run while its file was untrusted
