@@ -32,6 +32,7 @@ from runtime.parity import (  # noqa: E402  (the repository root goes on sys.pat
     engine_trades,
     freqtrade_trades,
     missing_candles,
+    opened_at_low,
     refused_entries,
     run_parity_backtest,
 )
@@ -44,7 +45,7 @@ DEFAULT_TRADES = SHARED / "parity" / "freqtrade_emarsicross_5m_8p.csv.gz"
 def parity(data: Path, trades: Path, journal: Path) -> Comparison:
     to_ms = end_ms()
     return compare(freqtrade_trades(trades), engine_trades(journal), missing_candles(data, to_ms),
-                   cross_margins(data, to_ms), refused_entries(journal))
+                   cross_margins(data, to_ms), refused_entries(journal), at_low=opened_at_low(data, to_ms))
 
 
 def render(result: Comparison) -> str:
@@ -57,6 +58,11 @@ def render(result: Comparison) -> str:
     for kind in Mismatch:
         theirs, ours = result.freqtrade_unmatched.get(kind, 0), result.our_unmatched.get(kind, 0)
         lines.append(f"{kind.value:<24} {theirs:>9} {ours:>6}")
+    if result.exit_later_opened_at_low is not None and result.signal_exits:
+        share = 100.0 * (result.signal_exits_opened_at_low or 0) / result.signal_exits
+        lines.append(f"freqtrade_exit_later: {result.exit_later_opened_at_low} of "
+                     f"{result.freqtrade_unmatched.get(Mismatch.FREQTRADE_EXIT_LATER, 0)} of our exit candles opened "
+                     f"at their low (of all our {result.signal_exits} signal exits: {share:.1f} %)")
     for kind, shown in result.examples.items():
         lines.extend(f"  {kind.value}: {line}" for line in shown)
     return "\n".join(lines)

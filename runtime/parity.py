@@ -191,6 +191,13 @@ def _exit_kind(order_type: OrderType, reason: str) -> ExitKind:
     raise ValueError(f"an exit by a {order_type} order is not one this comparison knows")
 
 
+def opened_at_low(data: Path, to_ms: int) -> dict[str, frozenset[int]]:
+    """Per pair, the open times of the candles that opened at their low (what the exit-later class is checked by)."""
+    return {_pair(symbol): frozenset(int(t) for t, o, low in zip(series.open_time, series.open, series.low,
+                                                                  strict=True) if o == low)
+            for symbol, series in load_candles(data, end_ms=to_ms).items()}
+
+
 def missing_candles(data: Path, to_ms: int) -> dict[str, frozenset[int]]:
     """Per pair, the open times of the 5-minute candles missing from the data (freqtrade fills them flat)."""
     missing: dict[str, frozenset[int]] = {}
@@ -282,6 +289,11 @@ class Comparison:
     freqtrade_unmatched: Counter[Mismatch] = field(default_factory=Counter)
     our_unmatched: Counter[Mismatch] = field(default_factory=Counter)
     examples: dict[Mismatch, list[str]] = field(default_factory=dict)
+    # Of freqtrade's FREQTRADE_EXIT_LATER trades, how many of our exit candles opened at their low; and of all our
+    # signal exits, how many did (the base rate). None: the candles were not given.
+    exit_later_opened_at_low: int | None = None
+    signal_exits_opened_at_low: int | None = None
+    signal_exits: int = 0
 
     @property
     def matched_pct(self) -> float:
@@ -299,6 +311,8 @@ class Comparison:
                 "matched_our_pnl": round(self.matched_our_pnl, 3),
                 "freqtrade_unmatched": {k.value: self.freqtrade_unmatched.get(k, 0) for k in Mismatch},
                 "our_unmatched": {k.value: self.our_unmatched.get(k, 0) for k in Mismatch},
+                "exit_later_opened_at_low": self.exit_later_opened_at_low,
+                "signal_exits_opened_at_low": self.signal_exits_opened_at_low, "signal_exits": self.signal_exits,
                 "examples": {k.value: v for k, v in self.examples.items()}}
 
 
@@ -318,9 +332,10 @@ def stop_loss_fraction() -> float:
 
 def compare(freqtrade: Sequence[Trade], ours: Sequence[Trade], missing: Mapping[str, frozenset[int]],
             margins: CrossMargins, refused: Iterable[tuple[str, int]] = (), examples: int = 3,
-            stop_loss: float | None = None) -> Comparison:
+            stop_loss: float | None = None, at_low: Mapping[str, frozenset[int]] | None = None) -> Comparison:
     """Match by (pair, open, close) and give every unmatched trade of either side its class. `stop_loss`: the stop
-    distance as a fraction (default: the committed settings')."""
+    distance as a fraction (default: the committed settings'). `at_low` (`opened_at_low`): count how many of the
+    exit-later trades' candles, and of all our signal exits' candles, opened at their low."""
     stop = stop_loss_fraction() if stop_loss is None else stop_loss
     theirs_by_key = {t.key: t for t in freqtrade}
     ours_by_key = {t.key: t for t in ours}
@@ -329,6 +344,12 @@ def compare(freqtrade: Sequence[Trade], ours: Sequence[Trade], missing: Mapping[
                         sum(t.pnl for t in ours), sum(theirs_by_key[k].pnl for k in matched),
                         sum(ours_by_key[k].pnl for k in matched))
     refusals = frozenset(refused)
+    ours_by_entry = {(t.pair, t.open_ms): t for t in ours}
+    if at_low is not None:
+        signal_exits = [t for t in ours if t.exit is ExitKind.EXIT_SIGNAL]
+        result.signal_exits = len(signal_exits)
+        result.signal_exits_opened_at_low = sum(t.close_ms in at_low.get(t.pair, ()) for t in signal_exits)
+        result.exit_later_opened_at_low = 0
     sides = ((freqtrade, ours, result.freqtrade_unmatched, True), (ours, freqtrade, result.our_unmatched, False))
     for own, other, counter, is_freqtrade in sides:
         other_by_entry = {(t.pair, t.open_ms): t for t in other}
@@ -343,6 +364,9 @@ def compare(freqtrade: Sequence[Trade], ours: Sequence[Trade], missing: Mapping[
             kind = _classify(trade, theirs, mine, other_by_pair[trade.pair], missing.get(trade.pair, frozenset()),
                              margins, refusals, is_freqtrade, stop)
             counter[kind] += 1
+            if is_freqtrade and kind is Mismatch.FREQTRADE_EXIT_LATER and result.exit_later_opened_at_low is not None:
+                mine_exit = ours_by_entry[(trade.pair, trade.open_ms)].close_ms
+                result.exit_later_opened_at_low += mine_exit in (at_low or {}).get(trade.pair, ())
             shown = result.examples.setdefault(kind, [])
             if len(shown) < examples:
                 shown.append(f"{'freqtrade' if is_freqtrade else 'ours'}: {trade.pair} {date_text(trade.open_ms)} → "

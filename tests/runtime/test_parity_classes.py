@@ -56,3 +56,13 @@ def test_entries_without_a_twin() -> None:
     assert classes([trade(10, 12)], [])[0] == {"unexplained": 1}
     assert classes([], [trade(10, 12)])[1] == {"unexplained": 1}
     assert Mismatch.UNEXPLAINED is list(Mismatch)[-1]
+
+
+def test_exit_later_trades_are_checked_against_candles_that_opened_at_their_low() -> None:
+    theirs = [trade(1, 5), trade(10, 13), trade(20, 22)]
+    ours = [trade(1, 4), trade(10, 12), trade(20, 22)]
+    result = compare(theirs, ours, {}, NO_TIES, stop_loss=0.02, at_low={PAIR: frozenset({at(4), at(22)})})
+    assert result.freqtrade_unmatched[Mismatch.FREQTRADE_EXIT_LATER] == 2
+    assert result.exit_later_opened_at_low == 1  # bar 4 opened at its low, bar 12 did not
+    assert (result.signal_exits_opened_at_low, result.signal_exits) == (2, 3)
+    assert compare(theirs, ours, {}, NO_TIES, stop_loss=0.02).exit_later_opened_at_low is None
