@@ -250,12 +250,12 @@ TIE_TOLERANCE = 1e-9  # relative: ~10^7 ulps of a double, far above rounding noi
 def cross_margins(data: Path, to_ms: int) -> CrossMargins:
     """The bars whose EMA spread is a tie to float noise, from the plugin's own indicator code (with its gap-filling),
     so that a cross one engine sees and the other does not is named for what it is."""
-    from strategies.examples.ema_rsi_cross import EmaRsiCrossConfig, _Track
+    from strategies.examples.ema_rsi_cross import CrossTrack, EmaRsiCrossConfig
 
     config = EmaRsiCrossConfig()
     ties: dict[str, frozenset[int]] = {}
     for symbol, series in load_candles(data, end_ms=to_ms).items():
-        track = _Track(config)
+        track = CrossTrack(config)
         found: set[int] = set()
         last: int | None = None
         for t, close, volume in zip(series.open_time, series.close, series.volume, strict=True):

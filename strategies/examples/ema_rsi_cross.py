@@ -60,7 +60,7 @@ class EmaRsiCrossConfig(StrategySettings):
                             "bar of a hole in the data, as freqtrade's flat gap-filling does")
 
 
-class _Track:
+class CrossTrack:
     """One symbol's indicators and the signals of its latest bar."""
 
     __slots__ = ("bars", "enter", "exit", "fast", "last_close", "last_open_ms", "prev_fast", "prev_slow", "rsi",
@@ -93,7 +93,7 @@ class _Track:
                 "last_close": self.last_close, "signals": [self.enter, self.exit]}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], cfg: EmaRsiCrossConfig) -> _Track:
+    def from_dict(cls, d: Mapping[str, Any], cfg: EmaRsiCrossConfig) -> CrossTrack:
         track = cls(cfg)
         track.fast, track.slow, track.rsi = Ema.from_dict(d["fast"]), Ema.from_dict(d["slow"]), Rsi.from_dict(d["rsi"])
         if (track.fast.period, track.slow.period, track.rsi.period) != (cfg.fast, cfg.slow, cfg.rsi_period):
@@ -117,12 +117,12 @@ class EmaRsiCross(SymbolStrategy[EmaRsiCrossConfig]):
     summary: ClassVar[str] = "EMA(9) crosses above EMA(21) with RSI(14) < 70: buy; crosses below: sell"
 
     def __init__(self) -> None:
-        self.tracks: dict[str, _Track] = {}
+        self.tracks: dict[str, CrossTrack] = {}
 
     def on_bar(self, bar: Bar, config: EmaRsiCrossConfig) -> None:
         track = self.tracks.get(bar.symbol)
         if track is None:
-            track = self.tracks[bar.symbol] = _Track(config)
+            track = self.tracks[bar.symbol] = CrossTrack(config)
         last = track.last_open_ms
         if config.fill_gaps and last is not None:
             interval = bar.close_time_ms + 1 - bar.open_time_ms
@@ -156,4 +156,4 @@ class EmaRsiCross(SymbolStrategy[EmaRsiCrossConfig]):
         return {"tracks": {symbol: track.to_dict() for symbol, track in sorted(self.tracks.items())}}
 
     def restore(self, state: Mapping[str, Any], config: EmaRsiCrossConfig) -> None:
-        self.tracks = {symbol: _Track.from_dict(d, config) for symbol, d in state["tracks"].items()}
+        self.tracks = {symbol: CrossTrack.from_dict(d, config) for symbol, d in state["tracks"].items()}
