@@ -42,6 +42,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.events import Bar
+from core.regime import Regime
 from core.types import Signal, StrategyName
 
 
@@ -108,6 +109,11 @@ class SymbolView(Protocol):
     def imbalance(self) -> float | None: ...
     @property
     def imbalance_source(self) -> str | None: ...
+    @property
+    def regime(self) -> Regime | None:
+        """The symbol's regime of the last completed UTC hour (`core.regime`); None while it warms up."""
+    @property
+    def regime_confidence(self) -> float | None: ...
 
 
 class PairView(Protocol):
@@ -156,6 +162,8 @@ class ReadOnlySymbol(_ReadOnly):
     spread_bps = _forward("spread_bps")
     imbalance = _forward("imbalance")
     imbalance_source = _forward("imbalance_source")
+    regime = _forward("regime")
+    regime_confidence = _forward("regime_confidence")
 
 
 class ReadOnlyPair(_ReadOnly):

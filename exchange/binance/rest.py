@@ -38,6 +38,23 @@ class Method(StrEnum):
     DELETE = "DELETE"
 
 
+def session_for(base_url: str) -> requests.Session:
+    """A keep-alive session that reads the environment's proxy, CA-bundle and .netrc settings for `base_url` once,
+    here, instead of on every request: `requests` scans the whole environment (and stats ~/.netrc) per request
+    otherwise, ~0.4 ms of each order's round trip on a 2-core machine, for settings that do not change while the
+    process runs. (The SDK passes no proxies of its own unless `ConfigurationRestAPI.proxy` is set.)"""
+    session = requests.Session()
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies.update(settings["proxies"])
+    session.verify = settings["verify"]
+    session.cert = settings["cert"]
+    auth = requests.utils.get_netrc_auth(base_url)
+    if auth is not None:
+        session.auth = auth
+    session.trust_env = False
+    return session
+
+
 class RestClient:
     """Signed and unsigned requests with server time, -1021 handling and rate limits. Not thread-safe."""
 
@@ -49,7 +66,7 @@ class RestClient:
         self._read_configuration = config.rest_configuration()
         self._write_configuration = config.rest_configuration(retries=0)
         self._signer = config.signer()
-        self._session = requests.Session()
+        self._session = session_for(config.rest_url)
         self._clock = clock_ms
         self.limits = RateLimits(headroom=config.weight_headroom, max_wait_ms=config.max_wait_ms, clock_ms=clock_ms,
                                  sleep_s=sleep_s)

@@ -189,23 +189,40 @@ def _testnet_account(config: BinanceConfig, key: dict[str, str]) -> Check:
 
 
 def user_data_check(config: BinanceConfig) -> Check:
-    """Subscribe to the user-data stream over the WebSocket API, then unsubscribe: what `run` needs for fills."""
+    """Subscribe to the user-data stream over the WebSocket API, then unsubscribe: what `run` needs for fills.
+
+    Signed at the server's clock, synced first over REST, exactly as `run` subscribes
+    (`exchange.binance.user_stream.subscribe`): a local clock off by more than recvWindow fails the
+    clock check, and must not also make this check fail where `run` would subscribe."""
+    rest = RestClient(config, clock_ms=wall_clock_ms, sleep_s=time.sleep)
     try:
-        subscription = asyncio.run(asyncio.wait_for(_subscribe_and_leave(config), USER_DATA_TIMEOUT_S))
+        rest.sync_time()
+        subscription = asyncio.run(asyncio.wait_for(_subscribe_and_leave(config, rest.server_time_ms),
+                                                    USER_DATA_TIMEOUT_S))
+    except Error as failed:  # the clock sync over REST
+        return fail(CheckId.BINANCE_USER_DATA, f"the server's clock could not be read at {config.rest_url} "
+                                               f"({binance_code(failed)} {message(failed)}), so no subscription was "
+                                               "tried: check the network and BINANCE_BASE_URL", url=config.rest_url)
+    except ExecutorError as held_back:  # rate limited or banned before the clock could be read
+        return fail(CheckId.BINANCE_USER_DATA, f"no user-data subscription tried: {held_back.message}",
+                    url=config.rest_url)
     except (SubscriptionRefused, ValueError, OSError, RuntimeError, TimeoutError) as failed:
         return fail(CheckId.BINANCE_USER_DATA, f"no user-data subscription at {config.ws_api_url} ({_why(failed)}): "
                                                "fills would not reach the executor; check the network and "
                                                "BINANCE_WS_API_URL", url=config.ws_api_url)
+    finally:
+        rest.close()
     return ok(CheckId.BINANCE_USER_DATA, "subscribed to the user-data stream and unsubscribed again",
               url=config.ws_api_url, subscription_id=subscription)
 
 
-async def _subscribe_and_leave(config: BinanceConfig) -> int:
+async def _subscribe_and_leave(config: BinanceConfig, server_time_ms: Callable[[], int]) -> int:
     api = Spot(config_ws_api=config.ws_api_configuration()).websocket_api
     await api.create_connection()
     try:
-        # As `run` subscribes: by signature, or an Ed25519 key's session.logon first (user_stream.subscribe).
-        answer = await subscribe(api, config, wall_clock_ms())
+        # As `run` subscribes: by signature, or an Ed25519 key's session.logon first (user_stream.subscribe), at the
+        # server-synced clock. Errors come back as data (or "Websocket Reconnect"): each raises SubscriptionRefused.
+        answer = await subscribe(api, config, server_time_ms())
         check_answer(answer)
         check_answer(answer.response)
         subscription = int(answer.response.data().result.subscription_id)

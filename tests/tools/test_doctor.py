@@ -198,6 +198,19 @@ def test_testnet_checks_its_own_keys_and_a_running_executor_is_a_warning(world: 
     assert checks["binance.user_data"]["status"] == "ok"
 
 
+def test_the_user_data_check_signs_at_the_servers_clock_as_run_does(world: World, tmp_path: Path) -> None:
+    """Binance's clock 30 s ahead of ours, far past recvWindow: the clock check fails (the executor's data times
+    would be wrong), but the subscription, signed at the synced server time as `run` signs it, still works, so
+    doctor does not report a user-data failure that `run` would not have."""
+    world.binance.set_clock_offset(30_000)
+    env = {k: v for k, v in world.env.items() if not k.startswith("BINANCE_API")}
+    env |= {"BINANCE_TESTNET_API_KEY": BINANCE_KEY, "BINANCE_TESTNET_API_SECRET": BINANCE_SECRET}
+    code, stdout = doctor(tmp_path, env, "--mode", "testnet")
+    document, checks = checks_of(stdout)
+    assert code == 1 and document["error"]["details"]["blocking"] == ["binance.clock"], stdout
+    assert checks["binance.user_data"]["status"] == "ok", checks["binance.user_data"]
+
+
 def test_an_ed25519_key_passes_the_account_checks_and_never_shows(world: World, tmp_path: Path) -> None:
     """The key's permissions read with an Ed25519 signature, the user-data check through session.logon and
     userDataStream.subscribe; neither the API key nor the private key appears in either output format."""

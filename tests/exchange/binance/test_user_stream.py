@@ -100,7 +100,7 @@ def test_a_dropped_connection_reconnects_reports_the_gap_and_catch_up_finds_the_
     fake.trade(SYMBOL, D("99"))  # the fill happens while nobody listens
     gap = _next(stream, StreamGap)
     assert isinstance(gap, StreamGap) and "closed" in gap.reason
-    missed = adapter.catch_up(SYMBOL, after_trade_id=0)
+    missed = adapter.catch_up(SYMBOL, after_trade_id=0).reports
     assert [(r.client_order_id, r.status, r.fill.trade_id if r.fill else None) for r in missed] == [
         ("cx-gap", OrderStatus.FILLED, 1)]
     assert stream.connections == 2

@@ -44,6 +44,10 @@ WebSocket API never answers; the SDK reports `{"error": "timeout"}` after its fi
 resyncs with `/api/v3/time`), `drop_connections()` / `POST /fake/drop` cuts every WebSocket API connection,
 `terminate_user_streams()` / `POST /fake/terminate` sends `eventStreamTerminated`.
 
+Order history: `GET /api/v3/allOrders` (by creation time, `startTime`/`endTime` at most 24 hours apart, or from
+`orderId` on, oldest first; without either, the most recent `limit`). `fake.requests` counts every request received,
+by kind (`Op`), for tests that bound how many an operation sends.
+
 User data: `userDataStream.subscribe.signature` on the WebSocket API, or (Ed25519 keys only) `session.logon`
 then `userDataStream.subscribe` on the logged-on connection (`session_logons` counts the logons), then
 `executionReport`, `listStatus`, `outboundAccountPosition`, `balanceUpdate` and `eventStreamTerminated` events

@@ -9,6 +9,7 @@ fault, request weight (429), API key, signature (-1022), timestamp (-1021), para
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import json
@@ -64,6 +65,7 @@ REST_ROUTES: dict[tuple[str, str], Op] = {
     ("GET", "/api/v3/order"): Op.QUERY_ORDER,
     ("GET", "/api/v3/openOrders"): Op.OPEN_ORDERS,
     ("GET", "/api/v3/myTrades"): Op.MY_TRADES,
+    ("GET", "/api/v3/allOrders"): Op.ALL_ORDERS,
     ("GET", "/sapi/v1/account/apiRestrictions"): Op.API_RESTRICTIONS,
     ("GET", "/api/v3/orderList"): Op.QUERY_ORDER_LIST,
     ("GET", "/api/v3/openOrderList"): Op.OPEN_ORDER_LISTS,
@@ -131,6 +133,7 @@ class FakeBinance:
         self._connections: list[_Connection] = []
         self._next_subscription = 0
         self._limiter_lock = threading.Lock()
+        self.requests: collections.Counter[Op] = collections.Counter()  # every request received, by kind
 
     # ----- life cycle ------------------------------------------------------------------------------------
 
@@ -268,6 +271,7 @@ class FakeBinance:
                 now: int) -> tuple[Doc | None, BinanceError | None, bool]:
         """(answer, error, silent): the steps every request takes. `silent`: send nothing at all."""
         with self._limiter_lock:
+            self.requests[op] += 1
             self.limiter.check_ban(now)
             fault = self.faults.take(op, transport)
             if fault is not None and fault.kind is FaultKind.BANNED:
@@ -335,6 +339,8 @@ class FakeBinance:
             return [docs.order_status(o) for o in venue.open_orders(p.text("symbol"))]
         if op is Op.MY_TRADES:
             return [docs.trade(t) for t in venue.my_trades(p)]
+        if op is Op.ALL_ORDERS:
+            return [docs.order_status(o) for o in venue.all_orders(p)]
         if op is Op.API_RESTRICTIONS:
             return self.api_restrictions.document(KEY_CREATED_MS)
         if op is Op.QUERY_ORDER_LIST:
