@@ -69,3 +69,11 @@ def test_a_fixed_stake_never_spends_more_than_it_asks_nor_more_than_the_caps(sta
         assert decision.quote_amount <= stake
         assert decision.quote_amount <= equity * D("0.12")
         assert decision.quote_amount * (1 + config.risk.fee_rate) <= equity
+
+
+def test_a_fixed_stake_is_scaled_by_the_signals_own_size_multiplier() -> None:
+    halved = signal(strategy=CROSS).model_copy(update={"size_multiplier": 0.5})
+    decision = evaluate_entry(halved, context(), RULES, staked("100"), MONDAY_MS)
+    assert decision.quote_amount == D("50")
+    assert any(r.rule is RuleId.SIZING_FIXED_STAKE and "0.5 asked by ema_rsi_cross" in r.message
+               for r in decision.reasons)
