@@ -58,33 +58,60 @@ def trade_stats(pnls: Sequence[float]) -> TradeStats:
     losses R is infinite and Kelly is W; with no trades it is 0. `profit_factor` is gross wins over gross
     losses, None when there are no losses.
     """
-    values = [_finite(p, "pnl") for p in pnls]
-    count = len(values)
-    if count == 0:
-        return TradeStats(0, 0, 0, 0.0, 0.0, 0.0, None, 0.0, 0.0)
-    won = [p for p in values if p > 0.0]
-    lost = [-p for p in values if p < 0.0]
-    gross_win, gross_loss = math.fsum(won), math.fsum(lost)
-    win_rate = len(won) / count
-    avg_win = gross_win / len(won) if won else 0.0
-    avg_loss = gross_loss / len(lost) if lost else 0.0
-    if not lost:
-        kelly = win_rate
-    elif not won:
-        kelly = 0.0
-    else:
-        kelly = win_rate - (1.0 - win_rate) / (avg_win / avg_loss)
-    return TradeStats(
-        count=count,
-        wins=len(won),
-        losses=len(lost),
-        win_rate=win_rate,
-        avg_win=avg_win,
-        avg_loss=avg_loss,
-        profit_factor=gross_win / gross_loss if lost else None,
-        expectancy=math.fsum(values) / count,
-        kelly=min(1.0, max(0.0, kelly)),
-    )
+    tally = TradeTally()
+    for pnl in pnls:
+        tally.add(pnl)
+    return tally.stats()
+
+
+class TradeTally:
+    """`trade_stats` of a sequence that grows one trade at a time: adding is O(1), and `stats()` sums in C
+    (`math.fsum` over the kept values) instead of rebuilding and re-checking every value in Python. The engine
+    works a strategy's statistics out again at each of its closed trades, which rebuilt from scratch was quadratic
+    in the trade count (most of a 12,000-trade backtest's time). `stats()` is exactly `trade_stats` of the values
+    added: fsum is exactly rounded, so it does not depend on the order of the values."""
+
+    __slots__ = ("_lost", "_values", "_won")
+
+    def __init__(self) -> None:
+        self._values: list[float] = []
+        self._won: list[float] = []
+        self._lost: list[float] = []  # as positive numbers
+
+    def add(self, pnl: float) -> None:
+        value = _finite(pnl, "pnl")
+        self._values.append(value)
+        if value > 0.0:
+            self._won.append(value)
+        elif value < 0.0:
+            self._lost.append(-value)
+
+    def stats(self) -> TradeStats:
+        values, won, lost = self._values, self._won, self._lost
+        count = len(values)
+        if count == 0:
+            return TradeStats(0, 0, 0, 0.0, 0.0, 0.0, None, 0.0, 0.0)
+        gross_win, gross_loss = math.fsum(won), math.fsum(lost)
+        win_rate = len(won) / count
+        avg_win = gross_win / len(won) if won else 0.0
+        avg_loss = gross_loss / len(lost) if lost else 0.0
+        if not lost:
+            kelly = win_rate
+        elif not won:
+            kelly = 0.0
+        else:
+            kelly = win_rate - (1.0 - win_rate) / (avg_win / avg_loss)
+        return TradeStats(
+            count=count,
+            wins=len(won),
+            losses=len(lost),
+            win_rate=win_rate,
+            avg_win=avg_win,
+            avg_loss=avg_loss,
+            profit_factor=gross_win / gross_loss if lost else None,
+            expectancy=math.fsum(values) / count,
+            kelly=min(1.0, max(0.0, kelly)),
+        )
 
 
 def max_drawdown_pct(equity: Sequence[float]) -> float:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
+from core.analytics import TradeTally
 from core.clock import MS_PER_DAY, MS_PER_HOUR, utc_text
 from core.config import ExecutorConfig, RiskConfig
 from core.errors import ExecutorError, FilterRejected
@@ -32,7 +33,7 @@ from core.events import Bar, Book, BookTop, DataGap, DataOutage, DataRestored, T
 from core.exchange_port import ExecutionReport
 from core.features import PairSpread, SymbolFeatures
 from core.filters import SymbolRules, conform_oco, conform_order, conform_quantity
-from core.performance import StrategyPerformance, TradeOutcome, returns_stats, strategy_performance
+from core.performance import StrategyPerformance, TradeOutcome, add_outcome, returns_tally, strategy_performance
 from core.portfolio import ClosedTrade, Portfolio
 from core.regime import Regime, RegimeTracker
 from core.review import EntryReview, review_cause
@@ -277,6 +278,7 @@ class Engine:
         self.pnls: dict[StrategyName, list[float]] = {s: [] for s in self.strategies.names}
         # Closed trades as the learning sees them (return per unit staked, regime at entry), per strategy.
         self.outcomes: dict[StrategyName, list[TradeOutcome]] = {s: [] for s in self.strategies.names}
+        self._tallies: dict[StrategyName, TradeTally] = {}  # their returns statistics, kept as trades close
         self.regimes = {s: RegimeTracker() for s in symbols}
         self.entry_regimes: dict[str, str | None] = {}  # position id → its symbol's regime when it was entered
         self._stats: dict[StrategyName, KellyBasis] = {}
@@ -804,8 +806,11 @@ class Engine:
         regime = self.entry_regimes.pop(closed.position_id, None)
         if closed.strategy is not None:
             self.pnls.setdefault(closed.strategy, []).append(float(closed.pnl))
-            self.outcomes.setdefault(closed.strategy, []).append(TradeOutcome(
-                closed.pnl_pct, float(closed.pnl), None if regime is None else Regime(regime), closed.closed_ms))
+            outcome = TradeOutcome(closed.pnl_pct, float(closed.pnl), None if regime is None else Regime(regime),
+                                   closed.closed_ms)
+            tally = self._tally(closed.strategy)  # before the outcome is recorded: built from the earlier ones
+            self.outcomes.setdefault(closed.strategy, []).append(outcome)
+            add_outcome(tally, outcome)
             self._update_stats(closed.strategy)
 
     def performance(self, strategy: StrategyName) -> StrategyPerformance:
@@ -823,8 +828,15 @@ class Engine:
         if not outcomes:
             self._stats[strategy] = KellyBasis()
             return
-        returns = returns_stats(outcomes)  # not the whole strategy_performance: its drawdown walk is not needed here
+        returns = self._tally(strategy).stats()  # not strategy_performance: its drawdown walk is not needed here
         self._stats[strategy] = KellyBasis(returns.count, returns.kelly, outcomes[-1].closed_ms)
+
+    def _tally(self, strategy: StrategyName) -> TradeTally:
+        """The strategy's running returns statistics, built from its outcomes the first time they are asked for."""
+        tally = self._tallies.get(strategy)
+        if tally is None:
+            tally = self._tallies[strategy] = returns_tally(self.outcomes.get(strategy, []))
+        return tally
 
     def on_rejected(self, command: Command, error: ExecutorError) -> None:
         """The exchange refused a command. Entries are dropped; protection falls back to a stop, then an exit.
@@ -1257,6 +1269,7 @@ class Engine:
         if "outcomes" in state:
             engine.outcomes.update({StrategyName(k): [TradeOutcome.from_list(o) for o in v]
                                     for k, v in state["outcomes"].items()})
+            engine._tallies.clear()  # built from the outcomes of a fresh engine: worked out again when asked
         elif any(engine.pnls.values()):  # written before returns were kept: a P&L in quote is no return
             engine._notice("strategy_record_restarted", None, "the checkpoint predates per-trade returns: each "
                            "strategy's Kelly estimate starts again from the prior")

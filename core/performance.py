@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.analytics import TradeStats, trade_stats
+from core.analytics import TradeStats, TradeTally
 from core.regime import Regime
 
 
@@ -68,8 +68,20 @@ class StrategyPerformance:
 
 def returns_stats(outcomes: Sequence[TradeOutcome]) -> TradeStats:
     """Win rate, average win and loss, profit factor and full Kelly on the returns of `outcomes`: the part of
-    `strategy_performance` that Kelly sizing rests on (the engine works it out again on every closed trade)."""
-    return trade_stats([o.return_pct / 100.0 for o in outcomes])
+    `strategy_performance` that Kelly sizing rests on (the engine keeps it as trades close: `returns_tally`)."""
+    return returns_tally(outcomes).stats()
+
+
+def returns_tally(outcomes: Sequence[TradeOutcome]) -> TradeTally:
+    """The running `returns_stats` of `outcomes`, to which later outcomes are added with `add_outcome`."""
+    tally = TradeTally()
+    for outcome in outcomes:
+        add_outcome(tally, outcome)
+    return tally
+
+
+def add_outcome(tally: TradeTally, outcome: TradeOutcome) -> None:
+    tally.add(outcome.return_pct / 100.0)
 
 
 def strategy_performance(outcomes: Sequence[TradeOutcome]) -> StrategyPerformance:

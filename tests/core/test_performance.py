@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from core.analytics import trade_stats
-from core.performance import TradeOutcome, strategy_performance
+from core.config import ExecutorConfig
+from core.engine import Engine
+from core.performance import TradeOutcome, add_outcome, returns_tally, strategy_performance
+from core.portfolio import Portfolio
 from core.regime import Regime
+from core.types import StrategyName
+from exchange.feeds.rules import offline_rules
 
 
 def _outcome(return_pct: float, stake: float, regime: Regime | None = None, closed_ms: int = 0) -> TradeOutcome:
@@ -55,3 +62,24 @@ def test_property_record_is_independent_of_stake(trades: list[tuple[float, float
 def test_outcome_round_trips() -> None:
     outcome = _outcome(1.25, 80.0, Regime.TIGHT_RANGE, 7)
     assert TradeOutcome.from_list(outcome.to_list()) == outcome
+
+
+@given(st.lists(st.floats(min_value=-50, max_value=50, allow_nan=False), max_size=60))
+def test_property_the_running_tally_is_exactly_the_statistics_of_what_was_added(returns: list[float]) -> None:
+    outcomes = [TradeOutcome(r, r, None, i) for i, r in enumerate(returns)]
+    tally = returns_tally([])
+    for i, outcome in enumerate(outcomes):
+        add_outcome(tally, outcome)
+        assert tally.stats() == trade_stats([o.return_pct / 100.0 for o in outcomes[:i + 1]])
+
+
+def test_a_restored_engine_sizes_on_its_whole_record_not_a_stale_tally() -> None:
+    rules = offline_rules({"AAAUSDT": 100.0})
+    engine = Engine(ExecutorConfig(), rules, Portfolio("USDT", {"USDT": Decimal(10_000)}), ["AAAUSDT"], 0)
+    state = engine.to_state()
+    state["outcomes"] = {"momentum": [[2.0, 2.0, None, 1], [-1.0, -1.0, None, 2], [3.0, 3.0, None, 3]]}
+    restored = Engine.from_state(state, ExecutorConfig(), rules)
+    basis = restored.kelly(StrategyName("momentum")).basis
+    assert basis.closed_trades == 3 and basis.estimate == trade_stats([0.02, -0.01, 0.03]).kelly
+    assert restored.performance(StrategyName("momentum")).returns == trade_stats([0.02, -0.01, 0.03])
+
