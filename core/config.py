@@ -143,7 +143,10 @@ class RiskConfig(Strict):
 
 # The built-in strategies' shares of new entries by default (a strategy without one sizes to zero).
 DEFAULT_ALLOCATION: dict[str, float] = {"scalping": 0.70, "momentum": 0.25, "stat_arb": 0.05}
-_STRATEGY_KEYS = frozenset({"allocation", "settings"})
+_STRATEGY_KEYS = frozenset({"allocation", "fixed_stake", "settings"})
+# A fixed stake above this is refused at start-up: a typo of a few zeros must not reach the risk gate (which caps
+# every entry anyway, at MAX_POSITION_SIZE_PCT of equity and the rest).
+MAX_FIXED_STAKE = Decimal("1e12")
 
 
 class StrategyConfig(Strict):
@@ -154,6 +157,9 @@ class StrategyConfig(Strict):
     top level (`{"momentum": {"min_rise_pct": 1.0}}`) is the same as one under `settings`."""
 
     allocation: dict[StrategyName, float] = Field(default_factory=lambda: dict(DEFAULT_ALLOCATION))
+    # name -> the quote amount each entry of that strategy asks for, instead of Kelly × confidence × allocation
+    # (freqtrade's stake_amount). Empty by default: every strategy is sized by Kelly. The risk gate still caps it.
+    fixed_stake: dict[StrategyName, Decimal] = Field(default_factory=dict)
     settings: dict[StrategyName, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -174,6 +180,9 @@ class StrategyConfig(Strict):
         total = sum(self.allocation.values())
         if total > 1.0 + 1e-9:
             raise ValueError(f"strategy allocations sum to {total:.4f}, above 1")
+        for name, stake in self.fixed_stake.items():
+            if not stake.is_finite() or not 0 < stake <= MAX_FIXED_STAKE:
+                raise ValueError(f"fixed_stake.{name} is {stake}: a quote amount above 0 and at most {MAX_FIXED_STAKE}")
         return self
 
 

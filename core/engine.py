@@ -44,7 +44,7 @@ from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate
 from core.risk.sizing import KellyBasis, KellySizing, kelly_sizing
 from core.risk.trailing import native_trailing_delta, trailing_stop, trailing_trigger
 from core.stop_plan import StopPlan, next_move_price, planned_stop
-from core.strategies.base import ReadOnlySymbol
+from core.strategies.base import ReadOnlySymbol, gross_take_profit_pct
 from core.strategies.guard import checked_signal, fault_message
 from core.strategies.pairs import PairTrack
 from core.strategies.registry import Active, StrategySet
@@ -182,6 +182,8 @@ class Holding:
     # The strategy's own trailing ladder (`core.strategies.base.Protection`); None: the risk configuration's.
     trailing_start_pct: float | None = None
     trailing_step_pct: float | None = None
+    # False: a fixed stop for the position's life (its strategy's `Protection.trailing`): no ladder, no exchange trail.
+    trails: bool = True
     # The Signal's stop plan (`core.stop_plan.StopPlan.to_strings`) and the entry's fill price under "fill": the
     # engine moves the stop by the plan (breakeven, then trailing) instead of the ladder. None: the ladder.
     stop_plan: dict[str, str] | None = None
@@ -206,6 +208,7 @@ class PendingEntry:
     last_fill_price: Decimal | None = None
     trailing_start_pct: float | None = None
     trailing_step_pct: float | None = None
+    trails: bool = True
     stop_plan: dict[str, str] | None = None  # the Signal's stop plan (`StopPlan.to_strings`), for the holding
 
     def add_fill(self, fill: Fill, base_asset: str, quote_asset: str) -> None:
@@ -476,7 +479,7 @@ class Engine:
                     holding.high = top
                     if holding.trailing_delta is not None:
                         self._follow_exchange_trail(holding, top)
-                    elif top >= holding.next_rung:
+                    elif top >= holding.next_rung and holding.trails:
                         self._trail(holding, time_ms)
         elif not moved and not self._equity_dirty and time_ms == self._breakers_ms:
             return  # nothing held on this symbol moved and the breakers already saw this moment's equity
@@ -690,7 +693,12 @@ class Engine:
         )
 
     def _consider(self, signal: Signal) -> None:
-        """Journal the decision on a signal that is worth one, and enter when the risk gate says so."""
+        """Journal the decision on a signal that is worth one, and enter when the risk gate says so. A strategy whose
+        take-profit is net of fees has it turned into the gross percent above the fill before the gate sees it."""
+        protection = self.strategies.by_name[signal.strategy].protection
+        if protection is not None and protection.take_profit_net_of_fees:
+            signal = signal.model_copy(update={"take_profit_pct": gross_take_profit_pct(signal.take_profit_pct,
+                                                                                        self.config.risk.fee_rate)})
         if self.controls.killed:
             decision = Decision(symbol=signal.symbol, strategy=signal.strategy, action=DecisionAction.SKIP,
                                 reasons=(_KILL_SWITCH,), time_ms=signal.time_ms)
@@ -699,17 +707,18 @@ class Engine:
                                       signal.time_ms, self.live_advice())
         decision = self._reviewed(decision)
         if decision.action is DecisionAction.ENTER:
-            protection = self.strategies.by_name[signal.strategy].protection
             trailing = (None, None) if protection is None else (protection.trailing_start_pct,
                                                                 protection.trailing_step_pct)
             decision = self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason, trailing,
-                                   signal.stop_plan)
+                                   signal.stop_plan, trails=protection is None or protection.trailing)
         self.records.append(decision)
 
     def _sized_out(self, strategy: StrategyName) -> bool:
         """Whether a strategy's signals can no longer size above zero (its Kelly estimate or its allocation is
         zero). Said once, as a notice, when it happens: re-deciding each of its signals would only journal the
         same zero-size refusal thousands of times. It lifts as soon as the estimate or the allocation does."""
+        if strategy in self.config.strategies.fixed_stake:
+            return False  # sized by its stake, not by Kelly or an allocation (core.risk.gate)
         allocation = self.config.strategies.allocation.get(strategy, 0.0)
         sizing = self.kelly(strategy)
         if allocation > 0 and not sizing.sized_out:
@@ -766,7 +775,7 @@ class Engine:
 
     def _enter(self, decision: Decision, take_profit_pct: Decimal, stop_loss_pct: Decimal, reason: str,
                trailing: tuple[float | None, float | None] = (None, None),
-               stop_plan: StopPlan | None = None) -> Decision:
+               stop_plan: StopPlan | None = None, *, trails: bool = True) -> Decision:
         """Place the entry; the decision comes back naming it, to be journaled."""
         take_profit_pct, stop_loss_pct = _advised_exits(decision, take_profit_pct, stop_loss_pct)
         symbol = decision.symbol
@@ -779,7 +788,7 @@ class Engine:
         reserved = decision.quote_amount * (1 + self.config.risk.fee_rate)  # the fee needs cash too
         self.pending[symbol] = PendingEntry(client_id, position_id, decision.strategy, reserved,
                                             take_profit_pct, stop_loss_pct, trailing_start_pct=trailing[0],
-                                            trailing_step_pct=trailing[1],
+                                            trailing_step_pct=trailing[1], trails=trails,
                                             stop_plan=None if stop_plan is None else stop_plan.to_strings())
         regime = self.regimes[symbol].regime if symbol in self.regimes else None
         self.entry_regimes[position_id] = None if regime is None else regime.value
@@ -938,7 +947,7 @@ class Engine:
                           take_profit_price=fill * (1 + pending.take_profit_pct / HUNDRED),
                           high=float(entry), next_rung=0.0, stop_trigger=float(stop),
                           fill_last=pending.last_fill_price, trailing_start_pct=pending.trailing_start_pct,
-                          trailing_step_pct=pending.trailing_step_pct)
+                          trailing_step_pct=pending.trailing_step_pct, trails=pending.trails)
         if pending.stop_plan is not None:
             # Moved by the engine: an exchange trailing delta cannot express breakeven-then-trail (core.stop_plan).
             holding.stop_plan = {**pending.stop_plan, "fill": str(fill)}
@@ -985,8 +994,8 @@ class Engine:
         limit buffer), below every later trigger, so a triggered leg sells at the market down to that floor."""
         quantity = conform_quantity(rules, self.portfolio.sellable_quantity(holding.symbol), market=False)
         list_client_id = self._next_id("p", self.now_ms)
-        delta = None if holding.ladder_only else native_trailing_delta(rules, holding.stop_loss_pct,
-                                                                        self._trailing(holding)[0])
+        fixed = holding.ladder_only or not holding.trails
+        delta = None if fixed else native_trailing_delta(rules, holding.stop_loss_pct, self._trailing(holding)[0])
         if delta is not None:
             start = trailing_trigger(last, delta)
             if start >= stop:

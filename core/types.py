@@ -427,6 +427,7 @@ class RuleId(StrEnum):
     # sizing (informational)
     SIZING_KELLY = "sizing.kelly"
     SIZING_MANUAL = "sizing.manual"
+    SIZING_FIXED_STAKE = "sizing.fixed_stake"
     SIZING_STRATEGY_MULTIPLIER = "sizing.strategy_multiplier"
     # the symbol's exchange rules
     SYMBOL_NOT_TRADING = "filters.symbol_not_trading"

@@ -38,7 +38,7 @@ def catalog(home: Home, name: str | None = None) -> dict[str, Any]:
     """`strategies list` (name None) or `strategies show NAME`."""
     config, _manual, _adapt = home_settings(home)
     loaded = load_strategies(home, os.environ, config)
-    entries = [catalog_entry(a, config.allocation) for a in loaded.strategies.active]
+    entries = [catalog_entry(a, config.allocation, config.fixed_stake) for a in loaded.strategies.active]
     where = {"folder": str(strategy_folder(home)), "settings_file": str(home.root / SETTINGS_FILE)}
     if name is None:
         dormant = [{"name": str(c.cls.name), "summary": c.cls.summary, "origin": c.origin.as_dict(),

@@ -21,6 +21,7 @@ import sys
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -223,8 +224,10 @@ def trust_file(home: Home, target: Path) -> tuple[Path, bytes, str]:
     return path, data, sha256_of(data)
 
 
-def catalog_entry(active: Any, allocation: Mapping[str, float]) -> dict[str, Any]:
-    """One strategy as `strategies list|show` prints it."""
+def catalog_entry(active: Any, allocation: Mapping[str, float],
+                  fixed_stake: Mapping[str, Decimal] | None = None) -> dict[str, Any]:
+    """One strategy as `strategies list|show` prints it (`fixed_stake`: its stake per entry, None: sized by Kelly)."""
+    stake = (fixed_stake or {}).get(active.name)
     strategy = active.strategy
     return {
         "name": str(active.name),
@@ -232,6 +235,7 @@ def catalog_entry(active: Any, allocation: Mapping[str, float]) -> dict[str, Any
         "summary": strategy.summary,
         "origin": active.origin.as_dict(),
         "allocation": allocation.get(active.name, 0.0),
+        "fixed_stake": None if stake is None else str(stake),
         "config": active.config.model_dump(mode="json"),
         "config_schema": strategy.config_model.model_json_schema(),
         "protection": None if active.protection is None else active.protection.model_dump(mode="json"),

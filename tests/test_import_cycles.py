@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.conftest import REPO_ROOT
 
-PACKAGES = ("core", "exchange", "memory", "oracle", "reports", "runtime", "scouts", "tools")
+PACKAGES = ("core", "exchange", "memory", "oracle", "reports", "runtime", "scouts", "strategies", "tools")
 ROOT_MODULES = ("executor",)
 
 

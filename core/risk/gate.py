@@ -4,7 +4,9 @@ An entry is refused while anything blocks it (`entry_blockers`), then sized and 
 
     fraction = kelly_fraction × (Kelly estimate, or the prior) × confidence × allocation × breaker multiplier
                × the signal's size multiplier (at most MAX_SIGNAL_SIZE_MULTIPLIER = 1.2; 1 unless it asks)
-    quote    = fraction × equity                        (a manual request: the requested amount × breaker multiplier)
+    quote    = fraction × equity                        (a manual request: the requested amount × breaker multiplier;
+                                                         a strategy with a fixed stake: the stake × breaker multiplier
+                                                         × the signal's size multiplier)
     capped by  max_position_size_pct × equity          (and the code ceiling, whatever the config says)
                max_total_exposure_pct × equity − exposure  (or less: CAPITAL_RULE, `core.risk.capital`)
                free quote balance / (1 + fee rate)      (the free balance, never the total equity)
@@ -156,6 +158,9 @@ def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config:
     if blockers:
         log.reasons.extend(blockers)
         return skipped(base, log)
+    stake = config.strategies.fixed_stake.get(signal.strategy)
+    if stake is not None:
+        return _fixed_stake_entry(base, signal, stake, ctx, rules, config, now_ms, advice, log)
     sizing = kelly_sizing(ctx.strategy_stats.get(signal.strategy, KellyBasis()), config.risk, now_ms)
     kelly = sizing.fraction
     allocation = min(max(config.strategies.allocation.get(signal.strategy, 0.0), 0.0), 1.0)
@@ -180,6 +185,22 @@ def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config:
         for factor in factors:
             requested *= Decimal(repr(factor))
         requested = min(requested, ctx.equity)  # × 1.2 of a fraction near 1 is still at most the equity
+    return _sized_entry(base, requested, signal.take_profit_pct, signal.stop_loss_pct, ctx, rules, config, now_ms,
+                        advice, log)
+
+
+def _fixed_stake_entry(base: Decision, signal: Signal, stake: Decimal, ctx: RiskContext, rules: SymbolRules,
+                       config: ExecutorConfig, now_ms: int, advice: Sequence[Advice], log: ClampLog) -> Decision:
+    """A signal of a strategy with a fixed stake (`strategies.fixed_stake`): it asks for that quote amount, times the
+    breakers' size multiplier and the signal's own; no Kelly, confidence or allocation. Every cap after it applies
+    as to any entry."""
+    multiplier = min(ctx.breakers.size_multiplier(now_ms), 1.0)
+    strategy_multiplier = strategy_size_multiplier(signal.size_multiplier)
+    log.note(RuleId.SIZING_FIXED_STAKE, f"size: fixed stake {stake} (strategies.fixed_stake.{signal.strategy}; "
+             f"no Kelly) × breaker {multiplier:.2f}"
+             + (f" × {strategy_multiplier:g} asked by {signal.strategy}" if strategy_multiplier != 1.0 else ""))
+    with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
+        requested = stake * Decimal(repr(multiplier)) * Decimal(repr(strategy_multiplier))
     return _sized_entry(base, requested, signal.take_profit_pct, signal.stop_loss_pct, ctx, rules, config, now_ms,
                         advice, log)
 

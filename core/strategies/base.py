@@ -72,6 +72,22 @@ class Protection(BaseModel):
     # None: the risk configuration's trailing ladder (RiskConfig.trailing_start_pct / trailing_step_pct).
     trailing_start_pct: float | None = Field(default=None, gt=0, le=50)
     trailing_step_pct: float | None = Field(default=None, gt=0, le=50)
+    # True: the take-profit percent of the strategy's signals is a return net of both fees (freqtrade's "minimal
+    # ROI"): the OCO's take-profit sits at `gross_take_profit_pct` above the fill. False (the default): gross.
+    take_profit_net_of_fees: bool = False
+    # False: the stop stays where it was placed for the position's life (no ladder, no exchange trailing stop), as
+    # freqtrade's `trailing_stop = False`. True (the default): it trails as the fields above say.
+    trailing: bool = True
+
+
+def gross_take_profit_pct(net_pct: Decimal, fee_rate: Decimal) -> Decimal:
+    """The take-profit above the entry fill at which a round trip nets `net_pct` after both fees.
+
+    Bought at P with the fee on the stake (cost P·(1 + f) per unit) and sold at S with the fee on the proceeds
+    (S·(1 − f) per unit), the net return is S·(1 − f) / (P·(1 + f)) − 1; it equals t at
+    S = P·(1 + f)·(1 + t) / (1 − f), so the gross percent is 100·((1 + f)·(1 + t) / (1 − f) − 1)."""
+    one = Decimal(1)
+    return ((one + fee_rate) * (one + net_pct / 100) / (one - fee_rate) - one) * 100
 
 
 class SymbolView(Protocol):

@@ -120,7 +120,8 @@ class StrategySet:
                                   f"a strategy named {strategy.name} is already registered (from "
                                   f"{strategies[strategy.name][1].where}); names must be unique")
             strategies[strategy.name] = (strategy, candidate.origin)
-        for setting, names in (("strategies.allocation", config.allocation), ("strategies", config.settings)):
+        for setting, names in (("strategies.allocation", config.allocation),
+                               ("strategies.fixed_stake", config.fixed_stake), ("strategies", config.settings)):
             unknown = sorted(set(names) - set(strategies))
             if unknown:
                 raise ConfigError(f"{setting}.{unknown[0]}", None,

@@ -128,6 +128,12 @@ def test_home_settings_file_keys_allocations_settings_and_the_manual_section(tmp
     loaded = load_strategies(home, {}, config.strategies)
     assert loaded.strategies.config_of("momentum").min_rise_pct == 1.1  # type: ignore[attr-defined]
     assert catalog(home, "momentum")["strategy"]["allocation"] == 0.4
+    assert catalog(home, "momentum")["strategy"]["fixed_stake"] is None
+    (home.root / "strategies.json").write_text(json.dumps({"allocation": {}, "fixed_stake": {"momentum": "100"}}))
+    assert catalog(home, "momentum")["strategy"]["fixed_stake"] == "100"
+    (home.root / "strategies.json").write_text(json.dumps({"fixed_stake": {"nobody": "100"}}))
+    with pytest.raises(ConfigError, match=r"fixed_stake\.nobody"):
+        catalog(home, "momentum")
     (home.root / "strategies.json").write_text(json.dumps({"manual": {"stop_loss_pct": "-1"}}))
     with pytest.raises(ConfigError, match="stop_loss_pct"):
         home_config(home, ExecutorConfig().risk)
