@@ -35,7 +35,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.config import AdaptConfig
-from core.performance import TradeOutcome, strategy_performance
+from core.performance import StrategyPerformance, TradeOutcome, strategy_performance
 from core.types import StrategyName
 
 METHOD = "lower_confidence_bound_softmax"
@@ -189,13 +189,13 @@ def adjust(current: Mapping[StrategyName, float], outcomes: Mapping[StrategyName
 
 
 def learned_document(adjustment: MixAdjustment | None, allocation: Mapping[StrategyName, float],
-                     outcomes: Mapping[StrategyName, Sequence[TradeOutcome]], time_ms: int,
+                     records: Mapping[StrategyName, StrategyPerformance], time_ms: int,
                      sizing: Mapping[StrategyName, dict[str, Any]]) -> dict[str, Any]:
     """What a memory version holds: the mix in force, each strategy's record on returns at `time_ms` (the
     evidence), the Kelly that sized it then, and the adjustment that made the mix (None: the configured mix)."""
     strategies: dict[str, Any] = {}
-    for name in sorted(set(allocation) | set(outcomes)):
-        strategies[str(name)] = {"allocation": allocation.get(name, 0.0),
-                                 **strategy_performance(outcomes.get(name, ())).as_dict(), **sizing.get(name, {})}
+    for name in sorted(set(allocation) | set(records)):
+        record = records[name] if name in records else strategy_performance(())
+        strategies[str(name)] = {"allocation": allocation.get(name, 0.0), **record.as_dict(), **sizing.get(name, {})}
     return {"time_ms": time_ms, "strategies": strategies,
             "adaptation": None if adjustment is None else adjustment.as_dict()}

@@ -26,7 +26,6 @@ from decimal import Decimal
 from typing import Any
 
 from core.adaptive import AdaptTrigger, MixAdjustment, adjust, learned_document
-from core.analytics import TradeTally
 from core.clock import MS_PER_DAY, MS_PER_HOUR, utc_text
 from core.config import ExecutorConfig, RiskConfig
 from core.errors import ExecutorError, FilterRejected
@@ -34,7 +33,7 @@ from core.events import Bar, Book, BookTop, DataGap, DataOutage, DataRestored, T
 from core.exchange_port import ExecutionReport
 from core.features import PairSpread, SymbolFeatures
 from core.filters import SymbolRules, conform_oco, conform_order, conform_quantity
-from core.performance import StrategyPerformance, TradeOutcome, add_outcome, returns_tally, strategy_performance
+from core.performance import StrategyPerformance, StrategyRecord, TradeOutcome
 from core.portfolio import ClosedTrade, Portfolio
 from core.regime import Regime, RegimeTracker
 from core.review import EntryReview, review_cause
@@ -279,7 +278,7 @@ class Engine:
         self.pnls: dict[StrategyName, list[float]] = {s: [] for s in self.strategies.names}
         # Closed trades as the learning sees them (return per unit staked, regime at entry), per strategy.
         self.outcomes: dict[StrategyName, list[TradeOutcome]] = {s: [] for s in self.strategies.names}
-        self._tallies: dict[StrategyName, TradeTally] = {}  # their returns statistics, kept as trades close
+        self._records: dict[StrategyName, StrategyRecord] = {}  # their performance, kept as trades close
         self.regimes = {s: RegimeTracker() for s in symbols}
         self.entry_regimes: dict[str, str | None] = {}  # position id → its symbol's regime when it was entered
         self._stats: dict[StrategyName, KellyBasis] = {}
@@ -437,7 +436,8 @@ class Engine:
             kelly = self.kelly(name)
             sizing[name] = {"sizing_kelly": round(kelly.fraction, 4), "kelly_source": kelly.source.value,
                             "kelly_basis": kelly.message}
-        return learned_document(adjustment, self.config.strategies.allocation, self.outcomes, time_ms, sizing)
+        records = {name: self._record(name).performance() for name in self.outcomes}
+        return learned_document(adjustment, self.config.strategies.allocation, records, time_ms, sizing)
 
     def _quiet_band(self) -> QuietBand:
         """The band of equity in which the breakers' current state would not change, cached for that state and
@@ -860,14 +860,14 @@ class Engine:
             self.pnls.setdefault(closed.strategy, []).append(float(closed.pnl))
             outcome = TradeOutcome(closed.pnl_pct, float(closed.pnl), None if regime is None else Regime(regime),
                                    closed.closed_ms)
-            tally = self._tally(closed.strategy)  # before the outcome is recorded: built from the earlier ones
+            record = self._record(closed.strategy)  # before the outcome is added: built from the earlier ones
             self.outcomes.setdefault(closed.strategy, []).append(outcome)
-            add_outcome(tally, outcome)
+            record.add(outcome)
             self._update_stats(closed.strategy)
 
     def performance(self, strategy: StrategyName) -> StrategyPerformance:
         """The strategy's record on returns per unit staked (see core.performance)."""
-        return strategy_performance(self.outcomes.get(strategy, []))
+        return self._record(strategy).performance()
 
     def kelly(self, strategy: StrategyName) -> KellySizing:
         """How the strategy's next signal would be sized by Kelly now, with its basis."""
@@ -880,15 +880,15 @@ class Engine:
         if not outcomes:
             self._stats[strategy] = KellyBasis()
             return
-        returns = self._tally(strategy).stats()  # not strategy_performance: its drawdown walk is not needed here
+        returns = self._record(strategy).returns.stats()
         self._stats[strategy] = KellyBasis(returns.count, returns.kelly, outcomes[-1].closed_ms)
 
-    def _tally(self, strategy: StrategyName) -> TradeTally:
-        """The strategy's running returns statistics, built from its outcomes the first time they are asked for."""
-        tally = self._tallies.get(strategy)
-        if tally is None:
-            tally = self._tallies[strategy] = returns_tally(self.outcomes.get(strategy, []))
-        return tally
+    def _record(self, strategy: StrategyName) -> StrategyRecord:
+        """The strategy's running record, built from its outcomes the first time it is asked for."""
+        record = self._records.get(strategy)
+        if record is None:
+            record = self._records[strategy] = StrategyRecord(self.outcomes.get(strategy, []))
+        return record
 
     def on_rejected(self, command: Command, error: ExecutorError) -> None:
         """The exchange refused a command. Entries are dropped; protection falls back to a stop, then an exit.
@@ -1323,7 +1323,7 @@ class Engine:
         if "outcomes" in state:
             engine.outcomes.update({StrategyName(k): [TradeOutcome.from_list(o) for o in v]
                                     for k, v in state["outcomes"].items()})
-            engine._tallies.clear()  # built from the outcomes of a fresh engine: worked out again when asked
+            engine._records.clear()  # built from the outcomes of a fresh engine: worked out again when asked
         elif any(engine.pnls.values()):  # written before returns were kept: a P&L in quote is no return
             engine._notice("strategy_record_restarted", None, "the checkpoint predates per-trade returns: each "
                            "strategy's Kelly estimate starts again from the prior")

@@ -15,12 +15,11 @@ when the regime was still warming up.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.analytics import TradeStats, TradeTally
+from core.analytics import ExactSum, TradeStats, TradeTally
 from core.regime import Regime
 
 
@@ -68,34 +67,45 @@ class StrategyPerformance:
 
 def returns_stats(outcomes: Sequence[TradeOutcome]) -> TradeStats:
     """Win rate, average win and loss, profit factor and full Kelly on the returns of `outcomes`: the part of
-    `strategy_performance` that Kelly sizing rests on (the engine keeps it as trades close: `returns_tally`)."""
-    return returns_tally(outcomes).stats()
-
-
-def returns_tally(outcomes: Sequence[TradeOutcome]) -> TradeTally:
-    """The running `returns_stats` of `outcomes`, to which later outcomes are added with `add_outcome`."""
-    tally = TradeTally()
-    for outcome in outcomes:
-        add_outcome(tally, outcome)
-    return tally
-
-
-def add_outcome(tally: TradeTally, outcome: TradeOutcome) -> None:
-    tally.add(outcome.return_pct / 100.0)
+    `strategy_performance` that Kelly sizing rests on."""
+    return StrategyRecord(outcomes).returns.stats()
 
 
 def strategy_performance(outcomes: Sequence[TradeOutcome]) -> StrategyPerformance:
     """The record of one strategy's closed trades, in the order they closed."""
-    stats = returns_stats(outcomes)
-    payoff = stats.avg_win / stats.avg_loss if stats.losses and stats.wins else (0.0 if stats.losses else None)
-    cumulative = peak = worst = 0.0
-    by_regime: dict[str, int] = {}
-    for outcome in outcomes:
-        cumulative += outcome.pnl
-        peak = max(peak, cumulative)
-        worst = max(worst, peak - cumulative)
+    return StrategyRecord(outcomes).performance()
+
+
+class StrategyRecord:
+    """A strategy's performance kept as its trades close, at O(1) per trade and per `performance()`: the engine
+    asks for it at every close (Kelly) and every UTC day (the mix), which recomputed from all the trades was
+    quadratic in their number. `performance()` is exactly what a walk over the outcomes gives."""
+
+    __slots__ = ("_by_regime", "_cumulative", "_last_closed_ms", "_peak", "_pnl", "_worst", "returns")
+
+    def __init__(self, outcomes: Sequence[TradeOutcome] = ()) -> None:
+        self.returns = TradeTally()
+        self._pnl = ExactSum()
+        self._cumulative = self._peak = self._worst = 0.0
+        self._by_regime: dict[str, int] = {}
+        self._last_closed_ms: int | None = None
+        for outcome in outcomes:
+            self.add(outcome)
+
+    def add(self, outcome: TradeOutcome) -> None:
+        self.returns.add(outcome.return_pct / 100.0)
+        self._pnl.add(outcome.pnl)
+        self._cumulative += outcome.pnl
+        self._peak = max(self._peak, self._cumulative)
+        self._worst = max(self._worst, self._peak - self._cumulative)
         key = "warming_up" if outcome.regime is None else outcome.regime.value
-        by_regime[key] = by_regime.get(key, 0) + 1
-    return StrategyPerformance(returns=stats, payoff=payoff, pnl=math.fsum(o.pnl for o in outcomes),
-                               drawdown_contribution=worst, trades_by_regime=dict(sorted(by_regime.items())),
-                               last_closed_ms=outcomes[-1].closed_ms if outcomes else None)
+        self._by_regime[key] = self._by_regime.get(key, 0) + 1
+        self._last_closed_ms = outcome.closed_ms
+
+    def performance(self) -> StrategyPerformance:
+        stats = self.returns.stats()
+        payoff = stats.avg_win / stats.avg_loss if stats.losses and stats.wins else (0.0 if stats.losses else None)
+        return StrategyPerformance(returns=stats, payoff=payoff, pnl=self._pnl.value,
+                                   drawdown_contribution=self._worst,
+                                   trades_by_regime=dict(sorted(self._by_regime.items())),
+                                   last_closed_ms=self._last_closed_ms)

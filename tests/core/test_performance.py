@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.analytics import trade_stats
+from core.analytics import ExactSum, trade_stats
 from core.config import ExecutorConfig
 from core.engine import Engine
-from core.performance import TradeOutcome, add_outcome, returns_tally, strategy_performance
+from core.performance import StrategyRecord, TradeOutcome, strategy_performance
 from core.portfolio import Portfolio
 from core.regime import Regime
 from core.types import StrategyName
@@ -64,13 +65,27 @@ def test_outcome_round_trips() -> None:
     assert TradeOutcome.from_list(outcome.to_list()) == outcome
 
 
-@given(st.lists(st.floats(min_value=-50, max_value=50, allow_nan=False), max_size=60))
-def test_property_the_running_tally_is_exactly_the_statistics_of_what_was_added(returns: list[float]) -> None:
-    outcomes = [TradeOutcome(r, r, None, i) for i, r in enumerate(returns)]
-    tally = returns_tally([])
+@given(st.lists(st.tuples(st.floats(min_value=-50, max_value=50, allow_nan=False),
+                          st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+                          st.sampled_from([None, *Regime])), max_size=60))
+def test_property_the_running_record_is_exactly_the_walk_over_the_outcomes(trades: list[tuple]) -> None:
+    outcomes = [TradeOutcome(r, pnl, regime, i) for i, (r, pnl, regime) in enumerate(trades)]
+    record = StrategyRecord()
     for i, outcome in enumerate(outcomes):
-        add_outcome(tally, outcome)
-        assert tally.stats() == trade_stats([o.return_pct / 100.0 for o in outcomes[:i + 1]])
+        record.add(outcome)
+        done = outcomes[:i + 1]
+        performance = record.performance()
+        assert performance.returns == trade_stats([o.return_pct / 100.0 for o in done])
+        assert performance.pnl == math.fsum(o.pnl for o in done)  # to the last bit
+        assert performance == strategy_performance(done)
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300), max_size=80))
+def test_property_a_running_exact_sum_is_fsum_to_the_last_bit(values: list[float]) -> None:
+    total = ExactSum()
+    for value in values:
+        total.add(value)
+    assert total.value == math.fsum(values)
 
 
 def test_a_restored_engine_sizes_on_its_whole_record_not_a_stale_tally() -> None:
