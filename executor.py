@@ -179,8 +179,8 @@ def build_parser(command: str | None = None) -> Parser:
                      help="replay: recorded or synthetic data, offline; paper: live public Binance data, simulated "
                           "orders (default: $EXECUTOR_MODE, else replay when --data or --synthetic is given, else "
                           "paper); testnet: the Binance Spot testnet with its own keys "
-                          "(BINANCE_TESTNET_API_KEY/_SECRET); live: real orders on Binance (BINANCE_API_KEY/_SECRET, "
-                          "and --confirm-live)")
+                          "(BINANCE_TESTNET_API_KEY with _SECRET or _PRIVATE_KEY_FILE); live: real orders on Binance "
+                          "(BINANCE_API_KEY with BINANCE_API_SECRET or BINANCE_PRIVATE_KEY_FILE, and --confirm-live)")
     rsrc = run.add_mutually_exclusive_group()
     rsrc.add_argument("--data", type=Path, help="replay: candle file/folder (freqtrade JSON, Binance kline CSV) or "
                                                 "recording")
@@ -530,6 +530,12 @@ def _answer_tool(args: argparse.Namespace) -> int:
     return exit_code(document)
 
 
+def _asked_for_text(argv: Sequence[str]) -> bool:
+    """Whether a command line argparse refused asked for `--format text`: its refusal is then text too."""
+    pairs = zip(argv, [*argv[1:], ""], strict=True)
+    return any(a == "--format=text" or (a == "--format" and b == "text") for a, b in pairs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Everything it prints, on stdout or stderr (envelopes, text views, logs, tracebacks),
     passes one gate that masks every credential of the environment in any letter case (Invariant 9)."""
@@ -546,7 +552,7 @@ def _run(argv: Sequence[str] | None) -> int:
         args = build_parser(argv[0] if argv else None).parse_args(argv)
     except InvalidArgument as exc:
         document = from_error(tool, exc)
-        print(dumps(document))
+        print(render_text(document) if _asked_for_text(argv) else dumps(document))
         return exit_code(document)
     if args.command == "tools":
         try:
@@ -574,9 +580,9 @@ def _run(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         document = failure(args.command, "INTERRUPTED", "interrupted by the user")
     if args.format == "text":
-        from runtime.view import render_text
+        from runtime.view import render_text as render_command_text
 
-        render_text(args.command, document)
+        render_command_text(args.command, document)
     else:
         print(dumps(document))
     return exit_code(document)

@@ -11,10 +11,12 @@ STOP_LOSS_LIMIT below) is placed; if the exchange refuses the OCO a lone stop is
 can be placed, the position is closed at market. Stops only move up: where the symbol allows trailing stops the
 OCO's stop leg carries a trailing delta and the exchange trails it (`core.risk.trailing.native_trailing_delta`);
 elsewhere the engine's ladder moves it, and a replacement is built and checked before the working one is
-cancelled. A stop-limit whose trigger the market crossed without
-filling it (a gap through its limit: Binance leaves it resting, unfilled) is cancelled at the end of that
-cycle and the position is sold at market (`STOP_GAPPED`). An exit never sells before the exchange confirms
-that the protection it replaces is cancelled: a leg that filled meanwhile is never sold twice.
+cancelled. A position whose Signal carried a stop plan (`core.stop_plan`: breakeven plus fees, then a trail) is
+moved by its plan instead of the ladder, always with fixed stops the engine re-places. A stop-limit whose
+trigger the market crossed without filling it (a gap through its limit: Binance leaves it resting, unfilled) is
+cancelled at the end of that cycle and the position is sold at market (`STOP_GAPPED`). An exit never sells
+before the exchange confirms that the protection it replaces is cancelled: a leg that filled meanwhile is never
+sold twice.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ from core.risk.clamp import ALL_SYMBOLS, advice_pauses, clamp_advice
 from core.risk.gate import RiskContext, entry_blockers, evaluate_entry, evaluate_manual_entry
 from core.risk.sizing import KellyBasis, KellySizing, kelly_sizing
 from core.risk.trailing import native_trailing_delta, trailing_stop, trailing_trigger
+from core.stop_plan import StopPlan, next_move_price, planned_stop
 from core.strategies.base import ReadOnlySymbol
 from core.strategies.guard import checked_signal, fault_message
 from core.strategies.pairs import PairTrack
-from core.strategies.registry import StrategySet
+from core.strategies.registry import Active, StrategySet
 from core.types import (
     BIPS_PER_UNIT,
     Advice,
@@ -177,6 +180,9 @@ class Holding:
     # The strategy's own trailing ladder (`core.strategies.base.Protection`); None: the risk configuration's.
     trailing_start_pct: float | None = None
     trailing_step_pct: float | None = None
+    # The Signal's stop plan (`core.stop_plan.StopPlan.to_strings`) and the entry's fill price under "fill": the
+    # engine moves the stop by the plan (breakeven, then trailing) instead of the ladder. None: the ladder.
+    stop_plan: dict[str, str] | None = None
 
     def set_stop(self, price: Decimal) -> None:
         self.stop_price = price
@@ -198,6 +204,7 @@ class PendingEntry:
     last_fill_price: Decimal | None = None
     trailing_start_pct: float | None = None
     trailing_step_pct: float | None = None
+    stop_plan: dict[str, str] | None = None  # the Signal's stop plan (`StopPlan.to_strings`), for the holding
 
     def add_fill(self, fill: Fill, base_asset: str, quote_asset: str) -> None:
         self.cost += fill.price * fill.quantity
@@ -287,6 +294,10 @@ class Engine:
         self.faulted: dict[StrategyName, str] = {}
         self._symbol_rules: tuple[tuple[int, StrategyName, Any, Any, Any, bool], ...] = ()
         self._symbol_exits: dict[StrategyName, tuple[Any, Any, bool]] = {}
+        self._bar_hooks: tuple[tuple[StrategyName, Any, Any], ...] = ()
+        # The checkpointed state of strategies not loaded now (a file no longer trusted, a control run on the
+        # built-ins alone): kept as it was and saved again, so that a restart with them loaded resumes it.
+        self._unloaded_state: dict[str, Any] = {}
         self._wire_symbol_rules()
         self._silenced: set[StrategyName] = set()
         self._equity = portfolio.equity_float()
@@ -324,8 +335,12 @@ class Engine:
         if features is None:
             return
         features.on_bar(bar)
+        if self._bar_hooks:
+            self._strategy_bars(bar)
         close_ms = bar.close_time_ms
-        self.regimes[symbol].update(close_ms, bar.high, bar.low, bar.close)
+        regime = self.regimes[symbol]
+        regime.update(close_ms, bar.high, bar.low, bar.close)
+        features.regime_reading = regime.reading  # the last completed hour's: strategies read it, never ahead
         self.cycle_ms = close_ms
         if close_ms > self.now_ms:
             self.now_ms = close_ms
@@ -442,6 +457,19 @@ class Engine:
                                     a.built_in) for a in live)
         self._symbol_exits = {a.name: (a.strategy.exit_reason, a.config, a.built_in) for a in live
                               if a.strategy.has_exit_rule}  # type: ignore[attr-defined]
+        self._bar_hooks = tuple((a.name, a.strategy.on_bar, a.config) for a in live
+                                if a.strategy.has_bar_hook)  # type: ignore[attr-defined]
+
+    def _strategy_bars(self, bar: Bar) -> None:
+        """Each stateful strategy sees the closed bar before its rules run on it."""
+        for name, on_bar, cfg in self._bar_hooks:
+            try:
+                on_bar(bar, cfg)
+            except Exception as exc:  # a plugin's fault must not stop the engine
+                self._strategy_faulted(name, bar.symbol, exc)
+
+    def _stateful(self) -> tuple[Active, ...]:
+        return tuple(a for a in self.strategies.symbol if a.strategy.has_bar_hook)  # type: ignore[attr-defined]
 
     def _strategy_faulted(self, name: StrategyName, symbol: str | None, exc: Exception) -> None:
         """The safe wrapper's other half: a strategy that raised is silenced until restart, with one notice (the
@@ -620,7 +648,8 @@ class Engine:
             protection = self.strategies.by_name[signal.strategy].protection
             trailing = (None, None) if protection is None else (protection.trailing_start_pct,
                                                                 protection.trailing_step_pct)
-            decision = self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason, trailing)
+            decision = self._enter(decision, signal.take_profit_pct, signal.stop_loss_pct, signal.reason, trailing,
+                                   signal.stop_plan)
         self.records.append(decision)
 
     def _sized_out(self, strategy: StrategyName) -> bool:
@@ -682,7 +711,8 @@ class Engine:
         return clamp_advice(decision, [advice], decision.time_ms, rules=self.rules[decision.symbol])
 
     def _enter(self, decision: Decision, take_profit_pct: Decimal, stop_loss_pct: Decimal, reason: str,
-               trailing: tuple[float | None, float | None] = (None, None)) -> Decision:
+               trailing: tuple[float | None, float | None] = (None, None),
+               stop_plan: StopPlan | None = None) -> Decision:
         """Place the entry; the decision comes back naming it, to be journaled."""
         take_profit_pct, stop_loss_pct = _advised_exits(decision, take_profit_pct, stop_loss_pct)
         symbol = decision.symbol
@@ -695,7 +725,8 @@ class Engine:
         reserved = decision.quote_amount * (1 + self.config.risk.fee_rate)  # the fee needs cash too
         self.pending[symbol] = PendingEntry(client_id, position_id, decision.strategy, reserved,
                                             take_profit_pct, stop_loss_pct, trailing_start_pct=trailing[0],
-                                            trailing_step_pct=trailing[1])
+                                            trailing_step_pct=trailing[1],
+                                            stop_plan=None if stop_plan is None else stop_plan.to_strings())
         regime = self.regimes[symbol].regime if symbol in self.regimes else None
         self.entry_regimes[position_id] = None if regime is None else regime.value
         self.commands.append(PlaceOrder(order, position_id, decision.strategy, "entry", reason, self.cycle_ms))
@@ -844,7 +875,13 @@ class Engine:
                           high=float(entry), next_rung=0.0, stop_trigger=float(stop),
                           fill_last=pending.last_fill_price, trailing_start_pct=pending.trailing_start_pct,
                           trailing_step_pct=pending.trailing_step_pct)
-        holding.next_rung = float(entry) * (1 + self._trailing(holding)[0] / 100.0)
+        if pending.stop_plan is not None:
+            # Moved by the engine: an exchange trailing delta cannot express breakeven-then-trail (core.stop_plan).
+            holding.stop_plan = {**pending.stop_plan, "fill": str(fill)}
+            holding.ladder_only = True
+            holding.next_rung = float(next_move_price(_plan_of(holding.stop_plan), fill, fill))
+        else:
+            holding.next_rung = float(entry) * (1 + self._trailing(holding)[0] / 100.0)
         self.holdings[symbol] = holding
         self._place_oco(holding, "protect a new position", entry_client_order_id=pending.client_order_id)
 
@@ -956,13 +993,17 @@ class Engine:
                                         self.cycle_ms))
 
     def _trail(self, holding: Holding, time_ms: int) -> None:
-        """Move the stop up the ladder. The replacement OCO is built and checked before the working protection is
-        cancelled: a replacement that cannot be placed leaves the old one working (never a window with none),
-        and a new stop already at or above the last price means the market is below it: sell now."""
-        start, step = self._trailing(holding)
-        new_stop = trailing_stop(holding.entry_price, holding.stop_price, Decimal(repr(holding.high)), start, step)
-        rungs_done = int(((holding.high / float(holding.entry_price)) - 1.0) * 100.0 / step + 1e-9)
-        holding.next_rung = float(holding.entry_price) * (1 + (rungs_done + 1) * step / 100.0)
+        """Move the stop up the ladder (or by the holding's stop plan). The replacement OCO is built and checked
+        before the working protection is cancelled: a replacement that cannot be placed leaves the old one working
+        (never a window with none), and a new stop already at or above the last price means the market is below
+        it: sell now."""
+        if holding.stop_plan is not None:
+            new_stop = self._planned_stop(holding)
+        else:
+            start, step = self._trailing(holding)
+            new_stop = trailing_stop(holding.entry_price, holding.stop_price, Decimal(repr(holding.high)), start, step)
+            rungs_done = int(((holding.high / float(holding.entry_price)) - 1.0) * 100.0 / step + 1e-9)
+            holding.next_rung = float(holding.entry_price) * (1 + (rungs_done + 1) * step / 100.0)
         if new_stop <= holding.stop_price or holding.exiting or holding.protection_id is None:
             return
         market = self._protection_market(holding)
@@ -985,6 +1026,14 @@ class Engine:
             return
         self._cancel_protection(holding, "trailing stop moves up")
         self._send_oco(holding, built, f"trailing stop to {new_stop}")
+
+    def _planned_stop(self, holding: Holding) -> Decimal:
+        """The stop the holding's plan asks for at its high (never lower than the working one), and the next high at
+        which the plan may move it again."""
+        assert holding.stop_plan is not None
+        plan, fill, high = _plan_of(holding.stop_plan), Decimal(holding.stop_plan["fill"]), Decimal(repr(holding.high))
+        holding.next_rung = float(next_move_price(plan, fill, high))
+        return planned_stop(plan, fill, self.config.risk.fee_rate, high, holding.stop_price)
 
     def _trailing(self, holding: Holding) -> tuple[float, float]:
         """The holding's trailing ladder (start, step): its strategy's own, else the risk configuration's."""
@@ -1163,6 +1212,8 @@ class Engine:
             "live_signals": sorted([s, str(k)] for s, flags in self._episodes.items()
                                    for k, slot in self._slots.items() if flags[slot]),
             "silenced": sorted(str(k) for k in self._silenced),
+            "strategy_state": {**self._unloaded_state,
+                               **{str(a.name): a.strategy.state() for a in self._stateful()}},  # type: ignore[attr-defined]
         }
 
     @classmethod
@@ -1203,6 +1254,9 @@ class Engine:
         for symbol, tracker in state.get("regimes", {}).items():
             if symbol in engine.regimes:
                 engine.regimes[symbol] = RegimeTracker.from_dict(tracker)
+        for symbol, features in engine.features.items():
+            if symbol in engine.regimes:
+                features.regime_reading = engine.regimes[symbol].reading
         engine.entry_regimes = dict(state.get("entry_regimes", {}))
         engine._seen_fills = {(s, int(t)): None for s, t in state["seen_fills"]}
         for symbol, name in state["live_signals"]:
@@ -1210,11 +1264,26 @@ class Engine:
             if slot is not None and symbol in engine._episodes:
                 engine._episodes[symbol][slot] = True
         engine._silenced = {StrategyName(k) for k in state["silenced"]}
+        engine._restore_strategy_state(state.get("strategy_state", {}))
         engine._breakers_ms = engine.now_ms
         engine.cycle_ms = engine.now_ms
         for name in engine.outcomes:
             engine._update_stats(name)
         return engine
+
+    def _restore_strategy_state(self, saved: dict[str, Any]) -> None:
+        """Each stateful strategy's own state from the checkpoint. One that cannot take it back is silenced with a
+        notice; one the checkpoint has no state for (new since) starts from nothing and warms up on the bars."""
+        stateful = self._stateful()
+        loaded = {str(a.name) for a in stateful}
+        self._unloaded_state = {name: state for name, state in saved.items() if name not in loaded}
+        for active in stateful:
+            if active.name not in saved:
+                continue
+            try:
+                active.strategy.restore(saved[active.name], active.config)  # type: ignore[attr-defined]
+            except Exception as exc:  # a plugin's fault must not stop the restore
+                self._strategy_faulted(active.name, None, exc)
 
     def _restore_pairs(self, state: dict[str, Any]) -> None:
         """Each pair strategy's spread from the checkpoint. A checkpoint from before strategies were plugins has
@@ -1257,6 +1326,11 @@ def _advised_exits(decision: Decision, take_profit_pct: Decimal, stop_loss_pct: 
     if RuleId.ADVICE_TAKE_PROFIT_LOWERED in rules and decision.take_profit_price is not None:
         take_profit_pct = min(take_profit_pct, (decision.take_profit_price - price) / price * HUNDRED)
     return take_profit_pct, stop_loss_pct
+
+
+def _plan_of(saved: dict[str, str]) -> StopPlan:
+    """A holding's stop plan from its exact strings (the entry's "fill" is kept beside them)."""
+    return StopPlan.model_validate({k: v for k, v in saved.items() if k != "fill"})
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:

@@ -124,6 +124,38 @@ class OrderView:
     trailing_time_ms: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class OrderHistory:
+    """One symbol's orders as the exchange listed them in bulk (Binance's `allOrders`), and what the listing proves.
+
+    `views`: the latest order under each client order id. `complete_since_ms` to `settled_until_ms` is the span of
+    decision times (when an intent was journaled) for which an absent order is conclusive: journaled in that span
+    and not listed, it never reached the exchange and never will (a request signed then is past recvWindow by
+    now). Outside the span an absent order proves nothing and is looked up by its client id. Both bounds hold
+    whether a decision time was read from the local clock or the exchange's.
+    """
+
+    symbol: str
+    views: dict[str, OrderView]
+    complete_since_ms: int
+    settled_until_ms: int
+
+    def proves_never_sent(self, client_order_id: str, decided_ms: int, slack_ms: int) -> bool:
+        """Not listed, and decided well inside the span the listing covers completely."""
+        return (client_order_id not in self.views
+                and self.complete_since_ms + slack_ms <= decided_ms <= self.settled_until_ms - slack_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """What a remote exchange's catch-up found for one symbol: a TRADE report per own trade the caller had not
+    seen (oldest first), and the symbol's order history listed after those trades (None if none was asked for
+    and no trade needed it)."""
+
+    reports: list[ExecutionReport]
+    history: OrderHistory | None
+
+
 @runtime_checkable
 class Exchange(Protocol):
     """What the runtime needs of an exchange. Every method either does all it says or raises.

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import ExecutorError
 from core.events import Bar, Book, BookTop, TradePrint
+from core.regime import Regime, RegimeReading
 from core.types import BookLevel, MarketSnapshot, TradeTick
 
 BOOK_DEPTH = 10
@@ -134,6 +135,7 @@ class SymbolFeatures:
         "last_price",
         "momentum_pct",
         "momentum_window",
+        "regime_reading",
         "spread_bps",
         "symbol",
         "time_ms",
@@ -159,6 +161,20 @@ class SymbolFeatures:
         self._bids: tuple[tuple[float, float], ...] = ()
         self._asks: tuple[tuple[float, float], ...] = ()
         self._trades: deque[tuple[int, float, float, bool]] = deque(maxlen=RECENT_TRADES)
+        # The symbol's regime of the last completed hour, set by the engine from its `RegimeTracker` (not
+        # checkpointed here: the engine's trackers are, and it sets this again on a restore).
+        self.regime_reading: RegimeReading | None = None
+
+    @property
+    def regime(self) -> Regime | None:
+        """The regime of the last completed UTC hour (`core.regime`), None while it warms up (about 27 hours)."""
+        reading = self.regime_reading
+        return None if reading is None else reading.regime
+
+    @property
+    def regime_confidence(self) -> float | None:
+        reading = self.regime_reading
+        return None if reading is None else reading.confidence
 
     @property
     def imbalance(self) -> float | None:

@@ -26,6 +26,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
+from core.stop_plan import StopPlan
+
 PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,20}$")]
@@ -316,6 +318,10 @@ class StrategyName(str):
         return {"type": "string", "pattern": STRATEGY_NAME_PATTERN}
 
 
+# A strategy's size multiplier can lift its Kelly × confidence × allocation size by at most this factor.
+MAX_SIGNAL_SIZE_MULTIPLIER = 1.2
+
+
 class Signal(Frozen):
     """A strategy's wish to enter a long. Only `core.risk` turns it into an order (or refuses it)."""
 
@@ -327,6 +333,11 @@ class Signal(Frozen):
     stop_loss_pct: Annotated[Decimal, Field(gt=0, lt=100)]
     time_ms: int
     reason: str
+    # Scales the Kelly × confidence × allocation size (a regime's 1.2 or 0.5). Bounded here and clamped again by the
+    # risk gate to MAX_SIGNAL_SIZE_MULTIPLIER; every hard cap still applies after it.
+    size_multiplier: float = Field(default=1.0, ge=0.0, le=MAX_SIGNAL_SIZE_MULTIPLIER, allow_inf_nan=False)
+    # How the position's stop moves after entry (breakeven, trailing); None: the trailing ladder.
+    stop_plan: StopPlan | None = None
 
 
 MAX_ADVICE_LIFETIME_MS = 24 * 3_600_000  # advice lives 24 h at most
@@ -416,6 +427,7 @@ class RuleId(StrEnum):
     # sizing (informational)
     SIZING_KELLY = "sizing.kelly"
     SIZING_MANUAL = "sizing.manual"
+    SIZING_STRATEGY_MULTIPLIER = "sizing.strategy_multiplier"
     # the symbol's exchange rules
     SYMBOL_NOT_TRADING = "filters.symbol_not_trading"
     QUOTE_ORDER_QTY = "filters.quote_order_qty"

@@ -29,6 +29,10 @@ _SECRET_NAME = re.compile(
 
 # Each pattern's group "secret" is what gets masked; the rest stays readable.
 _TEXT_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # A PEM private key (an Ed25519 or RSA API key's file), whole: its base64 lines are broken by `+` and `/`
+    # into runs the long-alphanumeric rule below may miss. Without its END line, to the end of the text.
+    re.compile(r"(?P<secret>-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----[^-]*+"
+               r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----)?)"),
     # name=value, name: value, "name": "value" — query strings, headers, JSON and repr() output.
     # The name is a whole word (possessive, starting at a word start) containing a secret word; a
     # backtracking name would make long unbroken text quadratic.

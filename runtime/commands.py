@@ -47,7 +47,7 @@ from runtime.pump import Pump
 from runtime.session import restore_session
 from runtime.sources import recorded_source
 from runtime.state import leave_kill_flag, prepare_journal, publish_marker, reconcile_at_start
-from runtime.strategy_loader import load_strategies
+from runtime.strategy_loader import load_strategies, strategies_for_safety
 
 MS_PER_MINUTE = 60_000
 OPERATOR_REASON = "requested by the operator"
@@ -539,7 +539,10 @@ class DirectSession:
     """
 
     def __init__(self, home: Home, config: ExecutorConfig, journal: Journal, wall_ms: int,
-                 review: ReviewFactory | None = None) -> None:
+                 review: ReviewFactory | None = None, safety_control: bool = False) -> None:
+        """`safety_control`: the session only executes a pause, resume or kill, which a broken strategy
+        configuration must not block (`runtime.strategy_loader.strategies_for_safety`); anything else loads the
+        strategies strictly."""
         self.home = home
         self.journal = journal
         self.store = MemoryStore(home.root)
@@ -558,9 +561,15 @@ class DirectSession:
         config, _, notices = resume(home, config)
         for notice in notices:
             journal.record_error(wall_ms, VersionInvalid.code, notice, {})
+        if safety_control:
+            strategies, problem = strategies_for_safety(home, os.environ, config.strategies)
+            if problem is not None:
+                journal.record_error(wall_ms, problem.code, f"a safety control ran with the built-in strategies: "
+                                     f"{problem.message}", problem.details)
+        else:
+            strategies = load_strategies(home, os.environ, config.strategies).strategies
         try:
-            session = restore_session(self.checkpoint, config, rules,
-                                      strategies=load_strategies(home, os.environ, config.strategies).strategies)
+            session = restore_session(self.checkpoint, config, rules, strategies=strategies)
         except (KeyError, TypeError, ValueError) as exc:
             raise unrestorable_checkpoint(home, exc) from None
         self.engine, self.exchange = session.engine, session.exchange
@@ -634,12 +643,13 @@ def home_is_held(home: Home) -> bool:
 
 def submit(home: Home, config: ExecutorConfig, kind: str, payload: dict[str, Any], idempotency_key: str,
            wall_ms: Callable[[], int], wait_s: float = 30.0, poll_s: float = 0.05,
-           review: ReviewFactory | None = None) -> Outcome:
+           review: ReviewFactory | None = None, safety_control: bool = False) -> Outcome:
     """Have the home's engine execute one command exactly once and return its answer.
 
     If `run` holds the home, the command is queued and its answer awaited (up to `wait_s` seconds); if not,
     this process takes the lock and runs the same code path itself, its entries reviewed by `review`'s analyzer
-    as `run`'s are. A key already answered returns the
+    as `run`'s are. `safety_control` (pause, resume, kill): executed here even when the home's strategy configuration
+    is broken (see `DirectSession`). A key already answered returns the
     stored answer and executes nothing; a key is bound to the request's kind and parameters (`same_request`),
     so a key that names another request raises RequestIdConflict instead of answering for it. Raises
     CommandFailed with the command's own error, QueueTimeout (not executed, withdrawn), ResultUnknown (taken
@@ -660,7 +670,7 @@ def submit(home: Home, config: ExecutorConfig, kind: str, payload: dict[str, Any
         if lock is not None:
             try:
                 return _run_directly(home, config, journal, kind, payload, idempotency_key, wall_ms, replayed,
-                                     review)
+                                     review, safety_control)
             finally:
                 lock.release()
         command_id = _enqueue(journal, kind, payload, idempotency_key, wall_ms())
@@ -678,9 +688,10 @@ def _enqueue(journal: Journal, kind: str, payload: dict[str, Any], key: str, now
 
 
 def _run_directly(home: Home, config: ExecutorConfig, journal: Journal, kind: str, payload: dict[str, Any],
-                  key: str, wall_ms: Callable[[], int], replayed: bool, review: ReviewFactory | None) -> Outcome:
+                  key: str, wall_ms: Callable[[], int], replayed: bool, review: ReviewFactory | None,
+                  safety_control: bool) -> Outcome:
     with journal.batch():  # the command, its effects and the checkpoint that holds them: all saved, or none
-        session = DirectSession(home, config, journal, wall_ms(), review)
+        session = DirectSession(home, config, journal, wall_ms(), review, safety_control)
         command_id = _enqueue(journal, kind, payload, key, wall_ms())
         while _status(journal, command_id) is CommandStatus.QUEUED and session.process(wall_ms()):
             pass

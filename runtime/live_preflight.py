@@ -4,8 +4,8 @@ Live trades real money, so it is refused, each time with a code and what to do:
 - without `--confirm-live` typed on `run`'s command line (LIVE_NOT_CONFIRMED). The confirmation is never read
   from the environment (EXECUTOR_MODE=live alone, or a variable such as EXECUTOR_CONFIRM_LIVE, does not
   count), and `run` is not a tool: no MCP, OpenAI-tools, chat or Telegram caller can give it;
-- without BINANCE_API_KEY and BINANCE_API_SECRET (INVALID_CONFIG naming the missing one, as `binance_account`
-  refuses it);
+- without BINANCE_API_KEY and its BINANCE_API_SECRET or BINANCE_PRIVATE_KEY_FILE, or with a key file that cannot
+  be used (INVALID_CONFIG naming the setting, as `binance_account` refuses it);
 - when Binance refuses the key (KEY_REFUSED: a wrong key or secret, or an IP the key does not allow);
 - when the key's permissions cannot be read (KEY_PERMISSIONS_UNKNOWN: Binance unreachable, rate-limited or an
   unreadable answer): unknown permissions are treated as unsafe;
@@ -89,8 +89,8 @@ def fetch_key_permissions(config: BinanceConfig) -> KeyPermissions:
     except Error as refused:  # Binance answered, and refused the key
         code = binance_code(refused)
         raise LiveRefused(PreflightCode.KEY_REFUSED, (
-            f"Binance refused the API key ({code} {message(refused)}): check BINANCE_API_KEY and BINANCE_API_SECRET, "
-            f"and that the key allows this machine's IP address in {API_MANAGEMENT}"),
+            f"Binance refused the API key ({code} {message(refused)}): check BINANCE_API_KEY and its secret or key "
+            f"file, and that the key allows this machine's IP address in {API_MANAGEMENT}"),
             binance_code=code, url=config.rest_url) from None
     except ExecutorError as unknown:  # unreachable, rate-limited or banned, an unreadable answer
         raise _unknown(config, unknown.message, unknown.code) from None

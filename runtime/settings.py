@@ -37,6 +37,7 @@ from core.errors import ConfigError
 from core.review import AnalyzerFallback
 from core.sectors import DEFAULT_SECTORS, SECTOR_MAP_SETTING, Sector, parse_sector_map
 from exchange.binance.config import BinanceConfig, BinanceVenue
+from exchange.binance.keys import KeyFileRefused, read_key_file
 from reports.alerts import ALERT_SERVICES, AlertKind
 from reports.notify import (
     TELEGRAM_API_BASE,
@@ -265,10 +266,24 @@ def market_data_urls(env: Mapping[str, str], mode: RunMode) -> tuple[str, str]:
             _url(env, "BINANCE_STREAM_URL", stream, ("ws", "wss")))
 
 
-BINANCE_KEY_VARIABLES: dict[BinanceVenue, tuple[str, str]] = {
-    BinanceVenue.LIVE: ("BINANCE_API_KEY", "BINANCE_API_SECRET"),
+@dataclass(frozen=True, slots=True)
+class BinanceKeyVariables:
+    """The variables of one venue's key: the API key, and either its HMAC secret or a private key file (Ed25519
+    or RSA) with an optional passphrase."""
+
+    key: str
+    secret: str
+    key_file: str
+    passphrase: str
+
+
+BINANCE_KEY_VARIABLES: dict[BinanceVenue, BinanceKeyVariables] = {
+    BinanceVenue.LIVE: BinanceKeyVariables("BINANCE_API_KEY", "BINANCE_API_SECRET", "BINANCE_PRIVATE_KEY_FILE",
+                                           "BINANCE_PRIVATE_KEY_PASSPHRASE"),
     # Testnet keys are a different account: they never fall back to the live pair, nor the live pair to them.
-    BinanceVenue.TESTNET: ("BINANCE_TESTNET_API_KEY", "BINANCE_TESTNET_API_SECRET"),
+    BinanceVenue.TESTNET: BinanceKeyVariables("BINANCE_TESTNET_API_KEY", "BINANCE_TESTNET_API_SECRET",
+                                              "BINANCE_TESTNET_PRIVATE_KEY_FILE",
+                                              "BINANCE_TESTNET_PRIVATE_KEY_PASSPHRASE"),
 }
 BINANCE_WS_API_URL_ENV = "BINANCE_WS_API_URL"
 
@@ -287,23 +302,46 @@ def binance_venue(mode: RunMode) -> BinanceVenue:
 
 
 def binance_account(env: Mapping[str, str], mode: RunMode) -> BinanceConfig:
-    """The Binance account `--mode testnet|live` trades on: the mode's own key pair (BINANCE_API_KEY and
-    BINANCE_API_SECRET for live, BINANCE_TESTNET_API_KEY and BINANCE_TESTNET_API_SECRET for testnet), the venue's
-    published URLs unless BINANCE_BASE_URL (REST) or BINANCE_WS_API_URL (WebSocket API) name others (a loopback
-    server in tests). A missing key is refused by name; a key's value never appears in a message."""
+    """The Binance account `--mode testnet|live` trades on: the mode's own API key (BINANCE_API_KEY for live,
+    BINANCE_TESTNET_API_KEY for testnet) with either its HMAC secret (BINANCE_API_SECRET /
+    BINANCE_TESTNET_API_SECRET) or its private key file (BINANCE_PRIVATE_KEY_FILE /
+    BINANCE_TESTNET_PRIVATE_KEY_FILE, an Ed25519 or RSA PEM key, with BINANCE_PRIVATE_KEY_PASSPHRASE /
+    BINANCE_TESTNET_PRIVATE_KEY_PASSPHRASE if it is encrypted), and the venue's published URLs unless
+    BINANCE_BASE_URL (REST) or BINANCE_WS_API_URL (WebSocket API) name others (a loopback server in tests).
+    Refused by name: a missing key, both a secret and a key file, a key file that is unreadable, open to other
+    users (as ssh refuses one) or not an Ed25519/RSA private key. No key's value appears in a message."""
     venue = binance_venue(mode)
-    key_name, secret_name = BINANCE_KEY_VARIABLES[venue]
-    key, secret = _value(env, key_name), _value(env, secret_name)
-    for name, value in ((key_name, key), (secret_name, secret)):
-        if value is None:
-            raise ConfigError(name, "", f"--mode {mode.value} needs {key_name} and {secret_name} "
-                                        "(CONFIGURATION.md, 'Binance API key')")
-        if not value.isascii() or not value.isprintable() or " " in value:
+    names = BINANCE_KEY_VARIABLES[venue]
+    key, secret = _value(env, names.key), _value(env, names.secret)
+    key_file, passphrase = _value(env, names.key_file), env.get(names.passphrase) or None
+    needs = f"--mode {mode.value} needs {names.key} and either {names.secret} or {names.key_file}"
+    if key is None:
+        raise ConfigError(names.key, "", f"{needs} (CONFIGURATION.md, 'Binance API key')")
+    if key_file is not None and ("-----BEGIN" in key_file or "\n" in key_file):
+        raise ConfigError(names.key_file, "(masked)", "holds a key, not the path of its file: save the key in a "
+                                                      "file readable by you alone and name that file here")
+    if secret is not None and key_file is not None:
+        raise ConfigError(names.key_file, key_file, f"is set as well as {names.secret}: an API key signs with its "
+                                                    f"HMAC secret or with a private key, never both; unset one")
+    if secret is None and key_file is None:
+        raise ConfigError(names.secret, "", f"{needs} (CONFIGURATION.md, 'Binance API key')")
+    if passphrase is not None and key_file is None:
+        raise ConfigError(names.passphrase, "(masked)", f"is set without {names.key_file}; it decrypts that file only")
+    for name, value in ((names.key, key), (names.secret, secret)):
+        if value is not None and (not value.isascii() or not value.isprintable() or " " in value):
             raise ConfigError(name, "(masked)", "holds spaces or characters no Binance key has; paste it again")
     rest = _url(env, "BINANCE_BASE_URL", "", ("http", "https")) if _value(env, "BINANCE_BASE_URL") else None
     ws_api = _url(env, BINANCE_WS_API_URL_ENV, "", ("ws", "wss")) if _value(env, BINANCE_WS_API_URL_ENV) else None
-    assert key is not None and secret is not None
-    return BinanceConfig.for_venue(venue, key, secret, rest_url=rest, ws_api_url=ws_api)
+    if key_file is None:
+        assert secret is not None
+        return BinanceConfig.for_venue(venue, key, secret, rest_url=rest, ws_api_url=ws_api)
+    try:
+        pem, kind = read_key_file(Path(key_file).expanduser(), passphrase)
+    except KeyFileRefused as refused:
+        why = refused.reason + (f" ({names.passphrase})" if "passphrase" in refused.reason else "")
+        raise ConfigError(names.key_file, key_file, why) from None
+    return BinanceConfig.for_venue(venue, key, rest_url=rest, ws_api_url=ws_api, private_key=pem,
+                                   private_key_passphrase=passphrase, key_kind=kind)
 
 
 def scan_symbols(env: Mapping[str, str]) -> list[str] | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InvalidArgument
-from core.strategies.registry import StrategySet
+from core.strategies.registry import OPTIONAL_BUILT_INS, StrategySet
 from memory.journal import Journal
 from memory.strategy_trust import read_trusted
 from runtime.home import Home
@@ -41,7 +41,11 @@ def catalog(home: Home, name: str | None = None) -> dict[str, Any]:
     entries = [catalog_entry(a, config.allocation) for a in loaded.strategies.active]
     where = {"folder": str(strategy_folder(home)), "settings_file": str(home.root / SETTINGS_FILE)}
     if name is None:
-        return {"strategies": entries, "refused_files": [r.as_dict() for r in loaded.refused], **where}
+        dormant = [{"name": str(c.cls.name), "summary": c.cls.summary, "origin": c.origin.as_dict(),
+                    "enable": f"name it in {SETTINGS_FILE}, e.g. {{\"allocation\": {{\"{c.cls.name}\": 0.1}}}}"}
+                   for c in OPTIONAL_BUILT_INS if c.cls.name not in loaded.strategies.by_name]
+        return {"strategies": entries, "not_enabled": dormant, "refused_files": [r.as_dict() for r in loaded.refused],
+                **where}
     for entry in entries:
         if entry["name"] == name:
             return {"strategy": entry, **where}

@@ -191,6 +191,19 @@ def load_strategies(home: Home, env: Mapping[str, str], config: StrategyConfig) 
     return LoadedStrategies(StrategySet.resolve(config, (*extra, *files)), tuple(refused))
 
 
+def strategies_for_safety(home: Home, env: Mapping[str, str],
+                          config: StrategyConfig) -> tuple[StrategySet, ConfigError | None]:
+    """The strategies a safety control (pause, resume, kill) or a read (status) restores a saved engine with, and the
+    configuration problem if there is one. A broken `strategies.json`, `STRATEGIES` path or strategy setting must
+    never keep a person from stopping the executor or seeing its state: the problem gives the built-ins with their
+    default settings (which decide nothing in a control or a read) and is returned to be shown. Anything that
+    trades (run, backtest, trade, scan) loads strictly and refuses with the problem instead."""
+    try:
+        return load_strategies(home, env, config).strategies, None
+    except ConfigError as exc:
+        return StrategySet.resolve(StrategyConfig()), exc
+
+
 def trust_file(home: Home, target: Path) -> tuple[Path, bytes, str]:
     """The file `strategies trust` is asked to pin: it must be a `.py` directly in `<home>/strategies/`, the only
     place files are loaded from. Returns its path, its bytes and their digest."""

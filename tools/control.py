@@ -124,7 +124,8 @@ def _submit(ctx: ToolContext, kind: CommandKind, payload: dict[str, object], wai
     """Every call is its own command: each control is safe to apply twice (a pause keeps the later end, a kill
     stays on), while folding a repeat into an earlier answer would drop a pause asked again after a resume."""
     payload = {k: v for k, v in payload.items() if v is not None}
-    return submit(ctx.home, ctx.config, kind, payload, f"{kind}:{secrets.token_hex(16)}", ctx.now_ms, wait_s=wait_s)
+    return submit(ctx.home, ctx.config, kind, payload, f"{kind}:{secrets.token_hex(16)}", ctx.now_ms, wait_s=wait_s,
+                  safety_control=True)
 
 
 def _output(action: Literal["pause", "resume", "kill", "kill_reset"], symbol: str | None, outcome: Outcome,
@@ -141,21 +142,21 @@ PAUSE_SPEC = ToolSpec(
     name="pause",
     description="Block new entries on one symbol (or all) for 1 to 10080 minutes; open positions stay protected.",
     input_model=PauseInput, output_model=ControlOutput, handler=handle_pause, read_only=False, destructive=False,
-    title="Pause entries", idempotent=True)
+    title="Pause entries", idempotent=True, needs_strategy_settings=False)
 RESUME_SPEC = ToolSpec(
     name="resume",
     description="Lift a pause on one symbol, or every pause; the risk engine's own limits still apply.",
     input_model=ResumeInput, output_model=ControlOutput, handler=handle_resume, read_only=False, destructive=True,
-    title="Resume entries", idempotent=True)
+    title="Resume entries", idempotent=True, needs_strategy_settings=False)
 KILL_SPEC = ToolSpec(
     name="kill",
     description="Engage the kill switch: no new entries until a person resets it on the command line; exits and "
                 "protection keep working.",
     input_model=KillInput, output_model=ControlOutput, handler=handle_kill, read_only=False, destructive=False,
-    title="Kill switch: stop new entries", idempotent=True)
+    title="Kill switch: stop new entries", idempotent=True, needs_strategy_settings=False)
 RESET_SPEC = ToolSpec(
     name="kill_reset",
     description="Reset the kill switch (command line only: python executor.py kill --reset --yes-i-understand).",
     input_model=KillResetInput, output_model=ControlOutput, handler=handle_kill_reset, read_only=False,
-    destructive=True, agent_facing=False, title="Reset the kill switch", idempotent=True)
+    destructive=True, agent_facing=False, title="Reset the kill switch", idempotent=True, needs_strategy_settings=False)
 SPECS: tuple[ToolSpec, ...] = (PAUSE_SPEC, RESUME_SPEC, KILL_SPEC, RESET_SPEC)

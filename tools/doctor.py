@@ -127,7 +127,7 @@ SPEC = ToolSpec(
     input_model=DoctorInput,
     output_model=DoctorOutput,
     handler=handle,
-    read_only=True,
+    read_only=True, needs_strategy_settings=False,
     idempotent=True,
     open_world=True,
 )

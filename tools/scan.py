@@ -249,6 +249,7 @@ SPEC = ToolSpec(
     output_model=ScanOutput,
     handler=handle,
     read_only=True,
+    needs_strategy_settings=False,  # with a broken strategy configuration it shows the market and says why not more
     title="Scan the market",
     open_world=True,  # live order books from Binance
 )

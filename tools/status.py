@@ -239,18 +239,22 @@ class StatusOutput(BaseModel):
 
 def handle(args: StatusInput, ctx: ToolContext) -> StatusOutput:
     process = engine_process(ctx.home)
-    saved = read_saved_engine(ctx.home, ctx.config, ctx.strategies())
+    strategies, problem = ctx.strategies_for_reading()
+    saved = read_saved_engine(ctx.home, ctx.config, strategies)
+    # A broken strategy configuration does not hide the state: it is the first note, and the tools that trade refuse.
+    notes = [] if problem is None else [f"{problem.code}: {problem.message}. trade, run and backtest refuse and "
+                                        "scan shows no signals until it is fixed; pause, resume, kill and status "
+                                        "work"]
     try:
         with read_journal(ctx.home) as journal:
-            output = _status(saved, process, journal, ctx, journal_note=None)
+            output = _status(saved, process, journal, ctx, journal_note=None, notes=notes)
     except JournalOutdated as exc:
-        output = _status(saved, process, None, ctx, journal_note=exc.message)
+        output = _status(saved, process, None, ctx, journal_note=exc.message, notes=notes)
     return output
 
 
 def _status(saved: SavedEngine | None, process: EngineProcess, journal: Journal | None, ctx: ToolContext,
-            journal_note: str | None) -> StatusOutput:
-    notes: list[str] = []
+            journal_note: str | None, notes: list[str]) -> StatusOutput:
     flag = ctx.home.kill_flag.exists()
     engine = saved.engine if saved is not None else None
     if saved is None:
@@ -551,6 +555,6 @@ SPEC = ToolSpec(
     input_model=StatusInput,
     output_model=StatusOutput,
     handler=handle,
-    read_only=True,
+    read_only=True, needs_strategy_settings=False,
     title="Executor status",
 )

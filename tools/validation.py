@@ -166,7 +166,10 @@ def invoke(spec: ToolSpec, arguments: Any, context: Callable[[], ToolContext]) -
     """
     try:
         model = validate_arguments(spec, arguments)
-        result = spec.handler(model, context())
+        ctx = context()
+        if ctx.settings_problem is not None and spec.needs_strategy_settings:
+            raise ctx.settings_problem
+        result = spec.handler(model, ctx)
         if not isinstance(result, spec.output_model):
             raise TypeError(f"handler returned {type(result).__name__}, not {spec.output_model.__name__}")
         # Through pydantic's JSON, as it goes on the wire: a NaN or infinite float becomes null, never a bare

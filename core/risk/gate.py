@@ -3,6 +3,7 @@
 An entry is refused while anything blocks it (`entry_blockers`), then sized and capped:
 
     fraction = kelly_fraction × (Kelly estimate, or the prior) × confidence × allocation × breaker multiplier
+               × the signal's size multiplier (at most MAX_SIGNAL_SIZE_MULTIPLIER = 1.2; 1 unless it asks)
     quote    = fraction × equity                        (a manual request: the requested amount × breaker multiplier)
     capped by  max_position_size_pct × equity          (and the code ceiling, whatever the config says)
                max_total_exposure_pct × equity − exposure  (or less: CAPITAL_RULE, `core.risk.capital`)
@@ -42,6 +43,7 @@ from core.risk.decision import ZERO, ClampLog, skipped
 from core.risk.errors import InvalidRiskInput
 from core.risk.sizing import KellyBasis, kelly_sizing
 from core.types import (
+    MAX_SIGNAL_SIZE_MULTIPLIER,
     Advice,
     Decision,
     DecisionAction,
@@ -158,6 +160,7 @@ def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config:
     kelly = sizing.fraction
     allocation = min(max(config.strategies.allocation.get(signal.strategy, 0.0), 0.0), 1.0)
     multiplier = min(ctx.breakers.size_multiplier(now_ms), 1.0)
+    strategy_multiplier = strategy_size_multiplier(signal.size_multiplier)
     fraction = kelly * signal.confidence * allocation * multiplier
     if not 0.0 <= fraction <= 1.0:  # also refuses NaN
         raise InvalidRiskInput("size_fraction", fraction, "[0, 1]", "sizing inputs are not numbers", symbol)
@@ -165,14 +168,28 @@ def evaluate_entry(signal: Signal, ctx: RiskContext, rules: SymbolRules, config:
              f"× confidence "
              f"{signal.confidence:.2f} × allocation {allocation:.2f} × breaker {multiplier:.2f} = "
              f"{fraction * 100:.4f}% of equity {ctx.equity:.2f}")
+    factors = [kelly, signal.confidence, allocation, multiplier]
+    if strategy_multiplier != 1.0:
+        factors.append(strategy_multiplier)
+        log.note(RuleId.SIZING_STRATEGY_MULTIPLIER, f"size: × {strategy_multiplier:g} asked by {signal.strategy} "
+                 f"(at most ×{MAX_SIGNAL_SIZE_MULTIPLIER:g}; every cap below still applies)")
     with localcontext(prec=_SIZING_DIGITS, rounding=ROUND_FLOOR):
         # Each factor as the decimal it prints as, multiplied exactly: 10 000 × 0.05 × 0.7 is 350, not the
         # 349.99999999 that the float product 0.034999999999999996 would ask the exchange to spend.
         requested = ctx.equity
-        for factor in (kelly, signal.confidence, allocation, multiplier):
+        for factor in factors:
             requested *= Decimal(repr(factor))
+        requested = min(requested, ctx.equity)  # × 1.2 of a fraction near 1 is still at most the equity
     return _sized_entry(base, requested, signal.take_profit_pct, signal.stop_loss_pct, ctx, rules, config, now_ms,
                         advice, log)
+
+
+def strategy_size_multiplier(asked: float) -> float:
+    """A Signal's size multiplier as the gate applies it: within [0, MAX_SIGNAL_SIZE_MULTIPLIER] whatever was asked
+    (a Signal validates the same bounds; this holds for any caller). NaN counts as 0: it can only shrink."""
+    if not asked >= 0.0:
+        return 0.0
+    return min(asked, MAX_SIGNAL_SIZE_MULTIPLIER)
 
 
 def evaluate_manual_entry(symbol: str, quote_amount: Decimal, take_profit_pct: Decimal, stop_loss_pct: Decimal,

@@ -13,7 +13,12 @@ A strategy is a class with
 - an optional exit rule (`exit_reason`): a reason to close the strategy's open positions at market now (a pair
   that reverted, a cross-down), or None;
 - optional protection defaults (`protection`): the take-profit and stop its signals carry, and a trailing
-  ladder of its own (None: the risk configuration's `trailing_start_pct` / `trailing_step_pct`).
+  ladder of its own (None: the risk configuration's `trailing_start_pct` / `trailing_step_pct`);
+- optional state of its own (`on_bar`, `state`, `restore`): a symbol strategy that needs more than the engine's
+  features (its own indicators, a history) keeps it on its instance, keyed by symbol, and updates it in O(1) from
+  each closed bar. The engine calls `on_bar` before the strategy's exit and entry rules see that bar, saves
+  `state()` in every checkpoint and hands it back to `restore` on a restart, so a resumed run decides exactly as an
+  uninterrupted one. Each engine gets its own instances (`core.strategies.registry.instantiate`).
 
 A strategy only ever receives read-only views of features (`SymbolView`, `PairView`), never the engine, the
 portfolio or the exchange, and it must be deterministic: no clock, no randomness, no I/O (the core purity test
@@ -28,6 +33,7 @@ others go on.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from operator import attrgetter
@@ -35,6 +41,8 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.events import Bar
+from core.regime import Regime
 from core.types import Signal, StrategyName
 
 
@@ -85,6 +93,11 @@ class SymbolView(Protocol):
     def imbalance(self) -> float | None: ...
     @property
     def imbalance_source(self) -> str | None: ...
+    @property
+    def regime(self) -> Regime | None:
+        """The symbol's regime of the last completed UTC hour (`core.regime`); None while it warms up."""
+    @property
+    def regime_confidence(self) -> float | None: ...
 
 
 class PairView(Protocol):
@@ -133,6 +146,8 @@ class ReadOnlySymbol(_ReadOnly):
     spread_bps = _forward("spread_bps")
     imbalance = _forward("imbalance")
     imbalance_source = _forward("imbalance_source")
+    regime = _forward("regime")
+    regime_confidence = _forward("regime_confidence")
 
 
 class ReadOnlyPair(_ReadOnly):
@@ -188,6 +203,23 @@ class SymbolStrategy(Strategy[ConfigT]):
     @property
     def has_exit_rule(self) -> bool:
         return type(self).exit_reason is not SymbolStrategy.exit_reason
+
+    def on_bar(self, bar: Bar, config: ConfigT) -> None:
+        """Update this strategy's own state for `bar.symbol` from a closed bar, in O(1). Called on every closed bar
+        of a traded symbol (data outages included: indicators must see every bar), before the strategy's exit and
+        entry rules run on it. The default keeps no state."""
+
+    def state(self) -> dict[str, Any]:
+        """This strategy's own state, JSON-able, for the checkpoint (the default: none)."""
+        return {}
+
+    def restore(self, state: Mapping[str, Any], config: ConfigT) -> None:
+        """Take back the `state()` of a checkpoint. A state it cannot read must raise: the engine then silences the
+        strategy with a notice rather than let it decide on a state it does not have."""
+
+    @property
+    def has_bar_hook(self) -> bool:
+        return type(self).on_bar is not SymbolStrategy.on_bar
 
 
 class PairStrategy(Strategy[ConfigT]):

@@ -20,6 +20,8 @@ from core.config import StrategyConfig
 from core.errors import ConfigError
 from core.strategies.base import PairStrategy, Protection, Strategy, StrategySettings, SymbolStrategy
 from core.strategies.momentum import Momentum, MomentumConfig
+from core.strategies.pattern_echo import PatternEcho
+from core.strategies.regime_atr import RegimeAtr
 from core.strategies.scalping import Scalping
 from core.strategies.stat_arb import StatArb
 from core.types import InvalidStrategyName, StrategyName
@@ -57,9 +59,15 @@ class Candidate:
     origin: Origin
 
 
-BUILT_INS: tuple[Candidate, ...] = tuple(
-    Candidate(cls, Origin(OriginKind.BUILT_IN, f"{cls.__module__}:{cls.__qualname__}"))
-    for cls in (Scalping, Momentum, StatArb))
+def _built_in(cls: type) -> Candidate:
+    return Candidate(cls, Origin(OriginKind.BUILT_IN, f"{cls.__module__}:{cls.__qualname__}"))
+
+
+BUILT_INS: tuple[Candidate, ...] = tuple(_built_in(cls) for cls in (Scalping, Momentum, StatArb))
+# Built-ins an engine runs only when the configuration names them (an allocation or a settings section): the seeds'
+# strategies keep state and work on every bar, so an engine that does not trade them does not pay for them, and
+# a configuration that does not name them decides exactly as before they existed.
+OPTIONAL_BUILT_INS: tuple[Candidate, ...] = tuple(_built_in(cls) for cls in (RegimeAtr, PatternEcho))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +108,10 @@ class StrategySet:
 
     @classmethod
     def resolve(cls, config: StrategyConfig, extra: Iterable[Candidate] = ()) -> StrategySet:
-        """The built-ins and `extra`, checked, each with its `strategies.<name>` settings from `config`."""
-        candidates = (*BUILT_INS, *extra)
+        """The built-ins (the optional ones only when `config` names them) and `extra`, checked, each with its
+        `strategies.<name>` settings from `config`."""
+        named = set(config.allocation) | set(config.settings)
+        candidates = (*BUILT_INS, *(c for c in OPTIONAL_BUILT_INS if c.cls.name in named), *extra)
         strategies: dict[StrategyName, tuple[Strategy[Any], Origin]] = {}
         for candidate in candidates:
             strategy = instantiate(candidate)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from core.stop_plan import StopPlan
 from core.types import Signal, StrategyName
 
 
@@ -29,6 +30,8 @@ def long_signal(
     stop_loss_pct: Decimal,
     now_ms: int,
     reason: str,
+    size_multiplier: float = 1.0,
+    stop_plan: StopPlan | None = None,
 ) -> Signal:
     """Build the validated Signal; only called once every cheap float check has passed.
 
@@ -44,4 +47,6 @@ def long_signal(
         stop_loss_pct=stop_loss_pct,
         time_ms=now_ms,
         reason=reason,
+        size_multiplier=size_multiplier,
+        stop_plan=stop_plan,
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from binance_common.errors import Error
 
-from core.exchange_port import Exchange, ExchangeRejected, ExecutionReport, OrderView
+from core.exchange_port import CatchUp, Exchange, ExchangeRejected, ExecutionReport, OrderHistory, OrderView
 from core.filters import SymbolRules, lookup, rules_from_exchange_info
 from core.types import Fill, OcoRequest, OrderRequest, OrderType
 from exchange.binance import wire
@@ -38,7 +38,13 @@ _EXCHANGE_INFO = Cost(weight=20)
 _MY_TRADES = Cost(weight=20)
 _QUERY_LIST = Cost(weight=4)
 _OPEN_LISTS = Cost(weight=6)
+_ALL_ORDERS = Cost(weight=20)  # GET /api/v3/allOrders, whatever the page size (rest-api.md)
 NO_LIST = -1
+PAGE = 1000  # allOrders' and myTrades' largest `limit`
+# allOrders: "The time between startTime and endTime can't be longer than 24 hours" (rest-api.md); an hour less, so
+# that the clock's measured offset can never push a window past it.
+HISTORY_SPAN_MS = 23 * 3_600_000
+_END_SLACK_MS = 1_000  # the window ends a second after the synced server time: its estimate may lag by RTT/2
 
 
 class BinanceExchange(Exchange):
@@ -50,6 +56,7 @@ class BinanceExchange(Exchange):
         self.rest = RestClient(config, clock_ms=clock_ms, sleep_s=sleep_s)
         self._rules: dict[str, SymbolRules] = {}
         self._list_ids: dict[int, str] = {}  # orderListId -> listClientOrderId, learnt from answers
+        self._unnamed_lists: set[int] = set()  # orderIds of the last listing whose order list's name was not known
 
     def start(self) -> None:
         """Sync the clock and load the rules and rate limits (before any order)."""
@@ -128,22 +135,67 @@ class BinanceExchange(Exchange):
     def _order_by_id(self, symbol: str, order_id: int) -> dict[str, Any]:
         return dict(self._read("order", "/api/v3/order", {"symbol": symbol, "orderId": order_id}, _QUERY))
 
-    def catch_up(self, symbol: str, after_trade_id: int) -> list[ExecutionReport]:
+    def catch_up(self, symbol: str, after_trade_id: int, since_ms: int | None = None) -> CatchUp:
         """What the user-data stream may have missed for `symbol` while it was down: one TRADE report per own
-        trade after `after_trade_id` (with its order's state as of now), oldest first. The caller
-        deduplicates fills by trade id and reads open orders (`open_orders`) for the rest."""
+        trade after `after_trade_id` (with its order's state as of now), oldest first, and, when `since_ms` is
+        given or the trades' orders are more than a listing's weight in lookups, the symbol's order history since
+        then (`order_history`, listed after the trades, so every order's state there is at least as new as its
+        trades). The caller deduplicates fills by trade id. Orders of trades outside the history are looked up one
+        by one."""
         rows = self._read("myTrades", "/api/v3/myTrades", {"symbol": symbol, "fromId": after_trade_id + 1,
-                                                            "limit": 1000}, _MY_TRADES)
-        orders: dict[int, dict[str, Any]] = {}
+                                                            "limit": PAGE}, _MY_TRADES)
+        traded_orders = {int(row["orderId"]) for row in rows}
+        if rows and (since_ms is not None or len(traded_orders) * _QUERY.weight > _ALL_ORDERS.weight):
+            first_trade_ms = min(int(row["time"]) for row in rows)  # an order is placed before its first trade
+            since_ms = first_trade_ms if since_ms is None else min(since_ms, first_trade_ms)
+        history = None if since_ms is None else self.order_history(symbol, since_ms)
+        by_order_id = {} if history is None else {view.order_id: view for view in history.views.values()}
         reports = []
         for row in rows:
             order_id = int(row["orderId"])
-            if order_id not in orders:
-                orders[order_id] = self._order_by_id(symbol, order_id)
-            order = orders[order_id]
-            view = wire.order_view(order, self._list_client_id(order))
+            view = by_order_id.get(order_id)
+            if view is None or (view.list_client_id is None and order_id in self._unnamed_lists):
+                order = self._order_by_id(symbol, order_id)
+                view = by_order_id[order_id] = wire.order_view(order, self._list_client_id(order))
             reports.append(wire.trade_report(view, wire.trade_fill(row, view.client_order_id)))
-        return reports
+        return CatchUp(reports, history)
+
+    def order_history(self, symbol: str, since_ms: int) -> OrderHistory:
+        """Every order of `symbol` placed since `since_ms` (at most the last 23 hours), from `GET /api/v3/allOrders`:
+        one request of weight 20 per 1,000 orders, where looking each order up costs 4 apiece.
+
+        The window starts at `since_ms` read on whichever clock is earlier (local or the exchange's, whose offset
+        the last sync measured). A full first page may have been cut at either end (Binance does not document
+        which), so the rest is paged by `orderId` (ids grow with time on a symbol), and the listing then proves
+        completeness only after its oldest order. List client ids the adapter has not learnt are left None (the
+        caller knows its own orders' lists; a trade's order is looked up)."""
+        offset = self.rest.offset_ms
+        now = self.rest.server_time_ms()
+        end = now + _END_SLACK_MS
+        start = min(now, max(min(since_ms, since_ms + offset), end - HISTORY_SPAN_MS))
+        docs = self._read("allOrders", "/api/v3/allOrders",
+                          {"symbol": symbol, "startTime": start, "endTime": end, "limit": PAGE}, _ALL_ORDERS)
+        complete_since = start
+        page = docs
+        if len(page) >= PAGE:
+            complete_since = min(int(d["time"]) for d in page) + 1  # an older order may share its millisecond
+        while len(page) >= PAGE:
+            page = self._read("allOrders", "/api/v3/allOrders", {"symbol": symbol, "limit": PAGE,
+                                                                 "orderId": max(int(d["orderId"]) for d in page) + 1},
+                              _ALL_ORDERS)
+            docs = [*docs, *page]
+        views: dict[str, OrderView] = {}
+        self._unnamed_lists.clear()  # only the latest listing's: `catch_up` uses the history it has just fetched
+        for doc in sorted(docs, key=lambda d: int(d["orderId"])):  # the latest order under a client id wins
+            list_id = int(doc.get("orderListId", NO_LIST))
+            if list_id != NO_LIST and list_id not in self._list_ids:
+                self._unnamed_lists.add(int(doc["orderId"]))
+            views[str(doc["clientOrderId"])] = wire.order_view(doc, self._list_ids.get(list_id))
+        # Settled: a request signed before `now - recvWindow` that the exchange has not carried out by `now` is
+        # refused when it arrives ("serverTime - timestamp > recvWindow"), so it can no longer appear.
+        settled = now - self._config.recv_window_ms
+        return OrderHistory(symbol=symbol, views=views, complete_since_ms=max(complete_since, complete_since - offset),
+                            settled_until_ms=min(settled, settled - offset))
 
     def user_stream(self) -> UserStream:
         """The user-data stream of this account, sharing what the adapter learnt of order-list ids."""

@@ -4,7 +4,8 @@ the SDK's transport, its used-weight headers recorded, its failure classified.
 Why `binance_common.utils.send_request` and not the generated `SpotRestAPI` methods: those stamp the
 timestamp from the local clock at signing time, so after -1021 they cannot re-sign with a corrected one
 (binance-sdk-spot 13.2.0); `send_request` keeps a caller's `timestamp`. It also percent-encodes the
-payload before computing the HMAC, as Binance requires since 2026-01-15 (else -1022).
+payload before computing the signature, as Binance requires since 2026-01-15 (else -1022): the HMAC of an
+HMAC key, or the base64 Ed25519 / RSA signature of a private key, with the signer passed in here.
 """
 
 from __future__ import annotations
@@ -37,6 +38,23 @@ class Method(StrEnum):
     DELETE = "DELETE"
 
 
+def session_for(base_url: str) -> requests.Session:
+    """A keep-alive session that reads the environment's proxy, CA-bundle and .netrc settings for `base_url` once,
+    here, instead of on every request: `requests` scans the whole environment (and stats ~/.netrc) per request
+    otherwise, ~0.4 ms of each order's round trip on a 2-core machine, for settings that do not change while the
+    process runs. (The SDK passes no proxies of its own unless `ConfigurationRestAPI.proxy` is set.)"""
+    session = requests.Session()
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies.update(settings["proxies"])
+    session.verify = settings["verify"]
+    session.cert = settings["cert"]
+    auth = requests.utils.get_netrc_auth(base_url)
+    if auth is not None:
+        session.auth = auth
+    session.trust_env = False
+    return session
+
+
 class RestClient:
     """Signed and unsigned requests with server time, -1021 handling and rate limits. Not thread-safe."""
 
@@ -47,7 +65,8 @@ class RestClient:
         # Binance had carried out would come back -2011 and hide that it worked.
         self._read_configuration = config.rest_configuration()
         self._write_configuration = config.rest_configuration(retries=0)
-        self._session = requests.Session()
+        self._signer = config.signer()
+        self._session = session_for(config.rest_url)
         self._clock = clock_ms
         self.limits = RateLimits(headroom=config.weight_headroom, max_wait_ms=config.max_wait_ms, clock_ms=clock_ms,
                                  sleep_s=sleep_s)
@@ -96,7 +115,8 @@ class RestClient:
             payload["timestamp"] = self.server_time_ms()
         try:
             configuration = self._read_configuration if method is Method.GET else self._write_configuration
-            answer = send_request(self._session, configuration, method.value, path, payload=payload, is_signed=signed)
+            answer = send_request(self._session, configuration, method.value, path, payload=payload,
+                                  is_signed=signed, signer=self._signer)
         except TooManyRequestsError as error:
             self.limits.refused(error.retry_after)
             raise RateLimited(binance_code(error), message(error), retry_at_ms=self.limits.retry_at_ms) from error

@@ -1,9 +1,14 @@
 """The user-data stream over the WebSocket API, kept alive: subscribe, parse, reconnect, report gaps.
 
-Binance retired the REST listenKey endpoints (and `userDataStream.start/ping/stop`) on 2026-02-20; an HMAC
-key subscribes with `userDataStream.subscribe.signature` (`user_data_stream_subscribe_signature()` in the
-SDK). The SDK's WebSocket API client never reconnects by itself and never raises: an error comes back as
-data (`{"error": {...}}`), a lost answer as `{"error": "timeout"}` after a fixed 20 s, a request during its
+Binance retired the REST listenKey endpoints (and `userDataStream.start/ping/stop`) on 2026-02-20. An HMAC
+or RSA key subscribes with `userDataStream.subscribe.signature` (`user_data_stream_subscribe_signature()` in
+the SDK); an Ed25519 key logs the connection on (`session.logon`, "Only Ed25519 keys are supported for this
+feature") and then subscribes with `userDataStream.subscribe` on that session. `subscription_kind` is the one
+place that decides; every new connection (after a drop or a renewal) logs on again before it subscribes,
+since a session ends with its connection. The SDK's WebSocket API client reconnects by itself only on a
+`serverShutdown` notice or at 23 h, and carries on with a subscription it cannot renew: that ends the
+session here too. It never raises: an error comes back as data (`{"error": {...}}`), a lost answer as
+`{"error": "timeout"}` after a fixed 20 s, a request during its
 own reconnect as the string "Websocket Reconnect". Every answer is checked here.
 
 The stream runs its own asyncio loop on a thread and hands events to the runtime's thread through a queue
@@ -20,13 +25,14 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, MutableMapping
+from enum import StrEnum
 from typing import Any
 
-from binance_common.configuration import ConfigurationWebSocketAPI
 from binance_common.models import WebsocketApiUserDataStreamResponse
 from binance_common.websocket import RequestStream
 from binance_sdk_spot.spot import Spot
 from binance_sdk_spot.websocket_api.models import (
+    SessionLogonResponse,
     UserDataStreamEventsResponse,
     UserDataStreamSubscribeSignatureResponse,
 )
@@ -40,6 +46,7 @@ from exchange.binance.events import (
     UserEvent,
     parse_user_event,
 )
+from exchange.binance.keys import KeyKind
 from exchange.feeds.live import wall_clock_ms
 
 log = logging.getLogger(__name__)
@@ -77,6 +84,57 @@ def check_answer(answer: Any) -> None:
         raise SubscriptionRefused(str(data["error"]))
 
 
+class SubscriptionKind(StrEnum):
+    SIGNATURE = "userDataStream.subscribe.signature"  # one signed request, any key kind but Ed25519's preferred path
+    SESSION = "session.logon + userDataStream.subscribe"  # Ed25519 only: the connection is logged on first
+
+
+def subscription_kind(key_kind: KeyKind) -> SubscriptionKind:
+    """How an account of this key kind subscribes to its user data (session.logon takes Ed25519 keys only)."""
+    match key_kind:
+        case KeyKind.ED25519:
+            return SubscriptionKind.SESSION
+        case KeyKind.HMAC | KeyKind.RSA:
+            return SubscriptionKind.SIGNATURE
+        case _:
+            raise ValueError(f"no user-data subscription for a key of kind {key_kind!r}")
+
+
+async def subscribe(api: Any, config: BinanceConfig, server_time_ms: int) -> Any:
+    """Subscribe this (new) connection to the account's user data, the way its key kind allows; the answer's
+    `.response` and `.stream` are the SDK's, or a string ("Websocket Reconnect"). Errors: SubscriptionRefused."""
+    kind = subscription_kind(config.key_kind)
+    match kind:
+        case SubscriptionKind.SIGNATURE:
+            return await subscribe_signature(api, server_time_ms)
+        case SubscriptionKind.SESSION:
+            logon = await session_logon(api, server_time_ms)
+            if isinstance(logon, str):
+                return logon
+            # The SDK raises ValueError for an error answer to userDataStream.subscribe: kept a refusal here.
+            try:
+                return await api.user_data_stream_subscribe()
+            except ValueError as refused:
+                raise SubscriptionRefused(str(refused)) from None
+        case _:
+            raise ValueError(f"unknown subscription kind {kind!r}")
+
+
+async def session_logon(api: Any, server_time_ms: int) -> Any:
+    """`session.logon`, signed with the Ed25519 key at the server's time (the SDK's method stamps the local
+    clock, refused with -1021 once that is off by more than recvWindow). Returns the answer, or the string
+    "Websocket Reconnect"; a refusal raises SubscriptionRefused."""
+    payload = {"method": "session.logon", "params": {"timestamp": server_time_ms}}
+    response = await api.send_signed_message(payload=payload, response_model=SessionLogonResponse, signer=api.signer,
+                                             session_logon=True)
+    data = response.data()
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict) or data.result is None:
+        raise SubscriptionRefused(f"session.logon: {data}")
+    return response
+
+
 async def subscribe_signature(api: Any, server_time_ms: int) -> Any:
     """`userDataStream.subscribe.signature`, signed at the server's time. The SDK's own method stamps the request
     with the local clock (`binance_common.utils.get_timestamp`), which Binance refuses (-1021) once that clock is
@@ -84,9 +142,9 @@ async def subscribe_signature(api: Any, server_time_ms: int) -> Any:
     payload = {"method": "userDataStream.subscribe.signature", "params": {"timestamp": server_time_ms}}
     response = await api.send_signed_message(payload=payload, response_model=UserDataStreamSubscribeSignatureResponse,
                                              signer=api.signer)
-    if isinstance(response, str):  # "Websocket Reconnect": the SDK answers with a string while it reconnects
-        return response
     data = response.data()
+    if isinstance(data, str):  # "Websocket Reconnect": the SDK answers with a string while it reconnects
+        return data
     if isinstance(data, dict) or data.result is None or getattr(data, "error", None) is not None:
         raise SubscriptionRefused(str(data))
     stream = await RequestStream(api, data.result.subscription_id, response_model=UserDataStreamEventsResponse)
@@ -170,9 +228,7 @@ class UserStream:
     async def _session(self) -> str:
         """One connection's life; returns why it ended."""
         assert self._stopping is not None
-        config = ConfigurationWebSocketAPI(api_key=self._config.api_key, api_secret=self._config.api_secret,
-                                           stream_url=self._config.ws_api_url, timeout=self._config.timeout_ms)
-        api = Spot(config_ws_api=config).websocket_api
+        api = Spot(config_ws_api=self._config.ws_api_configuration()).websocket_api
         ended = asyncio.Event()
         why: list[str] = []
 
@@ -184,7 +240,10 @@ class UserStream:
         try:
             await api.create_connection()
             api.on_connection("close", lambda *_: loop.call_soon_threadsafe(end, "connection closed"))
-            answer = await subscribe_signature(api, self._server_time())
+            # The SDK's own reconnect (serverShutdown, its 23 h renewal) would carry on with a subscription it cannot
+            # renew: ended here, the loop connects, logs on and subscribes again, and reports the gap.
+            api.on_connection("reconnect", lambda *_: loop.call_soon_threadsafe(end, "the SDK reconnected"))
+            answer = await subscribe(api, self._config, self._server_time())
             check_answer(answer)
             answer.stream.on("message", lambda message: self._on_message(message, end))
             self.connections += 1

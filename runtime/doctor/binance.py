@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
-from binance_common.configuration import ConfigurationWebSocketAPI
 from binance_common.errors import Error
 from binance_sdk_spot.spot import Spot
 
@@ -25,7 +24,7 @@ from exchange.binance.config import BinanceConfig, venue_rest_url
 from exchange.binance.errors import binance_code, message
 from exchange.binance.limits import Cost
 from exchange.binance.rest import RestClient
-from exchange.binance.user_stream import SubscriptionRefused, check_answer
+from exchange.binance.user_stream import SubscriptionRefused, check_answer, subscribe
 from exchange.feeds.live import wall_clock_ms
 from memory.redact import mask_secret
 from runtime.doctor.model import Check, CheckId, fail, ok, skipped, warn
@@ -175,7 +174,7 @@ def _testnet_account(config: BinanceConfig, key: dict[str, str]) -> Check:
     except Error as refused:
         return fail(CheckId.BINANCE_KEY_PERMISSIONS, f"the testnet refused the key ({binance_code(refused)} "
                                                      f"{message(refused)}): check BINANCE_TESTNET_API_KEY and "
-                                                     "BINANCE_TESTNET_API_SECRET (testnet keys come from "
+                                                     "its secret or key file (testnet keys come from "
                                                      "testnet.binance.vision)", **key)
     except ExecutorError as unknown:
         return fail(CheckId.BINANCE_KEY_PERMISSIONS, f"the testnet account could not be read ({unknown.message})",
@@ -190,25 +189,41 @@ def _testnet_account(config: BinanceConfig, key: dict[str, str]) -> Check:
 
 
 def user_data_check(config: BinanceConfig) -> Check:
-    """Subscribe to the user-data stream over the WebSocket API, then unsubscribe: what `run` needs for fills."""
+    """Subscribe to the user-data stream over the WebSocket API, then unsubscribe: what `run` needs for fills.
+
+    Signed at the server's clock, synced first over REST, exactly as `run` subscribes
+    (`exchange.binance.user_stream.subscribe`): a local clock off by more than recvWindow fails the
+    clock check, and must not also make this check fail where `run` would subscribe."""
+    rest = RestClient(config, clock_ms=wall_clock_ms, sleep_s=time.sleep)
     try:
-        subscription = asyncio.run(asyncio.wait_for(_subscribe_and_leave(config), USER_DATA_TIMEOUT_S))
+        rest.sync_time()
+        subscription = asyncio.run(asyncio.wait_for(_subscribe_and_leave(config, rest.server_time_ms),
+                                                    USER_DATA_TIMEOUT_S))
+    except Error as failed:  # the clock sync over REST
+        return fail(CheckId.BINANCE_USER_DATA, f"the server's clock could not be read at {config.rest_url} "
+                                               f"({binance_code(failed)} {message(failed)}), so no subscription was "
+                                               "tried: check the network and BINANCE_BASE_URL", url=config.rest_url)
+    except ExecutorError as held_back:  # rate limited or banned before the clock could be read
+        return fail(CheckId.BINANCE_USER_DATA, f"no user-data subscription tried: {held_back.message}",
+                    url=config.rest_url)
     except (SubscriptionRefused, ValueError, OSError, RuntimeError, TimeoutError) as failed:
         return fail(CheckId.BINANCE_USER_DATA, f"no user-data subscription at {config.ws_api_url} ({_why(failed)}): "
                                                "fills would not reach the executor; check the network and "
                                                "BINANCE_WS_API_URL", url=config.ws_api_url)
+    finally:
+        rest.close()
     return ok(CheckId.BINANCE_USER_DATA, "subscribed to the user-data stream and unsubscribed again",
               url=config.ws_api_url, subscription_id=subscription)
 
 
-async def _subscribe_and_leave(config: BinanceConfig) -> int:
-    settings = ConfigurationWebSocketAPI(api_key=config.api_key, api_secret=config.api_secret,
-                                         stream_url=config.ws_api_url, timeout=config.timeout_ms)
-    api = Spot(config_ws_api=settings).websocket_api
+async def _subscribe_and_leave(config: BinanceConfig, server_time_ms: Callable[[], int]) -> int:
+    api = Spot(config_ws_api=config.ws_api_configuration()).websocket_api
     await api.create_connection()
     try:
-        # The SDK raises ValueError for an error answer here, and returns errors as data elsewhere: both checked.
-        answer = await api.user_data_stream_subscribe_signature()
+        # As `run` subscribes: by signature, or an Ed25519 key's session.logon first (user_stream.subscribe), at the
+        # server-synced clock. Errors come back as data (or "Websocket Reconnect"): each raises SubscriptionRefused.
+        answer = await subscribe(api, config, server_time_ms())
+        check_answer(answer)
         check_answer(answer.response)
         subscription = int(answer.response.data().result.subscription_id)
         check_answer(await api.user_data_stream_unsubscribe(subscription_id=subscription))

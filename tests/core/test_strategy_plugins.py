@@ -3,8 +3,9 @@ safe wrapper (a strategy that raises is silenced with a notice, the others go on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from pydantic import Field
@@ -197,3 +198,83 @@ def test_a_plugin_is_handed_views_it_cannot_change() -> None:
     assert engine.features[SYMBOL].last_price == pytest.approx(100.0 * 1.002 ** 2)
     assert "writer raised AttributeError" in engine.faulted["writer"]
     assert "read-only" in engine.faulted["writer"]
+
+
+class RisingCloses(SymbolStrategy[StrategySettings]):
+    """Keeps its own state: per symbol, how many closes in a row rose. Fires on the fifth rising close."""
+
+    name: ClassVar[StrategyName] = StrategyName("rising_closes")
+    config_model = StrategySettings
+
+    def __init__(self) -> None:
+        self.run: dict[str, list[float]] = {}  # symbol -> [closes in a row that rose, last close]
+
+    def on_bar(self, bar: Bar, config: StrategySettings) -> None:
+        count, last = self.run.get(bar.symbol, [0, 0.0])
+        self.run[bar.symbol] = [count + 1 if bar.close > last else 0, bar.close]
+
+    def fires(self, features: SymbolView, config: StrategySettings) -> bool:
+        return self.run.get(features.symbol, [0, 0.0])[0] == 5
+
+    def signal(self, features: SymbolView, config: StrategySettings, now_ms: int) -> Signal | None:
+        assert features.last_price is not None
+        return long_signal(features.symbol, self.name, 0.5, features.last_price, Decimal("1"), Decimal("1"), now_ms,
+                           f"{self.run[features.symbol][0]} rising closes")
+
+    def state(self) -> dict[str, object]:
+        return {"run": self.run}
+
+    def restore(self, state: Mapping[str, Any], config: StrategySettings) -> None:
+        self.run = {symbol: [int(v[0]), float(v[1])] for symbol, v in state["run"].items()}
+
+
+class Amnesic(RisingCloses):
+    """Cannot take its state back."""
+
+    name: ClassVar[StrategyName] = StrategyName("amnesic")
+
+    def restore(self, state: Mapping[str, Any], config: StrategySettings) -> None:
+        raise ValueError("no memory")
+
+
+def _signal_times(engine: Engine, name: str) -> list[int]:
+    return [r.time_ms for r in engine.records if type(r).__name__ == "Decision" and r.strategy == name]
+
+
+def test_a_stateful_plugin_sees_each_bar_before_its_rule_and_resumes_its_state_from_a_checkpoint() -> None:
+    config = load_config({"strategies": {"allocation": {"rising_closes": 0.5}}})
+    whole = _engine(config, RisingCloses)
+    _bars(whole, 20)
+    entered = _signal_times(whole, "rising_closes")
+    assert entered == [START + 4 * FIVE_MIN + FIVE_MIN - 1]  # the fifth bar: its own count, updated first
+    first = _engine(config, RisingCloses)
+    _bars(first, 3)
+    saved = first.to_state()
+    assert saved["strategy_state"] == {"rising_closes": {"run": {SYMBOL: [3, pytest.approx(100.0 * 1.002 ** 2)]}}}
+    strategies = StrategySet.resolve(config.strategies, [Candidate(RisingCloses, _origin("RisingCloses"))])
+    resumed = Engine.from_state(saved, config, offline_rules({SYMBOL: 100.0}), strategies)
+    _bars(resumed, 17, start=3)
+    assert _signal_times(resumed, "rising_closes") == entered  # a restart decides as the uninterrupted run
+    fresh = _engine(config, RisingCloses)  # without its state, the count would start again: no entry at bar 5
+    _bars(fresh, 17, start=3)
+    assert _signal_times(fresh, "rising_closes") != entered
+
+
+def test_a_plugin_that_cannot_take_its_state_back_is_silenced_not_trusted() -> None:
+    config = load_config({"strategies": {"allocation": {"amnesic": 0.5}}})
+    engine = _engine(config, Amnesic)
+    _bars(engine, 3)
+    strategies = StrategySet.resolve(config.strategies, [Candidate(Amnesic, _origin("Amnesic"))])
+    resumed = Engine.from_state(engine.to_state(), config, offline_rules({SYMBOL: 100.0}), strategies)
+    assert "amnesic raised ValueError" in resumed.faulted["amnesic"]
+    _bars(resumed, 17, start=3)
+    assert _signal_times(resumed, "amnesic") == []
+
+
+def test_the_state_of_a_strategy_not_loaded_now_is_kept_for_when_it_is_again() -> None:
+    config = load_config({"strategies": {"allocation": {"rising_closes": 0.5}}})
+    engine = _engine(config, RisingCloses)
+    _bars(engine, 3)
+    saved = engine.to_state()["strategy_state"]
+    built_ins_only = Engine.from_state(engine.to_state(), ExecutorConfig(), offline_rules({SYMBOL: 100.0}))
+    assert built_ins_only.to_state()["strategy_state"] == saved  # e.g. a kill run while its file was untrusted

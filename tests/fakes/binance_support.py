@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from binance_common.configuration import ConfigurationRestAPI, ConfigurationWebSocketAPI
@@ -24,6 +26,32 @@ RULES = SymbolRules(
     min_notional=Decimal("5"), max_num_orders=200, max_num_algo_orders=5, allow_trailing_stop=True,
     trailing_delta=TrailingDeltaBounds(min_above=10, max_above=2000, min_below=10, max_below=2000),  # filters.md
 )
+
+
+@functools.cache
+def ed25519_key_pair(which: int = 0) -> tuple[str, str]:
+    """A fresh Ed25519 key pair per test process (PEM private key, PEM public key); `which` tells several apart."""
+    from Crypto.PublicKey import ECC
+
+    key = ECC.generate(curve="ed25519")
+    return key.export_key(format="PEM"), key.public_key().export_key(format="PEM")
+
+
+@functools.cache
+def rsa_key_pair() -> tuple[str, str]:
+    """A fresh RSA-2048 key pair per test process (PEM private key, PEM public key)."""
+    from Crypto.PublicKey import RSA
+
+    key = RSA.generate(2048)
+    return key.export_key(format="PEM", pkcs=8).decode(), key.public_key().export_key(format="PEM").decode()
+
+
+def key_file(folder: Path, pem: str, *, mode: int = 0o600, name: str = "binance-ed25519.pem") -> Path:
+    """A private key file as a person keeps one: readable by its owner only (unless `mode` says otherwise)."""
+    path = folder / name
+    path.write_text(pem, encoding="ascii")
+    path.chmod(mode)
+    return path
 
 
 def d(value: str) -> Decimal:

@@ -502,3 +502,21 @@ def test_the_recorded_testnet_exchange_info_round_trips() -> None:
     with FakeBinance(rules, {}, api_key=KEY, api_secret=SECRET) as server:
         served = httpx.get(f"{server.rest_url}/api/v3/exchangeInfo").json()
     assert rules_from_exchange_info(served) == rules
+
+
+def test_all_orders_lists_a_window_oldest_first_and_refuses_more_than_24_hours(fake: FakeBinance) -> None:
+    book(fake, "99", "101")
+    api = rest(fake)
+    for i in range(3):
+        api.new_order(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC", quantity=1.0, price=90.0,
+                      new_client_order_id=f"cx-all-{i}")
+    api.delete_order(symbol=SYMBOL, orig_client_order_id="cx-all-0")
+    now = fake.now_ms()
+    listed = api.all_orders(symbol=SYMBOL, start_time=now - 60_000, end_time=now + 1000, limit=2).data()
+    assert [(o.client_order_id, o.status) for o in listed] == [("cx-all-0", "CANCELED"), ("cx-all-1", "NEW")]
+    rest_of_it = api.all_orders(symbol=SYMBOL, order_id=listed[-1].order_id + 1).data()
+    assert [o.client_order_id for o in rest_of_it] == ["cx-all-2"]
+    with pytest.raises(BadRequestError) as refused:
+        api.all_orders(symbol=SYMBOL, start_time=now - 25 * 3_600_000, end_time=now)
+    assert refused.value.status_code == -1127
+    assert fake.requests[Op.ALL_ORDERS] == 3

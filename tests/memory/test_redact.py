@@ -72,6 +72,19 @@ def test_redact_text_masks_keys_inside_free_text() -> None:
         "BTCUSDT buy 0.001 @ 50000.01 cx-mom-BTCUSDT-1700000000000")
 
 
+def test_a_pem_private_key_in_free_text_is_masked_whole() -> None:
+    from Crypto.PublicKey import ECC, RSA
+
+    for pem in (ECC.generate(curve="ed25519").export_key(format="PEM"),
+                RSA.generate(2048).export_key(format="PEM", pkcs=8).decode()):
+        body = pem.strip().splitlines()[1:-1]
+        for text in (f"could not load {pem} from the file", f"truncated: {pem[:120]}"):
+            cleaned = redact_text(text)
+            assert not any(line[:12] in cleaned for line in body if len(line) >= 12), cleaned
+            assert cleaned.startswith(text.split("-----", 1)[0]) and redact_text(cleaned) == cleaned
+    assert redact_text("-----BEGIN PUBLIC KEY----- is fine to show") == "-----BEGIN PUBLIC KEY----- is fine to show"
+
+
 def test_planted_keys_never_reach_any_byte_of_the_journal(tmp_path: Path) -> None:
     api_key, api_secret, bot_token, deepseek = _fake_key(), _fake_key(), _fake_key(35), "sk-" + _fake_key(32)
     planted = [api_key, api_secret, bot_token, deepseek]

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from exchange.binance.keys import KeyKind
 from runtime.live_preflight import LiveRefused, PreflightCode, preflight
 from runtime.run_mode import RunMode
 from tests.fakes.binance import FakeBinance
-from tests.fakes.binance_support import KEY, SECRET, fake
+from tests.fakes.binance_support import KEY, RULES, SECRET, SYMBOL, ed25519_key_pair, fake, key_file
 from tests.runtime.helpers import run_cli
 from tools.registry import agent_specs
 
@@ -101,3 +103,32 @@ def test_confirm_live_is_refused_outside_live_and_is_no_tool_argument(tmp_path: 
     for spec in agent_specs():
         assert spec.name != "run"
         assert "confirm_live" not in str(spec.input_model.model_json_schema())
+
+
+def _ed25519_env(fake: FakeBinance, path: Path) -> dict[str, str]:
+    return {"BINANCE_API_KEY": KEY, "BINANCE_PRIVATE_KEY_FILE": str(path), "BINANCE_BASE_URL": fake.rest_url,
+            "BINANCE_WS_API_URL": fake.ws_api_url}
+
+
+def test_an_ed25519_key_is_judged_as_an_hmac_key_and_never_shown(tmp_path: Path) -> None:
+    """The permissions are read with the Ed25519 signature; a key that can withdraw is refused, a key file others can
+    read is refused before anything is sent, a key Binance does not know is refused: the key never shows."""
+    private, public = ed25519_key_pair()
+    body = private.strip().splitlines()[1]
+    with FakeBinance({SYMBOL: RULES}, {"USDT": Decimal(1000)}, api_key=KEY, public_key=public) as ed25519:
+        path = key_file(tmp_path, private)
+        config = preflight(RunMode.LIVE, _ed25519_env(ed25519, path), confirmed_on_command_line=True)
+        assert config is not None and config.key_kind is KeyKind.ED25519
+        ed25519.set_api_restrictions(enable_withdrawals=True)
+        error = refused(tmp_path / "home", "--mode", "live", "--confirm-live", **_ed25519_env(ed25519, path))
+        assert error["code"] == "KEY_CAN_WITHDRAW" and body not in str(error)
+        path.chmod(0o644)
+        error = refused(tmp_path / "home", "--mode", "live", "--confirm-live", exit_code=2,
+                        **_ed25519_env(ed25519, path))
+        assert error["code"] == "INVALID_CONFIG"
+        assert error["details"]["setting"] == "BINANCE_PRIVATE_KEY_FILE"  # type: ignore[index]
+        assert "chmod 600" in str(error["message"]) and body not in str(error)
+        stranger = key_file(tmp_path, ed25519_key_pair(1)[0], name="stranger.pem")
+        with pytest.raises(LiveRefused) as refusal:
+            preflight(RunMode.LIVE, _ed25519_env(ed25519, stranger), confirmed_on_command_line=True)
+        assert refusal.value.refusal is PreflightCode.KEY_REFUSED and refusal.value.details["binance_code"] == -1022

@@ -28,6 +28,7 @@ from tests.conftest import REPO_ROOT
 from tests.fakes.binance import FakeBinance
 from tests.fakes.binance.__main__ import BTCUSDT, START_PRICE
 from tests.fakes.binance.market import Market
+from tests.fakes.binance_support import ed25519_key_pair, key_file
 from tests.runtime.helpers import cli_env, query, run_cli, saved_checkpoint
 from tools.state import engine_process
 
@@ -43,6 +44,15 @@ def fake() -> Iterator[FakeBinance]:
     market = Market({SYMBOL: BTCUSDT}, {SYMBOL: START_PRICE}, seed=3, volatility_bps=1.0)
     with FakeBinance({SYMBOL: BTCUSDT}, {"USDT": Decimal(10_000)}, api_key=KEY, api_secret=SECRET, market=market,
                      market_interval_s=0.05) as server:
+        yield server
+
+
+@pytest.fixture
+def ed25519_fake() -> Iterator[FakeBinance]:
+    """The loopback testnet with an Ed25519 API key registered (its public key) instead of an HMAC secret."""
+    market = Market({SYMBOL: BTCUSDT}, {SYMBOL: START_PRICE}, seed=3, volatility_bps=1.0)
+    with FakeBinance({SYMBOL: BTCUSDT}, {"USDT": Decimal(10_000)}, api_key=KEY, public_key=ed25519_key_pair()[1],
+                     market=market, market_interval_s=0.05) as server:
         yield server
 
 
@@ -122,7 +132,25 @@ def protected(fake: FakeBinance) -> bool:
 
 def test_run_testnet_trades_through_the_adapter_and_protects_every_position(fake: FakeBinance,
                                                                              tmp_path: Path) -> None:
-    home, cwd, env = tmp_path / "home", tmp_path / "elsewhere", loopback_env(fake)
+    trade_and_protect(fake, tmp_path, loopback_env(fake))
+    assert fake.session_logons == 0  # an HMAC key subscribes with userDataStream.subscribe.signature
+
+
+def test_run_testnet_with_an_ed25519_key_signs_with_it_and_takes_fills_over_a_logged_on_session(
+        ed25519_fake: FakeBinance, tmp_path: Path) -> None:
+    private = ed25519_key_pair()[0]
+    env = {k: v for k, v in loopback_env(ed25519_fake).items() if k != "BINANCE_TESTNET_API_SECRET"}
+    env["BINANCE_TESTNET_PRIVATE_KEY_FILE"] = str(key_file(tmp_path, private))
+    trade_and_protect(ed25519_fake, tmp_path, env)
+    assert ed25519_fake.session_logons >= 1
+    outputs = (tmp_path / "elsewhere" / "run.err").read_text() + (tmp_path / "elsewhere" / "run.out").read_text()
+    assert private.strip().splitlines()[1] not in outputs
+
+
+def trade_and_protect(fake: FakeBinance, tmp_path: Path, env: dict[str, str]) -> None:
+    """A run started, an agent's buy confirmed and filled, the position protected by an OCO, the run stopped:
+    the exchange's ledger, the journal and the checkpoint agree, and no key is printed."""
+    home, cwd = tmp_path / "home", tmp_path / "elsewhere"
     cwd.mkdir()
     proc = start_and_wait(home, cwd, env)
     try:

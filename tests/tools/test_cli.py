@@ -165,6 +165,13 @@ def test_an_unknown_flag_is_an_envelope_not_a_usage_dump(home, monkeypatch, caps
     assert document["error"]["code"] == "INVALID_ARGUMENT"
 
 
+@pytest.mark.parametrize("fmt", [("--format", "text"), ("--format=text",)])
+def test_a_refused_command_line_answers_in_the_format_it_asked_for(home, monkeypatch, capsys, fmt):
+    code, out = run_in_process(home, monkeypatch, capsys, "memory", "show", "0", *fmt)
+    assert code == 2 and out.startswith("memory failed: INVALID_ARGUMENT")
+    assert "not a version number" in out and not out.lstrip().startswith("{")
+
+
 JSON_DATA = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=300),
                          lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=20), inner,
                                                                                       max_size=6), max_leaves=25)

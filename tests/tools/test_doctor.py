@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.binance import FakeBinance
-from tests.fakes.binance_support import RULES, SYMBOL
+from tests.fakes.binance_support import RULES, SYMBOL, ed25519_key_pair, key_file
 from tests.fakes.openai_compat import FakeOpenAI, Mode
 from tests.fakes.telegram import FakeTelegram
 from tests.reports.loopback import Answer, LoopbackServer
@@ -196,3 +196,35 @@ def test_testnet_checks_its_own_keys_and_a_running_executor_is_a_warning(world: 
     assert checks["binance.key_permissions"]["status"] == "ok" and "testnet" in checks["binance.key_permissions"][
         "message"]
     assert checks["binance.user_data"]["status"] == "ok"
+
+
+def test_the_user_data_check_signs_at_the_servers_clock_as_run_does(world: World, tmp_path: Path) -> None:
+    """Binance's clock 30 s ahead of ours, far past recvWindow: the clock check fails (the executor's data times
+    would be wrong), but the subscription, signed at the synced server time as `run` signs it, still works, so
+    doctor does not report a user-data failure that `run` would not have."""
+    world.binance.set_clock_offset(30_000)
+    env = {k: v for k, v in world.env.items() if not k.startswith("BINANCE_API")}
+    env |= {"BINANCE_TESTNET_API_KEY": BINANCE_KEY, "BINANCE_TESTNET_API_SECRET": BINANCE_SECRET}
+    code, stdout = doctor(tmp_path, env, "--mode", "testnet")
+    document, checks = checks_of(stdout)
+    assert code == 1 and document["error"]["details"]["blocking"] == ["binance.clock"], stdout
+    assert checks["binance.user_data"]["status"] == "ok", checks["binance.user_data"]
+
+
+def test_an_ed25519_key_passes_the_account_checks_and_never_shows(world: World, tmp_path: Path) -> None:
+    """The key's permissions read with an Ed25519 signature, the user-data check through session.logon and
+    userDataStream.subscribe; neither the API key nor the private key appears in either output format."""
+    private, public = ed25519_key_pair()
+    path = key_file(tmp_path, private)
+    body = private.strip().splitlines()[1]
+    with FakeBinance({SYMBOL: RULES}, {"USDT": Decimal(1000)}, api_key=BINANCE_KEY, public_key=public) as ed25519:
+        env = {k: v for k, v in world.env.items() if k != "BINANCE_API_SECRET"} | {
+            "BINANCE_PRIVATE_KEY_FILE": str(path), "BINANCE_BASE_URL": ed25519.rest_url,
+            "BINANCE_WS_API_URL": ed25519.ws_api_url}
+        for fmt in ("json", "text"):
+            code, stdout = doctor(tmp_path, env, "--mode", "live", fmt=fmt)
+            assert code == 0, stdout
+            assert body not in stdout
+        _, checks = checks_of(doctor(tmp_path, env, "--mode", "live")[1])
+        assert checks["binance.key_permissions"]["status"] == checks["binance.user_data"]["status"] == "ok"
+        assert ed25519.session_logons == 3 and ed25519.venue.orders_placed == 0

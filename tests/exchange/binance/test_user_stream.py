@@ -3,16 +3,24 @@ catch-up, eventStreamTerminated and renewal."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from binance_common.models import WebsocketApiResponse
 
 from core.exchange_port import ExecutionReport, ExecutionType
 from core.types import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from exchange.binance import BinanceConfig, BinanceExchange
 from exchange.binance.events import AccountPosition, BalanceUpdate, StreamGap, StreamTerminated
-from exchange.binance.user_stream import SubscriptionRefused, UserStream, check_answer
+from exchange.binance.user_stream import (
+    SubscriptionRefused,
+    UserStream,
+    check_answer,
+    session_logon,
+    subscribe_signature,
+)
 from tests.fakes.binance import FakeBinance
 from tests.fakes.binance_support import KEY, RULES, SECRET, SYMBOL, book
 
@@ -92,7 +100,7 @@ def test_a_dropped_connection_reconnects_reports_the_gap_and_catch_up_finds_the_
     fake.trade(SYMBOL, D("99"))  # the fill happens while nobody listens
     gap = _next(stream, StreamGap)
     assert isinstance(gap, StreamGap) and "closed" in gap.reason
-    missed = adapter.catch_up(SYMBOL, after_trade_id=0)
+    missed = adapter.catch_up(SYMBOL, after_trade_id=0).reports
     assert [(r.client_order_id, r.status, r.fill.trade_id if r.fill else None) for r in missed] == [
         ("cx-gap", OrderStatus.FILLED, 1)]
     assert stream.connections == 2
@@ -142,3 +150,22 @@ def test_the_subscription_is_signed_at_the_servers_time_when_the_local_clock_is_
     finally:
         user.stop()
         exchange.close()
+
+
+class _Reconnecting:
+    """The SDK's WebSocket API while it reconnects: every request is answered with the string "Websocket Reconnect"
+    (binance_common.websocket.WebSocketAPIBase.send_signed_message), wrapped in its response object."""
+
+    signer = None
+
+    async def send_signed_message(self, **_: object) -> object:
+        return WebsocketApiResponse(data_function=lambda: "Websocket Reconnect", rate_limits=[])
+
+
+@pytest.mark.parametrize("request_", [subscribe_signature, session_logon], ids=["signature", "session.logon"])
+def test_a_request_made_while_the_sdk_reconnects_is_a_refusal_not_a_crash(request_: object) -> None:
+    """The answer's data is the string (the response object is not): taken for a document, it raised AttributeError,
+    which ended the stream's thread for good."""
+    answer = asyncio.run(request_(_Reconnecting(), 0))  # type: ignore[operator]
+    with pytest.raises(SubscriptionRefused, match="Websocket Reconnect"):
+        check_answer(answer)

@@ -3,7 +3,9 @@ backed by the paper matching simulator (`exchange.paper`) so that matching, fill
 the same thing here as in paper trading. The real `binance-sdk-spot` talks to it over sockets.
 
 What it checks as Binance does: the API key (`X-MBX-APIKEY`, or `apiKey` on the WebSocket API), the
-HMAC-SHA256 signature over the percent-encoded payload (-1022), `timestamp` and `recvWindow` (-1021),
+signature over the percent-encoded payload (-1022): HMAC-SHA256 with `api_secret=`, or Ed25519 / RSA against
+the public key registered for the API key with `public_key=` (PEM; generate a pair at test time with
+`tests.fakes.binance_support.ed25519_key_pair`), `timestamp` and `recvWindow` (-1021),
 decimals written as plain digits (`1e-05` is -1100), the symbol filters with Binance's codes and messages
 (-1013, -2010, -1111, ...), request weight and order counts (`X-MBX-USED-WEIGHT-1M`,
 `X-MBX-ORDER-COUNT-10S`, `X-MBX-ORDER-COUNT-1D`; 429 over a limit) and IP bans (418).
@@ -42,8 +44,14 @@ WebSocket API never answers; the SDK reports `{"error": "timeout"}` after its fi
 resyncs with `/api/v3/time`), `drop_connections()` / `POST /fake/drop` cuts every WebSocket API connection,
 `terminate_user_streams()` / `POST /fake/terminate` sends `eventStreamTerminated`.
 
-User data: `userDataStream.subscribe.signature` on the WebSocket API, then `executionReport`, `listStatus`,
-`outboundAccountPosition`, `balanceUpdate` and `eventStreamTerminated` events on that connection, until
+Order history: `GET /api/v3/allOrders` (by creation time, `startTime`/`endTime` at most 24 hours apart, or from
+`orderId` on, oldest first; without either, the most recent `limit`). `fake.requests` counts every request received,
+by kind (`Op`), for tests that bound how many an operation sends.
+
+User data: `userDataStream.subscribe.signature` on the WebSocket API, or (Ed25519 keys only) `session.logon`
+then `userDataStream.subscribe` on the logged-on connection (`session_logons` counts the logons), then
+`executionReport`, `listStatus`, `outboundAccountPosition`, `balanceUpdate` and `eventStreamTerminated` events
+on that connection, until
 `userDataStream.unsubscribe` (one `subscriptionId`, or all of the connection's).
 
 The key's permissions: `GET /sapi/v1/account/apiRestrictions` (signed) reports `fake.api_restrictions`, a

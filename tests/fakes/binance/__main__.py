@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 from decimal import Decimal
+from pathlib import Path
 
 from core.filters import SymbolRules
 from tests.fakes.binance.market import Market
@@ -32,16 +33,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--api-key", default="fake-api-key")
     parser.add_argument("--api-secret", default="fake-api-secret")
+    parser.add_argument("--public-key", metavar="PEM_FILE",
+                        help="the Ed25519 (or RSA) public key registered for the API key, instead of a secret")
     parser.add_argument("--seed", type=int, default=7, help="seed of the streamed market")
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between market moves")
     parser.add_argument("--btc", default="1", help="BTC the account starts with (0: only USDT)")
     args = parser.parse_args(argv)
+    public_key = Path(args.public_key).read_text(encoding="ascii") if args.public_key else None
     market = Market({"BTCUSDT": BTCUSDT}, {"BTCUSDT": START_PRICE}, seed=args.seed)
     fake = FakeBinance({"BTCUSDT": BTCUSDT}, {"USDT": Decimal(10_000), "BTC": Decimal(args.btc)},
-                       api_key=args.api_key, api_secret=args.api_secret, market=market,
+                       api_key=args.api_key, api_secret=None if public_key else args.api_secret,
+                       public_key=public_key, market=market,
                        market_interval_s=args.interval).start(args.port)
     print(json.dumps({"rest": fake.rest_url, "ws_api": fake.ws_api_url, "stream": fake.stream_url,
-                      "control": fake.control_url, "api_key": args.api_key, "api_secret": args.api_secret}),
+                      "control": fake.control_url, "api_key": args.api_key,
+                      "api_secret": None if public_key else args.api_secret}),
           flush=True)
     serve_until_signalled(fake.stop)
 

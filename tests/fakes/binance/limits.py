@@ -32,19 +32,23 @@ class Op(StrEnum):
     QUERY_ORDER = "order.status"
     OPEN_ORDERS = "openOrders.status"
     MY_TRADES = "myTrades"
+    ALL_ORDERS = "allOrders"
     QUERY_ORDER_LIST = "orderList.status"
     OPEN_ORDER_LISTS = "openOrderLists.status"
     USER_STREAM_SUBSCRIBE = "userDataStream.subscribe.signature"
+    USER_STREAM_SESSION_SUBSCRIBE = "userDataStream.subscribe"  # on a session logged on with an Ed25519 key
     USER_STREAM_UNSUBSCRIBE = "userDataStream.unsubscribe"
+    SESSION_LOGON = "session.logon"
+    SESSION_LOGOUT = "session.logout"
     API_RESTRICTIONS = "apiRestrictions"  # REST only: GET /sapi/v1/account/apiRestrictions
 
 
 # Request weights from binance-spot-api-docs (rest-api.md / web-socket-api.md).
 WEIGHTS: dict[Op, int] = {
     Op.TIME: 1, Op.EXCHANGE_INFO: 20, Op.ACCOUNT: 20, Op.NEW_ORDER: 1, Op.NEW_OCO: 1, Op.CANCEL_ORDER: 1,
-    Op.CANCEL_ORDER_LIST: 1, Op.QUERY_ORDER: 4, Op.MY_TRADES: 20,
-    Op.QUERY_ORDER_LIST: 4, Op.OPEN_ORDER_LISTS: 6, Op.USER_STREAM_SUBSCRIBE: 2,
-    Op.USER_STREAM_UNSUBSCRIBE: 2, Op.API_RESTRICTIONS: 1,
+    Op.CANCEL_ORDER_LIST: 1, Op.QUERY_ORDER: 4, Op.MY_TRADES: 20, Op.ALL_ORDERS: 20,
+    Op.QUERY_ORDER_LIST: 4, Op.OPEN_ORDER_LISTS: 6, Op.USER_STREAM_SUBSCRIBE: 2, Op.USER_STREAM_SESSION_SUBSCRIBE: 2,
+    Op.USER_STREAM_UNSUBSCRIBE: 2, Op.SESSION_LOGON: 2, Op.SESSION_LOGOUT: 2, Op.API_RESTRICTIONS: 1,
 }
 OPEN_ORDERS_WEIGHT_ONE_SYMBOL = 6
 OPEN_ORDERS_WEIGHT_ALL = 80

@@ -9,6 +9,7 @@ fault, request weight (429), API key, signature (-1022), timestamp (-1021), para
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import json
@@ -38,7 +39,15 @@ from tests.fakes.binance.limits import (
 from tests.fakes.binance.market import Market
 from tests.fakes.binance.params import Params
 from tests.fakes.binance.render import exchange_info
-from tests.fakes.binance.signing import check_api_key, check_timestamp, param_text, verify_rest, verify_ws
+from tests.fakes.binance.signing import (
+    PublicKeyVerifier,
+    check_api_key,
+    check_timestamp,
+    param_text,
+    verifier,
+    verify_rest,
+    verify_ws,
+)
 from tests.fakes.binance.venue import Event, Venue
 from tests.fakes.loop_thread import LoopThread
 
@@ -56,13 +65,17 @@ REST_ROUTES: dict[tuple[str, str], Op] = {
     ("GET", "/api/v3/order"): Op.QUERY_ORDER,
     ("GET", "/api/v3/openOrders"): Op.OPEN_ORDERS,
     ("GET", "/api/v3/myTrades"): Op.MY_TRADES,
+    ("GET", "/api/v3/allOrders"): Op.ALL_ORDERS,
     ("GET", "/sapi/v1/account/apiRestrictions"): Op.API_RESTRICTIONS,
     ("GET", "/api/v3/orderList"): Op.QUERY_ORDER_LIST,
     ("GET", "/api/v3/openOrderList"): Op.OPEN_ORDER_LISTS,
 }
 WS_METHODS: dict[str, Op] = {op.value: op for op in Op if op is not Op.API_RESTRICTIONS}
-# userDataStream.unsubscribe acts on its own connection's subscriptions and needs no key (web-socket-api.md).
-UNSIGNED = frozenset({Op.TIME, Op.EXCHANGE_INFO, Op.USER_STREAM_UNSUBSCRIBE})
+# userDataStream.unsubscribe acts on its own connection's subscriptions and needs no key (web-socket-api.md);
+# session.logout is security type NONE.
+UNSIGNED = frozenset({Op.TIME, Op.EXCHANGE_INFO, Op.USER_STREAM_UNSUBSCRIBE, Op.SESSION_LOGOUT})
+# USER_STREAM security on a logged-on session: no signature and no timestamp, the session's key is used.
+SESSION_ONLY = frozenset({Op.USER_STREAM_SESSION_SUBSCRIBE})
 ORDERS_PLACED = {Op.NEW_ORDER: 1, Op.NEW_OCO: 2}  # an OCO counts as two orders
 # Binance CHANGELOG 2026-03-27 (effective 2026-04-02): these requests weigh 0 when they succeed; "Failed
 # requests are still charged the documented weight".
@@ -83,19 +96,24 @@ class _Connection:
 
     ws: web.WebSocketResponse
     request: web.Request
+    connected_ms: int
     outbox: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     subscriptions: dict[int, Callable[[Event], None]] = field(default_factory=dict)
+    session_key: str | None = None  # the API key `session.logon` authenticated on this connection
+    authorized_since: int | None = None
 
 
 class FakeBinance:
     """Binance Spot on 127.0.0.1, backed by the paper simulator. See the package docstring for how to drive it."""
 
     def __init__(self, rules: dict[str, SymbolRules], balances: dict[str, Decimal], *, api_key: str,
-                 api_secret: str, fee_rate: Decimal = Decimal("0.001"), limits: Limits | None = None,
-                 clock_ms: Callable[[], int] = wall_clock_ms, market: Market | None = None,
-                 market_interval_s: float = 0.1) -> None:
-        """`market`: public prices that move the matching engine every `market_interval_s` and are streamed on
-        `/stream` (see `tests.fakes.binance.market`); None: the market moves only when a test drives it."""
+                 api_secret: str | None = None, public_key: str | None = None, fee_rate: Decimal = Decimal("0.001"),
+                 limits: Limits | None = None, clock_ms: Callable[[], int] = wall_clock_ms,
+                 market: Market | None = None, market_interval_s: float = 0.1) -> None:
+        """`api_secret` (an HMAC key) or `public_key` (the PEM public key registered for an Ed25519 or RSA API key):
+        exactly one. `market`: public prices that move the matching engine every `market_interval_s` and are
+        streamed on `/stream` (see `tests.fakes.binance.market`); None: the market moves only when a test drives
+        it."""
         self.venue = Venue(rules, balances, fee_rate=fee_rate)
         self.market = market
         self._market_interval_s = market_interval_s
@@ -104,7 +122,8 @@ class FakeBinance:
         self.faults = FaultQueue()
         self.limiter = RateLimiter(limits or Limits())
         self.api_key = api_key
-        self._api_secret = api_secret
+        self._verifier = verifier(api_secret, public_key)
+        self.session_logons = 0  # successful session.logon requests, every connection
         self.api_restrictions = docs.ApiRestrictions()  # what apiRestrictions reports; a test sets its flags
         self._clock = clock_ms
         self.clock_offset_ms = 0
@@ -114,6 +133,7 @@ class FakeBinance:
         self._connections: list[_Connection] = []
         self._next_subscription = 0
         self._limiter_lock = threading.Lock()
+        self.requests: collections.Counter[Op] = collections.Counter()  # every request received, by kind
 
     # ----- life cycle ------------------------------------------------------------------------------------
 
@@ -210,6 +230,14 @@ class FakeBinance:
         """Send `eventStreamTerminated` on every user-data subscription and end them."""
         self._on_loop(self._terminate())
 
+    def announce_shutdown(self) -> None:
+        """Send Binance's `serverShutdown` notice on every WebSocket API connection (the connection stays open)."""
+        self._on_loop(self._announce_shutdown())
+
+    async def _announce_shutdown(self) -> None:
+        for connection in self._connections:
+            connection.outbox.put_nowait(json.dumps({"event": {"e": "serverShutdown", "E": self.now_ms()}}))
+
     def _on_loop(self, work: Awaitable[None]) -> None:
         self._loop_thread.run(work)  # type: ignore[arg-type]
 
@@ -243,6 +271,7 @@ class FakeBinance:
                 now: int) -> tuple[Doc | None, BinanceError | None, bool]:
         """(answer, error, silent): the steps every request takes. `silent`: send nothing at all."""
         with self._limiter_lock:
+            self.requests[op] += 1
             self.limiter.check_ban(now)
             fault = self.faults.take(op, transport)
             if fault is not None and fault.kind is FaultKind.BANNED:
@@ -265,7 +294,8 @@ class FakeBinance:
                    fault: Fault | None) -> tuple[Doc | None, BinanceError | None, bool]:
         if op not in UNSIGNED:
             authenticate()
-            check_timestamp(params.text("timestamp"), params.text("recvWindow"), now)
+            if op not in SESSION_ONLY:
+                check_timestamp(params.text("timestamp"), params.text("recvWindow"), now)
         if fault is not None and fault.kind is FaultKind.REJECT:
             raise BinanceError(fault.code, fault.msg)
         if fault is not None and not fault.accepted:
@@ -309,6 +339,8 @@ class FakeBinance:
             return [docs.order_status(o) for o in venue.open_orders(p.text("symbol"))]
         if op is Op.MY_TRADES:
             return [docs.trade(t) for t in venue.my_trades(p)]
+        if op is Op.ALL_ORDERS:
+            return [docs.order_status(o) for o in venue.all_orders(p)]
         if op is Op.API_RESTRICTIONS:
             return self.api_restrictions.document(KEY_CREATED_MS)
         if op is Op.QUERY_ORDER_LIST:
@@ -344,7 +376,7 @@ class FakeBinance:
 
         def authenticate() -> None:
             check_api_key(request.headers.get("X-MBX-APIKEY"), self.api_key)
-            verify_rest(total, self._api_secret)
+            verify_rest(total, self._verifier)
 
         try:
             answer, error, _ = self._handle(op, Transport.REST, params, authenticate, now)
@@ -364,7 +396,7 @@ class FakeBinance:
     async def _ws_api(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        connection = _Connection(ws=ws, request=request)
+        connection = _Connection(ws=ws, request=request, connected_ms=self.now_ms())
         self._connections.append(connection)
         writer = asyncio.create_task(self._write(connection))
         try:
@@ -401,14 +433,15 @@ class FakeBinance:
             params = Params({k: param_text(v) for k, v in raw.items()})
 
             def authenticate() -> None:
-                check_api_key(params.text("apiKey"), self.api_key)
-                verify_ws(raw, self._api_secret)
+                self._authenticate_ws(connection, op, params, raw)
 
             answer, error, silent = self._handle(op, Transport.WS_API, params, authenticate, now)
-            if op is Op.USER_STREAM_SUBSCRIBE and error is None:
+            if op in (Op.USER_STREAM_SUBSCRIBE, Op.USER_STREAM_SESSION_SUBSCRIBE) and error is None:
                 answer = self._subscribe(connection)
             if op is Op.USER_STREAM_UNSUBSCRIBE and error is None:
                 answer = self._unsubscribe(connection, params)
+            if op in (Op.SESSION_LOGON, Op.SESSION_LOGOUT) and error is None:
+                answer = self._session(connection, op, now)
         except BinanceError as refused:
             answer, error = None, refused
         if silent:
@@ -422,6 +455,33 @@ class FakeBinance:
                 body["data"] = {"serverTime": now, "retryAfter": now + error.retry_after_s * 1000}
             reply = {"id": request_id, "status": error.http_status, "error": body, "rateLimits": limits}
         connection.outbox.put_nowait(json.dumps(reply))
+
+    def _authenticate_ws(self, connection: _Connection, op: Op, params: Params, raw: dict[str, Any]) -> None:
+        """A request signed on its own (apiKey and signature), or one a logged-on session authenticates.
+
+        session.logon takes Ed25519 keys only (web-socket-api.md, "Session Authentication"); the fake answers an
+        HMAC or RSA key's logon with -2015 (Binance's exact code for that case is not documented)."""
+        if op in SESSION_ONLY or (connection.session_key is not None and "signature" not in raw):
+            if connection.session_key is None:
+                raise BinanceError(Code.REJECTED_API_KEY, "Invalid API-key, IP, or permissions for action.",
+                                   http_status=401)
+            return
+        check_api_key(params.text("apiKey"), self.api_key)
+        verify_ws(raw, self._verifier)
+        if op is Op.SESSION_LOGON and not (isinstance(self._verifier, PublicKeyVerifier) and self._verifier.ed25519):
+            raise BinanceError(Code.REJECTED_API_KEY, "Only Ed25519 keys are supported for session.logon.",
+                               http_status=401)
+
+    def _session(self, connection: _Connection, op: Op, now: int) -> dict[str, Any]:
+        """session.logon / session.logout: the connection's authenticated key, and the session's status."""
+        if op is Op.SESSION_LOGON:
+            connection.session_key, connection.authorized_since = self.api_key, now
+            self.session_logons += 1
+        else:
+            connection.session_key = connection.authorized_since = None
+        return {"apiKey": connection.session_key, "authorizedSince": connection.authorized_since,
+                "connectedSince": connection.connected_ms, "returnRateLimits": False, "serverTime": now,
+                "userDataStream": bool(connection.subscriptions)}
 
     def _subscribe(self, connection: _Connection) -> dict[str, int]:
         subscription_id = self._next_subscription

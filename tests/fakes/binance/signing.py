@@ -1,4 +1,8 @@
-"""Signed-request checks as Binance makes them: API key, HMAC-SHA256 signature, timestamp and recvWindow.
+"""Signed-request checks as Binance makes them: API key, signature, timestamp and recvWindow.
+
+The account's key is HMAC (the hex HMAC-SHA256 of the payload with the secret), or Ed25519 or RSA: Binance
+holds the public key registered for the API key and checks the base64 of an Ed25519 (RFC 8032) or RSA
+PKCS#1 v1.5 SHA-256 signature over the same payload. A `Verifier` is one of these.
 
 Since 2026-01-15 the payload is percent-encoded (UTF-8, RFC 3986: only `A-Z a-z 0-9 - _ . ~` stay as
 they are) *before* the signature is computed, and the exact encoded string is what travels; a signature
@@ -14,12 +18,20 @@ clock, or older than recvWindow.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urlencode
+from typing import Protocol
+from urllib.parse import unquote_plus, urlencode
+
+from Crypto.Hash import SHA256
+from Crypto.PublicKey import ECC, RSA
+from Crypto.Signature import eddsa, pkcs1_15
 
 from tests.fakes.binance.errors import BinanceError, Code, invalid_signature, mandatory, rejected_api_key
 
@@ -35,9 +47,60 @@ def hmac_hex(secret: str, payload: str) -> str:
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
-def _matches(secret: str, payload: str, signature: str) -> bool:
-    # HMAC signatures are not case-sensitive on Binance.
-    return hmac.compare_digest(hmac_hex(secret, payload), signature.lower())
+class Verifier(Protocol):
+    def matches(self, payload: str, signature: str) -> bool:
+        """Whether `signature` (as sent, decoded from the query string) signs `payload`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HmacVerifier:
+    secret: str = field(repr=False)
+
+    def matches(self, payload: str, signature: str) -> bool:
+        # HMAC signatures are not case-sensitive on Binance.
+        return hmac.compare_digest(hmac_hex(self.secret, payload), signature.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class PublicKeyVerifier:
+    """The public half of an Ed25519 or RSA key pair, as registered with Binance for an API key."""
+
+    ed25519: bool
+    key: ECC.EccKey | RSA.RsaKey
+
+    @classmethod
+    def from_pem(cls, pem: str) -> PublicKeyVerifier:
+        try:
+            ecc = ECC.import_key(pem)
+        except ValueError:
+            return cls(ed25519=False, key=RSA.import_key(pem))
+        if ecc.curve != "Ed25519":
+            raise ValueError(f"Binance registers Ed25519 or RSA public keys, not {ecc.curve}")
+        return cls(ed25519=True, key=ecc)
+
+    def matches(self, payload: str, signature: str) -> bool:
+        try:
+            raw = base64.b64decode(signature, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        try:
+            if self.ed25519:
+                eddsa.new(self.key, "rfc8032").verify(payload.encode(), raw)
+            else:
+                pkcs1_15.new(self.key).verify(SHA256.new(payload.encode()), raw)
+        except ValueError:
+            return False
+        return True
+
+
+def verifier(api_secret: str | None, public_key_pem: str | None) -> HmacVerifier | PublicKeyVerifier:
+    """The account's verifier: an HMAC secret or a registered public key (PEM), exactly one of them."""
+    if public_key_pem is None and api_secret is not None:
+        return HmacVerifier(api_secret)
+    if public_key_pem is not None and api_secret is None:
+        return PublicKeyVerifier.from_pem(public_key_pem)
+    raise ValueError("the fake Binance takes either api_secret (HMAC) or public_key (Ed25519 / RSA)")
 
 
 def check_api_key(sent: str | None, expected: str) -> None:
@@ -45,7 +108,7 @@ def check_api_key(sent: str | None, expected: str) -> None:
         raise rejected_api_key()
 
 
-def verify_rest(total_params: str, secret: str) -> None:
+def verify_rest(total_params: str, key: Verifier) -> None:
     """`total_params`: the raw query string followed by the raw form body, as received (signature last)."""
     payload, sep, signature = total_params.rpartition("&signature=")
     if not sep or not signature or "&" in signature:
@@ -55,7 +118,8 @@ def verify_rest(total_params: str, secret: str) -> None:
     pairs = payload.split("&") if payload else []
     if not all(_ENCODED_PAIR.match(pair) for pair in pairs) or _BAD_ESCAPE.search(payload):
         raise invalid_signature()
-    if not _matches(secret, payload, signature):
+    # A base64 signature travels percent-encoded (`+` `/` `=`); a hex HMAC is the same either way.
+    if not key.matches(payload, unquote_plus(signature)):
         raise invalid_signature()
 
 
@@ -64,11 +128,11 @@ def ws_payload(params: Mapping[str, object]) -> str:
     return urlencode(sorted((name, param_text(value)) for name, value in params.items() if name != "signature"))
 
 
-def verify_ws(params: Mapping[str, object], secret: str) -> None:
+def verify_ws(params: Mapping[str, object], key: Verifier) -> None:
     signature = params.get("signature")
     if not isinstance(signature, str) or not signature:
         raise mandatory("signature")
-    if not _matches(secret, ws_payload(params), signature):
+    if not key.matches(ws_payload(params), signature):
         raise invalid_signature()
 
 

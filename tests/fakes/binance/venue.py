@@ -42,6 +42,7 @@ _SIM_ID = re.compile(r"^cx-[.A-Za-z0-9:/_-]{1,33}$")
 _ALIAS_PREFIX = "cx-::"
 _SIM_LIST_ID_MAX = 33  # a longer list id would truncate its legs' `-tp`/`-sl` ids into one
 _NO_LIST = -1
+DAY_MS = 86_400_000
 _PARAM_NAMES = {"quantity": "quantity", "quote_order_qty": "quoteOrderQty", "price": "price",
                 "stop_price": "stopPrice", "client_order_id": "newClientOrderId", "trailing_delta": "trailingDelta"}
 
@@ -318,6 +319,24 @@ class Venue:
                       and (from_id is None or t.trade_id >= from_id)
                       and (start is None or t.time_ms >= start) and (end is None or t.time_ms <= end)]
         return trades[:limit] if from_id is not None or start is not None else trades[-limit:]
+
+    def all_orders(self, p: Params) -> list[OrderRecord]:
+        """`GET /api/v3/allOrders`: the symbol's orders, open or not, by creation time (`startTime`/`endTime`, at
+        most 24 hours apart) or from `orderId` on, oldest first; without either, the most recent `limit`."""
+        symbol = p.required("symbol")
+        order_id, start, end = p.integer("orderId"), p.integer("startTime"), p.integer("endTime")
+        limit = p.integer("limit") or 500
+        if not 1 <= limit <= 1000:
+            raise BinanceError(Code.MANDATORY_PARAM, "Illegal value for parameter 'limit'; legal range is 1-1000.")
+        if start is not None and end is not None and end - start > DAY_MS:
+            raise BinanceError(Code.TIME_SPAN_TOO_LONG, "More than 24 hours between startTime and endTime.")
+        with self.lock:
+            self._known(symbol)
+            orders = [self._orders[i] for i in sorted(self._orders) if self._orders[i].symbol == symbol
+                      and (order_id is None or i >= order_id)
+                      and (start is None or self._orders[i].created_ms >= start)
+                      and (end is None or self._orders[i].created_ms <= end)]
+        return orders[:limit] if order_id is not None or start is not None else orders[-limit:]
 
     def order(self, order_id: int) -> OrderRecord:
         with self.lock:
