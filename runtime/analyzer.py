@@ -20,7 +20,6 @@ from runtime.commands import ReviewFactory
 from runtime.research import verdict_poster
 from runtime.settings import AnalyzerSettings, alert_routes, analyzer_settings
 from scouts.analyzer import Analyzer, VerdictHook
-from scouts.llm.client import LlmClient
 from scouts.llm.errors import LlmError
 from scouts.llm.settings import LlmSettings
 
@@ -76,6 +75,8 @@ def build_analyzer(env: Mapping[str, str], settings: AnalyzerSettings, journal: 
     """The analyzer for an engine in `mode`, or None (see the module docstring)."""
     if mode not in REVIEWED_MODES or not (env.get("DEEPSEEK_API_KEY") or "").strip():
         return None  # the cases `analyzer_status` names
+    from scouts.llm.client import LlmClient  # openai takes ~1 s to import: only an engine that is reviewed
+
     llm = LlmSettings.from_env(env)
     role = llm.analyzer().model_copy(update={"deadline_s": settings.deadline_s,
                                              "deadline_variable": "ANALYZER_DEADLINE_S"})

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from core.review import (
     AnalyzerAnswer,
@@ -22,9 +23,11 @@ from core.review import (
     verdict_advice,
 )
 from core.types import Advice, Decision, RuleId
-from scouts.llm.client import LlmClient
 from scouts.llm.fence import fence
 from scouts.llm.results import Invalid, Ok, Unavailable
+
+if TYPE_CHECKING:  # the client module imports openai (~1 s): `status` reads the analyzer's settings without it
+    from scouts.llm.client import LlmClient
 
 EXAMPLE = AnalyzerAnswer(verdict=ReviewVerdict.REDUCE, size_quote=Decimal("25"),
                          rule_ids=[RuleId.MAX_POSITION_SIZE], reason="the spread is wide for this size")

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.advice import SubmitAdvice
 from core.types import Advice
@@ -39,9 +39,11 @@ from scouts.intel import (
     advice_from_intel,
     check_symbol,
 )
-from scouts.llm.client import LlmClient, Message
 from scouts.llm.fence import fence
 from scouts.llm.results import Invalid, Ok, ToolCall, ToolCalls, Unavailable
+
+if TYPE_CHECKING:  # the client module imports openai (~1 s): only the process that builds a client pays for it
+    from scouts.llm.client import LlmClient, Message
 
 log = logging.getLogger("scouts")
 

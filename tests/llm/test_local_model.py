@@ -87,3 +87,11 @@ def test_tool_choice_auto_returns_tool_calls_or_an_answer_both_validated(local_m
         case _:
             pytest.fail(f"the local model did not answer: {result!r}")
 
+
+
+def test_the_llm_tests_are_one_xdist_group(request: pytest.FixtureRequest) -> None:
+    """`make test` runs `-n 2 --dist=loadgroup`: every `llm` test must reach xdist as part of the `llm` group, or
+    each worker starts its own model server (tests/conftest.py restores the group pytest 9.2 dropped)."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("only meaningful under pytest-xdist with --dist=loadgroup (as `make test` runs)")
+    assert request.node.nodeid.endswith("@llm"), request.node.nodeid

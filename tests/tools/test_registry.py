@@ -188,6 +188,15 @@ def test_one_tool_command_imports_only_its_own_tool_module():
     assert done.stdout.strip() == "['tools.status']"
 
 
+def test_status_and_trade_do_not_import_the_llm_client():
+    """openai costs about a second of CPU to import: a `status` or `trade` call reads the analyzer's settings
+    without it, and only an engine that is reviewed builds a client (runtime.analyzer.build_analyzer)."""
+    code = ("import sys, tools.status, tools.trade; "
+            "print(sorted(m for m in ('openai', 'scouts.llm.client') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_the_run_command_imports_no_tool_module():
     code = ("import sys, executor; executor.build_parser('run'); "
             "print([m for m in sys.modules if m.startswith('tools.') and m not in ('tools.cli', 'tools.chat', "
