@@ -38,6 +38,7 @@ RULE_LABELS = MappingProxyType({
     RuleId.SIZING_KELLY: "Kelly sizing",
     RuleId.SIZING_MANUAL: "requested amount",
     RuleId.SIZING_FIXED_STAKE: "fixed stake",
+    RuleId.SIZING_STRATEGY_MULTIPLIER: "strategy multiplier",
     RuleId.SYMBOL_NOT_TRADING: "symbol not trading",
     RuleId.QUOTE_ORDER_QTY: "quote-amount market orders not allowed",
     RuleId.ORDER_TYPES: "entry or stop order type not allowed",
