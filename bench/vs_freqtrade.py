@@ -43,12 +43,10 @@ FREQTRADE_VERSION = "2026.9"
 FREQTRADE_STRATEGY = "EmaRsiCrossFt"
 FREQTRADE_STRATEGY_DIR = Path(__file__).resolve().parent / "ftshim" / "strategy"
 TIMERANGE = "20201201-20210717"
-BALANCE_USDT = 100_000
 # Issue 15, "Speed on the same work": freqtrade 2026.9 on this machine, same strategy and candles.
 RECORDED_FREQTRADE = "28–52 s wall, ~845 MB peak RSS, 12,077 trades, net −1,822.767 USDT (recorded, not run here)"
 
 EXAMPLE_PLUGIN = "strategies.examples.ema_rsi_cross:EmaRsiCross"
-EXAMPLE_SETTINGS = REPO / "strategies" / "examples" / "ema_rsi_cross.strategies.json"
 
 
 @dataclass(frozen=True)
@@ -87,15 +85,11 @@ def our_command(home: Path, data: Path) -> tuple[list[str], dict[str, str], str]
     """Our side as one documented command: the command, its environment and what it runs.
 
     The EMA/RSI cross example plugin as its parity run sets it up (`runtime.parity`: the settings copied into
-    the home, the environment, the flags); until that plugin is in this checkout, the default strategies'
-    backtest stands in (and the output says so)."""
-    command = [str(REPO / ".venv" / "bin" / "python"), str(REPO / "executor.py"), "backtest", "--data", str(data),
-               "--home", str(home), "--format", "json"]
-    if not EXAMPLE_SETTINGS.is_file():
-        return ([*command, "--balance", str(BALANCE_USDT)], dict(os.environ),
-                "STAND-IN: the default strategies (the EMA/RSI cross example plugin is not here yet)")
+    the home, the environment, the flags)."""
     from runtime.parity import backtest_flags, parity_env, prepare_home
 
+    command = [str(REPO / ".venv" / "bin" / "python"), str(REPO / "executor.py"), "backtest", "--data", str(data),
+               "--home", str(home), "--format", "json"]
     prepare_home(home)
     return [*command, *backtest_flags()], {**os.environ, **parity_env()}, f"the EMA/RSI cross ({EXAMPLE_PLUGIN})"
 

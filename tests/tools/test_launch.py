@@ -139,7 +139,8 @@ COMMANDS = subparsers(executor.build_parser())
 def test_the_command_list_is_complete():
     assert set(command_names()) | {"backtest", "run", "record", "backup", "config show", "config set", "tools",
                                    "mcp", "strategies list", "strategies show", "strategies trust",
-                                   "memory history", "memory show", "memory diff", "memory rollback"} == set(COMMANDS)
+                                   "memory history", "memory show", "memory diff", "memory rollback",
+                                   "memory adapt"} == set(COMMANDS)
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
