@@ -64,7 +64,7 @@ class NoteKind(StrEnum):
 class RemoteVenue(Exchange, Protocol):
     """A real exchange whose missed trades can be fetched (`BinanceExchange.catch_up`)."""
 
-    def catch_up(self, symbol: str, after_trade_id: int, since_ms: int | None = None) -> CatchUp: ...
+    def catch_up(self, symbol: str, after_trade_id: int | None, since_ms: int | None = None) -> CatchUp: ...
 
     def order_history(self, symbol: str, since_ms: int) -> OrderHistory: ...
 
@@ -166,11 +166,13 @@ def settle(journal: Journal, pump: Pump, exchange: RemoteVenue, symbols: list[st
     settlement = Settlement()
     oldest = _oldest_open(journal.open_orders())
     histories: dict[str, OrderHistory] = {}
+    open_symbols = {row.symbol for row in journal.open_orders()}
     for symbol in symbols:
         last = journal.last_trade_id(symbol)
+        if last is None and symbol not in open_symbols:
+            continue  # no trade of ours yet and no order that could have traded: nothing of ours to catch up
         since = oldest.get(symbol)
-        caught = exchange.catch_up(symbol, -1 if last is None else last,
-                                   None if since is None else since - CLOCK_SLACK_MS)
+        caught = exchange.catch_up(symbol, last, None if since is None else since - CLOCK_SLACK_MS)
         if caught.history is not None:
             histories[symbol] = caught.history
         reports = in_sequence(caught.reports)

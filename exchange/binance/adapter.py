@@ -17,7 +17,7 @@ from binance_common.errors import Error
 
 from core.exchange_port import CatchUp, Exchange, ExchangeRejected, ExecutionReport, OrderHistory, OrderView
 from core.filters import SymbolRules, lookup, rules_from_exchange_info
-from core.types import Fill, OcoRequest, OrderRequest, OrderType
+from core.types import Fill, OcoRequest, OrderRequest, OrderType, is_client_id
 from exchange.binance import wire
 from exchange.binance.config import BinanceConfig
 from exchange.binance.errors import NO_SUCH_ORDER, binance_code, message, translate_write
@@ -135,15 +135,21 @@ class BinanceExchange(Exchange):
     def _order_by_id(self, symbol: str, order_id: int) -> dict[str, Any]:
         return dict(self._read("order", "/api/v3/order", {"symbol": symbol, "orderId": order_id}, _QUERY))
 
-    def catch_up(self, symbol: str, after_trade_id: int, since_ms: int | None = None) -> CatchUp:
+    def catch_up(self, symbol: str, after_trade_id: int | None, since_ms: int | None = None) -> CatchUp:
         """What the user-data stream may have missed for `symbol` while it was down: one TRADE report per own
-        trade after `after_trade_id` (with its order's state as of now), oldest first, and, when `since_ms` is
+        trade after `after_trade_id` with its order's state as of now, oldest first, and, when `since_ms` is
         given or the trades' orders are more than a listing's weight in lookups, the symbol's order history since
         then (`order_history`, listed after the trades, so every order's state there is at least as new as its
         trades). The caller deduplicates fills by trade id. Orders of trades outside the history are looked up one
-        by one."""
-        rows = self._read("myTrades", "/api/v3/myTrades", {"symbol": symbol, "fromId": after_trade_id + 1,
-                                                            "limit": PAGE}, _MY_TRADES)
+        by one.
+
+        `after_trade_id` None (a journal that has seen no trade of the symbol yet): the account's most recent
+        trades. From trade id 0, an account with a long history would get its oldest page, none of it ours, and a
+        lookup of each order in it. Trades of orders that are not ours (another app's, by client id) are skipped."""
+        page: dict[str, Any] = {"symbol": symbol, "limit": PAGE}
+        if after_trade_id is not None:
+            page["fromId"] = after_trade_id + 1  # without it Binance answers the most recent trades
+        rows = self._read("myTrades", "/api/v3/myTrades", page, _MY_TRADES)
         traded_orders = {int(row["orderId"]) for row in rows}
         if rows and (since_ms is not None or len(traded_orders) * _QUERY.weight > _ALL_ORDERS.weight):
             first_trade_ms = min(int(row["time"]) for row in rows)  # an order is placed before its first trade
@@ -157,7 +163,8 @@ class BinanceExchange(Exchange):
             if view is None or (view.list_client_id is None and order_id in self._unnamed_lists):
                 order = self._order_by_id(symbol, order_id)
                 view = by_order_id[order_id] = wire.order_view(order, self._list_client_id(order))
-            reports.append(wire.trade_report(view, wire.trade_fill(row, view.client_order_id)))
+            if is_client_id(view.client_order_id):  # another app's trade on the account is not ours to report
+                reports.append(wire.trade_report(view, wire.trade_fill(row, view.client_order_id)))
         return CatchUp(reports, history)
 
     def order_history(self, symbol: str, since_ms: int) -> OrderHistory:

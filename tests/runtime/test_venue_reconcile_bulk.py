@@ -261,3 +261,47 @@ def test_catching_up_the_trades_of_many_orders_lists_them_and_of_a_few_looks_the
         assert fake.requests[Op.QUERY_ORDER] == 0 and fake.requests[Op.ALL_ORDERS] == 1
     finally:
         exchange.close()
+
+
+def foreign_trades(fake: FakeBinance, count: int) -> None:
+    """The account's own history from before the executor: market buys of 0.2 and sells of 0.19 by another app (no
+    `cx-` prefix), in turn, so the funds last."""
+    fake.set_book(SYMBOL, [(Decimal("99.99"), Decimal(10_000))], [(Decimal("100.01"), Decimal(10_000))])
+    for i in range(count):
+        side, quantity = ("SELL", "0.19") if i % 2 else ("BUY", "0.2")
+        fake.venue.place_order(Params({"symbol": SYMBOL, "side": side, "type": "MARKET", "quantity": quantity,
+                                       "newClientOrderId": f"app-{i}"}), fake.now_ms())
+    fake.set_book(SYMBOL, [(Decimal("99.99"), Decimal(50))], [(Decimal("100.01"), Decimal(50))])
+
+
+def test_a_new_home_on_an_old_account_does_not_walk_the_accounts_history(fake: FakeBinance, tmp_path: Path) -> None:
+    """1,200 trades of another app, then nothing journaled here: no catch-up at all (from trade id 0 it fetched
+    the account's oldest page and looked up each of its orders)."""
+    foreign_trades(fake, 1200)
+    journal, _, exchange, report = reconcile(tmp_path, fake)
+    try:
+        assert report.fills_caught_up == 0
+        assert fake.requests[Op.MY_TRADES] == 0 and fake.requests[Op.QUERY_ORDER] == 0, fake.requests
+    finally:
+        exchange.close()
+        journal.close()
+
+
+def test_a_first_fill_after_an_old_history_is_caught_up_from_the_recent_trades(fake: FakeBinance,
+                                                                              tmp_path: Path) -> None:
+    """The journal's first order filled while the executor was down, after 1,200 trades of another app: its trade
+    is in the account's most recent page (the oldest page would not hold it), and no other app's order is looked
+    up."""
+    foreign_trades(fake, 1200)
+    order = limit_buy("cx-first-1", "101")  # crosses the ask: fills at once
+    journal_orders(tmp_path, [(order, wall_ms() - 60_000, OrderStatus.NEW)])
+    place_on_venue(fake, order)
+    journal, _, exchange, report = reconcile(tmp_path, fake)
+    try:
+        row = journal.order("cx-first-1")
+        assert row is not None and row.status is OrderStatus.FILLED
+        assert report.fills_caught_up == 1 and journal.last_trade_id(SYMBOL) is not None
+        assert fake.requests[Op.MY_TRADES] == 1 and fake.requests[Op.QUERY_ORDER] <= 1, fake.requests
+    finally:
+        exchange.close()
+        journal.close()
