@@ -65,12 +65,6 @@ class StrategyPerformance:
                 "trades_by_regime": self.trades_by_regime, "last_closed_ms": self.last_closed_ms}
 
 
-def returns_stats(outcomes: Sequence[TradeOutcome]) -> TradeStats:
-    """Win rate, average win and loss, profit factor and full Kelly on the returns of `outcomes`: the part of
-    `strategy_performance` that Kelly sizing rests on."""
-    return StrategyRecord(outcomes).returns.stats()
-
-
 def strategy_performance(outcomes: Sequence[TradeOutcome]) -> StrategyPerformance:
     """The record of one strategy's closed trades, in the order they closed."""
     return StrategyRecord(outcomes).performance()

@@ -164,9 +164,10 @@ def settle(journal: Journal, pump: Pump, exchange: RemoteVenue, symbols: list[st
     (`OrderHistory.proves_never_sent`); the rest, and any order the history shows behind the journal, are looked
     up: by the symbol's open orders when several remain, then one by one."""
     settlement = Settlement()
-    oldest = _oldest_open(journal.open_orders())
+    open_before = journal.open_orders()
+    oldest = _oldest_open(open_before)
     histories: dict[str, OrderHistory] = {}
-    open_symbols = {row.symbol for row in journal.open_orders()}
+    open_symbols = {row.symbol for row in open_before}
     for symbol in symbols:
         last = journal.last_trade_id(symbol)
         if last is None and symbol not in open_symbols:
